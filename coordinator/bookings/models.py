@@ -1,0 +1,117 @@
+"""Bookings: volunteers in session roles (assignments) and participants in sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from coordinator.database import JSONType, UTCDateTime, utcnow
+from coordinator.extensions import db
+from coordinator.sessions.models import SessionRole
+
+ASSIGNMENT_SOURCES = ("self", "organizer", "matcher")
+ASSIGNMENT_STATUSES = ("proposed", "confirmed", "waitlisted", "declined", "withdrawn", "cancelled")
+ACTIVE_ASSIGNMENT = "status IN ('proposed', 'confirmed', 'waitlisted')"
+REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
+ACTIVE_REGISTRATION = "status IN ('registered', 'waitlisted')"
+
+
+class Assignment(db.Model):
+    """A volunteer in a session role: a sign-up (source self), an organizer's assignment,
+    or a matcher's proposal. Sign-ups and assignments share the capacity rules."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        sa.CheckConstraint(f"source IN {ASSIGNMENT_SOURCES!r}", name="source"),
+        sa.CheckConstraint(f"status IN {ASSIGNMENT_STATUSES!r}", name="status"),
+        sa.CheckConstraint(
+            "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
+        ),
+        # One live booking per volunteer and session, whatever the role.
+        sa.Index(
+            "uq_assignments_active_volunteer_session",
+            "session_id",
+            "volunteer_id",
+            unique=True,
+            sqlite_where=sa.text(ACTIVE_ASSIGNMENT),
+            postgresql_where=sa.text(ACTIVE_ASSIGNMENT),
+        ),
+        sa.Index(
+            "uq_assignments_waitlist_position",
+            "role_id",
+            "waitlist_position",
+            unique=True,
+            sqlite_where=sa.text("waitlist_position IS NOT NULL"),
+            postgresql_where=sa.text("waitlist_position IS NOT NULL"),
+        ),
+        sa.Index("ix_assignments_volunteer_status", "volunteer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True
+    )
+    role_id: Mapped[int] = mapped_column(sa.ForeignKey("session_roles.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(sa.ForeignKey("volunteers.id", ondelete="CASCADE"))
+    squad_id: Mapped[int | None] = mapped_column(sa.ForeignKey("squads.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    waitlist_position: Mapped[int | None]
+    matching_run_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("matching_runs.id", ondelete="SET NULL"), index=True
+    )
+    reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The session's version when this booking was decided (stale proposals are redone).
+    session_version: Mapped[int | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late_withdrawal: Mapped[bool] = mapped_column(default=False)
+
+    role: Mapped[SessionRole] = relationship()
+
+
+class Registration(db.Model):
+    """A participant in a session, with attendance once the session has happened."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),
+        sa.CheckConstraint(
+            "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
+        ),
+        sa.Index(
+            "uq_registrations_active_participant_session",
+            "session_id",
+            "participant_id",
+            unique=True,
+            sqlite_where=sa.text(ACTIVE_REGISTRATION),
+            postgresql_where=sa.text(ACTIVE_REGISTRATION),
+        ),
+        sa.Index(
+            "uq_registrations_waitlist_position",
+            "session_id",
+            "waitlist_position",
+            unique=True,
+            sqlite_where=sa.text("waitlist_position IS NOT NULL"),
+            postgresql_where=sa.text("waitlist_position IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(sa.String(20))
+    waitlist_position: Mapped[int | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    attended: Mapped[bool | None]
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,124 @@
+"""Commands: seed-demo, create-user, worker, relay-events, import-wards, import-competences.
+
+`flask --app wsgi db upgrade` comes from Flask-Migrate.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+
+
+def _fail(error: DomainError) -> None:
+    db.session.rollback()
+    details = [
+        f"{field}: {' '.join(map(str, messages))}"
+        for field, messages in error.messages.items()
+        if list(messages) != [error.message]
+    ]
+    raise click.ClickException(" ".join([error.message, *details]))
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "organizer", "volunteer"]), required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@with_appcontext
+def create_user_command(email: str, role: str, password: str) -> None:
+    """Create a login."""
+    from coordinator.people.operations import create_user
+
+    if len(password) < 10:
+        raise click.ClickException(
+            "Mật khẩu từ 10 ký tự / The password needs at least 10 characters."
+        )
+    if "@" not in email:
+        raise click.ClickException(f"Email không hợp lệ / Not an email address: {email}")
+    try:
+        user = create_user(email, role, password)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"created {role} {user.email} (id {user.id})")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load demo wards, competences, squads, volunteers and sessions (idempotent)."""
+    from coordinator.demo import seed_demo
+
+    counts = seed_demo()
+    db.session.commit()
+    click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()))
+
+
+@click.command("import-wards")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_wards_command(path: str) -> None:
+    """Import wards and neighbours from a JSON or CSV file."""
+    from coordinator.geography.operations import import_wards_file
+
+    try:
+        count = import_wards_file(path)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    except (ValueError, KeyError) as error:
+        raise click.ClickException(f"Tệp không đọc được / Cannot read {path}: {error}") from None
+    click.echo(f"imported {count} wards")
+
+
+@click.command("import-competences")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), required=False)
+@with_appcontext
+def import_competences_command(path: str | None) -> None:
+    """Import the competence framework (default: DigComp 2.2 plus using AI)."""
+    from coordinator.competences.operations import DEFAULT_FRAMEWORK, import_framework_file
+
+    try:
+        count = import_framework_file(path or DEFAULT_FRAMEWORK)
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    except (ValueError, KeyError) as error:
+        raise click.ClickException(f"Tệp không đọc được / Cannot read {path}: {error}") from None
+    click.echo(f"imported {count} areas and competences")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queues", default=None, help="Comma-separated queue names (default: all).")
+@with_appcontext
+def worker_command(burst: bool, queues: str | None) -> None:
+    """Run an RQ worker with its scheduler, inside the app."""
+    from jobs.worker import run_worker
+
+    names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
+    run_worker(current_app._get_current_object(), names, burst=burst)
+
+
+@click.command("relay-events")
+@with_appcontext
+def relay_events_command() -> None:
+    """Enqueue committed events that never reached Redis."""
+    from coordinator.events.relay import sweep
+
+    click.echo(f"enqueued {sweep(min_age_seconds=0)} events")
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        create_user_command,
+        seed_demo_command,
+        import_wards_command,
+        import_competences_command,
+        worker_command,
+        relay_events_command,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,145 @@
+"""Domain errors and the one place that turns any error into the contract's JSON shape.
+
+`{"error": "<code>", "message": "...", "messages": {"field": ["..."]}}`
+"""
+
+from __future__ import annotations
+
+import logging
+
+import marshmallow as ma
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the domain said no; views never catch it, the handler renders it."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, messages: dict | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.messages = messages or {}
+        if code:
+            self.code = code
+
+
+class Invalid(DomainError):
+    """Input that is well-formed but breaks a rule (unknown ward, end before start)."""
+
+    status = 422
+    code = "validation_error"
+
+    @classmethod
+    def field(cls, name: str, message: str) -> Invalid:
+        """An error about one field."""
+        return cls(message, {name: [message]})
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int, message: str, messages: dict | None = None, code: str | None = None
+):
+    """Build the contract's error body."""
+    body = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
+    if messages:
+        body["messages"] = messages
+    return jsonify(body), status
+
+
+def flatten_webargs_messages(messages: dict) -> dict:
+    """webargs nests errors by location ({"json": {...}}); clients want fields."""
+    flat: dict = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[f"_{location}"] = errors
+    return flat
+
+
+def handle_http_exception(error: HTTPException):
+    """Render werkzeug/webargs HTTP errors as contract JSON."""
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if messages:
+        messages = flatten_webargs_messages(messages)
+    status = error.code or 500
+    message = data.get("message") or error.description or error.name
+    if status == 422 and not data.get("message"):
+        message = "Dữ liệu không hợp lệ / The input is invalid."
+    if status == 400 and messages and "_json" in messages:
+        message = "Thân yêu cầu không phải JSON hợp lệ / The body is not valid JSON."
+    response, status = error_response(status, message, messages)
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    if hasattr(error, "get_headers"):
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type",):
+                response.headers[name] = value
+    return response, status
+
+
+def handle_domain_error(error: DomainError):
+    return error_response(error.status, error.message, error.messages, error.code)
+
+
+def handle_validation_error(error: ma.ValidationError):
+    messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+    return error_response(422, "Dữ liệu không hợp lệ / The input is invalid.", messages)
+
+
+def handle_database_unavailable(error: DBAPIError):
+    if isinstance(error, OperationalError) or error.connection_invalidated:
+        log.warning("database unavailable: %s", type(error.orig).__name__)
+        return error_response(503, "Cơ sở dữ liệu tạm thời không sẵn sàng / Database unavailable.")
+    return handle_unexpected(error)
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "Lỗi máy chủ / Internal server error.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers; flask-smorest's own HTTPException handler is replaced."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(ma.ValidationError, handle_validation_error)
+    app.register_error_handler(DBAPIError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,70 @@
+"""Writing domain events, and noticing which ones a commit made durable."""
+
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+from flask_login import current_user
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+
+_PENDING = "outbox_pending_events"
+
+
+def record(
+    type: str,
+    aggregate_type: str,
+    aggregate_id: int,
+    payload: dict | None = None,
+    *,
+    actor_id: int | None = None,
+    reason: str | None = None,
+) -> DomainEvent:
+    """Add an event to the current transaction. Payload: ids and codes, never personal data."""
+    if actor_id is None and has_app_context():
+        user = current_user if current_user and current_user.is_authenticated else None
+        actor_id = user.id if user is not None else None
+    event = DomainEvent(
+        type=type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload or {},
+        actor_id=actor_id,
+        reason=reason,
+    )
+    db.session.add(event)
+    return event
+
+
+def _after_flush(session: Session, _context) -> None:
+    events = [obj for obj in session.new if isinstance(obj, DomainEvent)]
+    if events:
+        session.info.setdefault(_PENDING, []).extend(events)
+
+
+def _after_commit(session: Session) -> None:
+    events = session.info.pop(_PENDING, None)
+    if not events or not has_app_context():
+        return
+    if not current_app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
+        return
+    from coordinator.events.relay import publish  # relay imports RQ; keep models light
+
+    publish([event.id for event in events])
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def install_listeners() -> None:
+    """Hook the outbox into every SQLAlchemy session (idempotent)."""
+    for name, listener in (
+        ("after_flush", _after_flush),
+        ("after_commit", _after_commit),
+        ("after_rollback", _after_rollback),
+    ):
+        if not sa_event.contains(Session, name, listener):
+            sa_event.listen(Session, name, listener)

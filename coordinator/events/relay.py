@@ -1,0 +1,96 @@
+"""The relay: enqueue committed events on RQ, mark them, and sweep up stragglers.
+
+An event is enqueued only after its transaction committed, under the job id
+`evt-<id>` with `unique=True`, so a second relay of the same event is a no-op in Redis.
+If Redis is down the event stays unmarked in the database and the sweep sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import current_app
+from rq.exceptions import DuplicateJobError
+
+from coordinator.database import utcnow
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+
+log = logging.getLogger(__name__)
+
+# After Redis fails, requests skip the after-commit relay for a while (the sweep catches
+# up) instead of each paying a connection timeout.
+_REDIS_BACKOFF_SECONDS = 10.0
+_redis_down_until = 0.0
+
+
+def publish(event_ids: list[int], *, force: bool = False) -> int:
+    """Enqueue these events if still unsent; return how many were handed to Redis."""
+    global _redis_down_until
+    if not event_ids or (not force and time.monotonic() < _redis_down_until):
+        return 0
+    from jobs.queue import enqueue_event  # jobs import the app package, not the reverse
+
+    table = DomainEvent.__table__
+    with db.engine.begin() as conn:
+        unsent = conn.execute(
+            sa.select(table.c.id, table.c.type)
+            .where(table.c.id.in_(event_ids), table.c.enqueued_at.is_(None))
+            .order_by(table.c.id)
+        ).all()
+    sent: list[int] = []
+    failed: list[int] = []
+    for event_id, event_type in unsent:
+        try:
+            enqueue_event(event_id, event_type)
+            sent.append(event_id)
+        except DuplicateJobError:
+            sent.append(event_id)  # already on the queue: enqueued by another relay
+        except redis.RedisError as exc:
+            _redis_down_until = time.monotonic() + _REDIS_BACKOFF_SECONDS
+            failed = [row[0] for row in unsent if row[0] not in sent]
+            log.warning("redis unavailable, %d events wait in the outbox: %s", len(failed), exc)
+            break
+    with db.engine.begin() as conn:
+        if sent:
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_(sent))
+                .values(enqueued_at=utcnow(), enqueue_attempts=table.c.enqueue_attempts + 1)
+            )
+        if failed:
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_(failed))
+                .values(enqueue_attempts=table.c.enqueue_attempts + 1)
+            )
+    if sent:
+        _redis_down_until = 0.0
+    return len(sent)
+
+
+def sweep(limit: int = 500, min_age_seconds: int | None = None) -> int:
+    """Relay events that were committed but never enqueued (Redis down, process died)."""
+    if min_age_seconds is None:
+        min_age_seconds = current_app.config["OUTBOX_SWEEP_MIN_AGE_SECONDS"]
+    cutoff = utcnow() - timedelta(seconds=min_age_seconds)
+    table = DomainEvent.__table__
+    total = 0
+    while True:
+        with db.engine.begin() as conn:
+            ids = conn.scalars(
+                sa.select(table.c.id)
+                .where(table.c.enqueued_at.is_(None), table.c.occurred_at <= cutoff)
+                .order_by(table.c.id)
+                .limit(limit)
+            ).all()
+        if not ids:
+            return total
+        sent = publish(list(ids), force=True)
+        total += sent
+        if sent < len(ids):
+            return total  # Redis refused; try again next sweep

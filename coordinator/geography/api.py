@@ -1,0 +1,53 @@
+"""Wards: GET /api/v1/wards and /api/v1/wards/{code}."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from coordinator.errors import NotFound
+from coordinator.extensions import db
+from coordinator.geography.models import Ward
+from coordinator.geography.operations import neighbor_map
+from coordinator.schemas import Schema
+
+blp = Blueprint("wards", __name__, url_prefix="/api/v1/wards", description="Wards of the district")
+
+
+class WardSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    name_en = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    neighbors = fields.List(fields.String(), required=True)
+
+
+def _ward_dict(ward: Ward, neighbors: dict[str, set[str]]) -> dict:
+    return {
+        "code": ward.code,
+        "name": ward.name,
+        "name_en": ward.name_en,
+        "district": ward.district,
+        "neighbors": sorted(neighbors.get(ward.code, ())),
+    }
+
+
+@blp.get("")
+@blp.response(200, WardSchema(many=True))
+def list_wards():
+    """All wards with their neighbours."""
+    neighbors = neighbor_map()
+    return [
+        _ward_dict(w, neighbors) for w in db.session.scalars(sa.select(Ward).order_by(Ward.code))
+    ]
+
+
+@blp.get("/<code>")
+@blp.response(200, WardSchema)
+def get_ward(code: str):
+    """One ward."""
+    ward = db.session.get(Ward, code)
+    if ward is None:
+        raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
+    return _ward_dict(ward, neighbor_map())

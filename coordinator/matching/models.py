@@ -1,0 +1,35 @@
+"""A matching run: the request, its RQ job and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coordinator.database import JSONType, UTCDateTime, utcnow
+from coordinator.extensions import db
+
+RUN_STATUSES = ("queued", "running", "finished", "failed")
+
+
+class MatchingRun(db.Model):
+    __tablename__ = "matching_runs"
+    __table_args__ = (sa.CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), default="full")  # full | repair
+    ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
+    window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    filled: Mapped[int] = mapped_column(default=0)
+    unfilled: Mapped[int] = mapped_column(default=0)
+    objective: Mapped[float | None]
+    # Unfilled roles with the reason nothing fits: [{session_id, role, reasons}]
+    unfilled_detail: Mapped[list] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

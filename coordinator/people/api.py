@@ -1,0 +1,92 @@
+"""Tokens and volunteers: /api/v1/auth/tokens, /api/v1/volunteers."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from coordinator.errors import Forbidden, Invalid, NotFound
+from coordinator.extensions import ErrorSchema, db
+from coordinator.people import operations
+from coordinator.people.auth import authenticated_user, is_organizer, issue_token, require_role
+from coordinator.people.schemas import (
+    TokenRequestSchema,
+    TokenSchema,
+    VolunteerCreateSchema,
+    VolunteerListArgs,
+    VolunteerSchema,
+    VolunteerUpdateSchema,
+)
+
+blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Logins and volunteers")
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.post("/auth/tokens")
+@blp.arguments(TokenRequestSchema)
+@blp.response(201, TokenSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="Wrong email or password")
+def create_token(credentials):
+    """Exchange email and password for a bearer token."""
+    token, expires_at = issue_token(credentials["email"], credentials["password"])
+    db.session.commit()
+    return {"token": token, "expires_at": expires_at}
+
+
+@blp.post("/volunteers")
+@blp.arguments(VolunteerCreateSchema)
+@blp.response(201, VolunteerSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Email already registered")
+@blp.doc(security=[{}, *BEARER])
+def create_volunteer(data):
+    """Sign up as a volunteer (with a password), or register one as an organizer."""
+    user = authenticated_user()
+    password = data.pop("password", None)
+    if user is not None and not is_organizer(user):
+        raise Forbidden("Chỉ điều phối viên tạo hộ / Only organizers create other volunteers.")
+    if user is None and not password:
+        raise Invalid.field(
+            "password", "Cần mật khẩu để đăng ký / A password is required to sign up."
+        )
+    volunteer = operations.create_volunteer(data, password=password)
+    db.session.commit()
+    return volunteer
+
+
+@blp.get("/volunteers")
+@blp.arguments(VolunteerListArgs, location="query")
+@blp.response(200, VolunteerSchema(many=True))
+@blp.doc(security=BEARER)
+def list_volunteers(args):
+    """Volunteers, filtered (organizers). Total in X-Total-Count."""
+    require_role("organizer")
+    rows, total = operations.list_volunteers(args)
+    return rows, 200, {"X-Total-Count": str(total)}
+
+
+def _visible_volunteer(volunteer_id: int):
+    """Self or organizer; anyone else gets the same 404 as for a missing id."""
+    user = require_role("organizer", "volunteer")
+    volunteer = operations.get_volunteer(volunteer_id)
+    if not is_organizer(user) and volunteer.user_id != user.id:
+        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+    return volunteer
+
+
+@blp.get("/volunteers/<int:volunteer_id>")
+@blp.response(200, VolunteerSchema)
+@blp.doc(security=BEARER)
+def get_volunteer(volunteer_id):
+    """A volunteer's profile (self or organizer)."""
+    return _visible_volunteer(volunteer_id)
+
+
+@blp.patch("/volunteers/<int:volunteer_id>")
+@blp.arguments(VolunteerUpdateSchema(partial=True))
+@blp.response(200, VolunteerSchema)
+@blp.doc(security=BEARER)
+def update_volunteer(changes, volunteer_id):
+    """Update a profile (self or organizer)."""
+    volunteer = _visible_volunteer(volunteer_id)
+    operations.update_volunteer(volunteer, changes)
+    db.session.commit()
+    return volunteer

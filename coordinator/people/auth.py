@@ -1,0 +1,123 @@
+"""Logins: argon2 password hashes, bearer tokens, and role checks for views."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, request
+from flask_login import current_user
+
+from coordinator.database import utcnow
+from coordinator.errors import DomainError, Forbidden
+from coordinator.extensions import db, login_manager
+from coordinator.people.models import ApiToken, User
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so a miss costs the same time as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    """True when the password matches; the same work whether or not the user exists."""
+    stored = user.password_hash if user is not None and user.password_hash else None
+    try:
+        matched = _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return matched and stored is not None
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored as SHA-256: high-entropy secrets need no slow hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(email: str, password: str) -> tuple[str, datetime]:
+    """Check credentials and create a bearer token (flushes; the caller commits)."""
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if not verify_password(user, password) or not user.active:
+        raise Unauthorized(
+            "Email hoặc mật khẩu không đúng / Wrong email or password.",
+            code="invalid_credentials",
+        )
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+    db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
+    db.session.flush()
+    return token, expires_at
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row.user if row.user.active else None
+
+
+def _load_user_from_request(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return user_for_token(token.strip())
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.request_loader(_load_user_from_request)
+
+
+def authenticated_user() -> User | None:
+    """The caller, from a bearer token or a page session; None when anonymous."""
+    return current_user if current_user.is_authenticated else None
+
+
+def require_user() -> User:
+    user = authenticated_user()
+    if user is None:
+        if request.headers.get("Authorization"):
+            raise Unauthorized("Token không hợp lệ hoặc đã hết hạn / Invalid or expired token.")
+        raise Unauthorized("Cần đăng nhập / Authentication required.")
+    return user
+
+
+def require_role(*roles: str) -> User:
+    """The caller if they hold one of `roles` (admins count as organizers)."""
+    user = require_user()
+    if not user.has_role(*roles):
+        raise Forbidden("Bạn không có quyền này / You are not allowed to do this.")
+    return user
+
+
+def roles_required(*roles: str):
+    """View decorator form of require_role."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            require_role(*roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def is_organizer(user: User | None) -> bool:
+    return bool(user and user.has_role("organizer"))

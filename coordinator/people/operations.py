@@ -1,0 +1,162 @@
+"""Volunteers and logins: the rules, free of HTTP. Operations flush; callers commit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.geography.operations import require_ward
+from coordinator.people.auth import hash_password
+from coordinator.people.models import USER_ROLES, AvailabilityWindow, User, Volunteer
+from coordinator.vocabularies.terms import unknown_codes
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(email: str, role: str, password: str | None) -> User:
+    """A login. Refuses an unknown role or an email already in use."""
+    if role not in USER_ROLES:
+        raise Invalid.field("role", f"Vai trò không hợp lệ / Unknown role '{role}'.")
+    email = normalize_email(email)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Conflict(
+            "Email đã được dùng / This email is already registered.",
+            {"email": ["Email đã được dùng / This email is already registered."]},
+            code="duplicate",
+        )
+    user = User(email=email, role=role, password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.flush()
+    outbox.record("user.created", "user", user.id, {"user_id": user.id, "role": role})
+    return user
+
+
+def _check_vocabularies(data: dict) -> None:
+    errors = {}
+    if "accessibility_skills" in data:
+        unknown = unknown_codes("accessibility_skills", data["accessibility_skills"])
+        if unknown:
+            errors["accessibility_skills"] = [f"Không rõ / Unknown: {', '.join(unknown)}"]
+    if "preferences" in data:
+        for ward in data["preferences"].get("wards", []):
+            try:
+                require_ward(ward)
+            except Invalid:
+                errors.setdefault("preferences", []).append(
+                    f"Không có phường / Unknown ward: {ward}"
+                )
+    if errors:
+        raise Invalid("Dữ liệu không hợp lệ / The input is invalid.", errors)
+
+
+def _email_taken(email: str, except_volunteer: int | None = None) -> bool:
+    query = sa.select(Volunteer.id).where(Volunteer.email == email)
+    if except_volunteer is not None:
+        query = query.where(Volunteer.id != except_volunteer)
+    return db.session.scalar(query) is not None
+
+
+def _set_availability(volunteer: Volunteer, windows: list[dict]) -> None:
+    volunteer.availability = [
+        AvailabilityWindow(
+            weekday=w["weekday"], start_minute=w["start_minute"], end_minute=w["end_minute"]
+        )
+        for w in sorted(windows, key=lambda w: (w["weekday"], w["start_minute"]))
+    ]
+
+
+def create_volunteer(data: dict, *, password: str | None = None) -> Volunteer:
+    """A volunteer profile; with a password also a volunteer login (self sign-up)."""
+    data = dict(data)
+    data["email"] = normalize_email(data["email"])
+    require_ward(data["home_ward"], "home_ward")
+    _check_vocabularies(data)
+    if _email_taken(data["email"]):
+        raise Conflict(
+            "Email đã được dùng / This email is already registered.",
+            {"email": ["Email đã được dùng / This email is already registered."]},
+            code="duplicate",
+        )
+    user = create_user(data["email"], "volunteer", password) if password else None
+    windows = data.pop("availability", [])
+    volunteer = Volunteer(**data, user_id=user.id if user else None)
+    _set_availability(volunteer, windows)
+    db.session.add(volunteer)
+    db.session.flush()
+    outbox.record("volunteer.created", "volunteer", volunteer.id, {"volunteer_id": volunteer.id})
+    return volunteer
+
+
+def get_volunteer(volunteer_id: int) -> Volunteer:
+    volunteer = db.session.get(Volunteer, volunteer_id)
+    if volunteer is None:
+        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+    return volunteer
+
+
+def update_volunteer(volunteer: Volunteer, changes: dict) -> Volunteer:
+    """Apply a partial update; availability changes write their own event for matching."""
+    changes = dict(changes)
+    if "home_ward" in changes:
+        require_ward(changes["home_ward"], "home_ward")
+    _check_vocabularies(changes)
+    if "email" in changes:
+        changes["email"] = normalize_email(changes["email"])
+        if _email_taken(changes["email"], volunteer.id) or (
+            volunteer.user_id is not None
+            and db.session.scalar(
+                sa.select(User.id).where(
+                    User.email == changes["email"], User.id != volunteer.user_id
+                )
+            )
+        ):
+            raise Conflict(
+                "Email đã được dùng / This email is already registered.",
+                {"email": ["Email đã được dùng / This email is already registered."]},
+                code="duplicate",
+            )
+        if volunteer.user is not None:
+            volunteer.user.email = changes["email"]
+    availability_changed = "availability" in changes
+    if availability_changed:
+        _set_availability(volunteer, changes.pop("availability"))
+    for name, value in changes.items():
+        setattr(volunteer, name, value)
+    volunteer.version += 1
+    db.session.flush()
+    event = "volunteer.availability_changed" if availability_changed else "volunteer.changed"
+    outbox.record(
+        event,
+        "volunteer",
+        volunteer.id,
+        {
+            "volunteer_id": volunteer.id,
+            "fields": sorted(changes) + (["availability"] if availability_changed else []),
+        },
+    )
+    return volunteer
+
+
+def list_volunteers(args: dict) -> tuple[list[Volunteer], int]:
+    query = sa.select(Volunteer)
+    if args.get("ward"):
+        query = query.where(Volunteer.home_ward == args["ward"])
+    if "is_expert" in args:
+        query = query.where(Volunteer.is_expert.is_(args["is_expert"]))
+    if args.get("q"):
+        pattern = f"%{args['q'].lower()}%"
+        query = query.where(
+            sa.or_(sa.func.lower(Volunteer.full_name).like(pattern), Volunteer.email.like(pattern))
+        )
+    rows = db.session.scalars(query.order_by(Volunteer.id)).all()
+    # JSON list filters in Python keep one code path for SQLite and PostgreSQL.
+    if args.get("skill"):
+        rows = [v for v in rows if args["skill"] in v.skills]
+    if args.get("accessibility_skill"):
+        rows = [v for v in rows if args["accessibility_skill"] in v.accessibility_skills]
+    total = len(rows)
+    return rows[args["offset"] : args["offset"] + args["limit"]], total

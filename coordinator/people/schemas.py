@@ -1,0 +1,112 @@
+"""Volunteer and token schemas (load and dump kept apart where they differ)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from coordinator.schemas import BCP47, ClockTime, LocalDateTime, Schema, SlugList
+from coordinator.vocabularies.terms import TARGET_GROUPS
+
+
+class TokenRequestSchema(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    expires_at = LocalDateTime(required=True)
+
+
+class AvailabilitySchema(Schema):
+    weekday = fields.Integer(
+        required=True, validate=validate.Range(0, 6), metadata={"description": "0 = Monday"}
+    )
+    start = ClockTime(required=True, attribute="start_minute", metadata={"example": "18:00"})
+    end = ClockTime(required=True, attribute="end_minute", metadata={"example": "20:00"})
+
+    @validates_schema
+    def _start_before_end(self, data, **kwargs):
+        if (
+            "start_minute" in data
+            and "end_minute" in data
+            and data["start_minute"] >= data["end_minute"]
+        ):
+            raise ma.ValidationError(
+                "Giờ kết thúc phải sau giờ bắt đầu / End must be after start.", "end"
+            )
+
+
+class PreferencesSchema(Schema):
+    wards = SlugList(load_default=list)
+    topics = fields.List(fields.String(validate=validate.Length(1, 32)), load_default=list)
+    target_groups = fields.List(
+        fields.String(validate=validate.OneOf(TARGET_GROUPS)), load_default=list
+    )
+
+
+def _availability_list(**kwargs) -> fields.List:
+    return fields.List(
+        fields.Nested(AvailabilitySchema), validate=validate.Length(max=50), **kwargs
+    )
+
+
+class VolunteerCreateSchema(Schema):
+    full_name = fields.String(required=True, validate=validate.Length(1, 200))
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    phone = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r"^\+?[0-9 .()-]{6,40}$", error="Not a phone number."),
+    )
+    home_ward = fields.String(required=True, validate=validate.Length(1, 64))
+    skills = SlugList(load_default=list)
+    languages = fields.List(fields.String(validate=BCP47), load_default=lambda: ["vi"])
+    accessibility_skills = SlugList(load_default=list)
+    is_expert = fields.Boolean(load_default=False)
+    availability = _availability_list(load_default=list)
+    max_sessions_per_week = fields.Integer(load_default=2, validate=validate.Range(0, 14))
+    preferences = fields.Nested(PreferencesSchema, load_default=dict)
+    locale = fields.String(load_default="vi", validate=validate.OneOf(["vi", "en"]))
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(
+            10, 1024, error="Mật khẩu từ 10 ký tự / Password: at least 10 characters."
+        ),
+        metadata={"description": "Required for self sign-up; creates a volunteer login."},
+    )
+
+
+class VolunteerUpdateSchema(VolunteerCreateSchema):
+    class Meta(Schema.Meta):
+        exclude = ("password",)
+
+
+class VolunteerSchema(Schema):
+    id = fields.Integer(required=True)
+    full_name = fields.String(required=True)
+    email = fields.String(required=True)
+    phone = fields.String(allow_none=True)
+    home_ward = fields.String(required=True)
+    skills = fields.List(fields.String(), required=True)
+    languages = fields.List(fields.String(), required=True)
+    accessibility_skills = fields.List(fields.String(), required=True)
+    is_expert = fields.Boolean(required=True)
+    availability = fields.List(fields.Nested(AvailabilitySchema), required=True)
+    max_sessions_per_week = fields.Integer(required=True)
+    preferences = fields.Dict(required=True)
+    locale = fields.String(required=True)
+    user_id = fields.Integer(allow_none=True)
+    version = fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+    updated_at = LocalDateTime(required=True)
+
+
+class VolunteerListArgs(Schema):
+    ward = fields.String()
+    skill = fields.String()
+    accessibility_skill = fields.String()
+    is_expert = fields.Boolean()
+    q = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))

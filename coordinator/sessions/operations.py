@@ -1,0 +1,228 @@
+"""Training sessions: create (with weekly repeats), change, cancel, list."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from coordinator.competences.operations import require_competence
+from coordinator.database import utcnow
+from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.geography.operations import require_ward
+from coordinator.schemas import display_timezone
+from coordinator.sessions.models import SessionRole, SessionSeries, TrainingSession
+from coordinator.vocabularies.terms import unknown_codes
+
+# Changes a subscribed calendar must show raise the iCalendar SEQUENCE (RFC 5545 3.8.7.4).
+CALENDAR_FIELDS = {"starts_at", "ends_at", "ward", "venue", "status", "title"}
+
+
+def get_session(session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None:
+        raise NotFound("Không tìm thấy buổi học / Session not found.")
+    return session
+
+
+def _check_references(data: dict) -> None:
+    if "ward" in data:
+        require_ward(data["ward"])
+    if "competence_area" in data:
+        require_competence(data["competence_area"])
+    errors = {}
+    for field, vocabulary in (
+        ("venue_accessibility", "venue_accessibility"),
+        ("participant_needs", "accessibility_skills"),
+    ):
+        unknown = unknown_codes(vocabulary, data.get(field, []))
+        if unknown:
+            errors[field] = [f"Không rõ / Unknown: {', '.join(unknown)}"]
+    if errors:
+        raise Invalid("Dữ liệu không hợp lệ / The input is invalid.", errors)
+
+
+def _weekly_starts(
+    starts_at: datetime, ends_at: datetime, count: int
+) -> list[tuple[datetime, datetime]]:
+    """The same local wall-clock time each week, whatever the zone's offset does."""
+    zone = display_timezone()
+    local_start, local_end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    return [
+        (
+            (local_start.replace(tzinfo=None) + timedelta(weeks=n)).replace(tzinfo=zone),
+            (local_end.replace(tzinfo=None) + timedelta(weeks=n)).replace(tzinfo=zone),
+        )
+        for n in range(count)
+    ]
+
+
+def create_sessions(data: dict, organizer_id: int | None) -> list[TrainingSession]:
+    """One session, or a weekly series when `repeat` is given; all or nothing."""
+    data = dict(data)
+    _check_references(data)
+    if data["starts_at"] <= utcnow():
+        raise Invalid.field(
+            "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
+        )
+    repeat = data.pop("repeat", None)
+    roles = data.pop("roles", [])
+    count = repeat["weekly"] if repeat else 1
+    series_id = None
+    if count > 1:
+        series = SessionSeries(weekly_count=count)
+        db.session.add(series)
+        db.session.flush()
+        series_id = series.id
+    sessions = []
+    for starts_at, ends_at in _weekly_starts(data.pop("starts_at"), data.pop("ends_at"), count):
+        session = TrainingSession(
+            **data,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            series_id=series_id,
+            organizer_id=organizer_id,
+            roles=[SessionRole(**role) for role in roles],
+        )
+        db.session.add(session)
+        sessions.append(session)
+    db.session.flush()
+    for session in sessions:
+        outbox.record(
+            "session.published",
+            "session",
+            session.id,
+            {"session_id": session.id, "ward": session.ward, "series_id": series_id},
+        )
+    return sessions
+
+
+def _apply_roles(session: TrainingSession, roles: list[dict]) -> None:
+    """Upsert roles by name. A count below those confirmed, or dropping a role that has
+    bookings, is refused: people would silently lose their place."""
+    wanted = {r["role"]: r for r in roles}
+    for role in list(session.roles):
+        if role.role not in wanted:
+            if role.taken > 0 or _has_bookings(role.id):
+                raise Conflict(
+                    f"Vai trò '{role.role}' đã có người / Role '{role.role}' has bookings.",
+                    {"roles": [f"'{role.role}' has bookings; cancel them first."]},
+                )
+            session.roles.remove(role)
+    existing = {r.role: r for r in session.roles}
+    for name, spec in wanted.items():
+        role = existing.get(name)
+        if role is None:
+            session.roles.append(SessionRole(**spec))
+            continue
+        if spec["count"] < role.taken:
+            raise Conflict(
+                f"'{name}' đã có {role.taken} người xác nhận / {role.taken} already confirmed.",
+                {"roles": [f"'{name}': count below the {role.taken} confirmed."]},
+            )
+        role.count = spec["count"]
+        role.required_skills = spec["required_skills"]
+
+
+def _has_bookings(role_id: int) -> bool:
+    from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+
+    return (
+        db.session.scalar(
+            sa.select(Assignment.id)
+            .where(Assignment.role_id == role_id, sa.text(ACTIVE_ASSIGNMENT))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
+    """Change a session; the version rises, and the calendar sequence when it shows."""
+    changes = dict(changes)
+    reason = changes.pop("reason", None)
+    if session.status != "published":
+        raise Conflict("Buổi học đã hủy hoặc đã xong / The session is cancelled or over.")
+    _check_references(changes)
+    starts = changes.get("starts_at", session.starts_at)
+    ends = changes.get("ends_at", session.ends_at)
+    if ends <= starts:
+        raise Invalid.field(
+            "ends_at", "Kết thúc phải sau bắt đầu / ends_at must be after starts_at."
+        )
+    if "starts_at" in changes and starts <= utcnow():
+        raise Invalid.field(
+            "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
+        )
+    registered = session.registered_count
+    if "capacity" in changes and changes["capacity"] < registered:
+        raise Conflict(
+            f"Đã có {registered} người đăng ký / {registered} already registered.",
+            {"capacity": [f"Below the {registered} registered participants."]},
+        )
+    previous_ward = session.ward
+    if "roles" in changes:
+        _apply_roles(session, changes.pop("roles"))
+    changed = sorted(k for k, v in changes.items() if getattr(session, k) != v)
+    for name in changed:
+        setattr(session, name, changes[name])
+    session.version += 1
+    if CALENDAR_FIELDS & set(changed):
+        session.sequence += 1
+    session.updated_at = utcnow()
+    db.session.flush()
+    payload = {"session_id": session.id, "ward": session.ward, "fields": changed}
+    if previous_ward != session.ward:
+        payload["previous_ward"] = previous_ward
+    outbox.record("session.changed", "session", session.id, payload, reason=reason)
+    return session
+
+
+def cancel_session(session: TrainingSession, reason: str) -> TrainingSession:
+    """Cancel; it stays visible (calendars show it as cancelled) with the reason."""
+    if session.status == "cancelled":
+        raise Conflict("Buổi học đã bị hủy / The session is already cancelled.")
+    if session.status == "completed":
+        raise Conflict("Buổi học đã diễn ra / The session has already taken place.")
+    session.status = "cancelled"
+    session.cancel_reason = reason
+    session.cancelled_at = utcnow()
+    session.version += 1
+    session.sequence += 1
+    session.updated_at = session.cancelled_at
+    db.session.flush()
+    outbox.record(
+        "session.cancelled",
+        "session",
+        session.id,
+        {"session_id": session.id, "ward": session.ward},
+        reason=reason,
+    )
+    return session
+
+
+def list_sessions(args: dict) -> tuple[list[TrainingSession], int]:
+    query = sa.select(TrainingSession)
+    for field in ("ward", "target_group", "status", "competence_area"):
+        if args.get(field):
+            query = query.where(getattr(TrainingSession, field) == args[field])
+    if args.get("from_"):
+        query = query.where(TrainingSession.ends_at >= args["from_"])
+    if args.get("to"):
+        query = query.where(TrainingSession.starts_at < args["to"])
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(TrainingSession.starts_at, TrainingSession.id)
+        .options(sa.orm.selectinload(TrainingSession.roles))
+        .limit(args["limit"])
+        .offset(args["offset"])
+    ).all()
+    return list(rows), total
+
+
+def travel_gap() -> timedelta:
+    """The gap a volunteer needs between sessions in non-neighbouring wards."""
+    return timedelta(minutes=current_app.config["TRAVEL_GAP_MINUTES"])

@@ -1,0 +1,147 @@
+"""Training session schemas: create, update, list arguments, public and organizer views."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from coordinator.schemas import SLUG, LocalDateTime, Schema, SlugList
+from coordinator.sessions.models import SESSION_STATUSES
+from coordinator.vocabularies.terms import TARGET_GROUPS
+
+MAX_DURATION = timedelta(hours=12)
+
+
+class RoleSchema(Schema):
+    role = fields.String(required=True, validate=SLUG)
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    required_skills = SlugList(load_default=list)
+
+
+class RoleStaffingSchema(RoleSchema):
+    confirmed = fields.Integer(attribute="taken")
+
+
+class RepeatSchema(Schema):
+    weekly = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(1, 52),
+        metadata={"description": "How many sessions in all, one a week (including the first)."},
+    )
+
+
+def _check_times_and_roles(data: dict) -> None:
+    starts, ends = data.get("starts_at"), data.get("ends_at")
+    if starts and ends:
+        if ends <= starts:
+            raise ma.ValidationError(
+                "Kết thúc phải sau bắt đầu / ends_at must be after starts_at.", "ends_at"
+            )
+        if ends - starts > MAX_DURATION:
+            raise ma.ValidationError(
+                "Buổi học tối đa 12 giờ / A session lasts at most 12 hours.", "ends_at"
+            )
+    roles = [r["role"] for r in data.get("roles", [])]
+    if len(roles) != len(set(roles)):
+        raise ma.ValidationError("Mỗi vai trò chỉ một lần / Each role once.", "roles")
+
+
+class SessionCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(1, 300))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    competence_area = fields.String(required=True, validate=validate.Length(1, 32))
+    target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
+    ward = fields.String(required=True, validate=validate.Length(1, 64))
+    venue = fields.String(required=True, validate=validate.Length(1, 300))
+    venue_accessibility = SlugList(load_default=list)
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(0, 10_000))
+    roles = fields.List(
+        fields.Nested(RoleSchema), load_default=list, validate=validate.Length(max=20)
+    )
+    participant_needs = SlugList(load_default=list)
+    languages = fields.List(
+        fields.String(validate=validate.Length(2, 16)), load_default=lambda: ["vi"]
+    )
+    repeat = fields.Nested(RepeatSchema)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        _check_times_and_roles(data)
+
+
+class SessionUpdateSchema(Schema):
+    title = fields.String(validate=validate.Length(1, 300))
+    description = fields.String(validate=validate.Length(max=10_000))
+    competence_area = fields.String(validate=validate.Length(1, 32))
+    target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
+    ward = fields.String(validate=validate.Length(1, 64))
+    venue = fields.String(validate=validate.Length(1, 300))
+    venue_accessibility = SlugList()
+    starts_at = LocalDateTime()
+    ends_at = LocalDateTime()
+    capacity = fields.Integer(strict=True, validate=validate.Range(0, 10_000))
+    roles = fields.List(fields.Nested(RoleSchema), validate=validate.Length(max=20))
+    participant_needs = SlugList()
+    languages = fields.List(fields.String(validate=validate.Length(2, 16)))
+    reason = fields.String(
+        validate=validate.Length(max=1000), metadata={"description": "For the audit trail"}
+    )
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        _check_times_and_roles(data)
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class SessionListArgs(Schema):
+    ward = fields.String()
+    target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
+    status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
+    competence_area = fields.String()
+    from_ = LocalDateTime(data_key="from")
+    to = LocalDateTime()
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class SessionPublicSchema(Schema):
+    """What anyone may see: no organizer, no participant data."""
+
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String()
+    competence_area = fields.String(required=True)
+    target_group = fields.String(required=True)
+    ward = fields.String(required=True)
+    venue = fields.String(required=True)
+    venue_accessibility = fields.List(fields.String())
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    capacity = fields.Integer(required=True)
+    seats_left = fields.Function(lambda s: max(s.capacity - s.registered_count, 0))
+    participant_needs = fields.List(fields.String())
+    languages = fields.List(fields.String())
+    roles = fields.List(fields.Nested(RoleStaffingSchema))
+    status = fields.String(required=True)
+    cancel_reason = fields.String(allow_none=True)
+    series_id = fields.Integer(allow_none=True)
+    version = fields.Integer(required=True)
+    updated_at = LocalDateTime(required=True)
+
+
+class SessionSchema(SessionPublicSchema):
+    """The organizer's view."""
+
+    registered_count = fields.Integer()
+    organizer_id = fields.Integer(allow_none=True)
+    sequence = fields.Integer()
+    created_at = LocalDateTime()
+    cancelled_at = LocalDateTime(allow_none=True)

@@ -1,0 +1,100 @@
+"""Squads: /api/v1/squads."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import jsonify
+from flask_smorest import Blueprint
+
+from coordinator.errors import Forbidden
+from coordinator.extensions import db
+from coordinator.people.auth import authenticated_user, require_role, require_user
+from coordinator.squads import operations
+from coordinator.squads.models import Squad
+from coordinator.squads.schemas import (
+    MemberSchema,
+    SquadCreateSchema,
+    SquadPublicSchema,
+    SquadSchema,
+    SquadUpdateSchema,
+)
+
+blp = Blueprint("squads", __name__, url_prefix="/api/v1/squads", description="Squads")
+BEARER = [{"bearerAuth": []}]
+
+
+def _dump(squad: Squad) -> dict:
+    """Members and leader are shown to organizers and the squad's own members."""
+    user = authenticated_user()
+    if operations.can_manage(user, squad) or operations.is_member(user, squad):
+        return SquadSchema().dump(squad)
+    return SquadPublicSchema().dump(squad)
+
+
+@blp.post("")
+@blp.arguments(SquadCreateSchema)
+@blp.response(201, SquadSchema)
+@blp.doc(security=BEARER)
+def create_squad(data):
+    """Create a squad (organizers)."""
+    require_role("organizer")
+    squad = operations.create_squad(data)
+    db.session.commit()
+    return squad
+
+
+@blp.get("")
+@blp.response(200, SquadPublicSchema(many=True))
+def list_squads():
+    """All squads (public fields)."""
+    return db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
+
+
+@blp.get("/<int:squad_id>")
+@blp.response(200, SquadSchema)
+def get_squad(squad_id):
+    """One squad; members listed for organizers and members."""
+    return jsonify(_dump(operations.get_squad(squad_id)))
+
+
+@blp.patch("/<int:squad_id>")
+@blp.arguments(SquadUpdateSchema)
+@blp.response(200, SquadSchema)
+@blp.doc(security=BEARER)
+def update_squad(changes, squad_id):
+    """Rename, move or change the leader (organizer or squad leader)."""
+    squad = _managed(squad_id)
+    operations.update_squad(squad, changes)
+    db.session.commit()
+    return squad
+
+
+@blp.post("/<int:squad_id>/members")
+@blp.arguments(MemberSchema)
+@blp.response(201, SquadSchema)
+@blp.doc(security=BEARER)
+def add_member(data, squad_id):
+    """Add a member (organizer or squad leader)."""
+    squad = _managed(squad_id)
+    operations.add_member(squad, data["volunteer_id"])
+    db.session.commit()
+    return squad
+
+
+@blp.delete("/<int:squad_id>/members/<int:volunteer_id>")
+@blp.response(200, SquadSchema)
+@blp.doc(security=BEARER)
+def remove_member(squad_id, volunteer_id):
+    """Remove a member (organizer or squad leader)."""
+    squad = _managed(squad_id)
+    operations.remove_member(squad, volunteer_id)
+    db.session.commit()
+    return squad
+
+
+def _managed(squad_id: int) -> Squad:
+    user = require_user()
+    squad = operations.get_squad(squad_id)
+    if not operations.can_manage(user, squad):
+        raise Forbidden("Chỉ điều phối viên hoặc đội trưởng / Organizers or the squad leader only.")
+    return squad

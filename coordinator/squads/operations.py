@@ -1,0 +1,124 @@
+"""Squad rules: a leader who is a member, known volunteers, unique names."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from coordinator.errors import Conflict, Invalid, NotFound
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.geography.operations import require_ward
+from coordinator.people.models import User, Volunteer
+from coordinator.squads.models import Squad, SquadMember
+
+
+def get_squad(squad_id: int) -> Squad:
+    squad = db.session.get(Squad, squad_id)
+    if squad is None:
+        raise NotFound("Không tìm thấy đội / Squad not found.")
+    return squad
+
+
+def _require_volunteers(ids: list[int], field: str) -> None:
+    found = set(db.session.scalars(sa.select(Volunteer.id).where(Volunteer.id.in_(ids))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Invalid.field(field, f"Không có tình nguyện viên / Unknown volunteers: {missing}")
+
+
+def _require_free_name(name: str, except_id: int | None = None) -> None:
+    query = sa.select(Squad.id).where(Squad.name == name)
+    if except_id is not None:
+        query = query.where(Squad.id != except_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict(
+            "Tên đội đã có / A squad with this name exists.",
+            {"name": ["Tên đội đã có / A squad with this name exists."]},
+            code="duplicate",
+        )
+
+
+def create_squad(data: dict) -> Squad:
+    """A squad; the leader is always a member."""
+    require_ward(data["home_ward"], "home_ward")
+    member_ids = list(dict.fromkeys([data["leader_id"], *data.get("member_ids", [])]))
+    _require_volunteers([data["leader_id"]], "leader_id")
+    _require_volunteers(member_ids, "member_ids")
+    _require_free_name(data["name"])
+    squad = Squad(
+        name=data["name"],
+        leader_id=data["leader_id"],
+        home_ward=data["home_ward"],
+        focus_groups=data.get("focus_groups", []),
+        memberships=[SquadMember(volunteer_id=v) for v in member_ids],
+    )
+    db.session.add(squad)
+    db.session.flush()
+    outbox.record("squad.created", "squad", squad.id, {"squad_id": squad.id})
+    return squad
+
+
+def update_squad(squad: Squad, changes: dict) -> Squad:
+    if "home_ward" in changes:
+        require_ward(changes["home_ward"], "home_ward")
+    if "name" in changes:
+        _require_free_name(changes["name"], squad.id)
+    if "leader_id" in changes:
+        _require_volunteers([changes["leader_id"]], "leader_id")
+        if changes["leader_id"] not in squad.member_ids:
+            squad.memberships.append(SquadMember(volunteer_id=changes["leader_id"]))
+    for name, value in changes.items():
+        setattr(squad, name, value)
+    squad.version += 1
+    db.session.flush()
+    outbox.record(
+        "squad.changed", "squad", squad.id, {"squad_id": squad.id, "fields": sorted(changes)}
+    )
+    return squad
+
+
+def add_member(squad: Squad, volunteer_id: int) -> Squad:
+    _require_volunteers([volunteer_id], "volunteer_id")
+    if volunteer_id in squad.member_ids:
+        raise Conflict("Đã là thành viên / Already a member of this squad.", code="duplicate")
+    squad.memberships.append(SquadMember(volunteer_id=volunteer_id))
+    squad.version += 1
+    db.session.flush()
+    outbox.record(
+        "squad.member_added",
+        "squad",
+        squad.id,
+        {"squad_id": squad.id, "volunteer_id": volunteer_id},
+    )
+    return squad
+
+
+def remove_member(squad: Squad, volunteer_id: int) -> Squad:
+    membership = next((m for m in squad.memberships if m.volunteer_id == volunteer_id), None)
+    if membership is None:
+        raise NotFound("Không phải thành viên / Not a member of this squad.")
+    if volunteer_id == squad.leader_id:
+        raise Conflict("Hãy đổi đội trưởng trước / Choose another leader before removing this one.")
+    squad.memberships.remove(membership)
+    squad.version += 1
+    db.session.flush()
+    outbox.record(
+        "squad.member_removed",
+        "squad",
+        squad.id,
+        {"squad_id": squad.id, "volunteer_id": volunteer_id},
+    )
+    return squad
+
+
+def can_manage(user: User | None, squad: Squad) -> bool:
+    """Organizers and the squad's leader manage membership."""
+    if user is None:
+        return False
+    if user.has_role("organizer"):
+        return True
+    return user.volunteer is not None and user.volunteer.id == squad.leader_id
+
+
+def is_member(user: User | None, squad: Squad) -> bool:
+    return bool(user and user.volunteer and user.volunteer.id in squad.member_ids)

@@ -1,0 +1,47 @@
+"""Squad schemas."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from coordinator.schemas import LocalDateTime, Schema
+from coordinator.vocabularies.terms import TARGET_GROUPS
+
+
+class SquadCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    leader_id = fields.Integer(required=True, strict=True)
+    member_ids = fields.List(
+        fields.Integer(strict=True), load_default=list, validate=validate.Length(max=100)
+    )
+    home_ward = fields.String(required=True, validate=validate.Length(1, 64))
+    focus_groups = fields.List(
+        fields.String(validate=validate.OneOf(TARGET_GROUPS)), load_default=list
+    )
+
+
+class SquadUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(1, 200))
+    leader_id = fields.Integer(strict=True)
+    home_ward = fields.String(validate=validate.Length(1, 64))
+    focus_groups = fields.List(fields.String(validate=validate.OneOf(TARGET_GROUPS)))
+
+
+class MemberSchema(Schema):
+    volunteer_id = fields.Integer(required=True, strict=True)
+
+
+class SquadPublicSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    home_ward = fields.String(required=True)
+    focus_groups = fields.List(fields.String(), required=True)
+    member_count = fields.Function(lambda squad: len(squad.memberships))
+
+
+class SquadSchema(SquadPublicSchema):
+    leader_id = fields.Integer(required=True)
+    member_ids = fields.List(fields.Integer(), required=True)
+    version = fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+    updated_at = LocalDateTime(required=True)

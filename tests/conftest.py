@@ -1,0 +1,212 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL) and a real
+Redis (127.0.0.1:6379 db 13, or an embedded redis-server), emptied around every test."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from config import TestConfig
+from coordinator import create_app
+from coordinator.database import utcnow
+from coordinator.extensions import db
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+PASSWORD = "correct-horse-battery"
+
+
+def _local_redis_reachable() -> bool:
+    try:
+        return bool(redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return TestConfig.SQLALCHEMY_DATABASE_URI or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    if TestConfig.REDIS_URL:
+        return TestConfig.REDIS_URL
+    if _local_redis_reachable():
+        return LOCAL_REDIS
+    from coordinator.redis_connection import embedded_redis_url
+
+    return embedded_redis_url(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+
+
+def _config(database_url: str, redis_url: str, tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": TestConfig.SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "EMBEDDED_REDIS_PATH": str(tmp_path / "unused.rdb"),
+        "OUTBOX_SWEEP_MIN_AGE_SECONDS": 0,
+    }
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url, redis_url, tmp_path_factory):
+    """Build the schema once per run with the real migrations."""
+    app = create_app(_config(database_url, redis_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return True
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(_migrated, database_url, redis_url, tmp_path):
+    app = create_app(_config(database_url, redis_url, tmp_path))
+    with app.app_context():
+        _empty_tables()
+        redis_client = redis.Redis.from_url(redis_url)
+        redis_client.flushdb()
+        yield app
+        db.session.remove()
+        redis_client.flushdb()
+        redis_client.close()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_client(app):
+    from coordinator.extensions import redis_connection
+
+    return redis_connection.client
+
+
+@pytest.fixture
+def wards(app):
+    """The demo district's wards (Đống Đa), imported through the real importer."""
+    from coordinator.demo import DATA
+    from coordinator.geography.operations import import_wards_file
+
+    import_wards_file(DATA / "wards_dong_da.json")
+    db.session.commit()
+    return ["cat_linh", "hang_bot", "kim_lien", "van_mieu_quoc_tu_giam", "lang_thuong"]
+
+
+@pytest.fixture
+def competences(app):
+    from coordinator.competences.operations import import_framework_file
+
+    import_framework_file()
+    db.session.commit()
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a login: make_user("organizer") -> User."""
+    from coordinator.people.operations import create_user
+
+    def make(role: str = "volunteer", email: str | None = None, password: str = PASSWORD):
+        user = create_user(email or f"{role}{next(_counter)}@example.vn", role, password)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(client):
+    """Bearer headers for a user, obtained through the real token endpoint."""
+
+    def headers(user, password: str = PASSWORD) -> dict:
+        response = client.post(
+            "/api/v1/auth/tokens", json={"email": user.email, "password": password}
+        )
+        assert response.status_code == 201, response.json
+        return {"Authorization": f"Bearer {response.json['token']}"}
+
+    return headers
+
+
+@pytest.fixture
+def organizer_headers(make_user, auth_headers):
+    return auth_headers(make_user("organizer"))
+
+
+@pytest.fixture
+def volunteer_payload():
+    def payload(**overrides) -> dict:
+        n = next(_counter)
+        data = {
+            "full_name": f"Nguyễn Thị Lan {n}",
+            "email": f"lan{n}@example.vn",
+            "home_ward": "kim_lien",
+            "skills": ["smartphone_basics"],
+            "languages": ["vi"],
+            "accessibility_skills": [],
+            "is_expert": False,
+            "availability": [{"weekday": 1, "start": "18:00", "end": "20:00"}],
+            "max_sessions_per_week": 2,
+        }
+        data.update(overrides)
+        return data
+
+    return payload
+
+
+@pytest.fixture
+def session_payload():
+    def payload(**overrides) -> dict:
+        starts = (utcnow() + timedelta(days=7)).replace(microsecond=0)
+        data = {
+            "title": "Sử dụng điện thoại thông minh",
+            "description": "Buổi học thực hành",
+            "competence_area": "1",
+            "target_group": "residents",
+            "ward": "kim_lien",
+            "venue": "Nhà văn hóa phường Kim Liên",
+            "venue_accessibility": ["wheelchair"],
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=2)).isoformat(),
+            "capacity": 25,
+            "roles": [
+                {"role": "lead", "count": 1, "required_skills": ["smartphone_basics"]},
+                {"role": "helper", "count": 2, "required_skills": []},
+            ],
+            "participant_needs": [],
+        }
+        data.update(overrides)
+        return data
+
+    return payload
