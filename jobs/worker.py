@@ -9,7 +9,7 @@ import threading
 from flask import Flask
 from rq import Worker
 
-from coordinator.events import relay
+from coordinator.events import dispatch, relay
 from coordinator.extensions import db, redis_connection
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
 def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     """Work the queues (with RQ's scheduler) until stopped, or until empty in burst mode."""
     _dispose_pools_in_child(app)
+    dispatch.load_handlers()  # import once here, not in every forked work-horse
     with app.app_context():
         relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
         connection = redis_connection.client
