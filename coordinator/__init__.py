@@ -30,6 +30,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         instance_path=Config.INSTANCE_PATH,
         template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
     )
+    app.json.ensure_ascii = False  # Vietnamese stays readable UTF-8 in JSON
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
