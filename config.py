@@ -37,6 +37,9 @@ class Config:
     COORDINATOR_TIMEZONE = os.environ.get("COORDINATOR_TIMEZONE", "Asia/Ho_Chi_Minh")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
 
+    # argon2id cost (RFC 9106 low-memory profile by default: ~0.25 s on 2 cores).
+    PASSWORD_HASH_TIME_COST = _env_int("PASSWORD_HASH_TIME_COST", 3)
+    PASSWORD_HASH_MEMORY_KIB = _env_int("PASSWORD_HASH_MEMORY_KIB", 65536)
     API_TOKEN_TTL_HOURS = _env_int("API_TOKEN_TTL_HOURS", 24 * 30)
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
@@ -70,6 +73,8 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
+    PASSWORD_HASH_TIME_COST = 1  # tests hash hundreds of passwords
+    PASSWORD_HASH_MEMORY_KIB = 1024
     # None: the test suite makes a throwaway SQLite file per run.
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
     # None: 127.0.0.1:6379 db 13 when reachable, else an embedded redis-server.

@@ -50,6 +50,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.people import auth
 
     extensions.db.init_app(app)
+    # One unit of work per request, even where an app context outlives the request
+    # (tests, the CLI): a request never inherits or leaves an open transaction.
+    app.teardown_request(lambda _error: extensions.db.session.remove())
     with app.app_context():
         if extensions.db.engine.dialect.name == "sqlite":
             from coordinator.database import configure_sqlite
@@ -76,6 +79,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
 
 def _register_api(app: Flask) -> None:
+    from coordinator.bookings.api import blp as bookings
     from coordinator.competences.api import blp as competences
     from coordinator.extensions import Api
     from coordinator.geography.api import blp as wards
@@ -93,6 +97,6 @@ def _register_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
         },
     )
-    for blueprint in (people, wards, competences, vocabularies, squads, sessions):
+    for blueprint in (people, wards, competences, vocabularies, squads, sessions, bookings):
         api.register_blueprint(blueprint)
     app.register_blueprint(health)

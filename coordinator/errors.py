@@ -10,7 +10,7 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,24 @@ def handle_validation_error(error: ma.ValidationError):
     return error_response(422, "Dữ liệu không hợp lệ / The input is invalid.", messages)
 
 
+def handle_data_error(error: DataError):
+    """A value the database cannot hold (a NUL character, an out-of-range number): the
+    input's fault, so 422 rather than 500. The statement is not logged: it holds input."""
+    log.warning("database refused a value: %s", type(error.orig).__name__)
+    return error_response(
+        422, "Giá trị không hợp lệ / A value cannot be stored.", {"_schema": ["Invalid value."]}
+    )
+
+
+def handle_integrity_error(error: IntegrityError):
+    """A constraint said no (typically two requests racing for the same slot): 409."""
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    log.warning("integrity error: %s %s", type(error.orig).__name__, constraint or "")
+    return error_response(
+        409, "Xung đột với dữ liệu hiện có / Conflicts with existing data.", code="conflict"
+    )
+
+
 def handle_database_unavailable(error: DBAPIError):
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.warning("database unavailable: %s", type(error.orig).__name__)
@@ -158,5 +176,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _rolling_back(handle_http_exception))
     app.register_error_handler(DomainError, _rolling_back(handle_domain_error))
     app.register_error_handler(ma.ValidationError, _rolling_back(handle_validation_error))
+    app.register_error_handler(DataError, _rolling_back(handle_data_error))
+    app.register_error_handler(IntegrityError, _rolling_back(handle_integrity_error))
     app.register_error_handler(DBAPIError, _rolling_back(handle_database_unavailable))
     app.register_error_handler(Exception, _rolling_back(handle_unexpected))

@@ -4,6 +4,7 @@ is made per app in create_app, since it holds its app and OpenAPI document."""
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import Flask, g
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api as SmorestApi
@@ -28,12 +29,32 @@ class Api(SmorestApi):
 
     ERROR_SCHEMA = ErrorSchema
 
+    def init_app(self, app: Flask, *, spec_kwargs=None) -> None:
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        from coordinator.web.api_guard import reject_out_of_range_ids
+
+        app.before_request(reject_out_of_range_ids)
+
     def _register_error_handlers(self):
         # coordinator.errors installs the handlers; see register_error_handlers.
         pass
 
 
+class RequestLoginManager(LoginManager):
+    """Flask-Login caches the caller in flask.g, which lives as long as the app context.
+    A context can outlive a request (a test or CLI that pushed one), and the next request
+    would then run as the previous caller; forget the caller when each request ends."""
+
+    def init_app(self, app: Flask, add_context_processor: bool = True) -> None:
+        super().init_app(app, add_context_processor)
+        app.teardown_request(_forget_caller)
+
+
+def _forget_caller(_error: BaseException | None) -> None:
+    g.pop("_login_user", None)
+
+
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = RequestLoginManager()
 redis_connection = RedisConnection()

@@ -38,17 +38,45 @@ def SlugList(**kwargs) -> fields.List:  # noqa: N802 - a field factory reads lik
     )
 
 
+def LanguageList(**kwargs) -> fields.List:  # noqa: N802 - a field factory reads like a field
+    """A list of distinct BCP 47 language tags, at most 10."""
+    return fields.List(
+        fields.String(validate=BCP47), validate=[validate.Length(max=10), _distinct], **kwargs
+    )
+
+
 def _distinct(values: list) -> None:
     if len(set(values)) != len(values):
         raise ma.ValidationError("Các giá trị bị lặp / Duplicate values.")
+
+
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL text cannot hold them)."""
+
+    default_error_messages = {"nul": "Không được chứa ký tự NUL / NUL characters are not allowed."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in result:
+            raise self.make_error("nul")
+        return result
 
 
 class LocalDateTime(fields.DateTime):
     """ISO 8601 in and out. Input without an offset is taken as the display time zone;
     output is in the display time zone with its offset."""
 
+    # Far enough from datetime's limits that zone shifts and weekly repeats cannot overflow.
+    MIN_YEAR, MAX_YEAR = 1900, 2999
+    default_error_messages = {
+        "year_range": f"Năm phải trong khoảng {MIN_YEAR}-{MAX_YEAR} / "
+        f"The year must be between {MIN_YEAR} and {MAX_YEAR}."
+    }
+
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
+        if not self.MIN_YEAR <= result.year <= self.MAX_YEAR:
+            raise self.make_error("year_range")
         if result.tzinfo is None:
             result = result.replace(tzinfo=display_timezone())
         return result

@@ -53,6 +53,8 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         "REDIS_URL": redis_url,
         "EMBEDDED_REDIS_PATH": str(tmp_path / "unused.rdb"),
         "OUTBOX_SWEEP_MIN_AGE_SECONDS": 0,
+        "PASSWORD_HASH_TIME_COST": TestConfig.PASSWORD_HASH_TIME_COST,
+        "PASSWORD_HASH_MEMORY_KIB": TestConfig.PASSWORD_HASH_MEMORY_KIB,
     }
 
 
@@ -210,3 +212,32 @@ def session_payload():
         return data
 
     return payload
+
+
+@pytest.fixture
+def make_volunteer(client, volunteer_payload, auth_headers, wards):
+    """A volunteer who signed up through the API: returns (volunteer_id, bearer headers)."""
+    from coordinator.people.models import User
+
+    def make(**overrides) -> tuple[int, dict]:
+        data = volunteer_payload(**overrides)
+        response = client.post("/api/v1/volunteers", json={**data, "password": PASSWORD})
+        assert response.status_code == 201, response.json
+        user = db.session.get(User, response.json["user_id"])
+        return response.json["id"], auth_headers(user)
+
+    return make
+
+
+@pytest.fixture
+def make_session(client, organizer_headers, session_payload, wards, competences):
+    """A published session created through the API: returns its JSON."""
+
+    def make(**overrides) -> dict:
+        response = client.post(
+            "/api/v1/sessions", json=session_payload(**overrides), headers=organizer_headers
+        )
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return make

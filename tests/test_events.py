@@ -183,3 +183,19 @@ def test_flask_worker_burst_command_processes_pending_events(app, runner, redis_
     event = reload(event)
     assert event.enqueued_at is not None and event.processed_at is not None
     assert redis_client.get(ward_feed_cache_key("kim_lien")) is None
+
+
+def test_savepoints_do_not_release_events_early(app, redis_client):
+    kept = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.flush()
+    with db.session.begin_nested():
+        inner = outbox.record("session.changed", "session", 2, {"ward": "kim_lien"})
+    assert queued_job_ids(redis_client) == []  # released savepoint: outer not committed yet
+    nested = db.session.begin_nested()
+    outbox.record("session.changed", "session", 3, {"ward": "kim_lien"})
+    db.session.flush()
+    nested.rollback()
+
+    db.session.commit()
+
+    assert sorted(queued_job_ids(redis_client)) == sorted([f"evt-{kept.id}", f"evt-{inner.id}"])

@@ -13,7 +13,8 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 
 log = logging.getLogger(__name__)
-_PENDING = "outbox_pending_events"
+_PENDING = "outbox_pending_events"  # flushed in the open transaction
+_COMMITTED = "outbox_committed_events"  # committed, waiting for the connection release
 
 
 def record(
@@ -42,26 +43,41 @@ def record(
 
 
 def _after_flush(session: Session, _context) -> None:
-    events = [obj for obj in session.new if isinstance(obj, DomainEvent)]
-    if events:
-        session.info.setdefault(_PENDING, []).extend(events)
+    # Ids, not objects: reading an expired object's id after the commit would begin a
+    # new transaction (and, on SQLite, take the write lock the relay then waits for).
+    ids = [obj.id for obj in session.new if isinstance(obj, DomainEvent)]
+    if ids:
+        session.info.setdefault(_PENDING, []).extend(ids)
 
 
 def _after_commit(session: Session) -> None:
-    events = session.info.pop(_PENDING, None)
-    if not events or not has_app_context():
+    if session.in_nested_transaction():
+        return  # a savepoint was released; the outer transaction may still roll back
+    committed = session.info.pop(_PENDING, None)
+    if committed:
+        session.info.setdefault(_COMMITTED, []).extend(committed)
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    """Relay once the transaction is over and its connection is back in the pool: a
+    relay that needed a second connection while holding the first could starve a
+    small pool under load."""
+    if transaction.parent is not None or _COMMITTED not in session.info:
         return
-    if not current_app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
+    event_ids = session.info.pop(_COMMITTED)
+    if not has_app_context() or not current_app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
         return
     from coordinator.events.relay import publish  # relay imports RQ; keep models light
 
     try:
-        publish([event.id for event in events])
+        publish(event_ids)
     except Exception:  # the change is committed; the sweep relays what this missed
         log.exception("after-commit relay failed; events stay in the outbox")
 
 
 def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a savepoint; publish() skips ids whose rows were rolled back
     session.info.pop(_PENDING, None)
 
 
@@ -70,6 +86,7 @@ def install_listeners() -> None:
     for name, listener in (
         ("after_flush", _after_flush),
         ("after_commit", _after_commit),
+        ("after_transaction_end", _after_transaction_end),
         ("after_rollback", _after_rollback),
     ):
         if not sa_event.contains(Session, name, listener):

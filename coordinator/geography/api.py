@@ -9,7 +9,7 @@ from marshmallow import fields
 from coordinator.errors import NotFound
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.geography.operations import neighbor_map
+from coordinator.geography.operations import find_ward, neighbor_map
 from coordinator.schemas import Schema
 
 blp = Blueprint("wards", __name__, url_prefix="/api/v1/wards", description="Wards of the district")
@@ -47,7 +47,7 @@ def list_wards():
 @blp.response(200, WardSchema)
 def get_ward(code: str):
     """One ward."""
-    ward = db.session.get(Ward, code)
+    ward = find_ward(code)
     if ward is None:
         raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
     return _ward_dict(ward, neighbor_map())

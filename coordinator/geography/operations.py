@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -83,8 +84,19 @@ def neighbor_map() -> dict[str, set[str]]:
     return result
 
 
+# Ward codes are slugs; anything else names no ward and is never sent to the database
+# (PostgreSQL refuses a NUL character in a query parameter).
+_WARD_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+def find_ward(code: str) -> Ward | None:
+    """The ward with this code, or None."""
+    return db.session.get(Ward, code) if _WARD_CODE.match(code) else None
+
+
 def require_ward(code: str, field: str = "ward") -> Ward:
-    ward = db.session.get(Ward, code)
+    """The ward with this code; a field error (422) when there is none."""
+    ward = find_ward(code)
     if ward is None:
         raise Invalid.field(field, f"Không có phường '{code}' / Unknown ward '{code}'.")
     return ward

@@ -81,7 +81,7 @@ def get_volunteer(volunteer_id):
 
 
 @blp.patch("/volunteers/<int:volunteer_id>")
-@blp.arguments(VolunteerUpdateSchema(partial=True))
+@blp.arguments(VolunteerUpdateSchema)
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)
 def update_volunteer(changes, volunteer_id):

@@ -18,9 +18,23 @@ from coordinator.errors import DomainError, Forbidden
 from coordinator.extensions import db, login_manager
 from coordinator.people.models import ApiToken, User
 
-_hasher = PasswordHasher()
-# Verified when the email is unknown, so a miss costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the app's cost settings (tests use a cheap profile)."""
+    config = current_app.config
+    key = (config["PASSWORD_HASH_TIME_COST"], config["PASSWORD_HASH_MEMORY_KIB"])
+    cached = current_app.extensions.get("password_hasher")
+    if cached is None or cached[0] != key:
+        hasher = PasswordHasher(time_cost=key[0], memory_cost=key[1])
+        # Verified when the email is unknown, so a miss costs what a wrong password costs.
+        cached = (key, hasher, hasher.hash("not-a-real-password"))
+        current_app.extensions["password_hasher"] = cached
+    return cached[1]
+
+
+def _dummy_hash() -> str:
+    _hasher()
+    return current_app.extensions["password_hasher"][2]
 
 
 class Unauthorized(DomainError):
@@ -29,14 +43,14 @@ class Unauthorized(DomainError):
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(user: User | None, password: str) -> bool:
     """True when the password matches; the same work whether or not the user exists."""
     stored = user.password_hash if user is not None and user.password_hash else None
     try:
-        matched = _hasher.verify(stored or _DUMMY_HASH, password)
+        matched = _hasher().verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return matched and stored is not None

@@ -12,6 +12,8 @@ from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
 
 USER_ROLES = ("admin", "organizer", "volunteer", "participant")
+# Ids are INTEGER columns: a larger number names no row (and PostgreSQL would refuse it).
+MAX_ID = 2**31 - 1
 
 
 class User(UserMixin, db.Model):

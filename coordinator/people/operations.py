@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -9,12 +13,30 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
 from coordinator.people.auth import hash_password
-from coordinator.people.models import USER_ROLES, AvailabilityWindow, User, Volunteer
+from coordinator.people.models import MAX_ID, USER_ROLES, AvailabilityWindow, User, Volunteer
 from coordinator.vocabularies.terms import unknown_codes
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def _email_conflict() -> Conflict:
+    message = "Email đã được dùng / This email is already registered."
+    return Conflict(message, {"email": [message]}, code="duplicate")
+
+
+@contextmanager
+def conflict_on_duplicate(conflict: Conflict) -> Iterator[None]:
+    """Flush the writes made in the block. The checks before a write cannot see a
+    concurrent request that passed the same checks; its unique-key hit becomes `conflict`,
+    not a 500. The transaction is then unusable: the request fails and rolls back.
+    (No savepoint: the outbox's after_commit hook would fire on its release.)"""
+    try:
+        yield
+        db.session.flush()
+    except sa.exc.IntegrityError as error:
+        raise conflict from error
 
 
 def create_user(email: str, role: str, password: str | None) -> User:
@@ -23,11 +45,7 @@ def create_user(email: str, role: str, password: str | None) -> User:
         raise Invalid.field("role", f"Vai trò không hợp lệ / Unknown role '{role}'.")
     email = normalize_email(email)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise Conflict(
-            "Email đã được dùng / This email is already registered.",
-            {"email": ["Email đã được dùng / This email is already registered."]},
-            code="duplicate",
-        )
+        raise _email_conflict()
     user = User(email=email, role=role, password_hash=hash_password(password) if password else None)
     db.session.add(user)
     db.session.flush()
@@ -76,23 +94,19 @@ def create_volunteer(data: dict, *, password: str | None = None) -> Volunteer:
     require_ward(data["home_ward"], "home_ward")
     _check_vocabularies(data)
     if _email_taken(data["email"]):
-        raise Conflict(
-            "Email đã được dùng / This email is already registered.",
-            {"email": ["Email đã được dùng / This email is already registered."]},
-            code="duplicate",
-        )
-    user = create_user(data["email"], "volunteer", password) if password else None
+        raise _email_conflict()
     windows = data.pop("availability", [])
-    volunteer = Volunteer(**data, user_id=user.id if user else None)
-    _set_availability(volunteer, windows)
-    db.session.add(volunteer)
-    db.session.flush()
+    with conflict_on_duplicate(_email_conflict()):
+        user = create_user(data["email"], "volunteer", password) if password else None
+        volunteer = Volunteer(**data, user_id=user.id if user else None)
+        _set_availability(volunteer, windows)
+        db.session.add(volunteer)
     outbox.record("volunteer.created", "volunteer", volunteer.id, {"volunteer_id": volunteer.id})
     return volunteer
 
 
 def get_volunteer(volunteer_id: int) -> Volunteer:
-    volunteer = db.session.get(Volunteer, volunteer_id)
+    volunteer = db.session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if volunteer is None:
         raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
     return volunteer
@@ -114,20 +128,16 @@ def update_volunteer(volunteer: Volunteer, changes: dict) -> Volunteer:
                 )
             )
         ):
-            raise Conflict(
-                "Email đã được dùng / This email is already registered.",
-                {"email": ["Email đã được dùng / This email is already registered."]},
-                code="duplicate",
-            )
-        if volunteer.user is not None:
-            volunteer.user.email = changes["email"]
+            raise _email_conflict()
     availability_changed = "availability" in changes
-    if availability_changed:
-        _set_availability(volunteer, changes.pop("availability"))
-    for name, value in changes.items():
-        setattr(volunteer, name, value)
-    volunteer.version += 1
-    db.session.flush()
+    with conflict_on_duplicate(_email_conflict()):
+        if "email" in changes and volunteer.user is not None:
+            volunteer.user.email = changes["email"]
+        if availability_changed:
+            _set_availability(volunteer, changes.pop("availability"))
+        for name, value in changes.items():
+            setattr(volunteer, name, value)
+        volunteer.version += 1
     event = "volunteer.availability_changed" if availability_changed else "volunteer.changed"
     outbox.record(
         event,
@@ -141,19 +151,30 @@ def update_volunteer(volunteer: Volunteer, changes: dict) -> Volunteer:
     return volunteer
 
 
+def _folded(text: str) -> str:
+    """Composed (NFC) and case-folded, so "Đức" typed either way finds "đức"."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _matches(volunteer: Volunteer, text: str) -> bool:
+    """Case-insensitive substring of name or email, Vietnamese letters included."""
+    return text in _folded(volunteer.full_name) or text in volunteer.email
+
+
 def list_volunteers(args: dict) -> tuple[list[Volunteer], int]:
+    """Volunteers matching the filters, one page of them, and the number that matched."""
     query = sa.select(Volunteer)
     if args.get("ward"):
         query = query.where(Volunteer.home_ward == args["ward"])
     if "is_expert" in args:
         query = query.where(Volunteer.is_expert.is_(args["is_expert"]))
-    if args.get("q"):
-        pattern = f"%{args['q'].lower()}%"
-        query = query.where(
-            sa.or_(sa.func.lower(Volunteer.full_name).like(pattern), Volunteer.email.like(pattern))
-        )
     rows = db.session.scalars(query.order_by(Volunteer.id)).all()
-    # JSON list filters in Python keep one code path for SQLite and PostgreSQL.
+    # Text and JSON list filters run in Python: one code path for SQLite and PostgreSQL
+    # (SQLite's lower() folds ASCII only, so "đức" would never find "Đức"; LIKE would
+    # also read "%" and "_" in the query as wildcards).
+    if args.get("q", "").strip():
+        text = _folded(args["q"].strip())
+        rows = [v for v in rows if _matches(v, text)]
     if args.get("skill"):
         rows = [v for v in rows if args["skill"] in v.skills]
     if args.get("accessibility_skill"):

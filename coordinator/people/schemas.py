@@ -5,8 +5,21 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from coordinator.schemas import BCP47, ClockTime, LocalDateTime, Schema, SlugList
+from coordinator.schemas import BCP47, SLUG, ClockTime, LocalDateTime, Schema, SlugList
 from coordinator.vocabularies.terms import TARGET_GROUPS
+
+
+def _no_control_characters(value: str) -> None:
+    """NUL and other control characters: PostgreSQL refuses NUL, and no name needs them."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ma.ValidationError("Có ký tự điều khiển / Contains control characters.")
+
+
+def PlainText(minimum: int, maximum: int, **kwargs) -> fields.String:  # noqa: N802 - a field
+    """Free text of a bounded length without control characters."""
+    return fields.String(
+        validate=[validate.Length(minimum, maximum), _no_control_characters], **kwargs
+    )
 
 
 class TokenRequestSchema(Schema):
@@ -21,7 +34,10 @@ class TokenSchema(Schema):
 
 class AvailabilitySchema(Schema):
     weekday = fields.Integer(
-        required=True, validate=validate.Range(0, 6), metadata={"description": "0 = Monday"}
+        required=True,
+        strict=True,
+        validate=validate.Range(0, 6),
+        metadata={"description": "0 = Monday"},
     )
     start = ClockTime(required=True, attribute="start_minute", metadata={"example": "18:00"})
     end = ClockTime(required=True, attribute="end_minute", metadata={"example": "20:00"})
@@ -40,7 +56,7 @@ class AvailabilitySchema(Schema):
 
 class PreferencesSchema(Schema):
     wards = SlugList(load_default=list)
-    topics = fields.List(fields.String(validate=validate.Length(1, 32)), load_default=list)
+    topics = fields.List(PlainText(1, 32), validate=validate.Length(max=50), load_default=list)
     target_groups = fields.List(
         fields.String(validate=validate.OneOf(TARGET_GROUPS)), load_default=list
     )
@@ -53,7 +69,7 @@ def _availability_list(**kwargs) -> fields.List:
 
 
 class VolunteerCreateSchema(Schema):
-    full_name = fields.String(required=True, validate=validate.Length(1, 200))
+    full_name = PlainText(1, 200, required=True)
     email = fields.Email(required=True, validate=validate.Length(max=320))
     phone = fields.String(
         allow_none=True,
@@ -65,7 +81,9 @@ class VolunteerCreateSchema(Schema):
     accessibility_skills = SlugList(load_default=list)
     is_expert = fields.Boolean(load_default=False)
     availability = _availability_list(load_default=list)
-    max_sessions_per_week = fields.Integer(load_default=2, validate=validate.Range(0, 14))
+    max_sessions_per_week = fields.Integer(
+        load_default=2, strict=True, validate=validate.Range(0, 14)
+    )
     preferences = fields.Nested(PreferencesSchema, load_default=dict)
     locale = fields.String(load_default="vi", validate=validate.OneOf(["vi", "en"]))
     password = fields.String(
@@ -78,8 +96,15 @@ class VolunteerCreateSchema(Schema):
 
 
 class VolunteerUpdateSchema(VolunteerCreateSchema):
+    """Every top-level field optional; nested items (an availability window) stay whole."""
+
     class Meta(Schema.Meta):
         exclude = ("password",)
+
+    def __init__(self, **kwargs):
+        # partial=True would reach into nested schemas and let a window lack its end.
+        kwargs.setdefault("partial", tuple(self._declared_fields))
+        super().__init__(**kwargs)
 
 
 class VolunteerSchema(Schema):
@@ -103,10 +128,10 @@ class VolunteerSchema(Schema):
 
 
 class VolunteerListArgs(Schema):
-    ward = fields.String()
-    skill = fields.String()
-    accessibility_skill = fields.String()
+    ward = fields.String(validate=SLUG)
+    skill = fields.String(validate=SLUG)
+    accessibility_skill = fields.String(validate=SLUG)
     is_expert = fields.Boolean()
-    q = fields.String(validate=validate.Length(max=200))
+    q = PlainText(0, 200)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0))

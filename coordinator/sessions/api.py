@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import jsonify
 from flask_smorest import Blueprint
 
-from coordinator.extensions import db
-from coordinator.people.auth import authenticated_user, is_organizer, require_role
+from coordinator.extensions import ErrorSchema, db
+from coordinator.people.auth import authenticated_user, is_organizer, roles_required
 from coordinator.sessions import operations
 from coordinator.sessions.schemas import (
     CancelSchema,
+    SessionCreatedSchema,
     SessionCreateSchema,
     SessionListArgs,
     SessionPublicSchema,
@@ -21,6 +22,12 @@ blp = Blueprint(
     "sessions", __name__, url_prefix="/api/v1/sessions", description="Training sessions"
 )
 BEARER = [{"bearerAuth": []}]
+# Who may write is checked before the body is read: a stranger learns nothing from it.
+organizers_only = roles_required("organizer")
+
+
+def _error(status: int, description: str):
+    return blp.alt_response(status, schema=ErrorSchema, description=description)
 
 
 def _schema(many: bool = False):
@@ -32,15 +39,17 @@ def _schema(many: bool = False):
 
 
 @blp.post("")
+@organizers_only
 @blp.arguments(SessionCreateSchema)
-@blp.response(201, SessionSchema)
+@blp.response(201, SessionCreatedSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
 def create_session(data):
     """Publish a session, or a weekly series of them (organizers)."""
-    user = require_role("organizer")
-    sessions = operations.create_sessions(data, organizer_id=user.id)
+    sessions = operations.create_sessions(data, organizer_id=authenticated_user().id)
     db.session.commit()
-    body = SessionSchema().dump(sessions[0])
+    body = SessionCreatedSchema().dump(sessions[0])
     if len(sessions) > 1:
         body["series_session_ids"] = [s.id for s in sessions]
     return jsonify(body), 201
@@ -48,7 +57,9 @@ def create_session(data):
 
 @blp.get("")
 @blp.arguments(SessionListArgs, location="query")
-@blp.response(200, SessionPublicSchema(many=True))
+@blp.response(
+    200, SessionPublicSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}}
+)
 def list_sessions(args):
     """Sessions by ward, time window, target group and status. Total in X-Total-Count."""
     rows, total = operations.list_sessions(args)
@@ -57,30 +68,39 @@ def list_sessions(args):
 
 @blp.get("/<int:session_id>")
 @blp.response(200, SessionPublicSchema)
+@_error(404, "No such session")
 def get_session(session_id):
     """One session (public fields; more for organizers)."""
     return jsonify(_schema().dump(operations.get_session(session_id)))
 
 
 @blp.patch("/<int:session_id>")
+@organizers_only
 @blp.arguments(SessionUpdateSchema)
 @blp.response(200, SessionSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@_error(404, "No such session")
+@_error(409, "Cancelled or over, or below confirmed bookings")
 @blp.doc(security=BEARER)
 def update_session(changes, session_id):
     """Reschedule or edit a session (organizers)."""
-    require_role("organizer")
     session = operations.update_session(operations.get_session(session_id), changes)
     db.session.commit()
     return session
 
 
 @blp.post("/<int:session_id>/cancel")
+@organizers_only
 @blp.arguments(CancelSchema)
 @blp.response(200, SessionSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@_error(404, "No such session")
+@_error(409, "Already cancelled or over")
 @blp.doc(security=BEARER)
 def cancel_session(data, session_id):
     """Cancel a session with a reason (organizers)."""
-    require_role("organizer")
     session = operations.cancel_session(operations.get_session(session_id), data["reason"])
     db.session.commit()
     return session

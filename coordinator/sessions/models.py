@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +11,7 @@ from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
 
 SESSION_STATUSES = ("published", "cancelled", "completed")
+MAX_DURATION = timedelta(hours=12)
 
 
 class SessionSeries(db.Model):

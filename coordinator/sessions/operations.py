@@ -14,7 +14,12 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, SessionSeries, TrainingSession
+from coordinator.sessions.models import (
+    MAX_DURATION,
+    SessionRole,
+    SessionSeries,
+    TrainingSession,
+)
 from coordinator.vocabularies.terms import unknown_codes
 
 # Changes a subscribed calendar must show raise the iCalendar SEQUENCE (RFC 5545 3.8.7.4).
@@ -100,31 +105,40 @@ def create_sessions(data: dict, organizer_id: int | None) -> list[TrainingSessio
     return sessions
 
 
-def _apply_roles(session: TrainingSession, roles: list[dict]) -> None:
-    """Upsert roles by name. A count below those confirmed, or dropping a role that has
-    bookings, is refused: people would silently lose their place."""
+def _apply_roles(session: TrainingSession, roles: list[dict]) -> bool:
+    """Upsert roles by name; True when anything changed. A count below those confirmed,
+    or dropping a role that has bookings, is refused: people would silently lose their
+    place. Everything is checked before anything changes."""
     wanted = {r["role"]: r for r in roles}
+    existing = {r.role: r for r in session.roles}
+    for role in existing.values():
+        if role.role not in wanted and (role.taken > 0 or _has_bookings(role.id)):
+            raise Conflict(
+                f"Vai trò '{role.role}' đã có người / Role '{role.role}' has bookings.",
+                {"roles": [f"'{role.role}' has bookings; cancel them first."]},
+            )
+        spec = wanted.get(role.role)
+        if spec is not None and spec["count"] < role.taken:
+            raise Conflict(
+                f"'{role.role}' đã có {role.taken} người xác nhận / "
+                f"{role.taken} already confirmed.",
+                {"roles": [f"'{role.role}': count below the {role.taken} confirmed."]},
+            )
+    changed = False
     for role in list(session.roles):
         if role.role not in wanted:
-            if role.taken > 0 or _has_bookings(role.id):
-                raise Conflict(
-                    f"Vai trò '{role.role}' đã có người / Role '{role.role}' has bookings.",
-                    {"roles": [f"'{role.role}' has bookings; cancel them first."]},
-                )
             session.roles.remove(role)
-    existing = {r.role: r for r in session.roles}
+            changed = True
     for name, spec in wanted.items():
         role = existing.get(name)
         if role is None:
             session.roles.append(SessionRole(**spec))
-            continue
-        if spec["count"] < role.taken:
-            raise Conflict(
-                f"'{name}' đã có {role.taken} người xác nhận / {role.taken} already confirmed.",
-                {"roles": [f"'{name}': count below the {role.taken} confirmed."]},
-            )
-        role.count = spec["count"]
-        role.required_skills = spec["required_skills"]
+            changed = True
+        elif (role.count, role.required_skills) != (spec["count"], spec["required_skills"]):
+            role.count = spec["count"]
+            role.required_skills = spec["required_skills"]
+            changed = True
+    return changed
 
 
 def _has_bookings(role_id: int) -> bool:
@@ -141,7 +155,8 @@ def _has_bookings(role_id: int) -> bool:
 
 
 def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
-    """Change a session; the version rises, and the calendar sequence when it shows."""
+    """Change a session; the version rises, and the calendar sequence when it shows.
+    A request that changes nothing changes nothing: no new version, no event."""
     changes = dict(changes)
     reason = changes.pop("reason", None)
     if session.status != "published":
@@ -153,6 +168,8 @@ def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
         raise Invalid.field(
             "ends_at", "Kết thúc phải sau bắt đầu / ends_at must be after starts_at."
         )
+    if ("starts_at" in changes or "ends_at" in changes) and ends - starts > MAX_DURATION:
+        raise Invalid.field("ends_at", "Buổi học tối đa 12 giờ / A session lasts at most 12 hours.")
     if "starts_at" in changes and starts <= utcnow():
         raise Invalid.field(
             "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
@@ -164,11 +181,15 @@ def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
             {"capacity": [f"Below the {registered} registered participants."]},
         )
     previous_ward = session.ward
-    if "roles" in changes:
-        _apply_roles(session, changes.pop("roles"))
+    roles = changes.pop("roles", None)
+    roles_changed = roles is not None and _apply_roles(session, roles)
     changed = sorted(k for k, v in changes.items() if getattr(session, k) != v)
+    if not changed and not roles_changed:
+        return session
     for name in changed:
         setattr(session, name, changes[name])
+    if roles_changed:
+        changed.append("roles")
     session.version += 1
     if CALENDAR_FIELDS & set(changed):
         session.sequence += 1
@@ -178,7 +199,18 @@ def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
     if previous_ward != session.ward:
         payload["previous_ward"] = previous_ward
     outbox.record("session.changed", "session", session.id, payload, reason=reason)
+    if roles_changed:
+        _fill_new_seats(session)
     return session
+
+
+def _fill_new_seats(session: TrainingSession) -> None:
+    """More seats in a role go to its waitlist at once, in the same transaction."""
+    from coordinator.bookings.operations import promote_waitlist
+
+    for role in session.roles:
+        if role.id is not None and role.count > role.taken:
+            promote_waitlist(role)
 
 
 def cancel_session(session: TrainingSession, reason: str) -> TrainingSession:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from coordinator.schemas import SLUG, LocalDateTime, Schema, SlugList
-from coordinator.sessions.models import SESSION_STATUSES
+from coordinator.schemas import SLUG, LanguageList, LocalDateTime, Schema, SlugList, Text
+from coordinator.sessions.models import MAX_DURATION, SESSION_STATUSES
 from coordinator.vocabularies.terms import TARGET_GROUPS
-
-MAX_DURATION = timedelta(hours=12)
 
 
 class RoleSchema(Schema):
@@ -50,12 +46,12 @@ def _check_times_and_roles(data: dict) -> None:
 
 
 class SessionCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(1, 300))
-    description = fields.String(load_default="", validate=validate.Length(max=10_000))
-    competence_area = fields.String(required=True, validate=validate.Length(1, 32))
+    title = Text(required=True, validate=validate.Length(1, 300))
+    description = Text(load_default="", validate=validate.Length(max=10_000))
+    competence_area = Text(required=True, validate=validate.Length(1, 32))
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
-    ward = fields.String(required=True, validate=validate.Length(1, 64))
-    venue = fields.String(required=True, validate=validate.Length(1, 300))
+    ward = Text(required=True, validate=validate.Length(1, 64))
+    venue = Text(required=True, validate=validate.Length(1, 300))
     venue_accessibility = SlugList(load_default=list)
     starts_at = LocalDateTime(required=True)
     ends_at = LocalDateTime(required=True)
@@ -64,9 +60,7 @@ class SessionCreateSchema(Schema):
         fields.Nested(RoleSchema), load_default=list, validate=validate.Length(max=20)
     )
     participant_needs = SlugList(load_default=list)
-    languages = fields.List(
-        fields.String(validate=validate.Length(2, 16)), load_default=lambda: ["vi"]
-    )
+    languages = LanguageList(load_default=lambda: ["vi"])
     repeat = fields.Nested(RepeatSchema)
 
     @validates_schema
@@ -75,20 +69,20 @@ class SessionCreateSchema(Schema):
 
 
 class SessionUpdateSchema(Schema):
-    title = fields.String(validate=validate.Length(1, 300))
-    description = fields.String(validate=validate.Length(max=10_000))
-    competence_area = fields.String(validate=validate.Length(1, 32))
+    title = Text(validate=validate.Length(1, 300))
+    description = Text(validate=validate.Length(max=10_000))
+    competence_area = Text(validate=validate.Length(1, 32))
     target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
-    ward = fields.String(validate=validate.Length(1, 64))
-    venue = fields.String(validate=validate.Length(1, 300))
+    ward = Text(validate=validate.Length(1, 64))
+    venue = Text(validate=validate.Length(1, 300))
     venue_accessibility = SlugList()
     starts_at = LocalDateTime()
     ends_at = LocalDateTime()
     capacity = fields.Integer(strict=True, validate=validate.Range(0, 10_000))
     roles = fields.List(fields.Nested(RoleSchema), validate=validate.Length(max=20))
     participant_needs = SlugList()
-    languages = fields.List(fields.String(validate=validate.Length(2, 16)))
-    reason = fields.String(
+    languages = LanguageList()
+    reason = Text(
         validate=validate.Length(max=1000), metadata={"description": "For the audit trail"}
     )
 
@@ -98,22 +92,31 @@ class SessionUpdateSchema(Schema):
 
 
 class CancelSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+    reason = Text(required=True, validate=validate.Length(1, 1000))
 
 
 class SessionListArgs(Schema):
-    ward = fields.String()
+    ward = Text(validate=validate.Length(max=64))
     target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
     status = fields.String(validate=validate.OneOf(SESSION_STATUSES))
-    competence_area = fields.String()
+    competence_area = Text(validate=validate.Length(max=32))
     from_ = LocalDateTime(data_key="from")
     to = LocalDateTime()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["to"] <= data["from_"]:
+            raise ma.ValidationError("'to' phải sau 'from' / 'to' must be after 'from'.", "to")
 
 
 class SessionPublicSchema(Schema):
-    """What anyone may see: no organizer, no participant data."""
+    """What anyone may see: no organizer, no participant data. Organizers get the same
+    endpoints with more fields, so the documented object stays open to extra ones."""
+
+    class Meta(Schema.Meta):
+        unknown = ma.EXCLUDE  # dump-only: documents no additionalProperties: false
 
     id = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -145,3 +148,11 @@ class SessionSchema(SessionPublicSchema):
     sequence = fields.Integer()
     created_at = LocalDateTime()
     cancelled_at = LocalDateTime(allow_none=True)
+
+
+class SessionCreatedSchema(SessionSchema):
+    """The first session created, with the ids of the whole series when it repeats."""
+
+    series_session_ids = fields.List(
+        fields.Integer(), metadata={"description": "Every session of the series, in order"}
+    )

@@ -8,12 +8,13 @@ from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
-from coordinator.people.models import User, Volunteer
+from coordinator.people.models import MAX_ID, User, Volunteer
+from coordinator.people.operations import conflict_on_duplicate
 from coordinator.squads.models import Squad, SquadMember
 
 
 def get_squad(squad_id: int) -> Squad:
-    squad = db.session.get(Squad, squad_id)
+    squad = db.session.get(Squad, squad_id) if 0 < squad_id <= MAX_ID else None
     if squad is None:
         raise NotFound("Không tìm thấy đội / Squad not found.")
     return squad
@@ -26,16 +27,21 @@ def _require_volunteers(ids: list[int], field: str) -> None:
         raise Invalid.field(field, f"Không có tình nguyện viên / Unknown volunteers: {missing}")
 
 
+def _name_conflict() -> Conflict:
+    message = "Tên đội đã có / A squad with this name exists."
+    return Conflict(message, {"name": [message]}, code="duplicate")
+
+
+def _member_conflict() -> Conflict:
+    return Conflict("Đã là thành viên / Already a member of this squad.", code="duplicate")
+
+
 def _require_free_name(name: str, except_id: int | None = None) -> None:
     query = sa.select(Squad.id).where(Squad.name == name)
     if except_id is not None:
         query = query.where(Squad.id != except_id)
     if db.session.scalar(query) is not None:
-        raise Conflict(
-            "Tên đội đã có / A squad with this name exists.",
-            {"name": ["Tên đội đã có / A squad with this name exists."]},
-            code="duplicate",
-        )
+        raise _name_conflict()
 
 
 def create_squad(data: dict) -> Squad:
@@ -52,8 +58,8 @@ def create_squad(data: dict) -> Squad:
         focus_groups=data.get("focus_groups", []),
         memberships=[SquadMember(volunteer_id=v) for v in member_ids],
     )
-    db.session.add(squad)
-    db.session.flush()
+    with conflict_on_duplicate(_name_conflict()):
+        db.session.add(squad)
     outbox.record("squad.created", "squad", squad.id, {"squad_id": squad.id})
     return squad
 
@@ -65,12 +71,12 @@ def update_squad(squad: Squad, changes: dict) -> Squad:
         _require_free_name(changes["name"], squad.id)
     if "leader_id" in changes:
         _require_volunteers([changes["leader_id"]], "leader_id")
-        if changes["leader_id"] not in squad.member_ids:
+    with conflict_on_duplicate(_name_conflict()):
+        if "leader_id" in changes and changes["leader_id"] not in squad.member_ids:
             squad.memberships.append(SquadMember(volunteer_id=changes["leader_id"]))
-    for name, value in changes.items():
-        setattr(squad, name, value)
-    squad.version += 1
-    db.session.flush()
+        for name, value in changes.items():
+            setattr(squad, name, value)
+        squad.version += 1
     outbox.record(
         "squad.changed", "squad", squad.id, {"squad_id": squad.id, "fields": sorted(changes)}
     )
@@ -80,10 +86,10 @@ def update_squad(squad: Squad, changes: dict) -> Squad:
 def add_member(squad: Squad, volunteer_id: int) -> Squad:
     _require_volunteers([volunteer_id], "volunteer_id")
     if volunteer_id in squad.member_ids:
-        raise Conflict("Đã là thành viên / Already a member of this squad.", code="duplicate")
-    squad.memberships.append(SquadMember(volunteer_id=volunteer_id))
-    squad.version += 1
-    db.session.flush()
+        raise _member_conflict()
+    with conflict_on_duplicate(_member_conflict()):
+        squad.memberships.append(SquadMember(volunteer_id=volunteer_id))
+        squad.version += 1
     outbox.record(
         "squad.member_added",
         "squad",

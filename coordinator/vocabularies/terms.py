@@ -45,12 +45,17 @@ ALIASES = {
     "accessibility_needs": "accessibility_skills",
 }
 TARGET_GROUPS = tuple(code for code, _, _ in BUILT_IN["target_group"])
+# Fixed by the contract (and a CHECK constraint on participants): admin terms are ignored,
+# so the API never offers a code that every write would refuse.
+CLOSED = frozenset({"target_group"})
 
 
 def vocabulary(name: str) -> list[dict]:
     """All terms of one vocabulary: built-in first, then admin additions."""
     name = ALIASES.get(name, name)
     terms = [{"code": c, "label": vi, "label_en": en} for c, vi, en in BUILT_IN.get(name, [])]
+    if name in CLOSED:
+        return terms
     known = {t["code"] for t in terms}
     for term in db.session.scalars(
         sa.select(VocabularyTerm)

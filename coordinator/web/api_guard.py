@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import request
 
 from coordinator.errors import error_response
 
+# Ids in paths name rows of INTEGER columns; a larger number names nothing (and SQLite
+# cannot even bind it), so it is a 404 before any view runs.
+MAX_ID = 2**31 - 1
+
+
+def _has_body() -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
 
 def require_json_bodies():
-    """A body on a write must be JSON: 415 with a field message otherwise."""
-    if (
+    """A body on a write must be JSON (415 otherwise) and must parse (400 otherwise)."""
+    if not (
         request.path.startswith("/api/")
         and request.method in ("POST", "PUT", "PATCH")
-        and request.content_length
-        and not request.is_json
+        and _has_body()
     ):
+        return None
+    if not request.is_json:
         return error_response(
             415,
             "Cần Content-Type: application/json / Send JSON with Content-Type application/json.",
             {"content_type": [f"Expected application/json, got {request.mimetype or 'none'}."]},
         )
+    try:
+        json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return error_response(
+            400,
+            "Thân yêu cầu không phải JSON hợp lệ / The body is not valid JSON.",
+            {"_json": ["Invalid JSON body."]},
+        )
+    return None
+
+
+def reject_out_of_range_ids():
+    """404 for an integer path argument beyond the id columns' range."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            return error_response(404, "Không tìm thấy / Not found.")
     return None

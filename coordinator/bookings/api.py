@@ -1,0 +1,210 @@
+"""Sign-ups, assignments, staffing, waitlists and the audit trail of a session."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import request
+from flask_smorest import Blueprint
+
+from coordinator.bookings import operations, registrations
+from coordinator.bookings.models import Assignment
+from coordinator.bookings.schemas import (
+    AssignmentRequestSchema,
+    AssignmentSchema,
+    AuditEntrySchema,
+    ReasonSchema,
+    RegistrationRequestSchema,
+    RegistrationSchema,
+    SignupRequestSchema,
+    SquadAssignmentResultSchema,
+    StaffingSchema,
+)
+from coordinator.errors import Invalid, NotFound
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+from coordinator.people.auth import is_organizer, require_role
+from coordinator.people.models import Participant
+from coordinator.people.operations import get_volunteer
+from coordinator.sessions.operations import get_session
+from coordinator.squads.operations import get_squad
+
+blp = Blueprint("bookings", __name__, url_prefix="/api/v1", description="Sign-ups and assignments")
+BEARER = [{"bearerAuth": []}]
+
+
+def _own_or_organizer(assignment: Assignment):
+    """The booked volunteer or an organizer; others see the same 404 as a missing id."""
+    user = require_role("organizer", "volunteer")
+    if is_organizer(user):
+        return user
+    if user.volunteer is None or user.volunteer.id != assignment.volunteer_id:
+        raise NotFound("Không tìm thấy đăng ký / Booking not found.")
+    return user
+
+
+@blp.post("/sessions/<int:session_id>/signups")
+@blp.arguments(SignupRequestSchema)
+@blp.response(201, AssignmentSchema)
+@blp.doc(security=BEARER)
+def create_signup(data, session_id):
+    """Sign up for a role: confirmed if a seat is free, else waitlisted with a position."""
+    user = require_role("organizer", "volunteer")
+    if is_organizer(user):
+        if "volunteer_id" not in data:
+            raise Invalid.field("volunteer_id", "Cần volunteer_id / volunteer_id is required.")
+        volunteer = get_volunteer(data["volunteer_id"])
+    else:
+        volunteer = operations.volunteer_of(user)
+        if data.get("volunteer_id", volunteer.id) != volunteer.id:
+            raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+    assignment = operations.sign_up(get_session(session_id), data["role"], volunteer, user.id)
+    db.session.commit()
+    return assignment
+
+
+@blp.delete("/signups/<int:assignment_id>")
+@blp.response(200, AssignmentSchema)
+@blp.doc(
+    security=BEARER, parameters=[{"in": "query", "name": "reason", "schema": {"type": "string"}}]
+)
+def withdraw_signup(assignment_id):
+    """Withdraw (the volunteer or an organizer); the waitlist moves up."""
+    assignment = operations.get_assignment(assignment_id)
+    _own_or_organizer(assignment)
+    reason = (request.args.get("reason") or "")[:1000] or None
+    operations.withdraw(assignment, reason)
+    db.session.commit()
+    return assignment
+
+
+@blp.get("/assignments/<int:assignment_id>")
+@blp.response(200, AssignmentSchema)
+@blp.doc(security=BEARER)
+def get_assignment(assignment_id):
+    """One booking (the volunteer or an organizer)."""
+    assignment = operations.get_assignment(assignment_id)
+    _own_or_organizer(assignment)
+    return assignment
+
+
+@blp.post("/assignments/<int:assignment_id>/accept")
+@blp.response(200, AssignmentSchema)
+@blp.doc(security=BEARER)
+def accept_assignment(assignment_id):
+    """Accept a proposal (the volunteer)."""
+    assignment = operations.get_assignment(assignment_id)
+    _own_or_organizer(assignment)
+    operations.accept(assignment)
+    db.session.commit()
+    return assignment
+
+
+@blp.post("/assignments/<int:assignment_id>/decline")
+@blp.arguments(ReasonSchema, required=False)
+@blp.response(200, AssignmentSchema)
+@blp.doc(security=BEARER)
+def decline_assignment(data, assignment_id):
+    """Decline a proposal or an organizer's assignment (the volunteer)."""
+    assignment = operations.get_assignment(assignment_id)
+    _own_or_organizer(assignment)
+    operations.decline(assignment, (data or {}).get("reason"))
+    db.session.commit()
+    return assignment
+
+
+@blp.post("/sessions/<int:session_id>/assignments")
+@blp.arguments(AssignmentRequestSchema)
+@blp.response(201, SquadAssignmentResultSchema)
+@blp.doc(security=BEARER)
+def create_assignment(data, session_id):
+    """Assign a volunteer, or a whole squad (all or nothing), directly (organizers)."""
+    user = require_role("organizer")
+    session = get_session(session_id)
+    if "squad_id" in data:
+        created, skipped = operations.assign_squad(
+            session, get_squad(data["squad_id"]), data.get("role"), user.id
+        )
+    else:
+        volunteer = get_volunteer(data["volunteer_id"])
+        created = [operations.assign_volunteer(session, data["role"], volunteer, user.id)]
+        skipped = []
+    db.session.commit()
+    return {"assignments": created, "skipped": skipped}
+
+
+@blp.get("/sessions/<int:session_id>/staffing")
+@blp.response(200, StaffingSchema(many=True))
+def get_staffing(session_id):
+    """Per role: needed, confirmed, proposed, waitlisted."""
+    return operations.staffing(get_session(session_id))
+
+
+@blp.get("/sessions/<int:session_id>/bookings")
+@blp.response(200, AssignmentSchema(many=True))
+@blp.doc(security=BEARER)
+def list_bookings(session_id):
+    """Every booking of a session, waitlists in order (organizers)."""
+    require_role("organizer")
+    get_session(session_id)
+    return db.session.scalars(
+        sa.select(Assignment)
+        .where(Assignment.session_id == session_id)
+        .order_by(
+            Assignment.role_id, Assignment.status, Assignment.waitlist_position, Assignment.id
+        )
+    ).all()
+
+
+@blp.get("/volunteers/<int:volunteer_id>/assignments")
+@blp.response(200, AssignmentSchema(many=True))
+@blp.doc(security=BEARER)
+def list_volunteer_assignments(volunteer_id):
+    """A volunteer's bookings (self or organizer)."""
+    user = require_role("organizer", "volunteer")
+    if not is_organizer(user) and (user.volunteer is None or user.volunteer.id != volunteer_id):
+        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+    return db.session.scalars(
+        sa.select(Assignment).where(Assignment.volunteer_id == volunteer_id).order_by(Assignment.id)
+    ).all()
+
+
+@blp.get("/sessions/<int:session_id>/audit")
+@blp.response(200, AuditEntrySchema(many=True))
+@blp.doc(security=BEARER)
+def session_audit(session_id):
+    """Who changed what in this session and its bookings, when and why (organizers)."""
+    require_role("organizer")
+    get_session(session_id)
+    return db.session.scalars(
+        sa.select(DomainEvent)
+        .where(DomainEvent.aggregate_type == "session", DomainEvent.aggregate_id == session_id)
+        .order_by(DomainEvent.id)
+    ).all()
+
+
+@blp.post("/sessions/<int:session_id>/registrations")
+@blp.arguments(RegistrationRequestSchema)
+@blp.response(201, RegistrationSchema)
+@blp.doc(security=BEARER)
+def create_registration(data, session_id):
+    """Register a participant: registered while places last, else waitlisted (organizers)."""
+    user = require_role("organizer")
+    participant = db.session.get(Participant, data["participant_id"])
+    if participant is None or participant.erased_at is not None:
+        raise Invalid.field("participant_id", "Không có học viên này / Unknown participant.")
+    registration = registrations.register(get_session(session_id), participant, user.id)
+    db.session.commit()
+    return registration
+
+
+@blp.delete("/registrations/<int:registration_id>")
+@blp.response(200, RegistrationSchema)
+@blp.doc(security=BEARER)
+def cancel_registration(registration_id):
+    """Cancel a registration; the waitlist moves up (organizers)."""
+    require_role("organizer")
+    registration = registrations.cancel_registration(
+        registrations.get_registration(registration_id)
+    )
+    db.session.commit()
+    return registration

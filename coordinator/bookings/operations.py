@@ -1,0 +1,437 @@
+"""Sign-ups, withdrawals, answers to proposals, direct and squad assignments.
+
+Capacity holds by construction: a seat is taken only by
+`UPDATE session_roles SET taken = taken + 1 WHERE id = :id AND taken < count`
+(atomic on every database, and the CHECK taken <= count stands behind it). Rows are
+locked roles first, then volunteers, each in id order, so concurrent bookings queue
+instead of deadlocking (PostgreSQL); SQLite serialises writers with BEGIN IMMEDIATE.
+Every change writes a domain event in the same transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.rules import Refusal, role_refusal, time_refusal
+from coordinator.database import utcnow
+from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.people.models import Volunteer
+from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.squads.models import Squad
+
+
+def _event(type_: str, assignment: Assignment, reason: str | None = None, **extra) -> None:
+    session = db.session.get(TrainingSession, assignment.session_id)
+    payload = {
+        "session_id": assignment.session_id,
+        "assignment_id": assignment.id,
+        "volunteer_id": assignment.volunteer_id,
+        "role": assignment.role.role,
+        "status": assignment.status,
+        "ward": session.ward if session else None,
+        **extra,
+    }
+    outbox.record(type_, "session", assignment.session_id, payload, reason=reason)
+
+
+def lock_roles(role_ids) -> None:
+    """Row locks on PostgreSQL (ignored by SQLite, which already holds the write lock)."""
+    db.session.execute(
+        sa.select(SessionRole.id)
+        .where(SessionRole.id.in_(sorted(set(role_ids))))
+        .order_by(SessionRole.id)
+        .with_for_update()
+    ).all()
+
+
+def lock_volunteers(volunteer_ids) -> None:
+    db.session.execute(
+        sa.select(Volunteer.id)
+        .where(Volunteer.id.in_(sorted(set(volunteer_ids))))
+        .order_by(Volunteer.id)
+        .with_for_update()
+    ).all()
+
+
+def take_seat(role: SessionRole) -> bool:
+    """Atomically take one seat of `role` if one is free."""
+    result = db.session.execute(
+        sa.update(SessionRole)
+        .where(SessionRole.id == role.id, SessionRole.taken < SessionRole.count)
+        .values(taken=SessionRole.taken + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(role, ["taken"])
+    return result.rowcount == 1
+
+
+def free_seat(role: SessionRole) -> None:
+    db.session.execute(
+        sa.update(SessionRole)
+        .where(SessionRole.id == role.id, SessionRole.taken > 0)
+        .values(taken=SessionRole.taken - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(role, ["taken"])
+
+
+def _next_position(role_id: int) -> int:
+    highest = db.session.scalar(
+        sa.select(sa.func.max(Assignment.waitlist_position)).where(Assignment.role_id == role_id)
+    )
+    return (highest or 0) + 1
+
+
+def _close_gap(role_id: int, position: int) -> None:
+    """Move everyone behind `position` up one. Two steps through negative numbers, since
+    a unique index is checked row by row during an UPDATE on PostgreSQL."""
+    table = Assignment.__table__
+    db.session.execute(
+        table.update()
+        .where(table.c.role_id == role_id, table.c.waitlist_position > position)
+        .values(waitlist_position=-(table.c.waitlist_position - 1))
+    )
+    db.session.execute(
+        table.update()
+        .where(table.c.role_id == role_id, table.c.waitlist_position < 0)
+        .values(waitlist_position=-table.c.waitlist_position)
+    )
+    expire_positions(Assignment)
+
+
+def get_assignment(assignment_id: int) -> Assignment:
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound("Không tìm thấy đăng ký / Booking not found.")
+    return assignment
+
+
+def _role_of(session: TrainingSession, role_name: str) -> SessionRole:
+    role = next((r for r in session.roles if r.role == role_name), None)
+    if role is None:
+        known = ", ".join(r.role for r in session.roles) or "none"
+        raise Invalid.field(
+            "role", f"Buổi này không có vai trò '{role_name}' / No such role (roles: {known})."
+        )
+    return role
+
+
+def _require_open(session: TrainingSession) -> None:
+    if session.status != "published":
+        raise Conflict(
+            "Buổi học đã hủy hoặc đã xong / The session is cancelled or over.",
+            code="session_closed",
+        )
+    if session.starts_at <= utcnow():
+        raise Conflict(
+            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
+        )
+
+
+def _refuse(refusal: Refusal, field: str = "volunteer_id") -> None:
+    error = Invalid if refusal.code in ("missing_skills", "not_expert") else Conflict
+    raise error(refusal.message, {field: [refusal.message]}, code=refusal.code)
+
+
+def _existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
+    return db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.session_id == session_id,
+            Assignment.volunteer_id == volunteer_id,
+            sa.text(ACTIVE_ASSIGNMENT),
+        )
+    )
+
+
+def _check_volunteer(volunteer: Volunteer, session: TrainingSession, role: SessionRole) -> None:
+    if not volunteer.active:
+        raise Conflict("Tình nguyện viên đã ngừng hoạt động / The volunteer is inactive.")
+    if _existing_booking(session.id, volunteer.id) is not None:
+        raise Conflict(
+            "Bạn đã đăng ký buổi này rồi / Already signed up for this session.",
+            {"volunteer_id": ["Already booked in this session."]},
+            code="duplicate",
+        )
+    refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
+    if refusal:
+        _refuse(refusal)
+
+
+def sign_up(
+    session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
+) -> Assignment:
+    """Confirmed if a seat is free, else waitlisted at the end of the line."""
+    _require_open(session)
+    role = _role_of(session, role_name)
+    lock_roles([role.id])
+    lock_volunteers([volunteer.id])
+    _check_volunteer(volunteer, session, role)
+    confirmed = take_seat(role)
+    assignment = Assignment(
+        session_id=session.id,
+        role_id=role.id,
+        volunteer_id=volunteer.id,
+        source="self",
+        status="confirmed" if confirmed else "waitlisted",
+        waitlist_position=None if confirmed else _next_position(role.id),
+        session_version=session.version,
+        created_by=actor_id,
+        decided_at=utcnow() if confirmed else None,
+    )
+    db.session.add(assignment)
+    db.session.flush()
+    _event("signup.confirmed" if confirmed else "signup.waitlisted", assignment)
+    return assignment
+
+
+def promote_waitlist(role: SessionRole) -> list[Assignment]:
+    """Fill free seats from the head of the waitlist; someone who meanwhile booked an
+    overlapping session keeps their place in line and the next one moves up."""
+    promoted: list[Assignment] = []
+    session = db.session.get(TrainingSession, role.session_id)
+    if session.status != "published":
+        return promoted
+    skipped: set[int] = set()
+    while True:
+        candidate = db.session.scalar(
+            sa.select(Assignment)
+            .where(
+                Assignment.role_id == role.id,
+                Assignment.status == "waitlisted",
+                Assignment.id.not_in(skipped or {0}),
+            )
+            .order_by(Assignment.waitlist_position)
+            .limit(1)
+        )
+        if candidate is None:
+            return promoted
+        volunteer = db.session.get(Volunteer, candidate.volunteer_id)
+        lock_volunteers([volunteer.id])
+        if time_refusal(volunteer, session) is not None:
+            skipped.add(candidate.id)
+            continue
+        if not take_seat(role):
+            return promoted
+        position = candidate.waitlist_position
+        candidate.status, candidate.waitlist_position = "confirmed", None
+        candidate.decided_at = utcnow()
+        db.session.flush()
+        _close_gap(role.id, position)
+        _event("waitlist.promoted", candidate)
+        promoted.append(candidate)
+
+
+def _late(session: TrainingSession) -> bool:
+    hours = current_app.config["LATE_WITHDRAWAL_HOURS"]
+    return session.starts_at - utcnow() < timedelta(hours=hours)
+
+
+def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
+    """Leave a session. A freed seat goes to the head of the waitlist at once."""
+    if assignment.status not in ("confirmed", "proposed", "waitlisted"):
+        raise Conflict(
+            "Đăng ký này không còn hiệu lực / This booking is no longer active.", code="not_active"
+        )
+    session = db.session.get(TrainingSession, assignment.session_id)
+    if session.starts_at <= utcnow():
+        raise Conflict(
+            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
+        )
+    role = assignment.role
+    lock_roles([role.id])
+    previous, position = assignment.status, assignment.waitlist_position
+    assignment.status, assignment.waitlist_position = "withdrawn", None
+    assignment.late_withdrawal = previous == "confirmed" and _late(session)
+    assignment.decided_at = utcnow()
+    db.session.flush()
+    if previous == "waitlisted":
+        _close_gap(role.id, position)
+    else:
+        free_seat(role)
+    _event(
+        "signup.withdrawn",
+        assignment,
+        reason,
+        previous_status=previous,
+        late=assignment.late_withdrawal,
+    )
+    if assignment.late_withdrawal:
+        _event("signup.late_withdrawal", assignment, reason)
+    if previous != "waitlisted":
+        promote_waitlist(role)
+    return assignment
+
+
+def accept(assignment: Assignment) -> Assignment:
+    """A volunteer accepts a proposal: the seat it held becomes theirs."""
+    if assignment.status != "proposed":
+        raise Conflict(
+            "Không có đề xuất để nhận / There is no proposal to accept.", code="not_proposed"
+        )
+    _require_open(db.session.get(TrainingSession, assignment.session_id))
+    assignment.status = "confirmed"
+    assignment.decided_at = utcnow()
+    db.session.flush()
+    _event("assignment.accepted", assignment)
+    return assignment
+
+
+def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
+    """A volunteer declines a proposal or an organizer's assignment; the seat moves on."""
+    if assignment.status not in ("proposed", "confirmed") or assignment.source == "self":
+        raise Conflict(
+            "Không có phân công để từ chối / Nothing to decline here.", code="not_proposed"
+        )
+    _require_open(db.session.get(TrainingSession, assignment.session_id))
+    role = assignment.role
+    lock_roles([role.id])
+    previous = assignment.status
+    assignment.status = "declined"
+    assignment.decided_at = utcnow()
+    db.session.flush()
+    free_seat(role)
+    _event("assignment.declined", assignment, reason, previous_status=previous)
+    promote_waitlist(role)
+    return assignment
+
+
+def assign_volunteer(
+    session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
+) -> Assignment:
+    """An organizer books a volunteer directly: confirmed, or 409 when the role is full."""
+    _require_open(session)
+    role = _role_of(session, role_name)
+    lock_roles([role.id])
+    lock_volunteers([volunteer.id])
+    _check_volunteer(volunteer, session, role)
+    if not take_seat(role):
+        raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
+    assignment = Assignment(
+        session_id=session.id,
+        role_id=role.id,
+        volunteer_id=volunteer.id,
+        source="organizer",
+        status="confirmed",
+        session_version=session.version,
+        created_by=actor_id,
+        decided_at=utcnow(),
+    )
+    db.session.add(assignment)
+    db.session.flush()
+    _event("assignment.created", assignment)
+    return assignment
+
+
+def assign_squad(
+    session: TrainingSession, squad: Squad, role_name: str | None, actor_id: int | None
+) -> tuple[list[Assignment], list[dict]]:
+    """Book a whole squad, all or nothing: the leader takes the lead role when the session
+    has a free one, members fill `role_name` (default helper) while seats last. If any
+    member who would go cannot (skills, time, weekly limit), nothing is written and the
+    error names each such member and why."""
+    _require_open(session)
+    member_role = _role_of(session, role_name or "helper")
+    lead_role = next((r for r in session.roles if r.role == "lead"), None)
+    lock_roles([r.id for r in session.roles])
+    member_ids = [squad.leader_id] + [m for m in squad.member_ids if m != squad.leader_id]
+    lock_volunteers(member_ids)
+    volunteers = {
+        v.id: v
+        for v in db.session.scalars(sa.select(Volunteer).where(Volunteer.id.in_(member_ids)))
+    }
+
+    plan: list[tuple[Volunteer, SessionRole]] = []
+    skipped: list[dict] = []
+    free = {r.id: r.count - r.taken for r in session.roles}
+    for volunteer_id in member_ids:
+        volunteer = volunteers[volunteer_id]
+        if _existing_booking(session.id, volunteer_id) is not None:
+            skipped.append({"volunteer_id": volunteer_id, "reason": "already_booked"})
+            continue
+        role = member_role
+        if volunteer_id == squad.leader_id and lead_role is not None and free[lead_role.id] > 0:
+            role = lead_role
+        if free[role.id] <= 0:
+            skipped.append({"volunteer_id": volunteer_id, "reason": "role_full"})
+            continue
+        free[role.id] -= 1
+        plan.append((volunteer, role))
+
+    problems = {}
+    for volunteer, role in plan:
+        refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
+        if refusal:
+            problems[str(volunteer.id)] = [f"{volunteer.full_name}: {refusal.message}"]
+    if problems:
+        raise Conflict(
+            "Không thể phân công cả đội / The squad cannot be assigned: "
+            + "; ".join(m[0] for m in problems.values()),
+            {"member_ids": problems},
+            code="squad_conflict",
+        )
+    created = []
+    for volunteer, role in plan:
+        if not take_seat(role):  # cannot happen with the rows locked; guard the invariant
+            raise Conflict(
+                f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full"
+            )
+        assignment = Assignment(
+            session_id=session.id,
+            role_id=role.id,
+            volunteer_id=volunteer.id,
+            squad_id=squad.id,
+            source="organizer",
+            status="confirmed",
+            session_version=session.version,
+            created_by=actor_id,
+            decided_at=utcnow(),
+        )
+        db.session.add(assignment)
+        created.append(assignment)
+    db.session.flush()
+    for assignment in created:
+        _event("assignment.created", assignment, squad_id=squad.id)
+    return created, skipped
+
+
+def staffing(session: TrainingSession) -> list[dict]:
+    """Per role: needed, confirmed, proposed, waitlisted (one grouped query)."""
+    counts = db.session.execute(
+        sa.select(Assignment.role_id, Assignment.status, sa.func.count(Assignment.id))
+        .where(Assignment.session_id == session.id, sa.text(ACTIVE_ASSIGNMENT))
+        .group_by(Assignment.role_id, Assignment.status)
+    ).all()
+    by_role: dict[int, dict[str, int]] = {}
+    for role_id, status, count in counts:
+        by_role.setdefault(role_id, {})[status] = count
+    return [
+        {
+            "role": role.role,
+            "needed": role.count,
+            "confirmed": by_role.get(role.id, {}).get("confirmed", 0),
+            "proposed": by_role.get(role.id, {}).get("proposed", 0),
+            "waitlisted": by_role.get(role.id, {}).get("waitlisted", 0),
+            "required_skills": role.required_skills,
+        }
+        for role in session.roles
+    ]
+
+
+def volunteer_of(user) -> Volunteer:
+    """The caller's volunteer profile, or 403."""
+    if user is None or user.volunteer is None:
+        raise Forbidden("Cần hồ sơ tình nguyện viên / A volunteer profile is needed.")
+    return user.volunteer
+
+
+def expire_positions(model) -> None:
+    """Loaded rows of `model` re-read their place in line after a bulk renumbering."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, model):
+            db.session.expire(obj, ["waitlist_position"])

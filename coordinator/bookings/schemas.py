@@ -1,0 +1,89 @@
+"""Booking schemas: sign-ups, assignments, staffing, registrations."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate, validates_schema
+
+from coordinator.schemas import SLUG, LocalDateTime, Schema
+
+ID = {"strict": True, "validate": validate.Range(1, 2**31 - 1)}
+
+
+class SignupRequestSchema(Schema):
+    role = fields.String(required=True, validate=SLUG)
+    volunteer_id = fields.Integer(
+        metadata={"description": "Organizers sign up someone else; volunteers omit it."}, **ID
+    )
+
+
+class AssignmentRequestSchema(Schema):
+    role = fields.String(
+        validate=SLUG, metadata={"description": "Members' role for a squad (default helper)."}
+    )
+    volunteer_id = fields.Integer(**ID)
+    squad_id = fields.Integer(**ID)
+
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        if ("volunteer_id" in data) == ("squad_id" in data):
+            raise ma.ValidationError(
+                "Chọn volunteer_id hoặc squad_id / Give volunteer_id or squad_id.", "volunteer_id"
+            )
+        if "volunteer_id" in data and "role" not in data:
+            raise ma.ValidationError("Cần vai trò / A role is required.", "role")
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(validate=validate.Length(max=1000))
+
+
+class AssignmentSchema(Schema):
+    id = fields.Integer(required=True)
+    session_id = fields.Integer(required=True)
+    role = fields.Function(lambda a: a.role.role)
+    volunteer_id = fields.Integer(required=True)
+    squad_id = fields.Integer(allow_none=True)
+    source = fields.String(required=True)
+    status = fields.String(required=True)
+    position = fields.Integer(attribute="waitlist_position", allow_none=True)
+    late_withdrawal = fields.Boolean()
+    reasons = fields.List(fields.String())
+    created_at = LocalDateTime()
+    decided_at = LocalDateTime(allow_none=True)
+
+
+class SquadAssignmentResultSchema(Schema):
+    assignments = fields.List(fields.Nested(AssignmentSchema), required=True)
+    skipped = fields.List(fields.Dict(), required=True)
+
+
+class StaffingSchema(Schema):
+    role = fields.String(required=True)
+    needed = fields.Integer(required=True)
+    confirmed = fields.Integer(required=True)
+    proposed = fields.Integer(required=True)
+    waitlisted = fields.Integer(required=True)
+    required_skills = fields.List(fields.String())
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    type = fields.String(required=True)
+    occurred_at = LocalDateTime(required=True)
+    actor_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    payload = fields.Dict()
+
+
+class RegistrationRequestSchema(Schema):
+    participant_id = fields.Integer(required=True, **ID)
+
+
+class RegistrationSchema(Schema):
+    id = fields.Integer(required=True)
+    session_id = fields.Integer(required=True)
+    participant_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    position = fields.Integer(attribute="waitlist_position", allow_none=True)
+    created_at = LocalDateTime()

@@ -1,0 +1,77 @@
+"""Participants' registrations: the same capacity and waitlist rules, for participants."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+from coordinator.people.models import Participant, ParticipantPrivate
+
+SECRET = "MARKER-needs-7f3a"
+
+
+def make_participant(n: int) -> int:
+    participant = Participant(full_name=f"Học viên {n}", ward="kim_lien", target_group="residents")
+    participant.private = ParticipantPrivate(accessibility_needs=["sign_language"], contact=SECRET)
+    db.session.add(participant)
+    db.session.commit()
+    return participant.id
+
+
+def register(client, session_id, participant_id, headers):
+    return client.post(
+        f"/api/v1/sessions/{session_id}/registrations",
+        json={"participant_id": participant_id},
+        headers=headers,
+    )
+
+
+def test_registrations_fill_capacity_then_waitlist_and_promote(
+    client, make_session, organizer_headers
+):
+    session = make_session(capacity=2)
+    people = [make_participant(n) for n in range(4)]
+    results = [register(client, session["id"], p, organizer_headers) for p in people]
+    assert [(r.status_code, r.json["status"], r.json["position"]) for r in results] == [
+        (201, "registered", None),
+        (201, "registered", None),
+        (201, "waitlisted", 1),
+        (201, "waitlisted", 2),
+    ]
+    assert client.get(f"/api/v1/sessions/{session['id']}").json["seats_left"] == 0
+
+    cancelled = client.delete(
+        f"/api/v1/registrations/{results[0].json['id']}", headers=organizer_headers
+    )
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    from coordinator.bookings.models import Registration
+
+    db.session.expire_all()
+    third = db.session.get(Registration, results[2].json["id"])
+    fourth = db.session.get(Registration, results[3].json["id"])
+    assert (third.status, third.waitlist_position) == ("registered", None)
+    assert (fourth.status, fourth.waitlist_position) == ("waitlisted", 1)
+
+
+def test_duplicate_registration_is_409(client, make_session, organizer_headers):
+    session = make_session()
+    person = make_participant(1)
+    assert register(client, session["id"], person, organizer_headers).status_code == 201
+    again = register(client, session["id"], person, organizer_headers)
+    assert again.status_code == 409 and again.json["error"] == "duplicate"
+
+
+def test_registration_events_carry_no_personal_data(client, make_session, organizer_headers):
+    session = make_session()
+    register(client, session["id"], make_participant(1), organizer_headers)
+    payloads = [str(e.payload) for e in db.session.scalars(sa.select(DomainEvent))]
+    assert payloads and not any(
+        SECRET in p or "Học viên" in p or "sign_language" in p for p in payloads
+    )
+
+
+def test_volunteers_cannot_register_participants(client, make_session, make_volunteer):
+    session = make_session()
+    _, headers = make_volunteer()
+    assert register(client, session["id"], make_participant(1), headers).status_code == 403

@@ -1,0 +1,248 @@
+"""Sign-ups, waitlists, withdrawals and promotions through the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from coordinator.database import utcnow
+from coordinator.events.models import DomainEvent
+from coordinator.extensions import db
+
+
+def signup(client, session_id, headers, role="helper", **body):
+    return client.post(
+        f"/api/v1/sessions/{session_id}/signups", json={"role": role, **body}, headers=headers
+    )
+
+
+def staffing(client, session_id, role="helper"):
+    rows = client.get(f"/api/v1/sessions/{session_id}/staffing").json
+    return next(r for r in rows if r["role"] == role)
+
+
+def event_types():
+    return [e.type for e in db.session.scalars(sa.select(DomainEvent).order_by(DomainEvent.id))]
+
+
+def test_sign_up_confirms_while_seats_last_then_waitlists_in_order(
+    client, make_session, make_volunteer
+):
+    session = make_session(roles=[{"role": "helper", "count": 2, "required_skills": []}])
+    results = [signup(client, session["id"], make_volunteer()[1]) for _ in range(4)]
+
+    assert [r.status_code for r in results] == [201, 201, 201, 201]
+    assert [(r.json["status"], r.json["position"]) for r in results] == [
+        ("confirmed", None),
+        ("confirmed", None),
+        ("waitlisted", 1),
+        ("waitlisted", 2),
+    ]
+    assert staffing(client, session["id"]) == {
+        "role": "helper",
+        "needed": 2,
+        "confirmed": 2,
+        "proposed": 0,
+        "waitlisted": 2,
+        "required_skills": [],
+    }
+    assert event_types().count("signup.waitlisted") == 2
+
+
+def test_withdrawal_promotes_the_head_of_the_waitlist_and_closes_the_gap(
+    client, make_session, make_volunteer
+):
+    session = make_session(roles=[{"role": "helper", "count": 1, "required_skills": []}])
+    first, second, third = (signup(client, session["id"], make_volunteer()[1]) for _ in range(3))
+    first_headers = first.request.headers  # noqa: F841 - kept for clarity of who withdraws
+
+    response = client.delete(f"/api/v1/signups/{first.json['id']}", headers=_headers_of(first))
+
+    assert response.status_code == 200
+    assert response.json["status"] == "withdrawn"
+    promoted = client.get(
+        f"/api/v1/assignments/{second.json['id']}", headers=_headers_of(second)
+    ).json
+    assert promoted["status"] == "confirmed" and promoted["position"] is None
+    moved_up = client.get(
+        f"/api/v1/assignments/{third.json['id']}", headers=_headers_of(third)
+    ).json
+    assert moved_up["status"] == "waitlisted" and moved_up["position"] == 1
+    promoted_events = [
+        e
+        for e in db.session.scalars(
+            sa.select(DomainEvent).where(DomainEvent.type == "waitlist.promoted")
+        )
+    ]
+    assert [e.payload["assignment_id"] for e in promoted_events] == [second.json["id"]]
+
+
+def _headers_of(response):
+    return {"Authorization": response.request.headers["Authorization"]}
+
+
+def test_duplicate_sign_up_is_409_with_a_clear_message(client, make_session, make_volunteer):
+    session = make_session()
+    _, headers = make_volunteer()
+    assert signup(client, session["id"], headers).status_code == 201
+    again = signup(client, session["id"], headers, role="lead")
+    assert again.status_code == 409
+    assert again.json["error"] == "duplicate"
+    assert "Already signed up" in again.json["message"]
+
+
+def test_overlapping_sessions_cannot_both_be_booked(client, make_session, make_volunteer):
+    first = make_session()
+    start = first["starts_at"]
+    overlapping = make_session(
+        title="Buổi khác", starts_at=start, ends_at=first["ends_at"], ward="cat_linh"
+    )
+    _, headers = make_volunteer()
+    assert signup(client, first["id"], headers).status_code == 201
+    clash = signup(client, overlapping["id"], headers)
+    assert clash.status_code == 409
+    assert clash.json["error"] == "time_conflict"
+    assert f"#{first['id']}" in clash.json["message"]
+
+
+def test_travel_gap_applies_between_wards_that_are_not_neighbours(
+    client, make_session, make_volunteer, session_payload
+):
+    base = session_payload()
+    first = make_session(ward="kim_lien")
+    ends = first["ends_at"]
+    from datetime import datetime
+
+    after = datetime.fromisoformat(ends) + timedelta(minutes=15)
+    far = make_session(
+        title="Xa",
+        ward="lang_thuong",
+        starts_at=after.isoformat(),
+        ends_at=(after + timedelta(hours=1)).isoformat(),
+    )
+    near = make_session(
+        title="Gần",
+        ward="kim_lien",
+        starts_at=after.isoformat(),
+        ends_at=(after + timedelta(hours=1)).isoformat(),
+    )
+    assert base  # the payload factory is the same for all three
+    _, headers = make_volunteer(max_sessions_per_week=5)
+    assert signup(client, first["id"], headers).status_code == 201
+    assert signup(client, far["id"], headers).json["error"] == "time_conflict"
+    assert signup(client, near["id"], headers).status_code == 201
+
+
+def test_weekly_limit_is_enforced(client, make_session, make_volunteer, session_payload):
+    _, headers = make_volunteer(max_sessions_per_week=1)
+    first = make_session()
+    from datetime import datetime
+
+    later = datetime.fromisoformat(first["starts_at"]) + timedelta(hours=4)
+    second = make_session(
+        title="Tối", starts_at=later.isoformat(), ends_at=(later + timedelta(hours=1)).isoformat()
+    )
+    assert signup(client, first["id"], headers).status_code == 201
+    refused = signup(client, second["id"], headers)
+    assert refused.status_code == 409 and refused.json["error"] == "weekly_limit"
+
+
+def test_required_skills_and_expert_leads(client, make_session, make_volunteer):
+    session = make_session()  # lead needs smartphone_basics and an expert
+    _, novice = make_volunteer(skills=["cyber_safety"])
+    refused = signup(client, session["id"], novice, role="lead")
+    assert refused.status_code == 422 and refused.json["error"] == "missing_skills"
+    _, skilled = make_volunteer(skills=["smartphone_basics"], is_expert=False)
+    assert signup(client, session["id"], skilled, role="lead").json["error"] == "not_expert"
+    _, expert = make_volunteer(skills=["smartphone_basics"], is_expert=True)
+    assert signup(client, session["id"], expert, role="lead").status_code == 201
+
+
+def test_cancelled_and_past_sessions_refuse_sign_ups(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session()
+    client.post(
+        f"/api/v1/sessions/{session['id']}/cancel",
+        json={"reason": "Mưa bão"},
+        headers=organizer_headers,
+    )
+    _, headers = make_volunteer()
+    refused = signup(client, session["id"], headers)
+    assert refused.status_code == 409 and refused.json["error"] == "session_closed"
+
+    past = make_session(title="Sắp diễn ra")
+    from coordinator.sessions.models import TrainingSession
+
+    db.session.execute(
+        sa.update(TrainingSession)
+        .where(TrainingSession.id == past["id"])
+        .values(starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=1))
+    )
+    db.session.commit()
+    assert signup(client, past["id"], headers).json["error"] == "session_closed"
+
+
+def test_unknown_role_is_422_naming_the_roles(client, make_session, make_volunteer):
+    session = make_session()
+    response = signup(client, session["id"], make_volunteer()[1], role="juggler")
+    assert response.status_code == 422
+    assert "juggler" in response.json["messages"]["role"][0]
+
+
+def test_late_withdrawal_is_allowed_but_flagged(app, client, make_session, make_volunteer):
+    soon = utcnow() + timedelta(hours=3)
+    session = make_session(
+        starts_at=soon.isoformat(), ends_at=(soon + timedelta(hours=2)).isoformat()
+    )
+    _, headers = make_volunteer()
+    booked = signup(client, session["id"], headers)
+    response = client.delete(f"/api/v1/signups/{booked.json['id']}", headers=headers)
+    assert response.status_code == 200 and response.json["late_withdrawal"] is True
+    assert "signup.late_withdrawal" in event_types()
+
+
+def test_another_volunteer_cannot_withdraw_or_see_my_sign_up(client, make_session, make_volunteer):
+    session = make_session()
+    _, mine = make_volunteer()
+    _, theirs = make_volunteer()
+    booked = signup(client, session["id"], mine)
+    assert client.delete(f"/api/v1/signups/{booked.json['id']}", headers=theirs).status_code == 404
+    assert client.get(f"/api/v1/assignments/{booked.json['id']}", headers=theirs).status_code == 404
+
+
+def test_organizer_signs_up_a_volunteer_and_sees_the_audit_trail(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session()
+    volunteer_id, _ = make_volunteer()
+    booked = signup(client, session["id"], organizer_headers, volunteer_id=volunteer_id)
+    assert booked.status_code == 201 and booked.json["volunteer_id"] == volunteer_id
+    client.delete(f"/api/v1/signups/{booked.json['id']}?reason=Ốm", headers=organizer_headers)
+    audit = client.get(f"/api/v1/sessions/{session['id']}/audit", headers=organizer_headers).json
+    assert [e["type"] for e in audit] == [
+        "session.published",
+        "signup.confirmed",
+        "signup.withdrawn",
+    ]
+    assert audit[-1]["reason"] == "Ốm" and audit[-1]["actor_id"] is not None
+
+
+def test_raising_a_role_count_promotes_from_the_waitlist(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session(roles=[{"role": "helper", "count": 1, "required_skills": []}])
+    bookings = [signup(client, session["id"], make_volunteer()[1]) for _ in range(3)]
+    response = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"roles": [{"role": "helper", "count": 2, "required_skills": []}]},
+        headers=organizer_headers,
+    )
+    assert response.status_code == 200
+    assert staffing(client, session["id"])["confirmed"] == 2
+    assert staffing(client, session["id"])["waitlisted"] == 1
+    last = client.get(
+        f"/api/v1/assignments/{bookings[2].json['id']}", headers=organizer_headers
+    ).json
+    assert last["position"] == 1
