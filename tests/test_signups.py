@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -55,7 +55,6 @@ def test_withdrawal_promotes_the_head_of_the_waitlist_and_closes_the_gap(
 ):
     session = make_session(roles=[{"role": "helper", "count": 1, "required_skills": []}])
     first, second, third = (signup(client, session["id"], make_volunteer()[1]) for _ in range(3))
-    first_headers = first.request.headers  # noqa: F841 - kept for clarity of who withdraws
 
     response = client.delete(f"/api/v1/signups/{first.json['id']}", headers=_headers_of(first))
 
@@ -107,13 +106,10 @@ def test_overlapping_sessions_cannot_both_be_booked(client, make_session, make_v
 
 
 def test_travel_gap_applies_between_wards_that_are_not_neighbours(
-    client, make_session, make_volunteer, session_payload
+    client, make_session, make_volunteer
 ):
-    base = session_payload()
     first = make_session(ward="kim_lien")
     ends = first["ends_at"]
-    from datetime import datetime
-
     after = datetime.fromisoformat(ends) + timedelta(minutes=15)
     far = make_session(
         title="Xa",
@@ -127,18 +123,15 @@ def test_travel_gap_applies_between_wards_that_are_not_neighbours(
         starts_at=after.isoformat(),
         ends_at=(after + timedelta(hours=1)).isoformat(),
     )
-    assert base  # the payload factory is the same for all three
     _, headers = make_volunteer(max_sessions_per_week=5)
     assert signup(client, first["id"], headers).status_code == 201
     assert signup(client, far["id"], headers).json["error"] == "time_conflict"
     assert signup(client, near["id"], headers).status_code == 201
 
 
-def test_weekly_limit_is_enforced(client, make_session, make_volunteer, session_payload):
+def test_weekly_limit_is_enforced(client, make_session, make_volunteer):
     _, headers = make_volunteer(max_sessions_per_week=1)
     first = make_session()
-    from datetime import datetime
-
     later = datetime.fromisoformat(first["starts_at"]) + timedelta(hours=4)
     second = make_session(
         title="Tối", starts_at=later.isoformat(), ends_at=(later + timedelta(hours=1)).isoformat()
