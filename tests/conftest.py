@@ -215,16 +215,24 @@ def session_payload():
 
 
 @pytest.fixture
-def make_volunteer(client, volunteer_payload, auth_headers, wards):
+def make_volunteer(client, volunteer_payload, auth_headers, make_user, wards):
     """A volunteer who signed up through the API: returns (volunteer_id, bearer headers)."""
     from coordinator.people.models import User
 
     def make(**overrides) -> tuple[int, dict]:
+        expert = overrides.pop("is_expert", False)
         data = volunteer_payload(**overrides)
         response = client.post("/api/v1/volunteers", json={**data, "password": PASSWORD})
         assert response.status_code == 201, response.json
+        volunteer_id = response.json["id"]
+        if expert:  # only an organizer vouches for an expert
+            organizer = auth_headers(make_user("organizer"))
+            vouched = client.patch(
+                f"/api/v1/volunteers/{volunteer_id}", json={"is_expert": True}, headers=organizer
+            )
+            assert vouched.status_code == 200, vouched.json
         user = db.session.get(User, response.json["user_id"])
-        return response.json["id"], auth_headers(user)
+        return volunteer_id, auth_headers(user)
 
     return make
 

@@ -662,3 +662,19 @@ def test_list_with_bad_filter_is_422(client, wards, organizer_headers, query, fi
     response = client.get(VOLUNTEERS, query_string=query, headers=organizer_headers)
 
     assert_error(response, 422, field)
+
+
+def test_volunteers_cannot_make_themselves_experts(client, volunteer_payload, auth_headers, wards):
+    claim = client.post(
+        VOLUNTEERS, json={**volunteer_payload(is_expert=True), "password": PASSWORD}
+    )
+    assert_error(claim, 403)
+    assert claim.json["messages"]["is_expert"]
+
+    created = client.post(VOLUNTEERS, json={**volunteer_payload(), "password": PASSWORD}).json
+    user = db.session.get(User, created["user_id"])
+    response = client.patch(
+        f"{VOLUNTEERS}/{created['id']}", json={"is_expert": True}, headers=auth_headers(user)
+    )
+    assert_error(response, 403)
+    assert db.session.get(Volunteer, created["id"]).is_expert is False

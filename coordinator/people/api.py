@@ -47,9 +47,19 @@ def create_volunteer(data):
         raise Invalid.field(
             "password", "Cần mật khẩu để đăng ký / A password is required to sign up."
         )
+    _only_organizers_mark_experts(user, data)
     volunteer = operations.create_volunteer(data, password=password)
     db.session.commit()
     return volunteer
+
+
+def _only_organizers_mark_experts(user, data: dict) -> None:
+    """A lead role needs an expert, so expertise is vouched for by an organizer."""
+    if data.get("is_expert") and not is_organizer(user):
+        raise Forbidden(
+            "Chỉ điều phối viên xác nhận chuyên gia / Only an organizer can mark an expert.",
+            {"is_expert": ["Only an organizer can mark a volunteer as an expert."]},
+        )
 
 
 @blp.get("/volunteers")
@@ -87,6 +97,8 @@ def get_volunteer(volunteer_id):
 def update_volunteer(changes, volunteer_id):
     """Update a profile (self or organizer)."""
     volunteer = _visible_volunteer(volunteer_id)
+    if "is_expert" in changes and changes["is_expert"] != volunteer.is_expert:
+        _only_organizers_mark_experts(authenticated_user(), {"is_expert": True})
     operations.update_volunteer(volunteer, changes)
     db.session.commit()
     return volunteer
