@@ -99,4 +99,4 @@ def _register_api(app: Flask) -> None:
     )
     for blueprint in (people, wards, competences, vocabularies, squads, sessions, bookings):
         api.register_blueprint(blueprint)
-    app.register_blueprint(health)
+    api.register_blueprint(health)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask import jsonify
+from flask_smorest import Blueprint
+from marshmallow import fields
 
 from coordinator.extensions import db, redis_connection
+from coordinator.schemas import Schema
 
 log = logging.getLogger(__name__)
-bp = Blueprint("health", __name__)
+bp = Blueprint("health", __name__, description="Liveness of the service and its parts")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+    database = fields.String(required=True, metadata={"example": "ok"})
+    redis = fields.String(required=True, metadata={"example": "ok"})
 
 
 def _database_ok() -> bool:
@@ -33,6 +42,8 @@ def _redis_ok() -> bool:
 
 
 @bp.get("/healthz")
+@bp.response(200, HealthSchema)
+@bp.alt_response(503, schema=HealthSchema, description="A part is down")
 def healthz():
     """{"status","database","redis"}; 503 when a part is down."""
     database, cache = _database_ok(), _redis_ok()
