@@ -71,19 +71,25 @@ def create_app(config: type | dict | None = None) -> Flask:
     errors.register_error_handlers(app)
 
     from coordinator import cli
+    from coordinator.calendar import log_scrub
+    from coordinator.calendar import views as calendar_views
     from coordinator.web import pages
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(calendar_views.bp)
+    log_scrub.install()  # private feed tokens never reach a log line
     cli.init_app(app)
     return app
 
 
 def _register_api(app: Flask) -> None:
     from coordinator.bookings.api import blp as bookings
+    from coordinator.calendar.api import blp as calendar
     from coordinator.competences.api import blp as competences
     from coordinator.extensions import Api
     from coordinator.geography.api import blp as wards
     from coordinator.health.api import bp as health
+    from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
     from coordinator.sessions.api import blp as sessions
     from coordinator.squads.api import blp as squads
@@ -97,6 +103,16 @@ def _register_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}
         },
     )
-    for blueprint in (people, wards, competences, vocabularies, squads, sessions, bookings):
+    for blueprint in (
+        people,
+        wards,
+        competences,
+        vocabularies,
+        squads,
+        sessions,
+        bookings,
+        calendar,
+        participants,
+    ):
         api.register_blueprint(blueprint)
     api.register_blueprint(health)

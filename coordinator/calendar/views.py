@@ -1,0 +1,95 @@
+"""The feed URLs (/calendar/...): conditional GET and HEAD over the feed cache."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request
+
+from coordinator.calendar import cache, queries
+from coordinator.calendar.tokens import resolve_feed_token
+from coordinator.people.models import MAX_ID
+
+bp = Blueprint("calendar", __name__, url_prefix="/calendar")
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+PUBLIC_CACHE = "public, max-age=900"
+PRIVATE_CACHE = "private, no-cache"
+# secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+@bp.after_request
+def no_referrer(response: Response) -> Response:
+    """A feed URL may hold a secret: never send it on as a Referer."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/wards/<code>.ics")
+def ward_feed(code: str):
+    """Public sessions in a ward."""
+    return _serve(f"ward:{code}", lambda: queries.ward_feed(code), PUBLIC_CACHE)
+
+
+@bp.get("/squads/<int:squad_id>.ics")
+def squad_feed(squad_id: int):
+    """A squad's sessions (public data)."""
+    if squad_id > MAX_ID:
+        abort(404)
+    return _serve(f"squad:{squad_id}", lambda: queries.squad_feed(squad_id), PUBLIC_CACHE)
+
+
+@bp.get("/v/<token>.ics")
+def volunteer_feed(token: str):
+    """One volunteer's confirmed sessions (private)."""
+    volunteer_id = _owner("v", token)
+    return _serve(
+        f"volunteer:{volunteer_id}", lambda: queries.volunteer_feed(volunteer_id), PRIVATE_CACHE
+    )
+
+
+@bp.get("/p/<token>.ics")
+def participant_feed(token: str):
+    """One participant's registered sessions (private)."""
+    participant_id = _owner("p", token)
+    return _serve(
+        f"participant:{participant_id}",
+        lambda: queries.participant_feed(participant_id),
+        PRIVATE_CACHE,
+    )
+
+
+def _owner(kind: str, token: str) -> int:
+    """The token's owner; unknown and revoked tokens are the app's plain 404."""
+    owner = resolve_feed_token(kind, token) if TOKEN_SHAPE.fullmatch(token) else None
+    if owner is None:
+        abort(404)
+    return owner
+
+
+def _not_modified(state: cache.FeedState) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    if "If-None-Match" in request.headers:
+        return request.if_none_match.contains_weak(state.etag.strip('"'))
+    since = request.if_modified_since
+    return since is not None and state.last_modified <= since
+
+
+def _serve(name: str, build: Callable, cache_control: str) -> Response:
+    state = cache.current(name, build)
+    if state is None:
+        abort(404)
+    if _not_modified(state):
+        response = Response(status=304)
+    else:
+        body = cache.body(state, build)
+        if body is None:  # deleted between the two steps
+            abort(404)
+        response = Response(body, status=200, content_type=CONTENT_TYPE)
+    response.headers["ETag"] = state.etag
+    response.last_modified = state.last_modified
+    response.headers["Cache-Control"] = cache_control
+    return response
