@@ -32,3 +32,48 @@ def local_time(value) -> str:
     local = value.astimezone(display_timezone())
     weekday = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][local.weekday()]
     return f"{weekday} {local:%d/%m/%Y %H:%M}"
+
+
+def _subscribe(path: str) -> dict:
+    from flask import current_app
+
+    from coordinator.calendar.tokens import subscribe_links
+
+    return subscribe_links(f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}{path}")
+
+
+@bp.get("/sessions/<int:session_id>")
+def session_page(session_id: int):
+    """A session's public page (the URL calendar events link to)."""
+    from coordinator.sessions.operations import get_session
+
+    session = get_session(session_id)
+    return render_template(
+        "session.html",
+        session=session,
+        seats_left=max(session.capacity - session.registered_count, 0),
+        subscribe=_subscribe(f"/calendar/wards/{session.ward}.ics"),
+    )
+
+
+@bp.get("/wards/<code>")
+def ward_page(code: str):
+    """A ward's upcoming sessions and its calendar links."""
+    from coordinator.errors import NotFound
+    from coordinator.geography.models import Ward
+
+    ward = db.session.get(Ward, code)
+    if ward is None:
+        raise NotFound("Không có phường này / No such ward.")
+    sessions = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(TrainingSession.ward == code, TrainingSession.starts_at >= utcnow())
+        .order_by(TrainingSession.starts_at)
+        .limit(100)
+    ).all()
+    return render_template(
+        "ward.html",
+        ward=ward,
+        sessions=sessions,
+        subscribe=_subscribe(f"/calendar/wards/{code}.ics"),
+    )

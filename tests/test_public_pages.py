@@ -1,0 +1,25 @@
+"""Public pages: the session page calendar events link to, and ward pages with links."""
+
+from __future__ import annotations
+
+
+def test_session_page_shows_the_session_and_subscribe_links(client, make_session):
+    session = make_session(title="Dịch vụ công trực tuyến")
+    page = client.get(f"/sessions/{session['id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Dịch vụ công trực tuyến" in html
+    assert 'lang="vi"' in html
+    assert "webcal://" in html and "/calendar/wards/kim_lien.ics" in html
+
+
+def test_ward_page_lists_upcoming_sessions(client, make_session):
+    session = make_session(title="An toàn trên mạng")
+    page = client.get("/wards/kim_lien")
+    assert page.status_code == 200
+    assert f"/sessions/{session['id']}" in page.get_data(as_text=True)
+    assert client.get("/wards/atlantis").status_code == 404
+
+
+def test_unknown_session_page_is_404(client, wards):
+    assert client.get("/sessions/4242").status_code == 404
