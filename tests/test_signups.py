@@ -239,3 +239,34 @@ def test_raising_a_role_count_promotes_from_the_waitlist(
         f"/api/v1/assignments/{bookings[2].json['id']}", headers=organizer_headers
     ).json
     assert last["position"] == 1
+
+
+def test_withdraw_acts_on_the_booking_as_it_is_after_the_lock(client, make_session, make_volunteer):
+    """A change committed between a request's first read and its lock (here: the same
+    booking withdrawn elsewhere) must not be acted on from the stale copy."""
+    import pytest
+
+    from coordinator.bookings import operations
+    from coordinator.bookings.models import Assignment
+    from coordinator.errors import Conflict
+    from coordinator.sessions.models import SessionRole
+
+    session = make_session(roles=[{"role": "helper", "count": 2, "required_skills": []}])
+    first = signup(client, session["id"], make_volunteer()[1]).json
+    signup(client, session["id"], make_volunteer()[1])
+    stale = db.session.get(Assignment, first["id"])
+    db.session.commit()  # the copy stays in memory, saying "confirmed"
+    with db.engine.begin() as elsewhere:
+        elsewhere.execute(
+            sa.update(Assignment).where(Assignment.id == first["id"]).values(status="withdrawn")
+        )
+        elsewhere.execute(
+            sa.update(SessionRole).where(SessionRole.id == stale.role_id).values(taken=1)
+        )
+
+    with pytest.raises(Conflict):
+        operations.withdraw(stale)
+    db.session.rollback()
+
+    role = db.session.get(SessionRole, stale.role_id, populate_existing=True)
+    assert role.taken == 1  # the other booking still holds its seat

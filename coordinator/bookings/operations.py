@@ -105,6 +105,14 @@ def _close_gap(role_id: int, position: int) -> None:
     expire_positions(Assignment)
 
 
+def _lock_and_reread(assignment: Assignment) -> None:
+    """Lock the booking's role, then read the booking again: a change that committed
+    between our first read and the lock (a promotion, another withdrawal) must not be
+    acted on from stale values."""
+    lock_roles([assignment.role_id])
+    db.session.refresh(assignment)
+
+
 def get_assignment(assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
@@ -234,6 +242,7 @@ def _late(session: TrainingSession) -> bool:
 
 def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     """Leave a session. A freed seat goes to the head of the waitlist at once."""
+    _lock_and_reread(assignment)
     if assignment.status not in ("confirmed", "proposed", "waitlisted"):
         raise Conflict(
             "Đăng ký này không còn hiệu lực / This booking is no longer active.", code="not_active"
@@ -244,7 +253,6 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
             "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
         )
     role = assignment.role
-    lock_roles([role.id])
     previous, position = assignment.status, assignment.waitlist_position
     assignment.status, assignment.waitlist_position = "withdrawn", None
     assignment.late_withdrawal = previous == "confirmed" and _late(session)
@@ -270,6 +278,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
 
 def accept(assignment: Assignment) -> Assignment:
     """A volunteer accepts a proposal: the seat it held becomes theirs."""
+    _lock_and_reread(assignment)
     if assignment.status != "proposed":
         raise Conflict(
             "Không có đề xuất để nhận / There is no proposal to accept.", code="not_proposed"
@@ -284,13 +293,13 @@ def accept(assignment: Assignment) -> Assignment:
 
 def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
     """A volunteer declines a proposal or an organizer's assignment; the seat moves on."""
+    _lock_and_reread(assignment)
     if assignment.status not in ("proposed", "confirmed") or assignment.source == "self":
         raise Conflict(
             "Không có phân công để từ chối / Nothing to decline here.", code="not_proposed"
         )
     _require_open(db.session.get(TrainingSession, assignment.session_id))
     role = assignment.role
-    lock_roles([role.id])
     previous = assignment.status
     assignment.status = "declined"
     assignment.decided_at = utcnow()

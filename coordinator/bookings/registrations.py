@@ -134,6 +134,9 @@ def cancel_registration(registration: Registration) -> Registration:
         raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
     session = db.session.get(TrainingSession, registration.session_id)
     _lock_session(session)
+    db.session.refresh(registration)  # re-read under the lock (see bookings.operations)
+    if registration.status == "cancelled":
+        raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
     previous, position = registration.status, registration.waitlist_position
     registration.status, registration.waitlist_position = "cancelled", None
     db.session.flush()
