@@ -319,12 +319,27 @@ def assign_volunteer(
     lock_roles([role.id])
     lock_volunteers([volunteer.id])
     _check_volunteer(volunteer, session, role)
+    assignment = _seat_by_organizer(session, role, volunteer.id, actor_id)
+    db.session.flush()
+    _event("assignment.created", assignment)
+    return assignment
+
+
+def _seat_by_organizer(
+    session: TrainingSession,
+    role: SessionRole,
+    volunteer_id: int,
+    actor_id: int | None,
+    squad_id: int | None = None,
+) -> Assignment:
+    """Take a seat and book it as confirmed by an organizer (409 when the role is full)."""
     if not take_seat(role):
         raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
     assignment = Assignment(
         session_id=session.id,
         role_id=role.id,
-        volunteer_id=volunteer.id,
+        volunteer_id=volunteer_id,
+        squad_id=squad_id,
         source="organizer",
         status="confirmed",
         session_version=session.version,
@@ -332,8 +347,6 @@ def assign_volunteer(
         decided_at=utcnow(),
     )
     db.session.add(assignment)
-    db.session.flush()
-    _event("assignment.created", assignment)
     return assignment
 
 
@@ -384,25 +397,11 @@ def assign_squad(
             {"member_ids": problems},
             code="squad_conflict",
         )
-    created = []
-    for volunteer, role in plan:
-        if not take_seat(role):  # cannot happen with the rows locked; guard the invariant
-            raise Conflict(
-                f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full"
-            )
-        assignment = Assignment(
-            session_id=session.id,
-            role_id=role.id,
-            volunteer_id=volunteer.id,
-            squad_id=squad.id,
-            source="organizer",
-            status="confirmed",
-            session_version=session.version,
-            created_by=actor_id,
-            decided_at=utcnow(),
-        )
-        db.session.add(assignment)
-        created.append(assignment)
+    # The rows are locked and the plan counted free seats, so no seat can be missing here.
+    created = [
+        _seat_by_organizer(session, role, volunteer.id, actor_id, squad.id)
+        for volunteer, role in plan
+    ]
     db.session.flush()
     for assignment in created:
         _event("assignment.created", assignment, squad_id=squad.id)
