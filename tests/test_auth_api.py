@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from api_helpers import assert_error
 from conftest import PASSWORD
 
 from coordinator.database import utcnow
@@ -19,16 +20,6 @@ PROTECTED = "/api/v1/volunteers"  # organizers only: 401 anonymous, 200 with a g
 
 def token_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken))
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    if code is not None:
-        assert body["error"] == code
-    return body
 
 
 def login(client, email: str, password: str = PASSWORD):
@@ -132,7 +123,7 @@ def test_bearer_scheme_is_case_insensitive(client, make_user):
 
 
 def test_protected_endpoint_without_token_is_401(client):
-    assert_error(client.get(PROTECTED), 401, "unauthorized")
+    assert_error(client.get(PROTECTED), 401, code="unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +137,7 @@ def test_protected_endpoint_without_token_is_401(client):
     ],
 )
 def test_garbage_authorization_is_401_on_a_protected_endpoint(client, header):
-    assert_error(client.get(PROTECTED, headers={"Authorization": header}), 401, "unauthorized")
+    assert_error(client.get(PROTECTED, headers={"Authorization": header}), 401, code="unauthorized")
 
 
 def test_a_token_with_one_character_changed_is_401(client, make_user):
@@ -165,7 +156,7 @@ def test_expired_token_is_401(client, make_user, auth_headers):
     row.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
 
-    assert_error(client.get(PROTECTED, headers=headers), 401, "unauthorized")
+    assert_error(client.get(PROTECTED, headers=headers), 401, code="unauthorized")
 
 
 def test_revoked_token_is_401(client, make_user, auth_headers):
@@ -200,7 +191,7 @@ def test_token_of_a_user_deactivated_later_is_401(client, make_user, auth_header
 def test_invalid_token_request_is_422_with_field_message(client, make_user, body, field):
     make_user("organizer", email="organizer@example.vn")
 
-    body = assert_error(client.post(TOKENS, json=body), 422, "validation_error")
+    body = assert_error(client.post(TOKENS, json=body), 422, code="validation_error")
 
     assert body["messages"][field]
     assert token_count() == 0
@@ -217,7 +208,7 @@ def test_malformed_json_token_request_is_400(client, make_user):
         TOKENS, data='{"email": "organizer@example.vn",', content_type="application/json"
     )
 
-    assert_error(response, 400, "bad_request")
+    assert_error(response, 400, code="bad_request")
     assert token_count() == 0
 
 
@@ -226,6 +217,6 @@ def test_form_encoded_token_request_is_415(client, make_user):
 
     response = client.post(TOKENS, data={"email": "organizer@example.vn", "password": PASSWORD})
 
-    body = assert_error(response, 415, "unsupported_media_type")
+    body = assert_error(response, 415, code="unsupported_media_type")
     assert body["messages"]["content_type"]
     assert token_count() == 0

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from api_helpers import assert_error
 
 from coordinator.extensions import db
 
 DEMO_WARD_COUNT = 17
-
-
-def assert_error(response, status: int) -> dict:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 # Wards

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from api_helpers import assert_error
 from conftest import PASSWORD
 
 from coordinator.database import utcnow
@@ -20,17 +21,6 @@ def row_counts() -> dict[str, int]:
         model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
         for model in (Squad, SquadMember, DomainEvent)
     }
-
-
-def assert_error(response, status: int, field: str | None = None) -> dict:
-    """The contract's error shape, with a message for `field` when given."""
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    if field is not None:
-        assert body["messages"][field], body
-    return body
 
 
 def squad_events(event_type: str, squad_id: int) -> list[DomainEvent]:

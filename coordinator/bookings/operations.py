@@ -15,6 +15,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from coordinator.bookings import counters
 from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
 from coordinator.bookings.rules import Refusal, role_refusal, time_refusal
 from coordinator.database import utcnow
@@ -61,48 +62,11 @@ def lock_volunteers(volunteer_ids) -> None:
 
 def take_seat(role: SessionRole) -> bool:
     """Atomically take one seat of `role` if one is free."""
-    result = db.session.execute(
-        sa.update(SessionRole)
-        .where(SessionRole.id == role.id, SessionRole.taken < SessionRole.count)
-        .values(taken=SessionRole.taken + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(role, ["taken"])
-    return result.rowcount == 1
+    return counters.take_one(role, "taken", "count")
 
 
 def free_seat(role: SessionRole) -> None:
-    db.session.execute(
-        sa.update(SessionRole)
-        .where(SessionRole.id == role.id, SessionRole.taken > 0)
-        .values(taken=SessionRole.taken - 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(role, ["taken"])
-
-
-def _next_position(role_id: int) -> int:
-    highest = db.session.scalar(
-        sa.select(sa.func.max(Assignment.waitlist_position)).where(Assignment.role_id == role_id)
-    )
-    return (highest or 0) + 1
-
-
-def _close_gap(role_id: int, position: int) -> None:
-    """Move everyone behind `position` up one. Two steps through negative numbers, since
-    a unique index is checked row by row during an UPDATE on PostgreSQL."""
-    table = Assignment.__table__
-    db.session.execute(
-        table.update()
-        .where(table.c.role_id == role_id, table.c.waitlist_position > position)
-        .values(waitlist_position=-(table.c.waitlist_position - 1))
-    )
-    db.session.execute(
-        table.update()
-        .where(table.c.role_id == role_id, table.c.waitlist_position < 0)
-        .values(waitlist_position=-table.c.waitlist_position)
-    )
-    expire_positions(Assignment)
+    counters.give_back(role, "taken")
 
 
 def _lock_and_reread(assignment: Assignment) -> None:
@@ -171,23 +135,30 @@ def _check_volunteer(volunteer: Volunteer, session: TrainingSession, role: Sessi
         _refuse(refusal)
 
 
-def sign_up(
-    session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
-) -> Assignment:
-    """Confirmed if a seat is free, else waitlisted at the end of the line."""
+def _eligible_role(session: TrainingSession, role_name: str, volunteer: Volunteer) -> SessionRole:
+    """The role to book, locked (role, then volunteer), after every rule said yes."""
     _require_open(session)
     role = _role_of(session, role_name)
     lock_roles([role.id])
     lock_volunteers([volunteer.id])
     _check_volunteer(volunteer, session, role)
+    return role
+
+
+def sign_up(
+    session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
+) -> Assignment:
+    """Confirmed if a seat is free, else waitlisted at the end of the line."""
+    role = _eligible_role(session, role_name, volunteer)
     confirmed = take_seat(role)
+    position = None if confirmed else counters.next_position(Assignment, "role_id", role.id)
     assignment = Assignment(
         session_id=session.id,
         role_id=role.id,
         volunteer_id=volunteer.id,
         source="self",
         status="confirmed" if confirmed else "waitlisted",
-        waitlist_position=None if confirmed else _next_position(role.id),
+        waitlist_position=position,
         session_version=session.version,
         created_by=actor_id,
         decided_at=utcnow() if confirmed else None,
@@ -230,7 +201,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         candidate.status, candidate.waitlist_position = "confirmed", None
         candidate.decided_at = utcnow()
         db.session.flush()
-        _close_gap(role.id, position)
+        counters.close_gap(Assignment, "role_id", role.id, position)
         _event("waitlist.promoted", candidate)
         promoted.append(candidate)
 
@@ -259,7 +230,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     assignment.decided_at = utcnow()
     db.session.flush()
     if previous == "waitlisted":
-        _close_gap(role.id, position)
+        counters.close_gap(Assignment, "role_id", role.id, position)
     else:
         free_seat(role)
     _event(
@@ -314,11 +285,7 @@ def assign_volunteer(
     session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
 ) -> Assignment:
     """An organizer books a volunteer directly: confirmed, or 409 when the role is full."""
-    _require_open(session)
-    role = _role_of(session, role_name)
-    lock_roles([role.id])
-    lock_volunteers([volunteer.id])
-    _check_volunteer(volunteer, session, role)
+    role = _eligible_role(session, role_name, volunteer)
     assignment = _seat_by_organizer(session, role, volunteer.id, actor_id)
     db.session.flush()
     _event("assignment.created", assignment)
@@ -436,10 +403,3 @@ def volunteer_of(user) -> Volunteer:
     if user is None or user.volunteer is None:
         raise Forbidden("Cần hồ sơ tình nguyện viên / A volunteer profile is needed.")
     return user.volunteer
-
-
-def expire_positions(model) -> None:
-    """Loaded rows of `model` re-read their place in line after a bulk renumbering."""
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, model):
-            db.session.expire(obj, ["waitlist_position"])

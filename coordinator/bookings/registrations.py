@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from coordinator.bookings import counters
 from coordinator.bookings.models import ACTIVE_REGISTRATION, Registration
-from coordinator.bookings.operations import expire_positions
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, NotFound
 from coordinator.events import outbox
@@ -19,45 +19,6 @@ def _lock_session(session: TrainingSession) -> None:
     db.session.execute(
         sa.select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update()
     ).all()
-
-
-def _take_place(session: TrainingSession) -> bool:
-    result = db.session.execute(
-        sa.update(TrainingSession)
-        .where(
-            TrainingSession.id == session.id,
-            TrainingSession.registered_count < TrainingSession.capacity,
-        )
-        .values(registered_count=TrainingSession.registered_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(session, ["registered_count"])
-    return result.rowcount == 1
-
-
-def _free_place(session: TrainingSession) -> None:
-    db.session.execute(
-        sa.update(TrainingSession)
-        .where(TrainingSession.id == session.id, TrainingSession.registered_count > 0)
-        .values(registered_count=TrainingSession.registered_count - 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(session, ["registered_count"])
-
-
-def _close_gap(session_id: int, position: int) -> None:
-    table = Registration.__table__
-    db.session.execute(
-        table.update()
-        .where(table.c.session_id == session_id, table.c.waitlist_position > position)
-        .values(waitlist_position=-(table.c.waitlist_position - 1))
-    )
-    db.session.execute(
-        table.update()
-        .where(table.c.session_id == session_id, table.c.waitlist_position < 0)
-        .values(waitlist_position=-table.c.waitlist_position)
-    )
-    expire_positions(Registration)
 
 
 def _event(type_: str, registration: Registration, session: TrainingSession) -> None:
@@ -106,15 +67,8 @@ def register(
         raise Conflict(
             "Đã đăng ký buổi này / Already registered for this session.", code="duplicate"
         )
-    placed = _take_place(session)
-    position = None
-    if not placed:
-        highest = db.session.scalar(
-            sa.select(sa.func.max(Registration.waitlist_position)).where(
-                Registration.session_id == session.id
-            )
-        )
-        position = (highest or 0) + 1
+    placed = counters.take_one(session, "registered_count", "capacity")
+    position = None if placed else counters.next_position(Registration, "session_id", session.id)
     registration = Registration(
         session_id=session.id,
         participant_id=participant.id,
@@ -142,19 +96,19 @@ def cancel_registration(registration: Registration) -> Registration:
     db.session.flush()
     _event("registration.cancelled", registration, session)
     if previous == "waitlisted":
-        _close_gap(session.id, position)
+        counters.close_gap(Registration, "session_id", session.id, position)
         return registration
-    _free_place(session)
+    counters.give_back(session, "registered_count")
     head = db.session.scalar(
         sa.select(Registration)
         .where(Registration.session_id == session.id, Registration.status == "waitlisted")
         .order_by(Registration.waitlist_position)
         .limit(1)
     )
-    if head is not None and _take_place(session):
+    if head is not None and counters.take_one(session, "registered_count", "capacity"):
         head_position = head.waitlist_position
         head.status, head.waitlist_position = "registered", None
         db.session.flush()
-        _close_gap(session.id, head_position)
+        counters.close_gap(Registration, "session_id", session.id, head_position)
         _event("registration.promoted", head, session)
     return registration

@@ -11,7 +11,7 @@ from flask import current_app
 
 from coordinator.bookings.models import Assignment
 from coordinator.extensions import db
-from coordinator.geography.operations import neighbor_map
+from coordinator.geography.operations import neighbors_of
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
@@ -83,7 +83,7 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
             TrainingSession.ends_at > session.starts_at - gap,
         )
     ).all()
-    near = neighbor_map().get(session.ward, set()) | {session.ward}
+    near = neighbors_of(session.ward) | {session.ward} if others else set()
     for other in others:
         overlaps = other.starts_at < session.ends_at and other.ends_at > session.starts_at
         if overlaps or other.ward not in near:

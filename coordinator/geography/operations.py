@@ -74,6 +74,15 @@ def import_wards_file(path: str | Path) -> int:
     return import_wards(parse_wards(path.read_text(encoding="utf-8"), path.name))
 
 
+def neighbors_of(code: str) -> set[str]:
+    """One ward's neighbours (the booking rules ask this for every check)."""
+    return set(
+        db.session.scalars(
+            sa.select(ward_neighbors.c.neighbor_code).where(ward_neighbors.c.ward_code == code)
+        )
+    )
+
+
 def neighbor_map() -> dict[str, set[str]]:
     """Each ward's neighbours, in one query."""
     result: dict[str, set[str]] = {}
