@@ -44,6 +44,10 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # Automatic matching waits this long so a burst of changes lands in one run.
+    MATCHING_DEBOUNCE_SECONDS = _env_int("MATCHING_DEBOUNCE_SECONDS", 5)
+    # A repair after a withdrawal plans this many days either side of the session.
+    MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
 
     RQ_QUEUES = ("default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
@@ -80,3 +84,4 @@ class TestConfig(Config):
     # None: 127.0.0.1:6379 db 13 when reachable, else an embedded redis-server.
     REDIS_URL = os.environ.get("TEST_REDIS_URL")
     OUTBOX_RELAY_AFTER_COMMIT = True
+    MATCHING_DEBOUNCE_SECONDS = 0  # burst workers in tests run what is due now

@@ -89,6 +89,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.extensions import Api
     from coordinator.geography.api import blp as wards
     from coordinator.health.api import bp as health
+    from coordinator.matching.api import blp as matching
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
     from coordinator.sessions.api import blp as sessions
@@ -113,6 +114,7 @@ def _register_api(app: Flask) -> None:
         bookings,
         calendar,
         participants,
+        matching,
     ):
         api.register_blueprint(blueprint)
     api.register_blueprint(health)

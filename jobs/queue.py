@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import current_app
 from rq import Queue, Retry
@@ -12,6 +13,8 @@ from coordinator.extensions import redis_connection
 # Event types whose handlers do heavy work get their own queue, so a burst of
 # matching cannot delay a reminder.
 QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notifications"}
+# Events that wait on the scheduler, so that those arriving meanwhile join their work.
+DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
 DEFAULT_RETRY = Retry(max=3, interval=[10, 30, 60])
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
@@ -32,10 +35,14 @@ def enqueue(
     job_id: str | None = None,
     unique: bool = False,
     retry: Retry | None = DEFAULT_RETRY,
+    delay: timedelta | None = None,
 ):
-    """Enqueue `func(*args)`. Arguments are ids and codes only, never personal data; the
-    description names the function and job id so no argument reaches a log line."""
-    return get_queue(queue).enqueue(
+    """Enqueue `func(*args)` (after `delay`, on RQ's scheduler). Arguments are ids and
+    codes only, never personal data; the description names the function and job id so
+    no argument reaches a log line."""
+    q = get_queue(queue)
+    return (q.enqueue_in if delay else q.enqueue)(
+        *((delay,) if delay else ()),
         func,
         *args,
         job_id=job_id,
@@ -58,10 +65,15 @@ def enqueue_event(event_id: int, event_type: str):
     """Enqueue the processing of one committed domain event (unique job id)."""
     from jobs.events import process_event
 
+    delay = None
+    if event_type in DEBOUNCED_EVENTS:
+        seconds = current_app.config["MATCHING_DEBOUNCE_SECONDS"]
+        delay = timedelta(seconds=seconds) if seconds > 0 else None
     return enqueue(
         process_event,
         event_id,
         queue=queue_for_event(event_type),
         job_id=f"evt-{event_id}",
         unique=True,
+        delay=delay,
     )

@@ -55,6 +55,7 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         "OUTBOX_SWEEP_MIN_AGE_SECONDS": 0,
         "PASSWORD_HASH_TIME_COST": TestConfig.PASSWORD_HASH_TIME_COST,
         "PASSWORD_HASH_MEMORY_KIB": TestConfig.PASSWORD_HASH_MEMORY_KIB,
+        "MATCHING_DEBOUNCE_SECONDS": TestConfig.MATCHING_DEBOUNCE_SECONDS,
     }
 
 

@@ -39,6 +39,7 @@ def handlers_for(event_type: str) -> list[Handler]:
 def load_handlers() -> None:
     """Import the feature modules that register handlers."""
     from coordinator.calendar import handlers as _calendar  # noqa: F401
+    from coordinator.matching import handlers as _matching  # noqa: F401
 
 
 def process_event(event_id: int) -> str:

@@ -11,15 +11,29 @@ from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
 
 RUN_STATUSES = ("queued", "running", "finished", "failed")
+RUN_KINDS = ("full", "auto", "repair")
 
 
 class MatchingRun(db.Model):
     __tablename__ = "matching_runs"
-    __table_args__ = (sa.CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),)
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
+        # Bursts coalesce: one queued run per window; events find it and add nothing.
+        sa.Index(
+            "uq_matching_runs_queued_window",
+            "coalesce_key",
+            unique=True,
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
-    kind: Mapped[str] = mapped_column(sa.String(20), default="full")  # full | repair
+    kind: Mapped[str] = mapped_column(sa.String(20), default="full")  # RUN_KINDS
+    coalesce_key: Mapped[str | None] = mapped_column(sa.String(80))
+    # The outbox event whose job runs this (its RQ job id is evt-<event_id>).
+    event_id: Mapped[int | None]
     ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
     window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -29,6 +43,9 @@ class MatchingRun(db.Model):
     objective: Mapped[float | None]
     # Unfilled roles with the reason nothing fits: [{session_id, role, reasons}]
     unfilled_detail: Mapped[list] = mapped_column(JSONType, default=list)
+    # Per proposal written: [{session_id, role, volunteer_id, reasons}]
+    proposals: Mapped[list] = mapped_column(JSONType, default=list)
+    stats: Mapped[dict] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

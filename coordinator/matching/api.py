@@ -1,0 +1,72 @@
+"""Matching runs: /api/v1/matching/runs (organizers)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import jsonify
+from flask_smorest import Blueprint
+
+from coordinator.extensions import ErrorSchema, db
+from coordinator.geography.operations import require_ward
+from coordinator.matching import operations
+from coordinator.matching.models import MatchingRun
+from coordinator.matching.progress import run_view
+from coordinator.matching.schemas import (
+    RunAcceptedSchema,
+    RunRequestSchema,
+    RunSchema,
+    RunSummarySchema,
+)
+from coordinator.people.auth import authenticated_user, roles_required
+
+blp = Blueprint("matching", __name__, url_prefix="/api/v1/matching", description="Matching runs")
+BEARER = [{"bearerAuth": []}]
+organizers_only = roles_required("organizer")
+RECENT_RUNS = 50
+
+
+def _error(status: int, description: str):
+    return blp.alt_response(status, schema=ErrorSchema, description=description)
+
+
+@blp.post("/runs")
+@organizers_only
+@blp.arguments(RunRequestSchema)
+@blp.response(202, RunAcceptedSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@blp.doc(security=BEARER)
+def start_run(data):
+    """Plan proposals for the sessions of a window (default: the next 31 days); the work
+    runs on an RQ worker. Poll the run for progress and proposals."""
+    ward = require_ward(data["ward"]).code if data.get("ward") else None
+    run = operations.request_run(
+        ward=ward,
+        window_from=data.get("from_"),
+        window_to=data.get("to"),
+        requested_by=authenticated_user().id,
+    )
+    db.session.commit()
+    return jsonify(RunAcceptedSchema().dump(run)), 202
+
+
+@blp.get("/runs/<int:run_id>")
+@organizers_only
+@blp.response(200, RunSchema)
+@_error(404, "No such run")
+@blp.doc(security=BEARER)
+def get_run(run_id):
+    """A run: its status and progress, then its proposals with their reasons and the
+    roles it could not fill with the reason nothing fits."""
+    return run_view(operations.get_run(run_id))
+
+
+@blp.get("/runs")
+@organizers_only
+@blp.response(200, RunSummarySchema(many=True))
+@blp.doc(security=BEARER)
+def list_runs():
+    """The most recent runs, newest first."""
+    return db.session.scalars(
+        sa.select(MatchingRun).order_by(MatchingRun.id.desc()).limit(RECENT_RUNS)
+    ).all()

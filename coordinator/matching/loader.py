@@ -1,0 +1,221 @@
+"""Reading a matching problem out of the database (the engine itself never sees it)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from coordinator.bookings.models import Assignment, Registration
+from coordinator.database import utcnow
+from coordinator.extensions import db
+from coordinator.geography.models import ward_neighbors
+from coordinator.matching import problem as m
+from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
+from coordinator.schemas import display_timezone
+from coordinator.sessions.models import TrainingSession
+from coordinator.squads.models import SquadMember
+
+SEAT_HOLDING = ("confirmed", "proposed")
+# A week either side: bookings there still count for clashes and weekly limits.
+CONTEXT = timedelta(days=8)
+
+
+@dataclass
+class Loaded:
+    problem: m.Problem
+    versions: dict[int, int]  # session id -> version when read
+    read_at: datetime
+
+
+def _minutes(moment: datetime) -> int:
+    return int(moment.timestamp() // 60)
+
+
+def to_session(row: TrainingSession, needs, series_people, squads) -> m.Session:
+    local = row.starts_at.astimezone(display_timezone())
+    local_end = row.ends_at.astimezone(display_timezone())
+    day = local.date().toordinal()
+    start_minute = local.hour * 60 + local.minute
+    end_minute = (
+        (local_end.date().toordinal() - day) * 1440 + local_end.hour * 60 + local_end.minute
+    )
+    return m.Session(
+        id=row.id,
+        ward=row.ward,
+        start=_minutes(row.starts_at),
+        end=_minutes(row.ends_at),
+        day=day,
+        week=(day - local.weekday()) // 7,
+        weekday=local.weekday(),
+        local_start=start_minute,
+        local_end=end_minute,
+        topic=row.competence_area,
+        target_group=row.target_group,
+        needs=frozenset(row.participant_needs) | needs,
+        languages=frozenset(row.languages or ()),
+        series_people=frozenset(series_people),
+        squads=frozenset(squads),
+    )
+
+
+def load(
+    window_from: datetime, window_to: datetime, ward: str | None = None, now: datetime | None = None
+) -> Loaded:
+    """Published sessions starting in [from, to) (and after now), all active volunteers,
+    and every booking near the window; the matcher's own proposals there are movable."""
+    now = now or utcnow()
+    start = max(window_from, now)
+    query = sa.select(TrainingSession).where(
+        TrainingSession.status == "published",
+        TrainingSession.starts_at >= start,
+        TrainingSession.starts_at < window_to,
+    )
+    if ward:
+        query = query.where(TrainingSession.ward == ward)
+    targets = db.session.scalars(query.order_by(TrainingSession.starts_at)).all()
+    target_ids = {s.id for s in targets}
+
+    bookings = db.session.execute(
+        sa.select(Assignment, TrainingSession)
+        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+        .where(
+            TrainingSession.status != "cancelled",
+            TrainingSession.starts_at >= start - CONTEXT,
+            TrainingSession.starts_at < window_to + CONTEXT,
+            Assignment.status.in_(SEAT_HOLDING + ("declined", "withdrawn")),
+        )
+    ).all()
+    needs = _registered_needs(target_ids)
+    series_people, squads = _series_and_squads(targets, bookings)
+
+    sessions = {
+        s.id: to_session(s, needs[s.id], series_people[s.id], squads[s.id]) for s in targets
+    }
+    movable_per_role: dict[int, int] = defaultdict(int)
+    plan_bookings, refused = [], set()
+    for assignment, session in bookings:
+        if assignment.status not in SEAT_HOLDING:
+            if session.id in target_ids:
+                refused.add((assignment.volunteer_id, session.id))
+            continue
+        if session.id not in sessions:
+            sessions[session.id] = to_session(session, frozenset(), (), ())
+        movable = (
+            session.id in target_ids
+            and assignment.source == "matcher"
+            and assignment.status == "proposed"
+        )
+        movable_per_role[assignment.role_id] += movable
+        plan_bookings.append(
+            m.Booking(assignment.volunteer_id, session.id, assignment.role_id, fixed=not movable)
+        )
+    roles = [
+        m.Role(
+            id=role.id,
+            session_id=role.session_id,
+            name=role.role,
+            seats=role.count - role.taken + movable_per_role[role.id],
+            required_skills=frozenset(role.required_skills),
+        )
+        for session in targets
+        for role in sorted(session.roles, key=lambda r: r.id)
+    ]
+    config = current_app.config
+    problem = m.Problem(
+        volunteers=_volunteers({b.volunteer_id for b in plan_bookings}),
+        sessions=list(sessions.values()),
+        roles=roles,
+        bookings=plan_bookings,
+        neighbours=_neighbours(),
+        travel_gap=config["TRAVEL_GAP_MINUTES"],
+        refused=frozenset(refused),
+    )
+    return Loaded(problem, {s.id: s.version for s in targets}, now)
+
+
+def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
+    """Accessibility needs of the participants registered in each session (needs only)."""
+    found: dict[int, set[str]] = defaultdict(set)
+    if session_ids:
+        rows = db.session.execute(
+            sa.select(Registration.session_id, ParticipantPrivate.accessibility_needs)
+            .join(
+                ParticipantPrivate,
+                ParticipantPrivate.participant_id == Registration.participant_id,
+            )
+            .where(
+                Registration.session_id.in_(session_ids),
+                Registration.status == "registered",
+            )
+        )
+        for session_id, needs in rows:
+            found[session_id].update(needs or ())
+    return defaultdict(frozenset, {k: frozenset(v) for k, v in found.items()})
+
+
+def _series_and_squads(targets, bookings):
+    """Who already works a session's series, and which squads are already on it."""
+    series_of = {s.id: s.series_id for s in targets if s.series_id}
+    series_people: dict[int, set[int]] = defaultdict(set)
+    squads: dict[int, set[int]] = defaultdict(set)
+    by_series: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for assignment, session in bookings:
+        if assignment.status != "confirmed":
+            continue
+        if session.series_id:
+            by_series[session.series_id].add((assignment.volunteer_id, session.id))
+        if assignment.squad_id:
+            squads[session.id].add(assignment.squad_id)
+    for session_id, series_id in series_of.items():
+        series_people[session_id] = {v for v, s in by_series[series_id] if s != session_id}
+    return series_people, squads
+
+
+def _volunteers(booked: set[int]) -> list[m.Volunteer]:
+    """Active volunteers, and inactive ones who still hold bookings (never proposed)."""
+    windows: dict[int, list[m.Window]] = defaultdict(list)
+    for row in db.session.scalars(sa.select(AvailabilityWindow).order_by(AvailabilityWindow.id)):
+        windows[row.volunteer_id].append(m.Window(row.weekday, row.start_minute, row.end_minute))
+    squads: dict[int, set[int]] = defaultdict(set)
+    for squad_id, volunteer_id in db.session.execute(
+        sa.select(SquadMember.squad_id, SquadMember.volunteer_id)
+    ):
+        squads[volunteer_id].add(squad_id)
+    volunteers = []
+    for v in db.session.scalars(
+        sa.select(Volunteer)
+        .where(sa.or_(Volunteer.active.is_(True), Volunteer.id.in_(booked)))
+        .order_by(Volunteer.id)
+    ):
+        prefs = v.preferences or {}
+        volunteers.append(
+            m.Volunteer(
+                id=v.id,
+                home_ward=v.home_ward,
+                skills=frozenset(v.skills),
+                accessibility=frozenset(v.accessibility_skills),
+                languages=frozenset(v.languages or ["vi"]),
+                is_expert=v.is_expert,
+                max_per_week=v.max_sessions_per_week,
+                windows=tuple(windows[v.id]) if v.active else (),
+                preferred_wards=frozenset(prefs.get("wards", ())),
+                preferred_topics=frozenset(prefs.get("topics", ())),
+                preferred_groups=frozenset(prefs.get("target_groups", ())),
+                squads=frozenset(squads[v.id]),
+            )
+        )
+    return volunteers
+
+
+def _neighbours() -> dict[str, frozenset[str]]:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for ward, neighbour in db.session.execute(
+        sa.select(ward_neighbors.c.ward_code, ward_neighbors.c.neighbor_code)
+    ):
+        graph[ward].add(neighbour)
+        graph[neighbour].add(ward)
+    return {ward: frozenset(n) for ward, n in graph.items()}

@@ -1,0 +1,283 @@
+"""Matching runs: asked for, run on a worker, and written back in one transaction.
+
+A run loads its window, solves it with the pure engine, then writes the difference
+between the matcher's proposals there and the new plan: retract, keep, add. A session
+changed since it was read, or a volunteer whose bookings changed since, is left alone
+and a new run is scheduled, so a run never overrides something decided after it began.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from coordinator.bookings import counters
+from coordinator.bookings.models import Assignment
+from coordinator.database import utcnow
+from coordinator.errors import Invalid, NotFound
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.matching import loader, repair, solver
+from coordinator.matching.models import MatchingRun
+from coordinator.matching.problem import Plan
+from coordinator.schemas import display_timezone
+from coordinator.sessions.models import SessionRole, TrainingSession
+
+log = logging.getLogger(__name__)
+DEFAULT_WINDOW = timedelta(days=31)
+MAX_WINDOW = timedelta(days=366)
+
+
+def get_run(run_id: int) -> MatchingRun:
+    run = db.session.get(MatchingRun, run_id)
+    if run is None:
+        raise NotFound("Không tìm thấy lượt ghép / Matching run not found.")
+    return run
+
+
+def request_run(
+    *,
+    ward: str | None = None,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+    requested_by: int | None = None,
+    kind: str = "full",
+    coalesce_key: str | None = None,
+) -> MatchingRun:
+    """A queued run and the outbox event that will start it on a worker."""
+    window_from = window_from or utcnow()
+    window_to = window_to or window_from + DEFAULT_WINDOW
+    if window_to <= window_from:
+        raise Invalid.field("to", "Phải sau 'from' / Must be after 'from'.")
+    if window_to - window_from > MAX_WINDOW:
+        raise Invalid.field("to", "Tối đa một năm / At most one year.")
+    run = MatchingRun(
+        status="queued",
+        kind=kind,
+        ward=ward,
+        window_from=window_from,
+        window_to=window_to,
+        requested_by=requested_by,
+        coalesce_key=coalesce_key,
+    )
+    db.session.add(run)
+    db.session.flush()
+    # Automatic runs wait a few seconds on the scheduler so a burst lands in one run.
+    event_type = "matching.run_scheduled" if kind == "auto" else "matching.run_requested"
+    event = outbox.record(event_type, "matching_run", run.id, {"run_id": run.id})
+    db.session.flush()
+    run.event_id = event.id
+    return run
+
+
+def month_window(moment: datetime) -> tuple[str, datetime, datetime]:
+    """The local calendar month holding `moment`: the unit automatic runs coalesce on."""
+    local = moment.astimezone(display_timezone())
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return f"auto:{first:%Y-%m}", first, following
+
+
+def schedule_auto_run(moment: datetime) -> MatchingRun | None:
+    """One queued run per month window however many events ask; None when one waits."""
+    key, start, end = month_window(moment)
+    if end <= utcnow():
+        return None
+    waiting = db.session.scalar(
+        sa.select(MatchingRun.id).where(
+            MatchingRun.coalesce_key == key, MatchingRun.status == "queued"
+        )
+    )
+    if waiting is not None:
+        return None
+    try:
+        with db.session.begin_nested():
+            return request_run(window_from=start, window_to=end, kind="auto", coalesce_key=key)
+    except IntegrityError:
+        return None  # another worker queued it a moment ago
+
+
+def execute(run_id: int, progress=None) -> MatchingRun | None:
+    """Run a queued (or interrupted) run; a finished or failed one is left as it is."""
+    run = db.session.get(MatchingRun, run_id, with_for_update=True)
+    if run is None or run.status in ("finished", "failed"):
+        return run
+    if run.status == "queued":
+        # Committed at once: events from now on queue a new run instead of joining this one.
+        run.status, run.started_at = "running", utcnow()
+        db.session.commit()
+    loaded = loader.load(run.window_from, run.window_to, run.ward)
+    try:
+        plan = solver.solve(loaded.problem, progress=progress)
+    except Exception as exc:  # an engine defect: record it rather than retry forever
+        log.exception("matching run %s failed", run_id)
+        run.status, run.error, run.finished_at = "failed", str(exc)[:500], utcnow()
+        return run
+    stale, skipped = write_plan(plan, loaded, run.id)
+    run.status, run.finished_at = "finished", utcnow()
+    run.filled = len(plan.proposals)
+    run.unfilled = sum(u.seats for u in plan.unfilled)
+    run.objective = float(plan.objective)
+    run.proposals = _proposal_rows(plan)
+    run.unfilled_detail = _unfilled_rows(plan)
+    run.stats = {**plan.stats, "stale_sessions": sorted(stale), "skipped": len(skipped)}
+    if stale or skipped:
+        schedule_auto_run(run.window_from if run.window_from > utcnow() else utcnow())
+    return run
+
+
+def _role_names(role_ids) -> dict[int, str]:
+    if not role_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(set(role_ids)))
+    )
+    return dict(rows.all())
+
+
+def _proposal_rows(plan: Plan) -> list[dict]:
+    names = _role_names([p.role_id for p in plan.proposals])
+    return [
+        {
+            "session_id": p.session_id,
+            "role": names.get(p.role_id),
+            "volunteer_id": p.volunteer_id,
+            "reasons": list(p.reasons),
+        }
+        for p in plan.proposals
+    ]
+
+
+def _unfilled_rows(plan: Plan) -> list[dict]:
+    names = _role_names([u.role_id for u in plan.unfilled])
+    return [
+        {
+            "session_id": u.session_id,
+            "role": names.get(u.role_id),
+            "seats": u.seats,
+            "reasons": list(u.reasons),
+        }
+        for u in plan.unfilled
+    ]
+
+
+def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
+    """Make the matcher's proposals in the loaded sessions equal to the plan's, except
+    where a session or a volunteer changed since the read. Returns the sessions and the
+    volunteers left alone for that reason."""
+    session_ids = sorted(loaded.versions)
+    if not session_ids:
+        return set(), set()
+    current = dict(
+        db.session.execute(
+            sa.select(TrainingSession.id, TrainingSession.version)
+            .where(TrainingSession.id.in_(session_ids))
+            .order_by(TrainingSession.id)
+            .with_for_update()
+        ).all()
+    )
+    stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
+    moved = set(
+        db.session.scalars(
+            sa.select(Assignment.volunteer_id).where(Assignment.updated_at >= loaded.read_at)
+        )
+    )
+    existing = {
+        (a.volunteer_id, a.role_id): a
+        for a in db.session.scalars(
+            sa.select(Assignment).where(
+                Assignment.session_id.in_(session_ids),
+                Assignment.source == "matcher",
+                Assignment.status == "proposed",
+            )
+        )
+    }
+    wanted = {
+        (p.volunteer_id, p.role_id): p
+        for p in plan.proposals
+        if p.session_id not in stale and p.volunteer_id not in moved
+    }
+    for key, assignment in sorted(existing.items()):
+        if key in wanted:
+            assignment.reasons = list(wanted[key].reasons)
+        elif assignment.session_id not in stale and assignment.volunteer_id not in moved:
+            retract(assignment)
+    roles = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(SessionRole).where(SessionRole.session_id.in_(session_ids))
+        )
+    }
+    for key, proposal in sorted(wanted.items()):
+        if key in existing:
+            continue
+        role = roles[proposal.role_id]
+        if not counters.take_one(role, "taken", "count"):
+            stale.add(proposal.session_id)  # a sign-up took the seat meanwhile
+            continue
+        assignment = Assignment(
+            session_id=proposal.session_id,
+            role_id=role.id,
+            volunteer_id=proposal.volunteer_id,
+            source="matcher",
+            status="proposed",
+            matching_run_id=run_id,
+            reasons=list(proposal.reasons),
+            session_version=current[proposal.session_id],
+        )
+        db.session.add(assignment)
+        db.session.flush()
+        _record("assignment.proposed", assignment, role.role)
+    return stale, moved & {p.volunteer_id for p in plan.proposals}
+
+
+def retract(assignment: Assignment) -> None:
+    """Withdraw a proposal the new plan no longer makes; its seat frees up."""
+    assignment.status = "cancelled"
+    assignment.decided_at = utcnow()
+    db.session.flush()
+    counters.give_back(assignment.role, "taken")
+    _record("assignment.retracted", assignment, assignment.role.role)
+
+
+def _record(type_: str, assignment: Assignment, role_name: str) -> None:
+    outbox.record(
+        type_,
+        "session",
+        assignment.session_id,
+        {
+            "session_id": assignment.session_id,
+            "assignment_id": assignment.id,
+            "volunteer_id": assignment.volunteer_id,
+            "role": role_name,
+            "status": assignment.status,
+        },
+    )
+
+
+def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> dict:
+    """A volunteer left a seat (declined or withdrew): fill it from the week around the
+    session, moving at most one other proposal."""
+    session = db.session.get(TrainingSession, session_id)
+    role = db.session.get(SessionRole, role_id)
+    if session is None or role is None or session.status != "published":
+        return {"skipped": "session not open"}
+    if session.starts_at <= utcnow() or role.taken >= role.count:
+        return {"skipped": "nothing to fill"}
+    margin = timedelta(days=current_app.config["MATCHING_REPAIR_DAYS"])
+    loaded = loader.load(session.starts_at - margin, session.starts_at + margin)
+    working, _ = solver.working_plan(loaded.problem)
+    engine_role = working.rules.role.get(role_id)
+    if engine_role is None:
+        return {"skipped": "role not loaded"}
+    result = repair.Repair([("leave", volunteer_id, role_id)])
+    repair.fill(working, engine_role, result)
+    repair.drop_uncovered(working, working.rules.session[session_id], result)
+    stale, skipped = write_plan(solver.as_plan(working), loaded, None)
+    if stale or skipped:
+        schedule_auto_run(session.starts_at)
+    return {"changes": result.changes}

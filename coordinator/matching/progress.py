@@ -1,0 +1,50 @@
+"""A run's live status: the database row, with the worker's progress from the job."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from coordinator.extensions import redis_connection
+from coordinator.matching.models import MatchingRun
+
+log = logging.getLogger(__name__)
+
+
+def report(stage: str, fraction: float) -> None:
+    """Called by the engine while it works: kept in the RQ job's meta."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = {"stage": stage, "fraction": round(fraction, 3)}
+        job.save_meta()
+
+
+def _job(run: MatchingRun) -> Job | None:
+    if run.event_id is None:
+        return None
+    try:
+        return Job.fetch(f"evt-{run.event_id}", connection=redis_connection.client)
+    except NoSuchJobError:
+        return None
+    except redis.RedisError as exc:  # progress is a nicety; the row is the truth
+        log.warning("no progress for run %s: %s", run.id, exc)
+        return None
+
+
+def run_view(run: MatchingRun) -> dict:
+    """The run's fields, with the job's progress while it works (and `failed` when the
+    job gave up before the run could record anything)."""
+    view = {c.key: getattr(run, c.key) for c in run.__table__.columns}
+    view["progress"] = {"stage": "done", "fraction": 1.0} if run.status == "finished" else None
+    if run.status in ("queued", "running"):
+        job = _job(run)
+        if job is not None:
+            view["progress"] = job.meta.get("progress")
+            if job.is_failed:
+                view["status"] = "failed"
+    return view

@@ -1,0 +1,120 @@
+"""Repairing a plan after one person leaves a seat, changing as few plans as possible.
+
+The freed seat goes to the cheapest of: a volunteer who is free (one person touched), or
+a proposed volunteer moved from another seat that a free volunteer then takes (two
+people touched). Confirmed bookings never move: only proposals are candidates to move.
+When the session's participants need a competence nobody left covers, the replacement
+must cover it; if nobody can, the session's proposals are withdrawn (staffing it without
+the competence would break a hard rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from coordinator.matching.state import Plan
+
+MOVE_CANDIDATES = 30  # proposed volunteers considered for a move, cheapest first
+
+
+@dataclass
+class Repair:
+    changes: list[tuple[str, int, int]] = field(default_factory=list)  # (op, volunteer, role)
+
+    @property
+    def touched(self) -> set[int]:
+        """Volunteers other than the one leaving whose plan changed."""
+        return {volunteer for op, volunteer, _ in self.changes if op != "leave"}
+
+
+def withdraw(plan: Plan, volunteer_id: int, role_id: int) -> Repair:
+    """`volunteer_id` leaves role `role_id` (a proposal declined, or a confirmed booking
+    withdrawn) and will not be proposed there again."""
+    rules = plan.rules
+    role = rules.role[role_id]
+    session = rules.session[role.session_id]
+    repair = Repair([("leave", volunteer_id, role_id)])
+    if (volunteer_id, role_id) in plan.proposals:
+        plan.remove(volunteer_id, role)
+    elif (volunteer_id, session.id) in plan.fixed:
+        plan.release_fixed(volunteer_id, session, role)
+    plan.refused.add((volunteer_id, session.id))
+    fill(plan, role, repair)
+    drop_uncovered(plan, session, repair)
+    return repair
+
+
+def drop_uncovered(plan: Plan, session, repair: Repair) -> None:
+    """Nobody left covers a need of the session's participants: no proposals there."""
+    rules = plan.rules
+    if session.needs and plan.missing_needs(session):
+        for other, other_role in sorted(plan.proposals):
+            if rules.role[other_role].session_id == session.id:
+                plan.remove(other, rules.role[other_role])
+                repair.changes.append(("remove", other, other_role))
+
+
+def fill(plan: Plan, role, repair: Repair) -> None:
+    """Give one free seat of `role` its cheapest taker, directly or by one move."""
+    rules = plan.rules
+    session = rules.session[role.session_id]
+    j = plan.role_index[role.id]
+    missing = plan.missing_needs(session)
+    direct = _best_free(plan, j, session, missing)
+    best = (direct[0] - rules.unfilled_cost(session.id), direct) if direct else None
+    moves = 0
+    for pair_cost, mover in plan.candidates(j):
+        if moves >= MOVE_CANDIDATES:
+            break
+        if not plan.held[mover] or (mover, session.id) in plan.refused:
+            continue
+        if missing and not missing & rules.volunteer[mover].accessibility:
+            continue
+        for held_role_id in plan.held[mover]:
+            held = rules.role[held_role_id]
+            there = rules.session[held.session_id]
+            if there.id == session.id or not plan.fits(mover, session, ignoring=there):
+                continue
+            if there.needs and plan.missing_needs(there, without=mover):
+                continue
+            moves += 1
+            refill = _best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
+            if refill is None:
+                continue
+            gain = pair_cost - plan.proposals[(mover, held.id)]
+            delta = gain + refill[0] - rules.unfilled_cost(session.id)
+            if best is None or delta < best[0]:
+                best = (delta, (mover, held, pair_cost, refill))
+    if best is None or best[0] >= 0:
+        return
+    choice = best[1]
+    if len(choice) == 3:
+        _, volunteer_id, cost = choice
+        plan.add(volunteer_id, role, cost)
+        repair.changes.append(("add", volunteer_id, role.id))
+        return
+    mover, held, pair_cost, (_, volunteer_id, cost) = choice
+    plan.remove(mover, held)
+    plan.add(mover, role, pair_cost)
+    plan.add(volunteer_id, held, cost)
+    repair.changes += [("move", mover, role.id), ("add", volunteer_id, held.id)]
+
+
+def _best_free(
+    plan: Plan, j: int, session, missing, besides: int | None = None
+) -> tuple[int, int, int] | None:
+    """(marginal cost, volunteer, pair cost) of the cheapest volunteer who fits as is."""
+    rules = plan.rules
+    best = None
+    for pair_cost, volunteer_id in plan.candidates(j):
+        if best is not None and pair_cost >= best[0]:
+            break
+        if volunteer_id == besides or (volunteer_id, session.id) in plan.refused:
+            continue
+        if missing and not missing & rules.volunteer[volunteer_id].accessibility:
+            continue
+        if plan.fits(volunteer_id, session):
+            extra = plan.marginal_cost(pair_cost, volunteer_id)
+            if best is None or extra < best[0]:
+                best = (extra, volunteer_id, pair_cost)
+    return best

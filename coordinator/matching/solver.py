@@ -1,0 +1,251 @@
+"""A full plan: a min-cost flow (OR-tools) over the candidates, then exact finishing.
+
+The flow network, per volunteer, is a tree of capacities, so the flow is exact for it:
+
+    source ─load units─▶ volunteer ─weekly limit─▶ week ─1─▶ cluster ─pair─▶ role ─▶ sink
+    source ───────────── empty seat (unfilled cost) ────────────────────────▶ role
+
+The k-th unit into a volunteer costs `load * (k - 1)` (fair load is convex); a cluster
+holds sessions too close to do two of, so at most one is taken. What a flow cannot say is
+finished exactly afterwards: sessions whose participants' needs are not covered get a
+coverer or no proposals at all, and seats the clusters' caution left open are filled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from coordinator.matching import candidates as candidate_pairs
+from coordinator.matching.constraints import Rules
+from coordinator.matching.explain import explain
+from coordinator.matching.problem import SCALE, Plan, Problem
+from coordinator.matching.state import Plan as Working
+
+Progress = Callable[[str, float], None]
+
+
+def solve(problem: Problem, progress: Progress | None = None) -> Plan:
+    """The plan with its reasons (see `plan` for the editable working state)."""
+    clock = time.perf_counter()
+    working, cands = plan(problem, progress)
+    result = as_plan(working)
+    result.stats.update(pairs=len(cands), seconds=round(time.perf_counter() - clock, 3))
+    if progress:
+        progress("done", 1.0)
+    return result
+
+
+def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, object]:
+    """The working plan (repairs edit it) and the candidate pairs it was chosen from."""
+    report = progress or (lambda _stage, _fraction: None)
+    rules = Rules(problem)
+    cands = candidate_pairs.build(problem, rules)
+    report("candidates", 0.3)
+    chosen = flow(problem, rules, cands)
+    report("flow", 0.7)
+    working = Working(rules, cands)
+    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+    for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
+        volunteer_id = int(vol_ids[cands.vol[p]])
+        role = problem.roles[cands.role[p]]
+        if working.fits(volunteer_id, rules.session[role.session_id]):
+            working.add(volunteer_id, role, int(cands.cost[p]))
+    cover_needs(working)
+    fill_open_seats(working)
+    cover_needs(working)
+    report("finishing", 0.9)
+    return working, cands
+
+
+def working_plan(problem: Problem) -> tuple[Working, object]:
+    """The plan as it stands, unsolved: the matcher's earlier proposals in place."""
+    rules = Rules(problem)
+    cands = candidate_pairs.build(problem, rules)
+    working = Working(rules, cands)
+    for booking in problem.bookings:
+        if not booking.fixed and booking.role_id in rules.role:
+            role = rules.role[booking.role_id]
+            volunteer = rules.volunteer.get(booking.volunteer_id)
+            if volunteer is not None:
+                cost = rules.pair_cost(volunteer, rules.session[role.session_id])
+                working.add(booking.volunteer_id, role, cost)
+    return working, cands
+
+
+def as_plan(working: Working) -> Plan:
+    """The result with its reasons."""
+    return explain(working)
+
+
+def flow(problem: Problem, rules: Rules, cands) -> np.ndarray:
+    """Indices of the candidate pairs a min-cost flow picks."""
+    roles, w = problem.roles, problem.weights
+    n_vol, n_week = len(problem.volunteers), len(cands.week_vol)
+    n_cluster = int(cands.cluster.max()) + 1 if len(cands) else 0
+    base_week = 2 + n_vol
+    base_cluster = base_week + n_week
+    base_role = base_cluster + n_cluster
+    seats = np.array([max(r.seats, 0) for r in roles], dtype=np.int64)
+    unfilled = np.array([rules.unfilled_cost(r.session_id) for r in roles], dtype=np.int64)
+
+    # Load units: as many as the volunteer could possibly use, each dearer than the last.
+    week_total = np.bincount(cands.week_vol, weights=cands.week_cap, minlength=n_vol)
+    clusters = np.bincount(cands.week_vol[cands.cluster_week], minlength=n_vol)
+    units = np.minimum(week_total, clusters).astype(np.int64)
+    unit_vol = np.repeat(np.arange(n_vol), units)
+    unit_k = np.arange(unit_vol.size) - np.repeat(np.cumsum(units) - units, units)
+    fixed = np.array([rules.fixed_load[v.id] for v in problem.volunteers], dtype=np.int64)
+    unit_cost = w.load * (fixed[unit_vol] + unit_k) * SCALE
+
+    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+    role_ids = np.array([r.id for r in roles], dtype=np.int64)
+    keep = np.zeros(len(cands), dtype=bool)
+    if existing and len(cands):
+        key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
+        keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+    pair_cost = cands.cost * SCALE - keep * w.keep_bonus
+
+    n_role = len(roles)
+    tails = np.concatenate(
+        [
+            np.zeros(unit_vol.size, dtype=np.int64),  # source -> volunteer
+            2 + cands.week_vol,  # volunteer -> week
+            base_week + cands.cluster_week,  # week -> cluster
+            base_cluster + cands.cluster,  # cluster -> role
+            np.zeros(n_role, dtype=np.int64),  # source -> role: the empty seat
+            base_role + np.arange(n_role),  # role -> sink
+        ]
+    )
+    heads = np.concatenate(
+        [
+            2 + unit_vol,
+            base_week + np.arange(n_week),
+            base_cluster + np.arange(n_cluster),
+            base_role + cands.role,
+            base_role + np.arange(n_role),
+            np.ones(n_role, dtype=np.int64),
+        ]
+    )
+    capacities = np.concatenate(
+        [
+            np.ones(unit_vol.size, dtype=np.int64),
+            cands.week_cap,
+            np.ones(n_cluster, dtype=np.int64),
+            np.ones(len(cands), dtype=np.int64),
+            seats,
+            seats,
+        ]
+    )
+    costs = np.concatenate(
+        [
+            unit_cost,
+            np.zeros(n_week + n_cluster, dtype=np.int64),
+            pair_cost,
+            unfilled * SCALE,
+            np.zeros(n_role, dtype=np.int64),
+        ]
+    )
+    solver = min_cost_flow.SimpleMinCostFlow()
+    arcs = solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+    total = int(seats.sum())
+    solver.set_nodes_supplies(np.array([0, 1]), np.array([total, -total]))
+    status = solver.solve()
+    if status != solver.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed: status {status}")
+    first_pair = unit_vol.size + n_week + n_cluster
+    flows = solver.flows(arcs[first_pair : first_pair + len(cands)])
+    return np.flatnonzero(flows > 0)
+
+
+def cover_needs(plan: Working) -> None:
+    """Every session with proposals covers its participants' needs, or loses them."""
+    rules = plan.rules
+    proposed_sessions = {rules.role[r].session_id for (_, r) in plan.proposals}
+    for session_id in sorted(proposed_sessions):
+        session = rules.session[session_id]
+        if not session.needs:
+            continue
+        for need in sorted(plan.missing_needs(session)):
+            if need in plan.missing_needs(session):
+                _add_coverer(plan, session, need)
+        if plan.missing_needs(session):
+            for volunteer_id, role_id in list(plan.proposals):
+                if rules.role[role_id].session_id == session_id:
+                    plan.remove(volunteer_id, rules.role[role_id])
+
+
+def _add_coverer(plan: Working, session, need: str) -> bool:
+    """The cheapest way to bring in someone with `need`: a free seat, or in place of a
+    proposed colleague who covers nothing the session still needs."""
+    rules = plan.rules
+    best = None  # (extra cost, volunteer, role, replaced volunteer or None)
+    for j, role in enumerate(plan.roles):
+        if role.session_id != session.id:
+            continue
+        replaceable = [
+            v
+            for v in plan.staff[session.id]
+            if (v, role.id) in plan.proposals
+            and not (rules.volunteer[v].accessibility & session.needs)
+        ]
+        if plan.free_seats(role) <= 0 and not replaceable:
+            continue
+        for pair_cost, volunteer_id in plan.candidates(j):
+            if need not in rules.volunteer[volunteer_id].accessibility:
+                continue
+            if not plan.fits(volunteer_id, session):
+                continue
+            extra = plan.marginal_cost(pair_cost, volunteer_id)
+            if plan.free_seats(role) > 0:
+                option = (extra - rules.unfilled_cost(session.id), volunteer_id, role, None)
+            else:
+                out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
+                option = (extra - plan.proposals[(out, role.id)], volunteer_id, role, out)
+            if best is None or option[0] < best[0]:
+                best = option
+    if best is None:
+        return False
+    _, volunteer_id, role, out = best
+    if out is not None:
+        plan.remove(out, role)
+    plan.add(volunteer_id, role, _pair_cost(plan, role, volunteer_id))
+    return True
+
+
+def _pair_cost(plan: Working, role, volunteer_id: int) -> int:
+    rules = plan.rules
+    return rules.pair_cost(rules.volunteer[volunteer_id], rules.session[role.session_id])
+
+
+def fill_open_seats(plan: Working) -> None:
+    """Seats still empty get the cheapest volunteer who fits exactly (the flow's clusters
+    are cautious: two sessions an hour apart may both be possible)."""
+    rules = plan.rules
+    order = sorted(
+        (j for j, role in enumerate(plan.roles) if plan.free_seats(role) > 0),
+        key=lambda j: (-rules.unfilled_cost(plan.roles[j].session_id), plan.roles[j].id),
+    )
+    for j in order:
+        role = plan.roles[j]
+        session = rules.session[role.session_id]
+        options = plan.candidates(j)
+        while plan.free_seats(role) > 0:
+            missing = plan.missing_needs(session)
+            best = None
+            for pair_cost, volunteer_id in options:
+                if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
+                    continue
+                if best is not None and pair_cost >= best[0]:
+                    break  # sorted by pair cost; load only adds
+                if plan.fits(volunteer_id, session):
+                    extra = plan.marginal_cost(pair_cost, volunteer_id)
+                    if best is None or extra < best[0]:
+                        best = (extra, volunteer_id, pair_cost)
+            if best is None or best[0] >= rules.unfilled_cost(session.id):
+                break
+            plan.add(best[1], role, best[2])

@@ -1,0 +1,313 @@
+"""Matching on RQ: sessions published through the API, a real worker in burst mode,
+proposals read back through the API; coalescing, idempotence, repairs and staleness."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from rq import SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from coordinator.bookings.models import Assignment
+from coordinator.database import utcnow
+from coordinator.extensions import db
+from coordinator.matching import loader, operations, solver
+from coordinator.matching.models import MatchingRun
+from tests.api_helpers import assert_error
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+TUESDAY = 1
+EVENING = [{"weekday": TUESDAY, "start": "18:00", "end": "21:00"}]
+
+
+def tuesday_evening(weeks_ahead: int = 1, hour: int = 18, minute: int = 30) -> datetime:
+    """A Tuesday at least `weeks_ahead` weeks from now, local time."""
+    today = utcnow().astimezone(HANOI).date()
+    days = (TUESDAY - today.weekday()) % 7 + 7 * weeks_ahead
+    day = today + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=HANOI)
+
+
+def session_at(make_session, starts: datetime, **overrides) -> dict:
+    return make_session(
+        starts_at=starts.isoformat(),
+        ends_at=(starts + timedelta(minutes=90)).isoformat(),
+        **overrides,
+    )
+
+
+def work(redis_client) -> None:
+    """A real RQ worker, in this process, until every queue is empty."""
+    SimpleWorker(["default", "matching"], connection=redis_client).work(burst=True)
+
+
+def proposals() -> set[tuple[int, int, int]]:
+    """(session, role, volunteer) of every live matcher proposal, read fresh."""
+    db.session.rollback()
+    rows = db.session.execute(
+        sa.select(Assignment.session_id, Assignment.role_id, Assignment.volunteer_id).where(
+            Assignment.source == "matcher", Assignment.status == "proposed"
+        )
+    )
+    return set(rows.all())
+
+
+@pytest.fixture
+def team(make_volunteer):
+    """Two experts and three helpers free on Tuesday evenings in Kim Liên; one signs."""
+    return {
+        "experts": [make_volunteer(is_expert=True, availability=EVENING)[0] for _ in range(2)],
+        "helpers": [make_volunteer(availability=EVENING)[0] for _ in range(2)],
+        "signer": make_volunteer(availability=EVENING, accessibility_skills=["sign_language"])[0],
+    }
+
+
+def test_only_organizers_start_or_read_runs(client, make_volunteer, organizer_headers):
+    _, volunteer_headers = make_volunteer()
+    assert_error(client.post("/api/v1/matching/runs", json={}), 401)
+    assert_error(client.post("/api/v1/matching/runs", json={}, headers=volunteer_headers), 403)
+    created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    assert created.status_code == 202
+    run_id = created.json["id"]
+    assert_error(client.get(f"/api/v1/matching/runs/{run_id}", headers=volunteer_headers), 403)
+    assert_error(client.get("/api/v1/matching/runs/999999", headers=organizer_headers), 404)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"from": "2027-01-10T00:00:00", "to": "2027-01-01T00:00:00"}, "to"),
+        ({"from": "2027-01-01T00:00:00", "to": "2029-01-01T00:00:00"}, "to"),
+        ({"from": "next tuesday"}, "from"),
+        ({"ward": "atlantis"}, "ward"),
+        ({"ward": 12}, "ward"),
+    ],
+)
+def test_bad_run_requests_get_field_errors(client, organizer_headers, wards, body, field):
+    response = client.post("/api/v1/matching/runs", json=body, headers=organizer_headers)
+    assert_error(response, 422, field)
+    assert db.session.scalar(sa.select(sa.func.count(MatchingRun.id))) == 0
+
+
+def test_run_on_a_worker_proposes_with_reasons(
+    client, organizer_headers, make_session, team, redis_client
+):
+    session = session_at(make_session, tuesday_evening())
+    created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    assert created.status_code == 202
+    assert created.json["status"] == "queued"
+
+    work(redis_client)
+
+    run = client.get(f"/api/v1/matching/runs/{created.json['id']}", headers=organizer_headers)
+    assert run.status_code == 200
+    body = run.json
+    assert body["status"] == "finished"
+    assert body["progress"] == {"stage": "done", "fraction": 1.0}
+    assert body["filled"] == 3 and body["unfilled"] == 0
+    by_role = {}
+    for proposal in body["proposals"]:
+        assert proposal["session_id"] == session["id"]
+        assert proposal["reasons"], proposal
+        by_role.setdefault(proposal["role"], []).append(proposal["volunteer_id"])
+    assert len(by_role["lead"]) == 1 and by_role["lead"][0] in team["experts"]
+    assert len(by_role["helper"]) == 2
+    lead_reasons = next(p for p in body["proposals"] if p["role"] == "lead")["reasons"]
+    assert any("same ward" in r for r in lead_reasons)
+    assert any("free Tue 18:00-21:00" in r for r in lead_reasons)
+    # The proposals hold their seats, as the staffing view shows.
+    staffing = client.get(f"/api/v1/sessions/{session['id']}/staffing", headers=organizer_headers)
+    assert {r["role"]: r["proposed"] for r in staffing.json} == {"lead": 1, "helper": 2}
+
+
+def test_a_burst_of_published_sessions_makes_one_run(
+    client, organizer_headers, make_session, team, redis_client
+):
+    starts = tuesday_evening(2)
+    for week in range(4):
+        session_at(make_session, starts + timedelta(days=7 * week), ward="kim_lien")
+
+    work(redis_client)
+
+    db.session.rollback()
+    runs = db.session.scalars(sa.select(MatchingRun)).all()
+    month_keys = {operations.month_window(starts + timedelta(days=7 * w))[0] for w in range(4)}
+    assert len(runs) == len(month_keys)  # one per month window, not one per session
+    assert [(r.status, r.kind, r.error) for r in runs] == [("finished", "auto", None)] * len(runs)
+    assert sum(r.filled for r in runs) == len(proposals()) > 0
+
+
+def test_running_again_changes_nothing(client, organizer_headers, make_session, team, redis_client):
+    session_at(make_session, tuesday_evening())
+    session_at(make_session, tuesday_evening(2))
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+    first = proposals()
+    assert first
+
+    again = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+
+    assert proposals() == first
+    retracted = db.session.scalar(
+        sa.select(sa.func.count(Assignment.id)).where(Assignment.status == "cancelled")
+    )
+    assert retracted == 0
+    run = db.session.get(MatchingRun, again.json["id"])
+    assert run.status == "finished" and run.filled == len(first)
+    # Executing a finished run's job twice is a no-op.
+    operations.execute(run.id)
+    db.session.commit()
+    assert proposals() == first
+
+
+def test_needs_are_covered_or_the_session_is_not_staffed(
+    client, organizer_headers, make_session, team, redis_client
+):
+    needs_signing = session_at(
+        make_session,
+        tuesday_evening(),
+        target_group="youth_disabilities",
+        participant_needs=["sign_language"],
+    )
+    needs_reader = session_at(
+        make_session,
+        tuesday_evening(2),
+        target_group="youth_disabilities",
+        participant_needs=["screen_reader"],
+    )
+    created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+
+    body = client.get(f"/api/v1/matching/runs/{created.json['id']}", headers=organizer_headers).json
+    staffed = {p["session_id"]: [] for p in body["proposals"]}
+    for p in body["proposals"]:
+        staffed[p["session_id"]].append(p["volunteer_id"])
+    assert team["signer"] in staffed[needs_signing["id"]]
+    assert needs_reader["id"] not in staffed  # nobody reads screens: no staffing at all
+    reasons = [
+        reason
+        for u in body["unfilled_detail"]
+        if u["session_id"] == needs_reader["id"]
+        for reason in u["reasons"]
+    ]
+    assert any("screen readers" in r for r in reasons)
+
+
+def test_a_decline_is_repaired_by_its_own_job(
+    client, organizer_headers, make_session, make_volunteer, team, redis_client, auth_headers
+):
+    session = session_at(make_session, tuesday_evening())
+    spare = make_volunteer(availability=EVENING, home_ward="phuong_mai")[0]
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+    before = proposals()
+    helper = next(
+        a
+        for a in db.session.scalars(
+            sa.select(Assignment).where(
+                Assignment.status == "proposed", Assignment.session_id == session["id"]
+            )
+        )
+        if a.role.role == "helper"
+    )
+    from coordinator.people.models import Volunteer
+
+    user = db.session.get(Volunteer, helper.volunteer_id).user
+    declined = client.post(
+        f"/api/v1/assignments/{helper.id}/decline",
+        json={"reason": "Bận việc gia đình"},
+        headers=auth_headers(user),
+    )
+    assert declined.status_code == 200, declined.json
+    work(redis_client)
+
+    after = proposals()
+    gone = (helper.session_id, helper.role_id, helper.volunteer_id)
+    assert gone not in after
+    added = after - before
+    assert len(added) == 1
+    (session_id, role_id, volunteer_id) = added.pop()
+    assert (session_id, role_id) == (helper.session_id, helper.role_id)
+    assert volunteer_id != helper.volunteer_id
+    assert before - after == {gone}  # nobody else's plan changed
+    assert volunteer_id in {spare, *team["helpers"], team["signer"], *team["experts"]}
+
+
+def test_a_confirmed_booking_is_never_overridden(
+    client, organizer_headers, make_session, team, redis_client
+):
+    session = session_at(make_session, tuesday_evening())
+    clash = session_at(make_session, tuesday_evening(hour=19, minute=0), ward="phuong_mai")
+    expert = team["experts"][0]
+    booked = client.post(
+        f"/api/v1/sessions/{session['id']}/assignments",
+        json={"role": "lead", "volunteer_id": expert},
+        headers=organizer_headers,
+    )
+    assert booked.status_code == 201, booked.json
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+
+    db.session.rollback()
+    confirmed = db.session.get(Assignment, booked.json["assignments"][0]["id"])
+    assert confirmed.status == "confirmed"
+    planned = proposals()
+    assert (session["id"], confirmed.role_id, expert) not in planned  # not proposed twice
+    assert all(v != expert for s, _, v in planned if s == clash["id"])  # no double booking
+
+
+def test_a_session_changed_during_the_run_is_left_alone(
+    client, organizer_headers, make_session, team
+):
+    session = session_at(make_session, tuesday_evening())
+    db.session.commit()
+    loaded = loader.load(utcnow(), utcnow() + timedelta(days=31))
+    plan = solver.solve(loaded.problem)
+    assert plan.proposals
+    moved = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"venue": "Nhà văn hóa tổ dân phố 5", "reason": "Đổi địa điểm"},
+        headers=organizer_headers,
+    )
+    assert moved.status_code == 200, moved.json
+
+    stale, _ = operations.write_plan(plan, loaded, None)
+    db.session.commit()
+
+    assert stale == {session["id"]}
+    assert proposals() == set()
+
+
+def test_automatic_runs_wait_on_the_scheduler(app, make_session, team, redis_client):
+    app.config["MATCHING_DEBOUNCE_SECONDS"] = 5
+    session_at(make_session, tuesday_evening())
+    session_at(make_session, tuesday_evening(hour=19))
+
+    work(redis_client)  # the session events run; the matching run waits its turn
+
+    db.session.rollback()
+    (run,) = db.session.scalars(sa.select(MatchingRun)).all()
+    assert (run.status, run.kind) == ("queued", "auto")
+    registry = ScheduledJobRegistry("matching", connection=redis_client)
+    assert registry.get_job_ids() == [f"evt-{run.event_id}"]
+    due = registry.get_scheduled_time(f"evt-{run.event_id}")
+    assert 0 < (due - utcnow()).total_seconds() <= 5
+
+
+def test_progress_comes_from_the_job_and_runs_are_listed(client, organizer_headers, redis_client):
+    created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    run = db.session.get(MatchingRun, created.json["id"])
+    job = Job.fetch(f"evt-{run.event_id}", connection=redis_client)
+    job.meta["progress"] = {"stage": "flow", "fraction": 0.7}
+    job.save_meta()
+
+    body = client.get(f"/api/v1/matching/runs/{run.id}", headers=organizer_headers).json
+    assert body["status"] == "queued"
+    assert body["progress"] == {"stage": "flow", "fraction": 0.7}
+    listed = client.get("/api/v1/matching/runs", headers=organizer_headers)
+    assert [r["id"] for r in listed.json] == [run.id]
