@@ -29,6 +29,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         __name__,
         instance_path=Config.INSTANCE_PATH,
         template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
+        static_folder=str(Path(__file__).resolve().parent.parent / "static"),
     )
     app.json.ensure_ascii = False  # Vietnamese stays readable UTF-8 in JSON
     app.config.from_object(Config)
@@ -73,10 +74,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator import cli
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
-    from coordinator.web import pages
+    from coordinator.web import auth_pages, i18n, organizer_pages, pages, volunteer_pages
 
-    app.register_blueprint(pages.bp)
+    i18n.init_app(app)
+    extensions.csrf.init_app(app)
+    for blueprint in (pages.bp, auth_pages.bp, volunteer_pages.bp, organizer_pages.bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(calendar_views.bp)
+    extensions.csrf.exempt(calendar_views.bp)  # GET-only feeds, no cookies
     log_scrub.install()  # private feed tokens never reach a log line
     cli.init_app(app)
     return app
@@ -86,7 +91,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.bookings.api import blp as bookings
     from coordinator.calendar.api import blp as calendar
     from coordinator.competences.api import blp as competences
-    from coordinator.extensions import Api
+    from coordinator.extensions import Api, csrf
     from coordinator.geography.api import blp as wards
     from coordinator.health.api import bp as health
     from coordinator.matching.api import blp as matching
@@ -117,4 +122,6 @@ def _register_api(app: Flask) -> None:
         matching,
     ):
         api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API
     api.register_blueprint(health)
+    csrf.exempt(health)

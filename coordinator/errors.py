@@ -9,7 +9,7 @@ import functools
 import logging
 
 import marshmallow as ma
-from flask import Flask, jsonify, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -76,11 +76,35 @@ HTTP_CODES = {
 def error_response(
     status: int, message: str, messages: dict | None = None, code: str | None = None
 ):
-    """Build the contract's error body."""
+    """Build the contract's error body (an HTML page for people on the web pages)."""
+    if _wants_page():
+        return render_template("error.html", status=status, message=message), status
     body = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
     if messages:
         body["messages"] = messages
     return jsonify(body), status
+
+
+PAGE_BLUEPRINTS = frozenset({"pages", "auth", "me", "organize"})
+
+
+def _wants_page() -> bool:
+    """A page's error, or a browser asking for an unknown page: HTML. API, feeds and
+    programs keep the contract's JSON."""
+    if not has_request_context():
+        return False
+    if request.blueprint in PAGE_BLUEPRINTS:
+        return True
+    if request.blueprint is not None or request.path.startswith(("/api/", "/calendar/")):
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
+
+
+def _is_csrf(error: HTTPException) -> bool:
+    from flask_wtf.csrf import CSRFError
+
+    return isinstance(error, CSRFError)
 
 
 def flatten_webargs_messages(messages: dict) -> dict:
@@ -101,6 +125,10 @@ def handle_http_exception(error: HTTPException):
     if messages:
         messages = flatten_webargs_messages(messages)
     status = error.code or 500
+    if _wants_page():  # werkzeug's descriptions are English prose: say it in the page's words
+        return render_template(
+            "error.html", status=status, message=None, csrf=_is_csrf(error)
+        ), status
     message = data.get("message") or error.description or error.name
     if status == 422 and not data.get("message"):
         message = "Dữ liệu không hợp lệ / The input is invalid."

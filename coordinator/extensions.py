@@ -9,6 +9,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api as SmorestApi
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 
 from coordinator.database import Base
 from coordinator.redis_connection import RedisConnection
@@ -58,3 +59,4 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = RequestLoginManager()
 redis_connection = RedisConnection()
+csrf = CSRFProtect()

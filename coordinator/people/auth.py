@@ -93,8 +93,19 @@ def _load_user_from_request(req) -> User | None:
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.user_loader(_load_user_from_session)
     login_manager.request_loader(_load_user_from_request)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page says enough
+
+
+def _load_user_from_session(user_id: str) -> User | None:
+    """Page sessions (cookies) log in pages only: the API takes bearer tokens, so a
+    forged cross-site request cannot ride on a volunteer's cookie."""
+    if request.path.startswith("/api/"):
+        return None
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
 
 
 def authenticated_user() -> User | None:

@@ -34,6 +34,15 @@ BUILT_IN: dict[str, list[tuple[str, str, str]]] = {
         ("helper", "Tình nguyện viên hỗ trợ", "Helper"),
         ("interpreter", "Phiên dịch ngôn ngữ ký hiệu", "Interpreter"),
     ],
+    "skills": [
+        ("smartphone_basics", "Điện thoại thông minh cơ bản", "Smartphone basics"),
+        ("online_public_services", "Dịch vụ công trực tuyến, VNeID", "Online public services"),
+        ("cyber_safety", "An toàn trên mạng", "Cyber safety"),
+        ("e_payment", "Thanh toán điện tử", "E-payment"),
+        ("office_basics", "Tin học văn phòng", "Office basics"),
+        ("ai_basics", "Ứng dụng AI cơ bản", "AI basics"),
+        ("social_media", "Mạng xã hội", "Social media"),
+    ],
     "languages": [
         ("vi", "Tiếng Việt", "Vietnamese"),
         ("en", "Tiếng Anh", "English"),

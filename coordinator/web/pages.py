@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template
+from flask_babel import get_locale
 
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.sessions.models import TrainingSession
+from coordinator.vocabularies.terms import vocabulary
 
 bp = Blueprint("pages", __name__)
 
@@ -24,16 +26,6 @@ def home():
     return render_template("home.html", sessions=sessions)
 
 
-@bp.app_template_filter("local_time")
-def local_time(value) -> str:
-    """A UTC time shown in the display time zone, e.g. 'T3 02/12/2026 18:00'."""
-    from coordinator.schemas import display_timezone
-
-    local = value.astimezone(display_timezone())
-    weekday = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"][local.weekday()]
-    return f"{weekday} {local:%d/%m/%Y %H:%M}"
-
-
 def _subscribe(path: str) -> dict:
     from flask import current_app
 
@@ -48,9 +40,21 @@ def session_page(session_id: int):
     from coordinator.sessions.operations import get_session
 
     session = get_session(session_id)
+    labels = {
+        name: {t["code"]: t for t in vocabulary(name)}
+        for name in ("venue_accessibility", "target_group")
+    }
+    english = str(get_locale()) == "en"
+
+    def label(name: str, code: str) -> str:
+        term = labels[name].get(code)
+        return (term["label_en"] if english else term["label"]) if term else code
+
     return render_template(
         "session.html",
         session=session,
+        venue_accessibility=[label("venue_accessibility", c) for c in session.venue_accessibility],
+        target_group=label("target_group", session.target_group),
         seats_left=max(session.capacity - session.registered_count, 0),
         subscribe=_subscribe(f"/calendar/wards/{session.ward}.ics"),
     )

@@ -1,0 +1,116 @@
+"""Logging in and out, volunteer registration and the language switch (pages)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from coordinator.errors import Conflict, DomainError
+from coordinator.extensions import db
+from coordinator.geography.models import Ward
+from coordinator.people.auth import verify_password
+from coordinator.people.models import User
+from coordinator.people.operations import create_volunteer, normalize_email
+from coordinator.web.forms import EmptyForm, LoginForm, RegisterForm, apply_domain_error
+from coordinator.web.i18n import LOCALES
+
+bp = Blueprint("auth", __name__)
+
+
+def ward_choices() -> list[tuple[str, str]]:
+    wards = db.session.scalars(sa.select(Ward).order_by(Ward.name)).all()
+    return [(w.code, w.name) for w in wards]
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site paths: an open redirect would make a phishing link look like ours."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return fallback
+
+
+def landing_for(user: User) -> str:
+    if user.has_role("organizer"):
+        return url_for("organize.dashboard")
+    return url_for("me.schedule") if user.volunteer else url_for("pages.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(
+            sa.select(User).where(User.email == normalize_email(form.email.data))
+        )
+        if user is not None and user.active and verify_password(user, form.password.data):
+            login_user(user, remember=form.remember.data)
+            session.pop("locale", None)  # the user's own saved language wins from now on
+            return redirect(safe_next(request.args.get("next"), landing_for(user)))
+        form.password.errors = [_("Wrong email or password.")]
+    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else (
+        422 if form.errors else 200
+    )
+
+
+@bp.post("/logout")
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash(_("You are logged out."), "success")
+    return redirect(url_for("pages.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(landing_for(current_user))
+    form = RegisterForm()
+    form.home_ward.choices = ward_choices()
+    if form.validate_on_submit():
+        data = {
+            "full_name": form.full_name.data.strip(),
+            "email": form.email.data,
+            "home_ward": form.home_ward.data,
+            "languages": ["vi"],
+            "locale": session.get("locale", "vi"),
+        }
+        try:
+            volunteer = create_volunteer(data, password=form.password.data)
+            db.session.commit()
+        except Conflict:
+            db.session.rollback()
+            form.email.errors = [_("This email is already registered. Log in instead.")]
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                flash(error.message, "error")
+        else:
+            user = db.session.get(User, volunteer.user_id)
+            user.locale = data["locale"]
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome! Tell us your skills and when you are free."), "success")
+            return redirect(url_for("me.profile"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.post("/language")
+def language():
+    """Switch language; remembered on the user (logged in) or in the browser session."""
+    form = EmptyForm()
+    chosen = request.form.get("locale")
+    if form.validate_on_submit() and chosen in LOCALES:
+        session["locale"] = chosen
+        if current_user.is_authenticated:
+            current_user.locale = chosen
+            if current_user.volunteer is not None:
+                current_user.volunteer.locale = chosen
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next"), url_for("pages.home")))

@@ -1,0 +1,152 @@
+"""Page forms (Flask-WTF: CSRF on every one). Labels are English msgids, shown translated."""
+
+from __future__ import annotations
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm as _FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired as _DataRequired
+from wtforms.validators import Length as _Length
+from wtforms.validators import NumberRange as _NumberRange
+from wtforms.validators import Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from coordinator.errors import DomainError
+
+
+class _CatalogTranslations:
+    """WTForms' own messages (it ships no Vietnamese) through our catalog."""
+
+    def gettext(self, text: str) -> str:
+        return gettext(text)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return gettext(singular if n == 1 else plural)
+
+
+class FlaskForm(_FlaskForm):
+    class Meta(_FlaskForm.Meta):
+        def get_translations(self, form):
+            return _CatalogTranslations()
+
+
+def DataRequired():  # noqa: N802 - validator factories read like the validators they make
+    return _DataRequired(message=_l("This field is required."))
+
+
+def Length(min: int = -1, max: int = -1):  # noqa: N802, A002 - as WTForms names them
+    if min > 0:
+        return _Length(min, max, message=_l("Between %(min)d and %(max)d characters."))
+    return _Length(max=max, message=_l("At most %(max)d characters."))
+
+
+def NumberRange(min: int, max: int):  # noqa: N802, A002
+    return _NumberRange(min, max, message=_l("A number from %(min)s to %(max)s."))
+
+
+# The same shape the API's marshmallow Email field accepts; the mailbox itself is proved
+# by the messages we send, not by a pattern.
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an email address."))
+
+# Blocks of the weekly availability grid: (code, start minute, end minute).
+DAY_BLOCKS = (
+    ("morning", 8 * 60, 12 * 60),
+    ("afternoon", 13 * 60 + 30, 17 * 60 + 30),
+    ("evening", 17 * 60 + 30, 21 * 60 + 30),
+)
+
+
+class CheckboxList(SelectMultipleField):
+    """Several choices as a list of checkboxes (each with its own label)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), EMAIL, Length(max=320)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+
+
+class RegisterForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), EMAIL, Length(max=320)])
+    password = PasswordField(
+        _l("Password (at least 10 characters)"), validators=[DataRequired(), Length(10, 1024)]
+    )
+    home_ward = SelectField(_l("Home ward"), validators=[DataRequired()])
+    consent = BooleanField(
+        _l("I agree that organizers may contact me about sessions"),
+        validators=[_DataRequired(_l("Please agree to be contacted."))],
+    )
+
+
+class ProfileForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=40)])
+    home_ward = SelectField(_l("Home ward"), validators=[DataRequired()])
+    skills = CheckboxList(_l("Skills"), validate_choice=True)
+    languages = CheckboxList(_l("Languages"), validate_choice=True)
+    accessibility_skills = CheckboxList(_l("Accessibility competencies"), validate_choice=True)
+    max_sessions_per_week = IntegerField(
+        _l("Sessions per week at most"), validators=[DataRequired(), NumberRange(1, 14)]
+    )
+    availability = CheckboxList(_l("When are you free each week?"), validate_choice=True)
+
+
+class SessionForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    competence_area = SelectField(_l("Topic (digital competence)"), validators=[DataRequired()])
+    target_group = SelectField(_l("Who it is for"), validators=[DataRequired()])
+    ward = SelectField(_l("Ward"), validators=[DataRequired()])
+    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=300)])
+    venue_accessibility = CheckboxList(_l("Venue accessibility"), validate_choice=True)
+    participant_needs = CheckboxList(_l("Participants' needs"), validate_choice=True)
+    starts_at = StringField(
+        _l("Starts (local time)"), validators=[DataRequired()], render_kw={"type": "datetime-local"}
+    )
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), default=120, validators=[DataRequired(), NumberRange(15, 720)]
+    )
+    capacity = IntegerField(
+        _l("Participants at most"), default=25, validators=[DataRequired(), NumberRange(1, 2000)]
+    )
+    leads = IntegerField(_l("Leads (experts)"), default=1, validators=[NumberRange(0, 20)])
+    helpers = IntegerField(_l("Helpers"), default=2, validators=[NumberRange(0, 50)])
+    interpreters = IntegerField(
+        _l("Sign-language interpreters"), default=0, validators=[NumberRange(0, 10)]
+    )
+    weekly_count = IntegerField(
+        _l("Repeat weekly (number of sessions)"), default=1, validators=[NumberRange(1, 52)]
+    )
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
+
+
+class EmptyForm(FlaskForm):
+    """Just the CSRF token: for buttons that post."""
+
+
+def apply_domain_error(form: FlaskForm, error: DomainError, aliases: dict | None = None) -> bool:
+    """Put a rule's field messages next to the fields they concern; True if any landed."""
+    landed = False
+    for name, messages in (error.messages or {}).items():
+        field = getattr(form, (aliases or {}).get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + list(messages)
+            landed = True
+    return landed

@@ -1,0 +1,44 @@
+"""Languages: Vietnamese by default, English on request, remembered per user.
+
+Strings in code and templates are English msgids wrapped in gettext; the Vietnamese
+catalog (translations/vi) is complete (a test checks), so Vietnamese users never see a
+fallback. Dates, times and numbers are formatted by Babel for the chosen locale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import Babel, format_datetime, format_decimal, get_locale
+from flask_login import current_user
+
+LOCALES = ("vi", "en")
+DEFAULT_LOCALE = "vi"
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The user's saved choice, else this browser session's, else the browser's."""
+    user = current_user if current_user and current_user.is_authenticated else None
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    if request:
+        return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+    return DEFAULT_LOCALE
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["COORDINATOR_TIMEZONE"]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["when"] = lambda value: format_datetime(value, "EEE dd/MM/yyyy HH:mm")
+    app.jinja_env.filters["clock"] = lambda value: format_datetime(value, "HH:mm")
+    app.jinja_env.filters["number"] = format_decimal
+    app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
