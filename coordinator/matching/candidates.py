@@ -50,9 +50,8 @@ def build(problem: Problem, rules: Rules) -> Candidates:
     vols, sessions, roles, w = problem.volunteers, problem.sessions, problem.roles, problem.weights
     n_vol = len(vols)
     vol_ids = np.array([v.id for v in vols], dtype=np.int64)
-    wards = sorted(
-        {v.home_ward for v in vols} | {s.ward for s in sessions} | set(problem.neighbours)
-    )
+    mapped = set(problem.neighbours).union(*problem.neighbours.values())
+    wards = sorted({v.home_ward for v in vols} | {s.ward for s in sessions} | mapped)
     ward_col = {code: i for i, code in enumerate(wards)}
     hops = np.full((len(wards), len(wards)), FAR, dtype=np.int16)
     for origin, reach in rules.hops.items():

@@ -20,6 +20,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from coordinator.matching import candidates as candidate_pairs
+from coordinator.matching import repair
 from coordinator.matching.constraints import Rules
 from coordinator.matching.explain import explain
 from coordinator.matching.problem import SCALE, Plan, Problem
@@ -56,6 +57,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
             working.add(volunteer_id, role, int(cands.cost[p]))
     cover_needs(working)
     fill_open_seats(working)
+    fill_by_moves(working)
     cover_needs(working)
     report("finishing", 0.9)
     return working, cands
@@ -172,7 +174,7 @@ def cover_needs(plan: Working) -> None:
             continue
         for need in sorted(plan.missing_needs(session)):
             if need in plan.missing_needs(session):
-                _add_coverer(plan, session, need)
+                _add_coverer(plan, session, need) or _move_coverer(plan, session, need)
         if plan.missing_needs(session):
             for volunteer_id, role_id in list(plan.proposals):
                 if rules.role[role_id].session_id == session_id:
@@ -215,6 +217,61 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
         plan.remove(out, role)
     plan.add(volunteer_id, role, _pair_cost(plan, role, volunteer_id))
     return True
+
+
+def _move_coverer(plan: Working, session, need: str) -> bool:
+    """Bring in someone with `need` who is proposed elsewhere at the same time (or in a
+    full week): the seat they leave is refilled if possible. Worth it only when the
+    session has other proposals, which would otherwise all be withdrawn."""
+    rules = plan.rules
+    here = [(v, r) for (v, r) in plan.proposals if rules.role[r].session_id == session.id]
+    if not here:
+        return False
+    for j, role in enumerate(plan.roles):
+        if role.session_id != session.id:
+            continue
+        replaceable = [
+            v
+            for v, r in here
+            if r == role.id and not (rules.volunteer[v].accessibility & session.needs)
+        ]
+        if plan.free_seats(role) <= 0 and not replaceable:
+            continue
+        for pair_cost, volunteer_id in plan.candidates(j):
+            volunteer = rules.volunteer[volunteer_id]
+            if need not in volunteer.accessibility or (volunteer_id, session.id) in plan.refused:
+                continue
+            for held_id in sorted(plan.held[volunteer_id]):
+                held = rules.role[held_id]
+                there = rules.session[held.session_id]
+                if there.needs and plan.missing_needs(there, without=volunteer_id):
+                    continue
+                if not plan.fits(volunteer_id, session, ignoring=there):
+                    continue
+                plan.remove(volunteer_id, held)
+                if plan.free_seats(role) <= 0:
+                    out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
+                    plan.remove(out, role)
+                plan.add(volunteer_id, role, pair_cost)
+                repair.fill(plan, held, repair.Repair())
+                return True
+    return False
+
+
+def fill_by_moves(plan: Working) -> None:
+    """Seats still empty: move a proposed volunteer there when a free one can take the
+    seat they leave (what a flow over cautious clusters cannot see)."""
+    rules = plan.rules
+    open_roles = sorted(
+        (role for role in plan.roles if plan.free_seats(role) > 0),
+        key=lambda r: (-rules.unfilled_cost(r.session_id), r.id),
+    )
+    for role in open_roles:
+        while plan.free_seats(role) > 0:
+            before = len(plan.proposals)
+            repair.fill(plan, role, repair.Repair())
+            if len(plan.proposals) == before:
+                break
 
 
 def _pair_cost(plan: Working, role, volunteer_id: int) -> int:

@@ -1,0 +1,488 @@
+"""Pure properties of the matching engine (coordinator.matching): no app, no database.
+
+Hypothesis draws small Problems (a few wards, volunteers, sessions and roles, sometimes
+fixed bookings and refusals) and checks the engine against the model's own rules in
+constraints.py:
+
+* `solve` never breaks a hard rule, explains every proposal and every empty seat, and
+  reports the objective the rules compute;
+* `candidates.build` returns exactly the pairs the rules allow;
+* on tiny instances a brute force over every subset of the candidate pairs bounds how far
+  the plan may be from the optimum;
+* `repair.withdraw` keeps the plan valid, never re-proposes the person who left and never
+  moves a confirmed booking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+
+from hypothesis import HealthCheck, assume, event, example, given, settings, target
+from hypothesis import strategies as st
+
+from coordinator.matching import candidates as candidate_pairs
+from coordinator.matching.constraints import Rules
+from coordinator.matching.problem import Booking, Problem, Role, Session, Volunteer, Window
+from coordinator.matching.repair import withdraw
+from coordinator.matching.solver import plan as solver_plan
+from coordinator.matching.solver import solve
+
+UTC_OFFSET = 7 * 60  # Asia/Ho_Chi_Minh
+MONDAY = 20_000 - (20_000 + 3) % 7  # a local day number that is a Monday (day 0 is a Thu)
+STARTS = (480, 540, 555, 570, 600, 660)  # overlapping, adjacent and 15/30 minutes apart
+LENGTHS = (60, 90)
+SKILLS = ("phone", "safety")
+NEEDS = ("sign_language", "mobility")
+ROLE_NAMES = ("lead", "helper", "interpreter")
+WARDS = ("w0", "w1", "w2", "w3")
+
+ENGINE = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
+
+
+def session_at(
+    session_id: int, ward: str, week: int, weekday: int, local_start: int, length: int, **extra
+) -> Session:
+    day = MONDAY + 7 * week + weekday
+    return Session(
+        id=session_id,
+        ward=ward,
+        start=day * 1440 + local_start - UTC_OFFSET,
+        end=day * 1440 + local_start + length - UTC_OFFSET,
+        day=day,
+        week=(day - 4) // 7,  # weeks counted from the first Monday after the epoch
+        weekday=weekday,
+        local_start=local_start,
+        local_end=local_start + length,
+        **extra,
+    )
+
+
+@st.composite
+def problems(
+    draw, max_volunteers: int = 6, max_sessions: int = 4, confirmed: bool | None = None
+) -> Problem:
+    """A small random Problem; `confirmed` forces (True) or forbids (False) fixed bookings."""
+    wards = list(WARDS[: draw(st.integers(2, 4))])
+    pairs = [(a, b) for i, a in enumerate(wards) for b in wards[i + 1 :]]
+    edges = [pair for pair in pairs if draw(st.sampled_from((True, True, False)))]
+    neighbours = {
+        w: frozenset({b for a, b in edges if a == w} | {a for a, b in edges if b == w})
+        for w in wards
+    }
+    if draw(st.booleans()):  # wards without neighbours may be missing from the map
+        neighbours = {w: near for w, near in neighbours.items() if near}
+    weekdays = draw(st.lists(st.integers(0, 6), min_size=1, max_size=2, unique=True))
+    small = st.frozensets(st.sampled_from(SKILLS), max_size=2)
+
+    volunteers = []
+    for i in range(draw(st.integers(2, max_volunteers))):
+        windows = tuple(
+            Window(
+                weekday=draw(st.sampled_from(weekdays)),
+                start=draw(st.sampled_from((420, 480, 540, 600, 420))),
+                end=draw(st.sampled_from((780, 900, 660, 720))),
+            )
+            for _ in range(draw(st.integers(1, 2)))
+        )
+        volunteers.append(
+            Volunteer(
+                id=11 + 7 * i,  # ids are not indices
+                home_ward=draw(st.sampled_from(wards)),
+                skills=draw(small),
+                accessibility=draw(st.frozensets(st.sampled_from(NEEDS), max_size=2)),
+                languages=draw(st.sampled_from([frozenset({"vi"}), frozenset({"en"})])),
+                is_expert=draw(st.sampled_from((True, True, False))),
+                max_per_week=draw(st.integers(1, 2)),
+                windows=windows,
+                preferred_wards=draw(st.frozensets(st.sampled_from(wards), max_size=1)),
+                preferred_topics=draw(
+                    st.frozensets(st.sampled_from(("apps", "scams")), max_size=1)
+                ),
+                squads=draw(st.frozensets(st.sampled_from((1, 2)), max_size=1)),
+            )
+        )
+    vol_ids = [v.id for v in volunteers]
+
+    sessions, roles = [], []
+    for k in range(draw(st.integers(1, max_sessions))):
+        needs = draw(
+            st.sampled_from(
+                [frozenset(), frozenset(), frozenset({"sign_language"}), frozenset(NEEDS)]
+            )
+        )
+        session = session_at(
+            session_id=501 + 3 * k,
+            ward=draw(st.sampled_from(wards)),
+            week=draw(st.integers(0, 1)),
+            weekday=draw(st.sampled_from(weekdays)),
+            local_start=draw(st.sampled_from(STARTS)),
+            length=draw(st.sampled_from(LENGTHS)),
+            topic=draw(st.sampled_from(("apps", "scams"))),
+            needs=needs,
+            languages=draw(st.sampled_from([frozenset({"vi"}), frozenset({"en"})])),
+            series_people=draw(st.frozensets(st.sampled_from(vol_ids), max_size=1)),
+            squads=draw(st.frozensets(st.sampled_from((1, 2)), max_size=1)),
+            priority=draw(st.sampled_from((0, 0, 20))),
+        )
+        sessions.append(session)
+        names = draw(st.lists(st.sampled_from(ROLE_NAMES), min_size=1, max_size=2, unique=True))
+        for name in names:
+            roles.append(
+                Role(
+                    id=901 + 5 * len(roles),
+                    session_id=session.id,
+                    name=name,
+                    seats=draw(st.sampled_from((1, 2, 1, 0))),  # 0: all seats confirmed
+                    required_skills=draw(
+                        st.sampled_from((frozenset(), frozenset(), frozenset({"phone"})))
+                    ),
+                )
+            )
+
+    problem = Problem(
+        volunteers=volunteers,
+        sessions=sessions,
+        roles=roles,
+        neighbours=neighbours,
+        travel_gap=draw(st.sampled_from((30, 30, 45))),
+    )
+    rules = Rules(problem)
+    eligible = [(v, r) for v in volunteers for r in roles if rules.eligible(v, r)]
+    bookings = []
+    if confirmed:
+        assume(eligible)
+    if eligible and (draw(st.booleans()) if confirmed is None else confirmed):
+        for v, r in draw(st.lists(st.sampled_from(eligible), min_size=1, max_size=2, unique=True)):
+            bookings.append(Booking(v.id, r.session_id, r.id, fixed=True))
+        problem.bookings = bookings
+        assume(Rules(problem).violations([]) == [])  # confirmed bookings are themselves valid
+    if eligible and draw(st.booleans()):  # earlier proposals the engine may keep
+        v, r = draw(st.sampled_from(eligible))
+        if (v.id, r.session_id) not in {(b.volunteer_id, b.session_id) for b in bookings}:
+            bookings.append(Booking(v.id, r.session_id, r.id, fixed=False))
+    problem.bookings = bookings
+    if draw(st.booleans()):
+        pairs = [(v, s.id) for v in vol_ids for s in sessions]
+        problem.refused = frozenset(draw(st.lists(st.sampled_from(pairs), max_size=3)))
+    return problem
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def candidate_set(problem: Problem) -> list[tuple[int, int]]:
+    """(volunteer id, role id) of every pair candidates.build returns."""
+    cands = candidate_pairs.build(problem, Rules(problem))
+    pairs = [
+        (problem.volunteers[v].id, problem.roles[r].id)
+        for v, r in zip(cands.vol.tolist(), cands.role.tolist(), strict=True)
+    ]
+    assert len(pairs) == len(set(pairs)), "a pair appears twice"
+    for r, s in zip(cands.role.tolist(), cands.session.tolist(), strict=True):
+        assert problem.roles[r].session_id == problem.sessions[s].id
+    return sorted(pairs)
+
+
+def allowed_pairs(problem: Problem) -> list[tuple[int, int]]:
+    """The same set from the per-pair rules: eligible, not refused, not clashing with a
+    fixed booking and not over a week's limit that fixed bookings already use up."""
+    rules = Rules(problem)
+    out = []
+    for v in problem.volunteers:
+        fixed = [rules.session[s] for s in rules.fixed_sessions[v.id]]
+        for r in problem.roles:
+            s = rules.session[r.session_id]
+            if r.seats <= 0 or not rules.eligible(v, r) or (v.id, s.id) in problem.refused:
+                continue
+            if any(rules.conflict(s, b) for b in fixed):
+                continue
+            if sum(b.week == s.week for b in fixed) >= v.max_per_week:
+                continue
+            out.append((v.id, r.id))
+    return sorted(out)
+
+
+def brute_force(problem: Problem, pairs: list[tuple[int, int]]) -> tuple[int, int, list]:
+    """(best objective, most seats filled by any valid plan, a best plan) over every subset
+    of `pairs`. Subsets breaking a rule that more proposals cannot mend (seats, clashes,
+    weekly limits) are pruned; the rest are judged by Rules.violations."""
+    rules = Rules(problem)
+    taken: Counter[int] = Counter()
+    busy: dict[int, list[Session]] = defaultdict(list)
+    for b in problem.bookings:
+        if b.fixed:
+            busy[b.volunteer_id].append(rules.session[b.session_id])
+    best = [None, 0, None]
+    chosen: list[tuple[int, int]] = []
+
+    def visit(i: int) -> None:
+        if i == len(pairs):
+            found = rules.violations(chosen)
+            # The pruning below handles every other rule: only needs may be left.
+            assert all(f.startswith("session ") for f in found), (chosen, found)
+            if not found:
+                value = rules.objective(chosen)
+                if best[0] is None or value < best[0]:
+                    best[0], best[2] = value, list(chosen)
+                best[1] = max(best[1], len(chosen))
+            return
+        visit(i + 1)
+        volunteer_id, role_id = pairs[i]
+        role, v = rules.role[role_id], rules.volunteer[volunteer_id]
+        s = rules.session[role.session_id]
+        if taken[role_id] >= role.seats:
+            return
+        if any(rules.conflict(s, other) for other in busy[volunteer_id]):
+            return
+        if sum(other.week == s.week for other in busy[volunteer_id]) >= v.max_per_week:
+            return
+        taken[role_id] += 1
+        busy[volunteer_id].append(s)
+        chosen.append(pairs[i])
+        visit(i + 1)
+        chosen.pop()
+        busy[volunteer_id].pop()
+        taken[role_id] -= 1
+
+    visit(0)
+    return best[0], best[1], best[2]
+
+
+def check_plan(problem: Problem) -> None:
+    rules = Rules(problem)
+    result = solve(problem)
+    pairs = [(p.volunteer_id, p.role_id) for p in result.proposals]
+    assert rules.violations(pairs) == []
+    assert len(pairs) == len(set(pairs))
+    assert result.objective == rules.objective(pairs)
+    fixed = {(b.volunteer_id, b.session_id) for b in problem.bookings if b.fixed}
+    for p in result.proposals:
+        assert p.reasons and all(p.reasons)
+        assert p.session_id == rules.role[p.role_id].session_id
+        assert p.cost == rules.pair_cost(
+            rules.volunteer[p.volunteer_id], rules.session[p.session_id]
+        )
+        assert (p.volunteer_id, p.session_id) not in fixed, "a confirmed booking proposed again"
+        assert (p.volunteer_id, p.session_id) not in problem.refused, "a refused pair proposed"
+    filled = Counter(p.role_id for p in result.proposals)
+    empty = {r.id: r.seats - filled[r.id] for r in problem.roles if r.seats > filled[r.id]}
+    unfilled = {u.role_id: u for u in result.unfilled}
+    assert set(unfilled) == set(empty)
+    for role_id, u in unfilled.items():
+        assert u.seats == empty[role_id]
+        assert u.session_id == rules.role[role_id].session_id
+        assert u.reasons and all(u.reasons)
+
+
+# -- 1. the strategy draws what it promises ---------------------------------------------
+
+
+@ENGINE
+@given(problems())
+def test_generated_problems_are_well_formed(problem):
+    rules = Rules(problem)
+    assert rules.violations([]) == []
+    for a, near in problem.neighbours.items():
+        for b in near:
+            assert a in problem.neighbours[b]
+    for s in problem.sessions:
+        assert s.start == s.day * 1440 + s.local_start - UTC_OFFSET
+        assert (s.day - MONDAY) % 7 == s.weekday
+    for b in problem.bookings:
+        assert rules.role[b.role_id].session_id == b.session_id
+
+
+# -- 2. solve() keeps every hard rule and explains itself -----------------------------
+
+
+@ENGINE
+@given(problems())
+def test_solve_never_breaks_a_rule(problem):
+    check_plan(problem)
+
+
+@ENGINE
+@given(problems())
+def test_candidates_are_exactly_the_allowed_pairs(problem):
+    assert candidate_set(problem) == allowed_pairs(problem)
+
+
+# -- 3. against a brute force on tiny instances ----------------------------------------
+#
+# The engine is a min-cost flow in which a volunteer takes at most one session per
+# *cluster* (sessions close in time), then exact greedy finishing; participants' needs are
+# only settled afterwards. Measured over ~10,000 drawn instances (and a Hypothesis search
+# maximising the gap), it is optimal on about 98.5% of them and fills fewer seats than the
+# optimum on about 0.6%. Two instances that once cost it seats are now solved exactly by
+# the finishing steps and are pinned below:
+#
+# * CLUSTER_GADGET: a volunteer who could do two back-to-back sessions counts for one in
+#   the flow's clusters; `fill_by_moves` moves a colleague to the empty seat and refills;
+# * NEEDS_GADGET: the flow places the only signer elsewhere; `cover_needs` now moves the
+#   signer back (and refills the seat left) instead of withdrawing the whole session.
+#
+# Still, no relative bound is honest (a lost seat against a tiny optimum is many times
+# it). The bound asserted is: at most the empty-seat cost of each seat it fills fewer
+# than the optimum, plus FILLED_SLACK points (at most 12 observed on filled seats);
+# without needs it fills at least half the optimum's seats; and it is never worse than
+# proposing nothing.
+
+MAX_PAIRS = 14
+FILLED_SLACK = 16
+
+
+def _gadget(volunteers, sessions, roles) -> Problem:
+    return Problem(volunteers, sessions, roles, neighbours={"w0": frozenset()})
+
+
+_ALL_DAY = (Window(weekday=0, start=420, end=780),)
+
+# Two 8:00 sessions (one in English) and a 9:00 one, one lead seat each, in one ward.
+# Volunteer 25 can do 8:00 and 9:00; volunteer 11 only one session a week. The flow sees
+# one 8:00-10:00 cluster per volunteer, puts 11 on the 9:00 session (cost 0, tied with
+# 25) and the English session stays empty; the optimum sends 11 to it (language cost 6).
+CLUSTER_GADGET = _gadget(
+    [
+        Volunteer(11, "w0", is_expert=True, max_per_week=1, windows=_ALL_DAY),
+        Volunteer(25, "w0", is_expert=True, max_per_week=2, windows=_ALL_DAY),
+    ],
+    [
+        session_at(501, "w0", 0, 0, 480, 60),
+        session_at(504, "w0", 0, 0, 480, 60, languages=frozenset({"en"})),
+        session_at(507, "w0", 0, 0, 540, 60),
+    ],
+    [Role(901, 501, "lead", 1), Role(906, 504, "lead", 1), Role(911, 507, "lead", 1)],
+)
+
+# Session 501 (10:00, needs a signer, three helper seats) overlaps session 504 (9:30, one
+# lead seat). Volunteer 11 is the only signer and the only expert. The flow fills 504 with
+# 11 and 501 with 18 and 25; cover_needs cannot bring 11 back and withdraws 501 entirely.
+NEEDS_GADGET = _gadget(
+    [
+        Volunteer(
+            11, "w0", is_expert=True, accessibility=frozenset({"sign_language"}), windows=_ALL_DAY
+        ),
+        Volunteer(18, "w0", windows=_ALL_DAY),
+        Volunteer(25, "w0", windows=_ALL_DAY),
+    ],
+    [
+        session_at(501, "w0", 0, 0, 600, 60, needs=frozenset({"sign_language"})),
+        session_at(504, "w0", 0, 0, 570, 60),
+    ],
+    [Role(901, 501, "helper", 3), Role(906, 504, "lead", 1)],
+)
+
+
+@settings(ENGINE, max_examples=200)
+@example(CLUSTER_GADGET)
+@example(NEEDS_GADGET)
+@given(problems(max_volunteers=4, max_sessions=3))
+def test_close_to_the_brute_force_optimum(problem):
+    pairs = candidate_set(problem)
+    assert pairs == allowed_pairs(problem)
+    assume(len(pairs) <= MAX_PAIRS)
+    rules = Rules(problem)
+    optimum, most, best = brute_force(problem, pairs)
+    assert optimum is not None  # the empty plan is always valid
+    result = solve(problem)
+    assert optimum <= result.objective <= rules.objective([])
+    gap = result.objective - optimum
+    lost = max(most - result.filled, 0)
+    seat_cost = max(rules.unfilled_cost(s.id) for s in problem.sessions)
+    event(f"gap: {'none' if gap == 0 else 'seats' if lost else 'points'}")
+    target(gap, label="gap to the optimum")
+    assert gap <= lost * seat_cost + FILLED_SLACK, (result.objective, optimum, best)
+    if not any(s.needs for s in problem.sessions):
+        assert 2 * result.filled >= most, (result.filled, most)
+
+
+def test_the_gadgets_are_solved_exactly():
+    """The two instances above, which cost the bare flow seats, reach the optimum."""
+    for problem, optimum in ((CLUSTER_GADGET, 10), (NEEDS_GADGET, 100)):
+        assert brute_force(problem, candidate_set(problem))[0] == optimum
+        assert solve(problem).objective == optimum
+
+
+# -- 4. repairs ---------------------------------------------------------------------------
+
+
+def without_booking(problem: Problem, booking: Booking) -> Problem:
+    """The problem once `booking` is withdrawn: its seat is free again."""
+    roles = [
+        dataclasses.replace(r, seats=r.seats + 1) if r.id == booking.role_id else r
+        for r in problem.roles
+    ]
+    bookings = [b for b in problem.bookings if b != booking]
+    return dataclasses.replace(problem, roles=roles, bookings=bookings)
+
+
+def check_repair(working, before_fixed, problem_after: Problem, volunteer_id, role_id, repair):
+    rules = Rules(problem_after)
+    session_id = rules.role[role_id].session_id
+    pairs = sorted(working.proposals)
+    assert rules.violations(pairs) == []
+    assert (volunteer_id, session_id) not in working.fixed
+    for v, r in pairs:
+        assert (v, rules.role[r].session_id) != (volunteer_id, session_id), "re-proposed"
+        assert (v, rules.role[r].session_id) not in problem_after.refused
+    assert working.fixed == before_fixed - {(volunteer_id, session_id)}, "a confirmed booking moved"
+    if not any(op == "remove" for op, _, _ in repair.changes):
+        assert len(repair.touched) <= 2, repair.changes
+    assert repair.changes[0] == ("leave", volunteer_id, role_id)
+    event("repair: " + (" ".join(sorted({op for op, _, _ in repair.changes[1:]})) or "none"))
+    target(len(repair.changes), label="changes")  # steer towards moves and removals
+    taken = Counter(r for _, r in pairs)
+    for role in problem_after.roles:
+        assert working.taken[role.id] == taken[role.id]
+        assert working.free_seats(role) >= 0
+
+
+@ENGINE
+@given(problems(), st.data())
+def test_withdrawing_a_proposal_keeps_the_plan_valid(problem, data):
+    working, _ = solver_plan(problem)
+    assume(working.proposals)
+    volunteer_id, role_id = data.draw(st.sampled_from(sorted(working.proposals)))
+    before = set(working.fixed)
+    repair = withdraw(working, volunteer_id, role_id)
+    check_repair(working, before, problem, volunteer_id, role_id, repair)
+
+
+@ENGINE
+@given(problems(confirmed=True), st.data())
+def test_withdrawing_a_confirmed_booking_keeps_the_plan_valid(problem, data):
+    fixed = [b for b in problem.bookings if b.fixed]
+    working, _ = solver_plan(problem)
+    booking = data.draw(st.sampled_from(fixed))
+    before = set(working.fixed)
+    repair = withdraw(working, booking.volunteer_id, booking.role_id)
+    check_repair(
+        working,
+        before,
+        without_booking(problem, booking),
+        booking.volunteer_id,
+        booking.role_id,
+        repair,
+    )
+
+
+# -- engine bugs found by these tests ----------------------------------------------------
+
+
+def test_neighbour_outside_the_problem_does_not_crash():
+    # A neighbour that is neither a key of the map nor any volunteer's or session's ward
+    # (a map cut down to the wards in scope, say) is one more ward, as in Rules.distance.
+    problem = Problem(
+        volunteers=[Volunteer(11, "w0", windows=_ALL_DAY)],
+        sessions=[session_at(501, "w0", 0, 0, 480, 60)],
+        roles=[Role(901, 501, "helper", 1)],
+        neighbours={"w0": frozenset({"w1"})},
+    )
+    assert allowed_pairs(problem) == [(11, 901)]
+    assert candidate_set(problem) == [(11, 901)]
+    check_plan(problem)
