@@ -49,6 +49,8 @@ class Config:
     MATCHING_DEBOUNCE_SECONDS = _env_int("MATCHING_DEBOUNCE_SECONDS", 5)
     # A repair after a withdrawal plans this many days either side of the session.
     MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
+    # Extra cost of an empty seat in a ward and group as far as can be from its target.
+    MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
 
     RQ_QUEUES = ("default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
@@ -67,6 +69,24 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     JSON_SORT_KEYS = False
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    # Mail and notifications. No MAIL_SERVER: messages are written to MAIL_OUTBOX_PATH as
+    # .eml files, so the default install needs no mail server.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)  # STARTTLS on MAIL_PORT
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)  # implicit TLS (usually port 465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER")  # None: no-reply@<public host>
+    MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 30)
+    MAIL_OUTBOX_PATH = os.environ.get("MAIL_OUTBOX_PATH", str(INSTANCE_DIR / "outbox"))
+    # Organizers hear of unfilled roles this many days before a session.
+    NOTIFICATION_UNFILLED_ALERT_DAYS = _env_int("NOTIFICATION_UNFILLED_ALERT_DAYS", 3)
+    NOTIFICATION_DIGEST_HOUR = _env_int("NOTIFICATION_DIGEST_HOUR", 18)  # local time
+    NOTIFICATION_ANSWER_LINK_DAYS = _env_int("NOTIFICATION_ANSWER_LINK_DAYS", 7)
+    # How often a worker re-sends due messages whose scheduled job Redis lost.
+    NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     SESSION_COOKIE_HTTPONLY = True

@@ -74,14 +74,33 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator import cli
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
-    from coordinator.web import auth_pages, i18n, organizer_pages, pages, volunteer_pages
+    from coordinator.notifications import views as notification_views
+    from coordinator.web import (
+        admin_pages,
+        auth_pages,
+        i18n,
+        organizer_pages,
+        pages,
+        participant_pages,
+        progress_pages,
+        volunteer_pages,
+    )
 
     i18n.init_app(app)
     extensions.csrf.init_app(app)
-    for blueprint in (pages.bp, auth_pages.bp, volunteer_pages.bp, organizer_pages.bp):
+    for blueprint in (
+        pages.bp,
+        auth_pages.bp,
+        volunteer_pages.bp,
+        organizer_pages.bp,
+        admin_pages.bp,
+        progress_pages.bp,
+        participant_pages.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_views.bp)
     extensions.csrf.exempt(calendar_views.bp)  # GET-only feeds, no cookies
+    notification_views.init_app(app)  # links in mails; the token in the URL is the credential
     log_scrub.install()  # private feed tokens never reach a log line
     cli.init_app(app)
     return app
@@ -97,6 +116,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.matching.api import blp as matching
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
+    from coordinator.progress.api import blp as progress
     from coordinator.sessions.api import blp as sessions
     from coordinator.squads.api import blp as squads
     from coordinator.vocabularies.api import blp as vocabularies
@@ -120,6 +140,7 @@ def _register_api(app: Flask) -> None:
         calendar,
         participants,
         matching,
+        progress,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API

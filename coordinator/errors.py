@@ -85,7 +85,9 @@ def error_response(
     return jsonify(body), status
 
 
-PAGE_BLUEPRINTS = frozenset({"pages", "auth", "me", "organize"})
+PAGE_BLUEPRINTS = frozenset(
+    {"pages", "auth", "me", "organize", "admin", "organize_progress", "participate"}
+)
 
 
 def _wants_page() -> bool:

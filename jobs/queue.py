@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from rq import Queue, Retry
@@ -16,6 +16,8 @@ QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notification
 # Events that wait on the scheduler, so that those arriving meanwhile join their work.
 DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
 DEFAULT_RETRY = Retry(max=3, interval=[10, 30, 60])
+# Mail servers have longer outages than our own services: back off up to an hour.
+MAIL_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -36,13 +38,20 @@ def enqueue(
     unique: bool = False,
     retry: Retry | None = DEFAULT_RETRY,
     delay: timedelta | None = None,
+    at: datetime | None = None,
 ):
-    """Enqueue `func(*args)` (after `delay`, on RQ's scheduler). Arguments are ids and
-    codes only, never personal data; the description names the function and job id so
-    no argument reaches a log line."""
+    """Enqueue `func(*args)` (after `delay`, or at the aware datetime `at`, on RQ's
+    scheduler). Arguments are ids and codes only, never personal data; the description
+    names the function and job id so no argument reaches a log line."""
     q = get_queue(queue)
-    return (q.enqueue_in if delay else q.enqueue)(
-        *((delay,) if delay else ()),
+    if at is not None:
+        schedule, when = q.enqueue_at, (at,)
+    elif delay:
+        schedule, when = q.enqueue_in, (delay,)
+    else:
+        schedule, when = q.enqueue, ()
+    return schedule(
+        *when,
         func,
         *args,
         job_id=job_id,

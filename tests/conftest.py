@@ -56,6 +56,8 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         "PASSWORD_HASH_TIME_COST": TestConfig.PASSWORD_HASH_TIME_COST,
         "PASSWORD_HASH_MEMORY_KIB": TestConfig.PASSWORD_HASH_MEMORY_KIB,
         "MATCHING_DEBOUNCE_SECONDS": TestConfig.MATCHING_DEBOUNCE_SECONDS,
+        "MAIL_SERVER": None,  # messages go to a per-test outbox folder
+        "MAIL_OUTBOX_PATH": str(tmp_path / "outbox"),
     }
 
 

@@ -23,3 +23,33 @@ def test_ward_page_lists_upcoming_sessions(client, make_session):
 
 def test_unknown_session_page_is_404(client, wards):
     assert client.get("/sessions/4242").status_code == 404
+
+
+def test_squad_page_lists_its_sessions_and_subscribe_links(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session(title="Buổi của đội")
+    leader = make_volunteer(is_expert=True)[0]
+    squad = client.post(
+        "/api/v1/squads",
+        json={
+            "name": "Đội Phương Mai",
+            "leader_id": leader,
+            "member_ids": [],
+            "home_ward": "kim_lien",
+        },
+        headers=organizer_headers,
+    )
+    assert squad.status_code == 201, squad.json
+    booked = client.post(
+        f"/api/v1/sessions/{session['id']}/assignments",
+        json={"role": "lead", "squad_id": squad.json["id"]},
+        headers=organizer_headers,
+    )
+    assert booked.status_code == 201, booked.json
+    page = client.get(f"/squads/{squad.json['id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Đội Phương Mai" in html and "Buổi của đội" in html
+    assert f"/calendar/squads/{squad.json['id']}.ics" in html and "webcal://" in html
+    assert client.get("/squads/424242").status_code == 404

@@ -40,6 +40,7 @@ def load_handlers() -> None:
     """Import the feature modules that register handlers."""
     from coordinator.calendar import handlers as _calendar  # noqa: F401
     from coordinator.matching import handlers as _matching  # noqa: F401
+    from coordinator.notifications import handlers as _notifications  # noqa: F401
 
 
 def process_event(event_id: int) -> str:

@@ -84,6 +84,7 @@ def build(problem: Problem, rules: Rules) -> Candidates:
     win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(vols) for x in v.windows]
     win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
     available_at: dict[tuple[int, int, int], np.ndarray] = {}
+    steps_to: dict[str, np.ndarray] = {}
     qualified_for: dict[tuple, np.ndarray] = {}
 
     parts_vol, parts_role, parts_session, parts_cost = [], [], [], []
@@ -106,18 +107,18 @@ def build(problem: Problem, rules: Rules) -> Candidates:
                 & (win_arr[:, 3] >= s.local_end)
             )
             mask[win_arr[hit, 0]] = True
-            available_at[key] = mask
-        steps = hops[home, ward_col[s.ward]]
-        near = steps <= w.max_ward_hops
+            available_at[key] = np.flatnonzero(mask)  # the few free then, not all
+        if s.ward not in steps_to:  # per ward, not per session: thousands share a ward
+            steps_to[s.ward] = hops[home, ward_col[s.ward]]
         free = available_at[key]
-        excluded["unavailable"] += int(n_vol - free.sum())
-        excluded["too_far"] += int((free & ~near).sum())
-        base = np.flatnonzero(free & near)
+        steps = steps_to[s.ward][free]
+        near = steps <= w.max_ward_hops
+        excluded["unavailable"] += n_vol - free.size
+        excluded["too_far"] += int(free.size - near.sum())
+        base, steps = free[near], steps[near]
         if base.size == 0:
             continue
-        cost = np.where(
-            steps[base] == 0, 0, np.where(steps[base] == 1, w.neighbour_ward, w.far_ward)
-        )
+        cost = np.where(steps == 0, 0, np.where(steps == 1, w.neighbour_ward, w.far_ward))
         miss = np.zeros(base.size, dtype=np.int64)
         miss += has_pref[base, 0] & ~pref_ward[base, ward_col[s.ward]]
         miss += has_pref[base, 1] & ~pref_topic[base, topics.index(s.topic)]

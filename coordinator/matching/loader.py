@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
 from coordinator.matching import problem as m
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
+from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.squads.models import SquadMember
@@ -92,8 +93,13 @@ def load(
     needs = _registered_needs(target_ids)
     series_people, squads = _series_and_squads(targets, bookings)
 
+    priorities = _priorities(targets)
     sessions = {
-        s.id: to_session(s, needs[s.id], series_people[s.id], squads[s.id]) for s in targets
+        s.id: replace(
+            to_session(s, needs[s.id], series_people[s.id], squads[s.id]),
+            priority=priorities[s.id],
+        )
+        for s in targets
     }
     movable_per_role: dict[int, int] = defaultdict(int)
     plan_bookings, refused = [], set()
@@ -135,6 +141,21 @@ def load(
         refused=frozenset(refused),
     )
     return Loaded(problem, {s.id: s.version for s in targets}, now)
+
+
+def _priorities(targets: list[TrainingSession]) -> dict[int, int]:
+    """Extra cost per empty seat: MATCHING_PRIORITY_WEIGHT × how far the session's ward
+    and group are from their target in the session's year (remaining / target, 0-1)."""
+    weight = current_app.config["MATCHING_PRIORITY_WEIGHT"]
+    shares: dict[int, dict[tuple[str, str], float]] = {}
+    found = {}
+    for session in targets:
+        year = session.starts_at.astimezone(display_timezone()).year
+        if year not in shares:
+            shares[year] = gap_shares(year) if weight else {}
+        key = (session.ward, session.target_group)
+        found[session.id] = round(weight * shares[year].get(key, 0))
+    return found
 
 
 def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:

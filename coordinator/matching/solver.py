@@ -27,6 +27,10 @@ from coordinator.matching.problem import SCALE, Plan, Problem
 from coordinator.matching.state import Plan as Working
 
 Progress = Callable[[str, float], None]
+MAX_FLOW_ROUNDS = 3
+# Above this many pairs the flow gets each role's cheapest pairs only (see _sparse).
+SPARSE_ABOVE = 500_000
+FLOW_PAIRS_PER_SEAT = 24
 
 
 def solve(problem: Problem, progress: Progress | None = None) -> Plan:
@@ -46,21 +50,80 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
     rules = Rules(problem)
     cands = candidate_pairs.build(problem, rules)
     report("candidates", 0.3)
-    chosen = flow(problem, rules, cands)
+    allowed = _staffable(problem, cands) & _sparse(problem, cands)
+    for _round in range(MAX_FLOW_ROUNDS):
+        working = Working(rules, cands)
+        _apply(working, problem, cands, flow(problem, rules, cands, allowed))
+        dropped = cover_needs(working)
+        if not dropped:
+            break
+        # Sessions that cannot be staffed with their needs covered give their volunteers
+        # back: plan again without them rather than patch around the hole.
+        session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
+        allowed &= ~np.isin(session_ids[cands.session], list(dropped))
     report("flow", 0.7)
-    working = Working(rules, cands)
-    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-    for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
-        volunteer_id = int(vol_ids[cands.vol[p]])
-        role = problem.roles[cands.role[p]]
-        if working.fits(volunteer_id, rules.session[role.session_id]):
-            working.add(volunteer_id, role, int(cands.cost[p]))
-    cover_needs(working)
     fill_open_seats(working)
     fill_by_moves(working)
     cover_needs(working)
     report("finishing", 0.9)
     return working, cands
+
+
+def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> None:
+    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+    for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
+        volunteer_id = int(vol_ids[cands.vol[p]])
+        role = problem.roles[cands.role[p]]
+        if working.fits(volunteer_id, working.rules.session[role.session_id]):
+            working.add(volunteer_id, role, int(cands.cost[p]))
+
+
+def _staffable(problem: Problem, cands) -> np.ndarray:
+    """Pairs of sessions whose every need some candidate covers (others cannot be staffed
+    at all, so their volunteers are better used elsewhere)."""
+    allowed = np.ones(len(cands), dtype=bool)
+    with_needs = [k for k, s in enumerate(problem.sessions) if s.needs]
+    if not with_needs:
+        return allowed
+    fixed_cover: dict[int, set[str]] = {}
+    volunteers = {v.id: v for v in problem.volunteers}
+    for booking in problem.bookings:
+        if booking.fixed and booking.volunteer_id in volunteers:
+            fixed_cover.setdefault(booking.session_id, set()).update(
+                volunteers[booking.volunteer_id].accessibility
+            )
+    order = np.argsort(cands.session, kind="stable")
+    bounds = np.searchsorted(cands.session[order], [with_needs, np.add(with_needs, 1)])
+    for k, lo, hi in zip(with_needs, bounds[0], bounds[1], strict=True):
+        session = problem.sessions[k]
+        here = order[lo:hi]
+        covered = set(fixed_cover.get(session.id, ()))
+        for i in np.unique(cands.vol[here]):
+            covered |= problem.volunteers[i].accessibility
+        if not session.needs <= covered:
+            allowed[here] = False
+    return allowed
+
+
+def _sparse(problem: Problem, cands) -> np.ndarray:
+    """On large problems the flow sees each role's cheapest FLOW_PAIRS_PER_SEAT pairs per
+    seat (and every earlier proposal); finishing still sees them all."""
+    if len(cands) <= SPARSE_ABOVE:
+        return np.ones(len(cands), dtype=bool)
+    order = np.lexsort((cands.cost, cands.role))
+    roles = cands.role[order]
+    starts = np.searchsorted(roles, roles, side="left")
+    rank = np.arange(order.size) - starts
+    seats = np.array([max(r.seats, 0) for r in problem.roles], dtype=np.int64)
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[order] = rank < FLOW_PAIRS_PER_SEAT * seats[roles]
+    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    if existing:
+        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+        role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
+        key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
+        keep |= np.isin(key, [v * (1 << 32) + r for v, r in existing])
+    return keep
 
 
 def working_plan(problem: Problem) -> tuple[Working, object]:
@@ -83,74 +146,83 @@ def as_plan(working: Working) -> Plan:
     return explain(working)
 
 
-def flow(problem: Problem, rules: Rules, cands) -> np.ndarray:
-    """Indices of the candidate pairs a min-cost flow picks."""
+def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the candidate pairs (among `allowed`) a min-cost flow picks.
+
+    Layers that cannot bind are left out, which keeps the graph small: a week whose limit
+    is at least its number of clusters hangs its clusters on the volunteer, and a
+    cluster of one pair is just that pair's arc (capacity 1)."""
+    pairs = np.flatnonzero(allowed) if allowed is not None else np.arange(len(cands))
     roles, w = problem.roles, problem.weights
-    n_vol, n_week = len(problem.volunteers), len(cands.week_vol)
-    n_cluster = int(cands.cluster.max()) + 1 if len(cands) else 0
-    base_week = 2 + n_vol
-    base_cluster = base_week + n_week
-    base_role = base_cluster + n_cluster
+    # Only the clusters, weeks and volunteers the allowed pairs use (compact ids).
+    clusters, pair_cluster = np.unique(cands.cluster[pairs], return_inverse=True)
+    weeks, cluster_week = np.unique(cands.cluster_week[clusters], return_inverse=True)
+    week_vol = cands.week_vol[weeks]
+    week_cap = cands.week_cap[weeks]
+    n_vol, n_role = len(problem.volunteers), len(roles)
     seats = np.array([max(r.seats, 0) for r in roles], dtype=np.int64)
     unfilled = np.array([rules.unfilled_cost(r.session_id) for r in roles], dtype=np.int64)
 
     # Load units: as many as the volunteer could possibly use, each dearer than the last.
-    week_total = np.bincount(cands.week_vol, weights=cands.week_cap, minlength=n_vol)
-    clusters = np.bincount(cands.week_vol[cands.cluster_week], minlength=n_vol)
-    units = np.minimum(week_total, clusters).astype(np.int64)
+    clusters_per_week = np.bincount(cluster_week, minlength=len(weeks))
+    usable = np.minimum(week_cap, clusters_per_week)
+    units = np.bincount(week_vol, weights=usable, minlength=n_vol).astype(np.int64)
     unit_vol = np.repeat(np.arange(n_vol), units)
     unit_k = np.arange(unit_vol.size) - np.repeat(np.cumsum(units) - units, units)
     fixed = np.array([rules.fixed_load[v.id] for v in problem.volunteers], dtype=np.int64)
     unit_cost = w.load * (fixed[unit_vol] + unit_k) * SCALE
 
-    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
-    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-    role_ids = np.array([r.id for r in roles], dtype=np.int64)
-    keep = np.zeros(len(cands), dtype=bool)
-    if existing and len(cands):
-        key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
-        keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
-    pair_cost = cands.cost * SCALE - keep * w.keep_bonus
+    # Node ids: 0 source, 1 sink, volunteers, binding weeks, clusters of 2+ pairs, roles.
+    binding = week_cap < clusters_per_week
+    week_node = np.where(binding, 0, 2 + week_vol)
+    week_node[binding] = 2 + n_vol + np.arange(int(binding.sum()))
+    next_id = 2 + n_vol + int(binding.sum())
+    pairs_per_cluster = np.bincount(pair_cluster, minlength=len(clusters))
+    shared = pairs_per_cluster > 1
+    cluster_node = week_node[cluster_week].copy()
+    cluster_node[shared] = next_id + np.arange(int(shared.sum()))
+    role_base = next_id + int(shared.sum())
 
-    n_role = len(roles)
-    tails = np.concatenate(
-        [
-            np.zeros(unit_vol.size, dtype=np.int64),  # source -> volunteer
-            2 + cands.week_vol,  # volunteer -> week
-            base_week + cands.cluster_week,  # week -> cluster
-            base_cluster + cands.cluster,  # cluster -> role
-            np.zeros(n_role, dtype=np.int64),  # source -> role: the empty seat
-            base_role + np.arange(n_role),  # role -> sink
-        ]
-    )
-    heads = np.concatenate(
-        [
-            2 + unit_vol,
-            base_week + np.arange(n_week),
-            base_cluster + np.arange(n_cluster),
-            base_role + cands.role,
-            base_role + np.arange(n_role),
-            np.ones(n_role, dtype=np.int64),
-        ]
-    )
-    capacities = np.concatenate(
-        [
-            np.ones(unit_vol.size, dtype=np.int64),
-            cands.week_cap,
-            np.ones(n_cluster, dtype=np.int64),
-            np.ones(len(cands), dtype=np.int64),
-            seats,
-            seats,
-        ]
-    )
-    costs = np.concatenate(
-        [
-            unit_cost,
-            np.zeros(n_week + n_cluster, dtype=np.int64),
+    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    pair_cost = cands.cost[pairs] * SCALE
+    if existing:
+        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+        role_ids = np.array([r.id for r in roles], dtype=np.int64)
+        key = vol_ids[cands.vol[pairs]] * (1 << 32) + role_ids[cands.role[pairs]]
+        keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        pair_cost = pair_cost - keep * w.keep_bonus
+
+    one = np.ones
+    parts = [  # (tails, heads, capacities, costs)
+        (np.zeros(unit_vol.size, np.int64), 2 + unit_vol, one(unit_vol.size, np.int64), unit_cost),
+        (
+            2 + week_vol[binding],
+            week_node[binding],
+            week_cap[binding],
+            np.zeros(int(binding.sum()), np.int64),
+        ),
+        (
+            week_node[cluster_week[shared]],
+            cluster_node[shared],
+            one(int(shared.sum()), np.int64),
+            np.zeros(int(shared.sum()), np.int64),
+        ),
+        (
+            cluster_node[pair_cluster],
+            role_base + cands.role[pairs],
+            one(pairs.size, np.int64),
             pair_cost,
-            unfilled * SCALE,
-            np.zeros(n_role, dtype=np.int64),
-        ]
+        ),
+        (np.zeros(n_role, np.int64), role_base + np.arange(n_role), seats, unfilled * SCALE),
+        (
+            role_base + np.arange(n_role),
+            np.ones(n_role, np.int64),
+            seats,
+            np.zeros(n_role, np.int64),
+        ),
+    ]
+    tails, heads, capacities, costs = (
+        np.concatenate(column) for column in zip(*parts, strict=True)
     )
     solver = min_cost_flow.SimpleMinCostFlow()
     arcs = solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
@@ -159,15 +231,17 @@ def flow(problem: Problem, rules: Rules, cands) -> np.ndarray:
     status = solver.solve()
     if status != solver.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed: status {status}")
-    first_pair = unit_vol.size + n_week + n_cluster
-    flows = solver.flows(arcs[first_pair : first_pair + len(cands)])
-    return np.flatnonzero(flows > 0)
+    first_pair = sum(len(part[0]) for part in parts[:3])
+    flows = solver.flows(arcs[first_pair : first_pair + pairs.size])
+    return pairs[flows > 0]
 
 
-def cover_needs(plan: Working) -> None:
-    """Every session with proposals covers its participants' needs, or loses them."""
+def cover_needs(plan: Working) -> set[int]:
+    """Every session with proposals covers its participants' needs, or loses them.
+    Returns the sessions that lost them."""
     rules = plan.rules
     proposed_sessions = {rules.role[r].session_id for (_, r) in plan.proposals}
+    dropped: set[int] = set()
     for session_id in sorted(proposed_sessions):
         session = rules.session[session_id]
         if not session.needs:
@@ -176,9 +250,11 @@ def cover_needs(plan: Working) -> None:
             if need in plan.missing_needs(session):
                 _add_coverer(plan, session, need) or _move_coverer(plan, session, need)
         if plan.missing_needs(session):
+            dropped.add(session_id)
             for volunteer_id, role_id in list(plan.proposals):
                 if rules.role[role_id].session_id == session_id:
                     plan.remove(volunteer_id, rules.role[role_id])
+    return dropped
 
 
 def _add_coverer(plan: Working, session, need: str) -> bool:

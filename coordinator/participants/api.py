@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from flask import jsonify
 from flask_smorest import Blueprint
 
 from coordinator.calendar.tokens import feed_url, subscribe_links
 from coordinator.extensions import ErrorSchema, db
+from coordinator.participants import attendance, records
 from coordinator.participants.operations import create_participant
-from coordinator.participants.schemas import ParticipantCreatedSchema, ParticipantCreateSchema
+from coordinator.participants.schemas import (
+    AttendanceSchema,
+    ParticipantCreatedSchema,
+    ParticipantCreateSchema,
+    RosterEntrySchema,
+)
 from coordinator.people.auth import authenticated_user, is_organizer
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Participants")
@@ -31,3 +38,85 @@ def register_participant(data):
         "target_group": participant.target_group,
         **subscribe_links(feed_url("p", token)),
     }
+
+
+@blp.get("/participants/<int:participant_id>/export")
+@blp.response(200)
+@blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
+@blp.doc(security=[{"bearerAuth": []}])
+def export_participant(participant_id):
+    """Everything held about a participant, as JSON (for them, or an organizer on their
+    or their guardian's request)."""
+    participant = records.get_participant(participant_id)
+    records.require_owner_or_organizer(authenticated_user(), participant)
+    response = jsonify(records.export(participant))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="participant-{participant.id}.json"'
+    )
+    return response
+
+
+@blp.delete("/participants/<int:participant_id>")
+@blp.response(204)
+@blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
+@blp.doc(security=[{"bearerAuth": []}])
+def erase_participant(participant_id):
+    """Erase a participant's personal data; anonymous counts for progress stay."""
+    participant = records.get_participant(participant_id)
+    records.require_owner_or_organizer(authenticated_user(), participant)
+    records.erase(participant)
+    db.session.commit()
+    return "", 204
+
+
+def _staff_session(session_id: int):
+    session = attendance.get_open_session(session_id)
+    attendance.require_recorder(authenticated_user(), session)
+    return session
+
+
+@blp.get("/sessions/<int:session_id>/attendance")
+@blp.response(200, RosterEntrySchema(many=True))
+@blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
+@blp.doc(security=[{"bearerAuth": []}])
+def get_attendance(session_id):
+    """The roster for the session's lead: first names, needs, attendance and levels."""
+    return _roster(_staff_session(session_id))
+
+
+def _roster(session) -> list[dict]:
+    return [
+        {
+            "registration_id": registration.id,
+            "participant_id": participant.id,
+            "first_name": first_name(participant.full_name),
+            "accessibility_needs": participant.private.accessibility_needs
+            if participant.private
+            else [],
+            "attended": registration.attended,
+            "levels": recorded["levels"],
+            "reached_basic": recorded["reached_basic"],
+        }
+        for registration, participant, recorded in attendance.roster(session)
+    ]
+
+
+@blp.put("/sessions/<int:session_id>/attendance")
+@blp.arguments(AttendanceSchema)
+@blp.response(200, RosterEntrySchema(many=True))
+@blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
+@blp.alt_response(422, schema=ErrorSchema, description="An entry is invalid; nothing saved")
+@blp.doc(security=[{"bearerAuth": []}])
+def put_attendance(data, session_id):
+    """Record who came, their level per competence area and whether they reached the
+    basic standard (all entries or none)."""
+    session = _staff_session(session_id)
+    attendance.record(session, data["entries"], authenticated_user().id)
+    db.session.commit()
+    return _roster(session)
+
+
+def first_name(full_name: str | None) -> str | None:
+    """Vietnamese names end with the given name: 'Nguyễn Thị Lan' -> 'Lan'."""
+    return full_name.split()[-1] if full_name else None

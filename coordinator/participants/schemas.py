@@ -31,3 +31,33 @@ class ParticipantCreatedSchema(Schema):
     feed_url = fields.String(required=True, metadata={"description": "Private calendar (https)"})
     webcal_url = fields.String(required=True)
     google_url = fields.String(required=True)
+
+
+class AttendanceEntrySchema(Schema):
+    registration_id = fields.Integer(required=True, strict=True)
+    attended = fields.Boolean(required=True)
+    levels = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 32)),
+        values=fields.Integer(strict=True, validate=validate.Range(1, 8)),
+        load_default=dict,
+        metadata={"description": "Competence area code -> level 1-8 (DigComp 2.2)"},
+    )
+    reached_basic = fields.Boolean(load_default=False)
+
+
+class AttendanceSchema(Schema):
+    entries = fields.List(
+        fields.Nested(AttendanceEntrySchema), required=True, validate=validate.Length(max=2000)
+    )
+
+
+class RosterEntrySchema(Schema):
+    """What session staff see: the first name and the needs to help with, no contacts."""
+
+    registration_id = fields.Integer(required=True)
+    participant_id = fields.Integer(required=True)
+    first_name = fields.String(allow_none=True)
+    accessibility_needs = fields.List(fields.String(), required=True)
+    attended = fields.Boolean(allow_none=True)
+    levels = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    reached_basic = fields.Boolean(required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import request
+from flask import current_app, request
 
 from coordinator.errors import error_response
 
@@ -20,13 +20,27 @@ def _has_body() -> bool:
     )
 
 
+def accepts_body(*mimetypes: str):
+    """Mark a view that takes a body of these types instead of JSON (a CSV upload)."""
+
+    def mark(view):
+        view.accepted_bodies = frozenset(mimetypes)
+        return view
+
+    return mark
+
+
 def require_json_bodies():
-    """A body on a write must be JSON (415 otherwise) and must parse (400 otherwise)."""
+    """A body on a write must be JSON (415 otherwise) and must parse (400 otherwise),
+    unless the view says it takes this type (accepts_body)."""
     if not (
         request.path.startswith("/api/")
         and request.method in ("POST", "PUT", "PATCH")
         and _has_body()
     ):
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if request.mimetype in getattr(view, "accepted_bodies", ()):
         return None
     if not request.is_json:
         return error_response(

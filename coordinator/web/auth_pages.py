@@ -15,7 +15,7 @@ from coordinator.geography.models import Ward
 from coordinator.people.auth import verify_password
 from coordinator.people.models import User
 from coordinator.people.operations import create_volunteer, normalize_email
-from coordinator.web.forms import EmptyForm, LoginForm, RegisterForm, apply_domain_error
+from coordinator.web.forms import EmptyForm, LoginForm, RegisterForm, apply_domain_error, options
 from coordinator.web.i18n import LOCALES
 
 bp = Blueprint("auth", __name__)
@@ -71,7 +71,7 @@ def register():
     if current_user.is_authenticated:
         return redirect(landing_for(current_user))
     form = RegisterForm()
-    form.home_ward.choices = ward_choices()
+    form.home_ward.choices = options(ward_choices())
     if form.validate_on_submit():
         data = {
             "full_name": form.full_name.data.strip(),

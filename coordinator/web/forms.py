@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
@@ -15,6 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired as _DataRequired
 from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange as _NumberRange
@@ -137,8 +139,50 @@ class ReasonForm(FlaskForm):
     reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
 
 
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file (UTF-8)"),
+        validators=[
+            FileRequired(_l("Choose a file.")),
+            FileAllowed(["csv", "txt"], _l("A .csv file, please.")),
+        ],
+    )
+    valid_rows_only = BooleanField(_l("Import the valid rows even if some rows have errors"))
+
+
+class ParticipantForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    ward = SelectField(_l("Ward where you live"), validators=[DataRequired()])
+    target_group = SelectField(_l("You are"), validators=[DataRequired()])
+    accessibility_needs = CheckboxList(_l("Support you need"), validate_choice=True)
+    contact = StringField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
+    guardian_contact = StringField(
+        _l("Guardian's phone or email (for a minor)"), validators=[Optional(), Length(max=320)]
+    )
+    consent = BooleanField(
+        _l("I agree that the organizers keep these details to run the sessions"),
+        validators=[_DataRequired(_l("Registration needs your consent."))],
+    )
+
+
+class ReferenceImportForm(FlaskForm):
+    kind = SelectField(
+        _l("What the file holds"),
+        choices=[
+            SelectChoice("wards", _l("Wards and their neighbours (JSON or CSV)")),
+            SelectChoice("competences", _l("Digital-competence framework (JSON)")),
+        ],
+    )
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))])
+
+
 class EmptyForm(FlaskForm):
     """Just the CSRF token: for buttons that post."""
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices (tuples are deprecated there)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def apply_domain_error(form: FlaskForm, error: DomainError, aliases: dict | None = None) -> bool:

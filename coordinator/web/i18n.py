@@ -42,3 +42,22 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = lambda value: format_datetime(value, "HH:mm")
     app.jinja_env.filters["number"] = format_decimal
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
+    app.jinja_env.filters["ward_name"] = ward_name
+
+
+def ward_name(code: str) -> str:
+    """A ward's name (English where known and chosen) instead of its code; the names
+    are read once per request."""
+    from flask import g
+
+    from coordinator.extensions import db
+    from coordinator.geography.models import Ward
+
+    names = g.get("ward_names")
+    if names is None:
+        english = str(get_locale()) == "en"
+        names = g.ward_names = {
+            w.code: (w.name_en if english and w.name_en else w.name)
+            for w in db.session.query(Ward).all()
+        }
+    return names.get(code, code)

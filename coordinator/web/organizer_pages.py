@@ -20,6 +20,7 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.matching import operations as matching
 from coordinator.matching.progress import run_view
+from coordinator.people import imports
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
@@ -32,12 +33,20 @@ from coordinator.sessions.operations import (
 from coordinator.squads.models import Squad
 from coordinator.vocabularies.terms import TARGET_GROUPS
 from coordinator.web.auth_pages import ward_choices
-from coordinator.web.forms import EmptyForm, ReasonForm, SessionForm, apply_domain_error
+from coordinator.web.forms import (
+    EmptyForm,
+    ImportForm,
+    ReasonForm,
+    SessionForm,
+    apply_domain_error,
+    options,
+)
 from coordinator.web.volunteer_pages import choices
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 DASHBOARD_WEEKS = 4
 URGENT_DAYS, SOON_DAYS = 3, 7
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def organizer_required(view):
@@ -90,14 +99,14 @@ def dashboard():
 
 def _session_form() -> SessionForm:
     form = SessionForm()
-    form.ward.choices = ward_choices()
-    form.competence_area.choices = [
+    form.ward.choices = options(ward_choices())
+    form.competence_area.choices = options(
         (c.code, f"{c.code} {c.name}")
         for c in db.session.scalars(sa.select(Competence).order_by(Competence.code))
-    ]
-    form.target_group.choices = choices("target_group") or [(g, g) for g in TARGET_GROUPS]
-    form.venue_accessibility.choices = choices("venue_accessibility")
-    form.participant_needs.choices = choices("accessibility_skills")
+    )
+    form.target_group.choices = options(choices("target_group") or [(g, g) for g in TARGET_GROUPS])
+    form.venue_accessibility.choices = options(choices("venue_accessibility"))
+    form.participant_needs.choices = options(choices("accessibility_skills"))
     return form
 
 
@@ -367,3 +376,31 @@ def run_progress(run_id: int):
     """For the page's progress bar (the page also works without JavaScript)."""
     view = run_view(matching.get_run(run_id))
     return jsonify(status=view["status"], progress=view["progress"])
+
+
+@bp.route("/volunteers/import", methods=["GET", "POST"])
+@organizer_required
+def import_volunteers():
+    """A CSV of volunteers; every bad row is reported with its line number."""
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
+        if len(raw) > MAX_UPLOAD_BYTES:
+            form.file.errors = [_("The file is larger than 2 MB.")]
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = [_("Save the file as CSV in UTF-8.")]
+            else:
+                report = imports.import_volunteers(text, valid_rows_only=form.valid_rows_only.data)
+                db.session.commit()
+                if report.created:
+                    flash(_("%(n)d volunteers imported.", n=report.created), "success")
+    status = (
+        422 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
+    )
+    return render_template(
+        "organize/import.html", form=form, report=report, columns=imports.COLUMNS
+    ), status

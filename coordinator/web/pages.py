@@ -81,3 +81,31 @@ def ward_page(code: str):
         sessions=sessions,
         subscribe=_subscribe(f"/calendar/wards/{code}.ics"),
     )
+
+
+@bp.get("/squads/<int:squad_id>")
+def squad_page(squad_id: int):
+    """A squad's upcoming sessions (public data only) and its calendar links."""
+    from coordinator.bookings.models import Assignment
+    from coordinator.squads.operations import get_squad
+
+    squad = get_squad(squad_id)
+    sessions = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(
+            TrainingSession.id.in_(
+                sa.select(Assignment.session_id).where(
+                    Assignment.squad_id == squad.id, Assignment.status == "confirmed"
+                )
+            ),
+            TrainingSession.starts_at >= utcnow(),
+        )
+        .order_by(TrainingSession.starts_at)
+        .limit(100)
+    ).all()
+    return render_template(
+        "squad.html",
+        squad=squad,
+        sessions=sessions,
+        subscribe=_subscribe(f"/calendar/squads/{squad.id}.ics"),
+    )

@@ -25,7 +25,14 @@ from coordinator.people.operations import update_volunteer
 from coordinator.sessions.models import TrainingSession
 from coordinator.vocabularies.terms import vocabulary
 from coordinator.web.auth_pages import ward_choices
-from coordinator.web.forms import DAY_BLOCKS, EmptyForm, ProfileForm, ReasonForm, apply_domain_error
+from coordinator.web.forms import (
+    DAY_BLOCKS,
+    EmptyForm,
+    ProfileForm,
+    ReasonForm,
+    apply_domain_error,
+    options,
+)
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 FIT_HORIZON = timedelta(days=60)
@@ -89,13 +96,13 @@ def windows_from_grid(cells: list[str]) -> list[dict]:
 @volunteer_required
 def profile(volunteer):
     form = ProfileForm(obj=volunteer) if request.method == "GET" else ProfileForm()
-    form.home_ward.choices = ward_choices()
-    form.skills.choices = choices("skills", volunteer.skills)
-    form.languages.choices = choices("languages", volunteer.languages)
-    form.accessibility_skills.choices = choices(
-        "accessibility_skills", volunteer.accessibility_skills
+    form.home_ward.choices = options(ward_choices())
+    form.skills.choices = options(choices("skills", volunteer.skills))
+    form.languages.choices = options(choices("languages", volunteer.languages))
+    form.accessibility_skills.choices = options(
+        choices("accessibility_skills", volunteer.accessibility_skills)
     )
-    form.availability.choices = grid_choices()
+    form.availability.choices = options(grid_choices())
     if request.method == "GET":
         form.availability.data = grid_from_windows(volunteer.availability)
     elif form.validate_on_submit():

@@ -1,0 +1,84 @@
+"""Reading an uploaded CSV file row by row, with an error report per line.
+
+The importers (volunteers, population targets) share the shape: check the header, read
+at most `max_rows` rows, collect each bad row's messages under its line number, and
+import nothing from a file with errors unless the organizer asks for the valid rows only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+MAX_ROWS = 5000
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read, rows created or updated, and each bad line's messages."""
+
+    created: int = 0
+    updated: int = 0
+    rows: int = 0
+    errors: dict[int, list[str]] = field(default_factory=dict)  # line number -> messages
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, line: int, message: str) -> None:
+        self.errors.setdefault(line, []).append(message)
+
+    def discard_changes(self) -> None:
+        """The counts after a rollback: nothing from this file was kept."""
+        self.created = self.updated = 0
+
+
+def decode(raw: bytes) -> str | None:
+    """UTF-8 text (a byte-order mark, as spreadsheets write it, is dropped); None if the
+    bytes are not UTF-8."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def read_rows(
+    text: str,
+    report: ImportReport,
+    *,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    max_rows: int = MAX_ROWS,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row, cells stripped and missing cells empty.
+
+    A header that lacks a required column or names an unknown one is reported on line 1
+    and yields nothing. Line numbers are the file's own (blank lines count, as an editor
+    shows them); rows beyond `max_rows` are reported once and not read.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [(name or "").strip() for name in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        report.add(1, f"Thiếu cột / Missing columns: {', '.join(missing)}")
+        return
+    unknown = [c for c in header if c not in columns]
+    if unknown:
+        report.add(1, f"Cột không rõ / Unknown columns: {', '.join(unknown)}")
+        return
+    reader.fieldnames = header
+    for row in reader:
+        line = reader.line_num
+        report.rows += 1
+        if report.rows > max_rows:
+            report.rows -= 1
+            report.add(line, f"Tối đa {max_rows} dòng / At most {max_rows} rows.")
+            return
+        extra = row.pop(None, None)  # cells beyond the header
+        if extra and any((cell or "").strip() for cell in extra):
+            report.add(line, "Thừa ô so với tiêu đề / More cells than the header has columns.")
+            continue
+        yield line, {name: (row.get(name) or "").strip() for name in header}

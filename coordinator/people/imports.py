@@ -1,0 +1,179 @@
+"""Importing volunteers from a CSV file, with an error report per row.
+
+A file with any bad row imports nothing, unless the organizer asks for the valid rows
+only. Rows go through the same schema and operation as the API, so a row is accepted
+exactly when the same volunteer posted to /api/v1/volunteers would be.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import marshmallow as ma
+
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+from coordinator.people.operations import create_volunteer
+from coordinator.people.schemas import VolunteerCreateSchema
+
+COLUMNS = (
+    "full_name",
+    "email",
+    "phone",
+    "home_ward",
+    "skills",
+    "languages",
+    "accessibility_skills",
+    "is_expert",
+    "max_sessions_per_week",
+    "availability",
+)
+REQUIRED = ("full_name", "email", "home_ward")
+MAX_ROWS = 5000
+WEEKDAYS = {
+    "mon": 0,
+    "tue": 1,
+    "wed": 2,
+    "thu": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+    "t2": 0,
+    "t3": 1,
+    "t4": 2,
+    "t5": 3,
+    "t6": 4,
+    "t7": 5,
+    "cn": 6,
+}
+_WINDOW = re.compile(r"^\s*(\w+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
+TRUE = {"1", "true", "yes", "y", "x", "có", "co"}
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    rows: int = 0
+    errors: dict[int, list[str]] = field(default_factory=dict)  # line number -> messages
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[;,]", value or "") if part.strip()]
+
+
+def _windows(value: str) -> list[dict]:
+    """'Tue 18:00-21:00; T7 08:00-12:00' (or a weekday number, 0 = Monday)."""
+    windows = []
+    for part in (value or "").split(";"):
+        if not part.strip():
+            continue
+        match = _WINDOW.match(part)
+        day = match and (
+            WEEKDAYS.get(match.group(1).lower())
+            if not match.group(1).isdigit()
+            else int(match.group(1))
+        )
+        if match is None or day is None:
+            raise ma.ValidationError(
+                f"'{part.strip()}': dùng dạng 'T3 18:00-21:00' / use 'Tue 18:00-21:00'",
+                "availability",
+            )
+        windows.append(
+            {"weekday": day, "start": match.group(2).zfill(5), "end": match.group(3).zfill(5)}
+        )
+    return windows
+
+
+def _payload(row: dict) -> dict:
+    payload = {
+        "full_name": (row.get("full_name") or "").strip(),
+        "email": (row.get("email") or "").strip(),
+        "home_ward": (row.get("home_ward") or "").strip(),
+        "skills": _split(row.get("skills", "")),
+        "accessibility_skills": _split(row.get("accessibility_skills", "")),
+        "is_expert": (row.get("is_expert") or "").strip().lower() in TRUE,
+        "availability": _windows(row.get("availability", "")),
+    }
+    if (row.get("phone") or "").strip():
+        payload["phone"] = row["phone"].strip()
+    if _split(row.get("languages", "")):
+        payload["languages"] = _split(row["languages"])
+    if (row.get("max_sessions_per_week") or "").strip():
+        try:
+            payload["max_sessions_per_week"] = int(row["max_sessions_per_week"])
+        except ValueError as exc:
+            raise ma.ValidationError(
+                "Không phải số / Not a number.", "max_sessions_per_week"
+            ) from exc
+    return payload
+
+
+def _messages(error: ma.ValidationError | DomainError) -> list[str]:
+    if isinstance(error, DomainError):
+        found = error.messages or {"": [error.message]}
+    else:
+        found = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+    lines = []
+    for name, messages in found.items():
+        if isinstance(messages, dict):  # nested (an availability window)
+            messages = [str(m) for m in messages.values()]
+        text = "; ".join(str(m) for m in (messages if isinstance(messages, list) else [messages]))
+        lines.append(f"{name}: {text}" if name else text)
+    return lines
+
+
+def import_volunteers(text: str, *, valid_rows_only: bool = False) -> ImportReport:
+    """Create the file's volunteers (flushes; the caller commits)."""
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        report.errors[1] = [f"Thiếu cột / Missing columns: {', '.join(missing)}"]
+        return report
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        report.errors[1] = [f"Cột không rõ / Unknown columns: {', '.join(unknown)}"]
+        return report
+    schema = VolunteerCreateSchema()
+    valid: list[tuple[int, dict]] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            report.errors[line] = [f"Tối đa {MAX_ROWS} dòng / At most {MAX_ROWS} rows."]
+            break
+        row = {(k or "").strip(): v for k, v in row.items()}
+        try:
+            data = schema.load(_payload(row))
+        except ma.ValidationError as error:
+            report.errors[line] = _messages(error)
+            continue
+        email = data["email"].lower()
+        if email in seen:
+            report.errors[line] = [f"email: trùng dòng {seen[email]} / same as line {seen[email]}"]
+            continue
+        seen[email] = line
+        valid.append((line, data))
+    # Rows that pass the schema are tried even when others failed: the report then names
+    # every problem (unknown ward, email taken) at once, and a savepoint undoes the try.
+    with db.session.begin_nested() as everything:
+        for line, data in valid:
+            try:
+                with db.session.begin_nested():
+                    create_volunteer(data)
+            except DomainError as error:
+                report.errors[line] = _messages(error)
+            else:
+                report.created += 1
+        if report.errors and not valid_rows_only:
+            everything.rollback()  # one bad row: nothing from this file
+            report.created = 0
+    return report

@@ -1,0 +1,167 @@
+"""Progress towards the targets and volunteers' hours: /api/v1/progress, /api/v1/hours
+(organizers)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+
+from coordinator.csv_import import decode
+from coordinator.errors import Invalid, error_response
+from coordinator.extensions import ErrorSchema, db
+from coordinator.geography.operations import require_ward
+from coordinator.people.auth import roles_required
+from coordinator.progress import exports, hours, operations
+from coordinator.progress.schemas import (
+    HoursArgs,
+    ProgressArgs,
+    TargetProgressSchema,
+    TargetsImportArgs,
+    TargetsImportResultSchema,
+    VolunteerHoursSchema,
+    progress_body,
+)
+from coordinator.web.api_guard import accepts_body
+
+blp = Blueprint(
+    "progress",
+    __name__,
+    url_prefix="/api/v1",
+    description="Progress towards the movement's targets; volunteers' hours",
+)
+BEARER = [{"bearerAuth": []}]
+organizers_only = roles_required("organizer")
+CSV_BODY = {"type": "string", "format": "binary"}
+TARGETS_EXAMPLE = (
+    "ward,target_group,year,baseline,target_percent,reached_before\n"
+    "kim_lien,residents,2026,12000,80,1500\n"
+)
+
+
+def _error(status: int, description: str):
+    return blp.alt_response(status, schema=ErrorSchema, description=description)
+
+
+def _report(args: dict) -> operations.ProgressReport:
+    ward = require_ward(args["ward"]).code if args.get("ward") else None
+    return operations.progress(args.get("year"), ward=ward, target_group=args.get("target_group"))
+
+
+@blp.get("/progress")
+@organizers_only
+@blp.arguments(ProgressArgs, location="query")
+@blp.response(200, TargetProgressSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@blp.doc(security=BEARER)
+def get_progress(args):
+    """reached / enrolled / target per ward and target group (organizers).
+
+    For one plan year (default: this year in Asia/Ho_Chi_Minh), with totals per ward, per
+    target group and overall. Pairs with participants but no target have null baseline,
+    target and remaining.
+    """
+    return jsonify(progress_body(_report(args)))
+
+
+@blp.get("/progress.csv")
+@organizers_only
+@blp.arguments(ProgressArgs, location="query")
+@blp.response(200, CSV_BODY, content_type="text/csv", description="One line per ward and group")
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@blp.doc(security=BEARER)
+def get_progress_csv(args):
+    """The same figures as CSV (no personal data)."""
+    report = _report(args)
+    return exports.csv_response(exports.progress_csv(report), f"progress-{report.year}.csv")
+
+
+@blp.post("/progress/targets")
+@accepts_body("text/csv")
+@organizers_only
+@blp.arguments(TargetsImportArgs, location="query")
+@blp.response(200, TargetsImportResultSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@_error(415, "The body is not text/csv")
+@blp.doc(
+    security=BEARER,
+    requestBody={
+        "required": True,
+        "description": "CSV (UTF-8) with the columns ward, target_group, year, baseline, "
+        "target_percent and optionally reached_before.",
+        "content": {"text/csv": {"schema": CSV_BODY, "example": TARGETS_EXAMPLE}},
+    },
+)
+def import_targets(args):
+    """Import population baselines and targets from a CSV body (organizers).
+
+    Send the file as the body with Content-Type text/csv. Rows are keyed by (ward,
+    target_group, year): a new key is created, a known one replaced. A file with any bad
+    row imports nothing: 422 with each line's messages under `messages` (line number ->
+    messages). With valid_rows_only=true the valid rows are imported and the bad ones
+    listed under `errors`.
+    """
+    if request.mimetype != "text/csv":
+        return error_response(
+            415,
+            "Gửi tệp CSV với Content-Type: text/csv / Send the CSV with Content-Type text/csv.",
+            {"content_type": [f"Expected text/csv, got {request.mimetype or 'none'}."]},
+        )
+    text = decode(request.get_data())
+    if text is None:
+        raise Invalid.field("_body", "Tệp phải là UTF-8 / The file must be UTF-8.")
+    report = operations.import_targets(text, valid_rows_only=args["valid_rows_only"])
+    if report.errors and not (report.created or report.updated):
+        db.session.rollback()
+        return error_response(
+            422,
+            "Tệp có dòng lỗi, không nhập gì / The file has bad rows; nothing was imported.",
+            {str(line): messages for line, messages in sorted(report.errors.items())},
+        )
+    db.session.commit()
+    body = TargetsImportResultSchema().dump(report)
+    body["errors"] = {str(line): messages for line, messages in sorted(report.errors.items())}
+    return jsonify(body)
+
+
+@blp.get("/hours")
+@organizers_only
+@blp.arguments(HoursArgs, location="query")
+@blp.response(200, VolunteerHoursSchema)
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@blp.doc(security=BEARER)
+def get_hours(args):
+    """Volunteers' hours by volunteer or by squad (organizers).
+
+    Lengths of sessions that have ended and were not cancelled, per confirmed booking;
+    a squad's hours are the person-hours of the bookings made with it. Most first.
+    """
+    rows = hours.hours_by(args["by"], args.get("year"))
+    return jsonify(
+        VolunteerHoursSchema().dump(
+            {
+                "by": args["by"],
+                "year": args.get("year"),
+                "rows": rows,
+                "total_hours": round(sum(h.minutes for h in rows) / 60, 2),
+            }
+        )
+    )
+
+
+@blp.get("/hours.csv")
+@organizers_only
+@blp.arguments(HoursArgs, location="query")
+@blp.response(200, CSV_BODY, content_type="text/csv", description="One line per volunteer/squad")
+@_error(401, "Not logged in")
+@_error(403, "Not an organizer")
+@blp.doc(security=BEARER)
+def get_hours_csv(args):
+    """The same hours as CSV."""
+    rows = hours.hours_by(args["by"], args.get("year"))
+    return exports.csv_response(
+        exports.hours_csv(args["by"], rows), exports.hours_filename(args["by"], args.get("year"))
+    )

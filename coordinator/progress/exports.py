@@ -1,0 +1,106 @@
+"""CSV exports of the progress figures (no personal data) and of volunteers' hours.
+
+UTF-8 with a byte-order mark, so spreadsheets show Vietnamese names; text cells that a
+spreadsheet would run as a formula are defused with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response
+
+from coordinator.progress.hours import Hours
+from coordinator.progress.operations import ProgressReport
+
+PROGRESS_COLUMNS = (
+    "year",
+    "ward",
+    "ward_name",
+    "target_group",
+    "baseline",
+    "target_percent",
+    "target",
+    "reached_before",
+    "enrolled",
+    "reached",
+    "reached_percent",
+    "remaining",
+)
+VOLUNTEER_COLUMNS = ("volunteer_id", "full_name", "home_ward", "sessions", "minutes", "hours")
+SQUAD_COLUMNS = ("squad_id", "name", "home_ward", "volunteers", "sessions", "minutes", "hours")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """Text that could start a spreadsheet formula is prefixed with an apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv(columns: tuple[str, ...], rows) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()
+
+
+def progress_csv(report: ProgressReport) -> str:
+    """One line per ward and target group; totals are the sums of these lines."""
+    return _csv(
+        PROGRESS_COLUMNS,
+        (
+            (
+                report.year,
+                r.ward,
+                r.ward_name,
+                r.target_group,
+                r.baseline,
+                r.target_percent,
+                r.target,
+                r.reached_before,
+                r.enrolled,
+                r.reached,
+                r.reached_percent,
+                r.remaining,
+            )
+            for r in report.rows
+        ),
+    )
+
+
+def hours_csv(by: str, rows: list[Hours]) -> str:
+    """Volunteers' or squads' hours, most hours first."""
+    if by == "squad":
+        return _csv(
+            SQUAD_COLUMNS,
+            (
+                (h.id, h.name, h.home_ward, h.volunteers, h.sessions, h.minutes, h.hours)
+                for h in rows
+            ),
+        )
+    return _csv(
+        VOLUNTEER_COLUMNS,
+        ((h.id, h.name, h.home_ward, h.sessions, h.minutes, h.hours) for h in rows),
+    )
+
+
+def hours_filename(by: str, year: int | None) -> str:
+    return f"hours-{by}-{year}.csv" if year else f"hours-{by}.csv"
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download; organizers' data, so never kept by a shared cache."""
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,135 @@
+"""Progress and hours schemas: query arguments and the figures as JSON."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from coordinator.progress.hours import GROUPINGS
+from coordinator.progress.operations import MAX_YEAR, MIN_YEAR
+from coordinator.schemas import Schema, Text
+from coordinator.vocabularies.terms import TARGET_GROUPS
+
+YEAR = validate.Range(MIN_YEAR, MAX_YEAR)
+
+
+class ProgressArgs(Schema):
+    ward = Text(validate=validate.Length(1, 64))
+    target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
+    year = fields.Integer(
+        validate=YEAR, metadata={"description": "Plan year (default: this year in Hanoi)"}
+    )
+
+
+class TargetsImportArgs(Schema):
+    valid_rows_only = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Import the valid rows even when other rows have errors"},
+    )
+
+
+class HoursArgs(Schema):
+    by = fields.String(load_default="volunteer", validate=validate.OneOf(GROUPINGS))
+    year = fields.Integer(
+        validate=YEAR, metadata={"description": "Only sessions starting in this year"}
+    )
+
+
+class _Dump(Schema):
+    class Meta(Schema.Meta):
+        unknown = ma.EXCLUDE
+
+
+class ProgressFiguresSchema(_Dump):
+    baseline = fields.Integer(allow_none=True)
+    target = fields.Integer(allow_none=True)
+    enrolled = fields.Integer(required=True)
+    reached = fields.Integer(required=True)
+    reached_percent = fields.Float(
+        allow_none=True, metadata={"description": "reached / baseline × 100, one decimal"}
+    )
+    remaining = fields.Integer(
+        allow_none=True, metadata={"description": "target - reached, never below 0"}
+    )
+
+
+class ProgressRowSchema(ProgressFiguresSchema):
+    ward = fields.String(required=True)
+    ward_name = fields.String(required=True)
+    target_group = fields.String(required=True)
+    target_percent = fields.Float(allow_none=True)
+    reached_before = fields.Integer(
+        metadata={"description": "Reached before this service (included in reached)"}
+    )
+
+
+class ProgressWardTotalSchema(ProgressFiguresSchema):
+    ward = fields.String(required=True)
+
+
+class ProgressGroupTotalSchema(ProgressFiguresSchema):
+    target_group = fields.String(required=True)
+
+
+class ProgressTotalsSchema(_Dump):
+    by_ward = fields.List(fields.Nested(ProgressWardTotalSchema), required=True)
+    by_group = fields.List(fields.Nested(ProgressGroupTotalSchema), required=True)
+    overall = fields.Nested(ProgressFiguresSchema, required=True)
+
+
+class TargetProgressSchema(_Dump):
+    year = fields.Integer(required=True)
+    rows = fields.List(fields.Nested(ProgressRowSchema), required=True)
+    totals = fields.Nested(ProgressTotalsSchema, required=True)
+
+
+class TargetsImportResultSchema(_Dump):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    rows = fields.Integer(required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Line number to its messages (rows left out)"},
+    )
+
+
+class VolunteerHoursRowSchema(_Dump):
+    id = fields.Integer(required=True, metadata={"description": "Volunteer or squad id"})
+    name = fields.String(required=True)
+    home_ward = fields.String()
+    volunteers = fields.Integer(metadata={"description": "Squads: members who worked"})
+    sessions = fields.Integer(required=True)
+    minutes = fields.Integer(required=True)
+    hours = fields.Float(required=True)
+
+
+class VolunteerHoursSchema(_Dump):
+    by = fields.String(required=True)
+    year = fields.Integer(allow_none=True)
+    rows = fields.List(fields.Nested(VolunteerHoursRowSchema), required=True)
+    total_hours = fields.Float(required=True)
+
+
+def progress_body(report) -> dict:
+    """The report as the API's JSON."""
+    return TargetProgressSchema().dump(
+        {
+            "year": report.year,
+            "rows": report.rows,
+            "totals": {
+                "by_ward": [{"ward": k, **_figures(v)} for k, v in report.by_ward.items()],
+                "by_group": [
+                    {"target_group": k, **_figures(v)} for k, v in report.by_group.items()
+                ],
+                "overall": report.overall,
+            },
+        }
+    )
+
+
+def _figures(figures) -> dict:
+    return {
+        name: getattr(figures, name)
+        for name in ("baseline", "target", "enrolled", "reached", "reached_percent", "remaining")
+    }

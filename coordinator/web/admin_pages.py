@@ -1,0 +1,111 @@
+"""Admins' pages: users and their roles, and the reference data (wards and the
+digital-competence framework) imported from files."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from coordinator.competences.operations import import_framework
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+from coordinator.geography.operations import import_wards, parse_wards
+from coordinator.people.models import USER_ROLES, User
+from coordinator.web.forms import EmptyForm, ReferenceImportForm
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PAGE_SIZE = 200
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+
+def admin_required(view):
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if current_user.role != "admin":
+            flash(_("These pages are for administrators."), "error")
+            return redirect(url_for("pages.home"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    query = sa.select(User).order_by(User.email).limit(PAGE_SIZE)
+    search = (request.args.get("q") or "").strip().lower()
+    if search:
+        query = query.where(User.email.contains(search, autoescape=True))
+    return render_template(
+        "admin/users.html",
+        users=db.session.scalars(query).all(),
+        roles=USER_ROLES,
+        search=search,
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/users/<int:user_id>")
+@admin_required
+def update_user(user_id: int):
+    user = db.session.get(User, user_id)
+    role = request.form.get("role")
+    active = request.form.get("active") == "1"
+    if not EmptyForm().validate_on_submit() or user is None or role not in USER_ROLES:
+        flash(_("That change could not be made."), "error")
+    elif user.id == current_user.id and (role != "admin" or not active):
+        flash(_("You cannot remove your own administrator access."), "error")
+    else:
+        user.role, user.active = role, active
+        db.session.commit()
+        flash(
+            _("Saved: %(email)s is now %(role)s.", email=user.email, role=_(role.capitalize())),
+            "success",
+        )
+    return redirect(url_for("admin.users", q=request.args.get("q") or None))
+
+
+def _read_upload(form: ReferenceImportForm) -> str | None:
+    raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        form.file.errors = [_("The file is larger than 2 MB.")]
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.file.errors = [_("Save the file in UTF-8.")]
+        return None
+
+
+@bp.route("/reference", methods=["GET", "POST"])
+@admin_required
+def reference():
+    """Upload wards (JSON or CSV with neighbours) or the competence framework (JSON)."""
+    form = ReferenceImportForm()
+    problems: dict = {}
+    if form.validate_on_submit() and (text := _read_upload(form)) is not None:
+        try:
+            if form.kind.data == "wards":
+                count = import_wards(parse_wards(text, form.file.data.filename or "wards.csv"))
+            else:
+                count = import_framework(json.loads(text))
+            db.session.commit()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            db.session.rollback()
+            form.file.errors = [_("The file could not be read: check its format.")]
+        except DomainError as error:
+            db.session.rollback()
+            problems = error.messages or {"": [error.message]}
+        else:
+            flash(_("%(n)d entries imported.", n=count), "success")
+            return redirect(url_for("admin.reference"))
+    failed = request.method == "POST" and (form.errors or problems)
+    return render_template("admin/reference.html", form=form, problems=problems), (
+        422 if failed else 200
+    )

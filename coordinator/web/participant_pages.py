@@ -1,0 +1,255 @@
+"""Participants' pages: registering for a session (by oneself, with consent, or by an
+organizer on someone's behalf), the lead's check-in page with its QR code, and an
+organizer's view of a participant's record with export and erasure."""
+
+from __future__ import annotations
+
+import segno
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    json,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from coordinator.bookings import registrations
+from coordinator.bookings.models import Registration
+from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+from coordinator.participants import attendance, records
+from coordinator.participants.operations import create_participant
+from coordinator.people.models import Participant
+from coordinator.sessions.operations import get_session
+from coordinator.web.auth_pages import ward_choices
+from coordinator.web.forms import EmptyForm, ParticipantForm, apply_domain_error, options
+from coordinator.web.organizer_pages import organizer_required
+from coordinator.web.volunteer_pages import choices
+
+bp = Blueprint("participate", __name__)
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _participant_form(by_organizer: bool) -> ParticipantForm:
+    form = ParticipantForm()
+    form.ward.choices = options(ward_choices())
+    form.target_group.choices = options(choices("target_group"))
+    form.accessibility_needs.choices = options(choices("accessibility_skills"))
+    if by_organizer:
+        del form.consent  # an organizer registers on someone's behalf (e.g. a minor)
+    return form
+
+
+def _form_data(form: ParticipantForm) -> dict:
+    return {
+        "full_name": form.full_name.data.strip(),
+        "ward": form.ward.data,
+        "target_group": form.target_group.data,
+        "accessibility_needs": form.accessibility_needs.data,
+        "contact": (form.contact.data or "").strip() or None,
+        "guardian_contact": (form.guardian_contact.data or "").strip() or None,
+        "consent": bool(getattr(form, "consent", None) and form.consent.data),
+        "locale": "en" if request.accept_languages.best_match(["vi", "en"]) == "en" else "vi",
+    }
+
+
+@bp.route("/sessions/<int:session_id>/register", methods=["GET", "POST"])
+def register(session_id: int):
+    """A learner registers themselves: a place (or a waitlist position) and their
+    private calendar link, shown once."""
+    session = get_session(session_id)
+    form = _participant_form(by_organizer=False)
+    if session.status == "published" and form.validate_on_submit():
+        try:
+            participant, token = create_participant(
+                _form_data(form), by_organizer=False, actor_id=None
+            )
+            registration = registrations.register(session, participant, None)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                flash(error.message, "error")
+        else:
+            body = render_template(
+                "participate/registered.html",
+                session=session,
+                registration=registration,
+                subscribe=subscribe_links(feed_url("p", token)),
+            )
+            return body, 200, PRIVATE
+    status = 422 if request.method == "POST" else 200
+    return render_template("participate/register.html", form=form, session=session), status
+
+
+@bp.route("/organize/sessions/<int:session_id>/participants", methods=["GET", "POST"])
+@organizer_required
+def session_participants(session_id: int):
+    """An organizer's list of a session's participants (with needs and contacts), and
+    registering someone on their behalf."""
+    session = get_session(session_id)
+    form = _participant_form(by_organizer=True)
+    if form.validate_on_submit():
+        try:
+            participant, _token = create_participant(
+                _form_data(form), by_organizer=True, actor_id=current_user.id
+            )
+            registration = registrations.register(session, participant, current_user.id)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            if not apply_domain_error(form, error):
+                flash(error.message, "error")
+        else:
+            flash(
+                _("Registered.")
+                if registration.status == "registered"
+                else _(
+                    "The session is full: number %(n)d on the waitlist.",
+                    n=registration.waitlist_position,
+                ),
+                "success",
+            )
+            return redirect(url_for("participate.session_participants", session_id=session.id))
+    rows = db.session.execute(
+        sa.select(Registration, Participant)
+        .join(Participant, Registration.participant_id == Participant.id)
+        .where(Registration.session_id == session.id, Participant.erased_at.is_(None))
+        .order_by(Registration.status, Registration.waitlist_position, Participant.full_name)
+    ).all()
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "participate/session_participants.html", session=session, rows=rows, form=form
+        ),
+        status,
+        PRIVATE,
+    )
+
+
+@bp.get("/organize/participants/<int:participant_id>")
+@organizer_required
+def record(participant_id: int):
+    participant = records.get_participant(participant_id)
+    return (
+        render_template(
+            "participate/record.html", data=records.export(participant), form=EmptyForm()
+        ),
+        200,
+        PRIVATE,
+    )
+
+
+@bp.post("/organize/participants/<int:participant_id>/calendar-link")
+@organizer_required
+def calendar_link(participant_id: int):
+    """A new private calendar link for someone who lost theirs; the old one stops."""
+    participant = records.get_participant(participant_id)
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("participate.record", participant_id=participant_id))
+    token = rotate_feed_token(participant_id=participant.id)
+    db.session.commit()
+    links = subscribe_links(feed_url("p", token))
+    return (
+        render_template("participate/calendar_link.html", participant=participant, subscribe=links),
+        200,
+        PRIVATE,
+    )
+
+
+@bp.get("/organize/participants/<int:participant_id>/export.json")
+@organizer_required
+def export(participant_id: int):
+    participant = records.get_participant(participant_id)
+    body = json.dumps(records.export(participant), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            **PRIVATE,
+            "Content-Disposition": f'attachment; filename="participant-{participant.id}.json"',
+        },
+    )
+
+
+@bp.post("/organize/participants/<int:participant_id>/erase")
+@organizer_required
+def erase(participant_id: int):
+    participant = records.get_participant(participant_id)
+    if not EmptyForm().validate_on_submit() or request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm the erasure."), "error")
+        return redirect(url_for("participate.record", participant_id=participant_id))
+    records.erase(participant)
+    db.session.commit()
+    flash(_("The participant's personal data is erased; only anonymous counts remain."), "success")
+    return redirect(url_for("organize.dashboard"))
+
+
+def _entries(roster, areas) -> list[dict]:
+    """The check-in form's fields as attendance entries."""
+    entries = []
+    for registration, _participant, _recorded in roster:
+        levels = {}
+        for area in areas:
+            value = request.form.get(f"level-{registration.id}-{area.code}", "")
+            if value:
+                levels[area.code] = int(value) if value.isdigit() else -1
+        entries.append(
+            {
+                "registration_id": registration.id,
+                "attended": request.form.get(f"attended-{registration.id}") == "y",
+                "levels": levels,
+                "reached_basic": request.form.get(f"reached-{registration.id}") == "y",
+            }
+        )
+    return entries
+
+
+@bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
+def checkin(session_id: int):
+    """The lead's check-in page (a phone in hand): who came, levels, basic standard."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.path))
+    session = attendance.get_open_session(session_id)
+    attendance.require_recorder(current_user, session)
+    areas = attendance.areas()
+    roster = attendance.roster(session)
+    errors: dict = {}
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            flash(_("The form expired. Please try again."), "error")
+        else:
+            try:
+                attendance.record(session, _entries(roster, areas), current_user.id)
+                db.session.commit()
+            except DomainError as error:
+                db.session.rollback()
+                errors = error.messages or {}
+                flash(error.message, "error")
+            else:
+                flash(_("Attendance saved."), "success")
+                return redirect(url_for("participate.checkin", session_id=session.id))
+    url = url_for("participate.checkin", session_id=session.id, _external=True)
+    qr = segno.make(url, error="m").svg_inline(scale=4, title=_("Check-in page"))
+    return (
+        render_template(
+            "participate/checkin.html",
+            session=session,
+            roster=roster,
+            areas=areas,
+            errors=errors,
+            qr=qr,
+            form=EmptyForm(),
+            first_name=lambda name: name.split()[-1] if name else "—",
+        ),
+        422 if errors else 200,
+        PRIVATE,
+    )

@@ -1,0 +1,222 @@
+"""Volunteers' hours per volunteer and per squad, against numbers worked out by hand.
+
+Sessions (relative to now unless dated): H1 ended, 2 h; H2 ended, 1.5 h; H3 ended but
+cancelled, 3 h; H4 in the future, 2 h; H5 running now (ends in an hour); H6 on
+2024-06-01 in Hanoi, 1 h. Squads: Q1 (leader V1, member V2), Q2 (leader V3).
+
+bookings:                                  counts for
+  V1 H1 confirmed with Q1      120 min     V1, Q1
+  V2 H1 confirmed with Q1      120 min     V2, Q1
+  V1 H2 confirmed, no squad     90 min     V1
+  V2 H2 withdrawn                          -
+  V3 H2 confirmed with Q2       90 min     V3, Q2
+  V3 H3 confirmed (cancelled)              -
+  V1 H4 confirmed (future)                 -
+  V2 H5 confirmed (not ended)              -
+  V3 H1 proposed                           -
+  V2 H6 confirmed with Q2       60 min     V2, Q2 (booked with Q2 though not a member)
+
+V1: 120 + 90 = 210 min = 3.5 h in 2 sessions; V2: 120 + 60 = 180 min = 3.0 h in 2;
+V3: 90 min = 1.5 h in 1. Q1: 120 + 120 = 240 min = 4.0 h, 1 session, 2 volunteers;
+Q2: 90 + 60 = 150 min = 2.5 h, 2 sessions, 2 volunteers. In 2024 only H6: V2 1 h, Q2 1 h.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from coordinator.bookings.models import Assignment
+from coordinator.database import utcnow
+from coordinator.extensions import db
+from coordinator.people.models import Volunteer
+from coordinator.progress import hours
+from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.squads.models import Squad, SquadMember
+from tests.page_helpers import log_in, text
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _volunteer(name: str) -> Volunteer:
+    volunteer = Volunteer(
+        full_name=name, email=f"{name.split()[-1].lower()}@example.vn", home_ward="kim_lien"
+    )
+    db.session.add(volunteer)
+    db.session.flush()
+    return volunteer
+
+
+def _session(starts: datetime, minutes: int, status: str = "published") -> TrainingSession:
+    session = TrainingSession(
+        title="Buổi học",
+        competence_area="1",
+        target_group="residents",
+        ward="kim_lien",
+        venue="Nhà văn hóa",
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=minutes),
+        capacity=20,
+        status=status,
+        roles=[SessionRole(role="helper", count=5)],
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def _book(volunteer, session, status="confirmed", squad=None) -> None:
+    db.session.add(
+        Assignment(
+            session_id=session.id,
+            role_id=session.roles[0].id,
+            volunteer_id=volunteer.id,
+            squad_id=squad.id if squad else None,
+            source="organizer",
+            status=status,
+        )
+    )
+
+
+@pytest.fixture
+def worked(app, wards, competences):
+    now = utcnow().replace(microsecond=0)
+    v1, v2, v3 = _volunteer("Trần Văn An"), _volunteer("Lê Thị Bình"), _volunteer("Phạm Cường")
+    q1 = Squad(name="Đội Kim Liên", leader_id=v1.id, home_ward="kim_lien")
+    q2 = Squad(name="Đội Cát Linh", leader_id=v3.id, home_ward="cat_linh")
+    db.session.add_all([q1, q2])
+    db.session.flush()
+    db.session.add_all(
+        [
+            SquadMember(squad_id=q1.id, volunteer_id=v1.id),
+            SquadMember(squad_id=q1.id, volunteer_id=v2.id),
+            SquadMember(squad_id=q2.id, volunteer_id=v3.id),
+        ]
+    )
+    h1 = _session(now - timedelta(days=3), 120)
+    h2 = _session(now - timedelta(days=2), 90)
+    h3 = _session(now - timedelta(days=1), 180, status="cancelled")
+    h4 = _session(now + timedelta(days=2), 120)
+    h5 = _session(now - timedelta(minutes=30), 90)
+    h6 = _session(datetime(2024, 6, 1, 9, tzinfo=HANOI), 60)
+    _book(v1, h1, squad=q1)
+    _book(v2, h1, squad=q1)
+    _book(v1, h2)
+    _book(v2, h2, status="withdrawn")
+    _book(v3, h2, squad=q2)
+    _book(v3, h3)
+    _book(v1, h4)
+    _book(v2, h5)
+    _book(v3, h1, status="proposed")
+    _book(v2, h6, squad=q2)
+    db.session.commit()
+    return {"v1": v1.id, "v2": v2.id, "v3": v3.id, "q1": q1.id, "q2": q2.id}
+
+
+def test_hours_per_volunteer(worked):
+    rows = hours.volunteer_hours()
+
+    assert [(h.id, h.name, h.minutes, h.hours, h.sessions) for h in rows] == [
+        (worked["v1"], "Trần Văn An", 210, 3.5, 2),
+        (worked["v2"], "Lê Thị Bình", 180, 3.0, 2),
+        (worked["v3"], "Phạm Cường", 90, 1.5, 1),
+    ]
+
+
+def test_hours_per_squad_are_the_bookings_made_with_it(worked):
+    rows = hours.squad_hours()
+
+    assert [(h.id, h.name, h.minutes, h.hours, h.sessions, h.volunteers) for h in rows] == [
+        (worked["q1"], "Đội Kim Liên", 240, 4.0, 1, 2),
+        (worked["q2"], "Đội Cát Linh", 150, 2.5, 2, 2),
+    ]
+
+
+def test_hours_of_one_year(worked):
+    assert [(h.id, h.minutes) for h in hours.volunteer_hours(2024)] == [(worked["v2"], 60)]
+    assert [(h.id, h.minutes) for h in hours.squad_hours(2024)] == [(worked["q2"], 60)]
+    assert hours.volunteer_hours(2023) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(Assignment, "attended"), reason="bookings do not record staff attendance yet"
+)
+def test_a_booking_marked_absent_does_not_count(worked):
+    booking = db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.volunteer_id == worked["v1"], Assignment.squad_id.is_(None)
+        )
+    )
+    booking.attended = False  # V1 missed H2 (90 min)
+    db.session.commit()
+    assert [(h.id, h.minutes) for h in hours.volunteer_hours()][0] == (worked["v2"], 180)
+
+
+def test_api_hours(client, worked, organizer_headers):
+    volunteers = client.get("/api/v1/hours", headers=organizer_headers)
+    assert volunteers.status_code == 200
+    assert volunteers.json["by"] == "volunteer" and volunteers.json["total_hours"] == 8.0
+    assert [
+        (r["id"], r["name"], r["minutes"], r["hours"], r["sessions"])
+        for r in volunteers.json["rows"]
+    ] == [
+        (worked["v1"], "Trần Văn An", 210, 3.5, 2),
+        (worked["v2"], "Lê Thị Bình", 180, 3.0, 2),
+        (worked["v3"], "Phạm Cường", 90, 1.5, 1),
+    ]
+
+    squads = client.get("/api/v1/hours?by=squad", headers=organizer_headers)
+    assert squads.json["total_hours"] == 6.5
+    assert [(r["id"], r["hours"], r["sessions"], r["volunteers"]) for r in squads.json["rows"]] == [
+        (worked["q1"], 4.0, 1, 2),
+        (worked["q2"], 2.5, 2, 2),
+    ]
+    one_year = client.get("/api/v1/hours?by=squad&year=2024", headers=organizer_headers)
+    assert [(r["id"], r["hours"]) for r in one_year.json["rows"]] == [(worked["q2"], 1.0)]
+    assert client.get("/api/v1/hours?by=ward", headers=organizer_headers).status_code == 422
+
+
+def test_api_hours_csv(client, worked, organizer_headers):
+    response = client.get("/api/v1/hours.csv?by=squad", headers=organizer_headers)
+
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert 'filename="hours-squad.csv"' in response.headers["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines == [
+        ["squad_id", "name", "home_ward", "volunteers", "sessions", "minutes", "hours"],
+        [str(worked["q1"]), "Đội Kim Liên", "kim_lien", "2", "1", "240", "4.0"],
+        [str(worked["q2"]), "Đội Cát Linh", "cat_linh", "2", "2", "150", "2.5"],
+    ]
+    per_volunteer = client.get("/api/v1/hours.csv", headers=organizer_headers)
+    lines = list(csv.reader(io.StringIO(per_volunteer.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0] == ["volunteer_id", "full_name", "home_ward", "sessions", "minutes", "hours"]
+    assert lines[1] == [str(worked["v1"]), "Trần Văn An", "kim_lien", "2", "210", "3.5"]
+
+
+def test_a_name_that_looks_like_a_formula_is_defused(client, worked, organizer_headers):
+    db.session.get(Volunteer, worked["v3"]).full_name = '=HYPERLINK("http://evil")'
+    db.session.commit()
+    body = client.get("/api/v1/hours.csv", headers=organizer_headers).get_data(as_text=True)
+    assert "'=HYPERLINK" in body
+
+
+def test_hours_page_and_its_csv(client, worked, make_user):
+    log_in(client, make_user("organizer").email)
+
+    page = client.get("/organize/hours")
+    assert page.status_code == 200
+    html = text(page)
+    assert "Trần Văn An" in html and "3,5" in html  # Vietnamese decimal comma
+    squads = text(client.get("/organize/hours?by=squad&year=2024"))
+    assert "Đội Cát Linh" in squads and "Đội Kim Liên" not in squads
+    download = client.get("/organize/hours.csv?by=squad")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert "Đội Kim Liên" in download.get_data(as_text=True)
+    bad = client.get("/organize/hours?year=abc")
+    assert bad.status_code == 422 and 'aria-invalid="true"' in text(bad)
+    assert "Trần Văn An" in text(bad)  # the bad filter is left out: all years
