@@ -51,7 +51,9 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
     cands = candidate_pairs.build(problem, rules)
     report("candidates", 0.3)
     allowed = _staffable(problem, cands) & _sparse(problem, cands)
-    for _round in range(MAX_FLOW_ROUNDS):
+    # Large problems get one round: the finishing steps reuse what dropped sessions free.
+    rounds = MAX_FLOW_ROUNDS if len(cands) <= SPARSE_ABOVE else 1
+    for _round in range(rounds):
         working = Working(rules, cands)
         _apply(working, problem, cands, flow(problem, rules, cands, allowed))
         dropped = cover_needs(working)

@@ -52,6 +52,24 @@ def district(client, make_session, make_volunteer, make_user, auth_headers, redi
     )
     assert signed.status_code == 201, signed.json
     organizer = make_user("organizer", email="to-chuc@example.vn")
+    make_user("admin", email="quan-tri@example.vn")
+    learner = client.post(
+        "/api/v1/participants",
+        json={
+            "full_name": "Đỗ Thị Mai",
+            "ward": "kim_lien",
+            "target_group": "residents",
+            "accessibility_needs": ["low_vision"],
+            "consent": True,
+        },
+    )
+    assert learner.status_code == 201, learner.json
+    registered = client.post(
+        f"/api/v1/sessions/{soon['id']}/registrations",
+        json={"participant_id": learner.json["id"]},
+        headers=auth_headers(organizer),
+    )
+    assert registered.status_code == 201, registered.json
     run = client.post("/api/v1/matching/runs", json={}, headers=auth_headers(organizer))
     assert run.status_code == 202, run.json
     work(redis_client)
@@ -61,6 +79,7 @@ def district(client, make_session, make_volunteer, make_user, auth_headers, redi
         "run": run.json["id"],
         "volunteer": db.session.get(Volunteer, lan).email,
         "organizer": "to-chuc@example.vn",
+        "admin": "quan-tri@example.vn",
     }
     hand_over()
     return world
@@ -75,7 +94,8 @@ def test_main_pages_are_accessible(district, new_page, screenshot_dir):
         (f"/sessions/{district['session']}", "session"),
         ("/wards/kim_lien", "ward"),
         ("/login", "login"),
-        ("/register", "register"),
+        (f"/sessions/{district['session']}/register", "participant-registration"),
+        ("/register", "register"),  # last: the next step submits it empty
     ):
         problems += page_problems(visitor, path, name)
         if name in ("home", "session"):
@@ -103,6 +123,11 @@ def test_main_pages_are_accessible(district, new_page, screenshot_dir):
         (f"/organize/sessions/{district['session']}", "organizer-session"),
         ("/organize/matching", "matching"),
         (f"/organize/runs/{district['run']}", "matching-run"),
+        (f"/organize/sessions/{district['session']}/participants", "participants"),
+        (f"/checkin/{district['session']}", "check-in"),
+        ("/organize/volunteers/import", "import-volunteers"),
+        ("/organize/progress", "progress"),
+        ("/organize/hours", "hours"),
     ):
         problems += page_problems(organizer, path, name)
         if name in ("dashboard", "matching-run"):
@@ -111,5 +136,10 @@ def test_main_pages_are_accessible(district, new_page, screenshot_dir):
     organizer.get_by_role("button", name="Đăng", exact=True).click()
     organizer.get_by_text("Lỗi:").first.wait_for()
     problems += problems_here(organizer, "new session with errors")
+
+    admin = new_page()
+    log_in(admin, district["admin"])
+    for path, name in (("/admin/users", "users"), ("/admin/reference", "reference-data")):
+        problems += page_problems(admin, path, name)
 
     assert not problems, "\n".join(problems)
