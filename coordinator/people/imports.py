@@ -7,13 +7,11 @@ exactly when the same volunteer posted to /api/v1/volunteers would be.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from dataclasses import dataclass, field
 
 import marshmallow as ma
 
+from coordinator.csv_import import ImportReport, read_rows
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.people.operations import create_volunteer
@@ -32,7 +30,6 @@ COLUMNS = (
     "availability",
 )
 REQUIRED = ("full_name", "email", "home_ward")
-MAX_ROWS = 5000
 WEEKDAYS = {
     "mon": 0,
     "tue": 1,
@@ -51,17 +48,6 @@ WEEKDAYS = {
 }
 _WINDOW = re.compile(r"^\s*(\w+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
 TRUE = {"1", "true", "yes", "y", "x", "có", "co"}
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    rows: int = 0
-    errors: dict[int, list[str]] = field(default_factory=dict)  # line number -> messages
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def _split(value: str) -> list[str]:
@@ -132,25 +118,10 @@ def _messages(error: ma.ValidationError | DomainError) -> list[str]:
 def import_volunteers(text: str, *, valid_rows_only: bool = False) -> ImportReport:
     """Create the file's volunteers (flushes; the caller commits)."""
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        report.errors[1] = [f"Thiếu cột / Missing columns: {', '.join(missing)}"]
-        return report
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        report.errors[1] = [f"Cột không rõ / Unknown columns: {', '.join(unknown)}"]
-        return report
     schema = VolunteerCreateSchema()
     valid: list[tuple[int, dict]] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(reader, start=2):
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            report.errors[line] = [f"Tối đa {MAX_ROWS} dòng / At most {MAX_ROWS} rows."]
-            break
-        row = {(k or "").strip(): v for k, v in row.items()}
+    for line, row in read_rows(text, report, columns=COLUMNS, required=REQUIRED):
         try:
             data = schema.load(_payload(row))
         except ma.ValidationError as error:
@@ -158,7 +129,7 @@ def import_volunteers(text: str, *, valid_rows_only: bool = False) -> ImportRepo
             continue
         email = data["email"].lower()
         if email in seen:
-            report.errors[line] = [f"email: trùng dòng {seen[email]} / same as line {seen[email]}"]
+            report.add(line, f"email: trùng dòng {seen[email]} / same as line {seen[email]}")
             continue
         seen[email] = line
         valid.append((line, data))
@@ -175,5 +146,5 @@ def import_volunteers(text: str, *, valid_rows_only: bool = False) -> ImportRepo
                 report.created += 1
         if report.errors and not valid_rows_only:
             everything.rollback()  # one bad row: nothing from this file
-            report.created = 0
+            report.discard_changes()
     return report
