@@ -78,11 +78,14 @@ def fill(plan: Plan, role, repair: Repair) -> None:
             if there.needs and plan.missing_needs(there, without=mover):
                 continue
             moves += 1
+            gain = pair_cost - plan.proposals[(mover, held.id)]
+            unfilled = rules.unfilled_cost(session.id)
+            if best is not None and gain - unfilled >= best[0]:
+                continue  # a refill costs at least 0: this move cannot win
             refill = _best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
             if refill is None:
                 continue
-            gain = pair_cost - plan.proposals[(mover, held.id)]
-            delta = gain + refill[0] - rules.unfilled_cost(session.id)
+            delta = gain + refill[0] - unfilled
             if best is None or delta < best[0]:
                 best = (delta, (mover, held, pair_cost, refill))
     if best is None or best[0] >= 0:
