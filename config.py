@@ -59,6 +59,9 @@ class Config:
     # Events older than this with no enqueue are swept by the relay (Redis was down).
     OUTBOX_SWEEP_INTERVAL_SECONDS = _env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 15)
     OUTBOX_SWEEP_MIN_AGE_SECONDS = _env_int("OUTBOX_SWEEP_MIN_AGE_SECONDS", 5)
+    # Enqueued events still unprocessed after this long, whose job Redis no longer has,
+    # are enqueued again (Redis lost its data).
+    OUTBOX_REQUEUE_AFTER_SECONDS = _env_int("OUTBOX_REQUEUE_AFTER_SECONDS", 300)
     # Off in tests that want to drive the relay by hand.
     OUTBOX_RELAY_AFTER_COMMIT = _env_bool("OUTBOX_RELAY_AFTER_COMMIT", True)
 

@@ -106,10 +106,12 @@ def worker_command(burst: bool, queues: str | None) -> None:
 @click.command("relay-events")
 @with_appcontext
 def relay_events_command() -> None:
-    """Enqueue committed events that never reached Redis."""
-    from coordinator.events.relay import sweep
+    """Enqueue committed events that never reached Redis, and (after a Redis data loss)
+    events whose jobs are gone before they were processed."""
+    from coordinator.events.relay import requeue_lost, sweep
 
     click.echo(f"enqueued {sweep(min_age_seconds=0)} events")
+    click.echo(f"enqueued again {requeue_lost(min_age_seconds=0)} events whose jobs were lost")
 
 
 def init_app(app: Flask) -> None:

@@ -27,7 +27,7 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(interval):
         with app.app_context():
             try:
-                sent = relay.sweep()
+                sent = relay.sweep() + relay.requeue_lost()
                 if sent:
                     log.info("outbox sweep enqueued %d events", sent)
             except Exception:  # keep sweeping: the next round may find Redis or the DB back
@@ -42,6 +42,7 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     dispatch.load_handlers()  # import once here, not in every forked work-horse
     with app.app_context():
         relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
+        relay.requeue_lost()  # and what a Redis that lost its data dropped
         connection = redis_connection.client
     stop = threading.Event()
     if not burst:

@@ -199,3 +199,25 @@ def test_savepoints_do_not_release_events_early(app, redis_client):
     db.session.commit()
 
     assert sorted(queued_job_ids(redis_client)) == sorted([f"evt-{kept.id}", f"evt-{inner.id}"])
+
+
+def test_events_whose_jobs_redis_lost_are_enqueued_again_and_processed_once(app, redis_client):
+    event = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
+    db.session.commit()
+    event_id = event.id
+    assert reload(event).enqueued_at is not None
+    # SQLite: no open transaction (even a read of an expired row) while the relay writes.
+    db.session.rollback()
+    redis_client.flushdb()  # Redis restarts without its data: the job is gone
+
+    assert relay.sweep(min_age_seconds=0) == 0  # it was sent once: the plain sweep skips it
+    assert relay.requeue_lost(min_age_seconds=3600) == 0  # too recent to call lost
+    assert relay.requeue_lost(min_age_seconds=0) == 1
+    assert queued_job_ids(redis_client) == [f"evt-{event_id}"]
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # its job exists again
+
+    work_burst(redis_client)
+    event = reload(event)
+    assert event.processed_at is not None and event.enqueue_attempts == 2
+    db.session.rollback()
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # processed: never again

@@ -97,3 +97,51 @@ def sweep(limit: int = 500, min_age_seconds: int | None = None) -> int:
         total += sent
         if sent < len(ids):
             return total  # Redis refused; try again next sweep
+
+
+def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
+    """Enqueue again events that were handed to Redis but whose job is gone and that
+    were never processed (Redis lost its data: no persistence, a failover). Idempotent:
+    a job that still exists, queued, scheduled, running or failed, is left to RQ."""
+    from rq.job import Job
+
+    from coordinator.extensions import redis_connection
+    from jobs.queue import enqueue_event
+
+    if min_age_seconds is None:
+        min_age_seconds = current_app.config["OUTBOX_REQUEUE_AFTER_SECONDS"]
+    cutoff = utcnow() - timedelta(seconds=min_age_seconds)
+    table = DomainEvent.__table__
+    with db.engine.begin() as conn:
+        stale = conn.execute(
+            sa.select(table.c.id, table.c.type)
+            .where(
+                table.c.processed_at.is_(None),
+                table.c.enqueued_at.is_not(None),
+                table.c.enqueued_at <= cutoff,
+            )
+            .order_by(table.c.id)
+            .limit(limit)
+        ).all()
+    client = redis_connection.client
+    requeued = []
+    try:
+        for event_id, event_type in stale:
+            if Job.exists(f"evt-{event_id}", connection=client):
+                continue
+            try:
+                enqueue_event(event_id, event_type)
+            except DuplicateJobError:
+                continue  # another worker got there first
+            requeued.append(event_id)
+    except redis.RedisError as exc:  # Redis is down: the unsent sweep already said so
+        log.debug("requeue skipped: %s", exc)
+    if requeued:
+        log.warning("re-enqueued %d events whose jobs Redis lost", len(requeued))
+        with db.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_(requeued))
+                .values(enqueued_at=utcnow(), enqueue_attempts=table.c.enqueue_attempts + 1)
+            )
+    return len(requeued)
