@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import flash
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
@@ -24,6 +25,7 @@ from wtforms.validators import Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from coordinator.errors import DomainError
+from coordinator.extensions import db
 
 
 class _CatalogTranslations:
@@ -183,6 +185,24 @@ class EmptyForm(FlaskForm):
 def options(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices (tuples are deprecated there)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+REFUSED = object()  # what `commit` returns when a rule said no
+
+
+def commit(change, form: FlaskForm | None = None, aliases: dict | None = None):
+    """Run `change` (operations flush, never commit) and commit; return its result.
+    When a rule refuses, roll back, show the messages next to the fields they name on
+    `form` (or at the top of the page) and return REFUSED."""
+    try:
+        result = change()
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        if form is None or not apply_domain_error(form, error, aliases):
+            flash(error.message, "error")
+        return REFUSED
+    return result
 
 
 def apply_domain_error(form: FlaskForm, error: DomainError, aliases: dict | None = None) -> bool:

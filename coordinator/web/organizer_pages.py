@@ -18,6 +18,7 @@ from coordinator.database import utcnow
 from coordinator.errors import DomainError, NotFound
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
+from coordinator.geography.operations import require_ward
 from coordinator.matching import operations as matching
 from coordinator.matching.progress import run_view
 from coordinator.people import imports
@@ -34,11 +35,12 @@ from coordinator.squads.models import Squad
 from coordinator.vocabularies.terms import TARGET_GROUPS
 from coordinator.web.auth_pages import ward_choices
 from coordinator.web.forms import (
+    REFUSED,
     EmptyForm,
     ImportForm,
     ReasonForm,
     SessionForm,
-    apply_domain_error,
+    commit,
     options,
 )
 from coordinator.web.volunteer_pages import choices
@@ -153,10 +155,8 @@ def _session_data(form: SessionForm, session: TrainingSession | None = None) -> 
     }
 
 
-def _save_failed(form: SessionForm, error: DomainError) -> None:
-    db.session.rollback()
-    if not apply_domain_error(form, error, {"ends_at": "duration_minutes", "roles": "helpers"}):
-        flash(error.message, "error")
+# Fields the operations name that the form shows under another name.
+SESSION_ALIASES = {"ends_at": "duration_minutes", "roles": "helpers"}
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])
@@ -167,12 +167,10 @@ def new_session():
         data["languages"] = ["vi"]
         if form.weekly_count.data and form.weekly_count.data > 1:
             data["repeat"] = {"weekly": form.weekly_count.data}
-        try:
-            created = create_sessions(data, organizer_id=current_user.id)
-            db.session.commit()
-        except DomainError as error:
-            _save_failed(form, error)
-        else:
+        created = commit(
+            lambda: create_sessions(data, organizer_id=current_user.id), form, SESSION_ALIASES
+        )
+        if created is not REFUSED:
             flash(_("%(n)d session(s) published.", n=len(created)), "success")
             return redirect(url_for("organize.session_detail", session_id=created[0].id))
     status = 422 if request.method == "POST" else 200
@@ -196,12 +194,7 @@ def edit_session(session_id: int):
             getattr(form, field).data = counts.get(name, 0)
     elif form.validate_on_submit() and (data := _session_data(form, session)) is not None:
         data["reason"] = (request.form.get("reason") or "").strip() or None
-        try:
-            update_session(session, data)
-            db.session.commit()
-        except DomainError as error:
-            _save_failed(form, error)
-        else:
+        if commit(lambda: update_session(session, data), form, SESSION_ALIASES) is not REFUSED:
             flash(_("Saved. Volunteers and calendars see the change."), "success")
             return redirect(url_for("organize.session_detail", session_id=session.id))
     status = 422 if request.method == "POST" else 200
@@ -216,15 +209,8 @@ def cancel(session_id: int):
     reason = (form.reason.data or "").strip() if form.validate_on_submit() else ""
     if not reason:
         flash(_("Say why the session is cancelled: participants and volunteers see it."), "error")
-    else:
-        try:
-            cancel_session(session, reason)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            flash(_("The session is cancelled."), "success")
+    elif commit(lambda: cancel_session(session, reason)) is not REFUSED:
+        flash(_("The session is cancelled."), "success")
     return redirect(url_for("organize.session_detail", session_id=session_id))
 
 
@@ -323,17 +309,14 @@ def matching_runs():
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         ward = request.form.get("ward") or None
-        try:
-            if ward:
-                from coordinator.geography.operations import require_ward
 
+        def start():
+            if ward:
                 require_ward(ward)
-            run = matching.request_run(ward=ward, requested_by=current_user.id)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
+            return matching.request_run(ward=ward, requested_by=current_user.id)
+
+        run = commit(start)
+        if run is not REFUSED:
             return redirect(url_for("organize.run_detail", run_id=run.id))
     from coordinator.matching.models import MatchingRun
 

@@ -29,7 +29,7 @@ from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
 from coordinator.sessions.operations import get_session
 from coordinator.web.auth_pages import ward_choices
-from coordinator.web.forms import EmptyForm, ParticipantForm, apply_domain_error, options
+from coordinator.web.forms import REFUSED, EmptyForm, ParticipantForm, commit, options
 from coordinator.web.organizer_pages import organizer_required
 from coordinator.web.volunteer_pages import choices
 
@@ -67,17 +67,15 @@ def register(session_id: int):
     session = get_session(session_id)
     form = _participant_form(by_organizer=False)
     if session.status == "published" and form.validate_on_submit():
-        try:
-            participant, token = create_participant(
-                _form_data(form), by_organizer=False, actor_id=None
-            )
-            registration = registrations.register(session, participant, None)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
+        data = _form_data(form)
+
+        def enrol():
+            participant, token = create_participant(data, by_organizer=False, actor_id=None)
+            return registrations.register(session, participant, None), token
+
+        done = commit(enrol, form)
+        if done is not REFUSED:
+            registration, token = done
             body = render_template(
                 "participate/registered.html",
                 session=session,
@@ -97,17 +95,16 @@ def session_participants(session_id: int):
     session = get_session(session_id)
     form = _participant_form(by_organizer=True)
     if form.validate_on_submit():
-        try:
+        data = _form_data(form)
+
+        def enrol():
             participant, _token = create_participant(
-                _form_data(form), by_organizer=True, actor_id=current_user.id
+                data, by_organizer=True, actor_id=current_user.id
             )
-            registration = registrations.register(session, participant, current_user.id)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
+            return registrations.register(session, participant, current_user.id)
+
+        registration = commit(enrol, form)
+        if registration is not REFUSED:
             flash(
                 _("Registered.")
                 if registration.status == "registered"

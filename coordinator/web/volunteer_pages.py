@@ -16,7 +16,7 @@ from coordinator.bookings import operations as bookings
 from coordinator.bookings.models import Assignment
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.database import utcnow
-from coordinator.errors import DomainError, NotFound
+from coordinator.errors import NotFound
 from coordinator.extensions import db
 from coordinator.matching import loader
 from coordinator.matching.constraints import Rules
@@ -27,10 +27,11 @@ from coordinator.vocabularies.terms import vocabulary
 from coordinator.web.auth_pages import ward_choices
 from coordinator.web.forms import (
     DAY_BLOCKS,
+    REFUSED,
     EmptyForm,
     ProfileForm,
     ReasonForm,
-    apply_domain_error,
+    commit,
     options,
 )
 
@@ -118,14 +119,7 @@ def profile(volunteer):
         windows = windows_from_grid(form.availability.data)
         if windows != windows_from_grid(grid_from_windows(volunteer.availability)):
             changes["availability"] = windows
-        try:
-            update_volunteer(volunteer, changes)
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            if not apply_domain_error(form, error):
-                flash(error.message, "error")
-        else:
+        if commit(lambda: update_volunteer(volunteer, changes), form) is not REFUSED:
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("me.profile"))
     status = 422 if request.method == "POST" else 200
@@ -188,15 +182,9 @@ def sign_up(volunteer, session_id: int):
     if session is None:
         raise NotFound(_("No such session."))
     if form.validate_on_submit():
-        try:
-            booking = bookings.sign_up(
-                session, request.form.get("role", ""), volunteer, current_user.id
-            )
-            db.session.commit()
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
+        role = request.form.get("role", "")
+        booking = commit(lambda: bookings.sign_up(session, role, volunteer, current_user.id))
+        if booking is not REFUSED:
             if booking.status == "confirmed":
                 flash(_("You are confirmed for “%(title)s”.", title=session.title), "success")
             else:
@@ -228,18 +216,12 @@ def answer(volunteer, assignment_id: int, action: str):
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("me.schedule"))
     reason = (form.reason.data or "").strip() or None
-    try:
-        if action == "accept":
-            bookings.accept(booking)
-        elif action == "decline":
-            bookings.decline(booking, reason)
-        else:
-            bookings.withdraw(booking, reason)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
+    act = {
+        "accept": lambda: bookings.accept(booking),
+        "decline": lambda: bookings.decline(booking, reason),
+        "withdraw": lambda: bookings.withdraw(booking, reason),
+    }[action]
+    if commit(act) is not REFUSED:
         flash(
             {
                 "accept": _("Thank you: you are confirmed."),
