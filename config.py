@@ -92,6 +92,9 @@ class Config:
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # Reverse proxies in front whose X-Forwarded-For/-Proto/-Host are believed (0: none, so
+    # a client cannot claim https or another address with a header of its own).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -83,6 +83,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         pages,
         participant_pages,
         progress_pages,
+        security_headers,
         volunteer_pages,
     )
 
@@ -102,6 +103,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     extensions.csrf.exempt(calendar_views.bp)  # GET-only feeds, no cookies
     notification_views.init_app(app)  # links in mails; the token in the URL is the credential
     log_scrub.install()  # private feed tokens never reach a log line
+    security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)
     return app
 

@@ -8,8 +8,10 @@ from flask import Flask, g
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api as SmorestApi
+from flask_smorest import Blueprint as SmorestBlueprint
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from webargs.flaskparser import FlaskParser
 
 from coordinator.database import Base
 from coordinator.redis_connection import RedisConnection
@@ -39,6 +41,14 @@ class Api(SmorestApi):
     def _register_error_handlers(self):
         # coordinator.errors installs the handlers; see register_error_handlers.
         pass
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint whose arguments follow the schema's `unknown` (RAISE) in
+    every location: webargs would otherwise drop unknown query parameters silently, so a
+    misspelt filter (`?targetgroup=`) would answer for everything instead of saying so."""
+
+    ARGUMENTS_PARSER = FlaskParser(unknown=None)
 
 
 class RequestLoginManager(LoginManager):

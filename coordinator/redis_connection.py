@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 _embedded_lock = threading.Lock()
 _embedded_servers: dict[str, object] = {}
+_policy_checked: set[str] = set()  # Redis URLs whose eviction policy this process checked
 
 
 def embedded_redis_url(rdb_path: str) -> str:
@@ -70,3 +71,32 @@ class RedisConnection:
                 )
                 app.extensions["redis_client"] = client
             return client
+
+    def check_eviction_policy(self) -> str | None:
+        """Warn, once per process and server, unless Redis is set to evict nothing: when
+        memory runs out an evicting Redis drops keys, and a dropped key is a lost job.
+        Returns the policy, or None when the server would not say (CONFIG is forbidden on
+        some managed Redis services, or the server is down)."""
+        url = self.url()
+        with self._lock:
+            if url in _policy_checked:
+                return None
+            _policy_checked.add(url)
+        try:
+            policy = self.client.config_get("maxmemory-policy").get("maxmemory-policy")
+        except redis.RedisError as error:
+            log.warning(
+                "could not check Redis maxmemory-policy (%s: %s); make sure it is noeviction, "
+                "or queued jobs may be evicted and lost",
+                type(error).__name__,
+                error,
+            )
+            return None
+        if policy != "noeviction":
+            log.warning(
+                "Redis maxmemory-policy is %r, not 'noeviction': when Redis runs out of memory "
+                "it will evict keys, and an evicted key is a lost job. Set "
+                "'maxmemory-policy noeviction' on the Redis server.",
+                policy,
+            )
+        return policy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -29,19 +29,50 @@ class Schema(ma.Schema):
         ordered = True
 
 
+class Forbids(validate.Validator):
+    """Refuses a string holding any character of `characters` (the body of a regex class).
+    The document states the rule as a `pattern`, since apispec documents a validator's
+    `regex`; the check itself is the search below (Python's `$` would let a final newline
+    through a `^...$` match)."""
+
+    def __init__(self, characters: str, error: str) -> None:
+        self.regex = re.compile(f"^[^{characters}]*$")
+        self.error = error
+        self._forbidden = re.compile(f"[{characters}]")
+
+    def __call__(self, value: str) -> str:
+        if self._forbidden.search(value):
+            raise ma.ValidationError(self.error)
+        return value
+
+
+# PostgreSQL text cannot hold NUL; names and short labels need no control characters.
+NO_NUL = Forbids(r"\x00", "Không được chứa ký tự NUL / NUL characters are not allowed.")
+NO_CONTROL_CHARACTERS = Forbids(
+    r"\x00-\x1f\x7f", "Có ký tự điều khiển / Contains control characters."
+)
+
+
+def _distinct_items(kwargs: dict) -> dict:
+    """Say in the document what `_distinct` checks (uniqueItems)."""
+    return {**kwargs, "metadata": {"uniqueItems": True, **kwargs.get("metadata", {})}}
+
+
 def SlugList(**kwargs) -> fields.List:  # noqa: N802 - a field factory reads like a field
     """A list of distinct slugs, at most 50."""
     return fields.List(
         fields.String(validate=SLUG),
         validate=[validate.Length(max=50), _distinct],
-        **kwargs,
+        **_distinct_items(kwargs),
     )
 
 
 def LanguageList(**kwargs) -> fields.List:  # noqa: N802 - a field factory reads like a field
     """A list of distinct BCP 47 language tags, at most 10."""
     return fields.List(
-        fields.String(validate=BCP47), validate=[validate.Length(max=10), _distinct], **kwargs
+        fields.String(validate=BCP47),
+        validate=[validate.Length(max=10), _distinct],
+        **_distinct_items(kwargs),
     )
 
 
@@ -50,16 +81,23 @@ def _distinct(values: list) -> None:
         raise ma.ValidationError("Các giá trị bị lặp / Duplicate values.")
 
 
+class Bool(fields.Boolean):
+    """A JSON boolean in a body: true or false. marshmallow's Boolean also takes 0, 1,
+    "yes" and the like, which `type: boolean` in the document does not allow (and consent
+    should be a plain `true`). Query strings keep fields.Boolean ("true" is text there)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Text(fields.String):
     """A string without NUL characters (PostgreSQL text cannot hold them)."""
 
-    default_error_messages = {"nul": "Không được chứa ký tự NUL / NUL characters are not allowed."}
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in result:
-            raise self.make_error("nul")
-        return result
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(NO_NUL)
 
 
 class LocalDateTime(fields.DateTime):
@@ -68,10 +106,21 @@ class LocalDateTime(fields.DateTime):
 
     # Far enough from datetime's limits that zone shifts and weekly repeats cannot overflow.
     MIN_YEAR, MAX_YEAR = 1900, 2999
+    # RFC 3339 with the year range, as the document states it (a pattern on the year
+    # alone would make generators of date-times throw most of theirs away).
+    PATTERN = (
+        "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?"
+        "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+    )
     default_error_messages = {
         "year_range": f"Năm phải trong khoảng {MIN_YEAR}-{MAX_YEAR} / "
         f"The year must be between {MIN_YEAR} and {MAX_YEAR}."
     }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata = {"pattern": self.PATTERN, **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
@@ -84,16 +133,25 @@ class LocalDateTime(fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(display_timezone()).isoformat()
+        local = value.astimezone(display_timezone())
+        if int(local.utcoffset().total_seconds()) % 60:
+            # A zone's old local mean time (Hanoi's +07:06:30 before 1906) has no RFC 3339
+            # spelling: such an instant is shown in UTC instead.
+            local = value.astimezone(UTC)
+        return local.isoformat()
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
 
-class ClockTime(fields.Field):
+class ClockTime(fields.String):
     """A wall-clock time "HH:MM", held as minutes after midnight (24:00 allowed as an end)."""
 
     default_error_messages = {"invalid": "Dùng dạng HH:MM / Use HH:MM."}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata = {"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         if not isinstance(value, str) or not _HHMM.match(value):

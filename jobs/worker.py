@@ -41,6 +41,7 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     _dispose_pools_in_child(app)
     dispatch.load_handlers()  # import once here, not in every forked work-horse
     with app.app_context():
+        redis_connection.check_eviction_policy()  # warns when Redis may evict queued jobs
         relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
         relay.requeue_lost()  # and what a Redis that lost its data dropped
         connection = redis_connection.client

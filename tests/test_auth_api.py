@@ -220,3 +220,38 @@ def test_form_encoded_token_request_is_415(client, make_user):
     body = assert_error(response, 415, code="unsupported_media_type")
     assert body["messages"]["content_type"]
     assert token_count() == 0
+
+
+# Found by the fuzz test: these read the body (or looked the id up) before asking who
+# calls, so a stranger got 422 and learnt the rules, or 404 and learnt which ids exist.
+ANONYMOUS_GETS_401_FIRST = [
+    ("POST", "/api/v1/sessions/{session}/assignments"),
+    ("POST", "/api/v1/sessions/{session}/signups"),
+    ("POST", "/api/v1/sessions/{session}/registrations"),
+    ("GET", "/api/v1/sessions/{session}/attendance"),
+    ("PUT", "/api/v1/sessions/{session}/attendance"),
+    ("POST", "/api/v1/squads"),
+    ("PATCH", "/api/v1/squads/4242"),
+    ("POST", "/api/v1/squads/4242/members"),
+    ("PATCH", "/api/v1/volunteers/4242"),
+    ("GET", "/api/v1/assignments/4242"),
+    ("POST", "/api/v1/assignments/4242/accept"),
+    ("POST", "/api/v1/assignments/4242/decline"),
+    ("DELETE", "/api/v1/signups/4242"),
+    ("GET", "/api/v1/participants/4242/export"),
+    ("DELETE", "/api/v1/participants/4242"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ANONYMOUS_GETS_401_FIRST)
+def test_anonymous_gets_401_before_the_body_or_the_id_is_looked_at(
+    client, make_session, method, path
+):
+    url = path.format(session=make_session()["id"])
+    body = {"volunteer_id": "not an id", "unknown": True} if method != "GET" else None
+
+    assert_error(client.open(url, method=method, json=body), 401)
+
+
+def test_an_anonymous_list_query_is_401_before_it_is_checked(client):
+    assert_error(client.get(PROTECTED, query_string={"limit": 0, "typo": 1}), 401)

@@ -283,6 +283,9 @@ QUERY_CASES = {
     "unknown target group": ({"target_group": "aliens"}, "target_group"),
     "unknown status": ({"status": "deleted"}, "status"),
     "NUL in ward": ({"ward": "kim\x00lien"}, "ward"),
+    # Found by the fuzz test: unknown parameters were dropped, so a misspelt filter
+    # answered for every session.
+    "misspelt parameter": ({"targetgroup": "students"}, "targetgroup"),
 }
 
 
@@ -315,6 +318,17 @@ def test_method_not_allowed_is_405_in_contract_json(client, method, path, allowe
 
     assert_contract_error(response, 405)
     assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_a_method_the_route_lacks_is_405_whatever_the_body(client, organizer_headers):
+    """Found by the fuzz test: the body check ran first and answered 415 instead."""
+    response = client.put(
+        "/api/v1/progress/targets",
+        data="ward,target_group,year,baseline,target_percent\n",
+        headers={**organizer_headers, "Content-Type": "text/csv"},
+    )
+
+    assert_contract_error(response, 405)
 
 
 # --- database refusals ------------------------------------------------------------------

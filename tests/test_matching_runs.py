@@ -93,6 +93,24 @@ def test_bad_run_requests_get_field_errors(client, organizer_headers, wards, bod
     assert db.session.scalar(sa.select(sa.func.count(MatchingRun.id))) == 0
 
 
+def test_a_run_request_needs_no_body_and_the_document_says_so(client, organizer_headers):
+    """Found by the fuzz test: the document required a body that the view never needed."""
+    response = client.post("/api/v1/matching/runs", headers=organizer_headers)
+    assert response.status_code == 202, response.json
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["paths"]["/api/v1/matching/runs"]["post"]["requestBody"]["required"] is False
+
+
+def test_an_instant_in_1905_is_shown_with_an_offset_rfc_3339_can_write(client, organizer_headers):
+    """Found while stating date-times in the document: Hanoi's local mean time until 1906
+    was +07:06:30, which a date-time cannot carry."""
+    window = {"from": "1905-01-01T00:00:00Z", "to": "1905-06-01T00:00:00Z"}
+    run = client.post("/api/v1/matching/runs", json=window, headers=organizer_headers)
+    shown = client.get(f"/api/v1/matching/runs/{run.json['id']}", headers=organizer_headers)
+    assert shown.json["from"] == "1905-01-01T00:00:00+00:00"
+    assert shown.json["to"] == "1905-06-01T00:00:00+00:00"
+
+
 def test_run_on_a_worker_proposes_with_reasons(
     client, organizer_headers, make_session, team, redis_client
 ):

@@ -85,8 +85,31 @@ def test_validator_would_notice_a_broken_document(spec):
     """Guard against a validator that accepts anything."""
     broken = dict(spec, paths={SESSIONS: {"get": {"responses": "not an object"}}})
 
-    with pytest.raises(OpenAPIValidationError, match="is not of type 'object'"):
+    # Quotes differ by backend: jsonschema, or jsonschema-rs when installed (schemathesis).
+    with pytest.raises(OpenAPIValidationError, match="is not of type ['\"]object['\"]"):
         validate(broken)
+
+
+def test_document_states_the_rules_its_schemas_enforce(spec):
+    """Found by the fuzz test: validators the document did not mention (a control
+    character, a repeated item, a clock time that is not HH:MM, a year outside 1900-2999)
+    made requests the document allows fail with 422."""
+
+    def field(schema: str, name: str) -> dict:
+        return resolve(spec, spec["components"]["schemas"][schema])["properties"][name]
+
+    plain = field("SquadCreate", "name")["pattern"]
+    assert re.search(plain, "Đội Kim Liên") and not re.search(plain, "Đội\x07")
+    text = field("SessionCreate", "title")["pattern"]
+    assert re.search(text, "Tab\tis fine") and not re.search(text, "NUL\x00")
+    assert field("SessionCreate", "venue_accessibility")["uniqueItems"] is True
+    assert field("SessionCreate", "languages")["uniqueItems"] is True
+    start = field("Availability", "start")
+    assert start["type"] == "string"
+    assert re.search(start["pattern"], "18:00") and not re.search(start["pattern"], "18:60")
+    when = field("SessionCreate", "starts_at")["pattern"]
+    assert re.search(when, "2026-09-03T18:00:00+07:00")
+    assert not re.search(when, "0336-05-14T18:59:38Z")
 
 
 def test_document_names_every_contract_path_and_method(spec):

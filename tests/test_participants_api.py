@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from coordinator.events.models import DomainEvent
@@ -42,6 +43,15 @@ def test_self_registration_with_consent_gets_a_working_private_calendar(client, 
 
 def test_self_registration_without_consent_is_refused_and_stores_nothing(client, wards):
     response = client.post("/api/v1/participants", json=payload(consent=False))
+    assert response.status_code == 422
+    assert "consent" in response.json["messages"]
+    assert db.session.scalar(sa.select(sa.func.count(Participant.id))) == 0
+
+
+@pytest.mark.parametrize("consent", [1, "true", "yes"])
+def test_consent_is_a_json_true_not_something_truthy(client, wards, consent):
+    """Found by the fuzz test: 1 or "yes" passed as consent (and as any boolean)."""
+    response = client.post("/api/v1/participants", json=payload(consent=consent))
     assert response.status_code == 422
     assert "consent" in response.json["messages"]
     assert db.session.scalar(sa.select(sa.func.count(Participant.id))) == 0

@@ -75,3 +75,33 @@ def test_volunteers_cannot_register_participants(client, make_session, make_volu
     session = make_session()
     _, headers = make_volunteer()
     assert register(client, session["id"], make_participant(1), headers).status_code == 403
+
+
+def test_a_participants_login_registers_only_that_participant(
+    client, make_session, organizer_headers, make_user, auth_headers, make_volunteer
+):
+    session = make_session()
+    ids = []
+    for name in ("Vũ Thị Thu", "Ngô Văn Nam"):
+        created = client.post(
+            "/api/v1/participants",
+            json={"full_name": name, "ward": "kim_lien", "target_group": "residents"},
+            headers=organizer_headers,
+        )
+        ids.append(created.json["id"])
+    login = make_user("participant")
+    db.session.get(Participant, ids[0]).user_id = login.id
+    db.session.commit()
+    headers = auth_headers(login)
+    url = f"/api/v1/sessions/{session['id']}/registrations"
+
+    own = client.post(url, json={"participant_id": ids[0]}, headers=headers)
+    assert own.status_code == 201 and own.json["status"] == "registered"
+    other = client.post(url, json={"participant_id": ids[1]}, headers=headers)
+    assert other.status_code == 422
+    assert client.post(url, json={"participant_id": 999999}, headers=headers).json == other.json
+    _, volunteer_headers = make_volunteer()
+    assert (
+        client.post(url, json={"participant_id": ids[1]}, headers=volunteer_headers).status_code
+        == 403
+    )

@@ -103,6 +103,15 @@ def test_anonymous_sign_up_without_password_is_422_and_writes_nothing(
     assert row_counts() == before
 
 
+def test_a_boolean_must_be_true_or_false(client, wards, volunteer_payload):
+    """Found by the fuzz test: is_expert 0 was taken as false (the document says boolean)."""
+    response = client.post(
+        VOLUNTEERS, json={**volunteer_payload(is_expert=0), "password": PASSWORD}
+    )
+
+    assert_error(response, 422, "is_expert")
+
+
 @pytest.mark.parametrize("password", ["", "short", None, 1234567890])
 def test_anonymous_sign_up_with_unusable_password_is_422(
     client, wards, volunteer_payload, password

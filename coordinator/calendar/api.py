@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.errors import Forbidden
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people.auth import require_role
 
 blp = Blueprint("calendar_api", __name__, url_prefix="/api/v1", description="Calendar feeds")

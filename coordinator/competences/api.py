@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from coordinator.competences.models import Competence, ProficiencyLevel
-from coordinator.extensions import db
+from coordinator.extensions import Blueprint, db
 from coordinator.schemas import Schema
 
 blp = Blueprint(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from coordinator.errors import NotFound
-from coordinator.extensions import db
+from coordinator.extensions import Blueprint, db
 from coordinator.geography.models import Ward
 from coordinator.geography.operations import find_ward, neighbor_map
 from coordinator.schemas import Schema

@@ -6,10 +6,9 @@ import logging
 
 import sqlalchemy as sa
 from flask import jsonify
-from flask_smorest import Blueprint
 from marshmallow import fields
 
-from coordinator.extensions import db, redis_connection
+from coordinator.extensions import Blueprint, db, redis_connection
 from coordinator.schemas import Schema
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import jsonify
-from flask_smorest import Blueprint
 
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
 from coordinator.matching import operations
 from coordinator.matching.models import MatchingRun
@@ -31,7 +30,7 @@ def _error(status: int, description: str):
 
 @blp.post("/runs")
 @organizers_only
-@blp.arguments(RunRequestSchema)
+@blp.arguments(RunRequestSchema, required=False)
 @blp.response(202, RunAcceptedSchema)
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")

@@ -242,41 +242,48 @@ def cover_needs(plan: Working) -> set[int]:
     """Every session with proposals covers its participants' needs, or loses them.
     Returns the sessions that lost them."""
     rules = plan.rules
-    proposed_sessions = {rules.role[r].session_id for (_, r) in plan.proposals}
+    pending = {rules.role[r].session_id for (_, r) in plan.proposals}
+    pending = {s for s in pending if rules.session[s].needs}
     dropped: set[int] = set()
-    for session_id in sorted(proposed_sessions):
-        session = rules.session[session_id]
-        if not session.needs:
-            continue
+    while pending:
+        session = rules.session[min(pending)]
+        pending.discard(session.id)
         for need in sorted(plan.missing_needs(session)):
-            if need in plan.missing_needs(session):
-                _add_coverer(plan, session, need) or _move_coverer(plan, session, need)
+            if need in plan.missing_needs(session) and not _add_coverer(plan, session, need):
+                taken_from = _move_coverer(plan, session, need)
+                if taken_from is not None and plan.missing_needs(rules.session[taken_from]):
+                    pending.add(taken_from)  # it gave up its coverer: look at it again
         if plan.missing_needs(session):
-            dropped.add(session_id)
+            dropped.add(session.id)
             for volunteer_id, role_id in list(plan.proposals):
-                if rules.role[role_id].session_id == session_id:
+                if rules.role[role_id].session_id == session.id:
                     plan.remove(volunteer_id, rules.role[role_id])
     return dropped
 
 
+def _replaceable(plan: Working, session, role, newcomer) -> list[int]:
+    """Proposed colleagues in `role` whom `newcomer` can replace with the session's needs
+    better covered than now (a colleague covering only some of them included)."""
+    missing = len(plan.missing_needs(session))
+    return [
+        v
+        for v in plan.staff[session.id]
+        if (v, role.id) in plan.proposals
+        and len(plan.missing_needs(session, without=v) - newcomer.accessibility) < missing
+    ]
+
+
 def _add_coverer(plan: Working, session, need: str) -> bool:
     """The cheapest way to bring in someone with `need`: a free seat, or in place of a
-    proposed colleague who covers nothing the session still needs."""
+    proposed colleague whose going leaves the needs better covered than now."""
     rules = plan.rules
     best = None  # (extra cost, volunteer, role, replaced volunteer or None)
     for j, role in enumerate(plan.roles):
         if role.session_id != session.id:
             continue
-        replaceable = [
-            v
-            for v in plan.staff[session.id]
-            if (v, role.id) in plan.proposals
-            and not (rules.volunteer[v].accessibility & session.needs)
-        ]
-        if plan.free_seats(role) <= 0 and not replaceable:
-            continue
         for pair_cost, volunteer_id in plan.candidates(j):
-            if need not in rules.volunteer[volunteer_id].accessibility:
+            volunteer = rules.volunteer[volunteer_id]
+            if need not in volunteer.accessibility:
                 continue
             if not plan.fits(volunteer_id, session):
                 continue
@@ -284,6 +291,9 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
             if plan.free_seats(role) > 0:
                 option = (extra - rules.unfilled_cost(session.id), volunteer_id, role, None)
             else:
+                replaceable = _replaceable(plan, session, role, volunteer)
+                if not replaceable:
+                    continue
                 out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
                 option = (extra - plan.proposals[(out, role.id)], volunteer_id, role, out)
             if best is None or option[0] < best[0]:
@@ -297,32 +307,37 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
     return True
 
 
-def _move_coverer(plan: Working, session, need: str) -> bool:
+def _move_coverer(plan: Working, session, need: str) -> int | None:
     """Bring in someone with `need` who is proposed elsewhere at the same time (or in a
-    full week): the seat they leave is refilled if possible. Worth it only when the
-    session has other proposals, which would otherwise all be withdrawn."""
+    full week); the seat they leave is refilled if possible. Worth it when this
+    session's seats are worth more than what the other session loses: one seat, or all
+    its proposals when it needed this volunteer for its own needs. Returns the session
+    the volunteer came from."""
     rules = plan.rules
     here = [(v, r) for (v, r) in plan.proposals if rules.role[r].session_id == session.id]
     if not here:
-        return False
+        return None
+    kept_here = len(here) * rules.unfilled_cost(session.id)
     for j, role in enumerate(plan.roles):
         if role.session_id != session.id:
-            continue
-        replaceable = [
-            v
-            for v, r in here
-            if r == role.id and not (rules.volunteer[v].accessibility & session.needs)
-        ]
-        if plan.free_seats(role) <= 0 and not replaceable:
             continue
         for pair_cost, volunteer_id in plan.candidates(j):
             volunteer = rules.volunteer[volunteer_id]
             if need not in volunteer.accessibility or (volunteer_id, session.id) in plan.refused:
                 continue
+            replaceable = _replaceable(plan, session, role, volunteer)
+            if plan.free_seats(role) <= 0 and not replaceable:
+                continue
             for held_id in sorted(plan.held[volunteer_id]):
                 held = rules.role[held_id]
                 there = rules.session[held.session_id]
+                lost_there = rules.unfilled_cost(there.id)
                 if there.needs and plan.missing_needs(there, without=volunteer_id):
+                    staffed = sum(
+                        1 for (_, r) in plan.proposals if rules.role[r].session_id == there.id
+                    )
+                    lost_there *= staffed
+                if lost_there >= kept_here or there.id == session.id:
                     continue
                 if not plan.fits(volunteer_id, session, ignoring=there):
                     continue
@@ -332,8 +347,8 @@ def _move_coverer(plan: Working, session, need: str) -> bool:
                     plan.remove(out, role)
                 plan.add(volunteer_id, role, pair_cost)
                 repair.fill(plan, held, repair.Repair())
-                return True
-    return False
+                return there.id
+    return None
 
 
 def fill_by_moves(plan: Working) -> None:

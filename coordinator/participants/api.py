@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
 from coordinator.calendar.tokens import feed_url, subscribe_links
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.participants import attendance, records
 from coordinator.participants.operations import create_participant
 from coordinator.participants.schemas import (
@@ -15,7 +14,7 @@ from coordinator.participants.schemas import (
     ParticipantCreateSchema,
     RosterEntrySchema,
 )
-from coordinator.people.auth import authenticated_user, is_organizer
+from coordinator.people.auth import authenticated_user, is_organizer, user_required
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Participants")
 
@@ -41,6 +40,7 @@ def register_participant(data):
 
 
 @blp.get("/participants/<int:participant_id>/export")
+@user_required
 @blp.response(200)
 @blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
 @blp.doc(security=[{"bearerAuth": []}])
@@ -58,6 +58,7 @@ def export_participant(participant_id):
 
 
 @blp.delete("/participants/<int:participant_id>")
+@user_required
 @blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
 @blp.doc(security=[{"bearerAuth": []}])
@@ -77,6 +78,7 @@ def _staff_session(session_id: int):
 
 
 @blp.get("/sessions/<int:session_id>/attendance")
+@user_required
 @blp.response(200, RosterEntrySchema(many=True))
 @blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
 @blp.doc(security=[{"bearerAuth": []}])
@@ -103,6 +105,7 @@ def _roster(session) -> list[dict]:
 
 
 @blp.put("/sessions/<int:session_id>/attendance")
+@user_required
 @blp.arguments(AttendanceSchema)
 @blp.response(200, RosterEntrySchema(many=True))
 @blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")

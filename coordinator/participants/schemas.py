@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from coordinator.schemas import Schema, SlugList, Text
+from coordinator.schemas import Bool, Schema, SlugList, Text
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
 class ParticipantCreateSchema(Schema):
     full_name = Text(required=True, validate=validate.Length(1, 200))
-    ward = fields.String(required=True, validate=validate.Length(1, 64))
+    ward = fields.String(
+        required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}
+    )
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
     accessibility_needs = SlugList(load_default=list)
     contact = Text(validate=validate.Length(max=320), metadata={"description": "Phone or email"})
     guardian_contact = Text(validate=validate.Length(max=320))
-    consent = fields.Boolean(
+    consent = Bool(
         load_default=False,
         metadata={"description": "Required (true) when a participant registers themselves."},
     )
@@ -35,14 +37,14 @@ class ParticipantCreatedSchema(Schema):
 
 class AttendanceEntrySchema(Schema):
     registration_id = fields.Integer(required=True, strict=True)
-    attended = fields.Boolean(required=True)
+    attended = Bool(required=True)
     levels = fields.Dict(
         keys=fields.String(validate=validate.Length(1, 32)),
         values=fields.Integer(strict=True, validate=validate.Range(1, 8)),
         load_default=dict,
         metadata={"description": "Competence area code -> level 1-8 (DigComp 2.2)"},
     )
-    reached_basic = fields.Boolean(load_default=False)
+    reached_basic = Bool(load_default=False)
 
 
 class AttendanceSchema(Schema):

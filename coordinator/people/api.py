@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from coordinator.errors import Forbidden, Invalid, NotFound
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people import operations
-from coordinator.people.auth import authenticated_user, is_organizer, issue_token, require_role
+from coordinator.people.auth import (
+    authenticated_user,
+    is_organizer,
+    issue_token,
+    require_role,
+    roles_required,
+)
 from coordinator.people.schemas import (
     TokenRequestSchema,
     TokenSchema,
@@ -63,12 +67,12 @@ def _only_organizers_mark_experts(user, data: dict) -> None:
 
 
 @blp.get("/volunteers")
+@roles_required("organizer")
 @blp.arguments(VolunteerListArgs, location="query")
 @blp.response(200, VolunteerSchema(many=True))
 @blp.doc(security=BEARER)
 def list_volunteers(args):
     """Volunteers, filtered (organizers). Total in X-Total-Count."""
-    require_role("organizer")
     rows, total = operations.list_volunteers(args)
     return rows, 200, {"X-Total-Count": str(total)}
 
@@ -91,6 +95,7 @@ def get_volunteer(volunteer_id):
 
 
 @blp.patch("/volunteers/<int:volunteer_id>")
+@roles_required("organizer", "volunteer")
 @blp.arguments(VolunteerUpdateSchema)
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)

@@ -130,8 +130,20 @@ def require_role(*roles: str) -> User:
     return user
 
 
+def user_required(view):
+    """View decorator form of require_user. Above `blp.arguments`, a stranger gets 401
+    before the body is read (and learns nothing from its validation)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        require_user()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def roles_required(*roles: str):
-    """View decorator form of require_role."""
+    """View decorator form of require_role (also above `blp.arguments`)."""
 
     def decorator(view):
         @functools.wraps(view)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from coordinator.schemas import BCP47, SLUG, ClockTime, LocalDateTime, Schema, SlugList
+from coordinator.schemas import (
+    BCP47,
+    NO_CONTROL_CHARACTERS,
+    SLUG,
+    Bool,
+    ClockTime,
+    LocalDateTime,
+    Schema,
+    SlugList,
+)
 from coordinator.vocabularies.terms import TARGET_GROUPS
-
-
-def _no_control_characters(value: str) -> None:
-    """NUL and other control characters: PostgreSQL refuses NUL, and no name needs them."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise ma.ValidationError("Có ký tự điều khiển / Contains control characters.")
 
 
 def PlainText(minimum: int, maximum: int, **kwargs) -> fields.String:  # noqa: N802 - a field
     """Free text of a bounded length without control characters."""
     return fields.String(
-        validate=[validate.Length(minimum, maximum), _no_control_characters], **kwargs
+        validate=[validate.Length(minimum, maximum), NO_CONTROL_CHARACTERS], **kwargs
     )
 
 
@@ -75,11 +78,13 @@ class VolunteerCreateSchema(Schema):
         allow_none=True,
         validate=validate.Regexp(r"^\+?[0-9 .()-]{6,40}$", error="Not a phone number."),
     )
-    home_ward = fields.String(required=True, validate=validate.Length(1, 64))
+    home_ward = fields.String(
+        required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}
+    )
     skills = SlugList(load_default=list)
     languages = fields.List(fields.String(validate=BCP47), load_default=lambda: ["vi"])
     accessibility_skills = SlugList(load_default=list)
-    is_expert = fields.Boolean(load_default=False)
+    is_expert = Bool(load_default=False)
     availability = _availability_list(load_default=list)
     max_sessions_per_week = fields.Integer(
         load_default=2, strict=True, validate=validate.Range(0, 14)

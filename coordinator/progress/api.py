@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from flask_smorest import Blueprint
 
 from coordinator.csv_import import decode
 from coordinator.errors import Invalid, error_response
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
 from coordinator.people.auth import roles_required
 from coordinator.progress import exports, hours, operations

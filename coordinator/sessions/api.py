@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
-from coordinator.extensions import ErrorSchema, db
+from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people.auth import authenticated_user, is_organizer, roles_required
 from coordinator.sessions import operations
 from coordinator.sessions.schemas import (

@@ -48,13 +48,15 @@ def _check_times_and_roles(data: dict) -> None:
 class SessionCreateSchema(Schema):
     title = Text(required=True, validate=validate.Length(1, 300))
     description = Text(load_default="", validate=validate.Length(max=10_000))
-    competence_area = Text(required=True, validate=validate.Length(1, 32))
+    competence_area = Text(
+        required=True, validate=validate.Length(1, 32), metadata={"example": "1"}
+    )
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
-    ward = Text(required=True, validate=validate.Length(1, 64))
+    ward = Text(required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"})
     venue = Text(required=True, validate=validate.Length(1, 300))
     venue_accessibility = SlugList(load_default=list)
-    starts_at = LocalDateTime(required=True)
-    ends_at = LocalDateTime(required=True)
+    starts_at = LocalDateTime(required=True, metadata={"example": "2030-09-03T18:00:00+07:00"})
+    ends_at = LocalDateTime(required=True, metadata={"example": "2030-09-03T20:00:00+07:00"})
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(0, 10_000))
     roles = fields.List(
         fields.Nested(RoleSchema), load_default=list, validate=validate.Length(max=20)

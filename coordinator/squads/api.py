@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import jsonify
-from flask_smorest import Blueprint
 
 from coordinator.errors import Forbidden
-from coordinator.extensions import db
-from coordinator.people.auth import authenticated_user, require_role, require_user
+from coordinator.extensions import Blueprint, db
+from coordinator.people.auth import (
+    authenticated_user,
+    require_user,
+    roles_required,
+    user_required,
+)
 from coordinator.squads import operations
 from coordinator.squads.models import Squad
 from coordinator.squads.schemas import (
@@ -32,12 +36,12 @@ def _dump(squad: Squad) -> dict:
 
 
 @blp.post("")
+@roles_required("organizer")
 @blp.arguments(SquadCreateSchema)
 @blp.response(201, SquadSchema)
 @blp.doc(security=BEARER)
 def create_squad(data):
     """Create a squad (organizers)."""
-    require_role("organizer")
     squad = operations.create_squad(data)
     db.session.commit()
     return squad
@@ -58,6 +62,7 @@ def get_squad(squad_id):
 
 
 @blp.patch("/<int:squad_id>")
+@user_required
 @blp.arguments(SquadUpdateSchema)
 @blp.response(200, SquadSchema)
 @blp.doc(security=BEARER)
@@ -70,6 +75,7 @@ def update_squad(changes, squad_id):
 
 
 @blp.post("/<int:squad_id>/members")
+@user_required
 @blp.arguments(MemberSchema)
 @blp.response(201, SquadSchema)
 @blp.doc(security=BEARER)

@@ -17,9 +17,11 @@ def VolunteerId(**kwargs) -> fields.Integer:  # noqa: N802 - a field factory rea
 
 class SquadCreateSchema(Schema):
     name = PlainText(1, 200, required=True)
-    leader_id = VolunteerId(required=True)
+    leader_id = VolunteerId(required=True, metadata={"example": 1})
     member_ids = fields.List(VolunteerId(), load_default=list, validate=validate.Length(max=100))
-    home_ward = fields.String(required=True, validate=validate.Length(1, 64))
+    home_ward = fields.String(
+        required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}
+    )
     focus_groups = fields.List(
         fields.String(validate=validate.OneOf(TARGET_GROUPS)), load_default=list
     )

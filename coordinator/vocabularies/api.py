@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import fields
 
+from coordinator.extensions import Blueprint
 from coordinator.schemas import Schema
 from coordinator.vocabularies.terms import all_vocabularies
 

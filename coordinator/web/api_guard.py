@@ -32,8 +32,9 @@ def accepts_body(*mimetypes: str):
 
 def require_json_bodies():
     """A body on a write must be JSON (415 otherwise) and must parse (400 otherwise),
-    unless the view says it takes this type (accepts_body)."""
-    if not (
+    unless the view says it takes this type (accepts_body). A request that routes
+    nowhere keeps its 404 or 405: the body of a request that cannot be served is moot."""
+    if request.routing_exception is not None or not (
         request.path.startswith("/api/")
         and request.method in ("POST", "PUT", "PATCH")
         and _has_body()

@@ -44,8 +44,10 @@ def live_server(app):
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """new_page(locale="vi-VN") -> a page in a fresh browser context (own cookies)."""
+    """new_page(locale="vi-VN") -> a page in a fresh browser context (own cookies). Any
+    Content-Security-Policy violation Chromium reports fails the test."""
     contexts = []
+    refused: list[str] = []
 
     def make(locale: str = "vi-VN"):
         context = browser.new_context(
@@ -57,11 +59,18 @@ def new_page(browser, live_server):
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", note_refusal)
+        return page
+
+    def note_refusal(message) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     yield make
     for context in contexts:
         context.close()
+    assert refused == [], "the page broke its own Content-Security-Policy"
 
 
 @pytest.fixture
