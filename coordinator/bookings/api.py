@@ -201,9 +201,7 @@ def create_registration(data, session_id):
     participant's id answers like one that names nobody)."""
     user = require_role("organizer", "participant")
     participant = db.session.get(Participant, data["participant_id"])
-    allowed = participant is not None and (
-        is_organizer(user) or participant.user_id == user.id
-    )
+    allowed = participant is not None and (is_organizer(user) or participant.user_id == user.id)
     if not allowed or participant.erased_at is not None:
         raise Invalid.field("participant_id", "Không có học viên này / Unknown participant.")
     registration = registrations.register(get_session(session_id), participant, user.id)
