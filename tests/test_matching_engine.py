@@ -486,3 +486,15 @@ def test_neighbour_outside_the_problem_does_not_crash():
     assert allowed_pairs(problem) == [(11, 901)]
     assert candidate_set(problem) == [(11, 901)]
     check_plan(problem)
+
+
+def test_violations_name_a_refused_pair():
+    """The checker the property tests rely on sees a proposal the volunteer refused."""
+    problem = Problem(
+        volunteers=[Volunteer(11, "w0", windows=_ALL_DAY)],
+        sessions=[session_at(501, "w0", 0, 0, 480, 60)],
+        roles=[Role(901, 501, "helper", 1)],
+        refused=frozenset({(11, 501)}),
+    )
+    assert Rules(problem).violations([(11, 901)]) == ["volunteer 11 refused session 501"]
+    assert solve(problem).proposals == []

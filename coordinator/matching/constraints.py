@@ -142,6 +142,8 @@ class Rules:
             role, volunteer = self.role[role_id], self.volunteer[volunteer_id]
             if not self.eligible(volunteer, role):
                 found.append(f"volunteer {volunteer_id} not eligible for role {role_id}")
+            if (volunteer_id, role.session_id) in self.problem.refused:
+                found.append(f"volunteer {volunteer_id} refused session {role.session_id}")
             per_role[role_id] += 1
             booked[volunteer_id].append(role.session_id)
             staff[role.session_id].append(volunteer_id)
