@@ -252,3 +252,19 @@ def make_session(client, organizer_headers, session_payload, wards, competences)
         return response.json
 
     return make
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback that the app sends to; yields what it received."""
+    from tests.notification_helpers import smtp_server
+
+    yield from smtp_server(app)
+
+
+@pytest.fixture
+def clock(app, monkeypatch):
+    """A clock the tests move, read by the app and by RQ's scheduler."""
+    from tests.notification_helpers import use_clock
+
+    return use_clock(app, monkeypatch)

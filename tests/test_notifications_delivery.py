@@ -19,8 +19,6 @@ from notification_helpers import (
     register,
     session_starting,
     sign_up,
-    smtp_server,
-    use_clock,
     work,
 )
 from rq.registry import ScheduledJobRegistry
@@ -31,16 +29,6 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications import planning
 from jobs import notifications as notification_jobs
-
-
-@pytest.fixture
-def smtp(app):
-    yield from smtp_server(app)
-
-
-@pytest.fixture
-def clock(app, monkeypatch):
-    return use_clock(app, monkeypatch)
 
 
 def assign(client, session_id: int, volunteer_id: int, headers: dict) -> dict:

@@ -16,8 +16,6 @@ from notification_helpers import (
     notifications,
     session_starting,
     sign_up,
-    smtp_server,
-    use_clock,
     work,
 )
 
@@ -28,16 +26,6 @@ from coordinator.notifications.models import AnswerToken, NotificationOptOut
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 EVENINGS = [{"weekday": day, "start": "17:00", "end": "22:00"} for day in range(7)]
-
-
-@pytest.fixture
-def smtp(app):
-    yield from smtp_server(app)
-
-
-@pytest.fixture
-def clock(app, monkeypatch):
-    return use_clock(app, monkeypatch)
 
 
 def evening_in(days: int) -> datetime:

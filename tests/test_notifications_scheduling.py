@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from icalendar import Calendar
 from notification_helpers import (
     body_text,
@@ -17,23 +16,11 @@ from notification_helpers import (
     scheduled_jobs,
     session_starting,
     sign_up,
-    smtp_server,
-    use_clock,
     work,
 )
 
 from coordinator.extensions import db
 from coordinator.people.models import User
-
-
-@pytest.fixture
-def smtp(app):
-    yield from smtp_server(app)
-
-
-@pytest.fixture
-def clock(app, monkeypatch):
-    return use_clock(app, monkeypatch)
 
 
 def organizer_email() -> str:
