@@ -91,6 +91,14 @@ class Config:
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
+    # Rate limits per client address (Flask-Limiter notation, ";" between limits). Counted
+    # in Redis; in each process's memory while Redis is down.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATE_LIMIT_LOGIN = os.environ.get("RATE_LIMIT_LOGIN", "10 per minute; 50 per hour")
+    RATE_LIMIT_SIGNUP = os.environ.get("RATE_LIMIT_SIGNUP", "5 per minute; 30 per hour")
+    # Only unknown or revoked private feed tokens count.
+    RATE_LIMIT_FEED_MISSES = os.environ.get("RATE_LIMIT_FEED_MISSES", "30 per minute")
+
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     # Reverse proxies in front whose X-Forwarded-For/-Proto/-Host are believed (0: none, so
     # a client cannot claim https or another address with a header of its own).

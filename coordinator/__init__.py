@@ -71,7 +71,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     _register_api(app)
     errors.register_error_handlers(app)
 
-    from coordinator import cli
+    from coordinator import cli, rate_limits
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
     from coordinator.notifications import views as notification_views
@@ -105,6 +105,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     log_scrub.install()  # private feed tokens never reach a log line
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)
+    rate_limits.init_app(app)  # wraps views, so after every blueprint
     return app
 
 

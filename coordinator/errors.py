@@ -132,6 +132,8 @@ def handle_http_exception(error: HTTPException):
             "error.html", status=status, message=None, csrf=_is_csrf(error)
         ), status
     message = data.get("message") or error.description or error.name
+    if status == 429:  # Flask-Limiter's description is the limit itself ("3 per 1 minute")
+        message = "Quá nhiều yêu cầu, vui lòng thử lại sau / Too many requests; try again later."
     if status == 422 and not data.get("message"):
         message = "Dữ liệu không hợp lệ / The input is invalid."
     if status == 400 and messages and "_json" in messages:

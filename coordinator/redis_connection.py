@@ -59,7 +59,10 @@ class RedisConnection:
     @property
     def client(self) -> redis.Redis:
         """The client for the current app (created on first use)."""
-        app = current_app._get_current_object()
+        return self.client_for(current_app._get_current_object())
+
+    def client_for(self, app: Flask) -> redis.Redis:
+        """The client for `app` (created on first use)."""
         with self._lock:
             client = app.extensions.get("redis_client")
             if client is None:

@@ -58,6 +58,8 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         "MATCHING_DEBOUNCE_SECONDS": TestConfig.MATCHING_DEBOUNCE_SECONDS,
         "MAIL_SERVER": None,  # messages go to a per-test outbox folder
         "MAIL_OUTBOX_PATH": str(tmp_path / "outbox"),
+        # tests/test_rate_limits.py turns them on; elsewhere one address makes every call.
+        "RATELIMIT_ENABLED": False,
     }
 
 

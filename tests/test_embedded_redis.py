@@ -47,3 +47,18 @@ def test_embedded_redis_serves_health_and_is_shared_by_a_second_app(embedded_app
     with worker_app.app_context():
         assert redis_connection.client.get("handshake") == b"from web"
         assert worker_app.config["REDIS_URL"] == url
+
+
+def test_rate_limits_count_in_the_embedded_redis(embedded_app):
+    """The limiter is built before the embedded server exists; it finds it on first use."""
+    _flask_app, config = embedded_app
+    limited = create_app({**config, "RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN": "1 per minute"})
+    client = limited.test_client()
+    attempt = {"email": "nobody@example.vn", "password": "wrong-password"}
+    assert client.post("/api/v1/auth/tokens", json=attempt).status_code == 401
+    assert client.post("/api/v1/auth/tokens", json=attempt).status_code == 429
+    with limited.app_context():
+        from coordinator.extensions import redis_connection
+
+        assert limited.config["REDIS_URL"].startswith("unix://")
+        assert redis_connection.client.keys("LIMITS*")

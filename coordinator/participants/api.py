@@ -23,6 +23,7 @@ blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Par
 @blp.arguments(ParticipantCreateSchema)
 @blp.response(201, ParticipantCreatedSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="Invalid input or no consent")
+@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
 @blp.doc(security=[{}, {"bearerAuth": []}])
 def register_participant(data):
     """Register a participant; the answer holds their private calendar link."""

@@ -29,6 +29,7 @@ BEARER = [{"bearerAuth": []}]
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Wrong email or password")
+@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
 def create_token(credentials):
     """Exchange email and password for a bearer token."""
     token, expires_at = issue_token(credentials["email"], credentials["password"])
@@ -40,6 +41,7 @@ def create_token(credentials):
 @blp.arguments(VolunteerCreateSchema)
 @blp.response(201, VolunteerSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="Email already registered")
+@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
 @blp.doc(security=[{}, *BEARER])
 def create_volunteer(data):
     """Sign up as a volunteer (with a password), or register one as an organizer."""
