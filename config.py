@@ -54,8 +54,15 @@ class Config:
 
     RQ_QUEUES = ("default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
-    RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 35)
-    RQ_MAINTENANCE_INTERVAL = _env_int("RQ_MAINTENANCE_INTERVAL", 30)
+    RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
+    # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
+    # maintenance once the job's heartbeat expires: at most the monitoring interval plus
+    # the grace after the last heartbeat, found within one maintenance interval.
+    RQ_JOB_MONITORING_INTERVAL = _env_int("RQ_JOB_MONITORING_INTERVAL", 10)
+    RQ_HEARTBEAT_GRACE_SECONDS = _env_int("RQ_HEARTBEAT_GRACE_SECONDS", 15)
+    RQ_MAINTENANCE_INTERVAL = _env_int("RQ_MAINTENANCE_INTERVAL", 15)
+    # Longest wait between a worker's attempts to reach a Redis that went away.
+    RQ_RECONNECT_MAX_SECONDS = _env_int("RQ_RECONNECT_MAX_SECONDS", 10)
     # Events older than this with no enqueue are swept by the relay (Redis was down).
     OUTBOX_SWEEP_INTERVAL_SECONDS = _env_int("OUTBOX_SWEEP_INTERVAL_SECONDS", 15)
     OUTBOX_SWEEP_MIN_AGE_SECONDS = _env_int("OUTBOX_SWEEP_MIN_AGE_SECONDS", 5)

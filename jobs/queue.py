@@ -15,7 +15,7 @@ from coordinator.extensions import redis_connection
 QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notifications"}
 # Events that wait on the scheduler, so that those arriving meanwhile join their work.
 DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
-DEFAULT_RETRY = Retry(max=3, interval=[10, 30, 60])
+DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
 # Mail servers have longer outages than our own services: back off up to an hour.
 MAIL_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 RESULT_TTL_SECONDS = 24 * 3600

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from flask import Flask
 from rq import Worker
+from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
+from rq.worker import DequeueStrategy
 
 from coordinator.events import dispatch, relay
 from coordinator.extensions import db, redis_connection
@@ -36,6 +40,58 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
                 db.session.remove()
 
 
+# RQScheduler's lock lease: its polling interval (1 s) + 60 s, renewed on every poll.
+SCHEDULER_LEASE_SECONDS = 61
+# Deletes a lock only if it still names the holder we judged dead.
+_RELEASE_IF_HELD_BY = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+class SquadsWorker(Worker):
+    """RQ's worker, quicker to take over from a worker that died (SIGKILL, lost machine).
+
+    RQ keeps a running job's claim 60 s past each heartbeat, and a dead scheduler's lock
+    61 s: a job whose worker died waited well over a minute for a retry, which is itself
+    scheduled, so it also waited for the scheduler lock. Here a claim lasts the monitoring
+    interval plus `heartbeat_grace` seconds, and maintenance frees scheduler locks whose
+    holder stopped beating (it beats every second) so this worker's scheduler takes over.
+    """
+
+    heartbeat_grace = 15
+    scheduler_stale_seconds = 10
+    stop_was_requested = False  # SIGINT/SIGTERM, as opposed to quitting on an error
+
+    def request_stop(self, signum, frame):
+        self.stop_was_requested = True
+        super().request_stop(signum, frame)
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = min(job.timeout - working_time, interval)
+        return int(interval) + self.heartbeat_grace
+
+    def run_maintenance_tasks(self):
+        self._release_dead_scheduler_locks()
+        super().run_maintenance_tasks()  # starts our scheduler where a lock is free
+
+    def _release_dead_scheduler_locks(self) -> None:
+        """A live scheduler renews its lock to a 61 s lease every second; a lease that has
+        run down by more than `scheduler_stale_seconds` belongs to a dead one."""
+        release = self.connection.register_script(_RELEASE_IF_HELD_BY)
+        for queue in self.queues:
+            key = RQScheduler.get_locking_key(queue.name)
+            holder, remaining = self.connection.get(key), self.connection.ttl(key)
+            if holder is None or remaining < 0:
+                continue
+            if remaining < SCHEDULER_LEASE_SECONDS - self.scheduler_stale_seconds:
+                if release(keys=[key], args=[holder]):
+                    log.warning(
+                        "freed the scheduler lock of queue %s: its holder stopped", queue.name
+                    )
+
+
 def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     """Work the queues (with RQ's scheduler) until stopped, or until empty in burst mode."""
     _dispose_pools_in_child(app)
@@ -48,13 +104,45 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     stop = threading.Event()
     if not burst:
         threading.Thread(target=_sweep_forever, args=(app, stop), daemon=True).start()
-    worker = Worker(
+    try:
+        while True:
+            worker = _new_worker(app, queues, connection)
+            # Round robin: a burst of sign-up events on `default` must not hold back the
+            # notifications queue (or the reverse).
+            worked = worker.work(
+                with_scheduler=True,
+                burst=burst,
+                logging_level="INFO",
+                dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+            )
+            if burst or worker.stop_was_requested:
+                return worked
+            # RQ quits on a Redis error outside its dequeue loop (Redis went away while a
+            # job ran): carry on with a new worker rather than leave the queues unworked.
+            # Its work-horse would run on unwatched, holding its transaction (on SQLite,
+            # the write lock) while it waits for Redis: end it, and its job is retried
+            # as abandoned, like a job of a worker that died.
+            if worker.horse_pid:
+                worker.kill_horse()
+                worker.wait_for_horse()
+            wait = app.config["RQ_RECONNECT_MAX_SECONDS"]
+            log.warning("the RQ worker stopped on an error; a new one starts in %d s", wait)
+            try:
+                time.sleep(wait)
+            except StopRequested:  # SIGTERM while waiting
+                return worked
+    finally:
+        stop.set()
+
+
+def _new_worker(app: Flask, queues: list[str], connection) -> SquadsWorker:
+    worker = SquadsWorker(
         queues,
         connection=connection,
         worker_ttl=app.config["RQ_WORKER_TTL"],
         maintenance_interval=app.config["RQ_MAINTENANCE_INTERVAL"],
+        job_monitoring_interval=app.config["RQ_JOB_MONITORING_INTERVAL"],
     )
-    try:
-        return worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
-    finally:
-        stop.set()
+    worker.heartbeat_grace = app.config["RQ_HEARTBEAT_GRACE_SECONDS"]
+    worker.max_connection_wait_time = app.config["RQ_RECONNECT_MAX_SECONDS"]
+    return worker

@@ -3,10 +3,12 @@ a clock the app and RQ's scheduler both read, and helpers to book and to run wor
 
 from __future__ import annotations
 
+import asyncio
 import email
 import os
 import signal
 import socket
+import threading
 import time
 from datetime import datetime, timedelta
 from email import policy
@@ -48,7 +50,9 @@ class SmtpRecorder:
     """An aiosmtpd handler keeping every message it accepted (a 250 reply).
 
     `kill_next_sender`: on the next DATA, SIGKILL the RQ work-horse that is sending
-    (before replying), as if it died mid-send. `refuse`: address -> SMTP reply."""
+    (before replying), as if it died mid-send. `hold_next_sender`: on the next DATA, set
+    `holding` and keep the sender waiting until `released` is set (then refuse it).
+    `refuse`: address -> SMTP reply."""
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
@@ -56,6 +60,9 @@ class SmtpRecorder:
         self.kill_next_sender = False
         self.killed: list[int] = []
         self.refuse: dict[str, str] = {}
+        self.hold_next_sender = False
+        self.holding = threading.Event()
+        self.released = threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refuse:
@@ -70,6 +77,12 @@ class SmtpRecorder:
             self.killed.append(horse)  # before the kill: the test may look at once
             os.kill(horse, signal.SIGKILL)
             wait_until_dead(horse)
+            return "451 4.3.0 The sender went away"
+        if self.hold_next_sender:
+            self.hold_next_sender = False
+            self.holding.set()
+            while not self.released.is_set():
+                await asyncio.sleep(0.05)
             return "451 4.3.0 The sender went away"
         self.raw.append(envelope.content)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
