@@ -31,15 +31,35 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, every: 
         time.sleep(every)
 
 
+def worker_env(app, tmp_path, redis_url: str | None = None) -> dict:
+    """What a production worker would be given: the app's database, Redis and mail."""
+    env = {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": redis_url or app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "COORDINATOR_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "MAIL_OUTBOX_PATH": str(tmp_path / "worker-outbox"),
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+    }
+    if app.config.get("MAIL_SERVER"):
+        env.update(MAIL_SERVER=app.config["MAIL_SERVER"], MAIL_PORT=str(app.config["MAIL_PORT"]))
+    return env
+
+
 class WorkerProcess:
     """`flask --app wsgi worker` in its own process group (its work-horse and scheduler
     are children of it), configured only through the environment, as in production."""
 
-    def __init__(self, env: dict, log_path: Path, queues: str | None = None):
+    def __init__(
+        self, env: dict, log_path: Path, queues: str | None = None, burst: bool = False
+    ):
         self.log_path = log_path
         args = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
         if queues:
             args += ["--queues", queues]
+        if burst:
+            args.append("--burst")
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 args,

@@ -32,6 +32,7 @@ from tests.fault_helpers import (
     WorkerProcess,
     postgres_binaries,
     wait_for,
+    worker_env,
 )
 from tests.notification_helpers import free_port, notifications, session_starting
 from tests.test_notifications_delivery import assign
@@ -41,22 +42,6 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups"),
 ]
 WITHIN_A_MINUTE = 60
-
-
-def worker_env(app, tmp_path, redis_url: str | None = None) -> dict:
-    """What a production worker would be given: the app's database, Redis and mail."""
-    env = {
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": redis_url or app.config["REDIS_URL"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "COORDINATOR_INSTANCE_PATH": str(tmp_path / "worker-instance"),
-        "MAIL_OUTBOX_PATH": str(tmp_path / "worker-outbox"),
-        "PASSWORD_HASH_TIME_COST": "1",
-        "PASSWORD_HASH_MEMORY_KIB": "1024",
-    }
-    if app.config.get("MAIL_SERVER"):
-        env.update(MAIL_SERVER=app.config["MAIL_SERVER"], MAIL_PORT=str(app.config["MAIL_PORT"]))
-    return env
 
 
 def _holds_scheduler_lock(connection, queue: str) -> bool:
