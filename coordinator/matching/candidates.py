@@ -1,7 +1,9 @@
 """Every (volunteer, role) pair the hard rules allow, with its cost, built with numpy.
 
-Per-pair rules live in constraints.py; this module computes the same answers for whole
-columns of volunteers at once, because the large plans have millions of pairs.
+Per-pair rules live in constraints.py; this module computes the same answers for all
+pairs at once, because the large plans have millions of them. No loop runs per session
+or per pair: sessions are joined with the volunteers free at their time (grouped by
+home ward) through sorted tables, then costed and expanded into roles as whole columns.
 It also groups each volunteer's pairs into *clusters*: runs of sessions close enough in
 time that the volunteer can take at most one of them. Separate clusters never clash, so
 "at most one per cluster" makes double booking impossible inside the flow.
@@ -30,6 +32,10 @@ class Candidates:
     week_vol: np.ndarray  # per (volunteer, week) id: the volunteer index
     week_cap: np.ndarray  # per (volunteer, week) id: sessions still allowed that week
     excluded: dict[str, int]  # pairs dropped per reason, for explanations
+    # Pair indices by (role, cost, then volunteers with fewer pairs first), and where each
+    # role's run starts: the flow's cheapest pairs per role and the finishing's lists.
+    by_role: np.ndarray | None = None
+    role_start: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.vol)
@@ -46,162 +52,265 @@ def _membership(items: list[frozenset], universe: list[str]) -> np.ndarray:
     return matrix
 
 
-def build(problem: Problem, rules: Rules) -> Candidates:
-    vols, sessions, roles, w = problem.volunteers, problem.sessions, problem.roles, problem.weights
-    n_vol = len(vols)
-    vol_ids = np.array([v.id for v in vols], dtype=np.int64)
-    mapped = set(problem.neighbours).union(*problem.neighbours.values())
-    wards = sorted({v.home_ward for v in vols} | {s.ward for s in sessions} | mapped)
-    ward_col = {code: i for i, code in enumerate(wards)}
-    hops = np.full((len(wards), len(wards)), FAR, dtype=np.int16)
-    for origin, reach in rules.hops.items():
-        for target, steps in reach.items():
-            hops[ward_col[origin], ward_col[target]] = steps
-    np.fill_diagonal(hops, 0)
-    home = np.array([ward_col[v.home_ward] for v in vols], dtype=np.int64)
+def _expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions starts[i] .. starts[i] + counts[i] - 1 of every i, in order."""
+    total = int(counts.sum())
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(total)
 
+
+class _Tables:
+    """The problem as arrays: volunteers' and sessions' attributes by index."""
+
+    def __init__(self, problem: Problem, rules: Rules) -> None:
+        vols, sessions = problem.volunteers, problem.sessions
+        self.n_vol = len(vols)
+        self.vol_ids = np.array([v.id for v in vols], dtype=np.int64)
+        mapped = set(problem.neighbours).union(*problem.neighbours.values())
+        wards = sorted({v.home_ward for v in vols} | {s.ward for s in sessions} | mapped)
+        self.ward_col = {code: i for i, code in enumerate(wards)}
+        hops = np.full((len(wards), len(wards)), FAR, dtype=np.int16)
+        for origin, reach in rules.hops.items():
+            for target, steps in reach.items():
+                hops[self.ward_col[origin], self.ward_col[target]] = steps
+        np.fill_diagonal(hops, 0)
+        self.hops = hops  # [home ward, session ward]
+        # Wards next to each other (as Rules.conflict reads the map: from the first).
+        near = np.eye(len(wards), dtype=bool)
+        for origin, nbrs in problem.neighbours.items():
+            for other in nbrs:
+                near[self.ward_col[origin], self.ward_col[other]] = True
+        self.next_to = near
+        self.home = np.array([self.ward_col[v.home_ward] for v in vols], dtype=np.int64)
+        self.s_ward = np.array([self.ward_col[s.ward] for s in sessions], dtype=np.int64)
+        self.s_start = np.array([s.start for s in sessions], dtype=np.int64)
+        self.s_end = np.array([s.end for s in sessions], dtype=np.int64)
+        self.s_week = np.array([s.week for s in sessions], dtype=np.int64)
+        self.s_ids = np.array([s.id for s in sessions], dtype=np.int64)
+        self.limit = np.array([v.max_per_week for v in vols], dtype=np.int64)
+
+
+def build(problem: Problem, rules: Rules) -> Candidates:
+    t = _Tables(problem, rules)
+    excluded = {"unavailable": 0, "too_far": 0, "unqualified": 0}
+    vol, sess = _free_and_near(problem, t, excluded)
+    keep = _without_refusals_and_fixed_clashes(problem, rules, t, vol, sess, excluded)
+    vol, sess = vol[keep], sess[keep]
+    # (volunteer, session start, session) order: the clusters need it, and the role
+    # expansion below keeps it, so the millions of pairs are never sorted.
+    rank = np.empty(len(problem.sessions), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(problem.sessions)), t.s_start))] = np.arange(rank.size)
+    order = np.argsort(vol * max(rank.size, 1) + rank[sess], kind="stable")
+    vol, sess = vol[order], sess[order]
+    cost = _pair_costs(problem, t, vol, sess)
+    vol, role, sess, cost = _with_roles(problem, vol, sess, cost, excluded)
+    cands = _clustered(problem, rules, t, vol, role, sess, cost, excluded)
+    cands.by_role, cands.role_start = _by_role(cands, len(problem.roles), t.n_vol)
+    return cands
+
+
+def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
+    """(volunteer, session) index pairs: free at the session's time (a weekly window
+    holds it) and near enough, for the sessions with an open role."""
+    vols, sessions, w = problem.volunteers, problem.sessions, problem.weights
+    open_session = np.zeros(len(sessions), dtype=bool)
+    index = {s.id: k for k, s in enumerate(sessions)}
+    for role in problem.roles:
+        if role.seats > 0 and role.session_id in index:
+            open_session[index[role.session_id]] = True
+    ks = np.flatnonzero(open_session)
+    if ks.size == 0 or t.n_vol == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    # Session times: (weekday, local start, local end), a few hundred distinct ones.
+    times = sorted(
+        {(sessions[k].weekday, sessions[k].local_start, sessions[k].local_end) for k in ks}
+    )
+    time_of = {key: i for i, key in enumerate(times)}
+    s_time = np.array(
+        [time_of.get((s.weekday, s.local_start, s.local_end), -1) for s in sessions],
+        dtype=np.int64,
+    )
+    win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(vols) for x in v.windows]
+    win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
+    free_vol, free_time = [], []
+    for i, (weekday, start, end) in enumerate(times):
+        hit = (win_arr[:, 1] == weekday) & (win_arr[:, 2] <= start) & (win_arr[:, 3] >= end)
+        who = np.unique(win_arr[hit, 0])
+        free_vol.append(who)
+        free_time.append(np.full(who.size, i, dtype=np.int64))
+    free_vol, free_time = np.concatenate(free_vol), np.concatenate(free_time)
+    free_count = np.bincount(free_time, minlength=len(times))
+    # Free volunteers sorted by (home ward, time): one run per (ward, time).
+    code = t.home[free_vol] * len(times) + free_time
+    order = np.argsort(code, kind="stable")
+    code, free_vol = code[order], free_vol[order]
+    # Each open session with each home ward near enough to it.
+    reach = t.hops <= w.max_ward_hops  # [home ward, session ward]
+    s_of, home_of = np.nonzero(reach.T[t.s_ward[ks]])
+    s_of = ks[s_of]
+    wanted = home_of * len(times) + s_time[s_of]
+    lo = np.searchsorted(code, wanted, side="left")
+    hi = np.searchsorted(code, wanted, side="right")
+    found = hi - lo
+    vol = free_vol[_expand(lo, found)]
+    sess = np.repeat(s_of, found)
+    near_count = np.bincount(sess, minlength=len(sessions))[ks]
+    excluded["unavailable"] += int((t.n_vol - free_count[s_time[ks]]).sum())
+    excluded["too_far"] += int((free_count[s_time[ks]] - near_count).sum())
+    return vol, sess
+
+
+def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, excluded):
+    """Drop refused pairs, and pairs that clash with a fixed booking or exceed a week's
+    remaining limit (Rules.conflict and the weekly limit, as columns)."""
+    keep = np.ones(vol.size, dtype=bool)
+    if problem.refused and vol.size:
+        key = t.vol_ids[vol] * (1 << 32) + t.s_ids[sess]
+        refused = np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])
+        excluded["refused"] = int(refused.sum())
+        keep &= ~refused
+    vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
+    session_index = {s: k for k, s in enumerate(t.s_ids.tolist())}
+    fixed = [
+        (vol_index[v], session_index[s])
+        for v, sessions in rules.fixed_sessions.items()
+        if v in vol_index
+        for s in sessions
+    ]
+    if not fixed or vol.size == 0:
+        full = t.limit[vol] <= 0  # a weekly limit of 0 allows nothing
+        excluded["weekly_limit"] = int((full & keep).sum())
+        return keep & ~full
+    f_vol, f_sess = (np.array(column, dtype=np.int64) for column in zip(*fixed, strict=True))
+    order = np.argsort(f_vol, kind="stable")
+    f_vol, f_sess = f_vol[order], f_sess[order]
+    lo = np.searchsorted(f_vol, vol, side="left")
+    count = np.searchsorted(f_vol, vol, side="right") - lo
+    touched = np.flatnonzero(count)
+    # One row per (pair, fixed booking of its volunteer).
+    row_pair = np.repeat(touched, count[touched])
+    other = f_sess[_expand(lo[touched], count[touched])]
+    s = sess[row_pair]
+    a_start, a_end, b_start, b_end = t.s_start[s], t.s_end[s], t.s_start[other], t.s_end[other]
+    overlap = (s == other) | ((a_start < b_end) & (b_start < a_end))
+    gap = problem.travel_gap
+    travel = ~t.next_to[t.s_ward[s], t.s_ward[other]] & (
+        (a_start < b_end + gap) & (b_start < a_end + gap)
+    )
+    clash = np.zeros(vol.size, dtype=bool)
+    clash[row_pair[overlap | travel]] = True
+    same_week = np.bincount(
+        row_pair, weights=t.s_week[s] == t.s_week[other], minlength=vol.size
+    ).astype(np.int64)
+    full = ~clash & (same_week >= t.limit[vol])
+    excluded["clash"] = int((clash & keep).sum())
+    excluded["weekly_limit"] = int((full & keep).sum())
+    return keep & ~clash & ~full
+
+
+def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray) -> np.ndarray:
+    """Rules.pair_cost for every (volunteer, session) pair."""
+    vols, sessions, w = problem.volunteers, problem.sessions, problem.weights
+    steps = t.hops[t.home[vol], t.s_ward[sess]]
+    cost = np.where(steps == 0, 0, np.where(steps == 1, w.neighbour_ward, w.far_ward))
+    cost = cost.astype(np.int64)
     topics = sorted({s.topic for s in sessions})
     groups = sorted({s.target_group for s in sessions})
+    wards = sorted(t.ward_col, key=t.ward_col.get)
+    topic_col = np.array([topics.index(s.topic) for s in sessions], dtype=np.int64)
+    group_col = np.array([groups.index(s.target_group) for s in sessions], dtype=np.int64)
+    for column, prefs, universe in (
+        (t.s_ward, [v.preferred_wards for v in vols], wards),
+        (topic_col, [v.preferred_topics for v in vols], topics),
+        (group_col, [v.preferred_groups for v in vols], groups),
+    ):
+        has_pref = np.array([bool(p) for p in prefs], dtype=bool)
+        met = _membership(prefs, universe)
+        cost += w.missed_preference * (has_pref[vol] & ~met[vol, column[sess]])
     languages = sorted({code for s in sessions for code in s.languages})
-    pref_ward = _membership([v.preferred_wards for v in vols], wards)
-    pref_topic = _membership([v.preferred_topics for v in vols], topics)
-    pref_group = _membership([v.preferred_groups for v in vols], groups)
-    speaks = _membership([v.languages for v in vols], languages)
-    has_pref = np.array(
-        [
-            [bool(v.preferred_wards), bool(v.preferred_topics), bool(v.preferred_groups)]
-            for v in vols
-        ],
-        dtype=bool,
-    ).reshape(n_vol, 3)
+    if languages:
+        speaks = _membership([v.languages for v in vols], languages)
+        spoken = _membership([s.languages for s in sessions], languages)
+        has_languages = np.array([bool(s.languages) for s in sessions], dtype=bool)
+        shared = (speaks[vol] & spoken[sess]).any(axis=1)
+        cost += w.language_mismatch * (has_languages[sess] & ~shared)
+    vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
     squad_members: dict[int, list[int]] = {}
     for i, v in enumerate(vols):
         for squad in v.squads:
             squad_members.setdefault(squad, []).append(i)
-    vol_index = {v.id: i for i, v in enumerate(vols)}
-
-    # Weekly windows as flat columns.
-    win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(vols) for x in v.windows]
-    win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
-    available_at: dict[tuple[int, int, int], np.ndarray] = {}
-    steps_to: dict[str, np.ndarray] = {}
-    qualified_for: dict[tuple, np.ndarray] = {}
-
-    parts_vol, parts_role, parts_session, parts_cost = [], [], [], []
-    roles_of: dict[int, list[int]] = {}
-    for j, role in enumerate(roles):
-        if role.seats > 0:
-            roles_of.setdefault(role.session_id, []).append(j)
-    excluded = {"unavailable": 0, "too_far": 0, "unqualified": 0}
-
-    for k, s in enumerate(sessions):
-        role_idx = roles_of.get(s.id)
-        if not role_idx:
-            continue
-        key = (s.weekday, s.local_start, s.local_end)
-        if key not in available_at:
-            mask = np.zeros(n_vol, dtype=bool)
-            hit = (
-                (win_arr[:, 1] == s.weekday)
-                & (win_arr[:, 2] <= s.local_start)
-                & (win_arr[:, 3] >= s.local_end)
-            )
-            mask[win_arr[hit, 0]] = True
-            available_at[key] = np.flatnonzero(mask)  # the few free then, not all
-        if s.ward not in steps_to:  # per ward, not per session: thousands share a ward
-            steps_to[s.ward] = hops[home, ward_col[s.ward]]
-        free = available_at[key]
-        steps = steps_to[s.ward][free]
-        near = steps <= w.max_ward_hops
-        excluded["unavailable"] += n_vol - free.size
-        excluded["too_far"] += int(free.size - near.sum())
-        base, steps = free[near], steps[near]
-        if base.size == 0:
-            continue
-        cost = np.where(steps == 0, 0, np.where(steps == 1, w.neighbour_ward, w.far_ward))
-        miss = np.zeros(base.size, dtype=np.int64)
-        miss += has_pref[base, 0] & ~pref_ward[base, ward_col[s.ward]]
-        miss += has_pref[base, 1] & ~pref_topic[base, topics.index(s.topic)]
-        miss += has_pref[base, 2] & ~pref_group[base, groups.index(s.target_group)]
-        cost = cost + miss * w.missed_preference
-        if s.languages:
-            cols = [languages.index(code) for code in s.languages]
-            cost = cost + np.where(speaks[base][:, cols].any(axis=1), 0, w.language_mismatch)
-        if s.series_people:
-            cost = cost + np.where(
-                np.isin(vol_ids[base], list(s.series_people)), 0, w.series_change
-            )
-        if s.squads:
-            members = [i for squad in s.squads for i in squad_members.get(squad, ())]
-            cost = cost + np.where(np.isin(base, members), 0, w.squad_split)
-        for j in role_idx:
-            role = roles[j]
-            rkey = (role.name in EXPERT_ROLES, role.required_skills, role.name)
-            if rkey not in qualified_for:
-                needs_access = ROLE_ACCESSIBILITY.get(role.name, frozenset())
-                qualified_for[rkey] = np.array(
-                    [
-                        role.required_skills <= v.skills
-                        and (not rkey[0] or v.is_expert)
-                        and needs_access <= v.accessibility
-                        for v in vols
-                    ],
-                    dtype=bool,
-                )
-            ok = qualified_for[rkey][base]
-            excluded["unqualified"] += int((~ok).sum())
-            chosen = base[ok]
-            parts_vol.append(chosen)
-            parts_role.append(np.full(chosen.size, j, dtype=np.int64))
-            parts_session.append(np.full(chosen.size, k, dtype=np.int64))
-            parts_cost.append(cost[ok])
-
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-    vol, role, sess, cost = cat(parts_vol), cat(parts_role), cat(parts_session), cat(parts_cost)
-    keep = _without_fixed_clashes(problem, rules, vol_index, vol, sess, excluded)
-    vol, role, sess, cost = vol[keep], role[keep], sess[keep], cost[keep]
-    return _clustered(problem, rules, vol, role, sess, cost, excluded)
+    series = {
+        k: [vol_index[p] for p in s.series_people if p in vol_index]
+        for k, s in enumerate(sessions)
+        if s.series_people
+    }
+    squads = {
+        k: [i for q in s.squads for i in squad_members.get(q, ())]
+        for k, s in enumerate(sessions)
+        if s.squads
+    }
+    cost += w.series_change * _outside(series, vol, sess, t.n_vol)
+    cost += w.squad_split * _outside(squads, vol, sess, t.n_vol)
+    return cost
 
 
-def _without_fixed_clashes(problem, rules, vol_index, vol, sess, excluded) -> np.ndarray:
-    """Drop refused pairs, and pairs that clash with a fixed booking or exceed a week's
-    remaining limit."""
-    keep = np.ones(vol.size, dtype=bool)
-    if problem.refused and vol.size:
-        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-        session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
-        key = vol_ids[vol] * (1 << 32) + session_ids[sess]
-        refused = np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])
-        excluded["refused"] = int(refused.sum())
-        keep &= ~refused
-    fixed = rules.fixed_sessions
-    if not fixed or vol.size == 0:
-        return keep
-    touched = np.isin(vol, [vol_index[v] for v in fixed if v in vol_index])
-    sessions = problem.sessions
-    for p in np.flatnonzero(touched):
-        volunteer = problem.volunteers[vol[p]]
-        s = sessions[sess[p]]
-        booked = [rules.session[i] for i in fixed[volunteer.id]]
-        if any(rules.conflict(s, b) for b in booked):
-            keep[p] = False
-            excluded["clash"] = excluded.get("clash", 0) + 1
-        elif sum(1 for b in booked if b.week == s.week) >= volunteer.max_per_week:
-            keep[p] = False
-            excluded["weekly_limit"] = excluded.get("weekly_limit", 0) + 1
-    return keep
+def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray:
+    """Pairs whose session has members (session index -> volunteer indices) and whose
+    volunteer is not one of them."""
+    out = np.zeros(vol.size, dtype=bool)
+    if not members:
+        return out
+    asks = np.zeros(int(sess.max(initial=0)) + 1, dtype=bool)
+    asks[[k for k in members if k < asks.size]] = True
+    which = np.flatnonzero(asks[sess])
+    keys = np.unique([k * n_vol + i for k, people in members.items() for i in people])
+    asked = sess[which] * n_vol + vol[which]
+    at = np.minimum(np.searchsorted(keys, asked), max(keys.size - 1, 0))
+    member = keys[at] == asked if keys.size else np.zeros(which.size, dtype=bool)
+    out[which] = ~member
+    return out
 
 
-def _clustered(problem, rules, vol, role, sess, cost, excluded) -> Candidates:
-    sessions = problem.sessions
-    start = np.array([s.start for s in sessions], dtype=np.int64)[sess] if sess.size else sess
-    end = np.array([s.end for s in sessions], dtype=np.int64)[sess] if sess.size else sess
-    week = np.array([s.week for s in sessions], dtype=np.int64)[sess] if sess.size else sess
-    order = np.lexsort((role, start, vol))
-    vol, role, sess, cost = vol[order], role[order], sess[order], cost[order]
-    start, end, week = start[order], end[order], week[order]
+def _with_roles(problem: Problem, vol, sess, cost, excluded) -> tuple:
+    """Each (volunteer, session) pair once per open role of the session the volunteer is
+    qualified for, roles in index order (so the pairs' order is kept)."""
+    vols, roles = problem.volunteers, problem.roles
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    open_roles = [j for j, r in enumerate(roles) if r.seats > 0 and r.session_id in index]
+    open_roles.sort(key=lambda j: (index[roles[j].session_id], j))
+    role_session = np.array([index[roles[j].session_id] for j in open_roles], dtype=np.int64)
+    role_list = np.array(open_roles, dtype=np.int64)
+    first = np.searchsorted(role_session, np.arange(len(problem.sessions)), side="left")
+    count = np.searchsorted(role_session, np.arange(len(problem.sessions)), side="right") - first
+    # Who is qualified, per kind of role (skills, expert, accessibility).
+    kinds: dict[tuple, int] = {}
+    role_kind = np.zeros(len(roles), dtype=np.int64)
+    for j, r in enumerate(roles):
+        key = (
+            r.name in EXPERT_ROLES,
+            r.required_skills,
+            ROLE_ACCESSIBILITY.get(r.name, frozenset()),
+        )
+        role_kind[j] = kinds.setdefault(key, len(kinds))
+    qualified = np.zeros((max(len(kinds), 1), len(vols)), dtype=bool)
+    expert = np.array([v.is_expert for v in vols], dtype=bool)
+    for (needs_expert, skills, access), k in kinds.items():
+        qualified[k] = np.array(
+            [skills <= v.skills and access <= v.accessibility for v in vols], dtype=bool
+        ) & (expert | (not needs_expert))
+    n = count[sess]
+    rows = np.repeat(np.arange(vol.size), n)
+    role = role_list[_expand(first[sess], n)]
+    ok = qualified[role_kind[role], vol[rows]]
+    excluded["unqualified"] += int(ok.size - np.count_nonzero(ok))
+    rows, role = rows[ok], role[ok]
+    return vol[rows], role, sess[rows], cost[rows]
+
+
+def _clustered(problem, rules, t: _Tables, vol, role, sess, cost, excluded) -> Candidates:
+    """Clusters of pairs already sorted by (volunteer, session start)."""
+    start, end, week = t.s_start[sess], t.s_end[sess], t.s_week[sess]
     n = vol.size
     gap = problem.travel_gap
     # Running latest end within each volunteer (offset per volunteer keeps the max local).
@@ -218,14 +327,21 @@ def _clustered(problem, rules, vol, role, sess, cost, excluded) -> Candidates:
     vw_key = (vol[first] << 32) + week[first] if n else first
     uniq, cluster_week = np.unique(vw_key, return_inverse=True)
     week_vol = uniq >> 32
-    week_of = uniq & 0xFFFFFFFF
-    limit = np.array([v.max_per_week for v in problem.volunteers], dtype=np.int64)
-    week_cap = limit[week_vol] if n else week_vol
+    week_cap = t.limit[week_vol].copy()
     if rules.fixed_sessions and n:
-        for i, (v, wk) in enumerate(zip(week_vol, week_of, strict=True)):
-            fixed = rules.fixed_sessions.get(problem.volunteers[v].id)
-            if fixed:
-                week_cap[i] -= sum(1 for s in fixed if rules.session[s].week == wk)
+        # Fixed bookings use up their week: (volunteer index, week) keys, counted.
+        vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
+        fixed = np.array(
+            [
+                (vol_index[v] << 32) + rules.session[s].week
+                for v, sessions in rules.fixed_sessions.items()
+                if v in vol_index
+                for s in sessions
+            ],
+            dtype=np.int64,
+        )
+        fixed = fixed[np.isin(fixed, uniq)]
+        week_cap -= np.bincount(np.searchsorted(uniq, fixed), minlength=uniq.size)
     return Candidates(
         vol=vol,
         role=role,
@@ -237,3 +353,16 @@ def _clustered(problem, rules, vol, role, sess, cost, excluded) -> Candidates:
         week_cap=np.maximum(week_cap, 0).astype(np.int64),
         excluded=excluded,
     )
+
+
+def _by_role(cands: Candidates, n_roles: int, n_vol: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sorted by (role, cost), ties going to volunteers with fewer pairs: the
+    cheapest pairs kept per role then spread over many volunteers instead of the same
+    few, and a volunteer with many options is left for later."""
+    pairs = np.bincount(cands.vol, minlength=n_vol)
+    rank = np.empty(n_vol, dtype=np.int64)
+    rank[np.lexsort((np.arange(n_vol), pairs))] = np.arange(n_vol)
+    key = (cands.role << 40) + (np.minimum(cands.cost, 0xFFFF) << 24) + rank[cands.vol]
+    order = np.argsort(key)
+    starts = np.searchsorted(cands.role[order], np.arange(n_roles + 1))
+    return order, starts

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from coordinator.matching.state import Plan
 
 MOVE_CANDIDATES = 30  # proposed volunteers considered for a move, cheapest first
+# Shorter candidate lists are scanned in Python; longer ones are first filtered with
+# numpy (the first repair touching a role then builds no list of its hundreds).
+SCAN_BELOW = 64
 
 
 @dataclass
@@ -60,13 +65,13 @@ def fill(plan: Plan, role, repair: Repair) -> None:
     session = rules.session[role.session_id]
     j = plan.role_index[role.id]
     missing = plan.missing_needs(session)
-    direct = _best_free(plan, j, session, missing)
+    direct = best_free(plan, j, session, missing)
     best = (direct[0] - rules.unfilled_cost(session.id), direct) if direct else None
     moves = 0
-    for pair_cost, mover in plan.candidates(j):
+    for pair_cost, mover in _with_proposals(plan, j):
         if moves >= MOVE_CANDIDATES:
             break
-        if not plan.held[mover] or (mover, session.id) in plan.refused:
+        if (mover, session.id) in plan.refused:
             continue
         if missing and not missing & rules.volunteer[mover].accessibility:
             continue
@@ -82,7 +87,7 @@ def fill(plan: Plan, role, repair: Repair) -> None:
             unfilled = rules.unfilled_cost(session.id)
             if best is not None and gain - unfilled >= best[0]:
                 continue  # a refill costs at least 0: this move cannot win
-            refill = _best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
+            refill = best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
             if refill is None:
                 continue
             delta = gain + refill[0] - unfilled
@@ -103,21 +108,56 @@ def fill(plan: Plan, role, repair: Repair) -> None:
     repair.changes += [("move", mover, role.id), ("add", volunteer_id, held.id)]
 
 
-def _best_free(
+def _with_proposals(plan: Plan, j: int):
+    """(pair cost, volunteer id) of the role's candidates who hold proposals, cheapest
+    first: the only ones who can move (read from arrays, not the whole list)."""
+    lo, hi = plan.c_start[j], plan.c_start[j + 1]
+    if hi - lo <= SCAN_BELOW:
+        return [(cost, v) for cost, v in plan.candidates(j) if plan.held[v]]
+    at = lo + np.flatnonzero(plan.held_at[plan.c_index[lo:hi]] > 0)
+    return zip(plan.c_cost[at].tolist(), plan.c_vol[at].tolist(), strict=True)
+
+
+def best_free(
     plan: Plan, j: int, session, missing, besides: int | None = None
 ) -> tuple[int, int, int] | None:
-    """(marginal cost, volunteer, pair cost) of the cheapest volunteer who fits as is."""
-    rules = plan.rules
+    """(marginal cost, volunteer, pair cost) of the cheapest volunteer who fits as is.
+
+    Candidates come by pair cost. On long lists, the first acceptable one with nothing
+    booked surely fits at just its pair cost; before it, only those whose pair cost plus
+    load could still match it are checked one by one (read from arrays, not the list)."""
+    lo, hi = plan.c_start[j], plan.c_start[j + 1]
+    load = plan.load_at[plan.c_index[lo:hi]] if hi - lo > SCAN_BELOW else np.zeros(0)
+    idle = None
+    for at in np.flatnonzero(load == 0).tolist():
+        volunteer_id = int(plan.c_vol[lo + at])
+        if _acceptable(plan, volunteer_id, session, missing, besides):
+            pair_cost = int(plan.c_cost[lo + at])
+            idle = (pair_cost, volunteer_id, pair_cost)
+            break
+    if idle is None:  # a short list, or everyone has bookings: scan the cached list
+        options = plan.candidates(j)
+    else:  # an earlier candidate wins a tie, as in a scan in order
+        extra = plan.c_cost[lo : lo + at] + plan.rules.weights.load * load[:at]
+        check = lo + np.flatnonzero(extra <= idle[0])
+        options = zip(plan.c_cost[check].tolist(), plan.c_vol[check].tolist(), strict=True)
     best = None
-    for pair_cost, volunteer_id in plan.candidates(j):
+    for pair_cost, volunteer_id in options:
         if best is not None and pair_cost >= best[0]:
             break
-        if volunteer_id == besides or (volunteer_id, session.id) in plan.refused:
-            continue
-        if missing and not missing & rules.volunteer[volunteer_id].accessibility:
+        if not _acceptable(plan, volunteer_id, session, missing, besides):
             continue
         if plan.fits(volunteer_id, session):
             extra = plan.marginal_cost(pair_cost, volunteer_id)
             if best is None or extra < best[0]:
                 best = (extra, volunteer_id, pair_cost)
+    if idle is not None and (best is None or idle[0] < best[0]):
+        return idle
     return best
+
+
+def _acceptable(plan: Plan, volunteer_id: int, session, missing, besides) -> bool:
+    """Not the one moving away, not refused here, and covering a missing need if any."""
+    if volunteer_id == besides or (volunteer_id, session.id) in plan.refused:
+        return False
+    return not missing or bool(missing & plan.rules.volunteer[volunteer_id].accessibility)

@@ -4,6 +4,8 @@ The flow network, per volunteer, is a tree of capacities, so the flow is exact f
 
     source ─load units─▶ volunteer ─weekly limit─▶ week ─1─▶ cluster ─pair─▶ role ─▶ sink
     source ───────────── empty seat (unfilled cost) ────────────────────────▶ role
+    cluster ─coverer's pair─▶ cover node ─first coverers earn a bonus─▶ one role per
+    session with needs
 
 The k-th unit into a volunteer costs `load * (k - 1)` (fair load is convex); a cluster
 holds sessions too close to do two of, so at most one is taken. What a flow cannot say is
@@ -30,7 +32,8 @@ Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3
 # Above this many pairs the flow gets each role's cheapest pairs only (see _sparse).
 SPARSE_ABOVE = 500_000
-FLOW_PAIRS_PER_SEAT = 24
+FLOW_PAIRS_PER_SEAT = 20
+BONUS_SHARE = 5
 
 
 def solve(problem: Problem, progress: Progress | None = None) -> Plan:
@@ -64,9 +67,15 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
         session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
         allowed &= ~np.isin(session_ids[cands.session], list(dropped))
     report("flow", 0.7)
-    fill_open_seats(working)
-    fill_by_moves(working)
-    cover_needs(working)
+    closed: set[int] = set()
+    for _round in range(MAX_FLOW_ROUNDS):
+        fill_open_seats(working, closed)
+        fill_by_moves(working, closed)
+        dropped = cover_needs(working)
+        if not dropped:
+            break
+        # Their volunteers are free again: fill with them, leaving those sessions closed.
+        closed |= dropped
     report("finishing", 0.9)
     return working, cands
 
@@ -83,28 +92,18 @@ def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> Non
 def _staffable(problem: Problem, cands) -> np.ndarray:
     """Pairs of sessions whose every need some candidate covers (others cannot be staffed
     at all, so their volunteers are better used elsewhere)."""
-    allowed = np.ones(len(cands), dtype=bool)
-    with_needs = [k for k, s in enumerate(problem.sessions) if s.needs]
-    if not with_needs:
-        return allowed
-    fixed_cover: dict[int, set[str]] = {}
-    volunteers = {v.id: v for v in problem.volunteers}
+    wanted, has = _need_bits(problem)
+    if not wanted.any():
+        return np.ones(len(cands), dtype=bool)
+    covered = np.zeros(len(problem.sessions), dtype=np.int64)
+    asking = np.flatnonzero(wanted[cands.session] != 0)
+    np.bitwise_or.at(covered, cands.session[asking], has[cands.vol[asking]])
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    vol_index = {v.id: i for i, v in enumerate(problem.volunteers)}
     for booking in problem.bookings:
-        if booking.fixed and booking.volunteer_id in volunteers:
-            fixed_cover.setdefault(booking.session_id, set()).update(
-                volunteers[booking.volunteer_id].accessibility
-            )
-    order = np.argsort(cands.session, kind="stable")
-    bounds = np.searchsorted(cands.session[order], [with_needs, np.add(with_needs, 1)])
-    for k, lo, hi in zip(with_needs, bounds[0], bounds[1], strict=True):
-        session = problem.sessions[k]
-        here = order[lo:hi]
-        covered = set(fixed_cover.get(session.id, ()))
-        for i in np.unique(cands.vol[here]):
-            covered |= problem.volunteers[i].accessibility
-        if not session.needs <= covered:
-            allowed[here] = False
-    return allowed
+        if booking.fixed and booking.volunteer_id in vol_index and booking.session_id in index:
+            covered[index[booking.session_id]] |= has[vol_index[booking.volunteer_id]]
+    return (wanted & ~covered)[cands.session] == 0
 
 
 def _sparse(problem: Problem, cands) -> np.ndarray:
@@ -112,10 +111,9 @@ def _sparse(problem: Problem, cands) -> np.ndarray:
     seat (and every earlier proposal); finishing still sees them all."""
     if len(cands) <= SPARSE_ABOVE:
         return np.ones(len(cands), dtype=bool)
-    order = np.lexsort((cands.cost, cands.role))
+    order, starts = cands.by_role, cands.role_start
     roles = cands.role[order]
-    starts = np.searchsorted(roles, roles, side="left")
-    rank = np.arange(order.size) - starts
+    rank = np.arange(order.size) - starts[roles]
     seats = np.array([max(r.seats, 0) for r in problem.roles], dtype=np.int64)
     keep = np.zeros(len(cands), dtype=bool)
     keep[order] = rank < FLOW_PAIRS_PER_SEAT * seats[roles]
@@ -156,6 +154,10 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
     cluster of one pair is just that pair's arc (capacity 1)."""
     pairs = np.flatnonzero(allowed) if allowed is not None else np.arange(len(cands))
     roles, w = problem.roles, problem.weights
+    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    # Costs in points, or in 1/SCALE points when earlier proposals get their tie-break
+    # bonus: cost scaling does about a tenth less work on the smaller range.
+    scale = SCALE if existing else 1
     # Only the clusters, weeks and volunteers the allowed pairs use (compact ids).
     clusters, pair_cluster = np.unique(cands.cluster[pairs], return_inverse=True)
     weeks, cluster_week = np.unique(cands.cluster_week[clusters], return_inverse=True)
@@ -172,7 +174,7 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
     unit_vol = np.repeat(np.arange(n_vol), units)
     unit_k = np.arange(unit_vol.size) - np.repeat(np.cumsum(units) - units, units)
     fixed = np.array([rules.fixed_load[v.id] for v in problem.volunteers], dtype=np.int64)
-    unit_cost = w.load * (fixed[unit_vol] + unit_k) * SCALE
+    unit_cost = w.load * (fixed[unit_vol] + unit_k) * scale
 
     # Node ids: 0 source, 1 sink, volunteers, binding weeks, clusters of 2+ pairs, roles.
     binding = week_cap < clusters_per_week
@@ -185,14 +187,26 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
     cluster_node[shared] = next_id + np.arange(int(shared.sum()))
     role_base = next_id + int(shared.sum())
 
-    existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
-    pair_cost = cands.cost[pairs] * SCALE
+    pair_cost = cands.cost[pairs] * scale
     if existing:
         vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
         role_ids = np.array([r.id for r in roles], dtype=np.int64)
         key = vol_ids[cands.vol[pairs]] * (1 << 32) + role_ids[cands.role[pairs]]
         keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
         pair_cost = pair_cost - keep * w.keep_bonus
+
+    # Coverers of a session's needs reach one of its roles through a node whose first
+    # units (one per need) earn the session's worth: the flow then spends scarce
+    # coverers where they staff the most seats. It knows nothing else of needs;
+    # cover_needs settles them exactly.
+    pair_head = role_base + cands.role[pairs]
+    covering = _covers(problem, cands, pairs)
+    cover_role, cover_units, cover_bonus = _cover_bonus(problem, rules, cands, pairs[covering])
+    n_cover = cover_role.size
+    cover_node = np.full(n_role, -1, dtype=np.int64)
+    cover_node[cover_role] = role_base + n_role + np.arange(n_cover)
+    rerouted = covering & (cover_node[cands.role[pairs]] >= 0)
+    pair_head[rerouted] = cover_node[cands.role[pairs][rerouted]]
 
     one = np.ones
     parts = [  # (tails, heads, capacities, costs)
@@ -209,18 +223,25 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
             one(int(shared.sum()), np.int64),
             np.zeros(int(shared.sum()), np.int64),
         ),
-        (
-            cluster_node[pair_cluster],
-            role_base + cands.role[pairs],
-            one(pairs.size, np.int64),
-            pair_cost,
-        ),
-        (np.zeros(n_role, np.int64), role_base + np.arange(n_role), seats, unfilled * SCALE),
+        (cluster_node[pair_cluster], pair_head, one(pairs.size, np.int64), pair_cost),
+        (np.zeros(n_role, np.int64), role_base + np.arange(n_role), seats, unfilled * scale),
         (
             role_base + np.arange(n_role),
             np.ones(n_role, np.int64),
             seats,
             np.zeros(n_role, np.int64),
+        ),
+        (
+            cover_node[cover_role],
+            role_base + cover_role,
+            cover_units,
+            -cover_bonus * scale,
+        ),
+        (
+            cover_node[cover_role],
+            role_base + cover_role,
+            seats[cover_role],
+            np.zeros(n_cover, np.int64),
         ),
     ]
     tails, heads, capacities, costs = (
@@ -236,6 +257,48 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
     first_pair = sum(len(part[0]) for part in parts[:3])
     flows = solver.flows(arcs[first_pair : first_pair + pairs.size])
     return pairs[flows > 0]
+
+
+def _need_bits(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Per session: its needs as bits; per volunteer: the needs they cover, as bits."""
+    needs = sorted({need for s in problem.sessions for need in s.needs})
+    bit = {need: 1 << i for i, need in enumerate(needs)}
+    wanted = [sum(bit[n] for n in s.needs) for s in problem.sessions]
+    has = [sum(bit.get(n, 0) for n in v.accessibility) for v in problem.volunteers]
+    return np.array(wanted, dtype=np.int64), np.array(has, dtype=np.int64)
+
+
+def _covers(problem: Problem, cands, pairs: np.ndarray) -> np.ndarray:
+    wanted, has = _need_bits(problem)
+    return (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
+
+
+def _cover_bonus(problem: Problem, rules: Rules, cands, covering: np.ndarray) -> tuple:
+    """For each session with needs: the role where its coverers are the largest share of
+    the candidates (an interpreter's seat needs one anyway, so the bonus moves nobody),
+    how many coverers earn a bonus there (one per need) and the bonus: BONUS_SHARE
+    percent of the session's empty seats' cost, shared among its needs."""
+    if covering.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    n_roles = len(problem.roles)
+    coverers = np.bincount(cands.role[covering], minlength=n_roles)
+    share = coverers / np.maximum(np.bincount(cands.role, minlength=n_roles), 1)
+    best: dict[int, int] = {}  # session id -> role index
+    for j in np.flatnonzero(coverers).tolist():
+        session_id = problem.roles[j].session_id
+        k = best.get(session_id)
+        if k is None or (share[j], coverers[j]) > (share[k], coverers[k]):
+            best[session_id] = j
+    seats: dict[int, int] = {}
+    for role in problem.roles:
+        seats[role.session_id] = seats.get(role.session_id, 0) + max(role.seats, 0)
+    roles = sorted(best.values())
+    sessions = [problem.roles[j].session_id for j in roles]
+    needs = [len(rules.session[s].needs) for s in sessions]
+    worth = [rules.unfilled_cost(s) * seats[s] * BONUS_SHARE // 100 for s in sessions]
+    bonus = [w // n for w, n in zip(worth, needs, strict=True)]
+    return tuple(np.array(column, dtype=np.int64) for column in (roles, needs, bonus))
 
 
 def cover_needs(plan: Working) -> set[int]:
@@ -278,13 +341,10 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
     proposed colleague whose going leaves the needs better covered than now."""
     rules = plan.rules
     best = None  # (extra cost, volunteer, role, replaced volunteer or None)
-    for j, role in enumerate(plan.roles):
-        if role.session_id != session.id:
-            continue
-        for pair_cost, volunteer_id in plan.candidates(j):
+    for j in plan.roles_of[session.id]:
+        role = plan.roles[j]
+        for pair_cost, volunteer_id in plan.coverers(j, need):
             volunteer = rules.volunteer[volunteer_id]
-            if need not in volunteer.accessibility:
-                continue
             if not plan.fits(volunteer_id, session):
                 continue
             extra = plan.marginal_cost(pair_cost, volunteer_id)
@@ -318,12 +378,11 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
     if not here:
         return None
     kept_here = len(here) * rules.unfilled_cost(session.id)
-    for j, role in enumerate(plan.roles):
-        if role.session_id != session.id:
-            continue
-        for pair_cost, volunteer_id in plan.candidates(j):
+    for j in plan.roles_of[session.id]:
+        role = plan.roles[j]
+        for pair_cost, volunteer_id in plan.coverers(j, need):
             volunteer = rules.volunteer[volunteer_id]
-            if need not in volunteer.accessibility or (volunteer_id, session.id) in plan.refused:
+            if (volunteer_id, session.id) in plan.refused:
                 continue
             replaceable = _replaceable(plan, session, role, volunteer)
             if plan.free_seats(role) <= 0 and not replaceable:
@@ -351,12 +410,13 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
     return None
 
 
-def fill_by_moves(plan: Working) -> None:
-    """Seats still empty: move a proposed volunteer there when a free one can take the
-    seat they leave (what a flow over cautious clusters cannot see)."""
+def fill_by_moves(plan: Working, closed=frozenset()) -> None:
+    """Seats still empty (of sessions not `closed`): move a proposed volunteer there when
+    a free one can take the seat they leave (what a flow over cautious clusters cannot
+    see)."""
     rules = plan.rules
     open_roles = sorted(
-        (role for role in plan.roles if plan.free_seats(role) > 0),
+        (plan.roles[j] for j in _open_roles(plan, closed)),
         key=lambda r: (-rules.unfilled_cost(r.session_id), r.id),
     )
     for role in open_roles:
@@ -372,12 +432,22 @@ def _pair_cost(plan: Working, role, volunteer_id: int) -> int:
     return rules.pair_cost(rules.volunteer[volunteer_id], rules.session[role.session_id])
 
 
-def fill_open_seats(plan: Working) -> None:
-    """Seats still empty get the cheapest volunteer who fits exactly (the flow's clusters
-    are cautious: two sessions an hour apart may both be possible)."""
+def _open_roles(plan: Working, closed) -> list[int]:
+    """Indices of the roles with a free seat, of every session not `closed`."""
+    return [
+        j
+        for j, role in enumerate(plan.roles)
+        if plan.free_seats(role) > 0 and role.session_id not in closed
+    ]
+
+
+def fill_open_seats(plan: Working, closed=frozenset()) -> None:
+    """Seats still empty (of sessions not `closed`) get the cheapest volunteer who fits
+    exactly (the flow's clusters are cautious: two sessions an hour apart may both be
+    possible)."""
     rules = plan.rules
     order = sorted(
-        (j for j, role in enumerate(plan.roles) if plan.free_seats(role) > 0),
+        _open_roles(plan, closed),
         key=lambda j: (-rules.unfilled_cost(plan.roles[j].session_id), plan.roles[j].id),
     )
     for j in order:

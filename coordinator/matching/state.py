@@ -33,22 +33,31 @@ class Plan:
         self.refused: set[tuple[int, int]] = set(problem.refused)
         self.released: Counter[int] = Counter()  # role id -> seats freed by withdrawals
         self.role_index = {role.id: j for j, role in enumerate(self.roles)}
+        self.roles_of: dict[int, list[int]] = defaultdict(list)  # session -> role indices
+        for j, role in enumerate(self.roles):
+            self.roles_of[role.session_id].append(j)
         for booking in problem.bookings:
             if booking.fixed:
                 session = rules.session[booking.session_id]
                 self.busy[booking.volunteer_id].append(session)
                 self.staff[session.id].add(booking.volunteer_id)
                 self.fixed.add((booking.volunteer_id, session.id))
-        # Candidates of each role, cheapest first: a slice of arrays sorted by (role, cost).
-        # One int64 key (role, cost, volunteer) sorts faster than a three-key lexsort.
-        key = (cands.role << 40) + (np.minimum(cands.cost, 0xFFFF) << 24) + cands.vol
-        order = np.argsort(key)
+        # Candidates of each role, cheapest first: a slice of arrays in the candidates'
+        # (role, cost) order.
+        order = cands.by_role
         vol_ids = np.array([v.id for v in self.vols], dtype=np.int64)
-        self.c_role = cands.role[order]
-        self.c_vol = vol_ids[cands.vol[order]]
+        self.c_index = cands.vol[order]  # index into problem.volunteers
+        self.c_vol = vol_ids[self.c_index]
         self.c_cost = cands.cost[order]
-        self.c_start = np.searchsorted(self.c_role, np.arange(len(self.roles) + 1))
+        self.c_start = cands.role_start
+        # Load and proposals per volunteer index, as arrays too: repairs find the first
+        # candidate with nothing booked (who surely fits) without a loop.
+        self.vol_index = {v.id: i for i, v in enumerate(self.vols)}
+        self.load_at = np.array([self.load[v.id] for v in self.vols], dtype=np.int64)
+        self.held_at = np.zeros(len(self.vols), dtype=np.int64)
         self._lists: dict[int, list[tuple[int, int]]] = {}
+        self._coverers: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        self._has_need: dict[str, np.ndarray] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -59,6 +68,23 @@ class Plan:
             lo, hi = self.c_start[role_index], self.c_start[role_index + 1]
             found = list(zip(self.c_cost[lo:hi].tolist(), self.c_vol[lo:hi].tolist(), strict=True))
             self._lists[role_index] = found
+        return found
+
+    def coverers(self, role_index: int, need: str) -> list[tuple[int, int]]:
+        """The role's candidates who have `need`, cheapest first: a few of them, so
+        covering needs does not walk every candidate of the role."""
+        key = (role_index, need)
+        found = self._coverers.get(key)
+        if found is None:
+            has = self._has_need.get(need)
+            if has is None:
+                has = np.array([need in v.accessibility for v in self.vols], dtype=bool)
+                self._has_need[need] = has
+            lo, hi = self.c_start[role_index], self.c_start[role_index + 1]
+            keep = has[self.c_index[lo:hi]]
+            costs, vols = self.c_cost[lo:hi][keep], self.c_vol[lo:hi][keep]
+            found = list(zip(costs.tolist(), vols.tolist(), strict=True))
+            self._coverers[key] = found
         return found
 
     def free_seats(self, role: Role) -> int:
@@ -97,6 +123,9 @@ class Plan:
         self.taken[role.id] += 1
         self.proposals[(volunteer_id, role.id)] = pair_cost
         self.held[volunteer_id].add(role.id)
+        i = self.vol_index[volunteer_id]
+        self.load_at[i] += 1
+        self.held_at[i] += 1
 
     def remove(self, volunteer_id: int, role: Role) -> int:
         session = self.rules.session[role.session_id]
@@ -105,6 +134,9 @@ class Plan:
         self.load[volunteer_id] -= 1
         self.taken[role.id] -= 1
         self.held[volunteer_id].discard(role.id)
+        i = self.vol_index[volunteer_id]
+        self.load_at[i] -= 1
+        self.held_at[i] -= 1
         return self.proposals.pop((volunteer_id, role.id))
 
     def release_fixed(self, volunteer_id: int, session: Session, role: Role) -> None:
@@ -113,6 +145,8 @@ class Plan:
         self.staff[session.id].discard(volunteer_id)
         self.fixed.discard((volunteer_id, session.id))
         self.load[volunteer_id] -= 1
+        if volunteer_id in self.vol_index:
+            self.load_at[self.vol_index[volunteer_id]] -= 1
         self.released[role.id] += 1
 
     def pairs(self) -> list[tuple[int, int]]:
