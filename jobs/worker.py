@@ -43,7 +43,7 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
 # RQScheduler's lock lease: its polling interval (1 s) + 60 s, renewed on every poll.
 SCHEDULER_LEASE_SECONDS = 61
 # Deletes a lock only if it still names the holder we judged dead.
-_RELEASE_IF_HELD_BY = (
+RELEASE_IF_HELD_BY = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
 
@@ -79,7 +79,7 @@ class SquadsWorker(Worker):
     def _release_dead_scheduler_locks(self) -> None:
         """A live scheduler renews its lock to a 61 s lease every second; a lease that has
         run down by more than `scheduler_stale_seconds` belongs to a dead one."""
-        release = self.connection.register_script(_RELEASE_IF_HELD_BY)
+        release = self.connection.register_script(RELEASE_IF_HELD_BY)
         for queue in self.queues:
             key = RQScheduler.get_locking_key(queue.name)
             holder, remaining = self.connection.get(key), self.connection.ttl(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -61,6 +62,13 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         # tests/test_rate_limits.py turns them on; elsewhere one address makes every call.
         "RATELIMIT_ENABLED": False,
     }
+
+
+def sibling_app(app, **overrides):
+    """Another app on the test app's configuration (its database, Redis, mail folder),
+    with `overrides`: a second process, or the same service on another Redis."""
+    keys = _config("", "", Path()).keys()
+    return create_app({**{key: app.config[key] for key in keys}, **overrides})
 
 
 @pytest.fixture(scope="session")

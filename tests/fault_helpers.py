@@ -51,9 +51,7 @@ class WorkerProcess:
     """`flask --app wsgi worker` in its own process group (its work-horse and scheduler
     are children of it), configured only through the environment, as in production."""
 
-    def __init__(
-        self, env: dict, log_path: Path, queues: str | None = None, burst: bool = False
-    ):
+    def __init__(self, env: dict, log_path: Path, queues: str | None = None, burst: bool = False):
         self.log_path = log_path
         args = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
         if queues:
@@ -153,7 +151,9 @@ class PostgresServer:
 
     Run as the `postgres` user when the tests run as root (initdb refuses root)."""
 
-    def __init__(self, binaries: Path, port: int):
+    def __init__(self, binaries: Path | None, port: int):
+        if binaries is None:
+            raise RuntimeError("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
         self.binaries, self.port = binaries, port
         self.folder = Path(tempfile.mkdtemp(prefix="squads-pg-"))
         self.data = self.folder / "data"

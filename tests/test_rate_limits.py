@@ -4,16 +4,15 @@ counted (in memory) while Redis is down."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import sqlalchemy as sa
 
-from coordinator import create_app
 from coordinator.extensions import db
 from coordinator.people.models import User, Volunteer
 from tests.api_helpers import assert_error
+from tests.conftest import sibling_app
 from tests.feed_helpers import feed_link
+from tests.notification_helpers import free_port
 from tests.page_helpers import csrf_token
 
 LIMITS = {
@@ -22,26 +21,13 @@ LIMITS = {
     "RATE_LIMIT_SIGNUP": "2 per minute",
     "RATE_LIMIT_FEED_MISSES": "2 per minute",
 }
+SIGN_UP_PASSWORD = "a-long-password"
 MISSING_TOKEN = "A" * 43  # the shape of a feed token, naming nobody
 
 
 def _limited_app(app, **overrides):
     """A second app on the same database and Redis, with small limits switched on."""
-    config = {key: app.config[key] for key in _SHARED_KEYS}
-    return create_app({**config, **LIMITS, **overrides})
-
-
-_SHARED_KEYS = (
-    "TESTING",
-    "SECRET_KEY",
-    "SQLALCHEMY_DATABASE_URI",
-    "REDIS_URL",
-    "EMBEDDED_REDIS_PATH",
-    "PASSWORD_HASH_TIME_COST",
-    "PASSWORD_HASH_MEMORY_KIB",
-    "MAIL_SERVER",
-    "MAIL_OUTBOX_PATH",
-)
+    return sibling_app(app, **{**LIMITS, **overrides})
 
 
 @pytest.fixture
@@ -107,19 +93,19 @@ def test_counts_live_in_redis_and_are_shared_by_every_process(app, make_user):
     assert any(b"login" in key for key in redis_connection.client.keys("LIMITS*"))
 
 
+def _self_sign_up(client, payload: dict, address: str):
+    return client.post("/api/v1/volunteers", json=payload, environ_base={"REMOTE_ADDR": address})
+
+
 def test_self_sign_up_is_limited_but_organizers_registering_are_not(
     limited, volunteer_payload, organizer_headers, wards
 ):
-    address = {"REMOTE_ADDR": "198.51.100.7"}
+    address = "198.51.100.7"
     for _ in range(2):
-        response = limited.post(
-            "/api/v1/volunteers",
-            json=volunteer_payload(password="a-long-password"),
-            environ_base=address,
-        )
+        response = _self_sign_up(limited, volunteer_payload(password=SIGN_UP_PASSWORD), address)
         assert response.status_code == 201, response.json
-    refused = volunteer_payload(password="a-long-password")
-    _assert_too_many(limited.post("/api/v1/volunteers", json=refused, environ_base=address))
+    refused = volunteer_payload(password=SIGN_UP_PASSWORD)
+    _assert_too_many(_self_sign_up(limited, refused, address))
     assert db.session.scalar(sa.select(User).where(User.email == refused["email"])) is None
     db.session.rollback()
     # An organizer entering volunteers from one office is not a sign-up flood.
@@ -128,20 +114,17 @@ def test_self_sign_up_is_limited_but_organizers_registering_are_not(
             "/api/v1/volunteers",
             json=volunteer_payload(),
             headers=organizer_headers,
-            environ_base=address,
+            environ_base={"REMOTE_ADDR": address},
         )
         assert response.status_code == 201, response.json
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Volunteer)) == 5
 
 
 def test_page_registration_shares_the_sign_up_count(limited, volunteer_payload, wards):
-    address = {"REMOTE_ADDR": "198.51.100.8"}
+    address = "198.51.100.8"
     for _ in range(2):
-        limited.post(
-            "/api/v1/volunteers",
-            json=volunteer_payload(password="a-long-password"),
-            environ_base=address,
-        )
+        response = _self_sign_up(limited, volunteer_payload(password=SIGN_UP_PASSWORD), address)
+        assert response.status_code == 201, response.json
     token = csrf_token(limited, "/register")
     response = limited.post(
         "/register",
@@ -149,11 +132,11 @@ def test_page_registration_shares_the_sign_up_count(limited, volunteer_payload, 
             "full_name": "Trần Văn Nam",
             "email": "nam@example.vn",
             "home_ward": "kim_lien",
-            "password": "a-long-password",
+            "password": SIGN_UP_PASSWORD,
             "consent": "y",
             "csrf_token": token,
         },
-        environ_base=address,
+        environ_base={"REMOTE_ADDR": address},
     )
     assert response.status_code == 429
     assert db.session.scalar(sa.select(User).where(User.email == "nam@example.vn")) is None
@@ -174,29 +157,13 @@ def test_only_feed_token_misses_count(limited, make_volunteer):
     assert limited.get(link, environ_base={"REMOTE_ADDR": "203.0.113.6"}).status_code == 200
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_with_redis_down_sign_ups_succeed_and_limits_count_in_memory(app, volunteer_payload, wards):
-    down = _limited_app(app, REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0").test_client()
-    address = {"REMOTE_ADDR": "198.51.100.9"}
+    down = _limited_app(app, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0").test_client()
+    address = "198.51.100.9"
     for _ in range(2):
-        response = down.post(
-            "/api/v1/volunteers",
-            json=volunteer_payload(password="a-long-password"),
-            environ_base=address,
-        )
+        response = _self_sign_up(down, volunteer_payload(password=SIGN_UP_PASSWORD), address)
         assert response.status_code == 201, response.json
-    _assert_too_many(
-        down.post(
-            "/api/v1/volunteers",
-            json=volunteer_payload(password="a-long-password"),
-            environ_base=address,
-        )
-    )
+    _assert_too_many(_self_sign_up(down, volunteer_payload(password=SIGN_UP_PASSWORD), address))
 
 
 def test_a_limit_that_is_not_one_stops_the_start(app):
