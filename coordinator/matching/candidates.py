@@ -2,8 +2,10 @@
 
 Per-pair rules live in constraints.py; this module computes the same answers for all
 pairs at once, because the large plans have millions of them. No loop runs per session
-or per pair: sessions are joined with the volunteers free at their time (grouped by
-home ward) through sorted tables, then costed and expanded into roles as whole columns.
+or per pair, and nothing of that size is sorted: each volunteer's free time slots are
+joined with a table of the sessions near their home ward per slot, which yields the
+(volunteer, session) pairs already in (volunteer, start) order; they are then costed and
+expanded into roles as whole columns.
 It also groups each volunteer's pairs into *clusters*: runs of sessions close enough in
 time that the volunteer can take at most one of them. Separate clusters never clash, so
 "at most one per cluster" makes double booking impossible inside the flow.
@@ -93,26 +95,38 @@ class _Tables:
 def build(problem: Problem, rules: Rules) -> Candidates:
     t = _Tables(problem, rules)
     excluded = {"unavailable": 0, "too_far": 0, "unqualified": 0}
+    # "Units" are (volunteer, session) pairs, in (volunteer, start, end, session) order:
+    # the clusters need it, and every later step keeps it, so nothing large is sorted.
     vol, sess = _free_and_near(problem, t, excluded)
     keep = _without_refusals_and_fixed_clashes(problem, rules, t, vol, sess, excluded)
     vol, sess = vol[keep], sess[keep]
-    # (volunteer, session start, session) order: the clusters need it, and the role
-    # expansion below keeps it, so the millions of pairs are never sorted.
-    rank = np.empty(len(problem.sessions), dtype=np.int64)
-    rank[np.lexsort((np.arange(len(problem.sessions)), t.s_start))] = np.arange(rank.size)
-    order = np.argsort(vol * max(rank.size, 1) + rank[sess], kind="stable")
-    vol, sess = vol[order], sess[order]
+    unit, role = _qualified_roles(problem, vol, sess, excluded)
+    staffed = np.zeros(vol.size, dtype=bool)
+    staffed[unit] = True
+    vol, sess = vol[staffed], sess[staffed]
+    unit = (np.cumsum(staffed) - 1)[unit]
     cost = _pair_costs(problem, t, vol, sess)
-    vol, role, sess, cost = _with_roles(problem, vol, sess, cost, excluded)
-    cands = _clustered(problem, rules, t, vol, role, sess, cost, excluded)
+    cluster, cluster_week, week_vol, week_cap = _clusters(rules, t, vol, sess)
+    cands = Candidates(
+        vol=vol[unit],
+        role=role,
+        session=sess[unit],
+        cost=cost[unit],
+        cluster=cluster[unit],
+        cluster_week=cluster_week,
+        week_vol=week_vol,
+        week_cap=week_cap,
+        excluded=excluded,
+    )
     cands.by_role, cands.role_start = _by_role(cands, len(problem.roles), t.n_vol)
     return cands
 
 
 def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
-    """(volunteer, session) index pairs: free at the session's time (a weekly window
-    holds it) and near enough, for the sessions with an open role."""
-    vols, sessions, w = problem.volunteers, problem.sessions, problem.weights
+    """(volunteer, session) index pairs, free at the session's time (a weekly window
+    holds it) and near enough, for the sessions with an open role; sorted by volunteer,
+    then by the session's start, end and index."""
+    sessions, w = problem.sessions, problem.weights
     open_session = np.zeros(len(sessions), dtype=bool)
     index = {s.id: k for k, s in enumerate(sessions)}
     for role in problem.roles:
@@ -122,55 +136,76 @@ def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
     if ks.size == 0 or t.n_vol == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    # Session times: (weekday, local start, local end), a few hundred distinct ones.
+    # Weekly times (weekday, local start, local end): a few hundred distinct ones.
     times = sorted(
         {(sessions[k].weekday, sessions[k].local_start, sessions[k].local_end) for k in ks}
     )
+    free = _free_at(problem.volunteers, times)  # [volunteer, time]
     time_of = {key: i for i, key in enumerate(times)}
-    s_time = np.array(
-        [time_of.get((s.weekday, s.local_start, s.local_end), -1) for s in sessions],
+    k_time = np.array(
+        [
+            time_of[(sessions[k].weekday, sessions[k].local_start, sessions[k].local_end)]
+            for k in ks
+        ],
         dtype=np.int64,
     )
-    win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(vols) for x in v.windows]
-    win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
-    free_vol, free_time = [], []
-    for i, (weekday, start, end) in enumerate(times):
-        hit = (win_arr[:, 1] == weekday) & (win_arr[:, 2] <= start) & (win_arr[:, 3] >= end)
-        who = np.unique(win_arr[hit, 0])
-        free_vol.append(who)
-        free_time.append(np.full(who.size, i, dtype=np.int64))
-    free_vol, free_time = np.concatenate(free_vol), np.concatenate(free_time)
-    free_count = np.bincount(free_time, minlength=len(times))
-    # Free volunteers sorted by (home ward, time): one run per (ward, time).
-    code = t.home[free_vol] * len(times) + free_time
-    order = np.argsort(code, kind="stable")
-    code, free_vol = code[order], free_vol[order]
-    # Each open session with each home ward near enough to it.
+    # Slots: the open sessions' distinct (start, end) moments, in time order.
+    moments, k_slot = np.unique(
+        np.stack([t.s_start[ks], t.s_end[ks]], axis=1), axis=0, return_inverse=True
+    )
+    k_slot = k_slot.reshape(-1)
+    n_slots = len(moments)
+    slot_time = np.zeros(n_slots, dtype=np.int64)
+    slot_time[k_slot] = k_time
+    # Sessions by (home ward near enough, slot, session): one run per (ward, slot).
     reach = t.hops <= w.max_ward_hops  # [home ward, session ward]
-    s_of, home_of = np.nonzero(reach.T[t.s_ward[ks]])
-    s_of = ks[s_of]
-    wanted = home_of * len(times) + s_time[s_of]
-    lo = np.searchsorted(code, wanted, side="left")
-    hi = np.searchsorted(code, wanted, side="right")
-    found = hi - lo
-    vol = free_vol[_expand(lo, found)]
-    sess = np.repeat(s_of, found)
+    row, home = np.nonzero(reach.T[t.s_ward[ks]])
+    table_key = home * n_slots + k_slot[row]
+    order = np.lexsort((ks[row], table_key))
+    table_sess, table_key = ks[row][order], table_key[order]
+    runs = np.bincount(table_key, minlength=len(reach) * n_slots)
+    run_start = np.cumsum(runs) - runs
+    # Each volunteer's free slots with sessions near home, in (volunteer, slot) order.
+    near = (runs > 0).reshape(len(reach), n_slots)
+    vol, slot = np.nonzero(free[:, slot_time] & near[t.home])
+    key = t.home[vol] * n_slots + slot
+    found = runs[key]
+    sess = table_sess[_expand(run_start[key], found)]
+    vol = np.repeat(vol, found)
+    free_count = free.sum(axis=0)[k_time]
     near_count = np.bincount(sess, minlength=len(sessions))[ks]
-    excluded["unavailable"] += int((t.n_vol - free_count[s_time[ks]]).sum())
-    excluded["too_far"] += int((free_count[s_time[ks]] - near_count).sum())
+    excluded["unavailable"] += int((t.n_vol - free_count).sum())
+    excluded["too_far"] += int((free_count - near_count).sum())
     return vol, sess
+
+
+def _free_at(volunteers, times: list[tuple[int, int, int]]) -> np.ndarray:
+    """Boolean matrix [volunteer, time]: a weekly window holds the time."""
+    win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(volunteers) for x in v.windows]
+    win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
+    free = np.zeros((len(volunteers), len(times)), dtype=bool)
+    for day in range(7):
+        on_day = win_arr[win_arr[:, 1] == day]
+        for i, (weekday, start, end) in enumerate(times):
+            if weekday == day:
+                hit = (on_day[:, 2] <= start) & (on_day[:, 3] >= end)
+                free[on_day[hit, 0], i] = True
+    return free
 
 
 def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, excluded):
     """Drop refused pairs, and pairs that clash with a fixed booking or exceed a week's
     remaining limit (Rules.conflict and the weekly limit, as columns)."""
     keep = np.ones(vol.size, dtype=bool)
-    if problem.refused and vol.size:
-        key = t.vol_ids[vol] * (1 << 32) + t.s_ids[sess]
-        refused = np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])
-        excluded["refused"] = int(refused.sum())
-        keep &= ~refused
     vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
+    if problem.refused and vol.size:
+        refusing = np.zeros(t.n_vol, dtype=bool)
+        refusing[[vol_index[v] for v, _ in problem.refused if v in vol_index]] = True
+        asked = np.flatnonzero(refusing[vol])
+        key = t.vol_ids[vol[asked]] * (1 << 32) + t.s_ids[sess[asked]]
+        refused = asked[np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])]
+        excluded["refused"] = int(refused.size)
+        keep[refused] = False
     session_index = {s: k for k, s in enumerate(t.s_ids.tolist())}
     fixed = [
         (vol_index[v], session_index[s])
@@ -185,12 +220,13 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
     f_vol, f_sess = (np.array(column, dtype=np.int64) for column in zip(*fixed, strict=True))
     order = np.argsort(f_vol, kind="stable")
     f_vol, f_sess = f_vol[order], f_sess[order]
-    lo = np.searchsorted(f_vol, vol, side="left")
-    count = np.searchsorted(f_vol, vol, side="right") - lo
-    touched = np.flatnonzero(count)
+    per_vol = np.bincount(f_vol, minlength=t.n_vol)
+    touched = np.flatnonzero(per_vol[vol])
+    count = per_vol[vol[touched]]
+    first = (np.cumsum(per_vol) - per_vol)[vol[touched]]
     # One row per (pair, fixed booking of its volunteer).
-    row_pair = np.repeat(touched, count[touched])
-    other = f_sess[_expand(lo[touched], count[touched])]
+    row_pair = np.repeat(touched, count)
+    other = f_sess[_expand(first, count)]
     s = sess[row_pair]
     a_start, a_end, b_start, b_end = t.s_start[s], t.s_end[s], t.s_start[other], t.s_end[other]
     overlap = (s == other) | ((a_start < b_end) & (b_start < a_end))
@@ -200,9 +236,8 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
     )
     clash = np.zeros(vol.size, dtype=bool)
     clash[row_pair[overlap | travel]] = True
-    same_week = np.bincount(
-        row_pair, weights=t.s_week[s] == t.s_week[other], minlength=vol.size
-    ).astype(np.int64)
+    same_week = np.zeros(vol.size, dtype=np.int64)
+    np.add.at(same_week, row_pair, t.s_week[s] == t.s_week[other])
     full = ~clash & (same_week >= t.limit[vol])
     excluded["clash"] = int((clash & keep).sum())
     excluded["weekly_limit"] = int((full & keep).sum())
@@ -212,9 +247,8 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
 def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray) -> np.ndarray:
     """Rules.pair_cost for every (volunteer, session) pair."""
     vols, sessions, w = problem.volunteers, problem.sessions, problem.weights
-    steps = t.hops[t.home[vol], t.s_ward[sess]]
-    cost = np.where(steps == 0, 0, np.where(steps == 1, w.neighbour_ward, w.far_ward))
-    cost = cost.astype(np.int64)
+    travel = np.where(t.hops == 0, 0, np.where(t.hops == 1, w.neighbour_ward, w.far_ward))
+    cost = travel.astype(np.int64)[t.home[vol], t.s_ward[sess]]
     topics = sorted({s.topic for s in sessions})
     groups = sorted({s.target_group for s in sessions})
     wards = sorted(t.ward_col, key=t.ward_col.get)
@@ -226,14 +260,21 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
         (group_col, [v.preferred_groups for v in vols], groups),
     ):
         has_pref = np.array([bool(p) for p in prefs], dtype=bool)
+        if not has_pref.any():
+            continue
         met = _membership(prefs, universe)
-        cost += w.missed_preference * (has_pref[vol] & ~met[vol, column[sess]])
+        which = np.flatnonzero(has_pref[vol])
+        cost[which] += w.missed_preference * ~met[vol[which], column[sess[which]]]
     languages = sorted({code for s in sessions for code in s.languages})
     if languages:
         speaks = _membership([v.languages for v in vols], languages)
         spoken = _membership([s.languages for s in sessions], languages)
+        if len(languages) < 64:  # as bits: one AND per pair instead of a row each
+            speaks, spoken = _bits_of(speaks), _bits_of(spoken)
+            shared = (speaks[vol] & spoken[sess]) != 0
+        else:
+            shared = (speaks[vol] & spoken[sess]).any(axis=1)
         has_languages = np.array([bool(s.languages) for s in sessions], dtype=bool)
-        shared = (speaks[vol] & spoken[sess]).any(axis=1)
         cost += w.language_mismatch * (has_languages[sess] & ~shared)
     vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
     squad_members: dict[int, list[int]] = {}
@@ -255,6 +296,11 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
     return cost
 
 
+def _bits_of(matrix: np.ndarray) -> np.ndarray:
+    """Rows of a boolean matrix (under 64 columns) as integers."""
+    return matrix.astype(np.int64) @ (np.int64(1) << np.arange(matrix.shape[1], dtype=np.int64))
+
+
 def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray:
     """Pairs whose session has members (session index -> volunteer indices) and whose
     volunteer is not one of them."""
@@ -272,20 +318,23 @@ def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray
     return out
 
 
-def _with_roles(problem: Problem, vol, sess, cost, excluded) -> tuple:
-    """Each (volunteer, session) pair once per open role of the session the volunteer is
-    qualified for, roles in index order (so the pairs' order is kept)."""
+def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
+    """The (unit, role) pairs: each (volunteer, session) unit once per open role of the
+    session the volunteer is qualified for, in (unit, role index) order."""
     vols, roles = problem.volunteers, problem.roles
     index = {s.id: k for k, s in enumerate(problem.sessions)}
-    open_roles = [j for j, r in enumerate(roles) if r.seats > 0 and r.session_id in index]
-    open_roles.sort(key=lambda j: (index[roles[j].session_id], j))
-    role_session = np.array([index[roles[j].session_id] for j in open_roles], dtype=np.int64)
-    role_list = np.array(open_roles, dtype=np.int64)
-    first = np.searchsorted(role_session, np.arange(len(problem.sessions)), side="left")
-    count = np.searchsorted(role_session, np.arange(len(problem.sessions)), side="right") - first
+    open_roles: dict[int, list[int]] = {}
+    for j, r in enumerate(roles):
+        if r.seats > 0 and r.session_id in index:
+            open_roles.setdefault(index[r.session_id], []).append(j)
+    width = max((len(js) for js in open_roles.values()), default=0)
+    # The sessions' open roles as a table [session, slot] (-1 where a session has fewer).
+    role_at = np.full((len(problem.sessions), max(width, 1)), -1, dtype=np.int64)
+    for k, js in open_roles.items():
+        role_at[k, : len(js)] = js
     # Who is qualified, per kind of role (skills, expert, accessibility).
     kinds: dict[tuple, int] = {}
-    role_kind = np.zeros(len(roles), dtype=np.int64)
+    role_kind = np.zeros(len(roles) + 1, dtype=np.int64)  # the last one: "no role"
     for j, r in enumerate(roles):
         key = (
             r.name in EXPERT_ROLES,
@@ -293,26 +342,26 @@ def _with_roles(problem: Problem, vol, sess, cost, excluded) -> tuple:
             ROLE_ACCESSIBILITY.get(r.name, frozenset()),
         )
         role_kind[j] = kinds.setdefault(key, len(kinds))
-    qualified = np.zeros((max(len(kinds), 1), len(vols)), dtype=bool)
+    role_kind[-1] = len(kinds)
+    qualified = np.zeros((len(kinds) + 1, len(vols)), dtype=bool)
     expert = np.array([v.is_expert for v in vols], dtype=bool)
     for (needs_expert, skills, access), k in kinds.items():
         qualified[k] = np.array(
             [skills <= v.skills and access <= v.accessibility for v in vols], dtype=bool
         ) & (expert | (not needs_expert))
-    n = count[sess]
-    rows = np.repeat(np.arange(vol.size), n)
-    role = role_list[_expand(first[sess], n)]
-    ok = qualified[role_kind[role], vol[rows]]
-    excluded["unqualified"] += int(ok.size - np.count_nonzero(ok))
-    rows, role = rows[ok], role[ok]
-    return vol[rows], role, sess[rows], cost[rows]
+    units_roles = role_at[sess]  # [unit, slot]
+    ok = qualified[role_kind[units_roles], vol[:, None]]
+    excluded["unqualified"] += int(np.count_nonzero(units_roles >= 0) - np.count_nonzero(ok))
+    unit, slot = np.nonzero(ok)
+    return unit, units_roles[unit, slot]
 
 
-def _clustered(problem, rules, t: _Tables, vol, role, sess, cost, excluded) -> Candidates:
-    """Clusters of pairs already sorted by (volunteer, session start)."""
+def _clusters(rules: Rules, t: _Tables, vol, sess) -> tuple:
+    """Clusters of units sorted by (volunteer, session start): per unit its cluster; per
+    cluster its (volunteer, week); per (volunteer, week) the volunteer and the sessions
+    still allowed that week."""
     start, end, week = t.s_start[sess], t.s_end[sess], t.s_week[sess]
     n = vol.size
-    gap = problem.travel_gap
     # Running latest end within each volunteer (offset per volunteer keeps the max local).
     offset = vol * (1 << 40)
     running_end = np.maximum.accumulate(end + offset) - offset if n else end
@@ -321,7 +370,7 @@ def _clustered(problem, rules, t: _Tables, vol, role, sess, cost, excluded) -> C
     new_week = np.ones(n, dtype=bool)
     new_week[1:] = week[1:] != week[:-1]
     apart = np.ones(n, dtype=bool)
-    apart[1:] = start[1:] >= running_end[:-1] + gap
+    apart[1:] = start[1:] >= running_end[:-1] + rules.problem.travel_gap
     cluster = np.cumsum(new_vol | new_week | apart) - 1
     first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]]) if n else cluster
     vw_key = (vol[first] << 32) + week[first] if n else first
@@ -342,16 +391,11 @@ def _clustered(problem, rules, t: _Tables, vol, role, sess, cost, excluded) -> C
         )
         fixed = fixed[np.isin(fixed, uniq)]
         week_cap -= np.bincount(np.searchsorted(uniq, fixed), minlength=uniq.size)
-    return Candidates(
-        vol=vol,
-        role=role,
-        session=sess,
-        cost=cost.astype(np.int64),
-        cluster=cluster.astype(np.int64),
-        cluster_week=cluster_week.astype(np.int64),
-        week_vol=week_vol.astype(np.int64),
-        week_cap=np.maximum(week_cap, 0).astype(np.int64),
-        excluded=excluded,
+    return (
+        cluster.astype(np.int64),
+        cluster_week.astype(np.int64),
+        week_vol.astype(np.int64),
+        np.maximum(week_cap, 0).astype(np.int64),
     )
 
 
@@ -362,7 +406,9 @@ def _by_role(cands: Candidates, n_roles: int, n_vol: int) -> tuple[np.ndarray, n
     pairs = np.bincount(cands.vol, minlength=n_vol)
     rank = np.empty(n_vol, dtype=np.int64)
     rank[np.lexsort((np.arange(n_vol), pairs))] = np.arange(n_vol)
-    key = (cands.role << 40) + (np.minimum(cands.cost, 0xFFFF) << 24) + rank[cands.vol]
+    key = cands.role << 40
+    key |= np.minimum(cands.cost, 0xFFFF) << 24
+    key |= rank[cands.vol]
     order = np.argsort(key)
-    starts = np.searchsorted(cands.role[order], np.arange(n_roles + 1))
+    starts = np.r_[0, np.cumsum(np.bincount(cands.role, minlength=n_roles))]
     return order, starts
