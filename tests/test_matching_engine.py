@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 
+import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings, target
 from hypothesis import strategies as st
 
 from coordinator.matching import candidates as candidate_pairs
+from coordinator.matching import solver
 from coordinator.matching.constraints import Rules
 from coordinator.matching.problem import Booking, Problem, Role, Session, Volunteer, Window
 from coordinator.matching.repair import best_free, withdraw
@@ -526,6 +528,39 @@ def test_the_quick_search_for_a_free_volunteer_matches_a_plain_scan(problem):
                 if expected is None or extra < expected[0]:
                     expected = (extra, volunteer_id, pair_cost)
         assert best_free(working, j, session, missing) == expected
+
+
+@ENGINE
+@given(problems())
+def test_the_flow_of_a_large_problem_sees_each_volunteer_where_they_rank_best(problem):
+    """Large problems give the flow a sparse view (solver._sparse): of each role's
+    cheapest pairs per seat, those among their volunteer's best placed, and every earlier
+    proposal. Drawn with limits of 1 and 1 so that the view really leaves pairs out."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solver, "SPARSE_ABOVE", 0)
+        patch.setattr(solver, "FLOW_PAIRS_PER_SEAT", 1)
+        patch.setattr(solver, "FLOW_PAIRS_PER_VOLUNTEER", 1)
+        cands = candidate_pairs.build(problem, Rules(problem))
+        kept = solver._sparse(problem, cands)
+        check_plan(problem)  # finishing still reaches every pair the view leaves out
+    vol_ids = [v.id for v in problem.volunteers]
+    earlier = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    # Place of each pair in its role's list (by_role order), per seat.
+    place, position = {}, {}
+    for j, role in enumerate(problem.roles):
+        run = cands.by_role[cands.role_start[j] : cands.role_start[j + 1]]
+        for k, p in enumerate(run.tolist()):
+            place[p], position[p] = k / max(role.seats, 1), cands.role_start[j] + k
+    # Each volunteer's best placed pair among the roles' cheapest (one per seat); ties go
+    # to the pair that comes first in the roles' lists.
+    best: dict[int, int] = {}
+    for p in sorted(place, key=lambda p: (place[p], position[p])):
+        if place[p] < 1:
+            best.setdefault(int(cands.vol[p]), p)
+    for p in range(len(cands)):
+        v, j = int(cands.vol[p]), int(cands.role[p])
+        is_earlier = (vol_ids[v], problem.roles[j].id) in earlier
+        assert kept[p] == (is_earlier or best.get(v) == p)
 
 
 # -- engine bugs found by these tests ----------------------------------------------------
