@@ -532,17 +532,18 @@ def test_the_quick_search_for_a_free_volunteer_matches_a_plain_scan(problem):
 
 @ENGINE
 @given(problems())
-def test_the_flow_of_a_large_problem_sees_each_volunteer_where_they_rank_best(problem):
-    """Large problems give the flow a sparse view (solver._sparse): of each role's
-    cheapest pairs per seat, those among their volunteer's best placed, and every earlier
-    proposal. Drawn with limits of 1 and 1 so that the view really leaves pairs out."""
+def test_the_flows_of_a_large_problem_see_each_volunteer_where_they_rank_best(problem):
+    """Large problems are planned in two flows over views of the pairs (solver._views):
+    of each role's cheapest pairs per seat, those among their volunteer's best placed,
+    and every earlier proposal. Drawn with views of (2, 2) and (1, 1) pairs so that
+    they really leave pairs out; the plan still keeps every rule."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(solver, "SPARSE_ABOVE", 0)
-        patch.setattr(solver, "FLOW_PAIRS_PER_SEAT", 1)
-        patch.setattr(solver, "FLOW_PAIRS_PER_VOLUNTEER", 1)
+        patch.setattr(solver, "WIDE", (2, 2))
+        patch.setattr(solver, "NARROW", (1, 1))
         cands = candidate_pairs.build(problem, Rules(problem))
-        kept = solver._sparse(problem, cands)
-        check_plan(problem)  # finishing still reaches every pair the view leaves out
+        views = solver._views(problem, cands)
+        check_plan(problem)  # the second flow and finishing reach what the views leave out
     vol_ids = [v.id for v in problem.volunteers]
     earlier = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
     # Place of each pair in its role's list (by_role order), per seat.
@@ -551,16 +552,18 @@ def test_the_flow_of_a_large_problem_sees_each_volunteer_where_they_rank_best(pr
         run = cands.by_role[cands.role_start[j] : cands.role_start[j + 1]]
         for k, p in enumerate(run.tolist()):
             place[p], position[p] = k / max(role.seats, 1), cands.role_start[j] + k
-    # Each volunteer's best placed pair among the roles' cheapest (one per seat); ties go
-    # to the pair that comes first in the roles' lists.
-    best: dict[int, int] = {}
+    # Each volunteer's pairs within the wide view's places, best placed first (ties go to
+    # the pair that comes first in the roles' lists): a pair's rank among them.
+    rank, seen = {}, Counter()
     for p in sorted(place, key=lambda p: (place[p], position[p])):
-        if place[p] < 1:
-            best.setdefault(int(cands.vol[p]), p)
-    for p in range(len(cands)):
-        v, j = int(cands.vol[p]), int(cands.role[p])
-        is_earlier = (vol_ids[v], problem.roles[j].id) in earlier
-        assert kept[p] == (is_earlier or best.get(v) == p)
+        if place[p] < 2:
+            v = int(cands.vol[p])
+            rank[p], seen[v] = seen[v], seen[v] + 1
+    for keep, (per_seat, per_volunteer) in zip(views, ((2, 2), (1, 1)), strict=True):
+        for p in range(len(cands)):
+            pair = (vol_ids[int(cands.vol[p])], problem.roles[int(cands.role[p])].id)
+            near = place[p] < per_seat and rank[p] < per_volunteer
+            assert keep[p] == (pair in earlier or near)
 
 
 # -- engine bugs found by these tests ----------------------------------------------------

@@ -35,9 +35,13 @@ class Candidates:
     week_cap: np.ndarray  # per (volunteer, week) id: sessions still allowed that week
     excluded: dict[str, int]  # pairs dropped per reason, for explanations
     # Pair indices by (role, cost, then volunteers with fewer pairs first), and where each
-    # role's run starts: the flow's cheapest pairs per role and the finishing's lists.
+    # role's run starts: the flow's cheapest pairs per role and the finishing's lists;
+    # in that order too, the volunteer (index and id) and cost of each pair.
     by_role: np.ndarray | None = None
     role_start: np.ndarray | None = None
+    by_role_vol: np.ndarray | None = None
+    by_role_vol_id: np.ndarray | None = None
+    by_role_cost: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.vol)
@@ -54,7 +58,7 @@ def _membership(items: list[frozenset], universe: list[str]) -> np.ndarray:
     return matrix
 
 
-def _expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The positions starts[i] .. starts[i] + counts[i] - 1 of every i, in order."""
     total = int(counts.sum())
     offsets = np.cumsum(counts) - counts
@@ -107,18 +111,24 @@ def build(problem: Problem, rules: Rules) -> Candidates:
     unit = (np.cumsum(staffed) - 1)[unit]
     cost = _pair_costs(problem, t, vol, sess)
     cluster, cluster_week, week_vol, week_cap = _clusters(rules, t, vol, sess)
+    # The pairs' columns as int32: half the memory to fill, which a fresh process (a
+    # worker's job) pays for page by page.
+    small = np.int32
     cands = Candidates(
-        vol=vol[unit],
-        role=role,
-        session=sess[unit],
-        cost=cost[unit],
-        cluster=cluster[unit],
+        vol=vol.astype(small)[unit],
+        role=role.astype(small),
+        session=sess.astype(small)[unit],
+        cost=cost.astype(small)[unit],
+        cluster=cluster.astype(small)[unit],
         cluster_week=cluster_week,
         week_vol=week_vol,
         week_cap=week_cap,
         excluded=excluded,
     )
     cands.by_role, cands.role_start = _by_role(cands, len(problem.roles), t.n_vol)
+    cands.by_role_vol = cands.vol[cands.by_role]
+    cands.by_role_vol_id = t.vol_ids[cands.by_role_vol]
+    cands.by_role_cost = cands.cost[cands.by_role]
     return cands
 
 
@@ -170,7 +180,7 @@ def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
     vol, slot = np.nonzero(free[:, slot_time] & near[t.home])
     key = t.home[vol] * n_slots + slot
     found = runs[key]
-    sess = table_sess[_expand(run_start[key], found)]
+    sess = table_sess[expand(run_start[key], found)]
     vol = np.repeat(vol, found)
     free_count = free.sum(axis=0)[k_time]
     near_count = np.bincount(sess, minlength=len(sessions))[ks]
@@ -226,7 +236,7 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
     first = (np.cumsum(per_vol) - per_vol)[vol[touched]]
     # One row per (pair, fixed booking of its volunteer).
     row_pair = np.repeat(touched, count)
-    other = f_sess[_expand(first, count)]
+    other = f_sess[expand(first, count)]
     s = sess[row_pair]
     a_start, a_end, b_start, b_end = t.s_start[s], t.s_end[s], t.s_start[other], t.s_end[other]
     overlap = (s == other) | ((a_start < b_end) & (b_start < a_end))
@@ -329,7 +339,7 @@ def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
             open_roles.setdefault(index[r.session_id], []).append(j)
     width = max((len(js) for js in open_roles.values()), default=0)
     # The sessions' open roles as a table [session, slot] (-1 where a session has fewer).
-    role_at = np.full((len(problem.sessions), max(width, 1)), -1, dtype=np.int64)
+    role_at = np.full((len(problem.sessions), max(width, 1)), -1, dtype=np.int32)
     for k, js in open_roles.items():
         role_at[k, : len(js)] = js
     # Who is qualified, per kind of role (skills, expert, accessibility).
@@ -349,11 +359,13 @@ def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
         qualified[k] = np.array(
             [skills <= v.skills and access <= v.accessibility for v in vols], dtype=bool
         ) & (expert | (not needs_expert))
-    units_roles = role_at[sess]  # [unit, slot]
-    ok = qualified[role_kind[units_roles], vol[:, None]]
-    excluded["unqualified"] += int(np.count_nonzero(units_roles >= 0) - np.count_nonzero(ok))
+    # Small integers per [unit, slot]: the millions of units are not copied as int64.
+    kind_at = role_kind[role_at].astype(np.min_scalar_type(len(kinds)))
+    ok = qualified[kind_at[sess], vol[:, None]]
+    asked = int(np.count_nonzero(role_at >= 0, axis=1)[sess].sum())
+    excluded["unqualified"] += asked - int(np.count_nonzero(ok))
     unit, slot = np.nonzero(ok)
-    return unit, units_roles[unit, slot]
+    return unit, role_at[sess[unit], slot]
 
 
 def _clusters(rules: Rules, t: _Tables, vol, sess) -> tuple:
@@ -406,9 +418,9 @@ def _by_role(cands: Candidates, n_roles: int, n_vol: int) -> tuple[np.ndarray, n
     pairs = np.bincount(cands.vol, minlength=n_vol)
     rank = np.empty(n_vol, dtype=np.int64)
     rank[np.lexsort((np.arange(n_vol), pairs))] = np.arange(n_vol)
-    key = cands.role << 40
-    key |= np.minimum(cands.cost, 0xFFFF) << 24
+    key = cands.role.astype(np.int64) << 40
+    key |= np.minimum(cands.cost, 0xFFFF).astype(np.int64) << 24
     key |= rank[cands.vol]
-    order = np.argsort(key)
+    order = np.argsort(key).astype(np.int32)
     starts = np.r_[0, np.cumsum(np.bincount(cands.role, minlength=n_roles))]
     return order, starts

@@ -30,10 +30,11 @@ from coordinator.matching.state import Plan as Working
 
 Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3
-# Above this many pairs the flow gets each role's cheapest pairs only (see _sparse).
+# Above this many pairs the flows see a part of the pairs (see _views).
 SPARSE_ABOVE = 500_000
-FLOW_PAIRS_PER_SEAT = 30
-FLOW_PAIRS_PER_VOLUNTEER = 12
+# Views of the flows on large problems: (pairs per seat, per volunteer); see _views.
+WIDE = (25, 10)
+NARROW = (6, 3)
 BONUS_SHARE = 5
 
 
@@ -54,9 +55,25 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
     rules = Rules(problem)
     cands = candidate_pairs.build(problem, rules)
     report("candidates", 0.3)
-    allowed = _staffable(problem, cands) & _sparse(problem, cands)
-    # Large problems get one round: the finishing steps reuse what dropped sessions free.
-    rounds = MAX_FLOW_ROUNDS if len(cands) <= SPARSE_ABOVE else 1
+    staffable = _staffable(problem, cands)
+    if len(cands) <= SPARSE_ABOVE:
+        working = _flow_and_finish(problem, rules, cands, staffable, MAX_FLOW_ROUNDS)
+        report("flow", 0.9)
+        return working, cands
+    # Large problems: the flow sees a wide view; finishing then reaches pairs it did not
+    # see (deep in the lists of roles whose nearest candidates were taken), and a second,
+    # quicker flow over those and a narrow view rearranges the plan around them.
+    wide, narrow = _views(problem, cands)
+    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1)
+    report("flow", 0.6)
+    narrow[_plan_pairs(working, cands)] = True
+    working = _flow_and_finish(problem, rules, cands, staffable & narrow, 1)
+    report("second flow", 0.9)
+    return working, cands
+
+
+def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int) -> Working:
+    """A flow over the `allowed` pairs, then the exact finishing steps."""
     for _round in range(rounds):
         working = Working(rules, cands)
         _apply(working, problem, cands, flow(problem, rules, cands, allowed))
@@ -66,8 +83,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
         # Sessions that cannot be staffed with their needs covered give their volunteers
         # back: plan again without them rather than patch around the hole.
         session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
-        allowed &= ~np.isin(session_ids[cands.session], list(dropped))
-    report("flow", 0.7)
+        allowed = allowed & ~np.isin(session_ids[cands.session], list(dropped))
     closed: set[int] = set()
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
@@ -77,8 +93,19 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
             break
         # Their volunteers are free again: fill with them, leaving those sessions closed.
         closed |= dropped
-    report("finishing", 0.9)
-    return working, cands
+    return working
+
+
+def _plan_pairs(working: Working, cands) -> np.ndarray:
+    """Indices of the plan's proposals among the candidates (sorted by volunteer)."""
+    if not working.proposals:
+        return np.zeros(0, dtype=np.int64)
+    vol = np.array([working.vol_index[v] for v, _ in working.proposals], dtype=np.int64)
+    role = np.array([working.role_index[r] for _, r in working.proposals], dtype=np.int64)
+    bounds = np.searchsorted(cands.vol, np.arange(len(working.vols) + 1))
+    count = bounds[vol + 1] - bounds[vol]
+    at = candidate_pairs.expand(bounds[vol], count)
+    return at[cands.role[at] == np.repeat(role, count)]
 
 
 def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> None:
@@ -107,34 +134,38 @@ def _staffable(problem: Problem, cands) -> np.ndarray:
     return (wanted & ~covered)[cands.session] == 0
 
 
-def _sparse(problem: Problem, cands) -> np.ndarray:
-    """On large problems the flow sees, of each role's FLOW_PAIRS_PER_SEAT cheapest pairs
-    per seat, those among their volunteer's FLOW_PAIRS_PER_VOLUNTEER best placed (by
-    place in the role's list, per seat), and every earlier proposal; finishing still sees
-    them all. Someone living near many sessions is among the cheapest everywhere but can
-    take only a few: their arcs where others would do as well only slow the flow (a
-    third fewer arcs than the cheapest 20 per seat alone, for the same plan quality)."""
-    if len(cands) <= SPARSE_ABOVE:
-        return np.ones(len(cands), dtype=bool)
+def _views(problem: Problem, cands) -> tuple[np.ndarray, np.ndarray]:
+    """What the flows of a large problem see: of each role's cheapest pairs per seat,
+    those among their volunteer's best placed (by place in the role's list, per seat),
+    and every earlier proposal. The wide view keeps WIDE = (pairs per seat, per
+    volunteer), the narrow one NARROW. Someone living near many sessions is among the
+    cheapest everywhere but can take only a few: their arcs where others would do as
+    well only slow the flow."""
     order, starts = cands.by_role, cands.role_start
     roles = cands.role[order]
     seats = np.array([max(r.seats, 1) for r in problem.roles], dtype=np.int64)
     place = (np.arange(order.size) - starts[roles]) / seats[roles]
-    near = place < FLOW_PAIRS_PER_SEAT
+    near = place < WIDE[0]
     pairs, place = order[near], place[near]
     by_volunteer = np.lexsort((place, cands.vol[pairs]))
-    pairs, vols = pairs[by_volunteer], cands.vol[pairs][by_volunteer]
+    pairs, place = pairs[by_volunteer], place[by_volunteer]
+    vols = cands.vol[pairs]
     first = np.flatnonzero(np.r_[True, vols[1:] != vols[:-1]])
     rank = np.arange(vols.size) - np.repeat(first, np.diff(np.r_[first, vols.size]))
-    keep = np.zeros(len(cands), dtype=bool)
-    keep[pairs[rank < FLOW_PAIRS_PER_VOLUNTEER]] = True
+    views = []
+    for per_seat, per_volunteer in (WIDE, NARROW):
+        keep = np.zeros(len(cands), dtype=bool)
+        keep[pairs[(place < per_seat) & (rank < per_volunteer)]] = True
+        views.append(keep)
     existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
     if existing:
         vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
         role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
         key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
-        keep |= np.isin(key, [v * (1 << 32) + r for v, r in existing])
-    return keep
+        earlier = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        for keep in views:
+            keep |= earlier
+    return views[0], views[1]
 
 
 def working_plan(problem: Problem) -> tuple[Working, object]:

@@ -44,11 +44,9 @@ class Plan:
                 self.fixed.add((booking.volunteer_id, session.id))
         # Candidates of each role, cheapest first: a slice of arrays in the candidates'
         # (role, cost) order.
-        order = cands.by_role
-        vol_ids = np.array([v.id for v in self.vols], dtype=np.int64)
-        self.c_index = cands.vol[order]  # index into problem.volunteers
-        self.c_vol = vol_ids[self.c_index]
-        self.c_cost = cands.cost[order]
+        self.c_index = cands.by_role_vol  # index into problem.volunteers
+        self.c_vol = cands.by_role_vol_id
+        self.c_cost = cands.by_role_cost
         self.c_start = cands.role_start
         # Load and proposals per volunteer index, as arrays too: repairs find the first
         # candidate with nothing booked (who surely fits) without a loop.
