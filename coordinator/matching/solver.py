@@ -11,6 +11,10 @@ The k-th unit into a volunteer costs `load * (k - 1)` (fair load is convex); a c
 holds sessions too close to do two of, so at most one is taken. What a flow cannot say is
 finished exactly afterwards: sessions whose participants' needs are not covered get a
 coverer or no proposals at all, and seats the clusters' caution left open are filled.
+
+On large problems (millions of pairs) the flow sees a view of each role's cheapest
+pairs; a second, smaller flow then rearranges the plan around the pairs that finishing
+found outside that view (see `plan`).
 """
 
 from __future__ import annotations
