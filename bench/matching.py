@@ -7,7 +7,7 @@ re-solve stability; and repairs after single withdrawals (speed, people touched,
 quality against a full re-solve).
 
     PYTHONPATH=. .venv/bin/python bench/matching.py [--sizes small,medium,large,tight]
-        [--seed 1] [--no-mip] [--mip-time 120]
+        [--seed 1] [--no-mip] [--mip-time 300]
 """
 
 from __future__ import annotations
@@ -721,7 +721,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="small,medium,large,tight")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-mip", action="store_true", help="skip the exact reference")
-    parser.add_argument("--mip-time", type=float, default=120.0, help="HiGHS time limit (s)")
+    parser.add_argument("--mip-time", type=float, default=300.0, help="HiGHS time limit (s)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
