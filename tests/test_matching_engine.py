@@ -328,11 +328,17 @@ def test_candidates_are_exactly_the_allowed_pairs(problem):
 # * NEEDS_GADGET: the flow places the only signer elsewhere; `cover_needs` now moves the
 #   signer back (and refills the seat left) instead of withdrawing the whole session.
 #
+# A Hypothesis search maximising the gap later found needs settled one at a time at the
+# cost of a session of higher priority (20 points a seat); three of its instances are
+# now exact and pinned too (PRIORITY_MOVE_, COVER_OR_DROP_ and LEAST_LOSS_GADGET). One
+# is not: SWAP_GADGET needs a three-way exchange, which finishing does not search.
+#
 # Still, no relative bound is honest (a lost seat against a tiny optimum is many times
 # it). The bound asserted is: at most the empty-seat cost of each seat it fills fewer
-# than the optimum, plus FILLED_SLACK points (at most 12 observed on filled seats);
-# without needs it fills at least half the optimum's seats; and it is never worse than
-# proposing nothing.
+# than the optimum, plus the highest priority for each seat the optimum fills in a
+# session where the plan has fewer, plus FILLED_SLACK points (at most 12 observed on
+# filled seats); without needs it fills at least half the optimum's seats; and it is
+# never worse than proposing nothing.
 
 MAX_PAIRS = 14
 FILLED_SLACK = 16
@@ -413,10 +419,98 @@ INTERPRETER_GADGET = _gadget(
 )
 
 
+def _expert(volunteer_id: int, *covers: str) -> Volunteer:
+    """An expert free all Monday morning for one session a week, covering `covers`."""
+    return Volunteer(
+        volunteer_id,
+        "w0",
+        is_expert=True,
+        max_per_week=1,
+        accessibility=frozenset(covers),
+        windows=_ALL_DAY,
+    )
+
+
+def _at_eight(session_id: int, *needs: str, **extra) -> Session:
+    return session_at(session_id, "w0", 0, 0, 480, 60, needs=frozenset(needs), **extra)
+
+
+# Covering 504 takes the signer from 507 (priority 20); the signer in 501's interpreter
+# seat then moves to 507 and 501's seat stays empty (a move without a refill).
+PRIORITY_MOVE_GADGET = _gadget(
+    [_expert(11, "sign_language"), _expert(18), _expert(25, "mobility")]
+    + [_expert(32, "sign_language")],
+    [
+        _at_eight(501),
+        _at_eight(504, "mobility", "sign_language"),
+        _at_eight(507, "sign_language", priority=20),
+    ],
+    [
+        Role(901, 501, "interpreter", 1),
+        Role(911, 504, "lead", 2),
+        Role(916, 507, "lead", 1),
+    ],
+)
+
+# Covering 501 takes both of 504's people, one move per need, each worth it alone; both
+# together cost 40 more than leaving 501 empty, so 501 is dropped instead.
+COVER_OR_DROP_GADGET = _gadget(
+    [_expert(11, "sign_language"), _expert(18), _expert(25)]
+    + [dataclasses.replace(_expert(32, "mobility"), skills=frozenset({"phone"}))],
+    [
+        _at_eight(501, "mobility", "sign_language"),
+        _at_eight(504, "sign_language", priority=20),
+    ],
+    [
+        Role(901, 501, "lead", 2),
+        Role(906, 504, "lead", 1),
+        Role(911, 504, "helper", 1, required_skills=frozenset({"phone"})),
+    ],
+)
+
+# Two signers could move to 504; the one from 501 loses less than the one from 507.
+LEAST_LOSS_GADGET = _gadget(
+    [_expert(11, "sign_language"), _expert(18), _expert(25, "mobility")]
+    + [_expert(32, "sign_language")],
+    [
+        _at_eight(501, "sign_language"),
+        _at_eight(504, "mobility", "sign_language", languages=frozenset({"en"})),
+        _at_eight(507, "sign_language", priority=20),
+    ],
+    [Role(901, 501, "lead", 1), Role(911, 504, "lead", 2), Role(916, 507, "lead", 1)],
+)
+
+# The optimum gives 11 (who covers both needs) to 507 and 25 and 32 to 504; the flow
+# puts 11 and 25 on 504, and finishing, which moves one coverer per need, cannot find
+# that exchange: 120 against 100 (as drawn, with a neighbour ward and an empty role).
+SWAP_GADGET = dataclasses.replace(
+    _gadget(
+        [_expert(11, "sign_language", "mobility"), _expert(18), _expert(25, "mobility")]
+        + [_expert(32, "sign_language")],
+        [
+            _at_eight(501),
+            _at_eight(504, "mobility", "sign_language"),
+            _at_eight(507, "mobility", "sign_language", priority=20),
+        ],
+        [
+            Role(901, 501, "interpreter", 1),
+            Role(906, 501, "lead", 0),
+            Role(911, 504, "lead", 2),
+            Role(916, 507, "lead", 1),
+        ],
+    ),
+    neighbours={"w0": frozenset({"w1"}), "w1": frozenset({"w0"})},
+)
+
+
 @settings(ENGINE, max_examples=200)
 @example(CLUSTER_GADGET)
 @example(NEEDS_GADGET)
 @example(INTERPRETER_GADGET)
+@example(PRIORITY_MOVE_GADGET)
+@example(COVER_OR_DROP_GADGET)
+@example(LEAST_LOSS_GADGET)
+@example(SWAP_GADGET)
 @given(problems(max_volunteers=4, max_sessions=3))
 def test_close_to_the_brute_force_optimum(problem):
     pairs = candidate_set(problem)
@@ -430,16 +524,30 @@ def test_close_to_the_brute_force_optimum(problem):
     gap = result.objective - optimum
     lost = max(most - result.filled, 0)
     seat_cost = max(rules.unfilled_cost(s.id) for s in problem.sessions)
+    # Seats the optimum fills in sessions where the plan has fewer: each may have gone to
+    # a session of lower priority.
+    filled = Counter(rules.role[r].session_id for _, r in best)
+    filled.subtract(Counter(p.session_id for p in result.proposals))
+    elsewhere = sum(max(n, 0) for n in filled.values())
+    top_priority = max(s.priority for s in problem.sessions)
     event(f"gap: {'none' if gap == 0 else 'seats' if lost else 'points'}")
     target(gap, label="gap to the optimum")
-    assert gap <= lost * seat_cost + FILLED_SLACK, (result.objective, optimum, best)
+    bound = lost * seat_cost + elsewhere * top_priority + FILLED_SLACK
+    assert gap <= bound, (result.objective, optimum, best)
     if not any(s.needs for s in problem.sessions):
         assert 2 * result.filled >= most, (result.filled, most)
 
 
 def test_the_gadgets_are_solved_exactly():
     """The instances above, which cost the flow seats or points, reach the optimum."""
-    for problem, optimum in ((CLUSTER_GADGET, 10), (NEEDS_GADGET, 100), (INTERPRETER_GADGET, 100)):
+    for problem, optimum in (
+        (CLUSTER_GADGET, 10),
+        (NEEDS_GADGET, 100),
+        (INTERPRETER_GADGET, 100),
+        (PRIORITY_MOVE_GADGET, 100),
+        (COVER_OR_DROP_GADGET, 200),
+        (LEAST_LOSS_GADGET, 112),
+    ):
         assert brute_force(problem, candidate_set(problem))[0] == optimum
         assert solve(problem).objective == optimum
 
@@ -564,6 +672,55 @@ def test_the_flows_of_a_large_problem_see_each_volunteer_where_they_rank_best(pr
             pair = (vol_ids[int(cands.vol[p])], problem.roles[int(cands.role[p])].id)
             near = place[p] < per_seat and rank[p] < per_volunteer
             assert keep[p] == (pair in earlier or near)
+
+
+def test_a_withdrawal_from_a_priority_session_takes_a_volunteer_from_a_lesser_one():
+    """Nobody is free: the seat of the session furthest from its target (priority 20) is
+    worth more than one of a session without priority, whose volunteer moves over and
+    leaves their seat empty. One other person's plan changes."""
+    problem = _gadget(
+        [_expert(11), _expert(18)],
+        [_at_eight(501), _at_eight(507, priority=20)],
+        [Role(901, 501, "lead", 1), Role(916, 507, "lead", 1)],
+    )
+    problem.refused = frozenset({(11, 501)})  # 11 cannot refill 501 after leaving 507
+    working, _ = solver_plan(problem)
+    assert sorted(working.proposals) == [(11, 916), (18, 901)]
+    repair = withdraw(working, 11, 916)
+    assert sorted(working.proposals) == [(18, 916)]
+    assert repair.touched == {18}
+    assert Rules(problem).violations(working.pairs()) == []
+
+
+@settings(ENGINE, max_examples=60)
+@given(problems(), st.data())
+def test_a_tentative_change_knows_its_cost_and_undoes_exactly(problem, data):
+    """Working.begin/rollback, which cover_needs uses to keep only moves that beat
+    dropping a session: `change` is the objective's change, rollback restores the plan."""
+    working, cands = solver_plan(problem)
+    rules = working.rules
+
+    def state():  # counts of 0 and absent ones are the same
+        return sorted(working.proposals.items()), +working.load, +working.taken
+
+    before = state()
+    objective = rules.objective(working.pairs())
+    working.begin()
+    proposed = sorted(working.proposals)
+    for v, r in data.draw(st.lists(st.sampled_from(proposed), unique=True)) if proposed else []:
+        working.remove(v, rules.role[r])
+    for p in data.draw(st.lists(st.integers(0, max(len(cands) - 1, 0)), max_size=3)):
+        if len(cands):
+            v = problem.volunteers[int(cands.vol[p])].id
+            role = problem.roles[int(cands.role[p])]
+            if working.fits(v, rules.session[role.session_id]) and working.free_seats(role):
+                working.add(
+                    v, role, rules.pair_cost(rules.volunteer[v], rules.session[role.session_id])
+                )
+    assert working.change == rules.objective(working.pairs()) - objective
+    working.rollback()
+    assert state() == before
+    assert rules.objective(working.pairs()) == objective
 
 
 # -- engine bugs found by these tests ----------------------------------------------------

@@ -2,7 +2,8 @@
 
 The freed seat goes to the cheapest of: a volunteer who is free (one person touched), or
 a proposed volunteer moved from another seat that a free volunteer then takes (two
-people touched). Confirmed bookings never move: only proposals are candidates to move.
+people touched), or that stays empty when it counts for less (a session of lower
+priority: one person touched). Confirmed bookings never move: only proposals are candidates to move.
 When the session's participants need a competence nobody left covers, the replacement
 must cover it; if nobody can, the session's proposals are withdrawn (staffing it without
 the competence would break a hard rule).
@@ -80,17 +81,24 @@ def fill(plan: Plan, role, repair: Repair) -> None:
             there = rules.session[held.session_id]
             if there.id == session.id or not plan.fits(mover, session, ignoring=there):
                 continue
-            if there.needs and plan.missing_needs(there, without=mover):
+            # A mover who covers a need there leaves only if nobody is left to need it
+            # (their seat then stays empty).
+            covering = there.needs and plan.missing_needs(there, without=mover)
+            if covering and plan.staff[there.id] != {mover}:
                 continue
             moves += 1
             gain = pair_cost - plan.proposals[(mover, held.id)]
             unfilled = rules.unfilled_cost(session.id)
             if best is not None and gain - unfilled >= best[0]:
                 continue  # a refill costs at least 0: this move cannot win
-            refill = best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
-            if refill is None:
-                continue
-            delta = gain + refill[0] - unfilled
+            refill = None
+            if not covering:
+                refill = best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
+            left_empty = rules.unfilled_cost(there.id)
+            if refill is not None and refill[0] < left_empty:
+                delta = gain + refill[0] - unfilled
+            else:  # their seat stays empty: worth it where it counts less
+                refill, delta = None, gain + left_empty - unfilled
             if best is None or delta < best[0]:
                 best = (delta, (mover, held, pair_cost, refill))
     if best is None or best[0] >= 0:
@@ -101,11 +109,14 @@ def fill(plan: Plan, role, repair: Repair) -> None:
         plan.add(volunteer_id, role, cost)
         repair.changes.append(("add", volunteer_id, role.id))
         return
-    mover, held, pair_cost, (_, volunteer_id, cost) = choice
+    mover, held, pair_cost, refill = choice
     plan.remove(mover, held)
     plan.add(mover, role, pair_cost)
-    plan.add(volunteer_id, held, cost)
-    repair.changes += [("move", mover, role.id), ("add", volunteer_id, held.id)]
+    repair.changes.append(("move", mover, role.id))
+    if refill is not None:
+        _, volunteer_id, cost = refill
+        plan.add(volunteer_id, held, cost)
+        repair.changes.append(("add", volunteer_id, held.id))
 
 
 def _with_proposals(plan: Plan, j: int):

@@ -348,8 +348,10 @@ def _cover_bonus(problem: Problem, rules: Rules, cands, covering: np.ndarray) ->
 
 
 def cover_needs(plan: Working) -> set[int]:
-    """Every session with proposals covers its participants' needs, or loses them.
-    Returns the sessions that lost them."""
+    """Every session with proposals covers its participants' needs, or loses them:
+    coverers come from free seats, in place of colleagues or moved from other sessions,
+    and the session keeps them only when that costs less than leaving it empty. Returns
+    the sessions that lost their proposals."""
     rules = plan.rules
     pending = {rules.role[r].session_id for (_, r) in plan.proposals}
     pending = {s for s in pending if rules.session[s].needs}
@@ -357,16 +359,27 @@ def cover_needs(plan: Working) -> set[int]:
     while pending:
         session = rules.session[min(pending)]
         pending.discard(session.id)
+        if not plan.missing_needs(session):
+            continue
+        staff = plan.proposed_in(session.id)
+        # Dropping the session gives up its proposals' worth (negative: they save seats).
+        drop_change = -sum(plan.worth(v, rules.role[r], plan.proposals[(v, r)]) for v, r in staff)
+        plan.begin()
+        gave_up = []
         for need in sorted(plan.missing_needs(session)):
             if need in plan.missing_needs(session) and not _add_coverer(plan, session, need):
                 taken_from = _move_coverer(plan, session, need)
-                if taken_from is not None and plan.missing_needs(rules.session[taken_from]):
-                    pending.add(taken_from)  # it gave up its coverer: look at it again
-        if plan.missing_needs(session):
-            dropped.add(session.id)
-            for volunteer_id, role_id in list(plan.proposals):
-                if rules.role[role_id].session_id == session.id:
-                    plan.remove(volunteer_id, rules.role[role_id])
+                if taken_from is not None:
+                    gave_up.append(taken_from)
+        if not plan.missing_needs(session) and plan.change <= drop_change:
+            plan.commit()
+            # Sessions that gave up a coverer: look at them again.
+            pending |= {s for s in gave_up if plan.missing_needs(rules.session[s])}
+            continue
+        plan.rollback()
+        dropped.add(session.id)
+        for volunteer_id, role_id in staff:
+            plan.remove(volunteer_id, rules.role[role_id])
     return dropped
 
 
@@ -417,13 +430,14 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
     """Bring in someone with `need` who is proposed elsewhere at the same time (or in a
     full week); the seat they leave is refilled if possible. Worth it when this
     session's seats are worth more than what the other session loses: one seat, or all
-    its proposals when it needed this volunteer for its own needs. Returns the session
-    the volunteer came from."""
+    its proposals when it needed this volunteer for its own needs. Of the possible moves
+    the one that loses least there. Returns the session the volunteer came from."""
     rules = plan.rules
-    here = [(v, r) for (v, r) in plan.proposals if rules.role[r].session_id == session.id]
+    here = plan.proposed_in(session.id)
     if not here:
         return None
     kept_here = len(here) * rules.unfilled_cost(session.id)
+    best = None  # (loss, volunteer, pair cost, role here, role held there, replaceable)
     for j in plan.roles_of[session.id]:
         role = plan.roles[j]
         for pair_cost, volunteer_id in plan.coverers(j, need):
@@ -438,22 +452,24 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
                 there = rules.session[held.session_id]
                 lost_there = rules.unfilled_cost(there.id)
                 if there.needs and plan.missing_needs(there, without=volunteer_id):
-                    staffed = sum(
-                        1 for (_, r) in plan.proposals if rules.role[r].session_id == there.id
-                    )
-                    lost_there *= staffed
+                    lost_there *= len(plan.proposed_in(there.id))
                 if lost_there >= kept_here or there.id == session.id:
                     continue
                 if not plan.fits(volunteer_id, session, ignoring=there):
                     continue
-                plan.remove(volunteer_id, held)
-                if plan.free_seats(role) <= 0:
-                    out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
-                    plan.remove(out, role)
-                plan.add(volunteer_id, role, pair_cost)
-                repair.fill(plan, held, repair.Repair())
-                return there.id
-    return None
+                loss = lost_there + pair_cost - plan.proposals[(volunteer_id, held_id)]
+                if best is None or loss < best[0]:
+                    best = (loss, volunteer_id, pair_cost, role, held, replaceable)
+    if best is None:
+        return None
+    _, volunteer_id, pair_cost, role, held, replaceable = best
+    plan.remove(volunteer_id, held)
+    if plan.free_seats(role) <= 0:
+        out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
+        plan.remove(out, role)
+    plan.add(volunteer_id, role, pair_cost)
+    repair.fill(plan, held, repair.Repair())
+    return held.session_id
 
 
 def fill_by_moves(plan: Working, closed=frozenset()) -> None:

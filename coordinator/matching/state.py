@@ -53,6 +53,9 @@ class Plan:
         self.vol_index = {v.id: i for i, v in enumerate(self.vols)}
         self.load_at = np.array([self.load[v.id] for v in self.vols], dtype=np.int64)
         self.held_at = np.zeros(len(self.vols), dtype=np.int64)
+        # While a tentative change runs (begin): what to undo, and the objective's change.
+        self._journal: list[tuple[int, Role, int | None]] | None = None
+        self.change = 0
         self._lists: dict[int, list[tuple[int, int]]] = {}
         self._coverers: dict[tuple[int, str], list[tuple[int, int]]] = {}
         self._has_need: dict[str, np.ndarray] = {}
@@ -84,6 +87,15 @@ class Plan:
             found = list(zip(costs.tolist(), vols.tolist(), strict=True))
             self._coverers[key] = found
         return found
+
+    def proposed_in(self, session_id: int) -> list[tuple[int, int]]:
+        """(volunteer, role id) of the proposals in a session (read from its staff)."""
+        return sorted(
+            (volunteer_id, role_id)
+            for volunteer_id in self.staff[session_id]
+            for role_id in self.held[volunteer_id]
+            if self.rules.role[role_id].session_id == session_id
+        )
 
     def free_seats(self, role: Role) -> int:
         return role.seats + self.released[role.id] - self.taken[role.id]
@@ -124,8 +136,15 @@ class Plan:
         i = self.vol_index[volunteer_id]
         self.load_at[i] += 1
         self.held_at[i] += 1
+        if self._journal is not None:
+            self._journal.append((volunteer_id, role, None))
+            self.change += self.worth(volunteer_id, role, pair_cost)
 
     def remove(self, volunteer_id: int, role: Role) -> int:
+        if self._journal is not None:
+            pair_cost = self.proposals[(volunteer_id, role.id)]
+            self._journal.append((volunteer_id, role, pair_cost))
+            self.change -= self.worth(volunteer_id, role, pair_cost)
         session = self.rules.session[role.session_id]
         self.busy[volunteer_id].remove(session)
         self.staff[session.id].discard(volunteer_id)
@@ -149,3 +168,31 @@ class Plan:
 
     def pairs(self) -> list[tuple[int, int]]:
         return sorted(self.proposals)
+
+    # -- tentative changes -------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Record the changes from now on: `change` is what they do to the objective,
+        rollback() undoes them, commit() keeps them."""
+        self._journal, self.change = [], 0
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def rollback(self) -> None:
+        journal, self._journal = self._journal or [], None
+        for volunteer_id, role, removed_cost in reversed(journal):
+            if removed_cost is None:
+                self.remove(volunteer_id, role)
+            else:
+                self.add(volunteer_id, role, removed_cost)
+
+    def worth(self, volunteer_id: int, role: Role, pair_cost: int) -> int:
+        """What the volunteer's proposal in the role adds to the objective, their load
+        counting it (an empty seat less)."""
+        rules = self.rules
+        return (
+            pair_cost
+            + rules.load_cost(self.load[volunteer_id])
+            - rules.unfilled_cost(role.session_id)
+        )
