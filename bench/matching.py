@@ -45,8 +45,8 @@ ENGINE_FILES = [
     f"{name}.py"
     for name in ("problem", "constraints", "candidates", "solver", "state", "repair", "explain")
 ]
-# The first run of a fresh process pays for touching new memory (large: about 0.6-0.9 s
-# on this VM); the median is of the runs after it too, and `walls` lists every one.
+# The first run of a fresh process pays for touching new memory (large: 0.3-0.7 s on
+# this VM): `walls` lists every run, the median is reported.
 RUNS = {"small": 5, "medium": 5, "tight": 5, "large": 3}
 REPAIRS = 200
 QUALITY_SAMPLES = {"medium": 20, "tight": 20, "large": 10, "small": 0}

@@ -692,6 +692,27 @@ def test_a_withdrawal_from_a_priority_session_takes_a_volunteer_from_a_lesser_on
     assert Rules(problem).violations(working.pairs()) == []
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["one flow", "two flows"])
+@pytest.mark.parametrize("earlier", [11, 18, 25])
+def test_a_re_solve_keeps_the_earlier_proposal_among_equals(earlier, large):
+    """Three volunteers fit one seat equally well: whichever the matcher proposed before
+    keeps it, so a re-run does not reshuffle the plan (also through the large problems'
+    views, where earlier proposals are always seen)."""
+    problem = _gadget(
+        [_expert(11), _expert(18), _expert(25)],
+        [_at_eight(501)],
+        [Role(901, 501, "lead", 1)],
+    )
+    problem.bookings = [Booking(earlier, 501, 901, fixed=False)]
+    with pytest.MonkeyPatch.context() as patch:
+        if large:
+            patch.setattr(solver, "SPARSE_ABOVE", 0)
+            patch.setattr(solver, "WIDE", (1, 1))
+            patch.setattr(solver, "NARROW", (1, 1))
+        proposals = solve(problem).proposals
+    assert [(p.volunteer_id, p.role_id) for p in proposals] == [(earlier, 901)]
+
+
 @settings(ENGINE, max_examples=60)
 @given(problems(), st.data())
 def test_a_tentative_change_knows_its_cost_and_undoes_exactly(problem, data):

@@ -193,13 +193,11 @@ def _free_at(volunteers, times: list[tuple[int, int, int]]) -> np.ndarray:
     """Boolean matrix [volunteer, time]: a weekly window holds the time."""
     win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(volunteers) for x in v.windows]
     win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
+    on_day = {day: win_arr[win_arr[:, 1] == day] for day in {day for day, _, _ in times}}
     free = np.zeros((len(volunteers), len(times)), dtype=bool)
-    for day in range(7):
-        on_day = win_arr[win_arr[:, 1] == day]
-        for i, (weekday, start, end) in enumerate(times):
-            if weekday == day:
-                hit = (on_day[:, 2] <= start) & (on_day[:, 3] >= end)
-                free[on_day[hit, 0], i] = True
+    for i, (day, start, end) in enumerate(times):
+        windows = on_day[day]
+        free[windows[(windows[:, 2] <= start) & (windows[:, 3] >= end), 0], i] = True
     return free
 
 
@@ -279,11 +277,9 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
     if languages:
         speaks = _membership([v.languages for v in vols], languages)
         spoken = _membership([s.languages for s in sessions], languages)
-        if len(languages) < 64:  # as bits: one AND per pair instead of a row each
-            speaks, spoken = _bits_of(speaks), _bits_of(spoken)
-            shared = (speaks[vol] & spoken[sess]) != 0
-        else:
-            shared = (speaks[vol] & spoken[sess]).any(axis=1)
+        # Packed to bits: a byte per 8 languages and pair, not a bool per language.
+        speaks, spoken = np.packbits(speaks, axis=1), np.packbits(spoken, axis=1)
+        shared = (speaks[vol] & spoken[sess]).any(axis=1)
         has_languages = np.array([bool(s.languages) for s in sessions], dtype=bool)
         cost += w.language_mismatch * (has_languages[sess] & ~shared)
     vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
@@ -304,11 +300,6 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
     cost += w.series_change * _outside(series, vol, sess, t.n_vol)
     cost += w.squad_split * _outside(squads, vol, sess, t.n_vol)
     return cost
-
-
-def _bits_of(matrix: np.ndarray) -> np.ndarray:
-    """Rows of a boolean matrix (under 64 columns) as integers."""
-    return matrix.astype(np.int64) @ (np.int64(1) << np.arange(matrix.shape[1], dtype=np.int64))
 
 
 def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray:

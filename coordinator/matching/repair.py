@@ -3,7 +3,8 @@
 The freed seat goes to the cheapest of: a volunteer who is free (one person touched), or
 a proposed volunteer moved from another seat that a free volunteer then takes (two
 people touched), or that stays empty when it counts for less (a session of lower
-priority: one person touched). Confirmed bookings never move: only proposals are candidates to move.
+priority: one person touched). Confirmed bookings never move: only proposals are
+candidates to move.
 When the session's participants need a competence nobody left covers, the replacement
 must cover it; if nobody can, the session's proposals are withdrawn (staffing it without
 the competence would break a hard rule).

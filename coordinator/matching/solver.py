@@ -149,7 +149,7 @@ def _views(problem: Problem, cands) -> tuple[np.ndarray, np.ndarray]:
     roles = cands.role[order]
     seats = np.array([max(r.seats, 1) for r in problem.roles], dtype=np.int64)
     place = (np.arange(order.size) - starts[roles]) / seats[roles]
-    near = place < WIDE[0]
+    near = place < max(WIDE[0], NARROW[0])
     pairs, place = order[near], place[near]
     by_volunteer = np.lexsort((place, cands.vol[pairs]))
     pairs, place = pairs[by_volunteer], place[by_volunteer]
