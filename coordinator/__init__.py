@@ -68,6 +68,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     extensions.redis_connection.init_app(app)
     auth.init_app(app)
     outbox.install_listeners()
+    _register_event_handlers(app)
     _register_api(app)
     errors.register_error_handlers(app)
 
@@ -123,9 +124,10 @@ def _register_api(app: Flask) -> None:
     from coordinator.sessions.api import blp as sessions
     from coordinator.squads.api import blp as squads
     from coordinator.vocabularies.api import blp as vocabularies
-    from coordinator.web.api_guard import require_json_bodies
+    from coordinator.web.api_guard import reject_out_of_range_ids, require_json_bodies
 
     app.before_request(require_json_bodies)
+    app.before_request(reject_out_of_range_ids)
     api = Api(
         app,
         spec_kwargs={
@@ -149,3 +151,12 @@ def _register_api(app: Flask) -> None:
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API
     api.register_blueprint(health)
     csrf.exempt(health)
+
+
+def _register_event_handlers(app: Flask) -> None:
+    from coordinator.calendar import handlers as calendar
+    from coordinator.events import dispatch
+    from coordinator.matching import handlers as matching
+    from coordinator.notifications import handlers as notifications
+
+    dispatch.init_app(app, calendar, matching, notifications)

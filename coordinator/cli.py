@@ -9,8 +9,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from coordinator.competences.operations import DEFAULT_FRAMEWORK, import_framework_file
+from coordinator.demo import seed_demo
 from coordinator.errors import DomainError
+from coordinator.events.relay import requeue_lost, sweep
 from coordinator.extensions import db
+from coordinator.geography.operations import import_wards_file
+from coordinator.people.operations import create_user
+from coordinator.worker import run_worker
 
 
 def _fail(error: DomainError) -> None:
@@ -30,8 +36,6 @@ def _fail(error: DomainError) -> None:
 @with_appcontext
 def create_user_command(email: str, role: str, password: str) -> None:
     """Create a login."""
-    from coordinator.people.operations import create_user
-
     if len(password) < 10:
         raise click.ClickException(
             "Mật khẩu từ 10 ký tự / The password needs at least 10 characters."
@@ -50,8 +54,6 @@ def create_user_command(email: str, role: str, password: str) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Load demo wards, competences, squads, volunteers and sessions (idempotent)."""
-    from coordinator.demo import seed_demo
-
     counts = seed_demo()
     db.session.commit()
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()))
@@ -62,8 +64,6 @@ def seed_demo_command() -> None:
 @with_appcontext
 def import_wards_command(path: str) -> None:
     """Import wards and neighbours from a JSON or CSV file."""
-    from coordinator.geography.operations import import_wards_file
-
     try:
         count = import_wards_file(path)
         db.session.commit()
@@ -79,8 +79,6 @@ def import_wards_command(path: str) -> None:
 @with_appcontext
 def import_competences_command(path: str | None) -> None:
     """Import the competence framework (default: DigComp 2.2 plus using AI)."""
-    from coordinator.competences.operations import DEFAULT_FRAMEWORK, import_framework_file
-
     try:
         count = import_framework_file(path or DEFAULT_FRAMEWORK)
         db.session.commit()
@@ -97,8 +95,6 @@ def import_competences_command(path: str | None) -> None:
 @with_appcontext
 def worker_command(burst: bool, queues: str | None) -> None:
     """Run an RQ worker with its scheduler, inside the app."""
-    from jobs.worker import run_worker
-
     names = queues.split(",") if queues else list(current_app.config["RQ_QUEUES"])
     run_worker(current_app._get_current_object(), names, burst=burst)
 
@@ -108,8 +104,6 @@ def worker_command(burst: bool, queues: str | None) -> None:
 def relay_events_command() -> None:
     """Enqueue committed events that never reached Redis, and (after a Redis data loss)
     events whose jobs are gone before they were processed."""
-    from coordinator.events.relay import requeue_lost, sweep
-
     click.echo(f"enqueued {sweep(min_age_seconds=0)} events")
     click.echo(f"enqueued again {requeue_lost(min_age_seconds=0)} events whose jobs were lost")
 

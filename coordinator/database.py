@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
@@ -82,8 +83,6 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 def _read_only_request() -> bool:
     """GET/HEAD requests only read: with WAL they need no write lock and run side by side."""
-    from flask import has_request_context, request
-
     return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
 
 

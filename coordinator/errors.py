@@ -10,8 +10,11 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, has_request_context, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from coordinator.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +107,6 @@ def _wants_page() -> bool:
 
 
 def _is_csrf(error: HTTPException) -> bool:
-    from flask_wtf.csrf import CSRFError
-
     return isinstance(error, CSRFError)
 
 
@@ -192,8 +193,6 @@ def _rolling_back(handler):
 
     @functools.wraps(handler)
     def wrapper(error):
-        from coordinator.extensions import db
-
         try:
             db.session.rollback()
         except Exception:  # the database may be the thing that failed

@@ -32,12 +32,6 @@ class Api(SmorestApi):
 
     ERROR_SCHEMA = ErrorSchema
 
-    def init_app(self, app: Flask, *, spec_kwargs=None) -> None:
-        super().init_app(app, spec_kwargs=spec_kwargs)
-        from coordinator.web.api_guard import reject_out_of_range_ids
-
-        app.before_request(reject_out_of_range_ids)
-
     def _register_error_handlers(self):
         # coordinator.errors installs the handlers; see register_error_handlers.
         pass

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 
 from flask import Flask, current_app, has_app_context
 
+from coordinator import create_app
+from coordinator.extensions import db
+
 _app: Flask | None = None
 
 
 def _worker_app() -> Flask:
     global _app
     if _app is None:
-        from coordinator import create_app
-
         _app = create_app()
     return _app
 
@@ -23,8 +24,6 @@ def _worker_app() -> Flask:
 def job_context() -> Iterator[Flask]:
     """Use the running app's context (flask worker, tests) or build one; always end the
     job with a clean database session so a failed job cannot leak a transaction."""
-    from coordinator.extensions import db
-
     if has_app_context():
         app = current_app._get_current_object()
         try:

@@ -1,21 +1,12 @@
-"""Jobs driven by the outbox."""
+"""Jobs driven by the outbox: one per committed domain event."""
 
 from __future__ import annotations
 
+from coordinator.events import dispatch
 from jobs.context import job_context
 
 
 def process_event(event_id: int) -> str:
-    """Run the handlers of domain event `event_id` (idempotent)."""
-    from coordinator.events import dispatch
-
+    """Run the handlers of domain event `event_id` (idempotent; commits)."""
     with job_context():
         return dispatch.process_event(event_id)
-
-
-def sweep_outbox() -> int:
-    """Enqueue committed events that were never enqueued."""
-    from coordinator.events import relay
-
-    with job_context():
-        return relay.sweep()

@@ -1,106 +1,22 @@
-"""Notification jobs: deliver one message; sweep up messages whose job Redis lost.
-
-Every delivery job has the id `ntf-<notification id>` and is enqueued with unique=True,
-so one row never has two jobs alive at once; the job re-reads its row, so running it
-again after it sent is a no-op.
-"""
+"""Notification jobs: deliver one message; sweep up messages whose job Redis lost."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import sqlalchemy as sa
-from flask import current_app
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
-
-from coordinator.extensions import db, redis_connection
-from coordinator.notifications import delivery
-from coordinator.notifications.models import Notification, delivery_job_id
-from coordinator.notifications.planning import clock
+from coordinator.extensions import db
+from coordinator.notifications import delivery, scheduling
 from jobs.context import job_context
-from jobs.queue import MAIL_RETRY, enqueue
-
-QUEUE = "notifications"
-SWEEP_JOB_PREFIX = "notifications-sweep-"
 
 
 def deliver_notification(notification_id: int) -> str:
-    """Send notification `notification_id` if it is still due and unsent."""
+    """Send notification `notification_id` if it is still due and unsent (the delivery
+    commits before and after the send itself)."""
     with job_context():
         return delivery.deliver(notification_id)
 
 
 def sweep_notifications() -> int:
-    """Re-enqueue overdue messages whose job is gone, mark those whose retries ran out,
-    and schedule the next sweep. Returns how many were enqueued again."""
+    """Re-enqueue overdue messages whose job is gone and schedule the next sweep."""
     with job_context():
-        ids = delivery.overdue(clock())
-        db.session.rollback()  # end the read before writing (SQLite: one writer)
-        status = {i: _job_status(delivery_job_id(i)) for i in ids}
-        delivery.give_up([i for i in ids if status[i] == JobStatus.FAILED])
-        resent = schedule_deliveries([i for i in ids if status[i] is None])
-        ensure_sweep()
+        resent = scheduling.sweep()
+        db.session.commit()
         return resent
-
-
-def _job_status(job_id: str) -> JobStatus | None:
-    try:
-        return Job.fetch(job_id, connection=redis_connection.client).get_status()
-    except NoSuchJobError:
-        return None
-
-
-def schedule_deliveries(notification_ids: list[int]) -> int:
-    """Enqueue the delivery of these rows at their time (now when due); a row that
-    already has its job keeps it. Returns how many jobs were created."""
-    if not notification_ids:
-        return 0
-    rows = db.session.execute(
-        sa.select(Notification.id, Notification.scheduled_for).where(
-            Notification.id.in_(notification_ids), Notification.status == "scheduled"
-        )
-    ).all()
-    now, created = clock(), 0
-    for notification_id, scheduled_for in rows:
-        due = scheduled_for is None or scheduled_for <= now
-        try:
-            enqueue(
-                deliver_notification,
-                notification_id,
-                queue=QUEUE,
-                job_id=delivery_job_id(notification_id),
-                unique=True,
-                retry=MAIL_RETRY,
-                at=None if due else scheduled_for,
-            )
-            created += 1
-        except DuplicateJobError:
-            pass  # its job exists: scheduled, queued, retrying or done
-    return created
-
-
-def cancel_deliveries(notification_ids: list[int]) -> None:
-    """Take dropped rows' jobs off the scheduler (a job that already started re-reads
-    its row and stops)."""
-    connection = redis_connection.client
-    for notification_id in notification_ids:
-        try:
-            job = Job.fetch(delivery_job_id(notification_id), connection=connection)
-        except NoSuchJobError:
-            continue
-        if job.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED):
-            job.delete()
-
-
-def ensure_sweep() -> None:
-    """The next sweep is scheduled (one job per time slot, so asking twice is free)."""
-    interval = timedelta(minutes=current_app.config["NOTIFICATION_SWEEP_MINUTES"])
-    slot = int(clock().timestamp() // interval.total_seconds()) + 1
-    at = datetime.fromtimestamp(slot * interval.total_seconds(), tz=UTC)
-    try:
-        enqueue(
-            sweep_notifications, queue=QUEUE, job_id=f"{SWEEP_JOB_PREFIX}{slot}", unique=True, at=at
-        )
-    except DuplicateJobError:
-        pass

@@ -11,8 +11,8 @@ from rq.exceptions import DuplicateJobError
 from coordinator.calendar.handlers import ward_feed_cache_key
 from coordinator.events import dispatch, outbox, relay
 from coordinator.events.models import DomainEvent
+from coordinator.events.relay import enqueue_event
 from coordinator.extensions import db
-from jobs.queue import enqueue_event
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"  # the discard port: connection refused
 

@@ -14,6 +14,7 @@ from rq.registry import ScheduledJobRegistry
 
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
+from coordinator.events import dispatch
 from coordinator.extensions import db
 from coordinator.matching import loader, operations, solver
 from coordinator.matching.models import MatchingRun
@@ -320,7 +321,10 @@ def test_automatic_runs_wait_on_the_scheduler(app, make_session, team, redis_cli
 def test_progress_comes_from_the_job_and_runs_are_listed(client, organizer_headers, redis_client):
     created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
     run = db.session.get(MatchingRun, created.json["id"])
-    job = Job.fetch(f"evt-{run.event_id}", connection=redis_client)
+    # The request's event hands the run to a job of its own, which has not started yet.
+    assert dispatch.process_event(run.event_id) == "processed"
+    job = Job.fetch(run.job_id, connection=redis_client)
+    assert job.func_name == "jobs.matching.run_matching" and job.origin == "matching"
     job.meta["progress"] = {"stage": "flow", "fraction": 0.7}
     job.save_meta()
 

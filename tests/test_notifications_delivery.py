@@ -27,7 +27,7 @@ from coordinator.database import utcnow
 from coordinator.events import dispatch
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.notifications import planning
+from coordinator.notifications import planning, scheduling
 from jobs import notifications as notification_jobs
 
 
@@ -107,7 +107,7 @@ def test_a_job_or_an_event_handled_twice_sends_once(
     # The same job again (a duplicate or a retry after success) is a no-op...
     assert notification_jobs.deliver_notification(notice.id) == "already sent"
     # ...Redis refuses a second job for the row...
-    assert notification_jobs.schedule_deliveries([notice.id]) == 0
+    assert scheduling.schedule_deliveries([notice.id]) == 0
     # ...and planning the same event again plans nothing new.
     event = db.session.scalar(
         db.select(DomainEvent).where(DomainEvent.type == "assignment.created")

@@ -15,7 +15,7 @@ import redis
 
 from coordinator import create_app
 from coordinator.extensions import db, redis_connection
-from jobs.worker import run_worker
+from coordinator.worker import run_worker
 
 
 def _redis_server_binary() -> str:

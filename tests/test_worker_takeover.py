@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from rq.scheduler import RQScheduler
 
-from jobs.worker import RELEASE_IF_HELD_BY, SCHEDULER_LEASE_SECONDS, SquadsWorker
+from coordinator.worker import RELEASE_IF_HELD_BY, SCHEDULER_LEASE_SECONDS, SquadsWorker
 
 
 def _worker(redis_client) -> SquadsWorker:

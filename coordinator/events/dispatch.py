@@ -1,10 +1,17 @@
-"""Running an event's handlers exactly once in effect."""
+"""Running an event's handlers exactly once in effect.
+
+Features mark their handlers with `@handles(...)`; `create_app` hands the handler
+modules to `init_app`, so importing a module registers nothing by itself.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from types import ModuleType
+
+from flask import Flask, current_app
 
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
@@ -13,34 +20,37 @@ from coordinator.extensions import db
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
-_handlers: dict[str, list[Handler]] = defaultdict(list)
+HANDLED_TYPES = "handled_event_types"
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a handler for these event types (prefix match with a trailing '*')."""
+    """Mark a handler for these event types (prefix match with a trailing '*')."""
 
-    def register(handler: Handler) -> Handler:
-        for event_type in event_types:
-            if handler not in _handlers[event_type]:
-                _handlers[event_type].append(handler)
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, HANDLED_TYPES, event_types)
         return handler
 
-    return register
+    return mark
+
+
+def init_app(app: Flask, *modules: ModuleType) -> None:
+    """Register the marked handlers of `modules`, in module and definition order."""
+    table: dict[str, list[Handler]] = defaultdict(list)
+    for module in modules:
+        for handler in vars(module).values():
+            for event_type in getattr(handler, HANDLED_TYPES, ()):
+                table[event_type].append(handler)
+    app.extensions["event_handlers"] = table
 
 
 def handlers_for(event_type: str) -> list[Handler]:
-    found = list(_handlers.get(event_type, []))
-    for pattern, handlers in _handlers.items():
+    """The handlers of `event_type` in this app: exact registrations, then patterns."""
+    table: dict[str, list[Handler]] = current_app.extensions["event_handlers"]
+    found = list(table.get(event_type, []))
+    for pattern, handlers in table.items():
         if pattern.endswith("*") and event_type.startswith(pattern[:-1]):
             found.extend(h for h in handlers if h not in found)
     return found
-
-
-def load_handlers() -> None:
-    """Import the feature modules that register handlers."""
-    from coordinator.calendar import handlers as _calendar  # noqa: F401
-    from coordinator.matching import handlers as _matching  # noqa: F401
-    from coordinator.notifications import handlers as _notifications  # noqa: F401
 
 
 def process_event(event_id: int) -> str:
@@ -49,7 +59,6 @@ def process_event(event_id: int) -> str:
     Safe to run twice: a processed event is skipped. The row is locked on PostgreSQL
     (and SQLite's BEGIN IMMEDIATE serialises writers) so two workers cannot both run it.
     """
-    load_handlers()
     event = db.session.get(DomainEvent, event_id, with_for_update=True)
     if event is None:
         db.session.rollback()

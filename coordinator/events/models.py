@@ -43,4 +43,9 @@ class DomainEvent(db.Model):
     @property
     def job_id(self) -> str:
         """The RQ job id; deterministic so a second enqueue is refused by Redis."""
-        return f"evt-{self.id}"
+        return self.job_id_for(self.id)
+
+    @staticmethod
+    def job_id_for(event_id: int) -> str:
+        """The RQ job id of event `event_id`."""
+        return f"evt-{event_id}"

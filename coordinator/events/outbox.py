@@ -10,6 +10,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from coordinator.events.models import DomainEvent
+from coordinator.events.relay import publish
 from coordinator.extensions import db
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ def _after_transaction_end(session: Session, transaction) -> None:
     event_ids = session.info.pop(_COMMITTED)
     if not has_app_context() or not current_app.config.get("OUTBOX_RELAY_AFTER_COMMIT", True):
         return
-    from coordinator.events.relay import publish  # relay imports RQ; keep models light
-
     try:
         publish(event_ids)
     except Exception:  # the change is committed; the sweep relays what this missed

@@ -15,16 +15,47 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq.exceptions import DuplicateJobError
+from rq.job import Job
 
+from coordinator.background import PROCESS_EVENT, enqueue
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
-from coordinator.extensions import db
+from coordinator.extensions import db, redis_connection
 
 log = logging.getLogger(__name__)
 
 # After Redis fails, requests skip the after-commit relay for a while (the sweep catches
 # up) instead of each paying a connection timeout.
 REDIS_BACKOFF_SECONDS = 10.0
+# Event types whose handlers do heavy work get their own queue, so a burst of
+# matching cannot delay a reminder.
+QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notifications"}
+# Events that wait on the scheduler, so that those arriving meanwhile join their work.
+DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
+
+
+def queue_for_event(event_type: str) -> str:
+    """The queue an event's job goes to."""
+    for prefix, name in QUEUE_BY_EVENT_PREFIX.items():
+        if event_type.startswith(prefix):
+            return name
+    return "default"
+
+
+def enqueue_event(event_id: int, event_type: str) -> Job:
+    """Enqueue the processing of one committed domain event (unique job id)."""
+    delay = None
+    if event_type in DEBOUNCED_EVENTS:
+        seconds = current_app.config["MATCHING_DEBOUNCE_SECONDS"]
+        delay = timedelta(seconds=seconds) if seconds > 0 else None
+    return enqueue(
+        PROCESS_EVENT,
+        event_id,
+        queue=queue_for_event(event_type),
+        job_id=DomainEvent.job_id_for(event_id),
+        unique=True,
+        delay=delay,
+    )
 
 
 def _state() -> dict:
@@ -36,8 +67,6 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
     state = _state()
     if not event_ids or (not force and time.monotonic() < state["redis_down_until"]):
         return 0
-    from jobs.queue import enqueue_event  # jobs import the app package, not the reverse
-
     table = DomainEvent.__table__
     with db.engine.begin() as conn:
         unsent = conn.execute(
@@ -103,11 +132,6 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
     """Enqueue again events that were handed to Redis but whose job is gone and that
     were never processed (Redis lost its data: no persistence, a failover). Idempotent:
     a job that still exists, queued, scheduled, running or failed, is left to RQ."""
-    from rq.job import Job
-
-    from coordinator.extensions import redis_connection
-    from jobs.queue import enqueue_event
-
     if min_age_seconds is None:
         min_age_seconds = current_app.config["OUTBOX_REQUEUE_AFTER_SECONDS"]
     cutoff = utcnow() - timedelta(seconds=min_age_seconds)
@@ -127,7 +151,7 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
     requeued = []
     try:
         for event_id, event_type in stale:
-            if Job.exists(f"evt-{event_id}", connection=client):
+            if Job.exists(DomainEvent.job_id_for(event_id), connection=client):
                 continue
             try:
                 enqueue_event(event_id, event_type)

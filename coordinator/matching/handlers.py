@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from coordinator.bookings.models import Assignment
+from rq.exceptions import DuplicateJobError
+
+from coordinator.background import REPAIR_SEAT, RUN_MATCHING, enqueue
 from coordinator.database import utcnow
 from coordinator.events import outbox
 from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.matching import operations, progress
+from coordinator.matching import operations
+from coordinator.matching.models import MatchingRun
 from coordinator.sessions.models import TrainingSession
+
+QUEUE = "matching"
 
 
 @handles("session.published", "session.changed")
@@ -44,15 +49,30 @@ def ask_for_repair(event: DomainEvent) -> None:
     )
 
 
+# The jobs below re-read committed rows only (the run, the booking), so they may be
+# enqueued before this event's own transaction commits; unique ids make a second
+# processing of the event a no-op.
+
+
 @handles("matching.repair_requested")
-def repair_seat(event: DomainEvent) -> None:
-    assignment = db.session.get(Assignment, event.payload["assignment_id"])
-    if assignment is not None:
-        operations.repair_after_leaving(
-            assignment.session_id, assignment.role_id, assignment.volunteer_id
-        )
+def start_repair(event: DomainEvent) -> None:
+    """The seat is repaired by its own job, so a slow repair holds no event."""
+    _enqueue_once(REPAIR_SEAT, event.payload["assignment_id"], job_id=f"repair-{event.id}")
 
 
 @handles("matching.run_requested", "matching.run_scheduled")
-def run_matching(event: DomainEvent) -> None:
-    operations.execute(event.payload["run_id"], progress=progress.report)
+def start_run(event: DomainEvent) -> None:
+    """The run is solved by its own job (its progress is that job's meta)."""
+    start_run_job(event.payload["run_id"])
+
+
+def start_run_job(run_id: int) -> None:
+    """Enqueue matching run `run_id` unless its job already exists."""
+    _enqueue_once(RUN_MATCHING, run_id, job_id=MatchingRun.job_id_for(run_id))
+
+
+def _enqueue_once(job: str, entity_id: int, *, job_id: str) -> None:
+    try:
+        enqueue(job, entity_id, queue=QUEUE, job_id=job_id, unique=True)
+    except DuplicateJobError:
+        pass

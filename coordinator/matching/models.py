@@ -32,7 +32,7 @@ class MatchingRun(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
     kind: Mapped[str] = mapped_column(sa.String(20), default="full")  # RUN_KINDS
     coalesce_key: Mapped[str | None] = mapped_column(sa.String(80))
-    # The outbox event whose job runs this (its RQ job id is evt-<event_id>).
+    # The outbox event that asked for this run; its handler enqueues the run's job.
     event_id: Mapped[int | None]
     ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
     window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -50,3 +50,13 @@ class MatchingRun(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def job_id(self) -> str:
+        """The RQ job that solves this run (its meta holds the progress)."""
+        return self.job_id_for(self.id)
+
+    @staticmethod
+    def job_id_for(run_id: int) -> str:
+        """The RQ job id of run `run_id`: one job per run."""
+        return f"run-{run_id}"

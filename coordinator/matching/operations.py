@@ -281,3 +281,14 @@ def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> di
     if stale or skipped:
         schedule_auto_run(session.starts_at)
     return {"changes": result.changes}
+
+
+def repair_freed_seat(assignment_id: int) -> str:
+    """Repair the seat booking `assignment_id` left; says what was done (flushes)."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        return "missing"
+    result = repair_after_leaving(
+        assignment.session_id, assignment.role_id, assignment.volunteer_id
+    )
+    return result.get("skipped") or f"{len(result['changes'])} changes"

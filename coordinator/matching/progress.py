@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -16,8 +17,6 @@ log = logging.getLogger(__name__)
 
 def report(stage: str, fraction: float) -> None:
     """Called by the engine while it works: kept in the RQ job's meta."""
-    from rq import get_current_job
-
     job = get_current_job()
     if job is not None:
         job.meta["progress"] = {"stage": stage, "fraction": round(fraction, 3)}
@@ -25,10 +24,8 @@ def report(stage: str, fraction: float) -> None:
 
 
 def _job(run: MatchingRun) -> Job | None:
-    if run.event_id is None:
-        return None
     try:
-        return Job.fetch(f"evt-{run.event_id}", connection=redis_connection.client)
+        return Job.fetch(run.job_id, connection=redis_connection.client)
     except NoSuchJobError:
         return None
     except redis.RedisError as exc:  # progress is a nicety; the row is the truth

@@ -6,12 +6,15 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from coordinator.extensions import db
+from coordinator.notifications import scheduling
+
 notifications_cli = AppGroup("notifications", help="Email notifications.")
 
 
 @notifications_cli.command("sweep")
 def sweep_command() -> None:
     """Re-enqueue due messages whose job is gone; mark those whose retries ran out."""
-    from jobs.notifications import sweep_notifications
-
-    click.echo(f"enqueued {sweep_notifications()} messages again")
+    resent = scheduling.sweep()
+    db.session.commit()
+    click.echo(f"enqueued {resent} messages again")

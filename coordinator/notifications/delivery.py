@@ -10,6 +10,9 @@ A job that dies before the server accepted the message leaves the row `scheduled
 its retry sends it. The one window left is between the server's acceptance and step 3's
 commit (milliseconds): dying there sends the message again on retry, with the same
 Message-ID and the same content (links included), which many mail systems show as one.
+
+So `deliver` commits, unlike other operations: a message handed to a server cannot be
+rolled back, and its row must say so whatever the job does next.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def overdue(now: datetime, limit: int = 500) -> list[int]:
 
 
 def give_up(notification_ids: list[int]) -> None:
-    """Mark rows whose delivery job exhausted its retries (commits)."""
+    """Mark rows whose delivery job exhausted its retries (flushes)."""
     if not notification_ids:
         return
     db.session.execute(
@@ -92,4 +95,3 @@ def give_up(notification_ids: list[int]) -> None:
         .where(Notification.id.in_(notification_ids), Notification.status == "scheduled")
         .values(status="failed", reason="retries_exhausted")
     )
-    db.session.commit()

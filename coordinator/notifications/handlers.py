@@ -10,7 +10,7 @@ from __future__ import annotations
 from coordinator.events import outbox
 from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
-from coordinator.notifications import planning
+from coordinator.notifications import planning, scheduling
 
 
 @handles("session.*", "signup.*", "assignment.*", "waitlist.*", "registration.*")
@@ -29,8 +29,6 @@ def plan_notifications(event: DomainEvent) -> None:
 @handles("notification.planned")
 def schedule_deliveries(event: DomainEvent) -> None:
     """Give each planned row its delivery job, at its time; take dropped rows' jobs away."""
-    from jobs import notifications as jobs  # jobs import the app package, not the reverse
-
-    jobs.schedule_deliveries(event.payload.get("scheduled", []))
-    jobs.cancel_deliveries(event.payload.get("dropped", []))
-    jobs.ensure_sweep()
+    scheduling.schedule_deliveries(event.payload.get("scheduled", []))
+    scheduling.cancel_deliveries(event.payload.get("dropped", []))
+    scheduling.ensure_sweep()

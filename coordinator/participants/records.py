@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from coordinator.bookings.models import Registration
+from coordinator.bookings.registrations import cancel_registration
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, NotFound
 from coordinator.events import outbox
@@ -89,8 +90,6 @@ def export(participant: Participant) -> dict:
 def erase(participant: Participant) -> None:
     """Delete name, needs, contacts, assessments and calendar tokens; cancel future
     registrations; add the person to the anonymous counts of their ward and group."""
-    from coordinator.bookings.registrations import cancel_registration
-
     if participant.erased_at is not None:
         raise Conflict("Đã xóa / Already erased.")
     # The same definitions as the progress figures: registered in a session that was not

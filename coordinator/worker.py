@@ -1,4 +1,5 @@
-"""Running an RQ worker inside the app: fork-safe database pools and an outbox sweeper."""
+"""Running an RQ worker inside the app (`flask worker`): fork-safe database pools, an
+outbox sweeper, quicker takeover from dead workers, and the job id in every log line."""
 
 from __future__ import annotations
 
@@ -8,15 +9,34 @@ import threading
 import time
 
 from flask import Flask
-from rq import Worker
+from rq import Worker, get_current_job
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.worker import DequeueStrategy
 
-from coordinator.events import dispatch, relay
+from coordinator.events import relay
 from coordinator.extensions import db, redis_connection
 
 log = logging.getLogger(__name__)
+JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job_id)s]: %(message)s"
+
+
+class CurrentJobFilter(logging.Filter):
+    """Adds the running job's id to every record (`-` outside a job), so a log line
+    says which job wrote it (the idea of Redash's filter of the same name)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = get_current_job()
+        record.job_id = job.id if job is not None else "-"
+        return True
+
+
+def log_job_ids() -> None:
+    """Name the current job in every line the root logger's handlers write."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, CurrentJobFilter) for f in handler.filters):
+            handler.addFilter(CurrentJobFilter())
+            handler.setFormatter(logging.Formatter(JOB_LOG_FORMAT))
 
 
 def _dispose_pools_in_child(app: Flask) -> None:
@@ -95,7 +115,7 @@ class SquadsWorker(Worker):
 def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     """Work the queues (with RQ's scheduler) until stopped, or until empty in burst mode."""
     _dispose_pools_in_child(app)
-    dispatch.load_handlers()  # import once here, not in every forked work-horse
+    log_job_ids()
     with app.app_context():
         redis_connection.check_eviction_policy()  # warns when Redis may evict queued jobs
         relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
