@@ -1,49 +1,27 @@
 """Rate limits on the doors people guess at: logins, token creation, self sign-up and
-private feed tokens. Flask-Limiter counts on the app's own Redis, so gunicorn workers and
-machines share one count; while Redis is down each process counts in memory instead
-(the sign-up itself must not fail because the counter is away).
+private feed tokens. Flask-Limiter counts in the app's Redis (REDIS_URL), so gunicorn
+workers and machines share one count; while Redis is down each process counts in memory
+instead (the sign-up itself must not fail because the counter is away). Without
+REDIS_URL (the embedded Redis of a one-machine setup, started on first use) each process
+counts in memory.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from limits import parse_many
-from limits.storage import RedisStorage, Storage
 
 from coordinator.people.auth import authenticated_user, is_organizer
 
 
-class AppRedisStorage(RedisStorage):
-    """limits' Redis storage on the app's Redis connection, connected on first use.
-
-    Without REDIS_URL the embedded server starts on first use, not in the app factory,
-    so the URL is unknown when the limiter is built; this storage asks for the client
-    (and registers its Lua scripts) the first time it counts.
-    """
-
-    STORAGE_SCHEME = ["squads+app"]
-
-    def __init__(self, uri: str, app: Flask, **options) -> None:
-        Storage.__init__(self, uri, **options)
-        self.key_prefix = self.PREFIX
-        self.target_server = "redis"
-        self.dependency = self.dependencies["redis"].module
-        self._app = app
-        self._client = None
-
-    def get_connection(self, readonly: bool = False):
-        if self._client is None:
-            self._client = self._app.extensions["redis_connection"].client_for(self._app)
-            self.initialize_storage("")  # binds the Lua scripts to this client
-        return self._client
-
-    def __getattr__(self, name: str):
-        # The scripts (lua_*) exist once connected; connect when one is first wanted.
-        if name.startswith("lua_") and self.__dict__.get("_client") is None:
-            self.get_connection()
-            return getattr(self, name)
-        raise AttributeError(name)
+def storage_uri(redis_url: str | None) -> str:
+    """limits' storage URI for the app's Redis URL (limits spells sockets redis+unix)."""
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
 
 
 def client_address() -> str:
@@ -55,7 +33,7 @@ def _organizer_calling() -> bool:
     return is_organizer(authenticated_user())
 
 
-def _not_found(response) -> bool:
+def _not_found(response: Response) -> bool:
     return response.status_code == 404
 
 
@@ -80,8 +58,9 @@ def init_app(app: Flask) -> None:
     """One limiter per app (it holds its storage); call after the blueprints exist."""
     limiter = Limiter(
         key_func=client_address,
-        storage_uri="squads+app://",
-        storage_options={"app": app},
+        storage_uri=storage_uri(app.config.get("REDIS_URL")),
+        # As the app's own client: a Redis that is away costs a request 2 s, not minutes.
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 10},
         strategy="moving-window",
         headers_enabled=True,
         in_memory_fallback_enabled=True,

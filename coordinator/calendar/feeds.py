@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress
@@ -95,8 +96,7 @@ def _json_default(value):
 
 def host_of(base_url: str) -> str:
     """The host name of a base URL, without scheme or port (for UIDs and mail)."""
-    rest = base_url.split("://", 1)[-1]
-    return rest.split("/", 1)[0].split(":", 1)[0] or "localhost"
+    return urlsplit(base_url).hostname or "localhost"
 
 
 def first_name(full_name: str | None) -> str:

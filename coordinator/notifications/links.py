@@ -3,14 +3,12 @@ recipient change their preferences or unsubscribe without logging in."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
 from coordinator.extensions import db
 from coordinator.notifications.models import RECIPIENT_KINDS, AnswerToken, Notification
@@ -18,6 +16,7 @@ from coordinator.people.auth import token_digest
 
 ANSWER_ACTIONS = ("accept", "decline")
 RECIPIENT_SALT = "notification-recipient"
+ANSWER_SALT = "notification-answer"
 
 
 def _base_url() -> str:
@@ -33,12 +32,13 @@ def issue_answer_token(notification: Notification, expires_at: datetime) -> str:
 
     Derived from the notification id with SECRET_KEY, so a retried delivery sends the
     same links as the attempt that died."""
-    digest = hmac.new(
-        current_app.config["SECRET_KEY"].encode(),
-        f"answer:{notification.id}".encode(),
-        hashlib.sha256,
-    ).digest()
-    token = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    signer = Signer(
+        current_app.config["SECRET_KEY"],
+        salt=ANSWER_SALT,
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+    token = signer.get_signature(str(notification.id)).decode()
     row = db.session.scalar(
         sa.select(AnswerToken).where(AnswerToken.notification_id == notification.id)
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
+from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.operations import promote_waitlist
 from coordinator.competences.operations import require_competence
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -142,8 +143,6 @@ def _apply_roles(session: TrainingSession, roles: list[dict]) -> bool:
 
 
 def _has_bookings(role_id: int) -> bool:
-    from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
-
     return (
         db.session.scalar(
             sa.select(Assignment.id)
@@ -206,8 +205,6 @@ def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
 
 def _fill_new_seats(session: TrainingSession) -> None:
     """More seats in a role go to its waitlist at once, in the same transaction."""
-    from coordinator.bookings.operations import promote_waitlist
-
     for role in session.roles:
         if role.id is not None and role.count > role.taken:
             promote_waitlist(role)
@@ -255,6 +252,3 @@ def list_sessions(args: dict) -> tuple[list[TrainingSession], int]:
     return list(rows), total
 
 
-def travel_gap() -> timedelta:
-    """The gap a volunteer needs between sessions in non-neighbouring wards."""
-    return timedelta(minutes=current_app.config["TRAVEL_GAP_MINUTES"])
