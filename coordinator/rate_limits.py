@@ -1,27 +1,32 @@
 """Rate limits on the doors people guess at: logins, token creation, self sign-up and
-private feed tokens. Flask-Limiter counts in the app's Redis (REDIS_URL), so gunicorn
-workers and machines share one count; while Redis is down each process counts in memory
-instead (the sign-up itself must not fail because the counter is away). Without
-REDIS_URL (the embedded Redis of a one-machine setup, started on first use) each process
-counts in memory.
+private feed tokens. Flask-Limiter counts on the app's own Redis, so gunicorn workers and
+machines share one count; while Redis is down each process counts in memory instead
+(the sign-up itself must not fail because the counter is away).
 """
 
 from __future__ import annotations
 
+import redis
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 from limits import parse_many
 
 from coordinator.people.auth import authenticated_user, is_organizer
+from coordinator.redis_connection import EmbeddedRedisConnection
+
+# As the app's own client: a Redis that is away costs a request 2 s, not minutes.
+TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 10}
 
 
-def storage_uri(redis_url: str | None) -> str:
-    """limits' storage URI for the app's Redis URL (limits spells sockets redis+unix)."""
-    if not redis_url:
-        return "memory://"
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
+def storage(app: Flask) -> tuple[str, dict[str, object]]:
+    """limits' Redis storage URI and options for the app's Redis. Without REDIS_URL the
+    embedded server starts on first use, so its pool connects through it when the
+    limiter first counts (limits takes a ready `connection_pool` as an option)."""
+    url = app.config.get("REDIS_URL")
+    if url:
+        return url.replace("unix://", "redis+unix://", 1), dict(TIMEOUTS)
+    pool = redis.ConnectionPool(connection_class=EmbeddedRedisConnection, app=app, **TIMEOUTS)
+    return "redis://", {"connection_pool": pool}
 
 
 def client_address() -> str:
@@ -56,11 +61,11 @@ LIMITED_ENDPOINTS = {
 
 def init_app(app: Flask) -> None:
     """One limiter per app (it holds its storage); call after the blueprints exist."""
+    storage_uri, storage_options = storage(app)
     limiter = Limiter(
         key_func=client_address,
-        storage_uri=storage_uri(app.config.get("REDIS_URL")),
-        # As the app's own client: a Redis that is away costs a request 2 s, not minutes.
-        storage_options={"socket_connect_timeout": 2, "socket_timeout": 10},
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="moving-window",
         headers_enabled=True,
         in_memory_fallback_enabled=True,

@@ -38,6 +38,16 @@ def embedded_redis_url(rdb_path: str) -> str:
         return f"unix://{server.socket_file}"
 
 
+class EmbeddedRedisConnection(redis.UnixDomainSocketConnection):
+    """A connection to the app's embedded redis-server, for pools built before it runs
+    (redis-py's `connection_class`): the server starts, or is joined, when a pool first
+    connects, so nothing starts in the app factory."""
+
+    def __init__(self, *, app: Flask, **kwargs: object) -> None:
+        url = app.extensions["redis_connection"].url(app)
+        super().__init__(path=url.removeprefix("unix://"), **kwargs)  # type: ignore[arg-type]
+
+
 class RedisConnection:
     """Flask extension holding a lazily created redis-py client per app."""
 
