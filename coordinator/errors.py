@@ -10,6 +10,7 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, has_request_context, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -85,8 +86,22 @@ def error_response(
     return jsonify(body), status
 
 
+# The blueprints of the HTML pages (registered in create_app); the notification links'
+# pages answer their own problems and the calendar feeds are not pages.
 PAGE_BLUEPRINTS = frozenset(
-    {"pages", "auth", "me", "organize", "admin", "organize_progress", "participate"}
+    {
+        "pages",
+        "auth",
+        "sessions_pages",
+        "bookings_pages",
+        "people_pages",
+        "matching_pages",
+        "participants_pages",
+        "progress_pages",
+        "squads_pages",
+        "geography_pages",
+        "admin",
+    }
 )
 
 
@@ -104,8 +119,6 @@ def _wants_page() -> bool:
 
 
 def _is_csrf(error: HTTPException) -> bool:
-    from flask_wtf.csrf import CSRFError
-
     return isinstance(error, CSRFError)
 
 
