@@ -73,36 +73,42 @@ def create_app(config: type | dict | None = None) -> Flask:
     errors.register_error_handlers(app)
 
     from coordinator import cli, rate_limits
+    from coordinator.bookings import pages as bookings_pages
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
-    from coordinator.notifications import views as notification_views
-    from coordinator.web import (
-        admin_pages,
-        auth_pages,
-        i18n,
-        organizer_pages,
-        pages,
-        participant_pages,
-        progress_pages,
-        security_headers,
-        volunteer_pages,
-    )
+    from coordinator.geography import pages as geography_pages
+    from coordinator.matching import pages as matching_pages
+    from coordinator.notifications import pages as notification_pages
+    from coordinator.participants import pages as participants_pages
+    from coordinator.people import admin_pages
+    from coordinator.people import pages as people_pages
+    from coordinator.progress import pages as progress_pages
+    from coordinator.sessions import pages as sessions_pages
+    from coordinator.squads import pages as squads_pages
+    from coordinator.web import auth_pages, i18n, security_headers
+    from coordinator.web import pages as home_pages
 
     i18n.init_app(app)
     extensions.csrf.init_app(app)
-    for blueprint in (
-        pages.bp,
-        auth_pages.bp,
-        volunteer_pages.bp,
-        organizer_pages.bp,
-        admin_pages.bp,
-        progress_pages.bp,
-        participant_pages.bp,
+    # Each feature's pages are one blueprint (`bp`) in its folder; errors.PAGE_BLUEPRINTS
+    # names them, so their errors are pages too.
+    for pages in (
+        home_pages,
+        auth_pages,
+        sessions_pages,
+        bookings_pages,
+        people_pages,
+        matching_pages,
+        participants_pages,
+        progress_pages,
+        squads_pages,
+        geography_pages,
+        admin_pages,
     ):
-        app.register_blueprint(blueprint)
+        app.register_blueprint(pages.bp)
     app.register_blueprint(calendar_views.bp)
     extensions.csrf.exempt(calendar_views.bp)  # GET-only feeds, no cookies
-    notification_views.init_app(app)  # links in mails; the token in the URL is the credential
+    notification_pages.init_app(app)  # links in mails; the token in the URL is the credential
     log_scrub.install()  # private feed tokens never reach a log line
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)

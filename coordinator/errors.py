@@ -88,8 +88,22 @@ def error_response(
     return jsonify(body), status
 
 
+# The blueprints of the HTML pages (registered in create_app); the notification links'
+# pages answer their own problems and the calendar feeds are not pages.
 PAGE_BLUEPRINTS = frozenset(
-    {"pages", "auth", "me", "organize", "admin", "organize_progress", "participate"}
+    {
+        "pages",
+        "auth",
+        "sessions_pages",
+        "bookings_pages",
+        "people_pages",
+        "matching_pages",
+        "participants_pages",
+        "progress_pages",
+        "squads_pages",
+        "geography_pages",
+        "admin",
+    }
 )
 
 

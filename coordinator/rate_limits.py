@@ -53,7 +53,7 @@ LIMITED_ENDPOINTS = {
         "RATE_LIMIT_SIGNUP",
         {"exempt_when": _organizer_calling},
     ),
-    "participate.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
+    "participants_pages.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
     "calendar.volunteer_feed": ("RATE_LIMIT_FEED_MISSES", {"deduct_when": _not_found}),
     "calendar.participant_feed": ("RATE_LIMIT_FEED_MISSES", {"deduct_when": _not_found}),
 }

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from rq import SimpleWorker
 
 from coordinator.bookings.models import Assignment
+from coordinator.errors import PAGE_BLUEPRINTS
 from coordinator.extensions import db
 from coordinator.people.models import AvailabilityWindow, User, Volunteer
 from coordinator.sessions.models import TrainingSession
@@ -108,6 +109,19 @@ def test_page_errors_are_pages_and_api_errors_stay_json(client, wards):
     assert missing.status_code == 404 and "text/html" in missing.content_type
     assert "Không tìm thấy" in text(missing)
     assert client.get("/api/v1/sessions/4242").get_json()["error"] == "not_found"
+
+
+def test_every_page_blueprint_answers_errors_as_pages(app):
+    """The pages live in their features' folders; each of their blueprints is listed in
+    errors.PAGE_BLUEPRINTS, so their errors stay pages (the mail links' pages and the
+    feeds answer their own)."""
+    not_pages = ("/api/", "/static/", "/calendar/", "/notifications/", "/healthz")
+    page_blueprints = {
+        rule.endpoint.rpartition(".")[0]
+        for rule in app.url_map.iter_rules()
+        if not rule.rule.startswith(not_pages)
+    }
+    assert page_blueprints == PAGE_BLUEPRINTS
 
 
 def test_a_page_login_does_not_authenticate_the_api(client, volunteer_page):

@@ -73,3 +73,8 @@ def subscribe_links(https_url: str) -> dict:
         "webcal_url": webcal,
         "google_url": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
     }
+
+
+def public_subscribe_links(path: str) -> dict:
+    """Subscribe links of a public feed, `path` being its path on this site."""
+    return subscribe_links(f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}{path}")

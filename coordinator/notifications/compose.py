@@ -169,8 +169,10 @@ def build(letter: Letter) -> EmailMessage:
     if letter.unsubscribe_url:  # RFC 8058 one-click unsubscribe (a POST to this URL)
         message["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(env.get_template("email/message.txt").render(**body))
-    message.add_alternative(env.get_template("email/message.html").render(**body), subtype="html")
+    message.set_content(env.get_template("notifications/email/message.txt").render(**body))
+    message.add_alternative(
+        env.get_template("notifications/email/message.html").render(**body), subtype="html"
+    )
     if letter.calendar:
         message.add_attachment(
             letter.calendar,

@@ -6,24 +6,26 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from coordinator.errors import Conflict, DomainError
 from coordinator.extensions import db
-from coordinator.geography.models import Ward
 from coordinator.people.auth import verify_password
 from coordinator.people.models import User
 from coordinator.people.operations import create_volunteer, normalize_email
-from coordinator.web.forms import EmptyForm, LoginForm, RegisterForm, apply_domain_error, options
+from coordinator.web.forms import (
+    EmptyForm,
+    LoginForm,
+    RegisterForm,
+    apply_domain_error,
+    options,
+    ward_choices,
+)
 from coordinator.web.i18n import LOCALES
 
 bp = Blueprint("auth", __name__)
-
-
-def ward_choices() -> list[tuple[str, str]]:
-    wards = db.session.scalars(sa.select(Ward).order_by(Ward.name)).all()
-    return [(w.code, w.name) for w in wards]
 
 
 def safe_next(target: str | None, fallback: str) -> str:
@@ -36,13 +38,15 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 def landing_for(user: User) -> str:
+    """Where a user lands after logging in: their dashboard, schedule or the home page."""
     if user.has_role("organizer"):
-        return url_for("organize.dashboard")
-    return url_for("me.schedule") if user.volunteer else url_for("pages.home")
+        return url_for("sessions_pages.dashboard")
+    return url_for("bookings_pages.schedule") if user.volunteer else url_for("pages.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
+    """Log in with email and password, then go where `next` says (same site only)."""
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalar(
@@ -59,7 +63,8 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
+    """Log out (a POST with the CSRF token)."""
     if EmptyForm().validate_on_submit():
         logout_user()
         flash(_("You are logged out."), "success")
@@ -67,7 +72,8 @@ def logout():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-def register():
+def register() -> ResponseReturnValue:
+    """A volunteer creates their account and is logged in."""
     if current_user.is_authenticated:
         return redirect(landing_for(current_user))
     form = RegisterForm()
@@ -96,13 +102,13 @@ def register():
             db.session.commit()
             login_user(user)
             flash(_("Welcome! Tell us your skills and when you are free."), "success")
-            return redirect(url_for("me.profile"))
+            return redirect(url_for("people_pages.profile"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/register.html", form=form), status
 
 
 @bp.post("/language")
-def language():
+def language() -> ResponseReturnValue:
     """Switch language; remembered on the user (logged in) or in the browser session."""
     form = EmptyForm()
     chosen = request.form.get("locale")

@@ -1,21 +1,23 @@
-"""Page forms (Flask-WTF: CSRF on every one). Labels are English msgids, shown translated."""
+"""What every page form shares (Flask-WTF: CSRF on every one): the base form, validators
+with translated messages, choices from the reference data, and `commit`, which shows a
+rule's refusal next to the fields it names. Labels are English msgids, shown translated.
+A feature's own forms live in its folder (`coordinator/<feature>/forms.py`)."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import flash
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
-    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
-    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired as _DataRequired
@@ -26,6 +28,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
+from coordinator.geography.models import Ward
+from coordinator.vocabularies.terms import vocabulary
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # the largest file an upload form accepts
 
 
 class _CatalogTranslations:
@@ -62,13 +68,6 @@ def NumberRange(min: int, max: int):  # noqa: N802, A002
 # by the messages we send, not by a pattern.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an email address."))
 
-# Blocks of the weekly availability grid: (code, start minute, end minute).
-DAY_BLOCKS = (
-    ("morning", 8 * 60, 12 * 60),
-    ("afternoon", 13 * 60 + 30, 17 * 60 + 30),
-    ("evening", 17 * 60 + 30, 21 * 60 + 30),
-)
-
 
 class CheckboxList(SelectMultipleField):
     """Several choices as a list of checkboxes (each with its own label)."""
@@ -96,47 +95,6 @@ class RegisterForm(FlaskForm):
     )
 
 
-class ProfileForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=40)])
-    home_ward = SelectField(_l("Home ward"), validators=[DataRequired()])
-    skills = CheckboxList(_l("Skills"), validate_choice=True)
-    languages = CheckboxList(_l("Languages"), validate_choice=True)
-    accessibility_skills = CheckboxList(_l("Accessibility competencies"), validate_choice=True)
-    max_sessions_per_week = IntegerField(
-        _l("Sessions per week at most"), validators=[DataRequired(), NumberRange(1, 14)]
-    )
-    availability = CheckboxList(_l("When are you free each week?"), validate_choice=True)
-
-
-class SessionForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    competence_area = SelectField(_l("Topic (digital competence)"), validators=[DataRequired()])
-    target_group = SelectField(_l("Who it is for"), validators=[DataRequired()])
-    ward = SelectField(_l("Ward"), validators=[DataRequired()])
-    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=300)])
-    venue_accessibility = CheckboxList(_l("Venue accessibility"), validate_choice=True)
-    participant_needs = CheckboxList(_l("Participants' needs"), validate_choice=True)
-    starts_at = StringField(
-        _l("Starts (local time)"), validators=[DataRequired()], render_kw={"type": "datetime-local"}
-    )
-    duration_minutes = IntegerField(
-        _l("Length in minutes"), default=120, validators=[DataRequired(), NumberRange(15, 720)]
-    )
-    capacity = IntegerField(
-        _l("Participants at most"), default=25, validators=[DataRequired(), NumberRange(1, 2000)]
-    )
-    leads = IntegerField(_l("Leads (experts)"), default=1, validators=[NumberRange(0, 20)])
-    helpers = IntegerField(_l("Helpers"), default=2, validators=[NumberRange(0, 50)])
-    interpreters = IntegerField(
-        _l("Sign-language interpreters"), default=0, validators=[NumberRange(0, 10)]
-    )
-    weekly_count = IntegerField(
-        _l("Repeat weekly (number of sessions)"), default=1, validators=[NumberRange(1, 52)]
-    )
-
-
 class ReasonForm(FlaskForm):
     reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
 
@@ -152,32 +110,6 @@ class ImportForm(FlaskForm):
     valid_rows_only = BooleanField(_l("Import the valid rows even if some rows have errors"))
 
 
-class ParticipantForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    ward = SelectField(_l("Ward where you live"), validators=[DataRequired()])
-    target_group = SelectField(_l("You are"), validators=[DataRequired()])
-    accessibility_needs = CheckboxList(_l("Support you need"), validate_choice=True)
-    contact = StringField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
-    guardian_contact = StringField(
-        _l("Guardian's phone or email (for a minor)"), validators=[Optional(), Length(max=320)]
-    )
-    consent = BooleanField(
-        _l("I agree that the organizers keep these details to run the sessions"),
-        validators=[_DataRequired(_l("Registration needs your consent."))],
-    )
-
-
-class ReferenceImportForm(FlaskForm):
-    kind = SelectField(
-        _l("What the file holds"),
-        choices=[
-            SelectChoice("wards", _l("Wards and their neighbours (JSON or CSV)")),
-            SelectChoice("competences", _l("Digital-competence framework (JSON)")),
-        ],
-    )
-    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))])
-
-
 class EmptyForm(FlaskForm):
     """Just the CSRF token: for buttons that post."""
 
@@ -185,6 +117,21 @@ class EmptyForm(FlaskForm):
 def options(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices (tuples are deprecated there)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def ward_choices() -> list[tuple[str, str]]:
+    """The wards as (code, name) pairs, by name."""
+    wards = db.session.scalars(sa.select(Ward).order_by(Ward.name)).all()
+    return [(w.code, w.name) for w in wards]
+
+
+def vocabulary_choices(name: str, current=()) -> list[tuple[str, str]]:
+    """A vocabulary as form choices, labelled in the page's language, plus codes the
+    record already has that the vocabulary lacks (nothing chosen disappears)."""
+    english = str(get_locale()) == "en"
+    terms = [(t["code"], t["label_en"] if english else t["label"]) for t in vocabulary(name)]
+    known = {code for code, _label in terms}
+    return terms + [(code, code) for code in current if code not in known]
 
 
 REFUSED = object()  # what `commit` returns when a rule said no

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.notifications import answers, preferences
+from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
 from coordinator.notifications.planning import clock
@@ -26,7 +28,7 @@ ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
 @bp.after_request
-def private_page(response):
+def private_page(response: Response) -> Response:
     """The URL holds a secret: never send it on as a Referer, never cache the page."""
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
@@ -34,12 +36,12 @@ def private_page(response):
     return response
 
 
-def _problem(status: int, code: str, message: str | None = None):
+def _problem(status: int, code: str, message: str | None = None) -> ResponseReturnValue:
     return render_template("notifications/problem.html", code=code, message=message), status
 
 
 @bp.route("/answer/<token>/<action>", methods=["GET", "POST"])
-def answer(token: str, action: str):
+def answer(token: str, action: str) -> ResponseReturnValue:
     """Accept or decline a proposal: GET shows it with a button, POST answers."""
     if action not in ANSWER_ACTIONS:
         abort(404)
@@ -68,7 +70,7 @@ def _recipient(token: str) -> tuple[str, int]:
 
 
 @bp.route("/unsubscribe/<token>/<kind>", methods=["GET", "POST"])
-def unsubscribe(token: str, kind: str):
+def unsubscribe(token: str, kind: str) -> ResponseReturnValue:
     """Stop one kind of message. POST is RFC 8058's one-click unsubscribe."""
     recipient_kind, recipient_id = _recipient(token)
     if kind not in KINDS or recipient_kind not in KINDS[kind].audiences:
@@ -82,7 +84,7 @@ def unsubscribe(token: str, kind: str):
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
-def preferences_page(token: str):
+def preferences_page(token: str) -> ResponseReturnValue:
     """Turn each kind of message on or off."""
     recipient_kind, recipient_id = _recipient(token)
     saved = request.method == "POST"
@@ -122,8 +124,6 @@ _FILTER = LinkTokenFilter()
 def init_app(app: Flask) -> None:
     """Register the pages and the CLI, keep link tokens out of logs, exempt the pages
     from CSRF."""
-    from coordinator.notifications.cli import notifications_cli
-
     app.register_blueprint(bp)
     app.cli.add_command(notifications_cli)
     loggers = [logging.getLogger(name) for name in ACCESS_LOGGERS]

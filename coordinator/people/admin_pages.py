@@ -3,47 +3,37 @@ digital-competence framework) imported from files."""
 
 from __future__ import annotations
 
-import functools
 import json
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from coordinator.competences.operations import import_framework
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards, parse_wards
+from coordinator.people.forms import ReferenceImportForm
 from coordinator.people.models import USER_ROLES, User
-from coordinator.web.forms import EmptyForm, ReferenceImportForm
+from coordinator.web.access import admin_required
+from coordinator.web.forms import MAX_UPLOAD_BYTES, EmptyForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 200
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-
-
-def admin_required(view):
-    @functools.wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if current_user.role != "admin":
-            flash(_("These pages are for administrators."), "error")
-            return redirect(url_for("pages.home"))
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 @bp.get("/users")
 @admin_required
-def users():
+def users() -> ResponseReturnValue:
+    """Logins by email (a search narrows them), each with its role and whether active."""
     query = sa.select(User).order_by(User.email).limit(PAGE_SIZE)
     search = (request.args.get("q") or "").strip().lower()
     if search:
         query = query.where(User.email.contains(search, autoescape=True))
     return render_template(
-        "admin/users.html",
+        "people/admin/users.html",
         users=db.session.scalars(query).all(),
         roles=USER_ROLES,
         search=search,
@@ -53,7 +43,8 @@ def users():
 
 @bp.post("/users/<int:user_id>")
 @admin_required
-def update_user(user_id: int):
+def update_user(user_id: int) -> ResponseReturnValue:
+    """Change a login's role or (de)activate it; nobody removes their own admin access."""
     user = db.session.get(User, user_id)
     role = request.form.get("role")
     active = request.form.get("active") == "1"
@@ -85,7 +76,7 @@ def _read_upload(form: ReferenceImportForm) -> str | None:
 
 @bp.route("/reference", methods=["GET", "POST"])
 @admin_required
-def reference():
+def reference() -> ResponseReturnValue:
     """Upload wards (JSON or CSV with neighbours) or the competence framework (JSON)."""
     form = ReferenceImportForm()
     problems: dict = {}
@@ -106,6 +97,6 @@ def reference():
             flash(_("%(n)d entries imported.", n=count), "success")
             return redirect(url_for("admin.reference"))
     failed = request.method == "POST" and (form.errors or problems)
-    return render_template("admin/reference.html", form=form, problems=problems), (
+    return render_template("people/admin/reference.html", form=form, problems=problems), (
         422 if failed else 200
     )

@@ -4,55 +4,21 @@ targets upload) and volunteers' hours (table, CSV export): /organize/progress, /
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
 
 from coordinator.csv_import import ImportReport, decode
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
 from coordinator.progress import exports, hours, operations
 from coordinator.progress.charts import bar_chart
-from coordinator.web.forms import FlaskForm, ImportForm, NumberRange, options
-from coordinator.web.organizer_pages import MAX_UPLOAD_BYTES, organizer_required
-from coordinator.web.volunteer_pages import choices
+from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
+from coordinator.web.access import organizer_required
+from coordinator.web.forms import MAX_UPLOAD_BYTES, ImportForm, options, vocabulary_choices
 
-bp = Blueprint("organize_progress", __name__, url_prefix="/organize")
-
-
-class _QueryForm(FlaskForm):
-    """Filters in the query string: a GET form, so no CSRF token."""
-
-    class Meta:
-        csrf = False
-
-    year = IntegerField(
-        _l("Plan year"),
-        validators=[Optional(), NumberRange(operations.MIN_YEAR, operations.MAX_YEAR)],
-    )
-
-
-class ProgressFilterForm(_QueryForm):
-    ward = SelectField(_l("Ward"), validators=[Optional()])
-    target_group = SelectField(_l("Target group"), validators=[Optional()])
-
-
-class HoursFilterForm(_QueryForm):
-    year = IntegerField(
-        _l("Year"), validators=[Optional(), NumberRange(operations.MIN_YEAR, operations.MAX_YEAR)]
-    )
-    by = SelectField(
-        _l("Hours of"),
-        choices=[
-            SelectChoice("volunteer", _l("Each volunteer")),
-            SelectChoice("squad", _l("Each squad")),
-        ],
-        default="volunteer",
-    )
+bp = Blueprint("progress_pages", __name__, url_prefix="/organize")
 
 
 def _query(*names: str) -> dict[str, str]:
@@ -86,9 +52,11 @@ def _filters(form: ProgressFilterForm) -> dict:
     }
 
 
-def _progress_page(import_form: ImportForm, report: ImportReport | None = None, status=200):
+def _progress_page(
+    import_form: ImportForm, report: ImportReport | None = None, status: int = 200
+) -> ResponseReturnValue:
     wards = _ward_names()
-    groups = dict(choices("target_group"))
+    groups = dict(vocabulary_choices("target_group"))
     form = _filter_form(wards, groups)
     figures = operations.progress(**_filters(form))
     ward_chart = bar_chart(
@@ -114,14 +82,14 @@ def _progress_page(import_form: ImportForm, report: ImportReport | None = None, 
 
 @bp.get("/progress")
 @organizer_required
-def progress():
+def progress() -> ResponseReturnValue:
     """Reached / enrolled / target per ward and group, as a table and as charts."""
     return _progress_page(ImportForm())
 
 
 @bp.post("/progress/targets")
 @organizer_required
-def import_targets():
+def import_targets() -> ResponseReturnValue:
     """Upload baselines and targets; a file with any bad row imports nothing (unless the
     valid rows are asked for), and every bad row is listed with its line number."""
     form = ImportForm()
@@ -152,9 +120,9 @@ def import_targets():
 
 @bp.get("/progress.csv")
 @organizer_required
-def progress_csv():
+def progress_csv() -> Response:
     """The progress figures as CSV (the page's filters apply)."""
-    form = _filter_form(_ward_names(), dict(choices("target_group")))
+    form = _filter_form(_ward_names(), dict(vocabulary_choices("target_group")))
     figures = operations.progress(**_filters(form))
     return exports.csv_response(exports.progress_csv(figures), f"progress-{figures.year}.csv")
 
@@ -170,7 +138,7 @@ def _hours_form() -> HoursFilterForm:
 
 @bp.get("/hours")
 @organizer_required
-def volunteer_hours():
+def volunteer_hours() -> ResponseReturnValue:
     """Hours worked per volunteer or per squad, most first."""
     form = _hours_form()
     rows = hours.hours_by(form.by.data, form.year.data)
@@ -187,7 +155,7 @@ def volunteer_hours():
 
 @bp.get("/hours.csv")
 @organizer_required
-def hours_csv():
+def hours_csv() -> Response:
     """The hours as CSV."""
     form = _hours_form()
     rows = hours.hours_by(form.by.data, form.year.data)

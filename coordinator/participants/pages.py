@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -25,23 +26,29 @@ from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_l
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.participants import attendance, records
+from coordinator.participants.forms import ParticipantForm
 from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
 from coordinator.sessions.operations import get_session
-from coordinator.web.auth_pages import ward_choices
-from coordinator.web.forms import REFUSED, EmptyForm, ParticipantForm, commit, options
-from coordinator.web.organizer_pages import organizer_required
-from coordinator.web.volunteer_pages import choices
+from coordinator.web.access import organizer_required
+from coordinator.web.forms import (
+    REFUSED,
+    EmptyForm,
+    commit,
+    options,
+    vocabulary_choices,
+    ward_choices,
+)
 
-bp = Blueprint("participate", __name__)
+bp = Blueprint("participants_pages", __name__)
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def _participant_form(by_organizer: bool) -> ParticipantForm:
     form = ParticipantForm()
     form.ward.choices = options(ward_choices())
-    form.target_group.choices = options(choices("target_group"))
-    form.accessibility_needs.choices = options(choices("accessibility_skills"))
+    form.target_group.choices = options(vocabulary_choices("target_group"))
+    form.accessibility_needs.choices = options(vocabulary_choices("accessibility_skills"))
     if by_organizer:
         del form.consent  # an organizer registers on someone's behalf (e.g. a minor)
     return form
@@ -61,7 +68,7 @@ def _form_data(form: ParticipantForm) -> dict:
 
 
 @bp.route("/sessions/<int:session_id>/register", methods=["GET", "POST"])
-def register(session_id: int):
+def register(session_id: int) -> ResponseReturnValue:
     """A learner registers themselves: a place (or a waitlist position) and their
     private calendar link, shown once."""
     session = get_session(session_id)
@@ -69,7 +76,7 @@ def register(session_id: int):
     if session.status == "published" and form.validate_on_submit():
         data = _form_data(form)
 
-        def enrol():
+        def enrol() -> tuple[Registration, str]:
             participant, token = create_participant(data, by_organizer=False, actor_id=None)
             return registrations.register(session, participant, None), token
 
@@ -77,19 +84,19 @@ def register(session_id: int):
         if done is not REFUSED:
             registration, token = done
             body = render_template(
-                "participate/registered.html",
+                "participants/registered.html",
                 session=session,
                 registration=registration,
                 subscribe=subscribe_links(feed_url("p", token)),
             )
             return body, 200, PRIVATE
     status = 422 if request.method == "POST" else 200
-    return render_template("participate/register.html", form=form, session=session), status
+    return render_template("participants/register.html", form=form, session=session), status
 
 
 @bp.route("/organize/sessions/<int:session_id>/participants", methods=["GET", "POST"])
 @organizer_required
-def session_participants(session_id: int):
+def session_participants(session_id: int) -> ResponseReturnValue:
     """An organizer's list of a session's participants (with needs and contacts), and
     registering someone on their behalf."""
     session = get_session(session_id)
@@ -97,7 +104,7 @@ def session_participants(session_id: int):
     if form.validate_on_submit():
         data = _form_data(form)
 
-        def enrol():
+        def enrol() -> Registration:
             participant, _token = create_participant(
                 data, by_organizer=True, actor_id=current_user.id
             )
@@ -114,7 +121,9 @@ def session_participants(session_id: int):
                 ),
                 "success",
             )
-            return redirect(url_for("participate.session_participants", session_id=session.id))
+            return redirect(
+                url_for("participants_pages.session_participants", session_id=session.id)
+            )
     rows = db.session.execute(
         sa.select(Registration, Participant)
         .join(Participant, Registration.participant_id == Participant.id)
@@ -124,7 +133,7 @@ def session_participants(session_id: int):
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
-            "participate/session_participants.html", session=session, rows=rows, form=form
+            "participants/session_participants.html", session=session, rows=rows, form=form
         ),
         status,
         PRIVATE,
@@ -133,11 +142,12 @@ def session_participants(session_id: int):
 
 @bp.get("/organize/participants/<int:participant_id>")
 @organizer_required
-def record(participant_id: int):
+def record(participant_id: int) -> ResponseReturnValue:
+    """What is kept about a participant, with export, a new calendar link and erasure."""
     participant = records.get_participant(participant_id)
     return (
         render_template(
-            "participate/record.html", data=records.export(participant), form=EmptyForm()
+            "participants/record.html", data=records.export(participant), form=EmptyForm()
         ),
         200,
         PRIVATE,
@@ -146,17 +156,19 @@ def record(participant_id: int):
 
 @bp.post("/organize/participants/<int:participant_id>/calendar-link")
 @organizer_required
-def calendar_link(participant_id: int):
+def calendar_link(participant_id: int) -> ResponseReturnValue:
     """A new private calendar link for someone who lost theirs; the old one stops."""
     participant = records.get_participant(participant_id)
     if not EmptyForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
-        return redirect(url_for("participate.record", participant_id=participant_id))
+        return redirect(url_for("participants_pages.record", participant_id=participant_id))
     token = rotate_feed_token(participant_id=participant.id)
     db.session.commit()
     links = subscribe_links(feed_url("p", token))
     return (
-        render_template("participate/calendar_link.html", participant=participant, subscribe=links),
+        render_template(
+            "participants/calendar_link.html", participant=participant, subscribe=links
+        ),
         200,
         PRIVATE,
     )
@@ -164,7 +176,8 @@ def calendar_link(participant_id: int):
 
 @bp.get("/organize/participants/<int:participant_id>/export.json")
 @organizer_required
-def export(participant_id: int):
+def export(participant_id: int) -> Response:
+    """Everything kept about the participant, as a JSON download."""
     participant = records.get_participant(participant_id)
     body = json.dumps(records.export(participant), ensure_ascii=False, indent=2)
     return Response(
@@ -179,18 +192,19 @@ def export(participant_id: int):
 
 @bp.post("/organize/participants/<int:participant_id>/erase")
 @organizer_required
-def erase(participant_id: int):
+def erase(participant_id: int) -> ResponseReturnValue:
+    """Erase the participant's personal data (anonymous counts remain)."""
     participant = records.get_participant(participant_id)
     if not EmptyForm().validate_on_submit() or request.form.get("confirm") != "yes":
         flash(_("Tick the box to confirm the erasure."), "error")
-        return redirect(url_for("participate.record", participant_id=participant_id))
+        return redirect(url_for("participants_pages.record", participant_id=participant_id))
     records.erase(participant)
     db.session.commit()
     flash(_("The participant's personal data is erased; only anonymous counts remain."), "success")
-    return redirect(url_for("organize.dashboard"))
+    return redirect(url_for("sessions_pages.dashboard"))
 
 
-def _entries(roster, areas) -> list[dict]:
+def _entries(roster: list, areas: list) -> list[dict]:
     """The check-in form's fields as attendance entries."""
     entries = []
     for registration, _participant, _recorded in roster:
@@ -211,7 +225,7 @@ def _entries(roster, areas) -> list[dict]:
 
 
 @bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
-def checkin(session_id: int):
+def checkin(session_id: int) -> ResponseReturnValue:
     """The lead's check-in page (a phone in hand): who came, levels, basic standard."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.path))
@@ -233,12 +247,12 @@ def checkin(session_id: int):
                 flash(error.message, "error")
             else:
                 flash(_("Attendance saved."), "success")
-                return redirect(url_for("participate.checkin", session_id=session.id))
-    url = url_for("participate.checkin", session_id=session.id, _external=True)
+                return redirect(url_for("participants_pages.checkin", session_id=session.id))
+    url = url_for("participants_pages.checkin", session_id=session.id, _external=True)
     qr = segno.make(url, error="m").svg_inline(scale=4, title=_("Check-in page"))
     return (
         render_template(
-            "participate/checkin.html",
+            "participants/checkin.html",
             session=session,
             roster=roster,
             areas=areas,

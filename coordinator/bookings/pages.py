@@ -1,0 +1,241 @@
+"""Booking pages: organizers assign a volunteer or a squad to a session
+(/organize/sessions/...); a volunteer sees the sessions that fit, signs up, answers
+proposals and keeps a schedule with a private calendar link (/me/...)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from coordinator.bookings import operations as bookings
+from coordinator.bookings.models import Assignment
+from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
+from coordinator.database import utcnow
+from coordinator.errors import DomainError, NotFound
+from coordinator.extensions import db
+from coordinator.matching import loader
+from coordinator.matching.constraints import Rules
+from coordinator.matching.problem import Problem
+from coordinator.people.models import Volunteer
+from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.operations import get_session
+from coordinator.squads.models import Squad
+from coordinator.web.access import organizer_required, volunteer_required
+from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit
+
+bp = Blueprint("bookings_pages", __name__)
+FIT_HORIZON = timedelta(days=60)
+
+
+def _to_session(session_id: int) -> ResponseReturnValue:
+    return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
+
+
+@bp.post("/organize/sessions/<int:session_id>/assign")
+@organizer_required
+def assign(session_id: int) -> ResponseReturnValue:
+    """Book one volunteer into a role of the session."""
+    session = get_session(session_id)
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+    else:
+        try:
+            volunteer = db.session.get(Volunteer, int(request.form.get("volunteer_id", "0")))
+            if volunteer is None:
+                raise NotFound(_("No such volunteer."))
+            bookings.assign_volunteer(
+                session, request.form.get("role", ""), volunteer, current_user.id
+            )
+            db.session.commit()
+        except ValueError:
+            flash(_("Choose a volunteer."), "error")
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("Assigned."), "success")
+    return _to_session(session_id)
+
+
+@bp.post("/organize/sessions/<int:session_id>/assign-squad")
+@organizer_required
+def assign_squad(session_id: int) -> ResponseReturnValue:
+    """Book a squad's members into the session (those already there or without a seat
+    are skipped)."""
+    session = get_session(session_id)
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return _to_session(session_id)
+    squad = db.session.get(Squad, request.form.get("squad_id", type=int) or 0)
+    try:
+        if squad is None:
+            raise NotFound(_("No such squad."))
+        created, skipped = bookings.assign_squad(
+            session, squad, request.form.get("role") or None, current_user.id
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        for name, messages in (error.messages or {}).items():
+            flash(f"{name}: {' '.join(map(str, messages))}", "error")
+    else:
+        flash(
+            _(
+                "%(n)d squad members booked (%(skipped)d already there or no seat).",
+                n=len(created),
+                skipped=len(skipped),
+            ),
+            "success",
+        )
+    return _to_session(session_id)
+
+
+def _fits(volunteer: Volunteer) -> list[dict]:
+    """Upcoming sessions with a role this volunteer may take: skills, free time, near
+    enough, no clash with their bookings (the matcher's own rules)."""
+    now = utcnow()
+    loaded = loader.load(now, now + FIT_HORIZON)
+    problem = loaded.problem
+    me = next((v for v in problem.volunteers if v.id == volunteer.id), None)
+    if me is None:
+        return []
+    rules = Rules(
+        Problem(
+            [me],
+            problem.sessions,
+            problem.roles,
+            problem.bookings,
+            problem.neighbours,
+            problem.travel_gap,
+        )
+    )
+    mine = [rules.session[b.session_id] for b in problem.bookings if b.volunteer_id == me.id]
+    open_roles = {r.id: r for r in problem.roles}
+    fits = []
+    for session in db.session.scalars(
+        sa.select(TrainingSession)
+        .where(TrainingSession.id.in_(loaded.versions))
+        .order_by(TrainingSession.starts_at)
+    ):
+        plain = rules.session[session.id]
+        if any(rules.conflict(plain, other) for other in mine):
+            continue
+        if sum(1 for other in mine if other.week == plain.week) >= me.max_per_week:
+            continue
+        roles = [
+            role
+            for role in session.roles
+            if role.id in open_roles and rules.eligible(me, open_roles[role.id])
+        ]
+        if roles:
+            fits.append({"session": session, "roles": roles, "distance": rules.distance(me, plain)})
+    return fits
+
+
+@bp.get("/me/fits")
+@volunteer_required
+def fits(volunteer: Volunteer) -> ResponseReturnValue:
+    """Upcoming sessions the volunteer could sign up for."""
+    return render_template("bookings/fits.html", fits=_fits(volunteer), form=EmptyForm())
+
+
+@bp.post("/me/sessions/<int:session_id>/signup")
+@volunteer_required
+def sign_up(volunteer: Volunteer, session_id: int) -> ResponseReturnValue:
+    """Sign up for a role: confirmed, or a place on its waitlist."""
+    form = EmptyForm()
+    session = db.session.get(TrainingSession, session_id)
+    if session is None:
+        raise NotFound(_("No such session."))
+    if form.validate_on_submit():
+        role = request.form.get("role", "")
+        booking = commit(lambda: bookings.sign_up(session, role, volunteer, current_user.id))
+        if booking is not REFUSED:
+            if booking.status == "confirmed":
+                flash(_("You are confirmed for “%(title)s”.", title=session.title), "success")
+            else:
+                flash(
+                    _(
+                        "The role is full: you are number %(n)d on the waitlist.",
+                        n=booking.waitlist_position,
+                    ),
+                    "success",
+                )
+    else:
+        flash(_("The form expired. Please try again."), "error")
+    return redirect(url_for("bookings_pages.schedule"))
+
+
+def _own_booking(volunteer: Volunteer, assignment_id: int) -> Assignment:
+    booking = db.session.get(Assignment, assignment_id)
+    if booking is None or booking.volunteer_id != volunteer.id:
+        raise NotFound(_("No such booking."))
+    return booking
+
+
+@bp.post("/me/bookings/<int:assignment_id>/<any(withdraw, accept, decline):action>")
+@volunteer_required
+def answer(volunteer: Volunteer, assignment_id: int, action: str) -> ResponseReturnValue:
+    """Accept or decline a proposal, or withdraw from a booking."""
+    booking = _own_booking(volunteer, assignment_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("bookings_pages.schedule"))
+    reason = (form.reason.data or "").strip() or None
+    act = {
+        "accept": lambda: bookings.accept(booking),
+        "decline": lambda: bookings.decline(booking, reason),
+        "withdraw": lambda: bookings.withdraw(booking, reason),
+    }[action]
+    if commit(act) is not REFUSED:
+        flash(
+            {
+                "accept": _("Thank you: you are confirmed."),
+                "decline": _("Declined. We will find someone else."),
+                "withdraw": _("You have withdrawn."),
+            }[action],
+            "success",
+        )
+    return redirect(url_for("bookings_pages.schedule"))
+
+
+@bp.get("/me/schedule")
+@volunteer_required
+def schedule(volunteer: Volunteer) -> ResponseReturnValue:
+    """The volunteer's coming proposals, confirmed sessions and waitlist places."""
+    rows = db.session.execute(
+        sa.select(Assignment, TrainingSession)
+        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+        .where(
+            Assignment.volunteer_id == volunteer.id,
+            Assignment.status.in_(("proposed", "confirmed", "waitlisted")),
+            TrainingSession.ends_at >= utcnow(),
+        )
+        .order_by(TrainingSession.starts_at)
+    ).all()
+    groups = {"proposed": [], "confirmed": [], "waitlisted": []}
+    for booking, session in rows:
+        groups[booking.status].append((booking, session))
+    return render_template(
+        "bookings/schedule.html", groups=groups, form=ReasonForm(), calendar=None
+    )
+
+
+@bp.post("/me/calendar-link")
+@volunteer_required
+def calendar_link(volunteer: Volunteer) -> ResponseReturnValue:
+    """A new private calendar link, shown once; the old one stops working."""
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("bookings_pages.schedule"))
+    token = rotate_feed_token(volunteer_id=volunteer.id)
+    db.session.commit()
+    links = subscribe_links(feed_url("v", token))
+    return render_template("bookings/calendar_link.html", subscribe=links)

@@ -1,0 +1,25 @@
+"""The participant registration form (by the learner, or by an organizer for them)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired as _DataRequired
+from wtforms.validators import Optional
+
+from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length
+
+
+class ParticipantForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    ward = SelectField(_l("Ward where you live"), validators=[DataRequired()])
+    target_group = SelectField(_l("You are"), validators=[DataRequired()])
+    accessibility_needs = CheckboxList(_l("Support you need"), validate_choice=True)
+    contact = StringField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
+    guardian_contact = StringField(
+        _l("Guardian's phone or email (for a minor)"), validators=[Optional(), Length(max=320)]
+    )
+    consent = BooleanField(
+        _l("I agree that the organizers keep these details to run the sessions"),
+        validators=[_DataRequired(_l("Registration needs your consent."))],
+    )

@@ -1,0 +1,121 @@
+"""People pages: a volunteer's profile with the weekly availability grid (/me/profile),
+and the organizers' CSV import of volunteers (/organize/volunteers/import)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from coordinator.extensions import db
+from coordinator.people import imports
+from coordinator.people.forms import DAY_BLOCKS, ProfileForm
+from coordinator.people.models import Volunteer
+from coordinator.people.operations import update_volunteer
+from coordinator.web.access import organizer_required, volunteer_required
+from coordinator.web.forms import (
+    MAX_UPLOAD_BYTES,
+    REFUSED,
+    ImportForm,
+    commit,
+    options,
+    vocabulary_choices,
+    ward_choices,
+)
+
+bp = Blueprint("people_pages", __name__)
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+BLOCK_NAMES = {"morning": "Morning", "afternoon": "Afternoon", "evening": "Evening"}
+
+
+def grid_choices() -> list[tuple[str, str]]:
+    return [
+        (f"{day}:{code}", f"{_(WEEKDAY_NAMES[day])} {_(BLOCK_NAMES[code])}")
+        for day in range(7)
+        for code, _start, _end in DAY_BLOCKS
+    ]
+
+
+def grid_from_windows(windows) -> list[str]:
+    """Grid cells fully inside the volunteer's windows."""
+    cells = []
+    for day in range(7):
+        for code, start, end in DAY_BLOCKS:
+            if any(
+                w.weekday == day and w.start_minute <= start and end <= w.end_minute
+                for w in windows
+            ):
+                cells.append(f"{day}:{code}")
+    return cells
+
+
+def windows_from_grid(cells: list[str]) -> list[dict]:
+    blocks = {code: (start, end) for code, start, end in DAY_BLOCKS}
+    windows = []
+    for cell in sorted(cells):
+        day, code = cell.split(":")
+        start, end = blocks[code]
+        windows.append({"weekday": int(day), "start_minute": start, "end_minute": end})
+    return windows
+
+
+@bp.route("/me/profile", methods=["GET", "POST"])
+@volunteer_required
+def profile(volunteer: Volunteer) -> ResponseReturnValue:
+    """The volunteer's details, skills and weekly availability."""
+    form = ProfileForm(obj=volunteer) if request.method == "GET" else ProfileForm()
+    form.home_ward.choices = options(ward_choices())
+    form.skills.choices = options(vocabulary_choices("skills", volunteer.skills))
+    form.languages.choices = options(vocabulary_choices("languages", volunteer.languages))
+    form.accessibility_skills.choices = options(
+        vocabulary_choices("accessibility_skills", volunteer.accessibility_skills)
+    )
+    form.availability.choices = options(grid_choices())
+    if request.method == "GET":
+        form.availability.data = grid_from_windows(volunteer.availability)
+    elif form.validate_on_submit():
+        changes = {
+            "full_name": form.full_name.data.strip(),
+            "phone": (form.phone.data or "").strip() or None,
+            "home_ward": form.home_ward.data,
+            "skills": form.skills.data,
+            "languages": form.languages.data or ["vi"],
+            "accessibility_skills": form.accessibility_skills.data,
+            "max_sessions_per_week": form.max_sessions_per_week.data,
+        }
+        windows = windows_from_grid(form.availability.data)
+        if windows != windows_from_grid(grid_from_windows(volunteer.availability)):
+            changes["availability"] = windows
+        if commit(lambda: update_volunteer(volunteer, changes), form) is not REFUSED:
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("people_pages.profile"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("people/profile.html", form=form, volunteer=volunteer), status
+
+
+@bp.route("/organize/volunteers/import", methods=["GET", "POST"])
+@organizer_required
+def import_volunteers() -> ResponseReturnValue:
+    """A CSV of volunteers; every bad row is reported with its line number."""
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
+        if len(raw) > MAX_UPLOAD_BYTES:
+            form.file.errors = [_("The file is larger than 2 MB.")]
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = [_("Save the file as CSV in UTF-8.")]
+            else:
+                report = imports.import_volunteers(text, valid_rows_only=form.valid_rows_only.data)
+                db.session.commit()
+                if report.created:
+                    flash(_("%(n)d volunteers imported.", n=report.created), "success")
+    status = (
+        422 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
+    )
+    return render_template(
+        "people/import.html", form=form, report=report, columns=imports.COLUMNS
+    ), status

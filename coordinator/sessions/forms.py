@@ -1,0 +1,37 @@
+"""The organizers' session form (create and edit)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length, NumberRange
+
+
+class SessionForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    competence_area = SelectField(_l("Topic (digital competence)"), validators=[DataRequired()])
+    target_group = SelectField(_l("Who it is for"), validators=[DataRequired()])
+    ward = SelectField(_l("Ward"), validators=[DataRequired()])
+    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=300)])
+    venue_accessibility = CheckboxList(_l("Venue accessibility"), validate_choice=True)
+    participant_needs = CheckboxList(_l("Participants' needs"), validate_choice=True)
+    starts_at = StringField(
+        _l("Starts (local time)"), validators=[DataRequired()], render_kw={"type": "datetime-local"}
+    )
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), default=120, validators=[DataRequired(), NumberRange(15, 720)]
+    )
+    capacity = IntegerField(
+        _l("Participants at most"), default=25, validators=[DataRequired(), NumberRange(1, 2000)]
+    )
+    leads = IntegerField(_l("Leads (experts)"), default=1, validators=[NumberRange(0, 20)])
+    helpers = IntegerField(_l("Helpers"), default=2, validators=[NumberRange(0, 50)])
+    interpreters = IntegerField(
+        _l("Sign-language interpreters"), default=0, validators=[NumberRange(0, 10)]
+    )
+    weekly_count = IntegerField(
+        _l("Repeat weekly (number of sessions)"), default=1, validators=[NumberRange(1, 52)]
+    )
