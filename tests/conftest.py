@@ -1,9 +1,11 @@
 """Fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL) and a real
-Redis (127.0.0.1:6379 db 13, or an embedded redis-server), emptied around every test."""
+Redis (TEST_REDIS_URL; else an empty database of 127.0.0.1:6379, found the way RQ's own
+suite finds one; else an embedded redis-server), emptied around every test."""
 
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,15 +19,27 @@ from coordinator import create_app
 from coordinator.database import utcnow
 from coordinator.extensions import db
 
-LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+LOCAL_REDIS = "redis://127.0.0.1:6379/{number}"
+# Databases a run may take, as in RQ's suite: the low ones are left to people's own use.
+TEST_REDIS_DATABASES = range(4, 16)
+# Written into the database a run takes (and again after each test empties it), so that
+# a second run starting beside this one looks further.
+CLAIM_KEY = "squads-tests:claimed-by"
 PASSWORD = "correct-horse-battery"
 
 
-def _local_redis_reachable() -> bool:
-    try:
-        return bool(redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
+def _empty_local_redis() -> str | None:
+    """The first empty database of the local Redis, claimed; None when none answers."""
+    for number in TEST_REDIS_DATABASES:
+        client = redis.Redis.from_url(LOCAL_REDIS.format(number=number), socket_connect_timeout=0.5)
+        try:
+            if client.dbsize() == 0 and client.set(CLAIM_KEY, os.getpid(), nx=True):
+                return LOCAL_REDIS.format(number=number)
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+    pytest.exit("no empty Redis database (4-15) on 127.0.0.1:6379: set TEST_REDIS_URL", 2)
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +50,18 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
+def redis_url(tmp_path_factory):
     if TestConfig.REDIS_URL:
-        return TestConfig.REDIS_URL
-    if _local_redis_reachable():
-        return LOCAL_REDIS
+        yield TestConfig.REDIS_URL
+        return
+    local = _empty_local_redis()
+    if local is not None:
+        yield local
+        redis.Redis.from_url(local).flushdb()  # give the database back empty
+        return
     from coordinator.redis_connection import embedded_redis_url
 
-    return embedded_redis_url(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+    yield embedded_redis_url(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
 
 
 def _config(database_url: str, redis_url: str, tmp_path) -> dict:
@@ -100,12 +118,17 @@ def app(_migrated, database_url, redis_url, tmp_path):
     with app.app_context():
         _empty_tables()
         redis_client = redis.Redis.from_url(redis_url)
-        redis_client.flushdb()
+        _empty_redis(redis_client)
         yield app
         db.session.remove()
-        redis_client.flushdb()
+        _empty_redis(redis_client)
         redis_client.close()
         db.engine.dispose()
+
+
+def _empty_redis(client: redis.Redis) -> None:
+    client.flushdb()
+    client.set(CLAIM_KEY, os.getpid())
 
 
 @pytest.fixture

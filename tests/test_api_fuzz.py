@@ -106,6 +106,7 @@ def api_schema(app, caller_headers, make_session, make_volunteer):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+pytestmark = pytest.mark.slow
 
 
 @schema.parametrize()

@@ -444,7 +444,7 @@ class BookingMachine(RuleBasedStateMachine):
 # promotes out of order or not at all, a decline that keeps its seat, a missing travel gap
 # or an off-by-one weekly limit; a waitlist gap left by a withdrawal about two runs in
 # three; a promotion that gives up at the first skipped volunteer about one in three.
-TestBookingProperties = pytest.mark.usefixtures("app")(BookingMachine.TestCase)
+TestBookingProperties = pytest.mark.slow(pytest.mark.usefixtures("app")(BookingMachine.TestCase))
 TestBookingProperties.settings = settings(
     max_examples=30,
     stateful_step_count=35,

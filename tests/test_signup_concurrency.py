@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
 
 from coordinator.bookings.models import Assignment
@@ -13,6 +14,8 @@ from coordinator.people.auth import issue_token
 from coordinator.people.operations import create_volunteer
 from coordinator.sessions.models import SessionRole
 from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.slow  # many threads at once
 
 CLIENTS = 50
 SEATS = 5

@@ -1,5 +1,5 @@
 """Browser fixtures: the real app on a loopback port, driven by Debian's Chromium through
-Playwright (sync API). Test modules here carry `pytestmark = needs_browser`."""
+Playwright (sync API). Test modules here carry `pytestmark = [needs_browser, pytest.mark.slow]`."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from tests.browser.browser_helpers import (
 )
 from tests.test_matching_runs import EVENING, session_at, tuesday_evening, work
 
-pytestmark = needs_browser
+pytestmark = [needs_browser, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browser_helpers import hand_over, log_in, needs_browser
 from tests.test_matching_runs import EVENING, tuesday_evening, work
 
-pytestmark = needs_browser
+pytestmark = [needs_browser, pytest.mark.slow]
 
 TITLE = "Dịch vụ công trực tuyến cho hộ kinh doanh"
 

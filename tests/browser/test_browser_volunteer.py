@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browser_helpers import assert_focus_visible, focused, hand_over, needs_browser
 from tests.test_matching_runs import session_at, tuesday_evening
 
-pytestmark = needs_browser
+pytestmark = [needs_browser, pytest.mark.slow]
 
 TITLE = "Hướng dẫn dùng VNeID cho người cao tuổi"
 
