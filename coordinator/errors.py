@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import marshmallow as ma
-from flask import Flask, has_request_context, jsonify, render_template, request
+from flask import Flask, Response, has_request_context, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -25,7 +27,9 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, messages: dict | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, messages: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.messages = messages or {}
@@ -74,15 +78,18 @@ HTTP_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+# An error answer and its status: the contract's JSON, or the HTML error page (a str)
+# for people on the web pages.
+ErrorResponse: TypeAlias = tuple[Response | str, int]
 
 
 def error_response(
-    status: int, message: str, messages: dict | None = None, code: str | None = None
-):
+    status: int, message: str, messages: dict[str, Any] | None = None, code: str | None = None
+) -> ErrorResponse:
     """Build the contract's error body (an HTML page for people on the web pages)."""
     if _wants_page():
         return render_template("error.html", status=status, message=message), status
-    body = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
+    body: dict[str, Any] = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
     if messages:
         body["messages"] = messages
     return jsonify(body), status
@@ -124,9 +131,9 @@ def _is_csrf(error: HTTPException) -> bool:
     return isinstance(error, CSRFError)
 
 
-def flatten_webargs_messages(messages: dict) -> dict:
+def flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, Any]:
     """webargs nests errors by location ({"json": {...}}); clients want fields."""
-    flat: dict = {}
+    flat: dict[str, Any] = {}
     for location, errors in messages.items():
         if isinstance(errors, dict):
             flat.update(errors)
@@ -135,7 +142,7 @@ def flatten_webargs_messages(messages: dict) -> dict:
     return flat
 
 
-def handle_http_exception(error: HTTPException):
+def handle_http_exception(error: HTTPException) -> ErrorResponse:
     """Render werkzeug/webargs HTTP errors as contract JSON."""
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") or data.get("errors")
@@ -163,16 +170,16 @@ def handle_http_exception(error: HTTPException):
     return response, status
 
 
-def handle_domain_error(error: DomainError):
+def handle_domain_error(error: DomainError) -> ErrorResponse:
     return error_response(error.status, error.message, error.messages, error.code)
 
 
-def handle_validation_error(error: ma.ValidationError):
+def handle_validation_error(error: ma.ValidationError) -> ErrorResponse:
     messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
     return error_response(422, "Dữ liệu không hợp lệ / The input is invalid.", messages)
 
 
-def handle_data_error(error: DataError):
+def handle_data_error(error: DataError) -> ErrorResponse:
     """A value the database cannot hold (a NUL character, an out-of-range number): the
     input's fault, so 422 rather than 500. The statement is not logged: it holds input."""
     log.warning("database refused a value: %s", type(error.orig).__name__)
@@ -181,7 +188,7 @@ def handle_data_error(error: DataError):
     )
 
 
-def handle_integrity_error(error: IntegrityError):
+def handle_integrity_error(error: IntegrityError) -> ErrorResponse:
     """A constraint said no (typically two requests racing for the same slot): 409."""
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
     log.warning("integrity error: %s %s", type(error.orig).__name__, constraint or "")
@@ -190,23 +197,26 @@ def handle_integrity_error(error: IntegrityError):
     )
 
 
-def handle_database_unavailable(error: DBAPIError):
+def handle_database_unavailable(error: DBAPIError) -> ErrorResponse:
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.warning("database unavailable: %s", type(error.orig).__name__)
         return error_response(503, "Cơ sở dữ liệu tạm thời không sẵn sàng / Database unavailable.")
     return handle_unexpected(error)
 
 
-def handle_unexpected(error: Exception):
+def handle_unexpected(error: Exception) -> ErrorResponse:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "Lỗi máy chủ / Internal server error.")
 
 
-def _rolling_back(handler):
+_E = TypeVar("_E", bound=Exception)
+
+
+def _rolling_back(handler: Callable[[_E], ErrorResponse]) -> Callable[[_E], ErrorResponse]:
     """An error response means no change: drop whatever the request flushed."""
 
     @functools.wraps(handler)
-    def wrapper(error):
+    def wrapper(error: _E) -> ErrorResponse:
         try:
             db.session.rollback()
         except Exception:  # the database may be the thing that failed

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from types import FrameType
 
 from flask import Flask
 from rq import Worker, get_current_job
@@ -82,7 +83,7 @@ class SquadsWorker(Worker):
     scheduler_stale_seconds = 10
     stop_was_requested = False  # SIGINT/SIGTERM, as opposed to quitting on an error
 
-    def request_stop(self, signum, frame):
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_was_requested = True
         super().request_stop(signum, frame)
 
@@ -92,7 +93,7 @@ class SquadsWorker(Worker):
             interval = min(job.timeout - working_time, interval)
         return int(interval) + self.heartbeat_grace
 
-    def run_maintenance_tasks(self):
+    def run_maintenance_tasks(self) -> None:
         self._release_dead_scheduler_locks()
         super().run_maintenance_tasks()  # starts our scheduler where a lock is free
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from flask import request
 
 from coordinator.bookings import operations, registrations
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import Assignment, Registration
 from coordinator.bookings.schemas import (
     AssignmentRequestSchema,
     AssignmentSchema,
@@ -22,7 +25,7 @@ from coordinator.errors import Invalid, NotFound
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import Blueprint, db
 from coordinator.people.auth import is_organizer, require_role, roles_required
-from coordinator.people.models import Participant
+from coordinator.people.models import Participant, User
 from coordinator.people.operations import get_volunteer
 from coordinator.sessions.operations import get_session
 from coordinator.squads.operations import get_squad
@@ -34,7 +37,7 @@ organizers_only = roles_required("organizer")
 staff_only = roles_required("organizer", "volunteer")
 
 
-def _own_or_organizer(assignment: Assignment):
+def _own_or_organizer(assignment: Assignment) -> User:
     """The booked volunteer or an organizer; others see the same 404 as a missing id."""
     user = require_role("organizer", "volunteer")
     if is_organizer(user):
@@ -49,7 +52,7 @@ def _own_or_organizer(assignment: Assignment):
 @blp.arguments(SignupRequestSchema)
 @blp.response(201, AssignmentSchema)
 @blp.doc(security=BEARER)
-def create_signup(data, session_id):
+def create_signup(data: dict[str, Any], session_id: int) -> Assignment:
     """Sign up for a role: confirmed if a seat is free, else waitlisted with a position."""
     user = require_role("organizer", "volunteer")
     if is_organizer(user):
@@ -71,7 +74,7 @@ def create_signup(data, session_id):
 @blp.doc(
     security=BEARER, parameters=[{"in": "query", "name": "reason", "schema": {"type": "string"}}]
 )
-def withdraw_signup(assignment_id):
+def withdraw_signup(assignment_id: int) -> Assignment:
     """Withdraw (the volunteer or an organizer); the waitlist moves up."""
     assignment = operations.get_assignment(assignment_id)
     _own_or_organizer(assignment)
@@ -85,7 +88,7 @@ def withdraw_signup(assignment_id):
 @staff_only
 @blp.response(200, AssignmentSchema)
 @blp.doc(security=BEARER)
-def get_assignment(assignment_id):
+def get_assignment(assignment_id: int) -> Assignment:
     """One booking (the volunteer or an organizer)."""
     assignment = operations.get_assignment(assignment_id)
     _own_or_organizer(assignment)
@@ -96,7 +99,7 @@ def get_assignment(assignment_id):
 @staff_only
 @blp.response(200, AssignmentSchema)
 @blp.doc(security=BEARER)
-def accept_assignment(assignment_id):
+def accept_assignment(assignment_id: int) -> Assignment:
     """Accept a proposal (the volunteer)."""
     assignment = operations.get_assignment(assignment_id)
     _own_or_organizer(assignment)
@@ -110,7 +113,7 @@ def accept_assignment(assignment_id):
 @blp.arguments(ReasonSchema, required=False)
 @blp.response(200, AssignmentSchema)
 @blp.doc(security=BEARER)
-def decline_assignment(data, assignment_id):
+def decline_assignment(data: dict[str, Any] | None, assignment_id: int) -> Assignment:
     """Decline a proposal or an organizer's assignment (the volunteer)."""
     assignment = operations.get_assignment(assignment_id)
     _own_or_organizer(assignment)
@@ -124,7 +127,7 @@ def decline_assignment(data, assignment_id):
 @blp.arguments(AssignmentRequestSchema)
 @blp.response(201, SquadAssignmentResultSchema)
 @blp.doc(security=BEARER)
-def create_assignment(data, session_id):
+def create_assignment(data: dict[str, Any], session_id: int) -> dict[str, Any]:
     """Assign a volunteer, or a whole squad (all or nothing), directly (organizers)."""
     user = require_role("organizer")
     session = get_session(session_id)
@@ -142,7 +145,7 @@ def create_assignment(data, session_id):
 
 @blp.get("/sessions/<int:session_id>/staffing")
 @blp.response(200, StaffingSchema(many=True))
-def get_staffing(session_id):
+def get_staffing(session_id: int) -> list[dict[str, Any]]:
     """Per role: needed, confirmed, proposed, waitlisted."""
     return operations.staffing(get_session(session_id))
 
@@ -150,7 +153,7 @@ def get_staffing(session_id):
 @blp.get("/sessions/<int:session_id>/bookings")
 @blp.response(200, AssignmentSchema(many=True))
 @blp.doc(security=BEARER)
-def list_bookings(session_id):
+def list_bookings(session_id: int) -> Sequence[Assignment]:
     """Every booking of a session, waitlists in order (organizers)."""
     require_role("organizer")
     get_session(session_id)
@@ -166,7 +169,7 @@ def list_bookings(session_id):
 @blp.get("/volunteers/<int:volunteer_id>/assignments")
 @blp.response(200, AssignmentSchema(many=True))
 @blp.doc(security=BEARER)
-def list_volunteer_assignments(volunteer_id):
+def list_volunteer_assignments(volunteer_id: int) -> Sequence[Assignment]:
     """A volunteer's bookings (self or organizer)."""
     user = require_role("organizer", "volunteer")
     if not is_organizer(user) and (user.volunteer is None or user.volunteer.id != volunteer_id):
@@ -179,7 +182,7 @@ def list_volunteer_assignments(volunteer_id):
 @blp.get("/sessions/<int:session_id>/audit")
 @blp.response(200, AuditEntrySchema(many=True))
 @blp.doc(security=BEARER)
-def session_audit(session_id):
+def session_audit(session_id: int) -> Sequence[DomainEvent]:
     """Who changed what in this session and its bookings, when and why (organizers)."""
     require_role("organizer")
     get_session(session_id)
@@ -195,7 +198,7 @@ def session_audit(session_id):
 @blp.arguments(RegistrationRequestSchema)
 @blp.response(201, RegistrationSchema)
 @blp.doc(security=BEARER)
-def create_registration(data, session_id):
+def create_registration(data: dict[str, Any], session_id: int) -> Registration:
     """Register a participant: registered while places last, else waitlisted. Organizers
     register anyone; a participant's own login registers that participant (another
     participant's id answers like one that names nobody)."""
@@ -212,7 +215,7 @@ def create_registration(data, session_id):
 @blp.delete("/registrations/<int:registration_id>")
 @blp.response(200, RegistrationSchema)
 @blp.doc(security=BEARER)
-def cancel_registration(registration_id):
+def cancel_registration(registration_id: int) -> Registration:
     """Cancel a registration; the waitlist moves up (organizers)."""
     require_role("organizer")
     registration = registrations.cancel_registration(

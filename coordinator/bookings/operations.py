@@ -10,7 +10,9 @@ Every change writes a domain event in the same transaction; nothing here commits
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,12 +24,12 @@ from coordinator.database import utcnow
 from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
-from coordinator.people.models import Volunteer
+from coordinator.people.models import User, Volunteer
 from coordinator.sessions.models import SessionRole, TrainingSession
 from coordinator.squads.models import Squad
 
 
-def _event(type_: str, assignment: Assignment, reason: str | None = None, **extra) -> None:
+def _event(type_: str, assignment: Assignment, reason: str | None = None, **extra: Any) -> None:
     session = db.session.get(TrainingSession, assignment.session_id)
     payload = {
         "session_id": assignment.session_id,
@@ -41,7 +43,7 @@ def _event(type_: str, assignment: Assignment, reason: str | None = None, **extr
     outbox.record(type_, "session", assignment.session_id, payload, reason=reason)
 
 
-def lock_roles(role_ids) -> None:
+def lock_roles(role_ids: Iterable[int]) -> None:
     """Row locks on PostgreSQL (ignored by SQLite, which already holds the write lock)."""
     db.session.execute(
         sa.select(SessionRole.id)
@@ -51,7 +53,7 @@ def lock_roles(role_ids) -> None:
     ).all()
 
 
-def lock_volunteers(volunteer_ids) -> None:
+def lock_volunteers(volunteer_ids: Iterable[int]) -> None:
     db.session.execute(
         sa.select(Volunteer.id)
         .where(Volunteer.id.in_(sorted(set(volunteer_ids))))
@@ -173,7 +175,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
     """Fill free seats from the head of the waitlist; someone who meanwhile booked an
     overlapping session keeps their place in line and the next one moves up."""
     promoted: list[Assignment] = []
-    session = db.session.get(TrainingSession, role.session_id)
+    session = db.session.get_one(TrainingSession, role.session_id)
     if session.status != "published":
         return promoted
     skipped: set[int] = set()
@@ -190,7 +192,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         )
         if candidate is None:
             return promoted
-        volunteer = db.session.get(Volunteer, candidate.volunteer_id)
+        volunteer = db.session.get_one(Volunteer, candidate.volunteer_id)
         lock_volunteers([volunteer.id])
         if time_refusal(volunteer, session) is not None:
             skipped.add(candidate.id)
@@ -198,6 +200,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         if not take_seat(role):
             return promoted
         position = candidate.waitlist_position
+        assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
         candidate.status, candidate.waitlist_position = "confirmed", None
         candidate.decided_at = utcnow()
         db.session.flush()
@@ -218,7 +221,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
         raise Conflict(
             "Đăng ký này không còn hiệu lực / This booking is no longer active.", code="not_active"
         )
-    session = db.session.get(TrainingSession, assignment.session_id)
+    session = db.session.get_one(TrainingSession, assignment.session_id)
     if session.starts_at <= utcnow():
         raise Conflict(
             "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
@@ -230,6 +233,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     assignment.decided_at = utcnow()
     db.session.flush()
     if previous == "waitlisted":
+        assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
         counters.close_gap(Assignment, "role_id", role.id, position)
     else:
         free_seat(role)
@@ -254,7 +258,7 @@ def accept(assignment: Assignment) -> Assignment:
         raise Conflict(
             "Không có đề xuất để nhận / There is no proposal to accept.", code="not_proposed"
         )
-    _require_open(db.session.get(TrainingSession, assignment.session_id))
+    _require_open(db.session.get_one(TrainingSession, assignment.session_id))
     assignment.status = "confirmed"
     assignment.decided_at = utcnow()
     db.session.flush()
@@ -269,7 +273,7 @@ def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
         raise Conflict(
             "Không có phân công để từ chối / Nothing to decline here.", code="not_proposed"
         )
-    _require_open(db.session.get(TrainingSession, assignment.session_id))
+    _require_open(db.session.get_one(TrainingSession, assignment.session_id))
     role = assignment.role
     previous = assignment.status
     assignment.status = "declined"
@@ -319,7 +323,7 @@ def _seat_by_organizer(
 
 def assign_squad(
     session: TrainingSession, squad: Squad, role_name: str | None, actor_id: int | None
-) -> tuple[list[Assignment], list[dict]]:
+) -> tuple[list[Assignment], list[dict[str, Any]]]:
     """Book a whole squad, all or nothing: the leader takes the lead role when the session
     has a free one, members fill `role_name` (default helper) while seats last. If any
     member who would go cannot (skills, time, weekly limit), nothing is written and the
@@ -336,7 +340,7 @@ def assign_squad(
     }
 
     plan: list[tuple[Volunteer, SessionRole]] = []
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
     free = {r.id: r.count - r.taken for r in session.roles}
     for volunteer_id in member_ids:
         volunteer = volunteers[volunteer_id]
@@ -352,7 +356,7 @@ def assign_squad(
         free[role.id] -= 1
         plan.append((volunteer, role))
 
-    problems = {}
+    problems: dict[str, list[str]] = {}
     for volunteer, role in plan:
         refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
         if refusal:
@@ -375,7 +379,7 @@ def assign_squad(
     return created, skipped
 
 
-def staffing(session: TrainingSession) -> list[dict]:
+def staffing(session: TrainingSession) -> list[dict[str, Any]]:
     """Per role: needed, confirmed, proposed, waitlisted (one grouped query)."""
     counts = db.session.execute(
         sa.select(Assignment.role_id, Assignment.status, sa.func.count(Assignment.id))
@@ -398,7 +402,7 @@ def staffing(session: TrainingSession) -> list[dict]:
     ]
 
 
-def volunteer_of(user) -> Volunteer:
+def volunteer_of(user: User | None) -> Volunteer:
     """The caller's volunteer profile, or 403."""
     if user is None or user.volunteer is None:
         raise Forbidden("Cần hồ sơ tình nguyện viên / A volunteer profile is needed.")

@@ -23,7 +23,7 @@ class FeedLinkSchema(Schema):
 @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
 @blp.alt_response(403, schema=ErrorSchema, description="Not a volunteer")
 @blp.doc(security=[{"bearerAuth": []}])
-def rotate_my_feed_token():
+def rotate_my_feed_token() -> dict[str, str]:
     """A new private feed URL for the logged-in volunteer; the old one stops working."""
     user = require_role("volunteer")
     if user.volunteer is None:

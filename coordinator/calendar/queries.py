@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -43,7 +44,7 @@ PUBLIC_COLUMNS = (
 )
 
 
-def setting(name: str):
+def setting(name: str) -> Any:
     return current_app.config.get(name, DEFAULTS[name])
 
 

@@ -65,7 +65,7 @@ def feed_url(kind: str, token: str) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/calendar/{kind}/{token}.ics"
 
 
-def subscribe_links(https_url: str) -> dict:
+def subscribe_links(https_url: str) -> dict[str, str]:
     """The three ways to subscribe: https (Outlook), webcal:// (Apple), Google's add-by-URL."""
     webcal = "webcal://" + https_url.split("://", 1)[-1]
     return {
@@ -75,6 +75,6 @@ def subscribe_links(https_url: str) -> dict:
     }
 
 
-def public_subscribe_links(path: str) -> dict:
+def public_subscribe_links(path: str) -> dict[str, str]:
     """Subscribe links of a public feed, `path` being its path on this site."""
     return subscribe_links(f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}{path}")

@@ -29,13 +29,13 @@ def no_referrer(response: Response) -> Response:
 
 
 @bp.get("/wards/<code>.ics")
-def ward_feed(code: str):
+def ward_feed(code: str) -> Response:
     """Public sessions in a ward."""
     return _serve(f"ward:{code}", lambda: queries.ward_feed(code), PUBLIC_CACHE)
 
 
 @bp.get("/squads/<int:squad_id>.ics")
-def squad_feed(squad_id: int):
+def squad_feed(squad_id: int) -> Response:
     """A squad's sessions (public data)."""
     if squad_id > MAX_ID:
         abort(404)
@@ -43,7 +43,7 @@ def squad_feed(squad_id: int):
 
 
 @bp.get("/v/<token>.ics")
-def volunteer_feed(token: str):
+def volunteer_feed(token: str) -> Response:
     """One volunteer's confirmed sessions (private)."""
     volunteer_id = _owner("v", token)
     return _serve(
@@ -52,7 +52,7 @@ def volunteer_feed(token: str):
 
 
 @bp.get("/p/<token>.ics")
-def participant_feed(token: str):
+def participant_feed(token: str) -> Response:
     """One participant's registered sessions (private)."""
     participant_id = _owner("p", token)
     return _serve(

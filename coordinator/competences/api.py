@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from marshmallow import fields
 
@@ -31,11 +33,11 @@ class LevelSchema(Schema):
 
 @blp.get("")
 @blp.response(200, CompetenceSchema(many=True))
-def list_competences():
+def list_competences() -> list[Competence]:
     """Areas and their competences, in framework order."""
     rows = db.session.scalars(sa.select(Competence)).all()
     areas = sorted((c for c in rows if c.area_code is None), key=lambda c: c.position)
-    ordered = []
+    ordered: list[Competence] = []
     for area in areas:
         ordered.append(area)
         ordered.extend(
@@ -46,6 +48,6 @@ def list_competences():
 
 @blp.get("/levels")
 @blp.response(200, LevelSchema(many=True))
-def list_levels():
+def list_levels() -> Sequence[ProficiencyLevel]:
     """Proficiency levels (1-8)."""
     return db.session.scalars(sa.select(ProficiencyLevel).order_by(ProficiencyLevel.level)).all()

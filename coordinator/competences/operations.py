@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from coordinator.competences.models import Competence, ProficiencyLevel
 from coordinator.errors import Invalid
@@ -12,7 +13,7 @@ from coordinator.extensions import db
 DEFAULT_FRAMEWORK = Path(__file__).resolve().parent.parent / "data" / "competences_digcomp22.json"
 
 
-def import_framework(data: dict) -> int:
+def import_framework(data: dict[str, Any]) -> int:
     """Upsert levels, areas and competences; returns the number of areas and competences."""
     areas = data.get("areas")
     if not isinstance(areas, list) or not areas:
@@ -34,7 +35,7 @@ def import_framework(data: dict) -> int:
     return count
 
 
-def _upsert(item: dict, area_code: str | None, position: int) -> None:
+def _upsert(item: dict[str, Any], area_code: str | None, position: int) -> None:
     if not item.get("code") or not item.get("name"):
         raise Invalid.field("code", "Mỗi mục cần code và name / Each item needs code and name.")
     row = db.session.get(Competence, item["code"]) or Competence(code=item["code"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from marshmallow import fields
 
@@ -22,7 +24,7 @@ class WardSchema(Schema):
     neighbors = fields.List(fields.String(), required=True)
 
 
-def _ward_dict(ward: Ward, neighbors: dict[str, set[str]]) -> dict:
+def _ward_dict(ward: Ward, neighbors: dict[str, set[str]]) -> dict[str, Any]:
     return {
         "code": ward.code,
         "name": ward.name,
@@ -34,7 +36,7 @@ def _ward_dict(ward: Ward, neighbors: dict[str, set[str]]) -> dict:
 
 @blp.get("")
 @blp.response(200, WardSchema(many=True))
-def list_wards():
+def list_wards() -> list[dict[str, Any]]:
     """All wards with their neighbours."""
     neighbors = neighbor_map()
     return [
@@ -44,7 +46,7 @@ def list_wards():
 
 @blp.get("/<code>")
 @blp.response(200, WardSchema)
-def get_ward(code: str):
+def get_ward(code: str) -> dict[str, Any]:
     """One ward."""
     ward = find_ward(code)
     if ward is None:

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,7 +16,7 @@ from coordinator.extensions import db
 from coordinator.geography.models import Ward, ward_neighbors
 
 
-def parse_wards(text: str, filename: str) -> list[dict]:
+def parse_wards(text: str, filename: str) -> list[dict[str, Any]]:
     """Rows {code, name, name_en, district, neighbors[]} from JSON ({"wards": [...]}) or
     CSV (columns code,name,name_en,district,neighbors with neighbours split by ';')."""
     if filename.lower().endswith(".json"):
@@ -30,7 +31,7 @@ def parse_wards(text: str, filename: str) -> list[dict]:
     return rows
 
 
-def import_wards(rows: list[dict]) -> int:
+def import_wards(rows: list[dict[str, Any]]) -> int:
     """Upsert wards and make neighbour links symmetric. All rows are checked first, so a
     bad file changes nothing."""
     errors: dict[str, list[str]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import jsonify
+from flask import Response, jsonify
 from marshmallow import fields
 
 from coordinator.extensions import Blueprint, db, redis_connection
@@ -43,7 +43,7 @@ def _redis_ok() -> bool:
 @bp.get("/healthz")
 @bp.response(200, HealthSchema)
 @bp.alt_response(503, schema=HealthSchema, description="A part is down")
-def healthz():
+def healthz() -> tuple[Response, int]:
     """{"status","database","redis"}; 503 when a part is down."""
     database, cache = _database_ok(), _redis_ok()
     ok = database and cache

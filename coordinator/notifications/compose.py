@@ -10,6 +10,7 @@ from __future__ import annotations
 from email import policy
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
 
 from flask import current_app
@@ -26,7 +27,7 @@ class UrlListHeader(UnstructuredHeader):
     """`<url>` headers (RFC 2369 List-Unsubscribe) are written as they are: the default
     folding would turn a long URL into an RFC 2047 encoded word no client can follow."""
 
-    def fold(self, *, policy):
+    def fold(self, *, policy: Policy) -> str:
         return f"{self.name}: {self}{policy.linesep}"
 
 

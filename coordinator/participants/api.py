@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from typing import Any
+
+from flask import Response, jsonify
 
 from coordinator.calendar.tokens import feed_url, subscribe_links
 from coordinator.extensions import Blueprint, ErrorSchema, db
@@ -15,6 +17,7 @@ from coordinator.participants.schemas import (
     RosterEntrySchema,
 )
 from coordinator.people.auth import authenticated_user, is_organizer, user_required
+from coordinator.sessions.models import TrainingSession
 
 blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Participants")
 
@@ -25,7 +28,7 @@ blp = Blueprint("participants", __name__, url_prefix="/api/v1", description="Par
 @blp.alt_response(422, schema=ErrorSchema, description="Invalid input or no consent")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
 @blp.doc(security=[{}, {"bearerAuth": []}])
-def register_participant(data):
+def register_participant(data: dict[str, Any]) -> dict[str, Any]:
     """Register a participant; the answer holds their private calendar link."""
     user = authenticated_user()
     participant, token = create_participant(
@@ -45,7 +48,7 @@ def register_participant(data):
 @blp.response(200)
 @blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
 @blp.doc(security=[{"bearerAuth": []}])
-def export_participant(participant_id):
+def export_participant(participant_id: int) -> Response:
     """Everything held about a participant, as JSON (for them, or an organizer on their
     or their guardian's request)."""
     participant = records.get_participant(participant_id)
@@ -63,7 +66,7 @@ def export_participant(participant_id):
 @blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such participant (or not yours)")
 @blp.doc(security=[{"bearerAuth": []}])
-def erase_participant(participant_id):
+def erase_participant(participant_id: int) -> tuple[str, int]:
     """Erase a participant's personal data; anonymous counts for progress stay."""
     participant = records.get_participant(participant_id)
     records.require_owner_or_organizer(authenticated_user(), participant)
@@ -72,7 +75,7 @@ def erase_participant(participant_id):
     return "", 204
 
 
-def _staff_session(session_id: int):
+def _staff_session(session_id: int) -> TrainingSession:
     session = attendance.get_open_session(session_id)
     attendance.require_recorder(authenticated_user(), session)
     return session
@@ -83,12 +86,12 @@ def _staff_session(session_id: int):
 @blp.response(200, RosterEntrySchema(many=True))
 @blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
 @blp.doc(security=[{"bearerAuth": []}])
-def get_attendance(session_id):
+def get_attendance(session_id: int) -> list[dict[str, Any]]:
     """The roster for the session's lead: first names, needs, attendance and levels."""
     return _roster(_staff_session(session_id))
 
 
-def _roster(session) -> list[dict]:
+def _roster(session: TrainingSession) -> list[dict[str, Any]]:
     return [
         {
             "registration_id": registration.id,
@@ -112,7 +115,7 @@ def _roster(session) -> list[dict]:
 @blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
 @blp.alt_response(422, schema=ErrorSchema, description="An entry is invalid; nothing saved")
 @blp.doc(security=[{"bearerAuth": []}])
-def put_attendance(data, session_id):
+def put_attendance(data: dict[str, Any], session_id: int) -> list[dict[str, Any]]:
     """Record who came, their level per competence area and whether they reached the
     basic standard (all entries or none)."""
     session = _staff_session(session_id)

@@ -3,6 +3,8 @@ else: not into events, logs, job arguments or the response."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from coordinator.calendar.tokens import rotate_feed_token
 from coordinator.database import utcnow
 from coordinator.errors import Invalid
@@ -14,7 +16,7 @@ from coordinator.vocabularies.terms import unknown_codes
 
 
 def create_participant(
-    data: dict, *, by_organizer: bool, actor_id: int | None
+    data: dict[str, Any], *, by_organizer: bool, actor_id: int | None
 ) -> tuple[Participant, str]:
     """A participant and their private feed token. Self-registration needs consent; an
     organizer registers on someone's behalf (e.g. a minor, with a guardian's contact)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people import operations
@@ -12,6 +15,7 @@ from coordinator.people.auth import (
     require_role,
     roles_required,
 )
+from coordinator.people.models import User, Volunteer
 from coordinator.people.schemas import (
     TokenRequestSchema,
     TokenSchema,
@@ -30,7 +34,7 @@ BEARER = [{"bearerAuth": []}]
 @blp.response(201, TokenSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Wrong email or password")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
-def create_token(credentials):
+def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
     """Exchange email and password for a bearer token."""
     token, expires_at = issue_token(credentials["email"], credentials["password"])
     db.session.commit()
@@ -43,7 +47,7 @@ def create_token(credentials):
 @blp.alt_response(409, schema=ErrorSchema, description="Email already registered")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address")
 @blp.doc(security=[{}, *BEARER])
-def create_volunteer(data):
+def create_volunteer(data: dict[str, Any]) -> Volunteer:
     """Sign up as a volunteer (with a password), or register one as an organizer."""
     user = authenticated_user()
     password = data.pop("password", None)
@@ -59,7 +63,7 @@ def create_volunteer(data):
     return volunteer
 
 
-def _only_organizers_mark_experts(user, data: dict) -> None:
+def _only_organizers_mark_experts(user: User | None, data: dict[str, Any]) -> None:
     """A lead role needs an expert, so expertise is vouched for by an organizer."""
     if data.get("is_expert") and not is_organizer(user):
         raise Forbidden(
@@ -73,13 +77,13 @@ def _only_organizers_mark_experts(user, data: dict) -> None:
 @blp.arguments(VolunteerListArgs, location="query")
 @blp.response(200, VolunteerSchema(many=True))
 @blp.doc(security=BEARER)
-def list_volunteers(args):
+def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int, dict[str, str]]:
     """Volunteers, filtered (organizers). Total in X-Total-Count."""
     rows, total = operations.list_volunteers(args)
     return rows, 200, {"X-Total-Count": str(total)}
 
 
-def _visible_volunteer(volunteer_id: int):
+def _visible_volunteer(volunteer_id: int) -> Volunteer:
     """Self or organizer; anyone else gets the same 404 as for a missing id."""
     user = require_role("organizer", "volunteer")
     volunteer = operations.get_volunteer(volunteer_id)
@@ -91,7 +95,7 @@ def _visible_volunteer(volunteer_id: int):
 @blp.get("/volunteers/<int:volunteer_id>")
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)
-def get_volunteer(volunteer_id):
+def get_volunteer(volunteer_id: int) -> Volunteer:
     """A volunteer's profile (self or organizer)."""
     return _visible_volunteer(volunteer_id)
 
@@ -101,7 +105,7 @@ def get_volunteer(volunteer_id):
 @blp.arguments(VolunteerUpdateSchema)
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)
-def update_volunteer(changes, volunteer_id):
+def update_volunteer(changes: dict[str, Any], volunteer_id: int) -> Volunteer:
     """Update a profile (self or organizer)."""
     volunteer = _visible_volunteer(volunteer_id)
     if "is_expert" in changes and changes["is_expert"] != volunteer.is_expert:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -130,24 +132,28 @@ def require_role(*roles: str) -> User:
     return user
 
 
-def user_required(view):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def user_required(view: Callable[_P, _R]) -> Callable[_P, _R]:
     """View decorator form of require_user. Above `blp.arguments`, a stranger gets 401
     before the body is read (and learns nothing from its validation)."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         require_user()
         return view(*args, **kwargs)
 
     return wrapper
 
 
-def roles_required(*roles: str):
+def roles_required(*roles: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """View decorator form of require_role (also above `blp.arguments`)."""
 
-    def decorator(view):
+    def decorator(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             require_role(*roles)
             return view(*args, **kwargs)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -53,8 +54,8 @@ def create_user(email: str, role: str, password: str | None) -> User:
     return user
 
 
-def _check_vocabularies(data: dict) -> None:
-    errors = {}
+def _check_vocabularies(data: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
     if "accessibility_skills" in data:
         unknown = unknown_codes("accessibility_skills", data["accessibility_skills"])
         if unknown:
@@ -78,7 +79,7 @@ def _email_taken(email: str, except_volunteer: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def _set_availability(volunteer: Volunteer, windows: list[dict]) -> None:
+def _set_availability(volunteer: Volunteer, windows: list[dict[str, Any]]) -> None:
     volunteer.availability = [
         AvailabilityWindow(
             weekday=w["weekday"], start_minute=w["start_minute"], end_minute=w["end_minute"]
@@ -87,7 +88,7 @@ def _set_availability(volunteer: Volunteer, windows: list[dict]) -> None:
     ]
 
 
-def create_volunteer(data: dict, *, password: str | None = None) -> Volunteer:
+def create_volunteer(data: dict[str, Any], *, password: str | None = None) -> Volunteer:
     """A volunteer profile; with a password also a volunteer login (self sign-up)."""
     data = dict(data)
     data["email"] = normalize_email(data["email"])
@@ -112,7 +113,7 @@ def get_volunteer(volunteer_id: int) -> Volunteer:
     return volunteer
 
 
-def update_volunteer(volunteer: Volunteer, changes: dict) -> Volunteer:
+def update_volunteer(volunteer: Volunteer, changes: dict[str, Any]) -> Volunteer:
     """Apply a partial update; availability changes write their own event for matching."""
     changes = dict(changes)
     if "home_ward" in changes:
@@ -161,7 +162,7 @@ def _matches(volunteer: Volunteer, text: str) -> bool:
     return text in _folded(volunteer.full_name) or text in volunteer.email
 
 
-def list_volunteers(args: dict) -> tuple[list[Volunteer], int]:
+def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
     """Volunteers matching the filters, one page of them, and the number that matched."""
     query = sa.select(Volunteer)
     if args.get("ward"):

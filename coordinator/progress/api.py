@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from coordinator.csv_import import decode
 from coordinator.errors import Invalid, error_response
@@ -41,7 +44,7 @@ def _error(status: int, description: str):
     return blp.alt_response(status, schema=ErrorSchema, description=description)
 
 
-def _report(args: dict) -> operations.ProgressReport:
+def _report(args: dict[str, Any]) -> operations.ProgressReport:
     ward = require_ward(args["ward"]).code if args.get("ward") else None
     return operations.progress(args.get("year"), ward=ward, target_group=args.get("target_group"))
 
@@ -53,7 +56,7 @@ def _report(args: dict) -> operations.ProgressReport:
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def get_progress(args):
+def get_progress(args: dict[str, Any]) -> Response:
     """reached / enrolled / target per ward and target group (organizers).
 
     For one plan year (default: this year in Asia/Ho_Chi_Minh), with totals per ward, per
@@ -70,7 +73,7 @@ def get_progress(args):
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def get_progress_csv(args):
+def get_progress_csv(args: dict[str, Any]) -> Response:
     """The same figures as CSV (no personal data)."""
     report = _report(args)
     return exports.csv_response(exports.progress_csv(report), f"progress-{report.year}.csv")
@@ -93,7 +96,7 @@ def get_progress_csv(args):
         "content": {"text/csv": {"schema": CSV_BODY, "example": TARGETS_EXAMPLE}},
     },
 )
-def import_targets(args):
+def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
     """Import population baselines and targets from a CSV body (organizers).
 
     Send the file as the body with Content-Type text/csv. Rows are keyed by (ward,
@@ -132,7 +135,7 @@ def import_targets(args):
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def get_hours(args):
+def get_hours(args: dict[str, Any]) -> Response:
     """Volunteers' hours by volunteer or by squad (organizers).
 
     Lengths of sessions that have ended and were not cancelled, per confirmed booking;
@@ -158,7 +161,7 @@ def get_hours(args):
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def get_hours_csv(args):
+def get_hours_csv(args: dict[str, Any]) -> Response:
     """The same hours as CSV."""
     rows = hours.hours_by(args["by"], args.get("year"))
     return exports.csv_response(

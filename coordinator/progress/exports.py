@@ -33,7 +33,7 @@ SQUAD_COLUMNS = ("squad_id", "name", "home_ward", "volunteers", "sessions", "min
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value):
+def safe_cell(value: object) -> object:
     """Text that could start a spreadsheet formula is prefixed with an apostrophe."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value

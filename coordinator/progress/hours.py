@@ -11,6 +11,7 @@ whether or not they are still members.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,7 +52,9 @@ class Hours:
         return len(self.volunteer_ids)
 
 
-def worked_bookings(year: int | None = None, now: datetime | None = None):
+def worked_bookings(
+    year: int | None = None, now: datetime | None = None
+) -> Iterator[tuple[int, int | None, int, int]]:
     """(volunteer id, squad id, session id, minutes) of every booking that counts."""
     query = (
         sa.select(

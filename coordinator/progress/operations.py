@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypedDict, TypeVar
 
 import sqlalchemy as sa
 
@@ -69,6 +70,17 @@ def share_percent(part: int, whole: int | None) -> float | None:
 # -- importing targets ------------------------------------------------------------------
 
 
+class TargetValues(TypedDict):
+    """One good row of a targets file: the values of a PopulationTarget."""
+
+    ward: str
+    target_group: str
+    year: int
+    baseline: int
+    target_percent: float
+    reached_before: int
+
+
 def _whole(value: str, name: str, errors: list[str], *, low: int, high: int) -> int | None:
     if not value:
         errors.append(f"{name}: Bắt buộc / Required.")
@@ -99,7 +111,7 @@ def _percent(value: str, errors: list[str]) -> float | None:
     return None
 
 
-def _target_row(row: dict[str, str], wards: set[str]) -> tuple[dict | None, list[str]]:
+def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | None, list[str]]:
     """A row as PopulationTarget values, or the messages saying what is wrong with it."""
     errors: list[str] = []
     ward, group = row["ward"], row["target_group"]
@@ -126,6 +138,8 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[dict | None, list
         )
     if errors:
         return None, errors
+    # Each None above came with an error message.
+    assert year is not None and baseline is not None and percent is not None and before is not None
     return {
         "ward": ward,
         "target_group": group,
@@ -142,8 +156,8 @@ def import_targets(text: str, *, valid_rows_only: bool = False) -> ImportReport:
     row is reported either way. Flushes; the caller commits."""
     report = ImportReport()
     wards = set(db.session.scalars(sa.select(Ward.code)))
-    valid: list[dict] = []
-    seen: dict[tuple, int] = {}
+    valid: list[TargetValues] = []
+    seen: dict[tuple[str, str, int], int] = {}
     for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
         values, errors = _target_row(row, wards)
         if values is not None:
@@ -209,6 +223,7 @@ class Figures:
             self.reached_of_baseline += other.reached_of_baseline
         if other.target is not None:
             self.target = (self.target or 0) + other.target
+            assert other.remaining is not None  # set together with target
             self.remaining = (self.remaining or 0) + other.remaining
 
 
@@ -230,7 +245,13 @@ class ProgressReport:
     overall: Figures = field(default_factory=Figures)
 
 
-def _filtered(query, model, ward: str | None, target_group: str | None):
+_Select = TypeVar("_Select", bound=sa.Select[Any])
+_ByWardAndGroup = type[Participant] | type[PopulationTarget] | type[ErasedParticipantCount]
+
+
+def _filtered(
+    query: _Select, model: _ByWardAndGroup, ward: str | None, target_group: str | None
+) -> _Select:
     if ward:
         query = query.where(model.ward == ward)
     if target_group:
@@ -238,11 +259,13 @@ def _filtered(query, model, ward: str | None, target_group: str | None):
     return query
 
 
-def _counts(query) -> dict[tuple[str, str], int]:
+def _counts(query: sa.Select[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
     return {(w, g): n for w, g, n in db.session.execute(query)}
 
 
-def _enrolled(year_end: datetime, ward, group) -> dict[tuple[str, str], int]:
+def _enrolled(
+    year_end: datetime, ward: str | None, group: str | None
+) -> dict[tuple[str, str], int]:
     query = (
         sa.select(
             Participant.ward,
@@ -262,7 +285,7 @@ def _enrolled(year_end: datetime, ward, group) -> dict[tuple[str, str], int]:
     return _counts(_filtered(query, Participant, ward, group))
 
 
-def _reached(year_end: datetime, ward, group) -> dict[tuple[str, str], int]:
+def _reached(year_end: datetime, ward: str | None, group: str | None) -> dict[tuple[str, str], int]:
     query = (
         sa.select(
             Participant.ward,
@@ -358,7 +381,12 @@ def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:
     """remaining / target (0 = reached, 1 = nothing yet) of every (ward, group) with a
     target for `year`; matching gives priority to the larger gaps. A target of 0 has no gap."""
     return {
-        (row.ward, row.target_group): (row.remaining / row.target if row.target else 0.0)
+        (row.ward, row.target_group): _gap_share(row)
         for row in progress(year).rows
         if row.target is not None
     }
+
+
+def _gap_share(row: ProgressRow) -> float:
+    assert row.remaining is not None  # progress() sets it together with target
+    return row.remaining / row.target if row.target else 0.0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from typing import Any
+
+from flask import Response, jsonify
 
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people.auth import authenticated_user, is_organizer, roles_required
 from coordinator.sessions import operations
+from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.schemas import (
     CancelSchema,
     SessionCreatedSchema,
@@ -29,7 +32,7 @@ def _error(status: int, description: str):
     return blp.alt_response(status, schema=ErrorSchema, description=description)
 
 
-def _schema(many: bool = False):
+def _schema(many: bool = False) -> SessionSchema | SessionPublicSchema:
     return (
         SessionSchema(many=many)
         if is_organizer(authenticated_user())
@@ -44,7 +47,7 @@ def _schema(many: bool = False):
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def create_session(data):
+def create_session(data: dict[str, Any]) -> tuple[Response, int]:
     """Publish a session, or a weekly series of them (organizers)."""
     sessions = operations.create_sessions(data, organizer_id=authenticated_user().id)
     db.session.commit()
@@ -59,7 +62,7 @@ def create_session(data):
 @blp.response(
     200, SessionPublicSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}}
 )
-def list_sessions(args):
+def list_sessions(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """Sessions by ward, time window, target group and status. Total in X-Total-Count."""
     rows, total = operations.list_sessions(args)
     return jsonify(_schema(many=True).dump(rows)), 200, {"X-Total-Count": str(total)}
@@ -68,7 +71,7 @@ def list_sessions(args):
 @blp.get("/<int:session_id>")
 @blp.response(200, SessionPublicSchema)
 @_error(404, "No such session")
-def get_session(session_id):
+def get_session(session_id: int) -> Response:
     """One session (public fields; more for organizers)."""
     return jsonify(_schema().dump(operations.get_session(session_id)))
 
@@ -82,7 +85,7 @@ def get_session(session_id):
 @_error(404, "No such session")
 @_error(409, "Cancelled or over, or below confirmed bookings")
 @blp.doc(security=BEARER)
-def update_session(changes, session_id):
+def update_session(changes: dict[str, Any], session_id: int) -> TrainingSession:
     """Reschedule or edit a session (organizers)."""
     session = operations.update_session(operations.get_session(session_id), changes)
     db.session.commit()
@@ -98,7 +101,7 @@ def update_session(changes, session_id):
 @_error(404, "No such session")
 @_error(409, "Already cancelled or over")
 @blp.doc(security=BEARER)
-def cancel_session(data, session_id):
+def cancel_session(data: dict[str, Any], session_id: int) -> TrainingSession:
     """Cancel a session with a reason (organizers)."""
     session = operations.cancel_session(operations.get_session(session_id), data["reason"])
     db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,7 +35,7 @@ def get_session(session_id: int) -> TrainingSession:
     return session
 
 
-def _check_references(data: dict) -> None:
+def _check_references(data: dict[str, Any]) -> None:
     if "ward" in data:
         require_ward(data["ward"])
     if "competence_area" in data:
@@ -66,7 +67,7 @@ def _weekly_starts(
     ]
 
 
-def create_sessions(data: dict, organizer_id: int | None) -> list[TrainingSession]:
+def create_sessions(data: dict[str, Any], organizer_id: int | None) -> list[TrainingSession]:
     """One session, or a weekly series when `repeat` is given; all or nothing."""
     data = dict(data)
     _check_references(data)
@@ -106,7 +107,7 @@ def create_sessions(data: dict, organizer_id: int | None) -> list[TrainingSessio
     return sessions
 
 
-def _apply_roles(session: TrainingSession, roles: list[dict]) -> bool:
+def _apply_roles(session: TrainingSession, roles: list[dict[str, Any]]) -> bool:
     """Upsert roles by name; True when anything changed. A count below those confirmed,
     or dropping a role that has bookings, is refused: people would silently lose their
     place. Everything is checked before anything changes."""
@@ -131,13 +132,13 @@ def _apply_roles(session: TrainingSession, roles: list[dict]) -> bool:
             session.roles.remove(role)
             changed = True
     for name, spec in wanted.items():
-        role = existing.get(name)
-        if role is None:
+        current = existing.get(name)
+        if current is None:
             session.roles.append(SessionRole(**spec))
             changed = True
-        elif (role.count, role.required_skills) != (spec["count"], spec["required_skills"]):
-            role.count = spec["count"]
-            role.required_skills = spec["required_skills"]
+        elif (current.count, current.required_skills) != (spec["count"], spec["required_skills"]):
+            current.count = spec["count"]
+            current.required_skills = spec["required_skills"]
             changed = True
     return changed
 
@@ -153,7 +154,7 @@ def _has_bookings(role_id: int) -> bool:
     )
 
 
-def update_session(session: TrainingSession, changes: dict) -> TrainingSession:
+def update_session(session: TrainingSession, changes: dict[str, Any]) -> TrainingSession:
     """Change a session; the version rises, and the calendar sequence when it shows.
     A request that changes nothing changes nothing: no new version, no event."""
     changes = dict(changes)
@@ -233,7 +234,7 @@ def cancel_session(session: TrainingSession, reason: str) -> TrainingSession:
     return session
 
 
-def list_sessions(args: dict) -> tuple[list[TrainingSession], int]:
+def list_sessions(args: dict[str, Any]) -> tuple[list[TrainingSession], int]:
     query = sa.select(TrainingSession)
     for field in ("ward", "target_group", "status", "competence_area"):
         if args.get(field):
@@ -242,7 +243,9 @@ def list_sessions(args: dict) -> tuple[list[TrainingSession], int]:
         query = query.where(TrainingSession.ends_at >= args["from_"])
     if args.get("to"):
         query = query.where(TrainingSession.starts_at < args["to"])
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(query.subquery())
+    ).scalar_one()
     rows = db.session.scalars(
         query.order_by(TrainingSession.starts_at, TrainingSession.id)
         .options(sa.orm.selectinload(TrainingSession.roles))
@@ -250,5 +253,3 @@ def list_sessions(args: dict) -> tuple[list[TrainingSession], int]:
         .offset(args["offset"])
     ).all()
     return list(rows), total
-
-

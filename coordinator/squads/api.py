@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
-from flask import jsonify
+from flask import Response, jsonify
 
 from coordinator.errors import Forbidden
 from coordinator.extensions import Blueprint, db
@@ -27,7 +30,7 @@ blp = Blueprint("squads", __name__, url_prefix="/api/v1/squads", description="Sq
 BEARER = [{"bearerAuth": []}]
 
 
-def _dump(squad: Squad) -> dict:
+def _dump(squad: Squad) -> dict[str, Any]:
     """Members and leader are shown to organizers and the squad's own members."""
     user = authenticated_user()
     if operations.can_manage(user, squad) or operations.is_member(user, squad):
@@ -40,7 +43,7 @@ def _dump(squad: Squad) -> dict:
 @blp.arguments(SquadCreateSchema)
 @blp.response(201, SquadSchema)
 @blp.doc(security=BEARER)
-def create_squad(data):
+def create_squad(data: dict[str, Any]) -> Squad:
     """Create a squad (organizers)."""
     squad = operations.create_squad(data)
     db.session.commit()
@@ -49,14 +52,14 @@ def create_squad(data):
 
 @blp.get("")
 @blp.response(200, SquadPublicSchema(many=True))
-def list_squads():
+def list_squads() -> Sequence[Squad]:
     """All squads (public fields)."""
     return db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
 
 
 @blp.get("/<int:squad_id>")
 @blp.response(200, SquadSchema)
-def get_squad(squad_id):
+def get_squad(squad_id: int) -> Response:
     """One squad; members listed for organizers and members."""
     return jsonify(_dump(operations.get_squad(squad_id)))
 
@@ -66,7 +69,7 @@ def get_squad(squad_id):
 @blp.arguments(SquadUpdateSchema)
 @blp.response(200, SquadSchema)
 @blp.doc(security=BEARER)
-def update_squad(changes, squad_id):
+def update_squad(changes: dict[str, Any], squad_id: int) -> Squad:
     """Rename, move or change the leader (organizer or squad leader)."""
     squad = _managed(squad_id)
     operations.update_squad(squad, changes)
@@ -79,7 +82,7 @@ def update_squad(changes, squad_id):
 @blp.arguments(MemberSchema)
 @blp.response(201, SquadSchema)
 @blp.doc(security=BEARER)
-def add_member(data, squad_id):
+def add_member(data: dict[str, Any], squad_id: int) -> Squad:
     """Add a member (organizer or squad leader)."""
     squad = _managed(squad_id)
     operations.add_member(squad, data["volunteer_id"])
@@ -90,7 +93,7 @@ def add_member(data, squad_id):
 @blp.delete("/<int:squad_id>/members/<int:volunteer_id>")
 @blp.response(200, SquadSchema)
 @blp.doc(security=BEARER)
-def remove_member(squad_id, volunteer_id):
+def remove_member(squad_id: int, volunteer_id: int) -> Squad:
     """Remove a member (organizer or squad leader)."""
     squad = _managed(squad_id)
     operations.remove_member(squad, volunteer_id)

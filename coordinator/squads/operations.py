@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -44,7 +46,7 @@ def _require_free_name(name: str, except_id: int | None = None) -> None:
         raise _name_conflict()
 
 
-def create_squad(data: dict) -> Squad:
+def create_squad(data: dict[str, Any]) -> Squad:
     """A squad; the leader is always a member."""
     require_ward(data["home_ward"], "home_ward")
     member_ids = list(dict.fromkeys([data["leader_id"], *data.get("member_ids", [])]))
@@ -64,7 +66,7 @@ def create_squad(data: dict) -> Squad:
     return squad
 
 
-def update_squad(squad: Squad, changes: dict) -> Squad:
+def update_squad(squad: Squad, changes: dict[str, Any]) -> Squad:
     if "home_ward" in changes:
         require_ward(changes["home_ward"], "home_ward")
     if "name" in changes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields
 
 from coordinator.extensions import Blueprint
@@ -27,6 +29,6 @@ class VocabulariesSchema(Schema):
 
 @blp.get("/vocabularies")
 @blp.response(200, VocabulariesSchema)
-def list_vocabularies():
+def list_vocabularies() -> dict[str, list[dict[str, Any]]]:
     """The code lists used across the API, with Vietnamese and English labels."""
     return all_vocabularies()

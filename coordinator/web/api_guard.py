@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import current_app, request
 
-from coordinator.errors import error_response
+from coordinator.errors import ErrorResponse, error_response
 
 # Ids in paths name rows of INTEGER columns; a larger number names nothing (and SQLite
 # cannot even bind it), so it is a 404 before any view runs.
 MAX_ID = 2**31 - 1
+_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 def _has_body() -> bool:
@@ -20,17 +23,17 @@ def _has_body() -> bool:
     )
 
 
-def accepts_body(*mimetypes: str):
+def accepts_body(*mimetypes: str) -> Callable[[_View], _View]:
     """Mark a view that takes a body of these types instead of JSON (a CSV upload)."""
 
-    def mark(view):
+    def mark(view: _View) -> _View:
         view.accepted_bodies = frozenset(mimetypes)
         return view
 
     return mark
 
 
-def require_json_bodies():
+def require_json_bodies() -> ErrorResponse | None:
     """A body on a write must be JSON (415 otherwise) and must parse (400 otherwise),
     unless the view says it takes this type (accepts_body). A request that routes
     nowhere keeps its 404 or 405: the body of a request that cannot be served is moot."""
@@ -60,7 +63,7 @@ def require_json_bodies():
     return None
 
 
-def reject_out_of_range_ids():
+def reject_out_of_range_ids() -> ErrorResponse | None:
     """404 for an integer path argument beyond the id columns' range."""
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:

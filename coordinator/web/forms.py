@@ -5,6 +5,9 @@ A feature's own forms live in its folder (`coordinator/<feature>/forms.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 import sqlalchemy as sa
 from flask import flash
 from flask_babel import get_locale, gettext
@@ -46,21 +49,21 @@ class _CatalogTranslations:
 
 class FlaskForm(_FlaskForm):
     class Meta(_FlaskForm.Meta):
-        def get_translations(self, form):
+        def get_translations(self, form: _FlaskForm) -> _CatalogTranslations:
             return _CatalogTranslations()
 
 
-def DataRequired():  # noqa: N802 - validator factories read like the validators they make
+def DataRequired() -> _DataRequired:  # noqa: N802 - validator factories read like the validators they make
     return _DataRequired(message=_l("This field is required."))
 
 
-def Length(min: int = -1, max: int = -1):  # noqa: N802, A002 - as WTForms names them
+def Length(min: int = -1, max: int = -1) -> _Length:  # noqa: N802, A002 - as WTForms names them
     if min > 0:
         return _Length(min, max, message=_l("Between %(min)d and %(max)d characters."))
     return _Length(max=max, message=_l("At most %(max)d characters."))
 
 
-def NumberRange(min: int, max: int):  # noqa: N802, A002
+def NumberRange(min: int, max: int) -> _NumberRange:  # noqa: N802, A002
     return _NumberRange(min, max, message=_l("A number from %(min)s to %(max)s."))
 
 
@@ -125,7 +128,7 @@ def ward_choices() -> list[tuple[str, str]]:
     return [(w.code, w.name) for w in wards]
 
 
-def vocabulary_choices(name: str, current=()) -> list[tuple[str, str]]:
+def vocabulary_choices(name: str, current: Iterable[str] = ()) -> list[tuple[str, str]]:
     """A vocabulary as form choices, labelled in the page's language, plus codes the
     record already has that the vocabulary lacks (nothing chosen disappears)."""
     english = str(get_locale()) == "en"
@@ -135,9 +138,14 @@ def vocabulary_choices(name: str, current=()) -> list[tuple[str, str]]:
 
 
 REFUSED = object()  # what `commit` returns when a rule said no
+_Result = TypeVar("_Result")
 
 
-def commit(change, form: FlaskForm | None = None, aliases: dict | None = None):
+def commit(
+    change: Callable[[], _Result],
+    form: FlaskForm | None = None,
+    aliases: dict[str, str] | None = None,
+) -> _Result | object:
     """Run `change` (operations flush, never commit) and commit; return its result.
     When a rule refuses, roll back, show the messages next to the fields they name on
     `form` (or at the top of the page) and return REFUSED."""
@@ -152,7 +160,9 @@ def commit(change, form: FlaskForm | None = None, aliases: dict | None = None):
     return result
 
 
-def apply_domain_error(form: FlaskForm, error: DomainError, aliases: dict | None = None) -> bool:
+def apply_domain_error(
+    form: FlaskForm, error: DomainError, aliases: dict[str, str] | None = None
+) -> bool:
     """Put a rule's field messages next to the fields they concern; True if any landed."""
     landed = False
     for name, messages in (error.messages or {}).items():
