@@ -1,4 +1,4 @@
-"""Pure properties of the matching engine (coordinator.matching): no app, no database.
+"""Pure properties of the matching engine (coordinator.matching.engine): no app, no database.
 
 Hypothesis draws small Problems (a few wards, volunteers, sessions and roles, sometimes
 fixed bookings and refusals) and checks the engine against the model's own rules in
@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings, target
 from hypothesis import strategies as st
 
-from coordinator.matching import candidates as candidate_pairs
-from coordinator.matching import solver
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import Booking, Problem, Role, Session, Volunteer, Window
-from coordinator.matching.repair import best_free, withdraw
-from coordinator.matching.solver import plan as solver_plan
-from coordinator.matching.solver import solve
+from coordinator.matching.engine import candidates as candidate_pairs
+from coordinator.matching.engine import solver
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import Booking, Problem, Role, Session, Volunteer, Window
+from coordinator.matching.engine.repair import best_free, withdraw
+from coordinator.matching.engine.solver import plan as solver_plan
+from coordinator.matching.engine.solver import solve
 
 UTC_OFFSET = 7 * 60  # Asia/Ho_Chi_Minh
 MONDAY = 20_000 - (20_000 + 3) % 7  # a local day number that is a Monday (day 0 is a Thu)

@@ -15,7 +15,8 @@ from rq.registry import ScheduledJobRegistry
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.extensions import db
-from coordinator.matching import loader, operations, solver
+from coordinator.matching import loader, operations
+from coordinator.matching.engine import solver
 from coordinator.matching.models import MatchingRun
 from tests.api_helpers import assert_error
 

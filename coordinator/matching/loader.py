@@ -13,7 +13,7 @@ from coordinator.bookings.models import Assignment, Registration
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
-from coordinator.matching import problem as m
+from coordinator.matching.engine import problem as m
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
 from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone

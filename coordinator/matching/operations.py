@@ -21,9 +21,10 @@ from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
-from coordinator.matching import loader, repair, solver
+from coordinator.matching import loader
+from coordinator.matching.engine import repair, solver
+from coordinator.matching.engine.problem import Plan
 from coordinator.matching.models import MatchingRun
-from coordinator.matching.problem import Plan
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
 

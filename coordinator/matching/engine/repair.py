@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coordinator.matching.state import Plan
+from coordinator.matching.engine.state import Plan
 
 MOVE_CANDIDATES = 30  # proposed volunteers considered for a move, cheapest first
 # Shorter candidate lists are scanned in Python; longer ones are first filtered with

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coordinator.matching.problem import EXPERT_ROLES, Plan, Proposal, Unfilled
+from coordinator.matching.engine.problem import EXPERT_ROLES, Plan, Proposal, Unfilled
 
 WEEKDAYS = (
     ("Thứ Hai", "Mon"),

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import EXPERT_ROLES, ROLE_ACCESSIBILITY, Problem
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import EXPERT_ROLES, ROLE_ACCESSIBILITY, Problem
 
 FAR = np.int16(1000)
 

@@ -25,12 +25,12 @@ from collections.abc import Callable
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from coordinator.matching import candidates as candidate_pairs
-from coordinator.matching import repair
-from coordinator.matching.constraints import Rules
-from coordinator.matching.explain import explain
-from coordinator.matching.problem import SCALE, Plan, Problem
-from coordinator.matching.state import Plan as Working
+from coordinator.matching.engine import candidates as candidate_pairs
+from coordinator.matching.engine import repair
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.explain import explain
+from coordinator.matching.engine.problem import SCALE, Plan, Problem
+from coordinator.matching.engine.state import Plan as Working
 
 Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3

@@ -10,9 +10,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from coordinator.matching.candidates import Candidates
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import Role, Session
+from coordinator.matching.engine.candidates import Candidates
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import Role, Session
 
 
 class Plan:
