@@ -716,7 +716,7 @@ def test_a_re_solve_keeps_the_earlier_proposal_among_equals(earlier, large):
 @settings(ENGINE, max_examples=60)
 @given(problems(), st.data())
 def test_a_tentative_change_knows_its_cost_and_undoes_exactly(problem, data):
-    """Working.begin/rollback, which cover_needs uses to keep only moves that beat
+    """WorkingPlan.begin/rollback, which cover_needs uses to keep only moves that beat
     dropping a session: `change` is the objective's change, rollback restores the plan."""
     working, cands = solver_plan(problem)
     rules = working.rules

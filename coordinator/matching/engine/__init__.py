@@ -20,7 +20,7 @@ from coordinator.matching.engine.problem import (
 )
 from coordinator.matching.engine.repair import Repair, withdraw
 from coordinator.matching.engine.solver import as_plan, plan, solve, working_plan
-from coordinator.matching.engine.state import Plan as WorkingPlan
+from coordinator.matching.engine.state import WorkingPlan
 
 __all__ = [
     "Booking",

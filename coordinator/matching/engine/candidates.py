@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.keys import first_of, keys_of, pair_keys
 from coordinator.matching.engine.problem import EXPERT_ROLES, ROLE_ACCESSIBILITY, Problem
 
 FAR = np.int16(1000)
@@ -210,8 +211,8 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
         refusing = np.zeros(t.n_vol, dtype=bool)
         refusing[[vol_index[v] for v, _ in problem.refused if v in vol_index]] = True
         asked = np.flatnonzero(refusing[vol])
-        key = t.vol_ids[vol[asked]] * (1 << 32) + t.s_ids[sess[asked]]
-        refused = asked[np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])]
+        key = pair_keys(t.vol_ids[vol[asked]], t.s_ids[sess[asked]])
+        refused = asked[np.isin(key, keys_of(problem.refused))]
         excluded["refused"] = int(refused.size)
         keep[refused] = False
     session_index = {s: k for k, s in enumerate(t.s_ids.tolist())}
@@ -376,21 +377,18 @@ def _clusters(rules: Rules, t: _Tables, vol, sess) -> tuple:
     apart[1:] = start[1:] >= running_end[:-1] + rules.problem.travel_gap
     cluster = np.cumsum(new_vol | new_week | apart) - 1
     first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]]) if n else cluster
-    vw_key = (vol[first] << 32) + week[first] if n else first
+    vw_key = pair_keys(vol[first], week[first]) if n else first
     uniq, cluster_week = np.unique(vw_key, return_inverse=True)
-    week_vol = uniq >> 32
+    week_vol = first_of(uniq)
     week_cap = t.limit[week_vol].copy()
     if rules.fixed_sessions and n:
         # Fixed bookings use up their week: (volunteer index, week) keys, counted.
         vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
-        fixed = np.array(
-            [
-                (vol_index[v] << 32) + rules.session[s].week
-                for v, sessions in rules.fixed_sessions.items()
-                if v in vol_index
-                for s in sessions
-            ],
-            dtype=np.int64,
+        fixed = keys_of(
+            (vol_index[v], rules.session[s].week)
+            for v, sessions in rules.fixed_sessions.items()
+            if v in vol_index
+            for s in sessions
         )
         fixed = fixed[np.isin(fixed, uniq)]
         week_cap -= np.bincount(np.searchsorted(uniq, fixed), minlength=uniq.size)

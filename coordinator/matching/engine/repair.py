@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coordinator.matching.engine.state import Plan
+from coordinator.matching.engine.state import WorkingPlan
 
 MOVE_CANDIDATES = 30  # proposed volunteers considered for a move, cheapest first
 # Shorter candidate lists are scanned in Python; longer ones are first filtered with
@@ -34,7 +34,7 @@ class Repair:
         return {volunteer for op, volunteer, _ in self.changes if op != "leave"}
 
 
-def withdraw(plan: Plan, volunteer_id: int, role_id: int) -> Repair:
+def withdraw(plan: WorkingPlan, volunteer_id: int, role_id: int) -> Repair:
     """`volunteer_id` leaves role `role_id` (a proposal declined, or a confirmed booking
     withdrawn) and will not be proposed there again."""
     rules = plan.rules
@@ -51,7 +51,7 @@ def withdraw(plan: Plan, volunteer_id: int, role_id: int) -> Repair:
     return repair
 
 
-def drop_uncovered(plan: Plan, session, repair: Repair) -> None:
+def drop_uncovered(plan: WorkingPlan, session, repair: Repair) -> None:
     """Nobody left covers a need of the session's participants: no proposals there."""
     rules = plan.rules
     if session.needs and plan.missing_needs(session):
@@ -61,7 +61,7 @@ def drop_uncovered(plan: Plan, session, repair: Repair) -> None:
                 repair.changes.append(("remove", other, other_role))
 
 
-def fill(plan: Plan, role, repair: Repair) -> None:
+def fill(plan: WorkingPlan, role, repair: Repair) -> None:
     """Give one free seat of `role` its cheapest taker, directly or by one move."""
     rules = plan.rules
     session = rules.session[role.session_id]
@@ -120,7 +120,7 @@ def fill(plan: Plan, role, repair: Repair) -> None:
         repair.changes.append(("add", volunteer_id, held.id))
 
 
-def _with_proposals(plan: Plan, j: int):
+def _with_proposals(plan: WorkingPlan, j: int):
     """(pair cost, volunteer id) of the role's candidates who hold proposals, cheapest
     first: the only ones who can move (read from arrays, not the whole list)."""
     lo, hi = plan.c_start[j], plan.c_start[j + 1]
@@ -131,7 +131,7 @@ def _with_proposals(plan: Plan, j: int):
 
 
 def best_free(
-    plan: Plan, j: int, session, missing, besides: int | None = None
+    plan: WorkingPlan, j: int, session, missing, besides: int | None = None
 ) -> tuple[int, int, int] | None:
     """(marginal cost, volunteer, pair cost) of the cheapest volunteer who fits as is.
 
@@ -168,7 +168,7 @@ def best_free(
     return best
 
 
-def _acceptable(plan: Plan, volunteer_id: int, session, missing, besides) -> bool:
+def _acceptable(plan: WorkingPlan, volunteer_id: int, session, missing, besides) -> bool:
     """Not the one moving away, not refused here, and covering a missing need if any."""
     if volunteer_id == besides or (volunteer_id, session.id) in plan.refused:
         return False

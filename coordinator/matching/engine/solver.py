@@ -29,8 +29,9 @@ from coordinator.matching.engine import candidates as candidate_pairs
 from coordinator.matching.engine import repair
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.explain import explain
+from coordinator.matching.engine.keys import keys_of, pair_keys
 from coordinator.matching.engine.problem import SCALE, Plan, Problem
-from coordinator.matching.engine.state import Plan as Working
+from coordinator.matching.engine.state import WorkingPlan
 
 Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3
@@ -53,7 +54,7 @@ def solve(problem: Problem, progress: Progress | None = None) -> Plan:
     return result
 
 
-def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, object]:
+def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPlan, object]:
     """The working plan (repairs edit it) and the candidate pairs it was chosen from."""
     report = progress or (lambda _stage, _fraction: None)
     rules = Rules(problem)
@@ -76,10 +77,10 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
     return working, cands
 
 
-def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int) -> Working:
+def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int) -> WorkingPlan:
     """A flow over the `allowed` pairs, then the exact finishing steps."""
     for _round in range(rounds):
-        working = Working(rules, cands)
+        working = WorkingPlan(rules, cands)
         _apply(working, problem, cands, flow(problem, rules, cands, allowed))
         dropped = cover_needs(working)
         if not dropped:
@@ -100,7 +101,7 @@ def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int
     return working
 
 
-def _plan_pairs(working: Working, cands) -> np.ndarray:
+def _plan_pairs(working: WorkingPlan, cands) -> np.ndarray:
     """Indices of the plan's proposals among the candidates (sorted by volunteer)."""
     if not working.proposals:
         return np.zeros(0, dtype=np.int64)
@@ -112,7 +113,7 @@ def _plan_pairs(working: Working, cands) -> np.ndarray:
     return at[cands.role[at] == np.repeat(role, count)]
 
 
-def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> None:
+def _apply(working: WorkingPlan, problem: Problem, cands, chosen: np.ndarray) -> None:
     vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
     for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
         volunteer_id = int(vol_ids[cands.vol[p]])
@@ -163,20 +164,25 @@ def _views(problem: Problem, cands) -> tuple[np.ndarray, np.ndarray]:
         views.append(keep)
     existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
     if existing:
-        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-        role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
-        key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
-        earlier = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        earlier = _earlier(problem, existing, cands.vol, cands.role)
         for keep in views:
             keep |= earlier
     return views[0], views[1]
 
 
-def working_plan(problem: Problem) -> tuple[Working, object]:
+def _earlier(problem: Problem, existing: set[tuple[int, int]], vol, role) -> np.ndarray:
+    """Which (volunteer index, role index) pairs are earlier proposals (`existing`:
+    (volunteer id, role id))."""
+    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+    role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
+    return np.isin(pair_keys(vol_ids[vol], role_ids[role]), keys_of(existing))
+
+
+def working_plan(problem: Problem) -> tuple[WorkingPlan, object]:
     """The plan as it stands, unsolved: the matcher's earlier proposals in place."""
     rules = Rules(problem)
     cands = candidate_pairs.build(problem, rules)
-    working = Working(rules, cands)
+    working = WorkingPlan(rules, cands)
     for booking in problem.bookings:
         if not booking.fixed and booking.role_id in rules.role:
             role = rules.role[booking.role_id]
@@ -187,7 +193,7 @@ def working_plan(problem: Problem) -> tuple[Working, object]:
     return working, cands
 
 
-def as_plan(working: Working) -> Plan:
+def as_plan(working: WorkingPlan) -> Plan:
     """The result with its reasons."""
     return explain(working)
 
@@ -235,10 +241,7 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
 
     pair_cost = cands.cost[pairs] * scale
     if existing:
-        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-        role_ids = np.array([r.id for r in roles], dtype=np.int64)
-        key = vol_ids[cands.vol[pairs]] * (1 << 32) + role_ids[cands.role[pairs]]
-        keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        keep = _earlier(problem, existing, cands.vol[pairs], cands.role[pairs])
         pair_cost = pair_cost - keep * w.keep_bonus
 
     # Coverers of a session's needs reach one of its roles through a node whose first
@@ -347,7 +350,7 @@ def _cover_bonus(problem: Problem, rules: Rules, cands, covering: np.ndarray) ->
     return tuple(np.array(column, dtype=np.int64) for column in (roles, needs, bonus))
 
 
-def cover_needs(plan: Working) -> set[int]:
+def cover_needs(plan: WorkingPlan) -> set[int]:
     """Every session with proposals covers its participants' needs, or loses them:
     coverers come from free seats, in place of colleagues or moved from other sessions,
     and the session keeps them only when that costs less than leaving it empty. Returns
@@ -383,7 +386,7 @@ def cover_needs(plan: Working) -> set[int]:
     return dropped
 
 
-def _replaceable(plan: Working, session, role, newcomer) -> list[int]:
+def _replaceable(plan: WorkingPlan, session, role, newcomer) -> list[int]:
     """Proposed colleagues in `role` whom `newcomer` can replace with the session's needs
     better covered than now (a colleague covering only some of them included)."""
     missing = len(plan.missing_needs(session))
@@ -395,7 +398,7 @@ def _replaceable(plan: Working, session, role, newcomer) -> list[int]:
     ]
 
 
-def _add_coverer(plan: Working, session, need: str) -> bool:
+def _add_coverer(plan: WorkingPlan, session, need: str) -> bool:
     """The cheapest way to bring in someone with `need`: a free seat, or in place of a
     proposed colleague whose going leaves the needs better covered than now."""
     rules = plan.rules
@@ -426,7 +429,7 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
     return True
 
 
-def _move_coverer(plan: Working, session, need: str) -> int | None:
+def _move_coverer(plan: WorkingPlan, session, need: str) -> int | None:
     """Bring in someone with `need` who is proposed elsewhere at the same time (or in a
     full week); the seat they leave is refilled if possible. Worth it when this
     session's seats are worth more than what the other session loses: one seat, or all
@@ -472,7 +475,7 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
     return held.session_id
 
 
-def fill_by_moves(plan: Working, closed=frozenset()) -> None:
+def fill_by_moves(plan: WorkingPlan, closed=frozenset()) -> None:
     """Seats still empty (of sessions not `closed`): move a proposed volunteer there when
     a free one can take the seat they leave (what a flow over cautious clusters cannot
     see)."""
@@ -489,12 +492,12 @@ def fill_by_moves(plan: Working, closed=frozenset()) -> None:
                 break
 
 
-def _pair_cost(plan: Working, role, volunteer_id: int) -> int:
+def _pair_cost(plan: WorkingPlan, role, volunteer_id: int) -> int:
     rules = plan.rules
     return rules.pair_cost(rules.volunteer[volunteer_id], rules.session[role.session_id])
 
 
-def _open_roles(plan: Working, closed) -> list[int]:
+def _open_roles(plan: WorkingPlan, closed) -> list[int]:
     """Indices of the roles with a free seat, of every session not `closed`."""
     return [
         j
@@ -503,7 +506,7 @@ def _open_roles(plan: Working, closed) -> list[int]:
     ]
 
 
-def fill_open_seats(plan: Working, closed=frozenset()) -> None:
+def fill_open_seats(plan: WorkingPlan, closed=frozenset()) -> None:
     """Seats still empty (of sessions not `closed`) get the cheapest volunteer who fits
     exactly (the flow's clusters are cautious: two sessions an hour apart may both be
     possible)."""

@@ -15,7 +15,7 @@ from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.problem import Role, Session
 
 
-class Plan:
+class WorkingPlan:
     def __init__(self, rules: Rules, cands: Candidates) -> None:
         self.rules = rules
         problem = rules.problem
