@@ -275,7 +275,7 @@ def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> di
     engine_role = working.rules.role.get(role_id)
     if engine_role is None:
         return {"skipped": "role not loaded"}
-    result = repair.Repair([("leave", volunteer_id, role_id)])
+    result = repair.Repair([repair.Change("leave", volunteer_id, role_id)])
     repair.fill(working, engine_role, result)
     repair.drop_uncovered(working, working.rules.session[session_id], result)
     stale, skipped = write_plan(solver.as_plan(working), loaded, None)

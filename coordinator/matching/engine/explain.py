@@ -21,7 +21,7 @@ NEEDS = {
     "low_vision": ("hỗ trợ người nhìn kém", "supports low vision"),
     "mobility": ("hỗ trợ vận động", "supports mobility"),
 }
-DISTANCE = {
+DISTANCE: dict[int | None, tuple[str, str]] = {
     0: ("cùng phường", "same ward"),
     1: ("phường lân cận", "neighbouring ward"),
 }
