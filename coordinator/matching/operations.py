@@ -9,7 +9,9 @@ and a new run is scheduled, so a run never overrides something decided after it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -23,8 +25,9 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.matching import loader
 from coordinator.matching.engine import repair, solver
-from coordinator.matching.engine.problem import Plan
+from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.models import MatchingRun
+from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
 
@@ -108,8 +111,12 @@ def execute(run_id: int, progress=None) -> MatchingRun | None:
     if run is None or run.status in ("finished", "failed"):
         return run
     if run.status == "queued":
-        # Committed at once: events from now on queue a new run instead of joining this one.
         run.status, run.started_at = "running", utcnow()
+        # The one commit of an operation here, on purpose (the job commits the rest): other
+        # workers must see the run as running before the long load and solve, so events
+        # queue a new run instead of joining one that has already read its window; and
+        # the locks taken so far (this row, the event's, SQLite's whole database) must not
+        # be held while it solves.
         db.session.commit()
     loaded = loader.load(run.window_from, run.window_to, run.ward)
     try:
@@ -123,47 +130,35 @@ def execute(run_id: int, progress=None) -> MatchingRun | None:
     run.filled = len(plan.proposals)
     run.unfilled = sum(u.seats for u in plan.unfilled)
     run.objective = float(plan.objective)
-    run.proposals = _proposal_rows(plan)
-    run.unfilled_detail = _unfilled_rows(plan)
+    run.proposals = _rows(plan.proposals, ProposalSchema())
+    run.unfilled_detail = _rows(plan.unfilled, UnfilledSchema())
     run.stats = {**plan.stats, "stale_sessions": sorted(stale), "skipped": len(skipped)}
     if stale or skipped:
         schedule_auto_run(run.window_from if run.window_from > utcnow() else utcnow())
     return run
 
 
-def _role_names(role_ids) -> dict[int, str]:
-    if not role_ids:
+def _role_names(role_ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(role_ids)
+    if not wanted:
         return {}
     rows = db.session.execute(
-        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(set(role_ids)))
+        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(wanted))
     )
-    return dict(rows.all())
+    return {role_id: name for role_id, name in rows}
 
 
-def _proposal_rows(plan: Plan) -> list[dict]:
-    names = _role_names([p.role_id for p in plan.proposals])
-    return [
-        {
-            "session_id": p.session_id,
-            "role": names.get(p.role_id),
-            "volunteer_id": p.volunteer_id,
-            "reasons": list(p.reasons),
-        }
-        for p in plan.proposals
-    ]
-
-
-def _unfilled_rows(plan: Plan) -> list[dict]:
-    names = _role_names([u.role_id for u in plan.unfilled])
-    return [
-        {
-            "session_id": u.session_id,
-            "role": names.get(u.role_id),
-            "seats": u.seats,
-            "reasons": list(u.reasons),
-        }
-        for u in plan.unfilled
-    ]
+def _rows(
+    records: Sequence[Proposal] | Sequence[Unfilled], schema: ProposalSchema | UnfilledSchema
+) -> list[dict[str, Any]]:
+    """A plan's proposals or empty seats as a run keeps and shows them: the engine's
+    records in the shape of their schema (the one definition of a row, also the API's),
+    with their role's name."""
+    names = _role_names(record.role_id for record in records)
+    rows: list[dict[str, Any]] = schema.dump(records, many=True)
+    for row, record in zip(rows, records, strict=True):
+        row["role"] = names.get(record.role_id)
+    return rows
 
 
 def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
