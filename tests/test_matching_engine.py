@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from coordinator.matching.engine import candidates as candidate_pairs
 from coordinator.matching.engine import solver
 from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.fits import sessions_that_fit
 from coordinator.matching.engine.problem import Booking, Problem, Role, Session, Volunteer, Window
 from coordinator.matching.engine.repair import best_free, withdraw
 from coordinator.matching.engine.solver import plan as solver_plan
@@ -303,6 +304,31 @@ def test_generated_problems_are_well_formed(problem):
 
 
 @ENGINE
+@given(problems())
+def test_sessions_that_fit_one_volunteer_are_their_candidate_pairs(problem):
+    """engine.fits answers with the matcher's own rules: with every booking held and no
+    refusals, a volunteer's fitting roles that have seats are their candidate pairs; by
+    start, then session id."""
+    held = dataclasses.replace(
+        problem,
+        bookings=[dataclasses.replace(b, fixed=True) for b in problem.bookings],
+        refused=frozenset(),
+    )
+    rules = Rules(held)
+    with_seats = {r.id for r in problem.roles if r.seats > 0}
+    found = []
+    for volunteer in problem.volunteers:
+        fits = sessions_that_fit(held, volunteer.id)
+        starts = [(rules.session[f.session_id].start, f.session_id) for f in fits]
+        assert starts == sorted(starts)
+        for fit in fits:
+            session = rules.session[fit.session_id]
+            assert fit.distance == rules.distance(volunteer, session)
+            found += [(volunteer.id, r) for r in fit.role_ids if r in with_seats]
+    assert sorted(found) == candidate_set(held)
+    assert sessions_that_fit(held, -1) == []
+
+
 @given(problems())
 def test_solve_never_breaks_a_rule(problem):
     check_plan(problem)

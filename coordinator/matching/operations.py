@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,8 +24,9 @@ from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.matching import loader
-from coordinator.matching.engine import repair, solver
+from coordinator.matching.engine import fits, repair, solver
 from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
+from coordinator.matching.engine.solver import Progress
 from coordinator.matching.models import MatchingRun
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.schemas import display_timezone
@@ -34,6 +35,7 @@ from coordinator.sessions.models import SessionRole, TrainingSession
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = timedelta(days=31)
 MAX_WINDOW = timedelta(days=366)
+FIT_HORIZON = timedelta(days=60)  # how far ahead a volunteer's sessions that fit look
 
 
 def get_run(run_id: int) -> MatchingRun:
@@ -105,7 +107,7 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
         return None  # another worker queued it a moment ago
 
 
-def execute(run_id: int, progress=None) -> MatchingRun | None:
+def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None:
     """Run a queued (or interrupted) run; a finished or failed one is left as it is."""
     run = db.session.get(MatchingRun, run_id, with_for_update=True)
     if run is None or run.status in ("finished", "failed"):
@@ -118,7 +120,9 @@ def execute(run_id: int, progress=None) -> MatchingRun | None:
         # the locks taken so far (this row, the event's, SQLite's whole database) must not
         # be held while it solves.
         db.session.commit()
-    loaded = loader.load(run.window_from, run.window_to, run.ward)
+    window_from, window_to = run.window_from, run.window_to
+    assert window_from is not None and window_to is not None  # request_run sets them
+    loaded = loader.load(window_from, window_to, run.ward)
     try:
         plan = solver.solve(loaded.problem, progress=progress)
     except Exception as exc:  # an engine defect: record it rather than retry forever
@@ -134,7 +138,7 @@ def execute(run_id: int, progress=None) -> MatchingRun | None:
     run.unfilled_detail = _rows(plan.unfilled, UnfilledSchema())
     run.stats = {**plan.stats, "stale_sessions": sorted(stale), "skipped": len(skipped)}
     if stale or skipped:
-        schedule_auto_run(run.window_from if run.window_from > utcnow() else utcnow())
+        schedule_auto_run(window_from if window_from > utcnow() else utcnow())
     return run
 
 
@@ -149,7 +153,7 @@ def _role_names(role_ids: Iterable[int]) -> dict[int, str]:
 
 
 def _rows(
-    records: Sequence[Proposal] | Sequence[Unfilled], schema: ProposalSchema | UnfilledSchema
+    records: Sequence[Proposal | Unfilled], schema: ProposalSchema | UnfilledSchema
 ) -> list[dict[str, Any]]:
     """A plan's proposals or empty seats as a run keeps and shows them: the engine's
     records in the shape of their schema (the one definition of a row, also the API's),
@@ -168,14 +172,15 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     session_ids = sorted(loaded.versions)
     if not session_ids:
         return set(), set()
-    current = dict(
-        db.session.execute(
+    current: dict[int, int] = {
+        session_id: version
+        for session_id, version in db.session.execute(
             sa.select(TrainingSession.id, TrainingSession.version)
             .where(TrainingSession.id.in_(session_ids))
             .order_by(TrainingSession.id)
             .with_for_update()
-        ).all()
-    )
+        )
+    }
     stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
     moved = set(
         db.session.scalars(
@@ -255,7 +260,37 @@ def _record(type_: str, assignment: Assignment, role_name: str) -> None:
     )
 
 
-def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> dict:
+class SessionFit(TypedDict):
+    session: TrainingSession
+    roles: list[SessionRole]  # the roles the volunteer may take, in the session's order
+    distance: int  # ward steps from the volunteer's home (0, 1 or 2)
+
+
+def sessions_that_fit(volunteer_id: int, now: datetime | None = None) -> list[SessionFit]:
+    """Sessions of the next FIT_HORIZON with a role this volunteer may take, by the
+    matcher's rules (engine.fits): skills, free time, near enough, no clash with their
+    bookings, their weekly limit. Reads only what this volunteer needs. By start."""
+    now = now or utcnow()
+    problem = loader.load_for_volunteer(volunteer_id, now, now + FIT_HORIZON, now)
+    found = {fit.session_id: fit for fit in fits.sessions_that_fit(problem, volunteer_id)}
+    if not found:
+        return []
+    sessions = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(TrainingSession.id.in_(found))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+    )
+    return [
+        SessionFit(
+            session=session,
+            roles=[role for role in session.roles if role.id in found[session.id].role_ids],
+            distance=found[session.id].distance,
+        )
+        for session in sessions
+    ]
+
+
+def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> dict[str, object]:
     """A volunteer left a seat (declined or withdrew): fill it from the week around the
     session, moving at most one other proposal."""
     session = db.session.get(TrainingSession, session_id)
