@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import Row
 
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.database import utcnow
@@ -37,7 +39,12 @@ def _minutes(moment: datetime) -> int:
     return int(moment.timestamp() // 60)
 
 
-def to_session(row: TrainingSession, needs, series_people, squads) -> m.Session:
+def to_session(
+    row: TrainingSession,
+    needs: frozenset[str],
+    series_people: Iterable[int],
+    squads: Iterable[int],
+) -> m.Session:
     local = row.starts_at.astimezone(display_timezone())
     local_end = row.ends_at.astimezone(display_timezone())
     day = local.date().toordinal()
@@ -213,7 +220,7 @@ def load_for_volunteer(
     )
 
 
-def _priorities(targets: list[TrainingSession]) -> dict[int, int]:
+def _priorities(targets: Sequence[TrainingSession]) -> dict[int, int]:
     """Extra cost per empty seat: MATCHING_PRIORITY_WEIGHT × how far the session's ward
     and group are from their target in the session's year (remaining / target, 0-1)."""
     weight = current_app.config["MATCHING_PRIORITY_WEIGHT"]
@@ -248,7 +255,9 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
     return defaultdict(frozenset, {k: frozenset(v) for k, v in found.items()})
 
 
-def _series_and_squads(targets, bookings):
+def _series_and_squads(
+    targets: Sequence[TrainingSession], bookings: Sequence[Row[tuple[Assignment, TrainingSession]]]
+) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     """Who already works a session's series, and which squads are already on it."""
     series_of = {s.id: s.series_id for s in targets if s.series_id}
     series_people: dict[int, set[int]] = defaultdict(set)

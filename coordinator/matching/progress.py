@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -16,8 +18,6 @@ log = logging.getLogger(__name__)
 
 def report(stage: str, fraction: float) -> None:
     """Called by the engine while it works: kept in the RQ job's meta."""
-    from rq import get_current_job
-
     job = get_current_job()
     if job is not None:
         job.meta["progress"] = {"stage": stage, "fraction": round(fraction, 3)}
@@ -36,7 +36,7 @@ def _job(run: MatchingRun) -> Job | None:
         return None
 
 
-def run_view(run: MatchingRun) -> dict:
+def run_view(run: MatchingRun) -> dict[str, Any]:
     """The run's fields, with the job's progress while it works (and `failed` when the
     job gave up before the run could record anything)."""
     view = {c.key: getattr(run, c.key) for c in run.__table__.columns}

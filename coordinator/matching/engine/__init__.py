@@ -2,10 +2,12 @@
 nothing of `coordinator` outside this package).
 
 `solve` makes a plan; `plan`/`working_plan` give the editable working state that
-`withdraw`/`fill` repair; `Rules` is the model's rules one pair at a time.
+`withdraw` repairs; `sessions_that_fit` answers for one volunteer; `Rules` is the model's
+rules one pair at a time.
 """
 
 from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.fits import Fit, sessions_that_fit
 from coordinator.matching.engine.problem import (
     Booking,
     Plan,
@@ -24,6 +26,7 @@ from coordinator.matching.engine.state import WorkingPlan
 
 __all__ = [
     "Booking",
+    "Fit",
     "Plan",
     "Problem",
     "Proposal",
@@ -38,6 +41,7 @@ __all__ = [
     "WorkingPlan",
     "as_plan",
     "plan",
+    "sessions_that_fit",
     "solve",
     "withdraw",
     "working_plan",
