@@ -43,7 +43,16 @@ from coordinator.matching.engine.problem import Booking  # noqa: E402
 
 ENGINE_FILES = [
     f"{name}.py"
-    for name in ("problem", "constraints", "candidates", "solver", "state", "repair", "explain")
+    for name in (
+        "problem",
+        "constraints",
+        "candidates",
+        "keys",
+        "solver",
+        "state",
+        "repair",
+        "explain",
+    )
 ]
 # The first run of a fresh process pays for touching new memory (large: 0.3-0.7 s on
 # this VM): `walls` lists every run, the median is reported.
