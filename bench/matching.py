@@ -1,4 +1,4 @@
-"""Benchmark of the matching engine (coordinator/matching) on synthetic problems.
+"""Benchmark of the matching engine (coordinator/matching/engine) on synthetic problems.
 
 For each size (see bench/matching_instances.py), in a fresh subprocess so that peak
 memory is per size: the engine's wall time, seats filled and objective; the proven
@@ -36,14 +36,23 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.matching_instances import generate  # noqa: E402
-from coordinator.matching import candidates as candidate_pairs  # noqa: E402
-from coordinator.matching import repair, solver  # noqa: E402
-from coordinator.matching.constraints import Rules  # noqa: E402
-from coordinator.matching.problem import Booking  # noqa: E402
+from coordinator.matching.engine import candidates as candidate_pairs  # noqa: E402
+from coordinator.matching.engine import repair, solver  # noqa: E402
+from coordinator.matching.engine.constraints import Rules  # noqa: E402
+from coordinator.matching.engine.problem import Booking  # noqa: E402
 
 ENGINE_FILES = [
     f"{name}.py"
-    for name in ("problem", "constraints", "candidates", "solver", "state", "repair", "explain")
+    for name in (
+        "problem",
+        "constraints",
+        "candidates",
+        "keys",
+        "solver",
+        "state",
+        "repair",
+        "explain",
+    )
 ]
 # The first run of a fresh process pays for touching new memory (large: 0.3-0.7 s on
 # this VM): `walls` lists every run, the median is reported.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import (
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import (
     Booking,
     Problem,
     Role,

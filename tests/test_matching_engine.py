@@ -1,4 +1,4 @@
-"""Pure properties of the matching engine (coordinator.matching): no app, no database.
+"""Pure properties of the matching engine (coordinator.matching.engine): no app, no database.
 
 Hypothesis draws small Problems (a few wards, volunteers, sessions and roles, sometimes
 fixed bookings and refusals) and checks the engine against the model's own rules in
@@ -22,13 +22,14 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings, target
 from hypothesis import strategies as st
 
-from coordinator.matching import candidates as candidate_pairs
-from coordinator.matching import solver
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import Booking, Problem, Role, Session, Volunteer, Window
-from coordinator.matching.repair import best_free, withdraw
-from coordinator.matching.solver import plan as solver_plan
-from coordinator.matching.solver import solve
+from coordinator.matching.engine import candidates as candidate_pairs
+from coordinator.matching.engine import solver
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.fits import sessions_that_fit
+from coordinator.matching.engine.problem import Booking, Problem, Role, Session, Volunteer, Window
+from coordinator.matching.engine.repair import best_free, withdraw
+from coordinator.matching.engine.solver import plan as solver_plan
+from coordinator.matching.engine.solver import solve
 
 UTC_OFFSET = 7 * 60  # Asia/Ho_Chi_Minh
 MONDAY = 20_000 - (20_000 + 3) % 7  # a local day number that is a Monday (day 0 is a Thu)
@@ -284,6 +285,7 @@ def check_plan(problem: Problem) -> None:
 # -- 1. the strategy draws what it promises ---------------------------------------------
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems())
 def test_generated_problems_are_well_formed(problem):
@@ -304,10 +306,37 @@ def test_generated_problems_are_well_formed(problem):
 
 @ENGINE
 @given(problems())
+def test_sessions_that_fit_one_volunteer_are_their_candidate_pairs(problem):
+    """engine.fits answers with the matcher's own rules: with every booking held and no
+    refusals, a volunteer's fitting roles that have seats are their candidate pairs; by
+    start, then session id."""
+    held = dataclasses.replace(
+        problem,
+        bookings=[dataclasses.replace(b, fixed=True) for b in problem.bookings],
+        refused=frozenset(),
+    )
+    rules = Rules(held)
+    with_seats = {r.id for r in problem.roles if r.seats > 0}
+    found = []
+    for volunteer in problem.volunteers:
+        fits = sessions_that_fit(held, volunteer.id)
+        starts = [(rules.session[f.session_id].start, f.session_id) for f in fits]
+        assert starts == sorted(starts)
+        for fit in fits:
+            session = rules.session[fit.session_id]
+            assert fit.distance == rules.distance(volunteer, session)
+            found += [(volunteer.id, r) for r in fit.role_ids if r in with_seats]
+    assert sorted(found) == candidate_set(held)
+    assert sessions_that_fit(held, -1) == []
+
+
+@pytest.mark.slow
+@given(problems())
 def test_solve_never_breaks_a_rule(problem):
     check_plan(problem)
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems())
 def test_candidates_are_exactly_the_allowed_pairs(problem):
@@ -503,6 +532,7 @@ SWAP_GADGET = dataclasses.replace(
 )
 
 
+@pytest.mark.slow
 @settings(ENGINE, max_examples=200)
 @example(CLUSTER_GADGET)
 @example(NEEDS_GADGET)
@@ -586,6 +616,7 @@ def check_repair(working, before_fixed, problem_after: Problem, volunteer_id, ro
         assert working.free_seats(role) >= 0
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems(), st.data())
 def test_withdrawing_a_proposal_keeps_the_plan_valid(problem, data):
@@ -597,6 +628,7 @@ def test_withdrawing_a_proposal_keeps_the_plan_valid(problem, data):
     check_repair(working, before, problem, volunteer_id, role_id, repair)
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems(confirmed=True), st.data())
 def test_withdrawing_a_confirmed_booking_keeps_the_plan_valid(problem, data):
@@ -615,6 +647,7 @@ def test_withdrawing_a_confirmed_booking_keeps_the_plan_valid(problem, data):
     )
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems())
 def test_the_quick_search_for_a_free_volunteer_matches_a_plain_scan(problem):
@@ -638,6 +671,7 @@ def test_the_quick_search_for_a_free_volunteer_matches_a_plain_scan(problem):
         assert best_free(working, j, session, missing) == expected
 
 
+@pytest.mark.slow
 @ENGINE
 @given(problems())
 def test_the_flows_of_a_large_problem_see_each_volunteer_where_they_rank_best(problem):
@@ -716,7 +750,7 @@ def test_a_re_solve_keeps_the_earlier_proposal_among_equals(earlier, large):
 @settings(ENGINE, max_examples=60)
 @given(problems(), st.data())
 def test_a_tentative_change_knows_its_cost_and_undoes_exactly(problem, data):
-    """Working.begin/rollback, which cover_needs uses to keep only moves that beat
+    """WorkingPlan.begin/rollback, which cover_needs uses to keep only moves that beat
     dropping a session: `change` is the objective's change, rollback restores the plan."""
     working, cands = solver_plan(problem)
     rules = working.rules

@@ -16,7 +16,8 @@ from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.events import dispatch
 from coordinator.extensions import db
-from coordinator.matching import loader, operations, solver
+from coordinator.matching import loader, operations
+from coordinator.matching.engine import solver
 from coordinator.matching.models import MatchingRun
 from tests.api_helpers import assert_error
 

@@ -16,7 +16,8 @@ import pytest
 
 from coordinator.database import utcnow
 from coordinator.extensions import db
-from coordinator.matching import loader, solver
+from coordinator.matching import loader
+from coordinator.matching.engine import solver
 from coordinator.progress.operations import import_targets
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")

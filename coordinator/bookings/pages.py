@@ -4,8 +4,6 @@ proposals and keeps a schedule with a private calendar link (/me/...)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -18,9 +16,7 @@ from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_l
 from coordinator.database import utcnow
 from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
-from coordinator.matching import loader
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import Problem
+from coordinator.matching import operations as matching
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import get_session
@@ -29,7 +25,6 @@ from coordinator.web.access import organizer_required, volunteer_required
 from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit
 
 bp = Blueprint("bookings_pages", __name__)
-FIT_HORIZON = timedelta(days=60)
 
 
 def _to_session(session_id: int) -> ResponseReturnValue:
@@ -96,53 +91,13 @@ def assign_squad(session_id: int) -> ResponseReturnValue:
     return _to_session(session_id)
 
 
-def _fits(volunteer: Volunteer) -> list[dict]:
-    """Upcoming sessions with a role this volunteer may take: skills, free time, near
-    enough, no clash with their bookings (the matcher's own rules)."""
-    now = utcnow()
-    loaded = loader.load(now, now + FIT_HORIZON)
-    problem = loaded.problem
-    me = next((v for v in problem.volunteers if v.id == volunteer.id), None)
-    if me is None:
-        return []
-    rules = Rules(
-        Problem(
-            [me],
-            problem.sessions,
-            problem.roles,
-            problem.bookings,
-            problem.neighbours,
-            problem.travel_gap,
-        )
-    )
-    mine = [rules.session[b.session_id] for b in problem.bookings if b.volunteer_id == me.id]
-    open_roles = {r.id: r for r in problem.roles}
-    fits = []
-    for session in db.session.scalars(
-        sa.select(TrainingSession)
-        .where(TrainingSession.id.in_(loaded.versions))
-        .order_by(TrainingSession.starts_at)
-    ):
-        plain = rules.session[session.id]
-        if any(rules.conflict(plain, other) for other in mine):
-            continue
-        if sum(1 for other in mine if other.week == plain.week) >= me.max_per_week:
-            continue
-        roles = [
-            role
-            for role in session.roles
-            if role.id in open_roles and rules.eligible(me, open_roles[role.id])
-        ]
-        if roles:
-            fits.append({"session": session, "roles": roles, "distance": rules.distance(me, plain)})
-    return fits
-
-
 @bp.get("/me/fits")
 @volunteer_required
 def fits(volunteer: Volunteer) -> ResponseReturnValue:
     """Upcoming sessions the volunteer could sign up for."""
-    return render_template("bookings/fits.html", fits=_fits(volunteer), form=EmptyForm())
+    return render_template(
+        "bookings/fits.html", fits=matching.sessions_that_fit(volunteer.id), form=EmptyForm()
+    )
 
 
 @bp.post("/me/sessions/<int:session_id>/signup")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
-from flask import jsonify
+from flask import Response, jsonify
 
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
@@ -24,7 +27,7 @@ organizers_only = roles_required("organizer")
 RECENT_RUNS = 50
 
 
-def _error(status: int, description: str):
+def _error(status: int, description: str) -> Any:  # a flask-smorest decorator
     return blp.alt_response(status, schema=ErrorSchema, description=description)
 
 
@@ -35,7 +38,7 @@ def _error(status: int, description: str):
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def start_run(data):
+def start_run(data: dict[str, Any]) -> tuple[Response, int]:
     """Plan proposals for the sessions of a window (default: the next 31 days); the work
     runs on an RQ worker. Poll the run for progress and proposals."""
     ward = require_ward(data["ward"]).code if data.get("ward") else None
@@ -54,7 +57,7 @@ def start_run(data):
 @blp.response(200, RunSchema)
 @_error(404, "No such run")
 @blp.doc(security=BEARER)
-def get_run(run_id):
+def get_run(run_id: int) -> dict[str, Any]:
     """A run: its status and progress, then its proposals with their reasons and the
     roles it could not fill with the reason nothing fits."""
     return run_view(operations.get_run(run_id))
@@ -64,7 +67,7 @@ def get_run(run_id):
 @organizers_only
 @blp.response(200, RunSummarySchema(many=True))
 @blp.doc(security=BEARER)
-def list_runs():
+def list_runs() -> Sequence[MatchingRun]:
     """The most recent runs, newest first."""
     return db.session.scalars(
         sa.select(MatchingRun).order_by(MatchingRun.id.desc()).limit(RECENT_RUNS)

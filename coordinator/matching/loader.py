@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import Row
 
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
-from coordinator.matching import problem as m
+from coordinator.matching.engine import problem as m
+from coordinator.matching.engine.constraints import ward_hops
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
 from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone
@@ -36,7 +39,12 @@ def _minutes(moment: datetime) -> int:
     return int(moment.timestamp() // 60)
 
 
-def to_session(row: TrainingSession, needs, series_people, squads) -> m.Session:
+def to_session(
+    row: TrainingSession,
+    needs: frozenset[str],
+    series_people: Iterable[int],
+    squads: Iterable[int],
+) -> m.Session:
     local = row.starts_at.astimezone(display_timezone())
     local_end = row.ends_at.astimezone(display_timezone())
     day = local.date().toordinal()
@@ -143,7 +151,76 @@ def load(
     return Loaded(problem, {s.id: s.version for s in targets}, now)
 
 
-def _priorities(targets: list[TrainingSession]) -> dict[int, int]:
+def load_for_volunteer(
+    volunteer_id: int, window_from: datetime, window_to: datetime, now: datetime | None = None
+) -> m.Problem:
+    """What one volunteer's sessions that fit need, not the whole problem: the volunteer
+    (if active), the published sessions starting in [from, to) (and after now) in wards
+    near enough to their home, with their roles, and the volunteer's own bookings near
+    the window (confirmed or proposed), as `load` reads them. Roles' seats are those
+    still free (the matcher's proposals not counted as movable); fits do not look at
+    seats. No participants' needs, series, squads or priorities: fits do not use them."""
+    now = now or utcnow()
+    start = max(window_from, now)
+    neighbours = _neighbours()
+    config = current_app.config
+    empty = m.Problem(volunteers=[], sessions=[], roles=[], neighbours=neighbours)
+    volunteer = db.session.get(Volunteer, volunteer_id)
+    if volunteer is None or not volunteer.active:  # no free time: nothing fits
+        return empty
+    volunteers = _volunteers(set(), only=volunteer_id)
+    limit = m.Weights().max_ward_hops
+    near = {volunteer.home_ward} | set(ward_hops(neighbours, limit).get(volunteer.home_ward, {}))
+    targets = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(
+            TrainingSession.status == "published",
+            TrainingSession.starts_at >= start,
+            TrainingSession.starts_at < window_to,
+            TrainingSession.ward.in_(sorted(near)),
+        )
+        .order_by(TrainingSession.starts_at)
+    ).all()
+    sessions = {s.id: to_session(s, frozenset(), (), ()) for s in targets}
+    booked = db.session.execute(
+        sa.select(Assignment.role_id, TrainingSession)
+        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+        .where(
+            Assignment.volunteer_id == volunteer_id,
+            Assignment.status.in_(SEAT_HOLDING),
+            TrainingSession.status != "cancelled",
+            TrainingSession.starts_at >= start - CONTEXT,
+            TrainingSession.starts_at < window_to + CONTEXT,
+        )
+        .order_by(Assignment.id)
+    ).all()
+    bookings = []
+    for role_id, session in booked:
+        if session.id not in sessions:
+            sessions[session.id] = to_session(session, frozenset(), (), ())
+        bookings.append(m.Booking(volunteer_id, session.id, role_id))
+    roles = [
+        m.Role(
+            id=role.id,
+            session_id=role.session_id,
+            name=role.role,
+            seats=role.count - role.taken,
+            required_skills=frozenset(role.required_skills),
+        )
+        for session in targets
+        for role in session.roles
+    ]
+    return m.Problem(
+        volunteers=volunteers,
+        sessions=list(sessions.values()),
+        roles=roles,
+        bookings=bookings,
+        neighbours=neighbours,
+        travel_gap=config["TRAVEL_GAP_MINUTES"],
+    )
+
+
+def _priorities(targets: Sequence[TrainingSession]) -> dict[int, int]:
     """Extra cost per empty seat: MATCHING_PRIORITY_WEIGHT × how far the session's ward
     and group are from their target in the session's year (remaining / target, 0-1)."""
     weight = current_app.config["MATCHING_PRIORITY_WEIGHT"]
@@ -178,7 +255,9 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
     return defaultdict(frozenset, {k: frozenset(v) for k, v in found.items()})
 
 
-def _series_and_squads(targets, bookings):
+def _series_and_squads(
+    targets: Sequence[TrainingSession], bookings: Sequence[Row[tuple[Assignment, TrainingSession]]]
+) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     """Who already works a session's series, and which squads are already on it."""
     series_of = {s.id: s.series_id for s in targets if s.series_id}
     series_people: dict[int, set[int]] = defaultdict(set)
@@ -196,22 +275,28 @@ def _series_and_squads(targets, bookings):
     return series_people, squads
 
 
-def _volunteers(booked: set[int]) -> list[m.Volunteer]:
-    """Active volunteers, and inactive ones who still hold bookings (never proposed)."""
-    windows: dict[int, list[m.Window]] = defaultdict(list)
-    for row in db.session.scalars(sa.select(AvailabilityWindow).order_by(AvailabilityWindow.id)):
-        windows[row.volunteer_id].append(m.Window(row.weekday, row.start_minute, row.end_minute))
-    squads: dict[int, set[int]] = defaultdict(set)
-    for squad_id, volunteer_id in db.session.execute(
-        sa.select(SquadMember.squad_id, SquadMember.volunteer_id)
-    ):
-        squads[volunteer_id].add(squad_id)
-    volunteers = []
-    for v in db.session.scalars(
+def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
+    """Active volunteers, and inactive ones who still hold bookings (never proposed);
+    with `only`, that volunteer alone (if active or booked)."""
+    window_query = sa.select(AvailabilityWindow).order_by(AvailabilityWindow.id)
+    squad_query = sa.select(SquadMember.squad_id, SquadMember.volunteer_id)
+    volunteer_query = (
         sa.select(Volunteer)
         .where(sa.or_(Volunteer.active.is_(True), Volunteer.id.in_(booked)))
         .order_by(Volunteer.id)
-    ):
+    )
+    if only is not None:
+        window_query = window_query.where(AvailabilityWindow.volunteer_id == only)
+        squad_query = squad_query.where(SquadMember.volunteer_id == only)
+        volunteer_query = volunteer_query.where(Volunteer.id == only)
+    windows: dict[int, list[m.Window]] = defaultdict(list)
+    for row in db.session.scalars(window_query):
+        windows[row.volunteer_id].append(m.Window(row.weekday, row.start_minute, row.end_minute))
+    squads: dict[int, set[int]] = defaultdict(set)
+    for squad_id, volunteer_id in db.session.execute(squad_query):
+        squads[volunteer_id].add(squad_id)
+    volunteers = []
+    for v in db.session.scalars(volunteer_query):
         prefs = v.preferences or {}
         volunteers.append(
             m.Volunteer(

@@ -9,7 +9,9 @@ and a new run is scheduled, so a run never overrides something decided after it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app
@@ -21,15 +23,19 @@ from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
-from coordinator.matching import loader, repair, solver
+from coordinator.matching import loader
+from coordinator.matching.engine import fits, repair, solver
+from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
+from coordinator.matching.engine.solver import Progress
 from coordinator.matching.models import MatchingRun
-from coordinator.matching.problem import Plan
+from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = timedelta(days=31)
 MAX_WINDOW = timedelta(days=366)
+FIT_HORIZON = timedelta(days=60)  # how far ahead a volunteer's sessions that fit look
 
 
 def get_run(run_id: int) -> MatchingRun:
@@ -101,16 +107,22 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
         return None  # another worker queued it a moment ago
 
 
-def execute(run_id: int, progress=None) -> MatchingRun | None:
+def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None:
     """Run a queued (or interrupted) run; a finished or failed one is left as it is."""
     run = db.session.get(MatchingRun, run_id, with_for_update=True)
     if run is None or run.status in ("finished", "failed"):
         return run
     if run.status == "queued":
-        # Committed at once: events from now on queue a new run instead of joining this one.
         run.status, run.started_at = "running", utcnow()
+        # The one commit of an operation here, on purpose (the job commits the rest): other
+        # workers must see the run as running before the long load and solve, so events
+        # queue a new run instead of joining one that has already read its window; and
+        # the locks taken so far (this row, the event's, SQLite's whole database) must not
+        # be held while it solves.
         db.session.commit()
-    loaded = loader.load(run.window_from, run.window_to, run.ward)
+    window_from, window_to = run.window_from, run.window_to
+    assert window_from is not None and window_to is not None  # request_run sets them
+    loaded = loader.load(window_from, window_to, run.ward)
     try:
         plan = solver.solve(loaded.problem, progress=progress)
     except Exception as exc:  # an engine defect: record it rather than retry forever
@@ -122,47 +134,35 @@ def execute(run_id: int, progress=None) -> MatchingRun | None:
     run.filled = len(plan.proposals)
     run.unfilled = sum(u.seats for u in plan.unfilled)
     run.objective = float(plan.objective)
-    run.proposals = _proposal_rows(plan)
-    run.unfilled_detail = _unfilled_rows(plan)
+    run.proposals = _rows(plan.proposals, ProposalSchema())
+    run.unfilled_detail = _rows(plan.unfilled, UnfilledSchema())
     run.stats = {**plan.stats, "stale_sessions": sorted(stale), "skipped": len(skipped)}
     if stale or skipped:
-        schedule_auto_run(run.window_from if run.window_from > utcnow() else utcnow())
+        schedule_auto_run(window_from if window_from > utcnow() else utcnow())
     return run
 
 
-def _role_names(role_ids) -> dict[int, str]:
-    if not role_ids:
+def _role_names(role_ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(role_ids)
+    if not wanted:
         return {}
     rows = db.session.execute(
-        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(set(role_ids)))
+        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(wanted))
     )
-    return dict(rows.all())
+    return {role_id: name for role_id, name in rows}
 
 
-def _proposal_rows(plan: Plan) -> list[dict]:
-    names = _role_names([p.role_id for p in plan.proposals])
-    return [
-        {
-            "session_id": p.session_id,
-            "role": names.get(p.role_id),
-            "volunteer_id": p.volunteer_id,
-            "reasons": list(p.reasons),
-        }
-        for p in plan.proposals
-    ]
-
-
-def _unfilled_rows(plan: Plan) -> list[dict]:
-    names = _role_names([u.role_id for u in plan.unfilled])
-    return [
-        {
-            "session_id": u.session_id,
-            "role": names.get(u.role_id),
-            "seats": u.seats,
-            "reasons": list(u.reasons),
-        }
-        for u in plan.unfilled
-    ]
+def _rows(
+    records: Sequence[Proposal | Unfilled], schema: ProposalSchema | UnfilledSchema
+) -> list[dict[str, Any]]:
+    """A plan's proposals or empty seats as a run keeps and shows them: the engine's
+    records in the shape of their schema (the one definition of a row, also the API's),
+    with their role's name."""
+    names = _role_names(record.role_id for record in records)
+    rows: list[dict[str, Any]] = schema.dump(records, many=True)
+    for row, record in zip(rows, records, strict=True):
+        row["role"] = names.get(record.role_id)
+    return rows
 
 
 def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
@@ -172,14 +172,15 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     session_ids = sorted(loaded.versions)
     if not session_ids:
         return set(), set()
-    current = dict(
-        db.session.execute(
+    current: dict[int, int] = {
+        session_id: version
+        for session_id, version in db.session.execute(
             sa.select(TrainingSession.id, TrainingSession.version)
             .where(TrainingSession.id.in_(session_ids))
             .order_by(TrainingSession.id)
             .with_for_update()
-        ).all()
-    )
+        )
+    }
     stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
     moved = set(
         db.session.scalars(
@@ -259,36 +260,59 @@ def _record(type_: str, assignment: Assignment, role_name: str) -> None:
     )
 
 
-def repair_after_leaving(session_id: int, role_id: int, volunteer_id: int) -> dict:
-    """A volunteer left a seat (declined or withdrew): fill it from the week around the
-    session, moving at most one other proposal."""
-    session = db.session.get(TrainingSession, session_id)
-    role = db.session.get(SessionRole, role_id)
-    if session is None or role is None or session.status != "published":
-        return {"skipped": "session not open"}
-    if session.starts_at <= utcnow() or role.taken >= role.count:
-        return {"skipped": "nothing to fill"}
-    margin = timedelta(days=current_app.config["MATCHING_REPAIR_DAYS"])
-    loaded = loader.load(session.starts_at - margin, session.starts_at + margin)
-    working, _ = solver.working_plan(loaded.problem)
-    engine_role = working.rules.role.get(role_id)
-    if engine_role is None:
-        return {"skipped": "role not loaded"}
-    result = repair.Repair([("leave", volunteer_id, role_id)])
-    repair.fill(working, engine_role, result)
-    repair.drop_uncovered(working, working.rules.session[session_id], result)
-    stale, skipped = write_plan(solver.as_plan(working), loaded, None)
-    if stale or skipped:
-        schedule_auto_run(session.starts_at)
-    return {"changes": result.changes}
+class SessionFit(TypedDict):
+    session: TrainingSession
+    roles: list[SessionRole]  # the roles the volunteer may take, in the session's order
+    distance: int  # ward steps from the volunteer's home (0, 1 or 2)
+
+
+def sessions_that_fit(volunteer_id: int, now: datetime | None = None) -> list[SessionFit]:
+    """Sessions of the next FIT_HORIZON with a role this volunteer may take, by the
+    matcher's rules (engine.fits): skills, free time, near enough, no clash with their
+    bookings, their weekly limit. Reads only what this volunteer needs. By start."""
+    now = now or utcnow()
+    problem = loader.load_for_volunteer(volunteer_id, now, now + FIT_HORIZON, now)
+    found = {fit.session_id: fit for fit in fits.sessions_that_fit(problem, volunteer_id)}
+    if not found:
+        return []
+    sessions = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(TrainingSession.id.in_(found))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+    )
+    return [
+        SessionFit(
+            session=session,
+            roles=[role for role in session.roles if role.id in found[session.id].role_ids],
+            distance=found[session.id].distance,
+        )
+        for session in sessions
+    ]
 
 
 def repair_freed_seat(assignment_id: int) -> str:
-    """Repair the seat booking `assignment_id` left; says what was done (flushes)."""
+    """Booking `assignment_id` left its seat (declined or withdrew): fill the seat from
+    the week around the session, moving at most one other proposal. Says what was done
+    (flushes)."""
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
         return "missing"
-    result = repair_after_leaving(
-        assignment.session_id, assignment.role_id, assignment.volunteer_id
-    )
-    return result.get("skipped") or f"{len(result['changes'])} changes"
+    session = db.session.get(TrainingSession, assignment.session_id)
+    role = db.session.get(SessionRole, assignment.role_id)
+    if session is None or role is None or session.status != "published":
+        return "session not open"
+    if session.starts_at <= utcnow() or role.taken >= role.count:
+        return "nothing to fill"
+    margin = timedelta(days=current_app.config["MATCHING_REPAIR_DAYS"])
+    loaded = loader.load(session.starts_at - margin, session.starts_at + margin)
+    working, _ = solver.working_plan(loaded.problem)
+    engine_role = working.rules.role.get(role.id)
+    if engine_role is None:
+        return "role not loaded"
+    result = repair.Repair([repair.Change("leave", assignment.volunteer_id, role.id)])
+    repair.fill(working, engine_role, result)
+    repair.drop_uncovered(working, working.rules.session[session.id], result)
+    stale, skipped = write_plan(solver.as_plan(working), loaded, None)
+    if stale or skipped:
+        schedule_auto_run(session.starts_at)
+    return f"{len(result.changes) - 1} changes"  # the first is the leaving itself

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from rq import get_current_job
@@ -33,7 +34,7 @@ def _job(run: MatchingRun) -> Job | None:
         return None
 
 
-def run_view(run: MatchingRun) -> dict:
+def run_view(run: MatchingRun) -> dict[str, Any]:
     """The run's fields, with the job's progress while it works (and `failed` when the
     job gave up before the run could record anything)."""
     view = {c.key: getattr(run, c.key) for c in run.__table__.columns}

@@ -20,17 +20,22 @@ found outside that view (see `plan`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
-from coordinator.matching import candidates as candidate_pairs
-from coordinator.matching import repair
-from coordinator.matching.constraints import Rules
-from coordinator.matching.explain import explain
-from coordinator.matching.problem import SCALE, Plan, Problem
-from coordinator.matching.state import Plan as Working
+from coordinator.matching.engine import candidates as candidate_pairs
+from coordinator.matching.engine import repair
+from coordinator.matching.engine.candidates import Candidates
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.explain import explain
+from coordinator.matching.engine.keys import keys_of, pair_keys
+from coordinator.matching.engine.problem import SCALE, Plan, Problem, Role, Session, Volunteer
+from coordinator.matching.engine.repair import Taker
+from coordinator.matching.engine.state import WorkingPlan
 
 Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3
@@ -40,6 +45,37 @@ SPARSE_ABOVE = 500_000
 WIDE = (25, 10)
 NARROW = (6, 3)
 BONUS_SHARE = 5
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+Pairs = npt.NDArray[np.intp]  # indices of candidate pairs
+
+
+class CoverBonus(NamedTuple):
+    """Per session with needs, the role whose coverers earn the bonus (role indices)."""
+
+    role: Ints
+    units: Ints  # coverers who earn it: one per need
+    bonus: Ints  # per coverer, in points
+
+
+class CoverOption(NamedTuple):
+    """A coverer brought into a session: to a free seat, or replacing a colleague."""
+
+    extra: int  # what it adds to the objective
+    volunteer_id: int
+    role: Role
+    replaced: int | None  # the colleague who gives up the seat
+
+
+class CoverMove(NamedTuple):
+    """A coverer moved in from a proposal elsewhere."""
+
+    loss: int  # what the other session loses, plus the change in pair cost
+    volunteer_id: int
+    pair_cost: int  # in the role here
+    role: Role  # here
+    held: Role  # the role they leave there
+    replaceable: list[int]  # colleagues here one of whom gives up the seat if it is full
 
 
 def solve(problem: Problem, progress: Progress | None = None) -> Plan:
@@ -53,7 +89,7 @@ def solve(problem: Problem, progress: Progress | None = None) -> Plan:
     return result
 
 
-def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, object]:
+def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPlan, Candidates]:
     """The working plan (repairs edit it) and the candidate pairs it was chosen from."""
     report = progress or (lambda _stage, _fraction: None)
     rules = Rules(problem)
@@ -76,10 +112,12 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[Working, o
     return working, cands
 
 
-def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int) -> Working:
+def _flow_and_finish(
+    problem: Problem, rules: Rules, cands: Candidates, allowed: Bools, rounds: int
+) -> WorkingPlan:
     """A flow over the `allowed` pairs, then the exact finishing steps."""
     for _round in range(rounds):
-        working = Working(rules, cands)
+        working = WorkingPlan(rules, cands)
         _apply(working, problem, cands, flow(problem, rules, cands, allowed))
         dropped = cover_needs(working)
         if not dropped:
@@ -100,7 +138,7 @@ def _flow_and_finish(problem: Problem, rules: Rules, cands, allowed, rounds: int
     return working
 
 
-def _plan_pairs(working: Working, cands) -> np.ndarray:
+def _plan_pairs(working: WorkingPlan, cands: Candidates) -> Ints:
     """Indices of the plan's proposals among the candidates (sorted by volunteer)."""
     if not working.proposals:
         return np.zeros(0, dtype=np.int64)
@@ -109,10 +147,11 @@ def _plan_pairs(working: Working, cands) -> np.ndarray:
     bounds = np.searchsorted(cands.vol, np.arange(len(working.vols) + 1))
     count = bounds[vol + 1] - bounds[vol]
     at = candidate_pairs.expand(bounds[vol], count)
-    return at[cands.role[at] == np.repeat(role, count)]
+    found: Ints = at[cands.role[at] == np.repeat(role, count)]
+    return found
 
 
-def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> None:
+def _apply(working: WorkingPlan, problem: Problem, cands: Candidates, chosen: Pairs) -> None:
     vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
     for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
         volunteer_id = int(vol_ids[cands.vol[p]])
@@ -121,7 +160,7 @@ def _apply(working: Working, problem: Problem, cands, chosen: np.ndarray) -> Non
             working.add(volunteer_id, role, int(cands.cost[p]))
 
 
-def _staffable(problem: Problem, cands) -> np.ndarray:
+def _staffable(problem: Problem, cands: Candidates) -> Bools:
     """Pairs of sessions whose every need some candidate covers (others cannot be staffed
     at all, so their volunteers are better used elsewhere)."""
     wanted, has = _need_bits(problem)
@@ -135,10 +174,11 @@ def _staffable(problem: Problem, cands) -> np.ndarray:
     for booking in problem.bookings:
         if booking.fixed and booking.volunteer_id in vol_index and booking.session_id in index:
             covered[index[booking.session_id]] |= has[vol_index[booking.volunteer_id]]
-    return (wanted & ~covered)[cands.session] == 0
+    staffable: Bools = (wanted & ~covered)[cands.session] == 0
+    return staffable
 
 
-def _views(problem: Problem, cands) -> tuple[np.ndarray, np.ndarray]:
+def _views(problem: Problem, cands: Candidates) -> tuple[Bools, Bools]:
     """What the flows of a large problem see: of each role's cheapest pairs per seat,
     those among their volunteer's best placed (by place in the role's list, per seat),
     and every earlier proposal. The wide view keeps WIDE = (pairs per seat, per
@@ -163,20 +203,30 @@ def _views(problem: Problem, cands) -> tuple[np.ndarray, np.ndarray]:
         views.append(keep)
     existing = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
     if existing:
-        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-        role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
-        key = vol_ids[cands.vol] * (1 << 32) + role_ids[cands.role]
-        earlier = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        earlier = _earlier(problem, existing, cands.vol, cands.role)
         for keep in views:
             keep |= earlier
     return views[0], views[1]
 
 
-def working_plan(problem: Problem) -> tuple[Working, object]:
+def _earlier(
+    problem: Problem,
+    existing: set[tuple[int, int]],
+    vol: npt.NDArray[np.int32],
+    role: npt.NDArray[np.int32],
+) -> Bools:
+    """Which (volunteer index, role index) pairs are earlier proposals (`existing`:
+    (volunteer id, role id))."""
+    vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
+    role_ids = np.array([r.id for r in problem.roles], dtype=np.int64)
+    return np.isin(pair_keys(vol_ids[vol], role_ids[role]), keys_of(existing))
+
+
+def working_plan(problem: Problem) -> tuple[WorkingPlan, Candidates]:
     """The plan as it stands, unsolved: the matcher's earlier proposals in place."""
     rules = Rules(problem)
     cands = candidate_pairs.build(problem, rules)
-    working = Working(rules, cands)
+    working = WorkingPlan(rules, cands)
     for booking in problem.bookings:
         if not booking.fixed and booking.role_id in rules.role:
             role = rules.role[booking.role_id]
@@ -187,12 +237,12 @@ def working_plan(problem: Problem) -> tuple[Working, object]:
     return working, cands
 
 
-def as_plan(working: Working) -> Plan:
+def as_plan(working: WorkingPlan) -> Plan:
     """The result with its reasons."""
     return explain(working)
 
 
-def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = None) -> np.ndarray:
+def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | None = None) -> Pairs:
     """Indices of the candidate pairs (among `allowed`) a min-cost flow picks.
 
     Layers that cannot bind are left out, which keeps the graph small: a week whose limit
@@ -235,10 +285,7 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
 
     pair_cost = cands.cost[pairs] * scale
     if existing:
-        vol_ids = np.array([v.id for v in problem.volunteers], dtype=np.int64)
-        role_ids = np.array([r.id for r in roles], dtype=np.int64)
-        key = vol_ids[cands.vol[pairs]] * (1 << 32) + role_ids[cands.role[pairs]]
-        keep = np.isin(key, [v * (1 << 32) + r for v, r in existing])
+        keep = _earlier(problem, existing, cands.vol[pairs], cands.role[pairs])
         pair_cost = pair_cost - keep * w.keep_bonus
 
     # Coverers of a session's needs reach one of its roles through a node whose first
@@ -302,10 +349,11 @@ def flow(problem: Problem, rules: Rules, cands, allowed: np.ndarray | None = Non
         raise RuntimeError(f"min-cost flow failed: status {status}")
     first_pair = sum(len(part[0]) for part in parts[:3])
     flows = solver.flows(arcs[first_pair : first_pair + pairs.size])
-    return pairs[flows > 0]
+    chosen: Pairs = pairs[flows > 0]
+    return chosen
 
 
-def _need_bits(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+def _need_bits(problem: Problem) -> tuple[Ints, Ints]:
     """Per session: its needs as bits; per volunteer: the needs they cover, as bits."""
     needs = sorted({need for s in problem.sessions for need in s.needs})
     bit = {need: 1 << i for i, need in enumerate(needs)}
@@ -314,19 +362,20 @@ def _need_bits(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return np.array(wanted, dtype=np.int64), np.array(has, dtype=np.int64)
 
 
-def _covers(problem: Problem, cands, pairs: np.ndarray) -> np.ndarray:
+def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
     wanted, has = _need_bits(problem)
-    return (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
+    covers: Bools = (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
+    return covers
 
 
-def _cover_bonus(problem: Problem, rules: Rules, cands, covering: np.ndarray) -> tuple:
+def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pairs) -> CoverBonus:
     """For each session with needs: the role where its coverers are the largest share of
     the candidates (an interpreter's seat needs one anyway, so the bonus moves nobody),
     how many coverers earn a bonus there (one per need) and the bonus: BONUS_SHARE
     percent of the session's empty seats' cost, shared among its needs."""
     if covering.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
+        return CoverBonus(empty, empty, empty)
     n_roles = len(problem.roles)
     coverers = np.bincount(cands.role[covering], minlength=n_roles)
     share = coverers / np.maximum(np.bincount(cands.role, minlength=n_roles), 1)
@@ -344,10 +393,10 @@ def _cover_bonus(problem: Problem, rules: Rules, cands, covering: np.ndarray) ->
     needs = [len(rules.session[s].needs) for s in sessions]
     worth = [rules.unfilled_cost(s) * seats[s] * BONUS_SHARE // 100 for s in sessions]
     bonus = [w // n for w, n in zip(worth, needs, strict=True)]
-    return tuple(np.array(column, dtype=np.int64) for column in (roles, needs, bonus))
+    return CoverBonus(*(np.array(column, dtype=np.int64) for column in (roles, needs, bonus)))
 
 
-def cover_needs(plan: Working) -> set[int]:
+def cover_needs(plan: WorkingPlan) -> set[int]:
     """Every session with proposals covers its participants' needs, or loses them:
     coverers come from free seats, in place of colleagues or moved from other sessions,
     and the session keeps them only when that costs less than leaving it empty. Returns
@@ -383,7 +432,7 @@ def cover_needs(plan: Working) -> set[int]:
     return dropped
 
 
-def _replaceable(plan: Working, session, role, newcomer) -> list[int]:
+def _replaceable(plan: WorkingPlan, session: Session, role: Role, newcomer: Volunteer) -> list[int]:
     """Proposed colleagues in `role` whom `newcomer` can replace with the session's needs
     better covered than now (a colleague covering only some of them included)."""
     missing = len(plan.missing_needs(session))
@@ -395,11 +444,11 @@ def _replaceable(plan: Working, session, role, newcomer) -> list[int]:
     ]
 
 
-def _add_coverer(plan: Working, session, need: str) -> bool:
+def _add_coverer(plan: WorkingPlan, session: Session, need: str) -> bool:
     """The cheapest way to bring in someone with `need`: a free seat, or in place of a
     proposed colleague whose going leaves the needs better covered than now."""
     rules = plan.rules
-    best = None  # (extra cost, volunteer, role, replaced volunteer or None)
+    best: CoverOption | None = None
     for j in plan.roles_of[session.id]:
         role = plan.roles[j]
         for pair_cost, volunteer_id in plan.coverers(j, need):
@@ -408,25 +457,28 @@ def _add_coverer(plan: Working, session, need: str) -> bool:
                 continue
             extra = plan.marginal_cost(pair_cost, volunteer_id)
             if plan.free_seats(role) > 0:
-                option = (extra - rules.unfilled_cost(session.id), volunteer_id, role, None)
+                option = CoverOption(
+                    extra - rules.unfilled_cost(session.id), volunteer_id, role, None
+                )
             else:
                 replaceable = _replaceable(plan, session, role, volunteer)
                 if not replaceable:
                     continue
                 out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
-                option = (extra - plan.proposals[(out, role.id)], volunteer_id, role, out)
-            if best is None or option[0] < best[0]:
+                option = CoverOption(
+                    extra - plan.proposals[(out, role.id)], volunteer_id, role, out
+                )
+            if best is None or option.extra < best.extra:
                 best = option
     if best is None:
         return False
-    _, volunteer_id, role, out = best
-    if out is not None:
-        plan.remove(out, role)
-    plan.add(volunteer_id, role, _pair_cost(plan, role, volunteer_id))
+    if best.replaced is not None:
+        plan.remove(best.replaced, best.role)
+    plan.add(best.volunteer_id, best.role, _pair_cost(plan, best.role, best.volunteer_id))
     return True
 
 
-def _move_coverer(plan: Working, session, need: str) -> int | None:
+def _move_coverer(plan: WorkingPlan, session: Session, need: str) -> int | None:
     """Bring in someone with `need` who is proposed elsewhere at the same time (or in a
     full week); the seat they leave is refilled if possible. Worth it when this
     session's seats are worth more than what the other session loses: one seat, or all
@@ -437,7 +489,7 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
     if not here:
         return None
     kept_here = len(here) * rules.unfilled_cost(session.id)
-    best = None  # (loss, volunteer, pair cost, role here, role held there, replaceable)
+    best: CoverMove | None = None
     for j in plan.roles_of[session.id]:
         role = plan.roles[j]
         for pair_cost, volunteer_id in plan.coverers(j, need):
@@ -458,21 +510,21 @@ def _move_coverer(plan: Working, session, need: str) -> int | None:
                 if not plan.fits(volunteer_id, session, ignoring=there):
                     continue
                 loss = lost_there + pair_cost - plan.proposals[(volunteer_id, held_id)]
-                if best is None or loss < best[0]:
-                    best = (loss, volunteer_id, pair_cost, role, held, replaceable)
+                if best is None or loss < best.loss:
+                    best = CoverMove(loss, volunteer_id, pair_cost, role, held, replaceable)
     if best is None:
         return None
-    _, volunteer_id, pair_cost, role, held, replaceable = best
-    plan.remove(volunteer_id, held)
+    role, held = best.role, best.held
+    plan.remove(best.volunteer_id, held)
     if plan.free_seats(role) <= 0:
-        out = max(replaceable, key=lambda v: plan.proposals[(v, role.id)])
+        out = max(best.replaceable, key=lambda v: plan.proposals[(v, role.id)])
         plan.remove(out, role)
-    plan.add(volunteer_id, role, pair_cost)
+    plan.add(best.volunteer_id, role, best.pair_cost)
     repair.fill(plan, held, repair.Repair())
     return held.session_id
 
 
-def fill_by_moves(plan: Working, closed=frozenset()) -> None:
+def fill_by_moves(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     """Seats still empty (of sessions not `closed`): move a proposed volunteer there when
     a free one can take the seat they leave (what a flow over cautious clusters cannot
     see)."""
@@ -489,12 +541,12 @@ def fill_by_moves(plan: Working, closed=frozenset()) -> None:
                 break
 
 
-def _pair_cost(plan: Working, role, volunteer_id: int) -> int:
+def _pair_cost(plan: WorkingPlan, role: Role, volunteer_id: int) -> int:
     rules = plan.rules
     return rules.pair_cost(rules.volunteer[volunteer_id], rules.session[role.session_id])
 
 
-def _open_roles(plan: Working, closed) -> list[int]:
+def _open_roles(plan: WorkingPlan, closed: Set[int]) -> list[int]:
     """Indices of the roles with a free seat, of every session not `closed`."""
     return [
         j
@@ -503,7 +555,7 @@ def _open_roles(plan: Working, closed) -> list[int]:
     ]
 
 
-def fill_open_seats(plan: Working, closed=frozenset()) -> None:
+def fill_open_seats(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     """Seats still empty (of sessions not `closed`) get the cheapest volunteer who fits
     exactly (the flow's clusters are cautious: two sessions an hour apart may both be
     possible)."""
@@ -518,16 +570,16 @@ def fill_open_seats(plan: Working, closed=frozenset()) -> None:
         options = plan.candidates(j)
         while plan.free_seats(role) > 0:
             missing = plan.missing_needs(session)
-            best = None
+            best: Taker | None = None
             for pair_cost, volunteer_id in options:
                 if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
                     continue
-                if best is not None and pair_cost >= best[0]:
+                if best is not None and pair_cost >= best.marginal_cost:
                     break  # sorted by pair cost; load only adds
                 if plan.fits(volunteer_id, session):
                     extra = plan.marginal_cost(pair_cost, volunteer_id)
-                    if best is None or extra < best[0]:
-                        best = (extra, volunteer_id, pair_cost)
-            if best is None or best[0] >= rules.unfilled_cost(session.id):
+                    if best is None or extra < best.marginal_cost:
+                        best = Taker(extra, volunteer_id, pair_cost)
+            if best is None or best.marginal_cost >= rules.unfilled_cost(session.id):
                 break
-            plan.add(best[1], role, best[2])
+            plan.add(best.volunteer_id, role, best.pair_cost)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from coordinator.matching.problem import EXPERT_ROLES, Plan, Proposal, Unfilled
+from coordinator.matching.engine.problem import EXPERT_ROLES, Plan, Proposal, Role, Unfilled
+from coordinator.matching.engine.state import WorkingPlan
 
 WEEKDAYS = (
     ("Thứ Hai", "Mon"),
@@ -20,7 +21,7 @@ NEEDS = {
     "low_vision": ("hỗ trợ người nhìn kém", "supports low vision"),
     "mobility": ("hỗ trợ vận động", "supports mobility"),
 }
-DISTANCE = {
+DISTANCE: dict[int | None, tuple[str, str]] = {
     0: ("cùng phường", "same ward"),
     1: ("phường lân cận", "neighbouring ward"),
 }
@@ -30,7 +31,7 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def proposal_reasons(plan, volunteer_id: int, role) -> tuple[str, ...]:
+def proposal_reasons(plan: WorkingPlan, volunteer_id: int, role: Role) -> tuple[str, ...]:
     rules = plan.rules
     volunteer, session = rules.volunteer[volunteer_id], rules.session[role.session_id]
     reasons = []
@@ -60,7 +61,7 @@ def proposal_reasons(plan, volunteer_id: int, role) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def unfilled_reasons(plan, role_index: int) -> tuple[str, ...]:
+def unfilled_reasons(plan: WorkingPlan, role_index: int) -> tuple[str, ...]:
     rules = plan.rules
     role = plan.roles[role_index]
     session = rules.session[role.session_id]
@@ -91,7 +92,7 @@ def unfilled_reasons(plan, role_index: int) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def explain(plan) -> Plan:
+def explain(plan: WorkingPlan) -> Plan:
     rules = plan.rules
     proposals = [
         Proposal(

@@ -7,15 +7,32 @@ left open) and by repairs after a withdrawal.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from coordinator.matching.candidates import Candidates
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import Role, Session
+from coordinator.matching.engine.candidates import Candidates
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import Role, Session
+
+# A candidate of a role: (pair cost, volunteer id). Plain tuples, built by the thousand
+# from the candidates' arrays (zip), unpacked in the hot loops.
+Option = tuple[int, int]
 
 
-class Plan:
+class Undo(NamedTuple):
+    """A change made during a tentative change (WorkingPlan.begin), to undo it."""
+
+    volunteer_id: int
+    role: Role
+    removed_cost: int | None  # the pair cost of a removed proposal; None for an added one
+
+
+class WorkingPlan:
+    """The mutable state of a plan while the solver finishes it or repairs edit it (the
+    result handed out is the immutable `problem.Plan`, made by `explain`)."""
+
     def __init__(self, rules: Rules, cands: Candidates) -> None:
         self.rules = rules
         problem = rules.problem
@@ -54,15 +71,15 @@ class Plan:
         self.load_at = np.array([self.load[v.id] for v in self.vols], dtype=np.int64)
         self.held_at = np.zeros(len(self.vols), dtype=np.int64)
         # While a tentative change runs (begin): what to undo, and the objective's change.
-        self._journal: list[tuple[int, Role, int | None]] | None = None
+        self._journal: list[Undo] | None = None
         self.change = 0
-        self._lists: dict[int, list[tuple[int, int]]] = {}
-        self._coverers: dict[tuple[int, str], list[tuple[int, int]]] = {}
-        self._has_need: dict[str, np.ndarray] = {}
+        self._lists: dict[int, list[Option]] = {}
+        self._coverers: dict[tuple[int, str], list[Option]] = {}
+        self._has_need: dict[str, npt.NDArray[np.bool_]] = {}
 
     # -- reading -----------------------------------------------------------------------
 
-    def candidates(self, role_index: int) -> list[tuple[int, int]]:
+    def candidates(self, role_index: int) -> list[Option]:
         """(pair cost, volunteer id) of every volunteer the rules allow in the role."""
         found = self._lists.get(role_index)
         if found is None:  # built once per role: repairs ask for the same roles again
@@ -71,7 +88,7 @@ class Plan:
             self._lists[role_index] = found
         return found
 
-    def coverers(self, role_index: int, need: str) -> list[tuple[int, int]]:
+    def coverers(self, role_index: int, need: str) -> list[Option]:
         """The role's candidates who have `need`, cheapest first: a few of them, so
         covering needs does not walk every candidate of the role."""
         key = (role_index, need)
@@ -137,13 +154,13 @@ class Plan:
         self.load_at[i] += 1
         self.held_at[i] += 1
         if self._journal is not None:
-            self._journal.append((volunteer_id, role, None))
+            self._journal.append(Undo(volunteer_id, role, None))
             self.change += self.worth(volunteer_id, role, pair_cost)
 
     def remove(self, volunteer_id: int, role: Role) -> int:
         if self._journal is not None:
             pair_cost = self.proposals[(volunteer_id, role.id)]
-            self._journal.append((volunteer_id, role, pair_cost))
+            self._journal.append(Undo(volunteer_id, role, pair_cost))
             self.change -= self.worth(volunteer_id, role, pair_cost)
         session = self.rules.session[role.session_id]
         self.busy[volunteer_id].remove(session)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 
-from coordinator.matching.problem import (
+from coordinator.matching.engine.problem import (
     EXPERT_ROLES,
     ROLE_ACCESSIBILITY,
     Problem,
@@ -93,7 +93,7 @@ class Rules:
     def pair_cost(self, volunteer: Volunteer, session: Session) -> int:
         w = self.weights
         steps = self.distance(volunteer, session)
-        cost = {0: 0, 1: w.neighbour_ward}.get(steps, w.far_ward)
+        cost = 0 if steps == 0 else w.neighbour_ward if steps == 1 else w.far_ward
         if volunteer.preferred_wards and session.ward not in volunteer.preferred_wards:
             cost += w.missed_preference
         if volunteer.preferred_topics and session.topic not in volunteer.preferred_topics:
@@ -166,7 +166,7 @@ class Rules:
         proposed_sessions = {self.role[r].session_id for _, r in pairs}
         for session_id in proposed_sessions:
             session = self.session[session_id]
-            skills = set()
+            skills: set[str] = set()
             for volunteer_id in staff[session_id]:
                 skills |= self.volunteer[volunteer_id].accessibility
             if not session.needs <= skills:

@@ -142,7 +142,7 @@ class Plan:
     proposals: list[Proposal]
     unfilled: list[Unfilled]
     objective: int
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)  # pairs, seconds
 
     @property
     def filled(self) -> int:

@@ -14,40 +14,65 @@ time that the volunteer can take at most one of them. Separate clusters never cl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from coordinator.matching.constraints import Rules
-from coordinator.matching.problem import EXPERT_ROLES, ROLE_ACCESSIBILITY, Problem
+from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.keys import first_of, keys_of, pair_keys
+from coordinator.matching.engine.problem import (
+    EXPERT_ROLES,
+    ROLE_ACCESSIBILITY,
+    Problem,
+    Volunteer,
+)
 
 FAR = np.int16(1000)
+Int32s = npt.NDArray[np.int32]
+Int64s = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+Excluded = dict[str, int]  # pairs dropped per reason, for explanations
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Candidates:
-    vol: np.ndarray  # index into problem.volunteers
-    role: np.ndarray  # index into problem.roles
-    session: np.ndarray  # index into problem.sessions
-    cost: np.ndarray  # pair cost in points (load and empty seats are costed apart)
-    cluster: np.ndarray  # per pair: its cluster id
-    cluster_week: np.ndarray  # per cluster: its (volunteer, week) id
-    week_vol: np.ndarray  # per (volunteer, week) id: the volunteer index
-    week_cap: np.ndarray  # per (volunteer, week) id: sessions still allowed that week
-    excluded: dict[str, int]  # pairs dropped per reason, for explanations
+    """The allowed (volunteer, role) pairs as columns, one row per pair, sorted by
+    volunteer then by the session's start (see the module's docstring)."""
+
+    vol: Int32s  # index into problem.volunteers
+    role: Int32s  # index into problem.roles
+    session: Int32s  # index into problem.sessions
+    cost: Int32s  # pair cost in points (load and empty seats are costed apart)
+    cluster: Int32s  # per pair: its cluster id
+    cluster_week: Int64s  # per cluster: its (volunteer, week) id
+    week_vol: Int64s  # per (volunteer, week) id: the volunteer index
+    week_cap: Int64s  # per (volunteer, week) id: sessions still allowed that week
+    excluded: Excluded
     # Pair indices by (role, cost, then volunteers with fewer pairs first), and where each
     # role's run starts: the flow's cheapest pairs per role and the finishing's lists;
     # in that order too, the volunteer (index and id) and cost of each pair.
-    by_role: np.ndarray | None = None
-    role_start: np.ndarray | None = None
-    by_role_vol: np.ndarray | None = None
-    by_role_vol_id: np.ndarray | None = None
-    by_role_cost: np.ndarray | None = None
+    by_role: Int32s
+    role_start: Int64s
+    by_role_vol: Int32s
+    by_role_vol_id: Int64s
+    by_role_cost: Int32s
 
     def __len__(self) -> int:
         return len(self.vol)
 
 
-def _membership(items: list[frozenset], universe: list[str]) -> np.ndarray:
+class Clusters(NamedTuple):
+    """Per unit its cluster; per cluster its (volunteer, week) id; per (volunteer, week)
+    id the volunteer and the sessions still allowed that week."""
+
+    cluster: Int64s
+    cluster_week: Int64s
+    week_vol: Int64s
+    week_cap: Int64s
+
+
+def _membership(items: list[frozenset[str]], universe: list[str]) -> Bools:
     """Boolean matrix [item, code]: does item's set contain code."""
     column = {code: i for i, code in enumerate(universe)}
     matrix = np.zeros((len(items), max(len(universe), 1)), dtype=bool)
@@ -58,7 +83,7 @@ def _membership(items: list[frozenset], universe: list[str]) -> np.ndarray:
     return matrix
 
 
-def expand(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def expand(starts: Int64s, counts: Int64s) -> Int64s:
     """The positions starts[i] .. starts[i] + counts[i] - 1 of every i, in order."""
     total = int(counts.sum())
     offsets = np.cumsum(counts) - counts
@@ -110,29 +135,34 @@ def build(problem: Problem, rules: Rules) -> Candidates:
     vol, sess = vol[staffed], sess[staffed]
     unit = (np.cumsum(staffed) - 1)[unit]
     cost = _pair_costs(problem, t, vol, sess)
-    cluster, cluster_week, week_vol, week_cap = _clusters(rules, t, vol, sess)
+    clusters = _clusters(rules, t, vol, sess)
     # The pairs' columns as int32: half the memory to fill, which a fresh process (a
     # worker's job) pays for page by page.
     small = np.int32
-    cands = Candidates(
-        vol=vol.astype(small)[unit],
-        role=role.astype(small),
+    pair_vol = vol.astype(small)[unit]
+    pair_role = role.astype(small)
+    pair_cost = cost.astype(small)[unit]
+    by_role, role_start = _by_role(pair_vol, pair_role, pair_cost, len(problem.roles), t.n_vol)
+    by_role_vol = pair_vol[by_role]
+    return Candidates(
+        vol=pair_vol,
+        role=pair_role,
         session=sess.astype(small)[unit],
-        cost=cost.astype(small)[unit],
-        cluster=cluster.astype(small)[unit],
-        cluster_week=cluster_week,
-        week_vol=week_vol,
-        week_cap=week_cap,
+        cost=pair_cost,
+        cluster=clusters.cluster.astype(small)[unit],
+        cluster_week=clusters.cluster_week,
+        week_vol=clusters.week_vol,
+        week_cap=clusters.week_cap,
         excluded=excluded,
+        by_role=by_role,
+        role_start=role_start,
+        by_role_vol=by_role_vol,
+        by_role_vol_id=t.vol_ids[by_role_vol],
+        by_role_cost=pair_cost[by_role],
     )
-    cands.by_role, cands.role_start = _by_role(cands, len(problem.roles), t.n_vol)
-    cands.by_role_vol = cands.vol[cands.by_role]
-    cands.by_role_vol_id = t.vol_ids[cands.by_role_vol]
-    cands.by_role_cost = cands.cost[cands.by_role]
-    return cands
 
 
-def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
+def _free_and_near(problem: Problem, t: _Tables, excluded: Excluded) -> tuple[Int64s, Int64s]:
     """(volunteer, session) index pairs, free at the session's time (a weekly window
     holds it) and near enough, for the sessions with an open role; sorted by volunteer,
     then by the session's start, end and index."""
@@ -189,7 +219,7 @@ def _free_and_near(problem: Problem, t: _Tables, excluded: dict) -> tuple:
     return vol, sess
 
 
-def _free_at(volunteers, times: list[tuple[int, int, int]]) -> np.ndarray:
+def _free_at(volunteers: list[Volunteer], times: list[tuple[int, int, int]]) -> Bools:
     """Boolean matrix [volunteer, time]: a weekly window holds the time."""
     win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(volunteers) for x in v.windows]
     win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
@@ -201,7 +231,9 @@ def _free_at(volunteers, times: list[tuple[int, int, int]]) -> np.ndarray:
     return free
 
 
-def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, excluded):
+def _without_refusals_and_fixed_clashes(
+    problem: Problem, rules: Rules, t: _Tables, vol: Int64s, sess: Int64s, excluded: Excluded
+) -> Bools:
     """Drop refused pairs, and pairs that clash with a fixed booking or exceed a week's
     remaining limit (Rules.conflict and the weekly limit, as columns)."""
     keep = np.ones(vol.size, dtype=bool)
@@ -210,8 +242,8 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
         refusing = np.zeros(t.n_vol, dtype=bool)
         refusing[[vol_index[v] for v, _ in problem.refused if v in vol_index]] = True
         asked = np.flatnonzero(refusing[vol])
-        key = t.vol_ids[vol[asked]] * (1 << 32) + t.s_ids[sess[asked]]
-        refused = asked[np.isin(key, [v * (1 << 32) + s for v, s in problem.refused])]
+        key = pair_keys(t.vol_ids[vol[asked]], t.s_ids[sess[asked]])
+        refused = asked[np.isin(key, keys_of(problem.refused))]
         excluded["refused"] = int(refused.size)
         keep[refused] = False
     session_index = {s: k for k, s in enumerate(t.s_ids.tolist())}
@@ -252,14 +284,14 @@ def _without_refusals_and_fixed_clashes(problem, rules, t: _Tables, vol, sess, e
     return keep & ~clash & ~full
 
 
-def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray) -> np.ndarray:
+def _pair_costs(problem: Problem, t: _Tables, vol: Int64s, sess: Int64s) -> Int64s:
     """Rules.pair_cost for every (volunteer, session) pair."""
     vols, sessions, w = problem.volunteers, problem.sessions, problem.weights
     travel = np.where(t.hops == 0, 0, np.where(t.hops == 1, w.neighbour_ward, w.far_ward))
     cost = travel.astype(np.int64)[t.home[vol], t.s_ward[sess]]
     topics = sorted({s.topic for s in sessions})
     groups = sorted({s.target_group for s in sessions})
-    wards = sorted(t.ward_col, key=t.ward_col.get)
+    wards = sorted(t.ward_col, key=t.ward_col.__getitem__)
     topic_col = np.array([topics.index(s.topic) for s in sessions], dtype=np.int64)
     group_col = np.array([groups.index(s.target_group) for s in sessions], dtype=np.int64)
     for column, prefs, universe in (
@@ -275,10 +307,9 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
         cost[which] += w.missed_preference * ~met[vol[which], column[sess[which]]]
     languages = sorted({code for s in sessions for code in s.languages})
     if languages:
-        speaks = _membership([v.languages for v in vols], languages)
-        spoken = _membership([s.languages for s in sessions], languages)
         # Packed to bits: a byte per 8 languages and pair, not a bool per language.
-        speaks, spoken = np.packbits(speaks, axis=1), np.packbits(spoken, axis=1)
+        speaks = np.packbits(_membership([v.languages for v in vols], languages), axis=1)
+        spoken = np.packbits(_membership([s.languages for s in sessions], languages), axis=1)
         shared = (speaks[vol] & spoken[sess]).any(axis=1)
         has_languages = np.array([bool(s.languages) for s in sessions], dtype=bool)
         cost += w.language_mismatch * (has_languages[sess] & ~shared)
@@ -302,7 +333,7 @@ def _pair_costs(problem: Problem, t: _Tables, vol: np.ndarray, sess: np.ndarray)
     return cost
 
 
-def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray:
+def _outside(members: dict[int, list[int]], vol: Int64s, sess: Int64s, n_vol: int) -> Bools:
     """Pairs whose session has members (session index -> volunteer indices) and whose
     volunteer is not one of them."""
     out = np.zeros(vol.size, dtype=bool)
@@ -319,7 +350,9 @@ def _outside(members: dict[int, list[int]], vol, sess, n_vol: int) -> np.ndarray
     return out
 
 
-def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
+def _qualified_roles(
+    problem: Problem, vol: Int64s, sess: Int64s, excluded: Excluded
+) -> tuple[npt.NDArray[np.intp], Int32s]:
     """The (unit, role) pairs: each (volunteer, session) unit once per open role of the
     session the volunteer is qualified for, in (unit, role index) order."""
     vols, roles = problem.volunteers, problem.roles
@@ -334,7 +367,7 @@ def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
     for k, js in open_roles.items():
         role_at[k, : len(js)] = js
     # Who is qualified, per kind of role (skills, expert, accessibility).
-    kinds: dict[tuple, int] = {}
+    kinds: dict[tuple[bool, frozenset[str], frozenset[str]], int] = {}
     role_kind = np.zeros(len(roles) + 1, dtype=np.int64)  # the last one: "no role"
     for j, r in enumerate(roles):
         key = (
@@ -359,10 +392,8 @@ def _qualified_roles(problem: Problem, vol, sess, excluded) -> tuple:
     return unit, role_at[sess[unit], slot]
 
 
-def _clusters(rules: Rules, t: _Tables, vol, sess) -> tuple:
-    """Clusters of units sorted by (volunteer, session start): per unit its cluster; per
-    cluster its (volunteer, week); per (volunteer, week) the volunteer and the sessions
-    still allowed that week."""
+def _clusters(rules: Rules, t: _Tables, vol: Int64s, sess: Int64s) -> Clusters:
+    """Clusters of units sorted by (volunteer, session start)."""
     start, end, week = t.s_start[sess], t.s_end[sess], t.s_week[sess]
     n = vol.size
     # Running latest end within each volunteer (offset per volunteer keeps the max local).
@@ -376,42 +407,41 @@ def _clusters(rules: Rules, t: _Tables, vol, sess) -> tuple:
     apart[1:] = start[1:] >= running_end[:-1] + rules.problem.travel_gap
     cluster = np.cumsum(new_vol | new_week | apart) - 1
     first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]]) if n else cluster
-    vw_key = (vol[first] << 32) + week[first] if n else first
+    vw_key = pair_keys(vol[first], week[first]) if n else first
     uniq, cluster_week = np.unique(vw_key, return_inverse=True)
-    week_vol = uniq >> 32
+    week_vol = first_of(uniq)
     week_cap = t.limit[week_vol].copy()
     if rules.fixed_sessions and n:
         # Fixed bookings use up their week: (volunteer index, week) keys, counted.
         vol_index = {v: i for i, v in enumerate(t.vol_ids.tolist())}
-        fixed = np.array(
-            [
-                (vol_index[v] << 32) + rules.session[s].week
-                for v, sessions in rules.fixed_sessions.items()
-                if v in vol_index
-                for s in sessions
-            ],
-            dtype=np.int64,
+        fixed = keys_of(
+            (vol_index[v], rules.session[s].week)
+            for v, sessions in rules.fixed_sessions.items()
+            if v in vol_index
+            for s in sessions
         )
         fixed = fixed[np.isin(fixed, uniq)]
         week_cap -= np.bincount(np.searchsorted(uniq, fixed), minlength=uniq.size)
-    return (
-        cluster.astype(np.int64),
-        cluster_week.astype(np.int64),
-        week_vol.astype(np.int64),
-        np.maximum(week_cap, 0).astype(np.int64),
+    return Clusters(
+        cluster=cluster.astype(np.int64),
+        cluster_week=cluster_week.astype(np.int64),
+        week_vol=week_vol.astype(np.int64),
+        week_cap=np.maximum(week_cap, 0).astype(np.int64),
     )
 
 
-def _by_role(cands: Candidates, n_roles: int, n_vol: int) -> tuple[np.ndarray, np.ndarray]:
+def _by_role(
+    vol: Int32s, role: Int32s, cost: Int32s, n_roles: int, n_vol: int
+) -> tuple[Int32s, Int64s]:
     """Pairs sorted by (role, cost), ties going to volunteers with fewer pairs: the
     cheapest pairs kept per role then spread over many volunteers instead of the same
     few, and a volunteer with many options is left for later."""
-    pairs = np.bincount(cands.vol, minlength=n_vol)
+    pairs = np.bincount(vol, minlength=n_vol)
     rank = np.empty(n_vol, dtype=np.int64)
     rank[np.lexsort((np.arange(n_vol), pairs))] = np.arange(n_vol)
-    key = cands.role.astype(np.int64) << 40
-    key |= np.minimum(cands.cost, 0xFFFF).astype(np.int64) << 24
-    key |= rank[cands.vol]
+    key = role.astype(np.int64) << 40
+    key |= np.minimum(cost, 0xFFFF).astype(np.int64) << 24
+    key |= rank[vol]
     order = np.argsort(key).astype(np.int32)
-    starts = np.r_[0, np.cumsum(np.bincount(cands.role, minlength=n_roles))]
+    starts = np.r_[0, np.cumsum(np.bincount(role, minlength=n_roles))].astype(np.int64)
     return order, starts
