@@ -77,7 +77,7 @@ def _config(database_url: str, redis_url: str, tmp_path) -> dict:
         "MATCHING_DEBOUNCE_SECONDS": TestConfig.MATCHING_DEBOUNCE_SECONDS,
         "MAIL_SERVER": None,  # messages go to a per-test outbox folder
         "MAIL_OUTBOX_PATH": str(tmp_path / "outbox"),
-        # tests/test_rate_limits.py turns them on; elsewhere one address makes every call.
+        # tests/app/test_rate_limits.py turns them on; elsewhere one address makes every call.
         "RATELIMIT_ENABLED": False,
     }
 
@@ -290,7 +290,7 @@ def make_session(client, organizer_headers, session_payload, wards, competences)
 @pytest.fixture
 def smtp(app):
     """A real SMTP server on loopback that the app sends to; yields what it received."""
-    from tests.notification_helpers import smtp_server
+    from tests.notifications.notification_helpers import smtp_server
 
     yield from smtp_server(app)
 
@@ -298,6 +298,6 @@ def smtp(app):
 @pytest.fixture
 def clock(app, monkeypatch):
     """A clock the tests move, read by the app and by RQ's scheduler."""
-    from tests.notification_helpers import use_clock
+    from tests.notifications.notification_helpers import use_clock
 
     return use_clock(app, monkeypatch)

@@ -15,7 +15,7 @@ from tests.browser.browser_helpers import (
     problems_here,
     screenshot,
 )
-from tests.test_matching_runs import EVENING, session_at, tuesday_evening, work
+from tests.matching.test_runs import EVENING, session_at, tuesday_evening, work
 
 pytestmark = [needs_browser, pytest.mark.slow]
 

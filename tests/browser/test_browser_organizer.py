@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browser_helpers import hand_over, log_in, needs_browser
-from tests.test_matching_runs import EVENING, tuesday_evening, work
+from tests.matching.test_runs import EVENING, tuesday_evening, work
 
 pytestmark = [needs_browser, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.browser_helpers import assert_focus_visible, focused, hand_over, needs_browser
-from tests.test_matching_runs import session_at, tuesday_evening
+from tests.matching.test_runs import session_at, tuesday_evening
 
 pytestmark = [needs_browser, pytest.mark.slow]
 
