@@ -46,6 +46,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
+    # The app's modules are imported here, not at the top: importing one part of the
+    # package (the matching engine in a benchmark, a job's module) must not load them all.
     from coordinator import errors, extensions, models  # noqa: F401 - models fill the metadata
     from coordinator.events import outbox
     from coordinator.people import auth

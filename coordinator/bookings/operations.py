@@ -10,18 +10,17 @@ Every change writes a domain event in the same transaction; nothing here commits
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings import counters
+from coordinator.bookings import counters, rules
 from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
-from coordinator.bookings.rules import Refusal, role_refusal, time_refusal
+from coordinator.bookings.rules import role_refusal, time_refusal
 from coordinator.database import utcnow
-from coordinator.errors import Conflict, Forbidden, Invalid, NotFound
+from coordinator.errors import Conflict, Forbidden, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import User, Volunteer
@@ -43,42 +42,6 @@ def _event(type_: str, assignment: Assignment, reason: str | None = None, **extr
     outbox.record(type_, "session", assignment.session_id, payload, reason=reason)
 
 
-def lock_roles(role_ids: Iterable[int]) -> None:
-    """Row locks on PostgreSQL (ignored by SQLite, which already holds the write lock)."""
-    db.session.execute(
-        sa.select(SessionRole.id)
-        .where(SessionRole.id.in_(sorted(set(role_ids))))
-        .order_by(SessionRole.id)
-        .with_for_update()
-    ).all()
-
-
-def lock_volunteers(volunteer_ids: Iterable[int]) -> None:
-    db.session.execute(
-        sa.select(Volunteer.id)
-        .where(Volunteer.id.in_(sorted(set(volunteer_ids))))
-        .order_by(Volunteer.id)
-        .with_for_update()
-    ).all()
-
-
-def take_seat(role: SessionRole) -> bool:
-    """Atomically take one seat of `role` if one is free."""
-    return counters.take_one(role, "taken", "count")
-
-
-def free_seat(role: SessionRole) -> None:
-    counters.give_back(role, "taken")
-
-
-def _lock_and_reread(assignment: Assignment) -> None:
-    """Lock the booking's role, then read the booking again: a change that committed
-    between our first read and the lock (a promotion, another withdrawal) must not be
-    acted on from stale values."""
-    lock_roles([assignment.role_id])
-    db.session.refresh(assignment)
-
-
 def get_assignment(assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
@@ -86,64 +49,13 @@ def get_assignment(assignment_id: int) -> Assignment:
     return assignment
 
 
-def _role_of(session: TrainingSession, role_name: str) -> SessionRole:
-    role = next((r for r in session.roles if r.role == role_name), None)
-    if role is None:
-        known = ", ".join(r.role for r in session.roles) or "none"
-        raise Invalid.field(
-            "role", f"Buổi này không có vai trò '{role_name}' / No such role (roles: {known})."
-        )
-    return role
-
-
-def _require_open(session: TrainingSession) -> None:
-    if session.status != "published":
-        raise Conflict(
-            "Buổi học đã hủy hoặc đã xong / The session is cancelled or over.",
-            code="session_closed",
-        )
-    if session.starts_at <= utcnow():
-        raise Conflict(
-            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
-        )
-
-
-def _refuse(refusal: Refusal, field: str = "volunteer_id") -> None:
-    error = Invalid if refusal.code in ("missing_skills", "not_expert") else Conflict
-    raise error(refusal.message, {field: [refusal.message]}, code=refusal.code)
-
-
-def _existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
-    return db.session.scalar(
-        sa.select(Assignment).where(
-            Assignment.session_id == session_id,
-            Assignment.volunteer_id == volunteer_id,
-            sa.text(ACTIVE_ASSIGNMENT),
-        )
-    )
-
-
-def _check_volunteer(volunteer: Volunteer, session: TrainingSession, role: SessionRole) -> None:
-    if not volunteer.active:
-        raise Conflict("Tình nguyện viên đã ngừng hoạt động / The volunteer is inactive.")
-    if _existing_booking(session.id, volunteer.id) is not None:
-        raise Conflict(
-            "Bạn đã đăng ký buổi này rồi / Already signed up for this session.",
-            {"volunteer_id": ["Already booked in this session."]},
-            code="duplicate",
-        )
-    refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
-    if refusal:
-        _refuse(refusal)
-
-
 def _eligible_role(session: TrainingSession, role_name: str, volunteer: Volunteer) -> SessionRole:
     """The role to book, locked (role, then volunteer), after every rule said yes."""
-    _require_open(session)
-    role = _role_of(session, role_name)
-    lock_roles([role.id])
-    lock_volunteers([volunteer.id])
-    _check_volunteer(volunteer, session, role)
+    rules.require_open(session)
+    role = rules.role_of(session, role_name)
+    counters.lock_roles([role.id])
+    counters.lock_volunteers([volunteer.id])
+    rules.check_volunteer(volunteer, session, role)
     return role
 
 
@@ -152,7 +64,7 @@ def sign_up(
 ) -> Assignment:
     """Confirmed if a seat is free, else waitlisted at the end of the line."""
     role = _eligible_role(session, role_name, volunteer)
-    confirmed = take_seat(role)
+    confirmed = counters.take_seat(role)
     position = None if confirmed else counters.next_position(Assignment, "role_id", role.id)
     assignment = Assignment(
         session_id=session.id,
@@ -193,11 +105,11 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         if candidate is None:
             return promoted
         volunteer = db.session.get_one(Volunteer, candidate.volunteer_id)
-        lock_volunteers([volunteer.id])
+        counters.lock_volunteers([volunteer.id])
         if time_refusal(volunteer, session) is not None:
             skipped.add(candidate.id)
             continue
-        if not take_seat(role):
+        if not counters.take_seat(role):
             return promoted
         position = candidate.waitlist_position
         assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
@@ -216,7 +128,7 @@ def _late(session: TrainingSession) -> bool:
 
 def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     """Leave a session. A freed seat goes to the head of the waitlist at once."""
-    _lock_and_reread(assignment)
+    counters.lock_and_reread(assignment)
     if assignment.status not in ("confirmed", "proposed", "waitlisted"):
         raise Conflict(
             "Đăng ký này không còn hiệu lực / This booking is no longer active.", code="not_active"
@@ -236,7 +148,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
         assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
         counters.close_gap(Assignment, "role_id", role.id, position)
     else:
-        free_seat(role)
+        counters.free_seat(role)
     _event(
         "signup.withdrawn",
         assignment,
@@ -253,12 +165,12 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
 
 def accept(assignment: Assignment) -> Assignment:
     """A volunteer accepts a proposal: the seat it held becomes theirs."""
-    _lock_and_reread(assignment)
+    counters.lock_and_reread(assignment)
     if assignment.status != "proposed":
         raise Conflict(
             "Không có đề xuất để nhận / There is no proposal to accept.", code="not_proposed"
         )
-    _require_open(db.session.get_one(TrainingSession, assignment.session_id))
+    rules.require_open(db.session.get_one(TrainingSession, assignment.session_id))
     assignment.status = "confirmed"
     assignment.decided_at = utcnow()
     db.session.flush()
@@ -268,18 +180,18 @@ def accept(assignment: Assignment) -> Assignment:
 
 def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
     """A volunteer declines a proposal or an organizer's assignment; the seat moves on."""
-    _lock_and_reread(assignment)
+    counters.lock_and_reread(assignment)
     if assignment.status not in ("proposed", "confirmed") or assignment.source == "self":
         raise Conflict(
             "Không có phân công để từ chối / Nothing to decline here.", code="not_proposed"
         )
-    _require_open(db.session.get_one(TrainingSession, assignment.session_id))
+    rules.require_open(db.session.get_one(TrainingSession, assignment.session_id))
     role = assignment.role
     previous = assignment.status
     assignment.status = "declined"
     assignment.decided_at = utcnow()
     db.session.flush()
-    free_seat(role)
+    counters.free_seat(role)
     _event("assignment.declined", assignment, reason, previous_status=previous)
     promote_waitlist(role)
     return assignment
@@ -304,7 +216,7 @@ def _seat_by_organizer(
     squad_id: int | None = None,
 ) -> Assignment:
     """Take a seat and book it as confirmed by an organizer (409 when the role is full)."""
-    if not take_seat(role):
+    if not counters.take_seat(role):
         raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
     assignment = Assignment(
         session_id=session.id,
@@ -328,12 +240,12 @@ def assign_squad(
     has a free one, members fill `role_name` (default helper) while seats last. If any
     member who would go cannot (skills, time, weekly limit), nothing is written and the
     error names each such member and why."""
-    _require_open(session)
-    member_role = _role_of(session, role_name or "helper")
+    rules.require_open(session)
+    member_role = rules.role_of(session, role_name or "helper")
     lead_role = next((r for r in session.roles if r.role == "lead"), None)
-    lock_roles([r.id for r in session.roles])
+    counters.lock_roles([r.id for r in session.roles])
     member_ids = [squad.leader_id] + [m for m in squad.member_ids if m != squad.leader_id]
-    lock_volunteers(member_ids)
+    counters.lock_volunteers(member_ids)
     volunteers = {
         v.id: v
         for v in db.session.scalars(sa.select(Volunteer).where(Volunteer.id.in_(member_ids)))
@@ -344,7 +256,7 @@ def assign_squad(
     free = {r.id: r.count - r.taken for r in session.roles}
     for volunteer_id in member_ids:
         volunteer = volunteers[volunteer_id]
-        if _existing_booking(session.id, volunteer_id) is not None:
+        if rules.existing_booking(session.id, volunteer_id) is not None:
             skipped.append({"volunteer_id": volunteer_id, "reason": "already_booked"})
             continue
         role = member_role

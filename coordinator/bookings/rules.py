@@ -1,15 +1,19 @@
-"""Who may take which role when: skills, expert leads, time conflicts with travel, and
-the weekly limit. Reads only; the operations decide what to write."""
+"""Who may take which role when: an open session, skills, expert leads, one booking per
+session, time conflicts with travel, and the weekly limit. Reads only; the operations
+decide what to write."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+from coordinator.database import utcnow
+from coordinator.errors import Conflict, Invalid
 from coordinator.extensions import db
 from coordinator.geography.operations import neighbors_of
 from coordinator.people.models import Volunteer
@@ -97,7 +101,7 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
                 f"Xung đột với buổi #{other.id} '{other.title}' ({why}).",
             )
     week_start, week_end = _week_bounds(session.starts_at)
-    booked = db.session.scalar(
+    booked = db.session.execute(
         sa.select(sa.func.count(Assignment.id))
         .join(TrainingSession, Assignment.session_id == TrainingSession.id)
         .where(
@@ -108,7 +112,7 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
             TrainingSession.starts_at >= week_start,
             TrainingSession.starts_at < week_end,
         )
-    )
+    ).scalar_one()
     if booked >= volunteer.max_sessions_per_week:
         return Refusal(
             "weekly_limit",
@@ -116,3 +120,59 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
             f"Already {booked} sessions that week (limit {volunteer.max_sessions_per_week}).",
         )
     return None
+
+
+def role_of(session: TrainingSession, role_name: str) -> SessionRole:
+    """The session's role of that name, or a field error naming the roles it has."""
+    role = next((r for r in session.roles if r.role == role_name), None)
+    if role is None:
+        known = ", ".join(r.role for r in session.roles) or "none"
+        raise Invalid.field(
+            "role", f"Buổi này không có vai trò '{role_name}' / No such role (roles: {known})."
+        )
+    return role
+
+
+def require_open(session: TrainingSession) -> None:
+    """409 unless the session is published and has not started."""
+    if session.status != "published":
+        raise Conflict(
+            "Buổi học đã hủy hoặc đã xong / The session is cancelled or over.",
+            code="session_closed",
+        )
+    if session.starts_at <= utcnow():
+        raise Conflict(
+            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
+        )
+
+
+def refuse(refusal: Refusal, field: str = "volunteer_id") -> NoReturn:
+    """Raise the refusal: a field error for what the volunteer lacks, else a conflict."""
+    error = Invalid if refusal.code in ("missing_skills", "not_expert") else Conflict
+    raise error(refusal.message, {field: [refusal.message]}, code=refusal.code)
+
+
+def existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
+    """The volunteer's live booking in the session, if any."""
+    return db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.session_id == session_id,
+            Assignment.volunteer_id == volunteer_id,
+            sa.text(ACTIVE_ASSIGNMENT),
+        )
+    )
+
+
+def check_volunteer(volunteer: Volunteer, session: TrainingSession, role: SessionRole) -> None:
+    """Every rule for this volunteer in this role of this session, raised as an error."""
+    if not volunteer.active:
+        raise Conflict("Tình nguyện viên đã ngừng hoạt động / The volunteer is inactive.")
+    if existing_booking(session.id, volunteer.id) is not None:
+        raise Conflict(
+            "Bạn đã đăng ký buổi này rồi / Already signed up for this session.",
+            {"volunteer_id": ["Already booked in this session."]},
+            code="duplicate",
+        )
+    refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
+    if refusal:
+        refuse(refusal)

@@ -13,7 +13,7 @@ from coordinator.errors import Invalid, error_response
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
 from coordinator.people.auth import roles_required
-from coordinator.progress import exports, hours, operations
+from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.schemas import (
     HoursArgs,
     ProgressArgs,
@@ -114,7 +114,7 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
     text = decode(request.get_data())
     if text is None:
         raise Invalid.field("_body", "Tệp phải là UTF-8 / The file must be UTF-8.")
-    report = operations.import_targets(text, valid_rows_only=args["valid_rows_only"])
+    report = targets.import_targets(text, valid_rows_only=args["valid_rows_only"])
     if report.errors and not (report.created or report.updated):
         db.session.rollback()
         return error_response(

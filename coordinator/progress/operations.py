@@ -1,5 +1,5 @@
-"""Progress towards the movement's targets per ward and target group, and the targets'
-import from CSV. Plain functions over the database: no HTTP, no commit.
+"""Progress towards the movement's targets per ward and target group (the targets come
+from `targets.py`). Plain functions over the database: no HTTP, no commit.
 
 Definitions (README "Progress"), for plan year Y:
 - target = ceil(baseline × target_percent / 100), from the PopulationTarget of Y;
@@ -16,16 +16,14 @@ Definitions (README "Progress"), for plan year Y:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from coordinator.bookings.models import Registration
-from coordinator.csv_import import ImportReport, read_rows
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
@@ -35,12 +33,7 @@ from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
-TARGET_COLUMNS = ("ward", "target_group", "year", "baseline", "target_percent", "reached_before")
-TARGET_REQUIRED = ("ward", "target_group", "year", "baseline", "target_percent")
 MIN_YEAR, MAX_YEAR = 2000, 2100
-MAX_COUNT = 2**31 - 1  # INTEGER columns
-_WHOLE = re.compile(r"^[+-]?\d+$")
-_PERCENT = re.compile(r"^([+-]?\d+(?:[.,]\d+)?)\s*%?$")  # 80, 80.5, 80,5 (quoted), 80%
 
 
 def current_year() -> int:
@@ -68,133 +61,6 @@ def share_percent(part: int, whole: int | None) -> float | None:
 
 
 # -- importing targets ------------------------------------------------------------------
-
-
-class TargetValues(TypedDict):
-    """One good row of a targets file: the values of a PopulationTarget."""
-
-    ward: str
-    target_group: str
-    year: int
-    baseline: int
-    target_percent: float
-    reached_before: int
-
-
-def _whole(value: str, name: str, errors: list[str], *, low: int, high: int) -> int | None:
-    if not value:
-        errors.append(f"{name}: Bắt buộc / Required.")
-        return None
-    if not _WHOLE.match(value):
-        errors.append(f"{name}: '{value}' không phải số nguyên / is not a whole number.")
-        return None
-    number = int(value)
-    if not low <= number <= high:
-        errors.append(f"{name}: phải từ {low} đến {high} / must be from {low} to {high}.")
-        return None
-    return number
-
-
-def _percent(value: str, errors: list[str]) -> float | None:
-    match = _PERCENT.match(value)
-    if not value:
-        errors.append("target_percent: Bắt buộc / Required.")
-    elif match is None:
-        errors.append(f"target_percent: '{value}' không phải số / is not a number.")
-    else:
-        number = Decimal(match.group(1).replace(",", "."))
-        if 0 <= number <= 100:
-            return float(number)
-        errors.append(
-            f"target_percent: {value} ngoài khoảng 0-100 / is outside 0-100 (a percentage)."
-        )
-    return None
-
-
-def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | None, list[str]]:
-    """A row as PopulationTarget values, or the messages saying what is wrong with it."""
-    errors: list[str] = []
-    ward, group = row["ward"], row["target_group"]
-    if not ward:
-        errors.append("ward: Bắt buộc / Required.")
-    elif ward not in wards:
-        errors.append(f"ward: Không có phường '{ward}' / Unknown ward '{ward}'.")
-    if group not in TARGET_GROUPS:
-        errors.append(
-            f"target_group: Không rõ nhóm '{group}' / Unknown target group '{group}' "
-            f"({', '.join(TARGET_GROUPS)})."
-        )
-    year = _whole(row["year"], "year", errors, low=MIN_YEAR, high=MAX_YEAR)
-    baseline = _whole(row["baseline"], "baseline", errors, low=0, high=MAX_COUNT)
-    percent = _percent(row["target_percent"], errors)
-    before = (
-        _whole(row.get("reached_before", ""), "reached_before", errors, low=0, high=MAX_COUNT)
-        if row.get("reached_before")
-        else 0
-    )
-    if baseline is not None and before is not None and before > baseline:
-        errors.append(
-            "reached_before: không thể lớn hơn baseline / cannot be more than the baseline."
-        )
-    if errors:
-        return None, errors
-    # Each None above came with an error message.
-    assert year is not None and baseline is not None and percent is not None and before is not None
-    return {
-        "ward": ward,
-        "target_group": group,
-        "year": year,
-        "baseline": baseline,
-        "target_percent": percent,
-        "reached_before": before,
-    }, []
-
-
-def import_targets(text: str, *, valid_rows_only: bool = False) -> ImportReport:
-    """Create or update the file's population targets, keyed by (ward, target_group,
-    year). A file with any bad row changes nothing unless `valid_rows_only`; every bad
-    row is reported either way. Flushes; the caller commits."""
-    report = ImportReport()
-    wards = set(db.session.scalars(sa.select(Ward.code)))
-    valid: list[TargetValues] = []
-    seen: dict[tuple[str, str, int], int] = {}
-    for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
-        values, errors = _target_row(row, wards)
-        if values is not None:
-            key = (values["ward"], values["target_group"], values["year"])
-            if key in seen:
-                errors = [
-                    f"Trùng phường, nhóm và năm với dòng {seen[key]} / "
-                    f"Same ward, target group and year as line {seen[key]}."
-                ]
-            else:
-                seen[key] = line
-                valid.append(values)
-        if errors:
-            report.errors[line] = errors
-    if report.errors and not valid_rows_only:
-        return report
-    years = {values["year"] for values in valid}
-    existing = {
-        (t.ward, t.target_group, t.year): t
-        for t in db.session.scalars(
-            sa.select(PopulationTarget).where(PopulationTarget.year.in_(years))
-        )
-    }
-    for values in valid:
-        target = existing.get((values["ward"], values["target_group"], values["year"]))
-        if target is None:
-            db.session.add(PopulationTarget(**values))
-            report.created += 1
-        else:
-            for name in ("baseline", "target_percent", "reached_before"):
-                setattr(target, name, values[name])
-            report.updated += 1
-    db.session.flush()
-    return report
-
-
-# -- figures ----------------------------------------------------------------------------
 
 
 @dataclass

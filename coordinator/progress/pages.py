@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from coordinator.csv_import import ImportReport, decode
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.progress import exports, hours, operations
+from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
 from coordinator.web.access import organizer_required
@@ -75,7 +75,7 @@ def _progress_page(
         group_chart=group_chart,
         import_form=import_form,
         report=report,
-        columns=operations.TARGET_COLUMNS,
+        columns=targets.TARGET_COLUMNS,
         query=_query("year", "ward", "target_group"),
     ), 422 if form.errors else status
 
@@ -102,7 +102,7 @@ def import_targets() -> ResponseReturnValue:
         elif text is None:
             form.file.errors = [_("Save the file as CSV in UTF-8.")]
         else:
-            report = operations.import_targets(text, valid_rows_only=form.valid_rows_only.data)
+            report = targets.import_targets(text, valid_rows_only=form.valid_rows_only.data)
             db.session.commit()
             if report.created or report.updated:
                 flash(

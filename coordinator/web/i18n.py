@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
 from flask_login import current_user
+
+from coordinator.extensions import db
+from coordinator.geography.models import Ward
 
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
@@ -48,11 +51,6 @@ def init_app(app: Flask) -> None:
 def ward_name(code: str) -> str:
     """A ward's name (English where known and chosen) instead of its code; the names
     are read once per request."""
-    from flask import g
-
-    from coordinator.extensions import db
-    from coordinator.geography.models import Ward
-
     names = g.get("ward_names")
     if names is None:
         english = str(get_locale()) == "en"

@@ -300,8 +300,8 @@ def _book(client, session_id: int, role: str, headers: dict) -> int:
 
 def _propose(session_id: int, volunteer_id: int) -> int:
     """A matcher's proposal holding a helper seat (as a finished run writes it)."""
+    from coordinator.bookings.counters import lock_roles, take_seat
     from coordinator.bookings.models import Assignment
-    from coordinator.bookings.operations import lock_roles, take_seat
     from coordinator.sessions.models import SessionRole
 
     role = db.session.scalar(

@@ -184,7 +184,7 @@ def test_a_volunteer_cannot_answer_someone_elses_assignment(
 def test_accept_turns_a_proposal_into_a_confirmed_booking(
     app, client, make_session, make_volunteer
 ):
-    from coordinator.bookings.operations import lock_roles, take_seat
+    from coordinator.bookings.counters import lock_roles, take_seat
     from coordinator.sessions.models import SessionRole
 
     session = make_session()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from coordinator.bookings import operations
+from coordinator.bookings import counters, operations, rules
 from coordinator.bookings.models import Assignment
 from coordinator.bookings.rules import SEAT_HOLDING, _week_bounds, time_refusal, travel_gap
 from coordinator.competences.operations import import_framework_file
@@ -235,12 +235,12 @@ class BookingMachine(RuleBasedStateMachine):
     def _proposal(self, session: TrainingSession, role_name: str, volunteer: Volunteer):
         """No operation makes proposals yet (the matcher will): write one as
         test_assignments does, after the checks any booking must pass."""
-        operations._require_open(session)
-        role = operations._role_of(session, role_name)
-        operations.lock_roles([role.id])
-        operations.lock_volunteers([volunteer.id])
-        operations._check_volunteer(volunteer, session, role)
-        if not operations.take_seat(role):
+        rules.require_open(session)
+        role = rules.role_of(session, role_name)
+        counters.lock_roles([role.id])
+        counters.lock_volunteers([volunteer.id])
+        rules.check_volunteer(volunteer, session, role)
+        if not counters.take_seat(role):
             raise Conflict("The role is full.", code="role_full")
         db.session.add(
             Assignment(

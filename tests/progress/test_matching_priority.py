@@ -18,7 +18,7 @@ from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.matching import loader
 from coordinator.matching.engine import solver
-from coordinator.progress.operations import import_targets
+from coordinator.progress.targets import import_targets
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 TUESDAY = 1

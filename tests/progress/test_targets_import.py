@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from coordinator.extensions import db
 from coordinator.progress.models import PopulationTarget
-from coordinator.progress.operations import import_targets
+from coordinator.progress.targets import import_targets
 from tests.api_helpers import assert_error
 from tests.page_helpers import log_in, submit, text
 
