@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from coordinator import create_app
 from coordinator.database import utcnow
 from coordinator.events import outbox
@@ -69,3 +71,15 @@ def test_api_request_while_the_database_is_down_is_a_clean_503(app):
     response = broken.test_client().get("/api/v1/wards")
     assert response.status_code == 503
     assert response.json["error"] == "service_unavailable"
+
+
+def test_closing_a_broken_database_session_does_not_replace_the_answer(client, monkeypatch):
+    """PostgreSQL restarting under a request: the rollback at the end of the request
+    fails; the request's own answer still goes out (not the server's 500 page)."""
+
+    def broken_remove() -> None:
+        raise OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(db.session, "remove", broken_remove)
+    response = client.get("/api/v1/wards")
+    assert response.status_code == 200

@@ -22,6 +22,7 @@ from config import Config
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.demo import DATA
+from coordinator.events import outbox
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards_file
@@ -322,3 +323,68 @@ def _assert_clean_503(response) -> None:
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.json["error"] == "service_unavailable"
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.skipif(
+    postgres_binaries() is None and not os.environ.get("CI"),
+    reason="PostgreSQL's server programs are not installed",
+)
+@pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")),
+    reason="it brings its own PostgreSQL: CI runs it once, in the SQLite run",
+)
+def test_events_that_outlast_their_retries_in_a_postgresql_outage_are_processed_after_it(
+    app, own_postgres, own_redis, tmp_path
+):
+    """PostgreSQL down 130 s with 400 events queued: the jobs spend their retries (5, 30,
+    60 s) and fail; once it is back the workers' sweep enqueues them again."""
+    service = sibling_app(app, SQLALCHEMY_DATABASE_URI=own_postgres.url, REDIS_URL=own_redis.url)
+    with service.app_context():
+        upgrade()
+        for squad_id in range(400):
+            outbox.record("squad.changed", "squad", squad_id + 1, {})
+        db.session.commit()  # relayed to Redis after the commit
+        db.engine.dispose()
+    connection = redis.Redis.from_url(own_redis.url)
+    assert Queue("default", connection=connection).count == 400
+
+    own_postgres.stop()
+    env = {**worker_env(app, tmp_path, own_redis.url), "DATABASE_URL": own_postgres.url}
+    workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
+    try:
+        wait_for(
+            lambda: FailedJobRegistry("default", connection=connection).count == 400,
+            150,
+            "the jobs to spend their retries",
+            every=1,
+        )
+        time.sleep(max(0, 130 - 100))  # down 130 s in all (the retries took about 100)
+        own_postgres.start()
+        back_at = time.monotonic()
+
+        def unprocessed() -> int:
+            with service.app_context():
+                try:
+                    return db.session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(DomainEvent)
+                        .where(DomainEvent.processed_at.is_(None))
+                    )
+                finally:
+                    db.session.remove()
+
+        logs = lambda: "\n".join(w.log()[-3000:] for w in workers)  # noqa: E731
+        try:
+            wait_for(lambda: unprocessed() == 0, 3 * WITHIN_A_MINUTE, "every event", every=1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {unprocessed()} left\n{logs()}") from None
+        took = time.monotonic() - back_at
+        assert took < 2 * WITHIN_A_MINUTE, f"processed {took:.0f} s after its return\n{logs()}"
+        print(f"400 events processed {took:.1f} s after PostgreSQL returned")
+        assert [w.process.poll() for w in workers] == [None, None], logs()
+    finally:
+        for worker in workers:
+            worker.stop()
+        connection.close()
+        with service.app_context():
+            db.engine.dispose()
