@@ -69,6 +69,11 @@ class Config:
     # Enqueued events still unprocessed after this long, whose job Redis no longer has,
     # are enqueued again (Redis lost its data).
     OUTBOX_REQUEUE_AFTER_SECONDS = _env_int("OUTBOX_REQUEUE_AFTER_SECONDS", 300)
+    # Events whose job failed with its retries spent (a database outage longer than
+    # them) are enqueued again after this long, twice as long after each failure, up to
+    # OUTBOX_MAX_ENQUEUES enqueues in all.
+    OUTBOX_RETRY_FAILED_AFTER_SECONDS = _env_int("OUTBOX_RETRY_FAILED_AFTER_SECONDS", 30)
+    OUTBOX_MAX_ENQUEUES = _env_int("OUTBOX_MAX_ENQUEUES", 10)
     # Off in tests that want to drive the relay by hand.
     OUTBOX_RELAY_AFTER_COMMIT = _env_bool("OUTBOX_RELAY_AFTER_COMMIT", True)
 

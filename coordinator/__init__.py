@@ -55,7 +55,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     extensions.db.init_app(app)
     # One unit of work per request, even where an app context outlives the request
     # (tests, the CLI): a request never inherits or leaves an open transaction.
-    app.teardown_request(lambda _error: extensions.db.session.remove())
+    app.teardown_request(_end_unit_of_work)
     with app.app_context():
         if extensions.db.engine.dialect.name == "sqlite":
             from coordinator.database import configure_sqlite
@@ -168,3 +168,15 @@ def _register_event_handlers(app: Flask) -> None:
     from coordinator.notifications import handlers as notifications
 
     dispatch.init_app(app, calendar, matching, notifications)
+
+
+def _end_unit_of_work(_error: BaseException | None) -> None:
+    """Close the request's database session. Its rollback can fail when the database
+    went away mid-request; the answer is already made (a clean 503), so log it rather
+    than let the server replace the answer with its own 500 page."""
+    from coordinator.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception:
+        logging.getLogger(__name__).warning("closing the database session failed", exc_info=True)

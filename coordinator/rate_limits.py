@@ -7,10 +7,11 @@ machines share one count; while Redis is down each process counts in memory inst
 from __future__ import annotations
 
 import redis
-from flask import Flask, Response, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from limits import parse_many
 
+from coordinator.calendar import views as calendar_views
 from coordinator.people.auth import authenticated_user, is_organizer
 from coordinator.redis_connection import EmbeddedRedisConnection
 
@@ -38,12 +39,17 @@ def _organizer_calling() -> bool:
     return is_organizer(authenticated_user())
 
 
-def _not_found(response: Response) -> bool:
-    return response.status_code == 404
+def _valid_feed_token() -> bool:
+    """A private feed fetched with a live token is never limited: calendar services fetch
+    for many people from one address, and only misses are guesses."""
+    args = request.view_args or {}
+    kind = "v" if request.endpoint == "calendar.volunteer_feed" else "p"
+    return "token" in args and calendar_views.feed_owner(kind, args["token"]) is not None
 
 
 # endpoint -> (config key of the limit, options). Only POSTs count on pages that also show
-# a form, and only misses count on private feeds (a subscriber fetching often is fine).
+# a form; on private feeds only misses count, and only misses are refused (a subscriber
+# fetching often, or many behind one address, is fine).
 LIMITED_ENDPOINTS = {
     "people.create_token": ("RATE_LIMIT_LOGIN", {}),
     "auth.login": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
@@ -54,8 +60,8 @@ LIMITED_ENDPOINTS = {
         {"exempt_when": _organizer_calling},
     ),
     "participants_pages.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
-    "calendar.volunteer_feed": ("RATE_LIMIT_FEED_MISSES", {"deduct_when": _not_found}),
-    "calendar.participant_feed": ("RATE_LIMIT_FEED_MISSES", {"deduct_when": _not_found}),
+    "calendar.volunteer_feed": ("RATE_LIMIT_FEED_MISSES", {"exempt_when": _valid_feed_token}),
+    "calendar.participant_feed": ("RATE_LIMIT_FEED_MISSES", {"exempt_when": _valid_feed_token}),
 }
 
 

@@ -9,16 +9,20 @@ import threading
 import time
 from types import FrameType
 
+import redis
 from flask import Flask
 from rq import Worker, get_current_job
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.worker import DequeueStrategy
+from sqlalchemy.exc import SQLAlchemyError
 
 from coordinator.events import relay
 from coordinator.extensions import db, redis_connection
+from coordinator.matching import handlers as matching_handlers
 
 log = logging.getLogger(__name__)
+LATE_WARNING_EVERY_SECONDS = 300
 JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job_id)s]: %(message)s"
 
 
@@ -48,13 +52,23 @@ def _dispose_pools_in_child(app: Flask) -> None:
 
 
 def _sweep_forever(app: Flask, stop: threading.Event) -> None:
+    """The worker's own sweeps, in a thread of its main process, so they run whether or
+    not its work-horse is busy: events that never reached Redis or whose jobs were lost
+    or failed, matching runs an outage interrupted, and a warning for late events."""
     interval = app.config["OUTBOX_SWEEP_INTERVAL_SECONDS"]
+    warned_at = 0.0
     while not stop.wait(interval):
         with app.app_context():
             try:
                 sent = relay.sweep() + relay.requeue_lost()
                 if sent:
                     log.info("outbox sweep enqueued %d events", sent)
+                matching_handlers.restart_interrupted_runs()
+                if time.monotonic() - warned_at > LATE_WARNING_EVERY_SECONDS:
+                    late = relay.late_events()
+                    if late:
+                        warned_at = time.monotonic()
+                        log.warning("%d events are still unprocessed after 10 minutes", late)
             except Exception:  # keep sweeping: the next round may find Redis or the DB back
                 log.exception("outbox sweep failed")
             finally:
@@ -114,13 +128,22 @@ class SquadsWorker(Worker):
 
 
 def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
-    """Work the queues (with RQ's scheduler) until stopped, or until empty in burst mode."""
+    """Work the queues (with RQ's scheduler) until stopped, or until empty in burst mode.
+
+    Redis or the database going away never ends the process: the worker waits for Redis
+    with backoff and starts again. Anything else is a bug and ends it (exit status 1, for
+    the supervisor to see and restart)."""
     _dispose_pools_in_child(app)
     log_job_ids()
     with app.app_context():
-        redis_connection.check_eviction_policy()  # warns when Redis may evict queued jobs
-        relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
-        relay.requeue_lost()  # and what a Redis that lost its data dropped
+        try:
+            redis_connection.check_eviction_policy()  # warns when Redis may evict jobs
+            relay.sweep(min_age_seconds=0)  # what piled up while no worker ran
+            relay.requeue_lost()  # and what a Redis that lost its data dropped
+        except (redis.RedisError, SQLAlchemyError) as error:  # the sweeps will catch up
+            log.warning("startup sweep skipped: %s", error)
+        finally:
+            db.session.remove()
         connection = redis_connection.client
     stop = threading.Event()
     if not burst:
@@ -128,32 +151,59 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
     try:
         while True:
             worker = _new_worker(app, queues, connection)
-            # Round robin: a burst of sign-up events on `default` must not hold back the
-            # notifications queue (or the reverse).
-            worked = worker.work(
-                with_scheduler=True,
-                burst=burst,
-                logging_level="INFO",
-                dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
-            )
+            try:
+                # Round robin: a burst of sign-up events on `default` must not hold back
+                # the notifications queue (or the reverse).
+                worked = worker.work(
+                    with_scheduler=True,
+                    burst=burst,
+                    logging_level="INFO",
+                    dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+                )
+            except (redis.RedisError, OSError) as error:
+                # RQ lets a Redis error out of work() when Redis goes away outside its
+                # dequeue loop: a heartbeat while a job runs, register_death on the way out.
+                log.warning("the RQ worker lost Redis: %s", error)
+                worked = False
             if burst or worker.stop_was_requested:
                 return worked
-            # RQ quits on a Redis error outside its dequeue loop (Redis went away while a
-            # job ran): carry on with a new worker rather than leave the queues unworked.
             # Its work-horse would run on unwatched, holding its transaction (on SQLite,
             # the write lock) while it waits for Redis: end it, and its job is retried
             # as abandoned, like a job of a worker that died.
             if worker.horse_pid:
                 worker.kill_horse()
                 worker.wait_for_horse()
-            wait = app.config["RQ_RECONNECT_MAX_SECONDS"]
-            log.warning("the RQ worker stopped on an error; a new one starts in %d s", wait)
-            try:
-                time.sleep(wait)
-            except StopRequested:  # SIGTERM while waiting
+            if not _wait_for_redis(app, connection, worker):
                 return worked
     finally:
         stop.set()
+
+
+def _wait_for_redis(app: Flask, connection: redis.Redis, worker: SquadsWorker) -> bool:
+    """Back off (1, 2, 4 ... RQ_RECONNECT_MAX_SECONDS) until Redis answers; False when a
+    stop was asked for meanwhile."""
+    longest = app.config["RQ_RECONNECT_MAX_SECONDS"]
+    delay = 1.0
+    while not worker.stop_was_requested:
+        try:
+            if connection.ping():
+                log.warning("Redis answers again: a new RQ worker starts")
+                return True
+        except redis.RedisError:
+            pass
+        log.warning("Redis does not answer; trying again in %.0f s", delay)
+        try:
+            _sleep_unless_stopped(delay, worker)
+        except StopRequested:  # SIGTERM while waiting
+            return False
+        delay = min(delay * 2, longest)
+    return False
+
+
+def _sleep_unless_stopped(seconds: float, worker: SquadsWorker) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not worker.stop_was_requested:
+        time.sleep(min(0.2, deadline - time.monotonic()))
 
 
 def _new_worker(app: Flask, queues: list[str], connection) -> SquadsWorker:

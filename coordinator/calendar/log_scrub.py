@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
 TOKEN_IN_PATH = re.compile(r"(/calendar/[vp]/)[^/\s?#\"'.]+")
 REDACTED = r"\1[redacted]"
@@ -13,7 +14,12 @@ ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
 def scrub(text: str) -> str:
-    return TOKEN_IN_PATH.sub(REDACTED, text)
+    """The text with private feed tokens redacted, however the path was spelt
+    (`/%63alendar/v/...` is the same path to the router)."""
+    decoded = unquote(text)
+    if not TOKEN_IN_PATH.search(decoded):
+        return text
+    return TOKEN_IN_PATH.sub(REDACTED, decoded)
 
 
 class FeedTokenFilter(logging.Filter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, request
 
@@ -18,6 +19,15 @@ PUBLIC_CACHE = "public, max-age=900"
 PRIVATE_CACHE = "private, no-cache"
 # secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+@bp.before_request
+def canonical_paths_only() -> None:
+    """A feed is served at its one spelling: `/%63alendar/v/...` would slip past the log
+    scrubbing and caches keyed by path, so another spelling is a plain 404."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw is not None and urlsplit(raw).path != request.path:
+        abort(404)
 
 
 @bp.after_request
@@ -62,9 +72,20 @@ def participant_feed(token: str) -> Response:
     )
 
 
+def feed_owner(kind: str, token: str) -> int | None:
+    """The owner of a private feed token, None for unknown and revoked ones; looked up
+    once per request (the rate limiter asks first, to let valid tokens through)."""
+    # Kept in the request's environ: flask.g can outlive a request (tests, the CLI).
+    known: dict[tuple[str, str], int | None] = request.environ.setdefault("squads.feed_owners", {})
+    if (kind, token) not in known:
+        valid = TOKEN_SHAPE.fullmatch(token)
+        known[kind, token] = resolve_feed_token(kind, token) if valid else None
+    return known[kind, token]
+
+
 def _owner(kind: str, token: str) -> int:
     """The token's owner; unknown and revoked tokens are the app's plain 404."""
-    owner = resolve_feed_token(kind, token) if TOKEN_SHAPE.fullmatch(token) else None
+    owner = feed_owner(kind, token)
     if owner is None:
         abort(404)
     return owner

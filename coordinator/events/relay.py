@@ -14,8 +14,9 @@ from datetime import timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, InvalidJobOperation
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 
 from coordinator.background import PROCESS_EVENT, enqueue
 from coordinator.database import utcnow
@@ -30,8 +31,12 @@ REDIS_BACKOFF_SECONDS = 10.0
 # Event types whose handlers do heavy work get their own queue, so a burst of
 # matching cannot delay a reminder.
 QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notifications"}
+QUEUES = ("default", *QUEUE_BY_EVENT_PREFIX.values())
 # Events that wait on the scheduler, so that those arriving meanwhile join their work.
 DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
+# An event unprocessed this long after it happened is late: logged by the sweep, shown
+# by /healthz.
+LATE_AFTER = timedelta(minutes=10)
 
 
 def queue_for_event(event_type: str) -> str:
@@ -129,39 +134,61 @@ def sweep(limit: int = 500, min_age_seconds: int | None = None) -> int:
 
 
 def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
-    """Enqueue again events that were handed to Redis but whose job is gone and that
-    were never processed (Redis lost its data: no persistence, a failover). Idempotent:
-    a job that still exists, queued, scheduled, running or failed, is left to RQ."""
+    """Enqueue again events that were handed to Redis but never processed: those whose
+    job is gone (Redis lost its data: no persistence, a failover) and those whose job
+    failed with its retries spent (the database was down longer than they lasted), each
+    up to OUTBOX_MAX_ENQUEUES times, waiting longer after each failure. A job that is
+    queued, scheduled or running is left to RQ; so is one another worker requeued."""
+    config = current_app.config
     if min_age_seconds is None:
-        min_age_seconds = current_app.config["OUTBOX_REQUEUE_AFTER_SECONDS"]
-    cutoff = utcnow() - timedelta(seconds=min_age_seconds)
+        min_age_seconds = config["OUTBOX_REQUEUE_AFTER_SECONDS"]
+    lost_after = timedelta(seconds=min_age_seconds)
+    failed_after = timedelta(seconds=config["OUTBOX_RETRY_FAILED_AFTER_SECONDS"])
+    now = utcnow()
     table = DomainEvent.__table__
     with db.engine.begin() as conn:
         stale = conn.execute(
-            sa.select(table.c.id, table.c.type)
+            sa.select(table.c.id, table.c.type, table.c.enqueued_at, table.c.enqueue_attempts)
             .where(
                 table.c.processed_at.is_(None),
                 table.c.enqueued_at.is_not(None),
-                table.c.enqueued_at <= cutoff,
+                table.c.enqueued_at <= now - min(lost_after, failed_after),
+                table.c.enqueue_attempts < config["OUTBOX_MAX_ENQUEUES"],
             )
             .order_by(table.c.id)
             .limit(limit)
         ).all()
+    if not stale:
+        return 0
     client = redis_connection.client
-    requeued = []
+    lost, failed = [], []
     try:
-        for event_id, event_type in stale:
-            if Job.exists(DomainEvent.job_id_for(event_id), connection=client):
-                continue
+        jobs = Job.fetch_many([DomainEvent.job_id_for(row.id) for row in stale], client)
+        for row, job in zip(stale, jobs, strict=True):
+            if job is None:
+                if row.enqueued_at <= now - lost_after:
+                    lost.append(row)
+            elif job.get_status(refresh=False) == JobStatus.FAILED:
+                # Twice as long after each failure: a long outage is not hammered.
+                wait = failed_after * 2 ** max(row.enqueue_attempts - 1, 0)
+                if job.ended_at is None or job.ended_at <= now - wait:
+                    failed.append(row)
+        requeued = [row.id for row in lost if _enqueue_again(row.id, row.type)]
+        registry = {name: FailedJobRegistry(name, connection=client) for name in QUEUES}
+        for row in failed:
             try:
-                enqueue_event(event_id, event_type)
-            except DuplicateJobError:
-                continue  # another worker got there first
-            requeued.append(event_id)
+                registry[queue_for_event(row.type)].requeue(DomainEvent.job_id_for(row.id))
+            except InvalidJobOperation:
+                continue  # another worker requeued it first
+            requeued.append(row.id)
     except redis.RedisError as exc:  # Redis is down: the unsent sweep already said so
         log.debug("requeue skipped: %s", exc)
+        return 0
+    if lost:
+        log.warning("re-enqueued %d events whose jobs Redis lost", len(lost))
+    if failed:
+        log.warning("re-enqueued %d events whose jobs failed", len(failed))
     if requeued:
-        log.warning("re-enqueued %d events whose jobs Redis lost", len(requeued))
         with db.engine.begin() as conn:
             conn.execute(
                 table.update()
@@ -169,3 +196,31 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
                 .values(enqueued_at=utcnow(), enqueue_attempts=table.c.enqueue_attempts + 1)
             )
     return len(requeued)
+
+
+def _enqueue_again(event_id: int, event_type: str) -> bool:
+    try:
+        enqueue_event(event_id, event_type)
+    except DuplicateJobError:
+        return False  # another worker got there first
+    return True
+
+
+def late_events(older_than: timedelta = LATE_AFTER) -> int:
+    """Committed events still unprocessed this long after they happened (looked for in
+    the last week, so the count stays cheap on a large table)."""
+    now = utcnow()
+    table = DomainEvent.__table__
+    with db.engine.connect() as conn:
+        return int(
+            conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(
+                    table.c.occurred_at >= now - timedelta(days=7),
+                    table.c.occurred_at <= now - older_than,
+                    table.c.processed_at.is_(None),
+                )
+            )
+            or 0
+        )

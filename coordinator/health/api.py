@@ -1,4 +1,4 @@
-"""GET /healthz: is the database reachable, is Redis reachable."""
+"""GET /healthz: is the database reachable, is Redis reachable, are events late."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Response, jsonify
 from marshmallow import fields
 
+from coordinator.events import relay
 from coordinator.extensions import Blueprint, db, redis_connection
 from coordinator.schemas import Schema
 
@@ -19,6 +20,14 @@ class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"example": "ok"})
     database = fields.String(required=True, metadata={"example": "ok"})
     redis = fields.String(required=True, metadata={"example": "ok"})
+    events = fields.String(
+        metadata={
+            "example": "ok",
+            "description": "`late` when committed events wait unprocessed over 10 minutes "
+            "(workers down or stuck); the count is in `late_events`",
+        }
+    )
+    late_events = fields.Integer(metadata={"example": 0})
 
 
 def _database_ok() -> bool:
@@ -44,12 +53,24 @@ def _redis_ok() -> bool:
 @bp.response(200, HealthSchema)
 @bp.alt_response(503, schema=HealthSchema, description="A part is down")
 def healthz() -> tuple[Response, int]:
-    """{"status","database","redis"}; 503 when a part is down."""
+    """{"status","database","redis","events"}; 503 when a part is down."""
     database, cache = _database_ok(), _redis_ok()
     ok = database and cache
-    body = {
+    body: dict[str, str | int] = {
         "status": "ok" if ok else "degraded",
         "database": "ok" if database else "down",
         "redis": "ok" if cache else "down",
     }
+    if database:
+        # Late events are a detail, not a part down: the service still takes changes.
+        late = _late_events()
+        body["events"] = "late" if late else "ok"
+        body["late_events"] = late
     return jsonify(body), 200 if ok else 503
+
+
+def _late_events() -> int:
+    try:
+        return relay.late_events()
+    except sa.exc.SQLAlchemyError:
+        return 0

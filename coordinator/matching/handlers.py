@@ -1,22 +1,32 @@
-"""Domain events that set the matcher to work."""
+"""Domain events that set the matcher to work, and the sweep that restarts runs whose
+job an outage took away."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
-from rq.exceptions import DuplicateJobError
+import sqlalchemy as sa
+from rq.exceptions import DuplicateJobError, InvalidJobOperation
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 
 from coordinator.background import REPAIR_SEAT, RUN_MATCHING, enqueue
 from coordinator.database import utcnow
 from coordinator.events import outbox
 from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
-from coordinator.extensions import db
+from coordinator.extensions import db, redis_connection
 from coordinator.matching import operations
 from coordinator.matching.models import MatchingRun
 from coordinator.sessions.models import TrainingSession
 
+log = logging.getLogger(__name__)
 QUEUE = "matching"
+# A run whose job failed for want of the database or Redis is started again this many
+# times, after this long (twice as long each time); then it is marked failed.
+RUN_RESTARTS = 5
+RUN_RESTART_AFTER = timedelta(seconds=30)
 
 
 @handles("session.published", "session.changed")
@@ -76,3 +86,68 @@ def _enqueue_once(job: str, entity_id: int, *, job_id: str) -> None:
         enqueue(job, entity_id, queue=QUEUE, job_id=job_id, unique=True)
     except DuplicateJobError:
         pass
+
+
+def restart_interrupted_runs() -> int:
+    """Start again runs left queued or running whose job is gone (Redis lost it) or
+    failed with its retries spent (an outage outlasted them). A run that failed on its
+    own input is already `failed` (operations.execute) and is not touched; one
+    interrupted more than RUN_RESTARTS times is marked failed. Commits its marks."""
+    now = utcnow()
+    runs = (
+        db.session.execute(
+            sa.select(MatchingRun.id)
+            .join(DomainEvent, DomainEvent.id == MatchingRun.event_id)
+            .where(
+                MatchingRun.status.in_(("queued", "running")),
+                DomainEvent.processed_at.is_not(None),  # its handler enqueued the job
+                DomainEvent.processed_at <= now - RUN_RESTART_AFTER,
+            )
+            .order_by(MatchingRun.id)
+            .limit(100)
+        )
+        .scalars()
+        .all()
+    )
+    db.session.rollback()
+    if not runs:
+        return 0
+    client = redis_connection.client
+    restarted = 0
+    given_up = []
+    registry = FailedJobRegistry(QUEUE, connection=client)
+    jobs = Job.fetch_many([MatchingRun.job_id_for(r) for r in runs], client)
+    for run_id, job in zip(runs, jobs, strict=True):
+        if job is None:
+            start_run_job(run_id)
+            restarted += 1
+            continue
+        if job.get_status(refresh=False) != JobStatus.FAILED:
+            continue
+        restarts = int(job.meta.get("restarts", 0))
+        if restarts >= RUN_RESTARTS:
+            given_up.append(run_id)
+            continue
+        if job.ended_at is not None and job.ended_at > now - RUN_RESTART_AFTER * 2**restarts:
+            continue
+        job.meta["restarts"] = restarts + 1
+        job.save_meta()
+        try:
+            registry.requeue(job)
+        except InvalidJobOperation:
+            continue  # another worker restarted it
+        restarted += 1
+    if given_up:
+        db.session.execute(
+            sa.update(MatchingRun)
+            .where(MatchingRun.id.in_(given_up), MatchingRun.status.in_(("queued", "running")))
+            .values(
+                status="failed",
+                finished_at=utcnow(),
+                error=f"interrupted {RUN_RESTARTS + 1} times by outages",
+            )
+        )
+        db.session.commit()
+    if restarted:
+        log.warning("restarted %d matching runs whose job an outage interrupted", restarted)
+    return restarted

@@ -309,9 +309,13 @@ def test_participant_feed_shows_registered_sessions(client, make_session, organi
         ("coordinator.errors", "unhandled error on %s %s", ("GET", "{path}")),
     ],
 )
-def test_feed_tokens_are_scrubbed_from_logs(app, caplog, logger_name, message, args):
+@pytest.mark.parametrize(
+    "spelling",
+    ["/calendar/v/{token}.ics", "/%63alendar/v/{token}.ics", "/calendar/%76/{token}.ics"],
+)
+def test_feed_tokens_are_scrubbed_from_logs(app, caplog, logger_name, message, args, spelling):
     token = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE"
-    path = f"/calendar/v/{token}.ics"
+    path = spelling.format(token=token)
     if isinstance(args, dict):
         args = ({k: v.format(path=path) for k, v in args.items()},)
     else:
@@ -326,3 +330,12 @@ def test_feed_tokens_are_scrubbed_from_logs(app, caplog, logger_name, message, a
         logger.info(message, *args)
     assert token not in caplog.text
     assert "/calendar/v/[redacted].ics" in caplog.text
+
+
+def test_a_feed_is_served_at_its_one_spelling_only(client, make_volunteer):
+    _volunteer_id, headers = make_volunteer()
+    path = feed_link(client, headers)
+    assert client.get(path).status_code == 200
+    for other in (path.replace("/calendar/", "/%63alendar/"), path.replace("/v/", "/%76/")):
+        assert client.get(other).status_code == 404
+    assert client.get("/calendar/wards/%6bim_lien.ics").status_code == 404

@@ -3,12 +3,17 @@ Redis outage, and are processed once by a real worker over a real Redis."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
 
 from coordinator.calendar.handlers import ward_feed_cache_key
+from coordinator.database import utcnow
 from coordinator.events import dispatch, outbox, relay
 from coordinator.events.models import DomainEvent
 from coordinator.events.relay import enqueue_event
@@ -221,3 +226,45 @@ def test_events_whose_jobs_redis_lost_are_enqueued_again_and_processed_once(app,
     assert event.processed_at is not None and event.enqueue_attempts == 2
     db.session.rollback()
     assert relay.requeue_lost(min_age_seconds=0) == 0  # processed: never again
+
+
+def _fail_job(redis_client, event_id: int, ended_minutes_ago: float) -> None:
+    """The event's job as RQ leaves one whose retries ran out (the database was down)."""
+    queue = Queue("default", connection=redis_client)
+    job = queue.fetch_job(f"evt-{event_id}")
+    queue.remove(job)
+    job.ended_at = utcnow() - timedelta(minutes=ended_minutes_ago)
+    job.set_status(JobStatus.FAILED)
+    job.save()
+    FailedJobRegistry("default", connection=redis_client).add(job, ttl=3600, exc_string="down")
+
+
+def test_events_whose_jobs_failed_are_enqueued_again_later_each_time_up_to_a_budget(
+    app, redis_client
+):
+    app.config["OUTBOX_MAX_ENQUEUES"] = 3
+    event = outbox.record("squad.changed", "squad", 1, {})
+    db.session.commit()
+    event_id = event.id
+    db.session.rollback()
+    failed = FailedJobRegistry("default", connection=redis_client)
+
+    _fail_job(redis_client, event_id, ended_minutes_ago=0)
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # failed a moment ago: wait
+    _fail_job(redis_client, event_id, ended_minutes_ago=1)
+    assert relay.requeue_lost(min_age_seconds=0) == 1  # 30 s after the first failure
+    assert queued_job_ids(redis_client) == [f"evt-{event_id}"] and failed.count == 0
+
+    _fail_job(redis_client, event_id, ended_minutes_ago=0.75)
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # the second wait is 60 s
+    _fail_job(redis_client, event_id, ended_minutes_ago=1.5)
+    assert relay.requeue_lost(min_age_seconds=0) == 1
+    _fail_job(redis_client, event_id, ended_minutes_ago=60)
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # three enqueues: the budget is spent
+    assert reload(event).processed_at is None
+    db.session.rollback()
+
+    app.config["OUTBOX_MAX_ENQUEUES"] = 4
+    assert relay.requeue_lost(min_age_seconds=0) == 1
+    work_burst(redis_client)
+    assert reload(event).processed_at is not None and reload(event).enqueue_attempts == 4

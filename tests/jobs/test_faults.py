@@ -22,9 +22,11 @@ from config import Config
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.demo import DATA
+from coordinator.events import outbox
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards_file
+from coordinator.matching.models import MatchingRun
 from coordinator.people.operations import create_user
 from tests.conftest import sibling_app
 from tests.jobs.fault_helpers import (
@@ -137,7 +139,7 @@ def test_with_redis_stopped_sign_ups_succeed_and_every_event_is_processed_once_i
             sign_up(headers)  # the database is the system of record
         health = web.get("/healthz")
         assert health.status_code == 503
-        assert health.json == {"status": "degraded", "database": "ok", "redis": "down"}
+        assert (health.json["status"], health.json["redis"]) == ("degraded", "down")
 
         own_redis.start()
         back_at = time.monotonic()
@@ -177,6 +179,82 @@ def test_with_redis_stopped_sign_ups_succeed_and_every_event_is_processed_once_i
     finally:
         worker.stop()
         connection.close()
+
+
+def test_workers_outlive_redis_going_away_under_a_busy_worker_and_catch_up(
+    app, make_session, make_volunteer, organizer_headers, own_redis, tmp_path
+):
+    roles = [{"role": "helper", "count": 30, "required_skills": []}]
+    session = session_starting(make_session, utcnow() + timedelta(days=5), roles=roles)
+    volunteers = [make_volunteer() for _ in range(8)]
+    setup_last_event = _mark_setup_processed()
+    db.session.remove()
+
+    web = sibling_app(app, REDIS_URL=own_redis.url).test_client()
+    env = worker_env(app, tmp_path, own_redis.url)
+    workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
+    connection = redis.Redis.from_url(own_redis.url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=connection)) == 2, 30, "two workers")
+        Queue("default", connection=connection).enqueue(
+            "tests.jobs.fault_jobs.nap", 30, job_timeout=120
+        )
+        wait_for(
+            lambda: any(w.get_state() == "busy" for w in Worker.all(connection=connection)),
+            30,
+            "a busy worker",
+        )
+        run = web.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+        assert run.status_code == 202, run.get_data(as_text=True)
+        for _, headers in volunteers[:4]:
+            _sign_up(web, session["id"], headers)
+
+        own_redis.stop()
+        for _, headers in volunteers[4:]:
+            _sign_up(web, session["id"], headers)  # the database is the system of record
+        time.sleep(20)
+        own_redis.start()
+        back_at = time.monotonic()
+
+        wait_for(
+            lambda: _unprocessed(setup_last_event) == 0,
+            2 * WITHIN_A_MINUTE,
+            "every event",
+            every=0.5,
+        )
+        took = time.monotonic() - back_at
+        logs = "\n".join(w.log() for w in workers)
+        assert took < WITHIN_A_MINUTE, f"processed {took:.0f} s after Redis returned\n{logs}"
+        print(f"every event processed {took:.1f} s after Redis returned")
+        wait_for(lambda: _run_status(run.json["id"]) == "finished", WITHIN_A_MINUTE, "the run")
+        time.sleep(2)
+        assert [w.process.poll() for w in workers] == [None, None], logs  # both still work
+        assert len(Worker.all(connection=connection)) == 2
+    finally:
+        for worker in workers:
+            worker.stop()
+        connection.close()
+
+
+def _sign_up(web, session_id: int, headers: dict) -> None:
+    response = web.post(
+        f"/api/v1/sessions/{session_id}/signups", json={"role": "helper"}, headers=headers
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def _unprocessed(after_event: int) -> int:
+    with db.engine.connect() as conn:
+        return conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(DomainEvent)
+            .where(DomainEvent.id > after_event, DomainEvent.processed_at.is_(None))
+        )
+
+
+def _run_status(run_id: int) -> str:
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.select(MatchingRun.status).where(MatchingRun.id == run_id))
 
 
 @pytest.fixture
@@ -245,3 +323,68 @@ def _assert_clean_503(response) -> None:
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.json["error"] == "service_unavailable"
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.skipif(
+    postgres_binaries() is None and not os.environ.get("CI"),
+    reason="PostgreSQL's server programs are not installed",
+)
+@pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")),
+    reason="it brings its own PostgreSQL: CI runs it once, in the SQLite run",
+)
+def test_events_that_outlast_their_retries_in_a_postgresql_outage_are_processed_after_it(
+    app, own_postgres, own_redis, tmp_path
+):
+    """PostgreSQL down 130 s with 400 events queued: the jobs spend their retries (5, 30,
+    60 s) and fail; once it is back the workers' sweep enqueues them again."""
+    service = sibling_app(app, SQLALCHEMY_DATABASE_URI=own_postgres.url, REDIS_URL=own_redis.url)
+    with service.app_context():
+        upgrade()
+        for squad_id in range(400):
+            outbox.record("squad.changed", "squad", squad_id + 1, {})
+        db.session.commit()  # relayed to Redis after the commit
+        db.engine.dispose()
+    connection = redis.Redis.from_url(own_redis.url)
+    assert Queue("default", connection=connection).count == 400
+
+    own_postgres.stop()
+    env = {**worker_env(app, tmp_path, own_redis.url), "DATABASE_URL": own_postgres.url}
+    workers = [WorkerProcess(env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
+    try:
+        wait_for(
+            lambda: FailedJobRegistry("default", connection=connection).count == 400,
+            150,
+            "the jobs to spend their retries",
+            every=1,
+        )
+        time.sleep(max(0, 130 - 100))  # down 130 s in all (the retries took about 100)
+        own_postgres.start()
+        back_at = time.monotonic()
+
+        def unprocessed() -> int:
+            with service.app_context():
+                try:
+                    return db.session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(DomainEvent)
+                        .where(DomainEvent.processed_at.is_(None))
+                    )
+                finally:
+                    db.session.remove()
+
+        logs = lambda: "\n".join(w.log()[-3000:] for w in workers)  # noqa: E731
+        try:
+            wait_for(lambda: unprocessed() == 0, 3 * WITHIN_A_MINUTE, "every event", every=1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {unprocessed()} left\n{logs()}") from None
+        took = time.monotonic() - back_at
+        assert took < 2 * WITHIN_A_MINUTE, f"processed {took:.0f} s after its return\n{logs()}"
+        print(f"400 events processed {took:.1f} s after PostgreSQL returned")
+        assert [w.process.poll() for w in workers] == [None, None], logs()
+    finally:
+        for worker in workers:
+            worker.stop()
+        connection.close()
+        with service.app_context():
+            db.engine.dispose()

@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from rq import SimpleWorker
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.events import dispatch
+from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.matching import loader, operations
+from coordinator.matching import handlers, loader, operations
 from coordinator.matching.engine import solver
 from coordinator.matching.models import MatchingRun
 from tests.api_helpers import assert_error
@@ -334,3 +335,65 @@ def test_progress_comes_from_the_job_and_runs_are_listed(client, organizer_heade
     assert body["progress"] == {"stage": "flow", "fraction": 0.7}
     listed = client.get("/api/v1/matching/runs", headers=organizer_headers)
     assert [r["id"] for r in listed.json] == [run.id]
+
+
+def _processed_long_ago(run: MatchingRun) -> None:
+    """The run's event was handled (its job enqueued) a while ago."""
+    db.session.execute(
+        sa.update(DomainEvent)
+        .where(DomainEvent.id == run.event_id)
+        .values(processed_at=utcnow() - timedelta(minutes=5))
+    )
+    db.session.commit()
+
+
+def _fail(job: Job, redis_client, minutes_ago: float) -> None:
+    Queue("matching", connection=redis_client).remove(job)
+    job.ended_at = utcnow() - timedelta(minutes=minutes_ago)
+    job.set_status(JobStatus.FAILED)
+    job.save()
+    FailedJobRegistry("matching", connection=redis_client).add(job, ttl=3600, exc_string="down")
+
+
+def test_runs_an_outage_interrupted_start_again_until_they_finish_or_give_up(
+    client, organizer_headers, redis_client
+):
+    run_id = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers).json["id"]
+    run = db.session.get(MatchingRun, run_id)
+    assert dispatch.process_event(run.event_id) == "processed"
+    assert handlers.restart_interrupted_runs() == 0  # its job is queued: nothing to do
+    _processed_long_ago(run)
+
+    redis_client.delete(f"rq:job:{MatchingRun.job_id_for(run_id)}")  # Redis lost it
+    Queue("matching", connection=redis_client).empty()
+    assert handlers.restart_interrupted_runs() == 1
+    job = Job.fetch(MatchingRun.job_id_for(run_id), connection=redis_client)
+    assert handlers.restart_interrupted_runs() == 0  # queued again, once
+
+    for restart in range(handlers.RUN_RESTARTS):
+        _fail(job, redis_client, minutes_ago=0)
+        assert handlers.restart_interrupted_runs() == 0  # just failed: wait first
+        _fail(job, redis_client, minutes_ago=60)
+        assert handlers.restart_interrupted_runs() == 1, restart
+        job = Job.fetch(job.id, connection=redis_client)
+        assert job.meta["restarts"] == restart + 1 and job.get_status() == JobStatus.QUEUED
+
+    _fail(job, redis_client, minutes_ago=60)
+    assert handlers.restart_interrupted_runs() == 0
+    db.session.rollback()
+    gave_up = db.session.get(MatchingRun, run_id)
+    assert (gave_up.status, gave_up.error) == ("failed", "interrupted 6 times by outages")
+
+
+def test_an_interrupted_run_started_again_finishes(client, organizer_headers, redis_client):
+    run_id = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers).json["id"]
+    run = db.session.get(MatchingRun, run_id)
+    dispatch.process_event(run.event_id)
+    _processed_long_ago(run)
+    job = Job.fetch(MatchingRun.job_id_for(run_id), connection=redis_client)
+    _fail(job, redis_client, minutes_ago=60)
+
+    assert handlers.restart_interrupted_runs() == 1
+    work(redis_client)
+    db.session.rollback()
+    assert db.session.get(MatchingRun, run_id).status == "finished"
