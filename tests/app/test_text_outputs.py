@@ -169,6 +169,7 @@ def test_any_text_reaches_feeds_mails_and_csv_intact(app, title, venue, name, re
     check_csv(name, venue)
 
 
+@pytest.mark.slow  # about 3 s
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
