@@ -10,6 +10,8 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
+from coordinator.text import MESSAGES, TextRefused, clean_text
+
 SLUG = validate.Regexp(
     r"^[a-z0-9_]{1,64}$", error="Dùng chữ thường, số và '_' / Use a-z, 0-9 and _."
 )
@@ -47,10 +49,8 @@ class Forbids(validate.Validator):
 
 
 # PostgreSQL text cannot hold NUL; names and short labels need no control characters.
-NO_NUL = Forbids(r"\x00", "Không được chứa ký tự NUL / NUL characters are not allowed.")
-NO_CONTROL_CHARACTERS = Forbids(
-    r"\x00-\x1f\x7f", "Có ký tự điều khiển / Contains control characters."
-)
+NO_NUL = Forbids(r"\x00", MESSAGES["nul"])
+NO_CONTROL_CHARACTERS = Forbids(r"\x00-\x1f\x7f", MESSAGES["control"])
 
 
 def _distinct_items(kwargs: dict) -> dict:
@@ -93,11 +93,25 @@ class Bool(fields.Boolean):
 
 
 class Text(fields.String):
-    """A string without NUL characters (PostgreSQL text cannot hold them)."""
+    """Text people type, under the one input rule (`coordinator.text.clean_text`, which
+    the page forms apply too): NFC, trimmed, lone surrogates replaced, NUL refused;
+    `multiline=False` (names, contacts) refuses every control character, tabs and line
+    breaks included; multi-line text keeps tabs and line breaks (as LF). The validator
+    added below only states the refused characters in the document (`pattern`), unless
+    the field has a pattern of its own (a phone number's)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, multiline: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.validators.append(NO_NUL)
+        self.multiline = multiline
+        if not any(hasattr(v, "regex") for v in self.validators):  # a pattern of its own
+            self.validators.append(NO_NUL if multiline else NO_CONTROL_CHARACTERS)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return clean_text(text, multiline=self.multiline)
+        except TextRefused as refused:
+            raise ma.ValidationError(str(refused)) from None
 
 
 class LocalDateTime(fields.DateTime):

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress
 
+from coordinator.text import ical_text
+
 # Bump when the rendering changes, so every ETag changes with it.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PRODID = "-//Squads//Lich Binh dan hoc vu so//VI"
 REFRESH = timedelta(hours=1)
 TTL = "PT1H"  # X-PUBLISHED-TTL as text: a timedelta would serialise as "1:00:00"
@@ -149,9 +151,9 @@ def _vevent(feed: Feed, event: FeedEvent, zone: ZoneInfo) -> Event:
     vevent.add("SEQUENCE", event.sequence)
     vevent.add("DTSTART", event.starts_at.astimezone(zone).replace(microsecond=0))
     vevent.add("DTEND", event.ends_at.astimezone(zone).replace(microsecond=0))
-    vevent.add("SUMMARY", _summary(event))
-    vevent.add("LOCATION", f"{event.venue}, {event.ward_name}")
-    vevent.add("DESCRIPTION", _description(event, url))
+    vevent.add("SUMMARY", ical_text(_summary(event)))
+    vevent.add("LOCATION", ical_text(f"{event.venue}, {event.ward_name}"))
+    vevent.add("DESCRIPTION", ical_text(_description(event, url)))
     vevent.add("URL", url)
     vevent.add("STATUS", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{feed.organizer_email}")
@@ -160,7 +162,7 @@ def _vevent(feed: Feed, event: FeedEvent, zone: ZoneInfo) -> Event:
     if feed.alarm_minutes and event.status != "cancelled":
         alarm = Alarm()
         alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", f"Sắp đến giờ / Starting soon: {event.title}")
+        alarm.add("DESCRIPTION", ical_text(f"Sắp đến giờ / Starting soon: {event.title}"))
         alarm.add("TRIGGER", timedelta(minutes=-feed.alarm_minutes))
         vevent.add_component(alarm)
     return vevent
@@ -175,8 +177,13 @@ def render(feed: Feed) -> bytes:
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
     calendar.uid = feed.uid
-    calendar.calendar_name = feed.name  # NAME and X-WR-CALNAME
-    calendar.description = feed.description  # DESCRIPTION and X-WR-CALDESC
+    # TEXT values all (RFC 7986, and the X-WR- names clients read): with a plain str
+    # the calendar_name setter writes NAME and X-WR-CALNAME unescaped, and a line break
+    # in a session's title then failed every mail carrying the session.
+    calendar.add("NAME", ical_text(feed.name))
+    calendar.add("X-WR-CALNAME", ical_text(feed.name))
+    calendar.add("DESCRIPTION", ical_text(feed.description))
+    calendar.add("X-WR-CALDESC", ical_text(feed.description))
     # The refresh_interval setter omits VALUE=DURATION, which RFC 7986 requires; and a
     # timedelta for X-PUBLISHED-TTL serialises as "1:00:00", so both are set by hand.
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})

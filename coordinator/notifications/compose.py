@@ -19,6 +19,7 @@ from coordinator.calendar.feeds import host_of
 from coordinator.notifications.content import Letter
 from coordinator.notifications.texts import language, text, when
 from coordinator.schemas import display_timezone
+from coordinator.text import header_text
 
 CALENDAR_FILENAME = "buoi-hoc.ics"
 
@@ -57,15 +58,10 @@ def _local(moment):
     return moment.astimezone(display_timezone())
 
 
-def _one_line(value: str) -> str:
-    """Header text on one line: a title or name with a line break must not fail a send."""
-    return " ".join(value.split())
-
-
 def _subject(letter: Letter, lang: str) -> str:
     if letter.kind == "organizer_digest":
         return text(lang, "organizer_digest.subject", date=f"{_local(letter.written_at):%d/%m/%Y}")
-    return text(lang, f"{letter.kind}.subject", title=_one_line(letter.session.title))
+    return text(lang, f"{letter.kind}.subject", title=letter.session.title)
 
 
 def _intro(letter: Letter, lang: str) -> list[str]:
@@ -160,9 +156,11 @@ def build(letter: Letter) -> EmailMessage:
     body = words(letter)
     env = current_app.jinja_env  # not render_template: no request, no page context
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = body["subject"]
-    message["From"] = sender()
-    name = _one_line(letter.recipient.name or "")
+    # Every header made of words goes through header_text: a line break in a title or a
+    # name must not fail a send (the email package refuses CR and LF in a header).
+    message["Subject"] = header_text(body["subject"])
+    message["From"] = header_text(sender())
+    name = header_text(letter.recipient.name or "")
     message["To"] = Address(name, addr_spec=letter.recipient.address)
     message["Date"] = format_datetime(letter.written_at)
     message["Message-ID"] = message_id(letter)
@@ -180,7 +178,9 @@ def build(letter: Letter) -> EmailMessage:
             maintype="text",
             subtype="calendar",
             filename=CALENDAR_FILENAME,
-            params={"method": "PUBLISH"},
+            # UTF-8 said aloud: a text/* part without charset is US-ASCII (RFC 2046),
+            # and Vietnamese titles and venues are not.
+            params={"method": "PUBLISH", "charset": "utf-8"},
         )
     # Last: set_content() and add_attachment() move Content-* headers into the parts.
     message["Content-Language"] = body["lang"]

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired as _DataRequired
 from wtforms.validators import Optional
 
-from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length
+from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length, TextField
 
 
 class ParticipantForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    full_name = TextField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     ward = SelectField(_l("Ward where you live"), validators=[DataRequired()])
     target_group = SelectField(_l("You are"), validators=[DataRequired()])
     accessibility_needs = CheckboxList(_l("Support you need"), validate_choice=True)
-    contact = StringField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
-    guardian_contact = StringField(
+    contact = TextField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
+    guardian_contact = TextField(
         _l("Guardian's phone or email (for a minor)"), validators=[Optional(), Length(max=320)]
     )
     consent = BooleanField(

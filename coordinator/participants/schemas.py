@@ -9,14 +9,18 @@ from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
 class ParticipantCreateSchema(Schema):
-    full_name = Text(required=True, validate=validate.Length(1, 200))
+    full_name = Text(multiline=False, required=True, validate=validate.Length(1, 200))
     ward = fields.String(
         required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}
     )
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
     accessibility_needs = SlugList(load_default=list)
-    contact = Text(validate=validate.Length(max=320), metadata={"description": "Phone or email"})
-    guardian_contact = Text(validate=validate.Length(max=320))
+    contact = Text(
+        multiline=False,
+        validate=validate.Length(max=320),
+        metadata={"description": "Phone or email"},
+    )
+    guardian_contact = Text(multiline=False, validate=validate.Length(max=320))
     consent = Bool(
         load_default=False,
         metadata={"description": "Required (true) when a participant registers themselves."},

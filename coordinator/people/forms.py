@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length, NumberRange
+from coordinator.web.forms import (
+    PHONE,
+    CheckboxList,
+    DataRequired,
+    FlaskForm,
+    Length,
+    NumberRange,
+    TextField,
+)
 
 # Blocks of the weekly availability grid: (code, start minute, end minute).
 DAY_BLOCKS = (
@@ -20,8 +28,8 @@ DAY_BLOCKS = (
 
 
 class ProfileForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    phone = StringField(_l("Phone (optional)"), validators=[Optional(), Length(max=40)])
+    full_name = TextField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    phone = TextField(_l("Phone (optional)"), validators=[Optional(), PHONE])
     home_ward = SelectField(_l("Home ward"), validators=[DataRequired()])
     skills = CheckboxList(_l("Skills"), validate_choice=True)
     languages = CheckboxList(_l("Languages"), validate_choice=True)

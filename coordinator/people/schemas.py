@@ -7,22 +7,21 @@ from marshmallow import fields, validate, validates_schema
 
 from coordinator.schemas import (
     BCP47,
-    NO_CONTROL_CHARACTERS,
     SLUG,
     Bool,
     ClockTime,
     LocalDateTime,
     Schema,
     SlugList,
+    Text,
 )
+from coordinator.text import PHONE_PATTERN
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
 def PlainText(minimum: int, maximum: int, **kwargs) -> fields.String:  # noqa: N802 - a field
-    """Free text of a bounded length without control characters."""
-    return fields.String(
-        validate=[validate.Length(minimum, maximum), NO_CONTROL_CHARACTERS], **kwargs
-    )
+    """One line of text of a bounded length (no control characters; see `Text`)."""
+    return Text(multiline=False, validate=validate.Length(minimum, maximum), **kwargs)
 
 
 class TokenRequestSchema(Schema):
@@ -74,9 +73,10 @@ def _availability_list(**kwargs) -> fields.List:
 class VolunteerCreateSchema(Schema):
     full_name = PlainText(1, 200, required=True)
     email = fields.Email(required=True, validate=validate.Length(max=320))
-    phone = fields.String(
+    phone = Text(
+        multiline=False,
         allow_none=True,
-        validate=validate.Regexp(r"^\+?[0-9 .()-]{6,40}$", error="Not a phone number."),
+        validate=validate.Regexp(PHONE_PATTERN, error="Not a phone number."),
     )
     home_ward = fields.String(
         required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}

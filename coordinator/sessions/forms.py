@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
-from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length, NumberRange
+from coordinator.web.forms import (
+    CheckboxList,
+    DataRequired,
+    FlaskForm,
+    Length,
+    NumberRange,
+    TextAreaTextField,
+    TextField,
+)
 
 
 class SessionForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    # The API's rule for each: a title and a venue are multi-line text there too.
+    title = TextField(_l("Title"), validators=[DataRequired(), Length(max=300)], multiline=True)
+    description = TextAreaTextField(_l("Description"), validators=[Optional(), Length(max=5000)])
     competence_area = SelectField(_l("Topic (digital competence)"), validators=[DataRequired()])
     target_group = SelectField(_l("Who it is for"), validators=[DataRequired()])
     ward = SelectField(_l("Ward"), validators=[DataRequired()])
-    venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=300)])
+    venue = TextField(_l("Venue"), validators=[DataRequired(), Length(max=300)], multiline=True)
     venue_accessibility = CheckboxList(_l("Venue accessibility"), validate_choice=True)
     participant_needs = CheckboxList(_l("Participants' needs"), validate_choice=True)
     starts_at = StringField(

@@ -27,11 +27,12 @@ from wtforms.validators import DataRequired as _DataRequired
 from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange as _NumberRange
 from wtforms.validators import Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
+from coordinator.text import PHONE_PATTERN, TextRefused, clean_text
 from coordinator.vocabularies.terms import vocabulary
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # the largest file an upload form accepts
@@ -70,6 +71,43 @@ def NumberRange(min: int, max: int) -> _NumberRange:  # noqa: N802, A002
 # The same shape the API's marshmallow Email field accepts; the mailbox itself is proved
 # by the messages we send, not by a pattern.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an email address."))
+# The pattern of the API's phone field (after TextField's rule, as there).
+PHONE = Regexp(
+    PHONE_PATTERN,
+    message=_l("Enter a phone number: digits, spaces and + . ( ) -, 6 to 40 characters."),
+)
+_REFUSED_TEXT = {
+    "nul": _l("NUL characters are not allowed."),
+    "control": _l("Line breaks, tabs and other control characters are not allowed here."),
+}
+
+
+class TextField(StringField):
+    """Typed text under the API's rule (`coordinator.text.clean_text`, as the schemas'
+    `Text` applies it): NFC and trimmed; `multiline=False` (names, contacts, phone
+    numbers) refuses control characters, tabs and line breaks included, with a message
+    next to the field (the input is kept); multi-line text keeps line breaks as LF."""
+
+    def __init__(self, label=None, validators=None, *, multiline: bool = False, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.multiline = multiline
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data:
+            try:
+                self.data = clean_text(self.data, multiline=self.multiline)
+            except TextRefused as refused:
+                raise ValueError(str(_REFUSED_TEXT[refused.code])) from None
+
+
+class TextAreaTextField(TextField):
+    """A <textarea> under the multi-line rule."""
+
+    widget = TextArea()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, multiline=True, **kwargs)
 
 
 class CheckboxList(SelectMultipleField):
@@ -86,7 +124,7 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    full_name = TextField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), EMAIL, Length(max=320)])
     password = PasswordField(
         _l("Password (at least 10 characters)"), validators=[DataRequired(), Length(10, 1024)]
@@ -99,7 +137,9 @@ class RegisterForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
+    reason = TextField(
+        _l("Reason (optional)"), validators=[Optional(), Length(max=500)], multiline=True
+    )
 
 
 class ImportForm(FlaskForm):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from email import policy
 
 import pytest
+import vobject
 from icalendar import Calendar
 from rq.registry import ScheduledJobRegistry
 
@@ -302,3 +303,54 @@ def test_a_message_whose_retries_run_out_is_marked_failed_by_the_sweep(
     [notice] = notifications(kind="assigned")
     assert (notice.status, notice.reason) == ("failed", "retries_exhausted")
     assert smtp.messages == []
+
+
+def test_a_title_with_a_line_break_still_reaches_the_volunteer_once(
+    client, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
+):
+    """Found by an outside probe: a line break in a title (or a name) made the .ics
+    attachment unwritable (the calendar's NAME / X-WR-CALNAME was the raw title), so every
+    'session changed' and 'cancelled' mail failed after five retries."""
+    title = "Buổi học\nđiện thoại; Zalo, VNeID\r\nbuổi 2"
+    session = session_starting(
+        make_session, clock.now + timedelta(days=5), title=title, venue="Nhà văn hóa\nTổ 5"
+    )
+    _, headers = make_volunteer(locale="vi", full_name="Lê Thị\u2028Hoa")
+    sign_up(client, session["id"], headers)
+    work(redis_client)
+    moved = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"venue": "Nhà văn hóa\nTổ 6", "reason": "Đổi\nphòng"},
+        headers=organizer_headers,
+    )
+    assert moved.status_code == 200, moved.json
+    work(redis_client)
+    cancelled = client.post(
+        f"/api/v1/sessions/{session['id']}/cancel",
+        json={"reason": "Mưa bão\nnghỉ học"},
+        headers=organizer_headers,
+    )
+    assert cancelled.status_code == 200, cancelled.json
+    work(redis_client)
+    work(redis_client)  # nothing left to retry: a second pass sends nothing more
+
+    stored_title = "Buổi học\nđiện thoại; Zalo, VNeID\nbuổi 2"  # CRLF stored as LF
+    for kind in ("session_changed", "session_cancelled"):
+        [row] = notifications(kind=kind)
+        assert (row.status, row.attempts) == ("sent", 1), (kind, row.status, row.reason)
+    subjects = [m["Subject"] for m in smtp.messages]
+    cancel_mails = [m for m in smtp.messages if m["Subject"].startswith("Đã hủy")]
+    assert len(cancel_mails) == 1, subjects
+    [message] = cancel_mails
+    assert "\n" not in message["Subject"]
+    assert message["Subject"].endswith("Buổi học điện thoại; Zalo, VNeID buổi 2")
+    assert "Mưa bão" in body_text(message)
+    calendar = Calendar.from_ical(calendar_part(message).get_content())
+    [event] = calendar.walk("VEVENT")
+    assert calendar_part(message).get_content_charset() == "utf-8"
+    assert str(event["SUMMARY"]) == f"ĐÃ HỦY: {stored_title} (Hỗ trợ)"
+    assert str(event["STATUS"]) == "CANCELLED"
+    assert str(event["LOCATION"]).startswith("Nhà văn hóa\nTổ 6, ")
+    # icalendar keeps the calendar's own names as it read them; vobject unescapes them.
+    names = vobject.readOne(calendar_part(message).get_content()).contents
+    assert names["x-wr-calname"][0].value == names["name"][0].value == stored_title

@@ -1,0 +1,86 @@
+"""Text in and text out: one rule for what people type (the API's schemas and the page
+forms both call `clean_text`), and one function per line-based format text leaves in:
+`ical_text` for an iCalendar TEXT value, `header_text` for a mail header.
+
+The input rule, applied before anything is stored:
+
+- a lone surrogate (only a JSON escape such as "\\ud83d" can carry one: half of an emoji
+  cut by a UTF-16 slice) becomes U+FFFD, as a broken UTF-8 byte does in a form post;
+  neither UTF-8 nor a database can hold it, and the rest of the text is worth keeping;
+- NUL is refused (PostgreSQL text cannot hold it; nothing typed contains one);
+- single-line fields (names, contacts, phone numbers) refuse every other control
+  character (tabs and line breaks included), as the API always did; a Unicode line or
+  paragraph separator (U+0085, U+2028, U+2029) becomes a space;
+- multi-line fields (titles, venues, descriptions, reasons) keep tabs and line breaks,
+  with CRLF, CR and the Unicode separators turned into LF; other control characters
+  become a space;
+- then NFC (Vietnamese typed on some keyboards arrives decomposed: "ệ" as e + two
+  combining marks; NFC makes both spellings one string, so unique checks and searches
+  see one form), and leading and trailing white space is stripped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from icalendar import vText
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_SEPARATOR = re.compile("\r\n|[\r\x85\u2028\u2029]")
+_CONTROL = re.compile("[\x01-\x1f\x7f]")  # NUL is refused on its own, first
+_CONTROL_BUT_TAB_AND_LF = re.compile("[\x01-\x08\x0b-\x1f\x7f]")
+_HEADER_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")  # \s covers every Unicode line break
+
+# A phone number as the API's schema and the page forms accept it (after clean_text, so
+# `$` cannot let a final line break through).
+PHONE_PATTERN = r"^\+?[0-9 .()-]{6,40}$"
+
+MESSAGES = {
+    "nul": "Không được chứa ký tự NUL / NUL characters are not allowed.",
+    "control": "Có ký tự điều khiển / Contains control characters.",
+}
+
+
+class TextRefused(ValueError):
+    """A value the input rule refuses; `code` is "nul" or "control" (see MESSAGES)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(MESSAGES[code])
+        self.code = code
+
+
+def _no_surrogates(value: str) -> str:
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def clean_text(value: str, *, multiline: bool) -> str:
+    """`value` under the input rule (see the module's docstring), or TextRefused."""
+    value = _no_surrogates(value)
+    if "\x00" in value:
+        raise TextRefused("nul")
+    if multiline:
+        value = _CONTROL_BUT_TAB_AND_LF.sub(" ", _LINE_SEPARATOR.sub("\n", value))
+    else:
+        if _CONTROL.search(value):
+            raise TextRefused("control")
+        value = _LINE_SEPARATOR.sub(" ", value)
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def ical_text(value: str) -> vText:
+    """An iCalendar TEXT value (RFC 5545 3.3.11) for any string: line breaks as LF, which
+    icalendar escapes as `\\n` (with `\\`, `,` and `;`); the control characters TEXT does
+    not allow, and lone surrogates UTF-8 cannot encode, replaced. Every TEXT property of
+    the feeds and of the mails' attachments goes through here (also NAME, X-WR-CALNAME
+    and X-WR-CALDESC, which icalendar would otherwise write unescaped)."""
+    value = _LINE_SEPARATOR.sub("\n", _no_surrogates(value))
+    return vText(_CONTROL_BUT_TAB_AND_LF.sub(" ", value.replace("\x00", " ")))
+
+
+def header_text(value: str) -> str:
+    """A mail header's text on one line: every run of white space or control characters
+    (CR and LF, which the email package refuses in a header, and every other line break
+    Python's `splitlines` knows) becomes one space. Folding and RFC 2047 encoding are the
+    email package's job (`policy.SMTP`)."""
+    return _HEADER_SPACE.sub(" ", _no_surrogates(value)).strip()
