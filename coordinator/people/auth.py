@@ -58,6 +58,10 @@ def verify_password(user: User | None, password: str) -> bool:
     return matched and stored is not None
 
 
+# Characters of a bearer token kept in clear to tell tokens apart (36 of its 256 bits).
+TOKEN_PREFIX_LENGTH = 6
+
+
 def token_digest(token: str) -> str:
     """Tokens are stored as SHA-256: high-entropy secrets need no slow hash."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -73,7 +77,14 @@ def issue_token(email: str, password: str) -> tuple[str, datetime]:
         )
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
-    db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
+    db.session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=token_digest(token),
+            prefix=token[:TOKEN_PREFIX_LENGTH],
+            expires_at=expires_at,
+        )
+    )
     db.session.flush()
     return token, expires_at
 
@@ -99,15 +110,21 @@ def init_app(app: Flask) -> None:
     login_manager.request_loader(_load_user_from_request)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page says enough
+    # "basic", not "strong": strong drops the login (and deletes the remember cookie)
+    # whenever the address or User-Agent changes, which a phone moving between Wi-Fi and
+    # mobile data (carrier-grade NAT) does all day. Logins are ended server-side instead
+    # (coordinator.people.logins); basic only marks a moved session as not fresh.
+    login_manager.session_protection = "basic"
 
 
-def _load_user_from_session(user_id: str) -> User | None:
+def _load_user_from_session(token: str) -> User | None:
     """Page sessions (cookies) log in pages only: the API takes bearer tokens, so a
     forged cross-site request cannot ride on a volunteer's cookie."""
     if request.path.startswith("/api/"):
         return None
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    from coordinator.people.logins import load_user  # logins builds on this module
+
+    return load_user(token)
 
 
 def authenticated_user() -> User | None:
