@@ -16,7 +16,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 
 from coordinator.database import utcnow
-from coordinator.errors import DomainError, Forbidden
+from coordinator.errors import DomainError, Forbidden, NotFound
 from coordinator.extensions import db, login_manager
 from coordinator.people.models import ApiToken, User
 
@@ -96,12 +96,43 @@ def user_for_token(token: str) -> User | None:
     return row.user if row.user.active else None
 
 
-def _load_user_from_request(req) -> User | None:
-    header = req.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(req) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return user_for_token(token.strip())
+    return token.strip()
+
+
+def _load_user_from_request(req) -> User | None:
+    token = bearer_token(req)
+    return user_for_token(token) if token else None
+
+
+def _live_tokens_of(user: User) -> sa.Select:
+    return sa.select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()
+    )
+
+
+def own_tokens(user: User, limit: int, offset: int) -> tuple[list[ApiToken], int]:
+    """The user's live bearer tokens, newest first, and how many there are."""
+    query = _live_tokens_of(user)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def revoke_own_token(user: User, token_id: int) -> None:
+    """Revoke one of the user's live tokens (flushes; the caller commits). Another's,
+    an unknown, a revoked or an expired token: the same 404, so ids reveal nothing."""
+    token = db.session.scalar(_live_tokens_of(user).where(ApiToken.id == token_id))
+    if token is None:
+        raise NotFound("Không tìm thấy token / Token not found.")
+    token.revoked_at = utcnow()
+    db.session.flush()
 
 
 def init_app(app: Flask) -> None:

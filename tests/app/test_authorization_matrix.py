@@ -40,6 +40,8 @@ method path                                             object       anonymous p
 GET    /healthz                                         -            200       200         200       200     200       200
 GET    /api/v1/openapi.json                             -            200       200         200       200     200       200
 POST   /api/v1/auth/tokens                              -            201       201         201       201     201       201
+GET    /api/v1/auth/tokens                              -            401       200         200       200     200       200
+DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404
 GET    /api/v1/wards                                    -            200       200         200       200     200       200
 GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200
 GET    /api/v1/competences                              -            200       200         200       200     200       200
@@ -161,6 +163,7 @@ OWN = {
     "proposal": {"volunteer": "proposal_v2", "leader": "proposal_v1"},
     "participant": {"participant": "p1"},
     "registration": {"participant": "reg_p1"},
+    "token": {role: f"token_{role}" for role in ROLES[1:]},
 }
 OTHER = {
     "volunteer": {"volunteer": "v1", "*": "v2"},
@@ -170,10 +173,11 @@ OTHER = {
     "proposal": {"volunteer": "proposal_v1", "*": "proposal_v2"},
     "participant": {"participant": "p2", "*": "p1"},
     "registration": {"participant": "reg_p2", "*": "reg_p1"},
+    "token": {"organizer": "token_volunteer", "*": "token_organizer"},
 }
 # Kinds whose ids must not reveal that someone exists: a refused caller gets for another's
 # id exactly what they get for an id that names nothing.
-PRIVATE_KINDS = {"volunteer", "booking", "proposal", "participant", "registration"}
+PRIVATE_KINDS = {"volunteer", "booking", "proposal", "participant", "registration", "token"}
 MISSING_ID = 999_999
 REFUSALS = {401, 403, 404}
 TARGETS_CSV = (
@@ -400,15 +404,26 @@ def build_world(request, client) -> World:
     def email(volunteer_id: int) -> str:
         return db.session.get(Volunteer, volunteer_id).user.email
 
+    headers = {
+        "anonymous": {},
+        "participant": auth_headers(participant_user),
+        "volunteer": volunteer_headers,
+        "leader": leader_headers,
+        "organizer": organizer_headers,
+        "admin": auth_headers(admin),
+    }
+
+    def token_id(role: str) -> int:
+        from coordinator.people.auth import token_digest
+        from coordinator.people.models import ApiToken
+
+        secret = headers[role]["Authorization"].removeprefix("Bearer ")
+        return db.session.scalar(
+            sa.select(ApiToken.id).where(ApiToken.token_hash == token_digest(secret))
+        )
+
     world = World(
-        headers={
-            "anonymous": {},
-            "participant": auth_headers(participant_user),
-            "volunteer": volunteer_headers,
-            "leader": leader_headers,
-            "organizer": organizer_headers,
-            "admin": auth_headers(admin),
-        },
+        headers=headers,
         emails={
             "participant": participant_user.email,
             "volunteer": email(v2),
@@ -432,6 +447,8 @@ def build_world(request, client) -> World:
             "p2": {"participant_id": p2},
             "reg_p1": {"registration_id": reg_p1},
             "reg_p2": {"registration_id": reg_p2},
+            # each role's own bearer token (the one its requests carry)
+            **{f"token_{role}": {"token_id": token_id(role)} for role in ROLES[1:]},
         },
         defaults={
             "code": "kim_lien",
