@@ -120,7 +120,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    # "Keep me logged in" lasts this long (the cookie and its login row on the server); no
+    # page login, remembered or not, outlives it.
+    REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a form left open for a working day still posts
 
 

@@ -1,7 +1,7 @@
-"""Rate limits on the doors people guess at: logins, token creation, self sign-up and
-private feed tokens. Flask-Limiter counts on the app's own Redis, so gunicorn workers and
-machines share one count; while Redis is down each process counts in memory instead
-(the sign-up itself must not fail because the counter is away).
+"""Rate limits on the doors people guess at: logins, token creation, the password change
+page, self sign-up and private feed tokens. Flask-Limiter counts on the app's own Redis,
+so gunicorn workers and machines share one count; while Redis is down each process
+counts in memory instead (the sign-up itself must not fail because the counter is away).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def _valid_feed_token() -> bool:
 LIMITED_ENDPOINTS = {
     "people.create_token": ("RATE_LIMIT_LOGIN", {}),
     "auth.login": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
+    # The current password is checked there: a borrowed session must not guess it freely.
+    "auth.password": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
     "people.create_volunteer": ("RATE_LIMIT_SIGNUP", {"exempt_when": _organizer_calling}),
     "auth.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
     "participants.register_participant": (

@@ -16,6 +16,7 @@ from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards, parse_wards
 from coordinator.people.forms import ReferenceImportForm
+from coordinator.people.logins import sign_out_everywhere
 from coordinator.people.models import USER_ROLES, User
 from coordinator.web.access import admin_required
 from coordinator.web.forms import MAX_UPLOAD_BYTES, EmptyForm
@@ -59,6 +60,21 @@ def update_user(user_id: int) -> ResponseReturnValue:
             _("Saved: %(email)s is now %(role)s.", email=user.email, role=_(role.capitalize())),
             "success",
         )
+    return redirect(url_for("admin.users", q=request.args.get("q") or None))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def sign_out_user(user_id: int) -> ResponseReturnValue:
+    """End every page login of a user and revoke their API tokens (a lost phone, a
+    leaked password); they log in again with their password."""
+    user = db.session.get(User, user_id)
+    if not EmptyForm().validate_on_submit() or user is None:
+        flash(_("That change could not be made."), "error")
+    else:
+        sign_out_everywhere(user)
+        db.session.commit()
+        flash(_("%(email)s has been signed out everywhere.", email=user.email), "success")
     return redirect(url_for("admin.users", q=request.args.get("q") or None))
 
 

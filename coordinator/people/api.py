@@ -5,18 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flask import request
+
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.people import operations
 from coordinator.people.auth import (
     authenticated_user,
+    bearer_token,
     is_organizer,
     issue_token,
+    own_tokens,
     require_role,
+    require_user,
+    revoke_own_token,
     roles_required,
+    token_digest,
+    user_required,
 )
 from coordinator.people.models import User, Volunteer
 from coordinator.people.schemas import (
+    ApiTokenSchema,
+    TokenListArgs,
     TokenRequestSchema,
     TokenSchema,
     VolunteerCreateSchema,
@@ -39,6 +49,42 @@ def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
     token, expires_at = issue_token(credentials["email"], credentials["password"])
     db.session.commit()
     return {"token": token, "expires_at": expires_at}
+
+
+@blp.get("/auth/tokens")
+@user_required
+@blp.arguments(TokenListArgs, location="query")
+@blp.response(
+    200, ApiTokenSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}}
+)
+@blp.doc(security=BEARER)
+def list_tokens(args: dict[str, Any]) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    """The caller's live bearer tokens (never their secrets), newest first."""
+    rows, total = own_tokens(require_user(), args["limit"], args["offset"])
+    current = token_digest(bearer_token(request) or "")
+    listed = [
+        {
+            "id": row.id,
+            "prefix": row.prefix,
+            "created_at": row.created_at,
+            "expires_at": row.expires_at,
+            "current": row.token_hash == current,
+        }
+        for row in rows
+    ]
+    return listed, 200, {"X-Total-Count": str(total), "Cache-Control": "no-store"}
+
+
+@blp.delete("/auth/tokens/<int:token_id>")
+@user_required
+@blp.response(204)
+@blp.alt_response(404, schema=ErrorSchema, description="Not a live token of the caller's")
+@blp.doc(security=BEARER)
+def revoke_token(token_id: int) -> tuple[str, int]:
+    """Revoke one of the caller's tokens (the one in use too); it answers 401 from then on."""
+    revoke_own_token(require_user(), token_id)
+    db.session.commit()
+    return "", 204
 
 
 @blp.post("/volunteers")

@@ -16,7 +16,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 
 from coordinator.database import utcnow
-from coordinator.errors import DomainError, Forbidden
+from coordinator.errors import DomainError, Forbidden, NotFound
 from coordinator.extensions import db, login_manager
 from coordinator.people.models import ApiToken, User
 
@@ -58,6 +58,10 @@ def verify_password(user: User | None, password: str) -> bool:
     return matched and stored is not None
 
 
+# Characters of a bearer token kept in clear to tell tokens apart (36 of its 256 bits).
+TOKEN_PREFIX_LENGTH = 6
+
+
 def token_digest(token: str) -> str:
     """Tokens are stored as SHA-256: high-entropy secrets need no slow hash."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -73,7 +77,14 @@ def issue_token(email: str, password: str) -> tuple[str, datetime]:
         )
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
-    db.session.add(ApiToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
+    db.session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=token_digest(token),
+            prefix=token[:TOKEN_PREFIX_LENGTH],
+            expires_at=expires_at,
+        )
+    )
     db.session.flush()
     return token, expires_at
 
@@ -85,12 +96,43 @@ def user_for_token(token: str) -> User | None:
     return row.user if row.user.active else None
 
 
-def _load_user_from_request(req) -> User | None:
-    header = req.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(req) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return user_for_token(token.strip())
+    return token.strip()
+
+
+def _load_user_from_request(req) -> User | None:
+    token = bearer_token(req)
+    return user_for_token(token) if token else None
+
+
+def _live_tokens_of(user: User) -> sa.Select:
+    return sa.select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow()
+    )
+
+
+def own_tokens(user: User, limit: int, offset: int) -> tuple[list[ApiToken], int]:
+    """The user's live bearer tokens, newest first, and how many there are."""
+    query = _live_tokens_of(user)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def revoke_own_token(user: User, token_id: int) -> None:
+    """Revoke one of the user's live tokens (flushes; the caller commits). Another's,
+    an unknown, a revoked or an expired token: the same 404, so ids reveal nothing."""
+    token = db.session.scalar(_live_tokens_of(user).where(ApiToken.id == token_id))
+    if token is None:
+        raise NotFound("Không tìm thấy token / Token not found.")
+    token.revoked_at = utcnow()
+    db.session.flush()
 
 
 def init_app(app: Flask) -> None:
@@ -99,15 +141,21 @@ def init_app(app: Flask) -> None:
     login_manager.request_loader(_load_user_from_request)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page says enough
+    # "basic", not "strong": strong drops the login (and deletes the remember cookie)
+    # whenever the address or User-Agent changes, which a phone moving between Wi-Fi and
+    # mobile data (carrier-grade NAT) does all day. Logins are ended server-side instead
+    # (coordinator.people.logins); basic only marks a moved session as not fresh.
+    login_manager.session_protection = "basic"
 
 
-def _load_user_from_session(user_id: str) -> User | None:
+def _load_user_from_session(token: str) -> User | None:
     """Page sessions (cookies) log in pages only: the API takes bearer tokens, so a
     forged cross-site request cannot ride on a volunteer's cookie."""
     if request.path.startswith("/api/"):
         return None
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    from coordinator.people.logins import load_user  # logins builds on this module
+
+    return load_user(token)
 
 
 def authenticated_user() -> User | None:

@@ -30,9 +30,21 @@ class User(UserMixin, db.Model):
 
     volunteer: Mapped[Volunteer | None] = relationship(back_populates="user")
 
+    # The secret of the page login this object was loaded for (Flask-Login's "alternative
+    # token"): set by coordinator.people.logins, never stored; see get_id.
+    login_token = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login keeps this in the session and the remember cookie: the secret of one
+        page login (a LoginSession), not the user id, so ending that login server-side
+        ends both cookies, and every login's cookies differ."""
+        if not self.login_token:
+            raise RuntimeError("log in through coordinator.people.logins.log_in")
+        return self.login_token
 
     def has_role(self, *roles: str) -> bool:
         """Admins can do whatever an organizer can."""
@@ -47,6 +59,28 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The token's first characters, shown so its owner can tell tokens apart (not enough
+    # to guess the rest: 256 random bits, of which this shows 36). None before 0004.
+    prefix: Mapped[str | None] = mapped_column(sa.String(12))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginSession(db.Model):
+    """One page login (a browser): the secret its session and remember cookies carry is
+    stored as SHA-256 only. Logging out, a password change or "sign out everywhere"
+    revokes rows; a revoked or expired row opens nothing."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -34,6 +34,31 @@ class TokenSchema(Schema):
     expires_at = LocalDateTime(required=True)
 
 
+class ApiTokenSchema(Schema):
+    """One of the caller's live bearer tokens: never the secret, nor its hash."""
+
+    id = fields.Integer(required=True)
+    prefix = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The token's first characters, to tell tokens apart "
+            "(null for tokens made before prefixes were kept)",
+            "example": "q3Zf_k",
+        },
+    )
+    created_at = LocalDateTime(required=True)
+    expires_at = LocalDateTime(required=True)
+    current = fields.Boolean(
+        required=True, metadata={"description": "The token this request was made with"}
+    )
+
+
+class TokenListArgs(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
 class AvailabilitySchema(Schema):
     weekday = fields.Integer(
         required=True,

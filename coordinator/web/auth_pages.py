@@ -1,4 +1,5 @@
-"""Logging in and out, volunteer registration and the language switch (pages)."""
+"""Logging in and out, changing one's password, signing out everywhere, volunteer
+registration and the language switch (pages)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required
 
 from coordinator.errors import Conflict, DomainError
 from coordinator.extensions import db
-from coordinator.people.auth import verify_password
+from coordinator.people.auth import hash_password, verify_password
+from coordinator.people.logins import end_other_logins, log_in, log_out, sign_out_everywhere
 from coordinator.people.models import User
 from coordinator.people.operations import create_volunteer, normalize_email
 from coordinator.web.forms import (
     EmptyForm,
     LoginForm,
+    PasswordForm,
     RegisterForm,
     apply_domain_error,
     options,
@@ -53,7 +56,8 @@ def login() -> ResponseReturnValue:
             sa.select(User).where(User.email == normalize_email(form.email.data))
         )
         if user is not None and user.active and verify_password(user, form.password.data):
-            login_user(user, remember=form.remember.data)
+            log_in(user, remember=form.remember.data)
+            db.session.commit()
             session.pop("locale", None)  # the user's own saved language wins from now on
             return redirect(safe_next(request.args.get("next"), landing_for(user)))
         form.password.errors = [_("Wrong email or password.")]
@@ -66,9 +70,44 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """Log out (a POST with the CSRF token)."""
     if EmptyForm().validate_on_submit():
-        logout_user()
+        log_out()
+        db.session.commit()
         flash(_("You are logged out."), "success")
     return redirect(url_for("pages.home"))
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@login_required
+def password() -> ResponseReturnValue:
+    """Change one's password: every other login ends, this one goes on."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if not verify_password(user, form.current_password.data):
+            form.current_password.errors = [_("This is not your current password.")]
+        elif form.new_password.data == form.current_password.data:
+            form.new_password.errors = [_("Choose a password other than the current one.")]
+        else:
+            user.password_hash = hash_password(form.new_password.data)
+            end_other_logins(user, api_tokens=form.revoke_api_tokens.data)
+            db.session.commit()
+            flash(_("Your password is changed; your other devices are logged out."), "success")
+            return redirect(url_for("auth.password"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/password.html", form=form), status
+
+
+@bp.post("/me/sign-out-everywhere")
+@login_required
+def sign_out_everywhere_page() -> ResponseReturnValue:
+    """End every login of one's own, this one too, and revoke one's API tokens."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.password"))
+    sign_out_everywhere(current_user._get_current_object())
+    log_out()
+    db.session.commit()
+    flash(_("You are signed out on every device. Log in again to continue."), "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -99,8 +138,8 @@ def register() -> ResponseReturnValue:
         else:
             user = db.session.get(User, volunteer.user_id)
             user.locale = data["locale"]
+            log_in(user, remember=False)
             db.session.commit()
-            login_user(user)
             flash(_("Welcome! Tell us your skills and when you are free."), "success")
             return redirect(url_for("people_pages.profile"))
     status = 422 if request.method == "POST" else 200

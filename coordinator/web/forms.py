@@ -24,9 +24,9 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired as _DataRequired
+from wtforms.validators import EqualTo, Optional, Regexp
 from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange as _NumberRange
-from wtforms.validators import Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from coordinator.errors import DomainError
@@ -133,6 +133,32 @@ class RegisterForm(FlaskForm):
     consent = BooleanField(
         _l("I agree that organizers may contact me about sessions"),
         validators=[_DataRequired(_l("Please agree to be contacted."))],
+    )
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password: the current one, and the new one twice."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password (at least 10 characters)"),
+        validators=[DataRequired(), Length(10, 1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two new passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    revoke_api_tokens = BooleanField(
+        _l("Also revoke my API tokens (scripts that use them will need new ones)"), default=True
     )
 
 

@@ -40,6 +40,8 @@ method path                                             object       anonymous p
 GET    /healthz                                         -            200       200         200       200     200       200
 GET    /api/v1/openapi.json                             -            200       200         200       200     200       200
 POST   /api/v1/auth/tokens                              -            201       201         201       201     201       201
+GET    /api/v1/auth/tokens                              -            401       200         200       200     200       200
+DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404
 GET    /api/v1/wards                                    -            200       200         200       200     200       200
 GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200
 GET    /api/v1/competences                              -            200       200         200       200     200       200
@@ -98,11 +100,15 @@ POST   /api/v1/me/feed-token                            -            401       4
 #   the same 404 as for a missing session (the roster shows participants' needs).
 
 # Pages: "login" redirects to the login page (with ?next=), "home" redirects to the home
-# page with a message, a number is the status, and "ok" is any answer of a view that
-# served the caller (200, a redirect elsewhere, or a 422 for the empty form we send).
+# page with a message, a number is the status, "ok" is any answer of a view that served
+# the caller (200, a redirect elsewhere, or a 422 for the empty form we send), and "out"
+# redirects to the login page without ?next= (the caller's own logins ended).
 PAGE_MATRIX = """
 method path                                                  object   anonymous participant volunteer leader  organizer admin
 GET    /me/profile                                           -        login     home        200       200     home      home
+GET    /me/password                                          -        login     200         200       200     200       200
+POST   /me/password                                          -        login     ok          ok        ok      ok        ok
+POST   /me/sign-out-everywhere                               -        login     out         out       out     out       out
 POST   /me/profile                                           -        login     home        ok        ok      home      home
 GET    /me/fits                                              -        login     home        200       200     home      home
 GET    /me/schedule                                          -        login     home        200       200     home      home
@@ -139,6 +145,7 @@ GET    /checkin/<session_id>                                 session  login     
 POST   /checkin/<session_id>                                 session  login     404         404       ok/404  ok        ok
 GET    /admin/users                                          -        login     home        home      home    home      200
 POST   /admin/users/<user_id>                                -        login     home        home      home    home      ok
+POST   /admin/users/<user_id>/sign-out                       -        login     home        home      home    home      ok
 GET    /admin/reference                                      -        login     home        home      home    home      200
 POST   /admin/reference                                      -        login     home        home      home    home      ok
 """  # noqa: E501 - a table reads best one row a line
@@ -156,6 +163,7 @@ OWN = {
     "proposal": {"volunteer": "proposal_v2", "leader": "proposal_v1"},
     "participant": {"participant": "p1"},
     "registration": {"participant": "reg_p1"},
+    "token": {role: f"token_{role}" for role in ROLES[1:]},
 }
 OTHER = {
     "volunteer": {"volunteer": "v1", "*": "v2"},
@@ -165,10 +173,11 @@ OTHER = {
     "proposal": {"volunteer": "proposal_v1", "*": "proposal_v2"},
     "participant": {"participant": "p2", "*": "p1"},
     "registration": {"participant": "reg_p2", "*": "reg_p1"},
+    "token": {"organizer": "token_volunteer", "*": "token_organizer"},
 }
 # Kinds whose ids must not reveal that someone exists: a refused caller gets for another's
 # id exactly what they get for an id that names nothing.
-PRIVATE_KINDS = {"volunteer", "booking", "proposal", "participant", "registration"}
+PRIVATE_KINDS = {"volunteer", "booking", "proposal", "participant", "registration", "token"}
 MISSING_ID = 999_999
 REFUSALS = {401, 403, 404}
 TARGETS_CSV = (
@@ -244,8 +253,13 @@ class World:
         return self.objects[key][name]
 
 
+# Page logins the tests make (one per role and test) are the callers' own state, not the
+# world's: left out of the comparisons and kept as they are when the world is put back.
+CALLER_TABLES = ("login_sessions",)
+
+
 def dump_tables() -> dict[str, list[dict]]:
-    """Every row of every table, in primary-key order."""
+    """Every row of every table but CALLER_TABLES, in primary-key order."""
     db.session.remove()
     with db.engine.connect() as conn:
         return {
@@ -256,6 +270,7 @@ def dump_tables() -> dict[str, list[dict]]:
                 ).mappings()
             ]
             for table in db.metadata.sorted_tables
+            if table.name not in CALLER_TABLES
         }
 
 
@@ -267,13 +282,19 @@ def _delete_rows(conn) -> None:
 
 
 def restore(rows: dict[str, list[dict]]) -> None:
-    """Put the world's rows back (and empty Redis of what writes queued)."""
+    """Put the world's rows back, keep the callers' logins (and empty Redis of what writes
+    queued)."""
     db.session.remove()
     with db.engine.begin() as conn:
+        kept = {
+            name: [dict(row) for row in conn.execute(db.metadata.tables[name].select()).mappings()]
+            for name in CALLER_TABLES
+        }
         _delete_rows(conn)
         for table in db.metadata.sorted_tables:
-            if rows[table.name]:
-                conn.execute(table.insert(), rows[table.name])
+            values = kept[table.name] if table.name in kept else rows[table.name]
+            if values:
+                conn.execute(table.insert(), values)
         if conn.dialect.name == "postgresql":  # new rows must not take a restored id
             for table in db.metadata.sorted_tables:
                 if "id" in table.c and table.c.id.primary_key:
@@ -383,15 +404,26 @@ def build_world(request, client) -> World:
     def email(volunteer_id: int) -> str:
         return db.session.get(Volunteer, volunteer_id).user.email
 
+    headers = {
+        "anonymous": {},
+        "participant": auth_headers(participant_user),
+        "volunteer": volunteer_headers,
+        "leader": leader_headers,
+        "organizer": organizer_headers,
+        "admin": auth_headers(admin),
+    }
+
+    def token_id(role: str) -> int:
+        from coordinator.people.auth import token_digest
+        from coordinator.people.models import ApiToken
+
+        secret = headers[role]["Authorization"].removeprefix("Bearer ")
+        return db.session.scalar(
+            sa.select(ApiToken.id).where(ApiToken.token_hash == token_digest(secret))
+        )
+
     world = World(
-        headers={
-            "anonymous": {},
-            "participant": auth_headers(participant_user),
-            "volunteer": volunteer_headers,
-            "leader": leader_headers,
-            "organizer": organizer_headers,
-            "admin": auth_headers(admin),
-        },
+        headers=headers,
         emails={
             "participant": participant_user.email,
             "volunteer": email(v2),
@@ -415,6 +447,8 @@ def build_world(request, client) -> World:
             "p2": {"participant_id": p2},
             "reg_p1": {"registration_id": reg_p1},
             "reg_p2": {"registration_id": reg_p2},
+            # each role's own bearer token (the one its requests carry)
+            **{f"token_{role}": {"token_id": token_id(role)} for role in ROLES[1:]},
         },
         defaults={
             "code": "kim_lien",
@@ -634,7 +668,7 @@ def _page_outcome(response, path: str) -> str:
     if response.status_code in (301, 302, 303):
         location = urlsplit(response.headers["Location"])
         if location.path == "/login":
-            return "login" if parse_qs(location.query).get("next") == [path] else "login elsewhere"
+            return "login" if parse_qs(location.query).get("next") == [path] else "out"
         if location.path == "/":
             return "home"
         return "ok"
