@@ -158,7 +158,9 @@ def import_volunteers(
         return report  # one bad row: nothing from this file
     good = [data for index, (_line, data) in enumerate(valid) if index not in problems]
     for start in range(0, len(good), WRITE_BATCH):
-        report.created += len(create_volunteers(good[start : start + WRITE_BATCH]))
+        created = create_volunteers(good[start : start + WRITE_BATCH])
+        report.created += len(created)
+        report.created_ids.extend(volunteer.id for volunteer in created)
         if progress is not None:
             progress(READING_SHARE + (1 - READING_SHARE) * report.created / len(good))
     return report
