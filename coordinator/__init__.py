@@ -79,6 +79,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
     from coordinator.geography import pages as geography_pages
+    from coordinator.imports import pages as imports_pages
     from coordinator.matching import pages as matching_pages
     from coordinator.notifications import pages as notification_pages
     from coordinator.participants import pages as participants_pages
@@ -103,6 +104,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         matching_pages,
         participants_pages,
         progress_pages,
+        imports_pages,
         squads_pages,
         geography_pages,
         admin_pages,
@@ -125,6 +127,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.extensions import Api, csrf
     from coordinator.geography.api import blp as wards
     from coordinator.health.api import bp as health
+    from coordinator.imports.api import blp as imports
     from coordinator.matching.api import blp as matching
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
@@ -154,6 +157,7 @@ def _register_api(app: Flask) -> None:
         participants,
         matching,
         progress,
+        imports,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API
@@ -164,10 +168,11 @@ def _register_api(app: Flask) -> None:
 def _register_event_handlers(app: Flask) -> None:
     from coordinator.calendar import handlers as calendar
     from coordinator.events import dispatch
+    from coordinator.imports import handlers as imports
     from coordinator.matching import handlers as matching
     from coordinator.notifications import handlers as notifications
 
-    dispatch.init_app(app, calendar, matching, notifications)
+    dispatch.init_app(app, calendar, matching, notifications, imports)
 
 
 def _end_unit_of_work(_error: BaseException | None) -> None:

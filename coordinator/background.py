@@ -20,7 +20,15 @@ RUN_MATCHING = "jobs.matching.run_matching"
 REPAIR_SEAT = "jobs.matching.repair_seat"
 DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
 SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
-JOB_PATHS = (PROCESS_EVENT, RUN_MATCHING, REPAIR_SEAT, DELIVER_NOTIFICATION, SWEEP_NOTIFICATIONS)
+RUN_IMPORT = "jobs.imports.run_import"
+JOB_PATHS = (
+    PROCESS_EVENT,
+    RUN_MATCHING,
+    REPAIR_SEAT,
+    DELIVER_NOTIFICATION,
+    SWEEP_NOTIFICATIONS,
+    RUN_IMPORT,
+)
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])
 # Mail servers have longer outages than our own services: back off up to an hour.

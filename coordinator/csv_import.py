@@ -23,6 +23,7 @@ class ImportReport:
     updated: int = 0
     rows: int = 0
     errors: dict[int, list[str]] = field(default_factory=dict)  # line number -> messages
+    created_ids: list[int] = field(default_factory=list)  # rows created, where they have ids
 
     @property
     def ok(self) -> bool:
@@ -34,6 +35,7 @@ class ImportReport:
     def discard_changes(self) -> None:
         """The counts after a rollback: nothing from this file was kept."""
         self.created = self.updated = 0
+        self.created_ids = []
 
 
 def decode(raw: bytes) -> str | None:
@@ -43,6 +45,20 @@ def decode(raw: bytes) -> str | None:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
+
+
+def header_problem(text: str, *, columns: tuple[str, ...], required: tuple[str, ...]) -> str | None:
+    """What is wrong with the file's header (line 1), or None: a cheap check of a file's
+    shape before it is stored for its import job."""
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
+    names = [name.strip() for name in header]
+    missing = [c for c in required if c not in names]
+    if missing:
+        return f"Thiếu cột / Missing columns: {', '.join(missing)}"
+    unknown = [c for c in names if c not in columns]
+    if unknown:
+        return f"Cột không rõ / Unknown columns: {', '.join(unknown)}"
+    return None
 
 
 def read_rows(
@@ -61,13 +77,9 @@ def read_rows(
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [(name or "").strip() for name in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        report.add(1, f"Thiếu cột / Missing columns: {', '.join(missing)}")
-        return
-    unknown = [c for c in header if c not in columns]
-    if unknown:
-        report.add(1, f"Cột không rõ / Unknown columns: {', '.join(unknown)}")
+    problem = header_problem(text, columns=columns, required=required)
+    if problem is not None:
+        report.add(1, problem)
         return
     reader.fieldnames = header
     for row in reader:

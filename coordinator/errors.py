@@ -105,6 +105,7 @@ PAGE_BLUEPRINTS = frozenset(
         "bookings_pages",
         "people_pages",
         "matching_pages",
+        "imports_pages",
         "participants_pages",
         "progress_pages",
         "squads_pages",

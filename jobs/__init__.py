@@ -7,4 +7,5 @@ never imports this package.
 - `jobs.events`: run the handlers of one committed domain event.
 - `jobs.matching`: a matching run, the repair of one freed seat.
 - `jobs.notifications`: deliver one message; the periodic sweep of lost deliveries.
+- `jobs.imports`: one uploaded CSV file (volunteers, population targets).
 """

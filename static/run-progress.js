@@ -1,5 +1,5 @@
-// Moves the progress bar of a matching run while the worker works, then reloads the
-// page to show the proposals. Without JavaScript the page refreshes itself instead.
+// Moves the progress bar of a matching run or a CSV import while the worker works, then
+// reloads the page to show the result. Without JavaScript the page refreshes itself instead.
 (function () {
   var box = document.getElementById("run-status");
   if (!box || ["queued", "running"].indexOf(box.dataset.status) < 0) return;

@@ -1,13 +1,17 @@
 """People pages: a volunteer's profile with the weekly availability grid (/me/profile),
-and the organizers' CSV import of volunteers (/organize/volunteers/import)."""
+and the organizers' CSV upload of volunteers (/organize/volunteers/import; the import
+itself is a job, followed on /organize/imports/<id>)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import current_user
 
+from coordinator.csv_import import decode
 from coordinator.extensions import db
+from coordinator.imports import operations as import_jobs
 from coordinator.people import imports
 from coordinator.people.forms import DAY_BLOCKS, ProfileForm
 from coordinator.people.models import Volunteer
@@ -96,23 +100,28 @@ def profile(volunteer: Volunteer) -> ResponseReturnValue:
 @bp.route("/organize/volunteers/import", methods=["GET", "POST"])
 @organizer_required
 def import_volunteers() -> ResponseReturnValue:
-    """A CSV of volunteers; every bad row is reported with its line number."""
+    """A CSV of volunteers: its shape is checked here, its rows by a worker while the
+    import's page shows a progress bar, then every bad row with its line number."""
     form = ImportForm()
     report = None
     if form.validate_on_submit():
         raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
+        text = decode(raw) if len(raw) <= MAX_UPLOAD_BYTES else None
         if len(raw) > MAX_UPLOAD_BYTES:
             form.file.errors = [_("The file is larger than 2 MB.")]
+        elif text is None:
+            form.file.errors = [_("Save the file as CSV in UTF-8.")]
         else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                form.file.errors = [_("Save the file as CSV in UTF-8.")]
-            else:
-                report = imports.import_volunteers(text, valid_rows_only=form.valid_rows_only.data)
+            report = import_jobs.header_report("volunteers", text)
+            if report is None:
+                job = import_jobs.request_import(
+                    "volunteers",
+                    text,
+                    valid_rows_only=form.valid_rows_only.data,
+                    uploaded_by=current_user.id,
+                )
                 db.session.commit()
-                if report.created:
-                    flash(_("%(n)d volunteers imported.", n=report.created), "success")
+                return redirect(url_for("imports_pages.import_status", import_id=job.id), 303)
     status = (
         422 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
     )

@@ -12,14 +12,16 @@ from coordinator.csv_import import decode
 from coordinator.errors import Invalid, error_response
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
-from coordinator.people.auth import roles_required
-from coordinator.progress import exports, hours, operations, targets
+from coordinator.imports import operations as import_jobs
+from coordinator.imports.api import accepted
+from coordinator.imports.schemas import ImportAcceptedSchema
+from coordinator.people.auth import authenticated_user, roles_required
+from coordinator.progress import exports, hours, operations
 from coordinator.progress.schemas import (
     HoursArgs,
     ProgressArgs,
     TargetProgressSchema,
     TargetsImportArgs,
-    TargetsImportResultSchema,
     VolunteerHoursSchema,
     progress_body,
 )
@@ -83,7 +85,7 @@ def get_progress_csv(args: dict[str, Any]) -> Response:
 @accepts_body("text/csv")
 @organizers_only
 @blp.arguments(TargetsImportArgs, location="query")
-@blp.response(200, TargetsImportResultSchema)
+@blp.response(202, ImportAcceptedSchema)
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @_error(415, "The body is not text/csv")
@@ -99,11 +101,13 @@ def get_progress_csv(args: dict[str, Any]) -> Response:
 def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
     """Import population baselines and targets from a CSV body (organizers).
 
-    Send the file as the body with Content-Type text/csv. Rows are keyed by (ward,
-    target_group, year): a new key is created, a known one replaced. A file with any bad
-    row imports nothing: 422 with each line's messages under `messages` (line number ->
-    messages). With valid_rows_only=true the valid rows are imported and the bad ones
-    listed under `errors`.
+    Send the file as the body with Content-Type text/csv. The body's encoding and header
+    are checked at once (422, the header's problem under `messages` on line "1"); the
+    rows are imported by a worker: 202 with the import's id and `status_url`, GET it for
+    the progress and the report. Rows are keyed by (ward, target_group, year): a new key
+    is created, a known one replaced. A file with any bad row imports nothing; the import
+    then lists each line's messages under `errors` (line number -> messages). With
+    valid_rows_only=true the valid rows are imported and the bad ones still listed.
     """
     if request.mimetype != "text/csv":
         return error_response(
@@ -114,18 +118,21 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
     text = decode(request.get_data())
     if text is None:
         raise Invalid.field("_body", "Tệp phải là UTF-8 / The file must be UTF-8.")
-    report = targets.import_targets(text, valid_rows_only=args["valid_rows_only"])
-    if report.errors and not (report.created or report.updated):
-        db.session.rollback()
+    report = import_jobs.header_report("targets", text)
+    if report is not None:
         return error_response(
             422,
             "Tệp có dòng lỗi, không nhập gì / The file has bad rows; nothing was imported.",
             {str(line): messages for line, messages in sorted(report.errors.items())},
         )
+    job = import_jobs.request_import(
+        "targets",
+        text,
+        valid_rows_only=args["valid_rows_only"],
+        uploaded_by=authenticated_user().id,
+    )
     db.session.commit()
-    body = TargetsImportResultSchema().dump(report)
-    body["errors"] = {str(line): messages for line, messages in sorted(report.errors.items())}
-    return jsonify(body)
+    return jsonify(accepted(job)), 202
 
 
 @blp.get("/hours")

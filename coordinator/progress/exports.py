@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 
 from flask import Response
 
@@ -40,17 +41,26 @@ def safe_cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _csv(columns: tuple[str, ...], rows) -> str:
+# Lines per chunk of a streamed download.
+CHUNK_ROWS = 500
+
+
+def _csv(columns: tuple[str, ...], rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """The file in chunks of CHUNK_ROWS lines, so a long export is never whole in memory."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
-    for row in rows:
+    for count, row in enumerate(rows, 1):
         writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+        if count % CHUNK_ROWS == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
-def progress_csv(report: ProgressReport) -> str:
+def progress_csv(report: ProgressReport) -> Iterator[str]:
     """One line per ward and target group; totals are the sums of these lines."""
     return _csv(
         PROGRESS_COLUMNS,
@@ -74,7 +84,7 @@ def progress_csv(report: ProgressReport) -> str:
     )
 
 
-def hours_csv(by: str, rows: list[Hours]) -> str:
+def hours_csv(by: str, rows: list[Hours]) -> Iterator[str]:
     """Volunteers' or squads' hours, most hours first."""
     if by == "squad":
         return _csv(
@@ -94,10 +104,11 @@ def hours_filename(by: str, year: int | None) -> str:
     return f"hours-{by}-{year}.csv" if year else f"hours-{by}.csv"
 
 
-def csv_response(text: str, filename: str) -> Response:
-    """A CSV download; organizers' data, so never kept by a shared cache."""
+def csv_response(chunks: Iterable[str], filename: str) -> Response:
+    """A CSV download, streamed as it is written (the rows are read before: writing them
+    needs no request context); organizers' data, so never kept by a shared cache."""
     return Response(
-        text,
+        iter(chunks),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -4,14 +4,16 @@ targets upload) and volunteers' hours (table, CSV export): /organize/progress, /
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from coordinator.csv_import import ImportReport, decode
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
+from coordinator.imports import operations as import_jobs
 from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
@@ -90,8 +92,9 @@ def progress() -> ResponseReturnValue:
 @bp.post("/progress/targets")
 @organizer_required
 def import_targets() -> ResponseReturnValue:
-    """Upload baselines and targets; a file with any bad row imports nothing (unless the
-    valid rows are asked for), and every bad row is listed with its line number."""
+    """Upload baselines and targets: the file's shape is checked here, its rows by a
+    worker while the import's page shows a progress bar; a file with any bad row imports
+    nothing (unless the valid rows are asked for), and every bad row is listed there."""
     form = ImportForm()
     report = None
     if form.validate_on_submit():
@@ -102,19 +105,16 @@ def import_targets() -> ResponseReturnValue:
         elif text is None:
             form.file.errors = [_("Save the file as CSV in UTF-8.")]
         else:
-            report = targets.import_targets(text, valid_rows_only=form.valid_rows_only.data)
-            db.session.commit()
-            if report.created or report.updated:
-                flash(
-                    _(
-                        "Targets saved: %(created)d new, %(updated)d updated.",
-                        created=report.created,
-                        updated=report.updated,
-                    ),
-                    "success",
+            report = import_jobs.header_report("targets", text)
+            if report is None:
+                job = import_jobs.request_import(
+                    "targets",
+                    text,
+                    valid_rows_only=form.valid_rows_only.data,
+                    uploaded_by=current_user.id,
                 )
-            if report.ok:
-                return redirect(url_for(".progress"), 303)
+                db.session.commit()
+                return redirect(url_for("imports_pages.import_status", import_id=job.id), 303)
     return _progress_page(form, report, status=422)
 
 

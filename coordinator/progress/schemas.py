@@ -83,17 +83,6 @@ class TargetProgressSchema(_Dump):
     totals = fields.Nested(ProgressTotalsSchema, required=True)
 
 
-class TargetsImportResultSchema(_Dump):
-    created = fields.Integer(required=True)
-    updated = fields.Integer(required=True)
-    rows = fields.Integer(required=True)
-    errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.List(fields.String()),
-        metadata={"description": "Line number to its messages (rows left out)"},
-    )
-
-
 class VolunteerHoursRowSchema(_Dump):
     id = fields.Integer(required=True, metadata={"description": "Volunteer or squad id"})
     name = fields.String(required=True)

@@ -4,6 +4,7 @@ every bad row reported at once in plain words. Flushes; the caller commits."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TypedDict
 
@@ -103,10 +104,16 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | No
     }, []
 
 
-def import_targets(text: str, *, valid_rows_only: bool = False) -> ImportReport:
+def import_targets(
+    text: str,
+    *,
+    valid_rows_only: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> ImportReport:
     """Create or update the file's population targets, keyed by (ward, target_group,
     year). A file with any bad row changes nothing unless `valid_rows_only`; every bad
-    row is reported either way. Flushes; the caller commits."""
+    row is reported either way. Flushes; the caller commits. `progress(fraction)` hears
+    when the rows are read (a targets file is small: one row per ward and group)."""
     report = ImportReport()
     wards = set(db.session.scalars(sa.select(Ward.code)))
     valid: list[TargetValues] = []
@@ -125,6 +132,8 @@ def import_targets(text: str, *, valid_rows_only: bool = False) -> ImportReport:
                 valid.append(values)
         if errors:
             report.errors[line] = errors
+    if progress is not None:
+        progress(0.5)
     if report.errors and not valid_rows_only:
         return report
     years = {values["year"] for values in valid}

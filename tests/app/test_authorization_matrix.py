@@ -84,7 +84,8 @@ GET    /api/v1/participants/<participant_id>/export     participant  401       2
 DELETE /api/v1/participants/<participant_id>            participant  401       204/404     404       404     204       204
 GET    /api/v1/progress                                 -            401       403         403       403     200       200
 GET    /api/v1/progress.csv                             -            401       403         403       403     200       200
-POST   /api/v1/progress/targets                         -            401       403         403       403     200       200
+POST   /api/v1/progress/targets                         -            401       403         403       403     202       202
+GET    /api/v1/imports/<import_id>                      -            401       403         403       403     200       200
 GET    /api/v1/hours                                    -            401       403         403       403     200       200
 GET    /api/v1/hours.csv                                -            401       403         403       403     200       200
 POST   /api/v1/me/feed-token                            -            401       403         201       201     403       403
@@ -131,6 +132,8 @@ POST   /organize/matching                                    -        login     
 GET    /organize/runs/<run_id>                               -        login     home        home      home    200       200
 GET    /organize/runs/<run_id>/progress                      -        login     home        home      home    200       200
 GET    /organize/volunteers/import                           -        login     home        home      home    200       200
+GET    /organize/imports/<import_id>                         -        login     home        home      home    200       200
+GET    /organize/imports/<import_id>/progress                -        login     home        home      home    200       200
 POST   /organize/volunteers/import                           -        login     home        home      home    ok        ok
 GET    /organize/participants/<participant_id>               -        login     home        home      home    200       200
 POST   /organize/participants/<participant_id>/calendar-link -        login     home        home      home    200       200
@@ -398,6 +401,13 @@ def build_world(request, client) -> World:
     reg_p1 = post(f"/api/v1/sessions/{session_a}/registrations", {"participant_id": p1})["id"]
     reg_p2 = post(f"/api/v1/sessions/{session_b}/registrations", {"participant_id": p2})["id"]
     run = post("/api/v1/matching/runs", {"ward": "kim_lien"})["id"]
+    upload = client.post(
+        "/api/v1/progress/targets",
+        data=TARGETS_CSV,
+        content_type="text/csv",
+        headers=organizer_headers,
+    )
+    assert upload.status_code == 202, upload.json
     db.session.get(Participant, p1).user_id = participant_user.id
     db.session.commit()
 
@@ -455,6 +465,7 @@ def build_world(request, client) -> World:
             "session_id": session_a,
             "open_session_id": session_c,  # free seats and places, nobody booked
             "run_id": run,
+            "import_id": upload.json["id"],
             "participant_id": p1,
             "user_id": db.session.get(Volunteer, v4).user_id,
             "action": "accept",

@@ -39,10 +39,19 @@ def test_progress_and_hours_conform(client, organizer_headers, make_user, auth_h
         ("/api/v1/hours", "get", client.get("/api/v1/hours?by=x", headers=organizer_headers), 422),
     ]
     post = {"content_type": "text/csv", "headers": organizer_headers}
+    accepted = client.post(TARGETS, data=CSV, **post)
+    status_path = "/api/v1/imports/{import_id}"
     cases += [
-        (TARGETS, "post", client.post(TARGETS, data=CSV, **post), 200),
-        (TARGETS, "post", client.post(TARGETS, data=CSV + "x,y,z,1,2\n", **post), 422),
+        (TARGETS, "post", accepted, 202),
+        (TARGETS, "post", client.post(TARGETS, data="ward,year\nx,1\n", **post), 422),
         (TARGETS, "post", client.post(TARGETS, json={}, headers=organizer_headers), 415),
+        (
+            status_path,
+            "get",
+            client.get(accepted.json["status_url"], headers=organizer_headers),
+            200,
+        ),
+        (status_path, "get", client.get("/api/v1/imports/999", headers=organizer_headers), 404),
     ]
     for path, method, response, status in cases:
         assert response.status_code == status, (path, response.get_json())

@@ -68,6 +68,21 @@ def test_the_page_csv_matches_the_api_csv(client, organizer_page, organizer_head
     assert page_csv.get_data() == api_csv.get_data()
 
 
+def test_csv_downloads_are_streamed_in_chunks(client, organizer_page, monkeypatch):
+    from coordinator.progress import exports
+
+    monkeypatch.setattr(exports, "CHUNK_ROWS", 1)
+    for path in ("/organize/progress.csv?year=2025", "/organize/hours.csv"):
+        response = client.get(path, buffered=False)
+        assert response.is_streamed, path
+        chunks = list(response.response)
+        response.close()
+        lines = b"".join(chunks).decode("utf-8-sig").splitlines()
+        # One chunk per data row (the header rides with the first), and one last chunk.
+        assert len(chunks) == max(len(lines) - 1, 0) + 1, path
+        assert lines[0].startswith(("year,", "volunteer_id,"))
+
+
 def test_an_empty_year_says_so(client, app, wards, organizer_page):
     page = text(client.get("/organize/progress?year=2030"))
     assert "2030" in page
