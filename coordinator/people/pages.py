@@ -7,18 +7,15 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from coordinator.csv_import import decode
-from coordinator.extensions import db
-from coordinator.imports import operations as import_jobs
+from coordinator.csv_import import ImportReport
+from coordinator.imports.pages import start_upload
 from coordinator.people import imports
 from coordinator.people.forms import DAY_BLOCKS, ProfileForm
 from coordinator.people.models import Volunteer
 from coordinator.people.operations import update_volunteer
 from coordinator.web.access import organizer_required, volunteer_required
 from coordinator.web.forms import (
-    MAX_UPLOAD_BYTES,
     REFUSED,
     ImportForm,
     commit,
@@ -105,23 +102,10 @@ def import_volunteers() -> ResponseReturnValue:
     form = ImportForm()
     report = None
     if form.validate_on_submit():
-        raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
-        text = decode(raw) if len(raw) <= MAX_UPLOAD_BYTES else None
-        if len(raw) > MAX_UPLOAD_BYTES:
-            form.file.errors = [_("The file is larger than 2 MB.")]
-        elif text is None:
-            form.file.errors = [_("Save the file as CSV in UTF-8.")]
-        else:
-            report = import_jobs.header_report("volunteers", text)
-            if report is None:
-                job = import_jobs.request_import(
-                    "volunteers",
-                    text,
-                    valid_rows_only=form.valid_rows_only.data,
-                    uploaded_by=current_user.id,
-                )
-                db.session.commit()
-                return redirect(url_for("imports_pages.import_status", import_id=job.id), 303)
+        started = start_upload("volunteers", form)
+        if started is not None and not isinstance(started, ImportReport):
+            return started
+        report = started
     status = (
         422 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
     )

@@ -4,21 +4,20 @@ targets upload) and volunteers' hours (table, CSV export): /organize/progress, /
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from coordinator.csv_import import ImportReport, decode
+from coordinator.csv_import import ImportReport
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.imports import operations as import_jobs
+from coordinator.imports.pages import start_upload
 from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
 from coordinator.web.access import organizer_required
-from coordinator.web.forms import MAX_UPLOAD_BYTES, ImportForm, options, vocabulary_choices
+from coordinator.web.forms import ImportForm, options, vocabulary_choices
 
 bp = Blueprint("progress_pages", __name__, url_prefix="/organize")
 
@@ -98,23 +97,10 @@ def import_targets() -> ResponseReturnValue:
     form = ImportForm()
     report = None
     if form.validate_on_submit():
-        raw = form.file.data.read(MAX_UPLOAD_BYTES + 1)
-        text = decode(raw) if len(raw) <= MAX_UPLOAD_BYTES else None
-        if len(raw) > MAX_UPLOAD_BYTES:
-            form.file.errors = [_("The file is larger than 2 MB.")]
-        elif text is None:
-            form.file.errors = [_("Save the file as CSV in UTF-8.")]
-        else:
-            report = import_jobs.header_report("targets", text)
-            if report is None:
-                job = import_jobs.request_import(
-                    "targets",
-                    text,
-                    valid_rows_only=form.valid_rows_only.data,
-                    uploaded_by=current_user.id,
-                )
-                db.session.commit()
-                return redirect(url_for("imports_pages.import_status", import_id=job.id), 303)
+        started = start_upload("targets", form)
+        if started is not None and not isinstance(started, ImportReport):
+            return started
+        report = started
     return _progress_page(form, report, status=422)
 
 
