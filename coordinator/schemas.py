@@ -37,8 +37,11 @@ class Forbids(validate.Validator):
     `regex`; the check itself is the search below (Python's `$` would let a final newline
     through a `^...$` match)."""
 
-    def __init__(self, characters: str, error: str) -> None:
-        self.regex = re.compile(f"^[^{characters}]*$")
+    def __init__(self, characters: str, error: str, *, visible: bool = False) -> None:
+        # `visible`: the field needs a character besides white space (text is trimmed,
+        # so "  " is as empty as ""); only the document needs saying it, Length checks it.
+        middle = f"[^\\s{characters}]" if visible else ""
+        self.regex = re.compile(f"^[^{characters}]*{middle}[^{characters}]*$")
         self.error = error
         self._forbidden = re.compile(f"[{characters}]")
 
@@ -51,6 +54,8 @@ class Forbids(validate.Validator):
 # PostgreSQL text cannot hold NUL; names and short labels need no control characters.
 NO_NUL = Forbids(r"\x00", MESSAGES["nul"])
 NO_CONTROL_CHARACTERS = Forbids(r"\x00-\x1f\x7f", MESSAGES["control"])
+VISIBLE_NO_NUL = Forbids(r"\x00", MESSAGES["nul"], visible=True)
+VISIBLE_NO_CONTROL_CHARACTERS = Forbids(r"\x00-\x1f\x7f", MESSAGES["control"], visible=True)
 
 
 def _distinct_items(kwargs: dict) -> dict:
@@ -104,7 +109,15 @@ class Text(fields.String):
         super().__init__(**kwargs)
         self.multiline = multiline
         if not any(hasattr(v, "regex") for v in self.validators):  # a pattern of its own
-            self.validators.append(NO_NUL if multiline else NO_CONTROL_CHARACTERS)
+            needed = any(
+                isinstance(v, validate.Length) and (v.min or 0) >= 1 for v in self.validators
+            )
+            if multiline:
+                self.validators.append(VISIBLE_NO_NUL if needed else NO_NUL)
+            else:
+                self.validators.append(
+                    VISIBLE_NO_CONTROL_CHARACTERS if needed else NO_CONTROL_CHARACTERS
+                )
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

@@ -56,7 +56,8 @@ class ApiTokenSchema(Schema):
 
 class TokenListArgs(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    # Bounded as the sessions list is: the database binds it as a 64-bit integer.
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
 
 
 class AvailabilitySchema(Schema):

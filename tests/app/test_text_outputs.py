@@ -107,11 +107,11 @@ def check_calendar(body: bytes, title: str, venue: str, name: str, reason: str) 
 
 
 def check_csv(name: str, ward: str) -> None:
-    text = hours_csv("volunteer", [Hours(id=1, name=name, home_ward=ward, minutes=90)])
+    text = "".join(hours_csv("volunteer", [Hours(id=1, name=name, home_ward=ward, minutes=90)]))
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
     assert rows[1][:3] == ["1", safe_cell(name), safe_cell(ward)]
     assert len(rows) == 2
-    squads = hours_csv("squad", [Hours(id=2, name=name)])
+    squads = "".join(hours_csv("squad", [Hours(id=2, name=name)]))  # streamed in chunks
     assert list(csv.reader(io.StringIO(squads.lstrip("\ufeff"), newline="")))[1][1] == (
         safe_cell(name)
     )
