@@ -126,6 +126,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.competences.api import blp as competences
     from coordinator.extensions import Api, csrf
     from coordinator.geography.api import blp as wards
+    from coordinator.geography.api import provinces_blp as provinces
     from coordinator.health.api import bp as health
     from coordinator.imports.api import blp as imports
     from coordinator.matching.api import blp as matching
@@ -147,6 +148,7 @@ def _register_api(app: Flask) -> None:
     )
     for blueprint in (
         people,
+        provinces,
         wards,
         competences,
         vocabularies,

@@ -14,6 +14,7 @@ from coordinator.demo import seed_demo
 from coordinator.errors import DomainError
 from coordinator.events.relay import requeue_lost, sweep
 from coordinator.extensions import db
+from coordinator.geography.cli import geography_cli
 from coordinator.geography.operations import import_wards_file
 from coordinator.people.operations import create_user
 from coordinator.worker import run_worker
@@ -116,5 +117,6 @@ def init_app(app: Flask) -> None:
         import_competences_command,
         worker_command,
         relay_events_command,
+        geography_cli,
     ):
         app.cli.add_command(command)

@@ -1,54 +1,155 @@
-"""Wards: GET /api/v1/wards and /api/v1/wards/{code}."""
+"""The map: GET /api/v1/provinces, GET /api/v1/wards (paged), GET /api/v1/wards/{code},
+and PUT /api/v1/wards/{code}/neighbors for organizers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import fields
+from flask import Response, jsonify
+from marshmallow import fields, validate
 
 from coordinator.errors import NotFound
-from coordinator.extensions import Blueprint, db
-from coordinator.geography.models import Ward
-from coordinator.geography.operations import find_ward, neighbor_map
-from coordinator.schemas import Schema
+from coordinator.extensions import Blueprint, ErrorSchema, db
+from coordinator.geography.models import Province, Ward, ward_neighbors, ward_successors
+from coordinator.geography.operations import exists_today, find_ward, set_neighbors
+from coordinator.people.auth import roles_required
+from coordinator.schemas import Schema, Text
 
-blp = Blueprint("wards", __name__, url_prefix="/api/v1/wards", description="Wards of the district")
+blp = Blueprint(
+    "wards", __name__, url_prefix="/api/v1/wards", description="Communes, wards and special zones"
+)
+provinces_blp = Blueprint(
+    "provinces", __name__, url_prefix="/api/v1/provinces", description="Provinces and cities"
+)
+BEARER = [{"bearerAuth": []}]
+TOTAL_HEADER = {"X-Total-Count": {"schema": {"type": "integer"}}}
+
+
+class ProvinceSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "01"})
+    slug = fields.String(required=True, metadata={"example": "ha_noi"})
+    name = fields.String(required=True)
+    name_en = fields.String(allow_none=True)
+    type = fields.String(required=True, metadata={"description": "tinh or thanh_pho"})
 
 
 class WardSchema(Schema):
-    code = fields.String(required=True)
+    code = fields.String(required=True, metadata={"example": "00187"})
+    slug = fields.String(allow_none=True, metadata={"example": "ha_noi_phuong_lang"})
     name = fields.String(required=True)
     name_en = fields.String(allow_none=True)
-    district = fields.String(allow_none=True)
+    district = fields.String(allow_none=True, metadata={"description": "before July 2025 only"})
+    province = fields.String(allow_none=True)
+    type = fields.String(allow_none=True, metadata={"description": "xa, phuong or dac_khu"})
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True, metadata={"description": "last day; null: current"})
+    successors = fields.List(
+        fields.String(), required=True, metadata={"description": "the main successor first"}
+    )
     neighbors = fields.List(fields.String(), required=True)
 
 
-def _ward_dict(ward: Ward, neighbors: dict[str, set[str]]) -> dict[str, Any]:
-    return {
-        "code": ward.code,
-        "name": ward.name,
-        "name_en": ward.name_en,
-        "district": ward.district,
-        "neighbors": sorted(neighbors.get(ward.code, ())),
-    }
+class WardListArgs(Schema):
+    province = Text(validate=validate.Length(max=8))
+    current = fields.Boolean(metadata={"description": "only units that exist today"})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+
+class NeighborsSchema(Schema):
+    neighbors = fields.List(Text(validate=validate.Length(1, 120)), required=True)
+
+
+def _links(table: sa.Table, left: sa.Column, right: sa.Column, codes: list[str], order=()):
+    result: dict[str, list[str]] = {code: [] for code in codes}
+    for a, b in db.session.execute(sa.select(left, right).where(left.in_(codes)).order_by(*order)):
+        result[a].append(b)
+    return result
+
+
+def _ward_dicts(wards: list[Ward]) -> list[dict[str, Any]]:
+    codes = [w.code for w in wards]
+    neighbors = _links(
+        ward_neighbors,
+        ward_neighbors.c.ward_code,
+        ward_neighbors.c.neighbor_code,
+        codes,
+        (ward_neighbors.c.neighbor_code,),
+    )
+    successors = _links(
+        ward_successors,
+        ward_successors.c.predecessor_code,
+        ward_successors.c.successor_code,
+        codes,
+        (ward_successors.c.main.desc(), ward_successors.c.successor_code),
+    )
+    return [
+        {
+            "code": w.code,
+            "slug": w.slug,
+            "name": w.name,
+            "name_en": w.name_en,
+            "district": w.district,
+            "province": w.province_code,
+            "type": w.type,
+            "valid_from": w.valid_from,
+            "valid_to": w.valid_to,
+            "successors": successors[w.code],
+            "neighbors": neighbors[w.code],
+        }
+        for w in wards
+    ]
 
 
 @blp.get("")
-@blp.response(200, WardSchema(many=True))
-def list_wards() -> list[dict[str, Any]]:
-    """All wards with their neighbours."""
-    neighbors = neighbor_map()
-    return [
-        _ward_dict(w, neighbors) for w in db.session.scalars(sa.select(Ward).order_by(Ward.code))
-    ]
+@blp.arguments(WardListArgs, location="query")
+@blp.response(200, WardSchema(many=True), headers=TOTAL_HEADER)
+def list_wards(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+    """Units by code (ended ones too, with their successors), a page at a time; the
+    total in X-Total-Count."""
+    query = sa.select(Ward)
+    if args.get("province"):
+        query = query.where(Ward.province_code == args["province"])
+    if args.get("current"):
+        query = query.where(exists_today())
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    wards = list(
+        db.session.scalars(query.order_by(Ward.code).limit(args["limit"]).offset(args["offset"]))
+    )
+    body = WardSchema(many=True).dump(_ward_dicts(wards))
+    return jsonify(body), 200, {"X-Total-Count": str(total)}
 
 
 @blp.get("/<code>")
 @blp.response(200, WardSchema)
 def get_ward(code: str) -> dict[str, Any]:
-    """One ward."""
-    ward = find_ward(code)
+    """One unit, by code or slug."""
+    ward = find_ward(code, or_slug=True)
     if ward is None:
         raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
-    return _ward_dict(ward, neighbor_map())
+    return _ward_dicts([ward])[0]
+
+
+@blp.put("/<code>/neighbors")
+@roles_required("organizer")
+@blp.arguments(NeighborsSchema)
+@blp.response(200, WardSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
+@blp.alt_response(403, schema=ErrorSchema, description="Not an organizer")
+@blp.alt_response(404, schema=ErrorSchema, description="No such unit")
+@blp.doc(security=BEARER)
+def put_neighbors(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Replace a unit's neighbours (kept symmetric): volunteers travel between them."""
+    if find_ward(code) is None:
+        raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
+    set_neighbors(code, data["neighbors"])
+    db.session.commit()
+    return _ward_dicts([find_ward(code)])[0]  # type: ignore[list-item]
+
+
+@provinces_blp.get("")
+@provinces_blp.response(200, ProvinceSchema(many=True))
+def list_provinces() -> list[Province]:
+    """The 34 provinces and centrally-run cities."""
+    return list(db.session.scalars(sa.select(Province).order_by(Province.code)))

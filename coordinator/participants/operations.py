@@ -25,7 +25,7 @@ def create_participant(
             "consent",
             "Cần đồng ý xử lý dữ liệu / Consent to the processing of your data is required.",
         )
-    require_ward(data["ward"])
+    require_ward(data["ward"], current=True)
     unknown = unknown_codes("accessibility_skills", data.get("accessibility_needs", []))
     if unknown:
         raise Invalid.field("accessibility_needs", f"Không rõ / Unknown: {', '.join(unknown)}")

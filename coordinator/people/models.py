@@ -29,6 +29,13 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     volunteer: Mapped[Volunteer | None] = relationship(back_populates="user")
+    # An organizer's units: none means national reach (and an admin always has it).
+    scopes: Mapped[list[OrganizerScope]] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        order_by="OrganizerScope.id",
+        foreign_keys="OrganizerScope.user_id",
+    )
 
     # The secret of the page login this object was loaded for (Flask-Login's "alternative
     # token"): set by coordinator.people.logins, never stored; see get_id.
@@ -49,6 +56,31 @@ class User(UserMixin, db.Model):
     def has_role(self, *roles: str) -> bool:
         """Admins can do whatever an organizer can."""
         return self.role in roles or (self.role == "admin" and "organizer" in roles)
+
+
+class OrganizerScope(db.Model):
+    """One province or one ward an organizer works for (exactly one of the two)."""
+
+    __tablename__ = "organizer_scopes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(province_code IS NULL) <> (ward_code IS NULL)", name="province_or_ward"
+        ),
+        sa.UniqueConstraint("user_id", "province_code", "ward_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    province_code: Mapped[str | None] = mapped_column(sa.ForeignKey("provinces.code"))
+    ward_code: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
+    granted_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="scopes", foreign_keys=[user_id])
+
+    @property
+    def unit_code(self) -> str:
+        return self.province_code or self.ward_code or ""
 
 
 class ApiToken(db.Model):

@@ -13,7 +13,7 @@ from coordinator.errors import Conflict, DomainError, Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.geography.operations import require_ward
+from coordinator.geography.operations import exists_today, require_ward
 from coordinator.people.auth import hash_password
 from coordinator.people.models import MAX_ID, USER_ROLES, AvailabilityWindow, User, Volunteer
 from coordinator.vocabularies.terms import codes, unknown_codes
@@ -100,7 +100,7 @@ def create_volunteer(data: dict[str, Any], *, password: str | None = None) -> Vo
     """A volunteer profile; with a password also a volunteer login (self sign-up)."""
     data = dict(data)
     data["email"] = normalize_email(data["email"])
-    require_ward(data["home_ward"], "home_ward")
+    require_ward(data["home_ward"], "home_ward", current=True)
     _check_vocabularies(data)
     if _email_taken(data["email"]):
         raise _email_conflict()
@@ -123,7 +123,7 @@ def check_new_volunteers(rows: Sequence[dict[str, Any]]) -> dict[int, DomainErro
     raise, in the same order of checks), with a few queries for the whole batch instead
     of several per row. Rows repeating an email within the batch are the caller's to
     refuse."""
-    wards = set(db.session.scalars(sa.select(Ward.code)))
+    wards = set(db.session.scalars(sa.select(Ward.code).where(exists_today())))
     skills = codes("accessibility_skills")
     emails = sorted({normalize_email(row["email"]) for row in rows})
     taken: set[str] = set()
@@ -136,7 +136,7 @@ def check_new_volunteers(rows: Sequence[dict[str, Any]]) -> dict[int, DomainErro
     for index, row in enumerate(rows):
         try:
             if row["home_ward"] not in wards:
-                require_ward(row["home_ward"], "home_ward")  # raises the usual error
+                require_ward(row["home_ward"], "home_ward", current=True)  # the usual error
             _check_vocabularies(row, skills)
             if normalize_email(row["email"]) in taken:
                 raise _email_conflict()
@@ -178,7 +178,7 @@ def update_volunteer(volunteer: Volunteer, changes: dict[str, Any]) -> Volunteer
     """Apply a partial update; availability changes write their own event for matching."""
     changes = dict(changes)
     if "home_ward" in changes:
-        require_ward(changes["home_ward"], "home_ward")
+        require_ward(changes["home_ward"], "home_ward", current=True)
     _check_vocabularies(changes)
     if "email" in changes:
         changes["email"] = normalize_email(changes["email"])

@@ -37,7 +37,7 @@ def get_session(session_id: int) -> TrainingSession:
 
 def _check_references(data: dict[str, Any]) -> None:
     if "ward" in data:
-        require_ward(data["ward"])
+        require_ward(data["ward"], current=True)
     if "competence_area" in data:
         require_competence(data["competence_area"])
     errors = {}

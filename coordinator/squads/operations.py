@@ -48,7 +48,7 @@ def _require_free_name(name: str, except_id: int | None = None) -> None:
 
 def create_squad(data: dict[str, Any]) -> Squad:
     """A squad; the leader is always a member."""
-    require_ward(data["home_ward"], "home_ward")
+    require_ward(data["home_ward"], "home_ward", current=True)
     member_ids = list(dict.fromkeys([data["leader_id"], *data.get("member_ids", [])]))
     _require_volunteers([data["leader_id"]], "leader_id")
     _require_volunteers(member_ids, "member_ids")
@@ -68,7 +68,7 @@ def create_squad(data: dict[str, Any]) -> Squad:
 
 def update_squad(squad: Squad, changes: dict[str, Any]) -> Squad:
     if "home_ward" in changes:
-        require_ward(changes["home_ward"], "home_ward")
+        require_ward(changes["home_ward"], "home_ward", current=True)
     if "name" in changes:
         _require_free_name(changes["name"], squad.id)
     if "leader_id" in changes:

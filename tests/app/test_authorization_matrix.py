@@ -44,6 +44,8 @@ GET    /api/v1/auth/tokens                              -            401       2
 DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404
 GET    /api/v1/wards                                    -            200       200         200       200     200       200
 GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200
+PUT    /api/v1/wards/<code>/neighbors                   -            401       403         403       403     200       200
+GET    /api/v1/provinces                                -            200       200         200       200     200       200
 GET    /api/v1/competences                              -            200       200         200       200     200       200
 GET    /api/v1/competences/levels                       -            200       200         200       200     200       200
 GET    /api/v1/vocabularies                             -            200       200         200       200     200       200
@@ -514,6 +516,9 @@ def _api_request(endpoint: str, w: World, o: dict) -> dict:
             "json": {**w.volunteer_payload(), "password": PASSWORD}
         },
         "PATCH /api/v1/volunteers/<volunteer_id>": lambda: {"json": {"max_sessions_per_week": 3}},
+        "PUT /api/v1/wards/<code>/neighbors": lambda: {
+            "json": {"neighbors": ["khuong_thuong", "phuong_mai"]}
+        },
         "POST /api/v1/squads": lambda: {
             "json": {
                 "name": _unique("Đội mới"),

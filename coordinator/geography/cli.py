@@ -1,0 +1,58 @@
+"""`flask geography import-national` and `flask geography import-changes FILE.csv`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+from coordinator.geography.changes import import_changes, parse_changes
+from coordinator.geography.national import import_national
+
+geography_cli = AppGroup("geography", help="The administrative map.")
+
+
+def _fail(error: DomainError) -> None:
+    db.session.rollback()
+    lines = [error.message]
+    lines += [f"  {where}: {'; '.join(map(str, msgs))}" for where, msgs in error.messages.items()]
+    raise click.ClickException("\n".join(lines))
+
+
+@geography_cli.command("import-national")
+def import_national_command() -> None:
+    """Provinces and units of the two-level map from `vietnam-provinces` (idempotent)."""
+    report = import_national()
+    db.session.commit()
+    click.echo(
+        f"{report.provinces} provinces, {report.units} units (data of {report.data_version}): "
+        f"{len(report.created)} new, {len(report.renamed)} renamed"
+    )
+    for code, old, new in report.renamed:
+        click.echo(f"  renamed {code}: {old} -> {new}")
+    if report.unlisted:
+        click.echo(
+            f"{len(report.unlisted)} units are no longer listed (kept; say what replaced "
+            f"them with import-changes): {', '.join(report.unlisted[:20])}"
+        )
+
+
+@geography_cli.command("import-changes")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_changes_command(path: Path) -> None:
+    """Merges and splits from a CSV file (old_code,new_code,new_name,province,date,main)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(
+            f"{path}: không phải UTF-8 / not UTF-8 text (save the file as CSV UTF-8)"
+        ) from None
+    try:
+        changed = import_changes(parse_changes(text))
+        db.session.commit()
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"{changed} successor links added or changed")
