@@ -17,6 +17,7 @@ from coordinator.extensions import db
 from coordinator.geography.cli import geography_cli
 from coordinator.geography.operations import import_wards_file
 from coordinator.people.operations import create_user
+from coordinator.people.scopes import set_scopes
 from coordinator.worker import run_worker
 
 
@@ -34,9 +35,15 @@ def _fail(error: DomainError) -> None:
 @click.argument("email")
 @click.option("--role", type=click.Choice(["admin", "organizer", "volunteer"]), required=True)
 @click.option("--password", required=True, help="At least 10 characters.")
+@click.option(
+    "--unit",
+    "units",
+    multiple=True,
+    help="An organizer's province or ward code (repeatable); none: national.",
+)
 @with_appcontext
-def create_user_command(email: str, role: str, password: str) -> None:
-    """Create a login."""
+def create_user_command(email: str, role: str, password: str, units: tuple[str, ...]) -> None:
+    """Create a login (an organizer scoped to provinces or wards with --unit)."""
     if len(password) < 10:
         raise click.ClickException(
             "Mật khẩu từ 10 ký tự / The password needs at least 10 characters."
@@ -45,10 +52,12 @@ def create_user_command(email: str, role: str, password: str) -> None:
         raise click.ClickException(f"Email không hợp lệ / Not an email address: {email}")
     try:
         user = create_user(email, role, password)
+        kept = set_scopes(user, list(units)) if units else []
         db.session.commit()
     except DomainError as error:
         _fail(error)
-    click.echo(f"created {role} {user.email} (id {user.id})")
+    reach = f" for {', '.join(kept)}" if kept else (" (national)" if role == "organizer" else "")
+    click.echo(f"created {role} {user.email} (id {user.id}){reach}")
 
 
 @click.command("seed-demo")
