@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.changes import import_changes, parse_changes
-from coordinator.geography.national import import_national
+from coordinator.geography.national import import_national, national_data
 
 geography_cli = AppGroup("geography", help="The administrative map.")
 
@@ -23,9 +23,25 @@ def _fail(error: DomainError) -> None:
 
 
 @geography_cli.command("import-national")
-def import_national_command() -> None:
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A list in the package's nested JSON format (default: the installed package's).",
+)
+def import_national_command(path: Path | None) -> None:
     """Provinces and units of the two-level map from `vietnam-provinces` (idempotent)."""
-    report = import_national()
+    try:
+        data = national_data(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{path}: không đọc được / cannot read: {error}") from None
+    try:
+        report = import_national(data)
+    except (KeyError, TypeError) as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"{path}: không đúng định dạng / not the package's format: missing {error}"
+        ) from None
     db.session.commit()
     click.echo(
         f"{report.provinces} provinces, {report.units} units (data of {report.data_version}): "

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,10 +47,14 @@ class NationalImport:
     unlisted: list[str] = field(default_factory=list)  # official codes not in the data
 
 
-def national_data() -> list[dict[str, Any]]:
-    """The package's nested list: provinces, each with its units."""
-    with vietnam_provinces.NESTED_DIVISIONS_JSON_PATH.open(encoding="utf-8") as file:
+def national_data(path: Path | None = None) -> list[dict[str, Any]]:
+    """The package's nested list (or a file in its format): provinces, each with its
+    units."""
+    path = path or vietnam_provinces.NESTED_DIVISIONS_JSON_PATH
+    with path.open(encoding="utf-8") as file:
         data: list[dict[str, Any]] = json.load(file)
+    if not isinstance(data, list):
+        raise ValueError("expected a JSON list of provinces")
     return data
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -242,3 +243,28 @@ def test_an_organizer_edits_neighbours_and_they_stay_symmetric(
         "/api/v1/wards/kim_lien/neighbors", json={"neighbors": []}, headers=volunteer
     )
     assert refused.status_code == 403
+
+
+def test_the_cli_applies_a_rename_from_a_newer_file_and_keeps_units_it_no_longer_lists(
+    runner, national
+):
+    fixture = Path(__file__).parent / "data" / "hanoi_with_a_rename.json"  # Hanoi only
+
+    result = runner.invoke(args=["geography", "import-national", "--file", str(fixture)])
+
+    assert result.exit_code == 0, result.output
+    assert "1 provinces, 126 units" in result.output
+    assert "renamed 00187: Phường Láng -> Phường Láng Mới" in result.output
+    assert f"{3321 - 126} units are no longer listed" in result.output
+    assert db.session.get(Ward, "00187").name == "Phường Láng Mới"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ward)) == 3321
+
+
+def test_the_cli_refuses_a_file_that_is_not_the_packages_format(runner, app, tmp_path):
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"provinces": []}', encoding="utf-8")
+
+    result = runner.invoke(args=["geography", "import-national", "--file", str(wrong)])
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Province)) == 0
