@@ -805,3 +805,38 @@ def test_violations_name_a_refused_pair():
     )
     assert Rules(problem).violations([(11, 901)]) == ["volunteer 11 refused session 501"]
     assert solve(problem).proposals == []
+
+
+# -- Sessions across midnight -----------------------------------------------------------
+
+
+def _evening(volunteer_windows: tuple[Window, ...], weekday: int = 0) -> Problem:
+    """One helper seat in a class from 20:00 to 00:30 the next day."""
+    session = session_at(1, "w0", 0, weekday, 20 * 60, 270)
+    volunteer = Volunteer(id=1, home_ward="w0", windows=volunteer_windows)
+    return Problem([volunteer], [session], [Role(id=1, session_id=1, name="helper", seats=1)])
+
+
+@pytest.mark.parametrize(
+    ("windows", "weekday", "staffed"),
+    [
+        ((Window(0, 19 * 60, 1440), Window(1, 0, 60)), 0, True),  # Monday into Tuesday
+        ((Window(6, 18 * 60, 1440), Window(0, 0, 45)), 6, True),  # Sunday into Monday
+        ((Window(0, 19 * 60, 1440),), 0, False),  # free until midnight only
+        ((Window(0, 19 * 60, 1440), Window(1, 15, 60)), 0, False),  # a gap after midnight
+        ((Window(0, 19 * 60, 1440), Window(2, 0, 60)), 0, False),  # Wednesday is not next
+    ],
+)
+def test_a_class_across_midnight_is_staffed_by_windows_that_join_at_midnight(
+    windows, weekday, staffed
+):
+    problem = _evening(windows, weekday)
+
+    result = solve(problem)
+
+    assert candidate_set(problem) == allowed_pairs(problem)
+    assert [(p.volunteer_id, p.session_id) for p in result.proposals] == (
+        [(1, 1)] if staffed else []
+    )
+    if staffed:
+        assert any("next day" in reason for reason in result.proposals[0].reasons)

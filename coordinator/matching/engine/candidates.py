@@ -22,6 +22,7 @@ import numpy.typing as npt
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.keys import first_of, keys_of, pair_keys
 from coordinator.matching.engine.problem import (
+    DAY,
     EXPERT_ROLES,
     ROLE_ACCESSIBILITY,
     Problem,
@@ -220,14 +221,20 @@ def _free_and_near(problem: Problem, t: _Tables, excluded: Excluded) -> tuple[In
 
 
 def _free_at(volunteers: list[Volunteer], times: list[tuple[int, int, int]]) -> Bools:
-    """Boolean matrix [volunteer, time]: a weekly window holds the time."""
-    win = [(i, x.weekday, x.start, x.end) for i, v in enumerate(volunteers) for x in v.windows]
-    win_arr = np.array(win, dtype=np.int64).reshape(-1, 4)
-    on_day = {day: win_arr[win_arr[:, 1] == day] for day in {day for day, _, _ in times}}
+    """Boolean matrix [volunteer, time]: a weekly span holds the time (see weekly_spans;
+    a session may run past midnight)."""
+    spans = [(i, s, e) for i, v in enumerate(volunteers) for s, e in v.spans]
+    arr = np.array(spans, dtype=np.int64).reshape(-1, 3)
     free = np.zeros((len(volunteers), len(times)), dtype=bool)
+    # A span can only hold a time that starts on a day the span touches.
+    first_day, last_day = arr[:, 1] // DAY, (arr[:, 2] - 1) // DAY
+    on_day = {
+        day: arr[(first_day <= day) & (day <= last_day)] for day in {day for day, _, _ in times}
+    }
     for i, (day, start, end) in enumerate(times):
-        windows = on_day[day]
-        free[windows[(windows[:, 2] <= start) & (windows[:, 3] >= end), 0], i] = True
+        candidates = on_day[day]
+        begin, finish = day * DAY + start, day * DAY + end
+        free[candidates[(candidates[:, 1] <= begin) & (candidates[:, 2] >= finish), 0], i] = True
     return free
 
 

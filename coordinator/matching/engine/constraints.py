@@ -16,6 +16,7 @@ from coordinator.matching.engine.problem import (
     Role,
     Session,
     Volunteer,
+    holds,
 )
 
 
@@ -67,12 +68,7 @@ class Rules:
 
     @staticmethod
     def available(volunteer: Volunteer, session: Session) -> bool:
-        return any(
-            w.weekday == session.weekday
-            and w.start <= session.local_start
-            and session.local_end <= w.end
-            for w in volunteer.windows
-        )
+        return holds(volunteer.spans, session.weekday, session.local_start, session.local_end)
 
     @staticmethod
     def qualified(volunteer: Volunteer, role: Role) -> bool:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from coordinator.matching.engine.problem import EXPERT_ROLES, Plan, Proposal, Role, Unfilled
+from coordinator.matching.engine.problem import (
+    DAY,
+    EXPERT_ROLES,
+    Plan,
+    Proposal,
+    Role,
+    Unfilled,
+)
 from coordinator.matching.engine.state import WorkingPlan
 
 WEEKDAYS = (
@@ -42,13 +49,15 @@ def proposal_reasons(plan: WorkingPlan, volunteer_id: int, role: Role) -> tuple[
         reasons.append("chuyên gia / expert")
     vi, en = DISTANCE.get(rules.distance(volunteer, session), ("cách hai phường", "two wards away"))
     reasons.append(f"{vi} / {en}")
-    for window in volunteer.windows:
-        if window.weekday == session.weekday and (
-            window.start <= session.local_start and session.local_end <= window.end
-        ):
-            day_vi, day_en = WEEKDAYS[window.weekday]
-            span = f"{_hhmm(window.start)}-{_hhmm(window.end)}"
-            reasons.append(f"rảnh {day_vi} {span} / free {day_en} {span}")
+    for start, end in volunteer.spans:
+        begin = session.weekday * DAY + session.local_start
+        if start <= begin and session.weekday * DAY + session.local_end <= end:
+            day_vi, day_en = WEEKDAYS[(start // DAY) % 7]
+            span = f"{_hhmm(start % DAY)}-{_hhmm(end % DAY if end % DAY else DAY)}"
+            if end - start // DAY * DAY > DAY:  # into the next day
+                reasons.append(f"rảnh {day_vi} {span} hôm sau / free {day_en} {span} next day")
+            else:
+                reasons.append(f"rảnh {day_vi} {span} / free {day_en} {span}")
             break
     week = sum(1 for s in plan.busy[volunteer_id] if s.week == session.week)
     reasons.append(f"{week} buổi tuần này / {week} session{'s' if week > 1 else ''} this week")

@@ -14,6 +14,10 @@ EXPERT_ROLES = frozenset({"lead"})
 ROLE_ACCESSIBILITY = {"interpreter": frozenset({"sign_language"})}
 
 
+DAY = 1440
+WEEK = 7 * DAY
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A weekly availability window: weekday 0 = Monday, minutes after local midnight."""
@@ -21,6 +25,30 @@ class Window:
     weekday: int
     start: int
     end: int
+
+
+Spans = tuple[tuple[int, int], ...]
+
+
+def weekly_spans(windows: tuple[Window, ...]) -> Spans:
+    """Windows as spans of minutes from Monday 00:00, touching ones joined, across
+    midnight too (Monday until 24:00 and Tuesday from 00:00 hold a class 20:00-00:30).
+    A span that runs into Monday again (Sunday night) ends past WEEK."""
+    merged: list[list[int]] = []
+    for start, end in sorted((w.weekday * DAY + w.start, w.weekday * DAY + w.end) for w in windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if len(merged) > 1 and merged[-1][1] >= WEEK and merged[0][0] == 0:
+        merged[-1][1] = WEEK + merged[0][1]
+    return tuple((start, end) for start, end in merged)
+
+
+def holds(spans: Spans, weekday: int, local_start: int, local_end: int) -> bool:
+    """A span holds the whole session (`local_end` may pass 24:00)."""
+    start, end = weekday * DAY + local_start, weekday * DAY + local_end
+    return any(s <= start and end <= e for s, e in spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +65,10 @@ class Volunteer:
     preferred_topics: frozenset[str] = frozenset()
     preferred_groups: frozenset[str] = frozenset()
     squads: frozenset[int] = frozenset()
+    spans: Spans = field(init=False, default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spans", weekly_spans(self.windows))
 
 
 @dataclass(frozen=True, slots=True)
