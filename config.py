@@ -22,6 +22,13 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_percents(name: str, default: str) -> dict[str, float]:
+    """`group=percent,group=percent` (e.g. "students=100,residents=80") as a dict."""
+    value = os.environ.get(name) or default
+    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+    return {group.strip(): float(percent) for group, percent in pairs}
+
+
 class Config:
     """Settings for a running service; every value can come from the environment."""
 
@@ -51,6 +58,11 @@ class Config:
     MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
     # Extra cost of an empty seat in a ward and group as far as can be from its target.
     MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
+    # The movement's target percent per group, used by a target with a baseline but no
+    # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
+    PROGRESS_DEFAULT_TARGET_PERCENT = _env_percents(
+        "PROGRESS_DEFAULT_TARGET_PERCENT", "civil_servants=80,students=100,residents=80"
+    )
 
     RQ_QUEUES = ("default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)

@@ -49,12 +49,16 @@ def decode(raw: bytes) -> str | None:
 
 def header_problem(text: str, *, columns: tuple[str, ...], required: tuple[str, ...]) -> str | None:
     """What is wrong with the file's header (line 1), or None: a cheap check of a file's
-    shape before it is stored for its import job."""
+    shape before it is stored for its import job. A required "a|b" wants either column."""
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
     names = [name.strip() for name in header]
-    missing = [c for c in required if c not in names]
+    # "ward|unit": either column will do; reported by its first name
+    missing = [c for c in required if not set(c.split("|")) & set(names)]
     if missing:
-        return f"Thiếu cột / Missing columns: {', '.join(missing)}"
+        either = [" hoặc / or ".join(c.split("|")) for c in missing if "|" in c]
+        return f"Thiếu cột / Missing columns: {', '.join(c.split('|')[0] for c in missing)}" + (
+            f" ({'; '.join(either)})" if either else ""
+        )
     unknown = [c for c in names if c not in columns]
     if unknown:
         return f"Cột không rõ / Unknown columns: {', '.join(unknown)}"

@@ -11,11 +11,11 @@ from flask.typing import ResponseReturnValue
 from coordinator.csv_import import decode
 from coordinator.errors import Invalid, error_response
 from coordinator.extensions import Blueprint, ErrorSchema, db
-from coordinator.geography.operations import require_ward
 from coordinator.imports import operations as import_jobs
 from coordinator.imports.api import accepted
 from coordinator.imports.schemas import ImportAcceptedSchema
 from coordinator.people.auth import authenticated_user, roles_required
+from coordinator.people.scopes import scope_of
 from coordinator.progress import exports, hours, operations
 from coordinator.progress.schemas import (
     HoursArgs,
@@ -37,8 +37,9 @@ BEARER = [{"bearerAuth": []}]
 organizers_only = roles_required("organizer")
 CSV_BODY = {"type": "string", "format": "binary"}
 TARGETS_EXAMPLE = (
-    "ward,target_group,year,baseline,target_percent,reached_before\n"
-    "kim_lien,residents,2026,12000,80,1500\n"
+    "unit,target_group,year,baseline,target_percent,reached_before\n"
+    "00226,residents,2026,12000,80,1500\n"
+    "01,students,2026,250000,,0\n"
 )
 
 
@@ -47,8 +48,14 @@ def _error(status: int, description: str):
 
 
 def _report(args: dict[str, Any]) -> operations.ProgressReport:
-    ward = require_ward(args["ward"]).code if args.get("ward") else None
-    return operations.progress(args.get("year"), ward=ward, target_group=args.get("target_group"))
+    return operations.progress(
+        args.get("year"),
+        ward=args.get("ward"),
+        unit=args.get("unit"),
+        level=args["level"],
+        target_group=args.get("target_group"),
+        scope=scope_of(authenticated_user()),
+    )
 
 
 @blp.get("/progress")
@@ -56,14 +63,17 @@ def _report(args: dict[str, Any]) -> operations.ProgressReport:
 @blp.arguments(ProgressArgs, location="query")
 @blp.response(200, TargetProgressSchema)
 @_error(401, "Not logged in")
-@_error(403, "Not an organizer")
+@_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
 def get_progress(args: dict[str, Any]) -> Response:
-    """reached / enrolled / target per ward and target group (organizers).
+    """reached / enrolled / target per unit and target group (organizers).
 
-    For one plan year (default: this year in Asia/Ho_Chi_Minh), with totals per ward, per
-    target group and overall. Pairs with participants but no target have null baseline,
-    target and remaining.
+    For one plan year (default: this year in Asia/Ho_Chi_Minh), at level ward (default),
+    province or national, within the caller's units, with totals per unit, per target
+    group and overall. Figures of units that ended (merged or split) count in the current
+    unit they roll up into, named under `includes`. A unit's own target wins over the sum
+    of its parts' (`target_source`). Pairs with participants but no target have null
+    baseline, target and remaining.
     """
     return jsonify(progress_body(_report(args)))
 
@@ -73,7 +83,7 @@ def get_progress(args: dict[str, Any]) -> Response:
 @blp.arguments(ProgressArgs, location="query")
 @blp.response(200, CSV_BODY, content_type="text/csv", description="One line per ward and group")
 @_error(401, "Not logged in")
-@_error(403, "Not an organizer")
+@_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
 def get_progress_csv(args: dict[str, Any]) -> Response:
     """The same figures as CSV (no personal data)."""
@@ -93,8 +103,9 @@ def get_progress_csv(args: dict[str, Any]) -> Response:
     security=BEARER,
     requestBody={
         "required": True,
-        "description": "CSV (UTF-8) with the columns ward, target_group, year, baseline, "
-        "target_percent and optionally reached_before.",
+        "description": "CSV (UTF-8) with the columns ward (or unit: a ward's or a "
+        "province's code), target_group, year, baseline, target_percent (empty: the "
+        "movement's default for the group) and optionally reached_before.",
         "content": {"text/csv": {"schema": CSV_BODY, "example": TARGETS_EXAMPLE}},
     },
 )

@@ -28,6 +28,13 @@ PROGRESS_COLUMNS = (
     "reached",
     "reached_percent",
     "remaining",
+    # added with the levels: a row of any level names its unit; `includes` the former
+    # units (merged or split) whose figures it counts, by name, separated by "; "
+    "level",
+    "unit",
+    "unit_name",
+    "target_source",
+    "includes",
 )
 VOLUNTEER_COLUMNS = ("volunteer_id", "full_name", "home_ward", "sessions", "minutes", "hours")
 SQUAD_COLUMNS = ("squad_id", "name", "home_ward", "volunteers", "sessions", "minutes", "hours")
@@ -61,7 +68,8 @@ def _csv(columns: tuple[str, ...], rows: Iterable[Iterable[object]]) -> Iterator
 
 
 def progress_csv(report: ProgressReport) -> Iterator[str]:
-    """One line per ward and target group; totals are the sums of these lines."""
+    """One line per unit (ward, province or the country) and target group; totals are
+    the sums of these lines."""
     return _csv(
         PROGRESS_COLUMNS,
         (
@@ -78,6 +86,11 @@ def progress_csv(report: ProgressReport) -> Iterator[str]:
                 r.reached,
                 r.reached_percent,
                 r.remaining,
+                r.level,
+                r.unit,
+                r.unit_name,
+                r.target_source,
+                "; ".join(former.name for former in r.includes),
             )
             for r in report.rows
         ),

@@ -24,7 +24,8 @@ class _QueryForm(FlaskForm):
 
 
 class ProgressFilterForm(_QueryForm):
-    ward = SelectField(_l("Ward"), validators=[Optional()])
+    level = SelectField(_l("Level"), default="ward", validators=[Optional()])
+    unit = SelectField(_l("Province or ward"), validators=[Optional()])
     target_group = SelectField(_l("Target group"), validators=[Optional()])
 
 

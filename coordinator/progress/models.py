@@ -35,21 +35,25 @@ class Assessment(db.Model):
 
 
 class PopulationTarget(db.Model):
-    """Baseline population and the share to reach, per ward, group and plan year."""
+    """Baseline population and the share to reach, per unit (a ward or a province),
+    group and plan year. No percent: the movement's default for the group applies."""
 
     __tablename__ = "population_targets"
     __table_args__ = (
         sa.UniqueConstraint("ward", "target_group", "year"),
+        sa.UniqueConstraint("province_code", "target_group", "year"),
         sa.CheckConstraint("baseline >= 0", name="baseline_non_negative"),
         sa.CheckConstraint("target_percent BETWEEN 0 AND 100", name="target_percent"),
+        sa.CheckConstraint("(ward IS NULL) <> (province_code IS NULL)", name="ward_or_province"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ward: Mapped[str] = mapped_column(sa.ForeignKey("wards.code"))
+    ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
+    province_code: Mapped[str | None] = mapped_column(sa.ForeignKey("provinces.code"))
     target_group: Mapped[str] = mapped_column(sa.String(32))
     year: Mapped[int]
     baseline: Mapped[int]
-    target_percent: Mapped[float]
+    target_percent: Mapped[float | None]
     # Reached before this service existed (counted by earlier campaigns).
     reached_before: Mapped[int] = mapped_column(default=0)
 

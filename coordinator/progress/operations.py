@@ -16,24 +16,38 @@ Definitions (README "Progress"), for plan year Y:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from flask import current_app
 
 from coordinator.bookings.models import Registration
 from coordinator.database import utcnow
 from coordinator.extensions import db
-from coordinator.geography.models import Ward
+from coordinator.geography.operations import roll_up_map
 from coordinator.people.models import Participant
+from coordinator.people.scopes import NATIONAL, Scope
 from coordinator.progress.models import Assessment, ErasedParticipantCount, PopulationTarget
+from coordinator.progress.selection import (
+    NATIONAL_CODE,
+    NATIONAL_NAME,
+    NO_PROVINCE,
+    Selection,
+    UnitMap,
+    select,
+)
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
+# The movement's targets: 80 % of public-sector staff, 100 % of students, 80 % of adult
+# residents (config PROGRESS_DEFAULT_TARGET_PERCENT overrides them).
+MOVEMENT_DEFAULTS = {"civil_servants": 80.0, "students": 100.0, "residents": 80.0}
 
 
 def current_year() -> int:
@@ -58,9 +72,6 @@ def share_percent(part: int, whole: int | None) -> float | None:
         return None
     value = Decimal(part) * 100 / Decimal(whole)
     return float(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-# -- importing targets ------------------------------------------------------------------
 
 
 @dataclass
@@ -93,45 +104,66 @@ class Figures:
             self.remaining = (self.remaining or 0) + other.remaining
 
 
+@dataclass(frozen=True)
+class FormerUnit:
+    """A unit that ended, whose figures are counted in a row of a current unit."""
+
+    code: str
+    name: str
+
+
 @dataclass
 class ProgressRow(Figures):
-    ward: str = ""
-    ward_name: str = ""
+    ward: str | None = ""  # level=ward: the unit; None at the other levels
+    ward_name: str | None = ""
     target_group: str = ""
     target_percent: float | None = None
     reached_before: int = 0
+    level: str = "ward"
+    unit: str = ""
+    unit_name: str = ""
+    province: str | None = None
+    includes: list[FormerUnit] = field(default_factory=list)
+    # ward: the unit's own target; wards: the sum of its units' (or former units')
+    # targets; province: the province's own; provinces: the sum of the provinces'
+    target_source: str | None = None
+    default_percent: bool = False  # a target without a percent used the movement's default
 
 
 @dataclass
 class ProgressReport:
     year: int
     rows: list[ProgressRow]
-    by_ward: dict[str, Figures] = field(default_factory=dict)
+    level: str = "ward"
+    by_unit: dict[str, Figures] = field(default_factory=dict)
     by_group: dict[str, Figures] = field(default_factory=dict)
     overall: Figures = field(default_factory=Figures)
 
+    @property
+    def by_ward(self) -> dict[str, Figures]:
+        """The totals per unit at level=ward (the name the API has always used)."""
+        return self.by_unit if self.level == "ward" else {}
+
 
 _Select = TypeVar("_Select", bound=sa.Select[Any])
-_ByWardAndGroup = type[Participant] | type[PopulationTarget] | type[ErasedParticipantCount]
+_Key = tuple[str, str]  # (unit code, target group)
 
 
-def _filtered(
-    query: _Select, model: _ByWardAndGroup, ward: str | None, target_group: str | None
-) -> _Select:
-    if ward:
-        query = query.where(model.ward == ward)
-    if target_group:
-        query = query.where(model.target_group == target_group)
-    return query
+def default_percents() -> dict[str, float]:
+    """The movement's target percent per group (config PROGRESS_DEFAULT_TARGET_PERCENT)."""
+    configured = current_app.config.get("PROGRESS_DEFAULT_TARGET_PERCENT")
+    return dict(MOVEMENT_DEFAULTS if configured is None else configured)
 
 
-def _counts(query: sa.Select[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+def _counts(query: sa.Select[tuple[str, str, int]]) -> dict[_Key, int]:
     return {(w, g): n for w, g, n in db.session.execute(query)}
 
 
-def _enrolled(
-    year_end: datetime, ward: str | None, group: str | None
-) -> dict[tuple[str, str], int]:
+def _by_group(query: _Select, column: Any, target_group: str | None) -> _Select:
+    return query.where(column == target_group) if target_group else query
+
+
+def _enrolled(year_end: datetime, chosen: Selection, group: str | None) -> dict[_Key, int]:
     query = (
         sa.select(
             Participant.ward,
@@ -145,13 +177,14 @@ def _enrolled(
             Registration.status == "registered",
             TrainingSession.status != "cancelled",
             TrainingSession.starts_at < year_end,
+            chosen.sql_filter(Participant.ward),
         )
         .group_by(Participant.ward, Participant.target_group)
     )
-    return _counts(_filtered(query, Participant, ward, group))
+    return _counts(_by_group(query, Participant.target_group, group))
 
 
-def _reached(year_end: datetime, ward: str | None, group: str | None) -> dict[tuple[str, str], int]:
+def _reached(year_end: datetime, chosen: Selection, group: str | None) -> dict[_Key, int]:
     query = (
         sa.select(
             Participant.ward,
@@ -163,78 +196,237 @@ def _reached(year_end: datetime, ward: str | None, group: str | None) -> dict[tu
             Participant.erased_at.is_(None),
             Assessment.reached_basic.is_(True),
             Assessment.assessed_at < year_end,
+            chosen.sql_filter(Participant.ward),
         )
         .group_by(Participant.ward, Participant.target_group)
     )
-    return _counts(_filtered(query, Participant, ward, group))
+    return _counts(_by_group(query, Participant.target_group, group))
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A target as it counts: one row's, or the sum of several."""
+
+    baseline: int
+    target: int
+    reached_before: int
+    percent: float | None  # None when the summed rows' percents differ
+    default_percent: bool
+
+
+@dataclass
+class _Cell:
+    """One unit and group before its target is chosen."""
+
+    enrolled: int = 0
+    reached: int = 0  # people, without reached_before
+    own: list[_Target] = field(default_factory=list)
+    parts: list[_Target] = field(default_factory=list)
+    includes: set[str] = field(default_factory=set)
+
+
+def _target_of_row(row: PopulationTarget, defaults: dict[str, float]) -> _Target | None:
+    percent = row.target_percent
+    if percent is None:
+        percent = defaults.get(row.target_group)
+        if percent is None:  # no percent and no default for the group: no target
+            return None
+    return _Target(
+        baseline=row.baseline,
+        target=target_of(row.baseline, percent),
+        reached_before=row.reached_before,
+        percent=percent,
+        default_percent=row.target_percent is None,
+    )
+
+
+def _sum_targets(targets: list[_Target]) -> _Target:
+    percents = {t.percent for t in targets}
+    return _Target(
+        baseline=sum(t.baseline for t in targets),
+        target=sum(t.target for t in targets),
+        reached_before=sum(t.reached_before for t in targets),
+        percent=percents.pop() if len(percents) == 1 else None,
+        default_percent=any(t.default_percent for t in targets),
+    )
+
+
+SOURCES = {  # level -> (own target, sum of the parts')
+    "ward": ("ward", "wards"),
+    "province": ("province", "wards"),
+    "national": ("provinces", "provinces"),
+}
+
+
+def _row(level: str, unit: str, name: str, group: str, cell: _Cell, units: UnitMap) -> ProgressRow:
+    """A finished row: the unit's own target wins over the sum of its parts'."""
+    row = ProgressRow(
+        level=level,
+        unit=unit,
+        unit_name=name,
+        ward=unit if level == "ward" else None,
+        ward_name=name if level == "ward" else None,
+        province={"ward": units.province_of.get(unit), "province": unit}.get(level),
+        target_group=group,
+        enrolled=cell.enrolled,
+        reached=cell.reached,
+        includes=[FormerUnit(c, units.names.get(c, c)) for c in sorted(cell.includes)],
+    )
+    chosen = cell.own or cell.parts
+    if chosen:
+        target = _sum_targets(chosen)
+        row.target_source = SOURCES[level][0 if cell.own else 1]
+        row.reached_before = target.reached_before
+        row.reached += target.reached_before
+        row.baseline = target.baseline
+        row.target_percent = target.percent
+        row.default_percent = target.default_percent
+        row.target = target.target
+        row.remaining = max(row.target - row.reached, 0)
+        row.reached_of_baseline = row.reached
+    return row
+
+
+def _as_target(row: ProgressRow) -> _Target | None:
+    if row.target is None or row.baseline is None:
+        return None
+    return _Target(
+        row.baseline, row.target, row.reached_before, row.target_percent, row.default_percent
+    )
+
+
+def _ward_cells(year: int, chosen: Selection, target_group: str | None) -> dict[_Key, _Cell]:
+    """Every current unit and group with a target, participants or erased counts, the
+    figures and targets of ended units added into the unit they roll up into."""
+    year_end = year_start(year + 1)
+    defaults = default_percents()
+    cells: dict[_Key, _Cell] = {}
+
+    def cell(code: str, group: str) -> _Cell:
+        home = chosen.home(code)
+        found = cells.setdefault((home, group), _Cell())
+        if home != code:
+            found.includes.add(code)
+        return found
+
+    for (code, group), count in _enrolled(year_end, chosen, target_group).items():
+        cell(code, group).enrolled += count
+    for (code, group), count in _reached(year_end, chosen, target_group).items():
+        cell(code, group).reached += count
+    erased = sa.select(ErasedParticipantCount).where(chosen.sql_filter(ErasedParticipantCount.ward))
+    for gone in db.session.scalars(
+        _by_group(erased, ErasedParticipantCount.target_group, target_group)
+    ):
+        if gone.enrolled or gone.reached:
+            found = cell(gone.ward, gone.target_group)
+            found.enrolled += gone.enrolled
+            found.reached += gone.reached
+    people = (
+        sa.select(Participant.ward, Participant.target_group)
+        .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
+        .distinct()
+    )
+    for code, group in db.session.execute(
+        _by_group(people, Participant.target_group, target_group)
+    ):
+        cell(code, group)
+    targets = sa.select(PopulationTarget).where(
+        PopulationTarget.year == year,
+        PopulationTarget.ward.is_not(None),
+        chosen.sql_filter(PopulationTarget.ward),
+    )
+    for row in db.session.scalars(_by_group(targets, PopulationTarget.target_group, target_group)):
+        assert row.ward is not None  # the query keeps ward targets only
+        target = _target_of_row(row, defaults)
+        if target is not None:
+            found = cell(row.ward, row.target_group)
+            (found.own if chosen.home(row.ward) == row.ward else found.parts).append(target)
+    # A current unit's row names every former unit it took over, with figures or not.
+    for (home, _group), found in cells.items():
+        if home not in chosen.units.roll:
+            found.includes |= {
+                old
+                for old in chosen.units.former(home)
+                if chosen.codes is None or old in chosen.codes
+            }
+    return cells
+
+
+def _province_targets(
+    year: int, chosen: Selection, target_group: str | None
+) -> dict[_Key, _Target]:
+    query = sa.select(PopulationTarget).where(
+        PopulationTarget.year == year, PopulationTarget.province_code.is_not(None)
+    )
+    if chosen.provinces is not None:
+        query = query.where(PopulationTarget.province_code.in_(sorted(chosen.provinces)))
+    defaults = default_percents()
+    found = {}
+    for row in db.session.scalars(_by_group(query, PopulationTarget.target_group, target_group)):
+        assert row.province_code is not None  # the query keeps province targets only
+        target = _target_of_row(row, defaults)
+        if target is not None:
+            found[row.province_code, row.target_group] = target
+    return found
+
+
+def _roll_up(rows: list[ProgressRow], parent: Callable[[ProgressRow], str]) -> dict[_Key, _Cell]:
+    """Rows summed into their parent unit's cells (their targets as the parts)."""
+    cells: dict[_Key, _Cell] = {}
+    for row in rows:
+        cell = cells.setdefault((parent(row), row.target_group), _Cell())
+        cell.enrolled += row.enrolled
+        cell.reached += row.reached - row.reached_before
+        cell.includes |= {former.code for former in row.includes}
+        target = _as_target(row)
+        if target is not None:
+            cell.parts.append(target)
+    return cells
 
 
 def progress(
-    year: int | None = None, *, ward: str | None = None, target_group: str | None = None
+    year: int | None = None,
+    *,
+    ward: str | None = None,
+    target_group: str | None = None,
+    level: str = "ward",
+    unit: str | None = None,
+    scope: Scope = NATIONAL,
 ) -> ProgressReport:
-    """The figures of every ward and group that has a target for `year` (default: this
-    year), participants, or erased participants' counts; with totals per ward, per group
-    and overall. Pairs without a target have no baseline, target or remaining."""
+    """The figures of every unit and group at `level` (ward, province or national) that
+    has a target for `year` (default: this year), participants, or erased participants'
+    counts, within `scope` and narrowed to `unit` (or the older `ward`); with totals per
+    unit, per group and overall. Figures of ended units count in the current unit they
+    roll up into; a unit's own target wins over the sum of its parts' targets. Pairs
+    without a target have no baseline, target or remaining."""
     year = year or current_year()
-    year_end = year_start(year + 1)
-    targets = {
-        (t.ward, t.target_group): t
-        for t in db.session.scalars(
-            _filtered(
-                sa.select(PopulationTarget).where(PopulationTarget.year == year),
-                PopulationTarget,
-                ward,
-                target_group,
-            )
-        )
-    }
-    enrolled = _enrolled(year_end, ward, group=target_group)
-    reached = _reached(year_end, ward, group=target_group)
-    erased = {
-        (e.ward, e.target_group): e
-        for e in db.session.scalars(
-            _filtered(sa.select(ErasedParticipantCount), ErasedParticipantCount, ward, target_group)
-        )
-    }
-    with_participants = set(
-        db.session.execute(
-            _filtered(
-                sa.select(Participant.ward, Participant.target_group)
-                .where(Participant.erased_at.is_(None))
-                .distinct(),
-                Participant,
-                ward,
-                target_group,
-            )
-        ).tuples()
-    )
-    keys = (
-        set(targets)
-        | with_participants
-        | {key for key, e in erased.items() if e.enrolled or e.reached}
-    )
-    names = dict(db.session.execute(sa.select(Ward.code, Ward.name)).tuples().all())
+    chosen = select(level, unit=unit, ward=ward, scope=scope)
+    units = chosen.units
     group_order = {g: i for i, g in enumerate(TARGET_GROUPS)}
-    report = ProgressReport(year=year, rows=[])
-    for key in sorted(keys, key=lambda k: (k[0], group_order.get(k[1], 99))):
-        target, gone = targets.get(key), erased.get(key)
-        row = ProgressRow(
-            ward=key[0],
-            ward_name=names.get(key[0], key[0]),
-            target_group=key[1],
-            enrolled=enrolled.get(key, 0) + (gone.enrolled if gone else 0),
-            reached=reached.get(key, 0) + (gone.reached if gone else 0),
-        )
-        if target is not None:
-            row.reached += target.reached_before
-            row.reached_before = target.reached_before
-            row.baseline = target.baseline
-            row.target_percent = target.target_percent
-            row.target = target_of(target.baseline, target.target_percent)
-            row.remaining = max(row.target - row.reached, 0)
-            row.reached_of_baseline = row.reached
-        report.rows.append(row)
-        report.by_ward.setdefault(row.ward, Figures()).add(row)
+
+    def ordered(cells: dict[_Key, _Cell]) -> list[tuple[_Key, _Cell]]:
+        return sorted(cells.items(), key=lambda item: (item[0][0], group_order.get(item[0][1], 99)))
+
+    rows = [
+        _row("ward", code, units.names.get(code, code), group, cell, units)
+        for (code, group), cell in ordered(_ward_cells(year, chosen, target_group))
+    ]
+    if level != "ward":
+        cells = _roll_up(rows, lambda row: row.province or NO_PROVINCE)
+        for key, target in _province_targets(year, chosen, target_group).items():
+            cells.setdefault(key, _Cell()).own.append(target)
+        rows = [
+            _row("province", code, units.province_names.get(code, code), group, cell, units)
+            for (code, group), cell in ordered(cells)
+        ]
+    if level == "national":
+        rows = [
+            _row("national", NATIONAL_CODE, NATIONAL_NAME, group, cell, units)
+            for (_code, group), cell in ordered(_roll_up(rows, lambda _row: NATIONAL_CODE))
+        ]
+    report = ProgressReport(year=year, rows=rows, level=level)
+    for row in rows:
+        report.by_unit.setdefault(row.unit, Figures()).add(row)
         report.by_group.setdefault(row.target_group, Figures()).add(row)
         report.overall.add(row)
     report.by_group = dict(
@@ -245,12 +437,18 @@ def progress(
 
 def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:
     """remaining / target (0 = reached, 1 = nothing yet) of every (ward, group) with a
-    target for `year`; matching gives priority to the larger gaps. A target of 0 has no gap."""
-    return {
-        (row.ward, row.target_group): _gap_share(row)
+    target for `year`; matching gives priority to the larger gaps. A target of 0 has no gap.
+    A former unit has the gap of the unit it rolls up into."""
+    shares = {
+        (row.unit, row.target_group): _gap_share(row)
         for row in progress(year).rows
         if row.target is not None
     }
+    for old, new in roll_up_map().items():
+        for group in TARGET_GROUPS:
+            if (new, group) in shares:
+                shares[old, group] = shares[new, group]
+    return shares
 
 
 def _gap_share(row: ProgressRow) -> float:

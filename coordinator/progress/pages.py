@@ -8,11 +8,15 @@ from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from coordinator.csv_import import ImportReport
+from coordinator.errors import Invalid
 from coordinator.extensions import db
-from coordinator.geography.models import Ward
+from coordinator.geography.models import Province, Ward
+from coordinator.geography.operations import exists_today
 from coordinator.imports.pages import start_upload
+from coordinator.people.scopes import Scope, scope_of
 from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
@@ -36,32 +40,80 @@ def _ward_names() -> dict[str, str]:
     }
 
 
-def _filter_form(wards: dict[str, str], groups: dict[str, str]) -> ProgressFilterForm:
-    form = ProgressFilterForm(formdata=request.args)
-    form.ward.choices = options([("", _("All wards")), *wards.items()])
+def _province_names() -> dict[str, str]:
+    english = str(get_locale()) == "en"
+    return {
+        p.code: (p.name_en if english and p.name_en else p.name)
+        for p in db.session.scalars(sa.select(Province).order_by(Province.name))
+    }
+
+
+def _level_choices(scope: Scope) -> list[tuple[str, str]]:
+    """The levels this organizer may see."""
+    levels = [("ward", _("Wards"))]
+    if scope.national or scope.province_codes:
+        levels.append(("province", _("Provinces")))
+    if scope.national:
+        levels.append(("national", _("Whole country")))
+    return levels
+
+
+def _unit_choices(scope: Scope, wards: dict[str, str]) -> list[tuple[str, str]]:
+    """Provinces, then wards, within the organizer's units (former units marked)."""
+    provinces = [
+        (code, name)
+        for code, name in _province_names().items()
+        if scope.national or code in scope.province_codes
+    ]
+    ended = set(db.session.scalars(sa.select(Ward.code).where(sa.not_(exists_today()))))
+    units = [
+        (code, _("%(name)s (former)", name=name) if code in ended else name)
+        for code, name in wards.items()
+        if scope.covers(code)
+    ]
+    return provinces + sorted(units, key=lambda unit: unit[0] in ended)
+
+
+def _filter_form(scope: Scope, wards: dict[str, str], groups: dict[str, str]) -> ProgressFilterForm:
+    formdata = request.args.copy()
+    if formdata.get("ward") and not formdata.get("unit"):  # the older filter's links
+        formdata["unit"] = formdata["ward"]
+    form = ProgressFilterForm(formdata=formdata)
+    form.level.choices = options(_level_choices(scope))
+    form.unit.choices = options([("", _("All my units")), *_unit_choices(scope, wards)])
     form.target_group.choices = options([("", _("All groups")), *groups.items()])
     return form
 
 
-def _filters(form: ProgressFilterForm) -> dict:
-    """The chosen filters; a bad one is shown with its error and left out."""
+def _figures(form: ProgressFilterForm, scope: Scope) -> operations.ProgressReport:
+    """The figures for the chosen filters; a bad one is shown with its error and left out."""
     form.validate()
-    return {
+    chosen = {
         "year": None if form.year.errors else form.year.data,
-        "ward": None if form.ward.errors else form.ward.data or None,
+        "level": "ward" if form.level.errors else form.level.data or "ward",
+        "unit": None if form.unit.errors else form.unit.data or None,
         "target_group": None if form.target_group.errors else form.target_group.data or None,
     }
+    try:
+        return operations.progress(**chosen, scope=scope)
+    except Invalid as error:  # a ward at level=province, a unit at national level
+        form.unit.errors = [*form.unit.errors, error.message]
+        return operations.progress(**{**chosen, "unit": None}, scope=scope)
 
 
 def _progress_page(
     import_form: ImportForm, report: ImportReport | None = None, status: int = 200
 ) -> ResponseReturnValue:
+    scope = scope_of(current_user)
     wards = _ward_names()
     groups = dict(vocabulary_choices("target_group"))
-    form = _filter_form(wards, groups)
-    figures = operations.progress(**_filters(form))
-    ward_chart = bar_chart(
-        [(wards.get(k, k), v.reached, v.target) for k, v in figures.by_ward.items()]
+    form = _filter_form(scope, wards, groups)
+    figures = _figures(form, scope)
+    units = {"ward": wards, "province": _province_names(), "national": {"VN": _("Viet Nam")}}[
+        figures.level
+    ]
+    unit_chart = bar_chart(
+        [(units.get(k, k), v.reached, v.target) for k, v in figures.by_unit.items()]
     )
     group_chart = bar_chart(
         [(groups.get(k, k), v.reached, v.target) for k, v in figures.by_group.items()]
@@ -70,14 +122,15 @@ def _progress_page(
         "progress/progress.html",
         form=form,
         figures=figures,
+        units=units,
         wards=wards,
         groups=groups,
-        ward_chart=ward_chart,
+        unit_chart=unit_chart,
         group_chart=group_chart,
         import_form=import_form,
         report=report,
         columns=targets.TARGET_COLUMNS,
-        query=_query("year", "ward", "target_group"),
+        query=_query("year", "level", "unit", "ward", "target_group"),
     ), 422 if form.errors else status
 
 
@@ -108,8 +161,9 @@ def import_targets() -> ResponseReturnValue:
 @organizer_required
 def progress_csv() -> Response:
     """The progress figures as CSV (the page's filters apply)."""
-    form = _filter_form(_ward_names(), dict(vocabulary_choices("target_group")))
-    figures = operations.progress(**_filters(form))
+    scope = scope_of(current_user)
+    form = _filter_form(scope, _ward_names(), dict(vocabulary_choices("target_group")))
+    figures = _figures(form, scope)
     return exports.csv_response(exports.progress_csv(figures), f"progress-{figures.year}.csv")
 
 

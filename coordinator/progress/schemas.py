@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from coordinator.progress.hours import GROUPINGS
 from coordinator.progress.operations import MAX_YEAR, MIN_YEAR
+from coordinator.progress.selection import LEVELS
 from coordinator.schemas import Schema, Text
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
@@ -14,7 +15,22 @@ YEAR = validate.Range(MIN_YEAR, MAX_YEAR)
 
 
 class ProgressArgs(Schema):
-    ward = Text(validate=validate.Length(1, 64))
+    ward = Text(
+        validate=validate.Length(1, 64),
+        metadata={"description": "A ward's code: that ward with its former units (as unit)"},
+    )
+    unit = Text(
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "A ward's code (that ward with the former units it took over) or "
+            "a province's code or slug (its units); only within the caller's units"
+        },
+    )
+    level = fields.String(
+        load_default="ward",
+        validate=validate.OneOf(LEVELS),
+        metadata={"description": "One row per ward, per province, or for the whole country"},
+    )
     target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
     year = fields.Integer(
         validate=YEAR, metadata={"description": "Plan year (default: this year in Hanoi)"}
@@ -53,11 +69,42 @@ class ProgressFiguresSchema(_Dump):
     )
 
 
+class FormerUnitSchema(_Dump):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
 class ProgressRowSchema(ProgressFiguresSchema):
-    ward = fields.String(required=True)
-    ward_name = fields.String(required=True)
+    ward = fields.String(allow_none=True, metadata={"description": "level=ward: the unit"})
+    ward_name = fields.String(allow_none=True)
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    unit = fields.String(
+        required=True, metadata={"description": "Ward or province code; VN for the country"}
+    )
+    unit_name = fields.String(required=True)
+    province = fields.String(allow_none=True, metadata={"description": "The unit's province"})
+    includes = fields.List(
+        fields.Nested(FormerUnitSchema),
+        required=True,
+        metadata={"description": "Former units (merged or split) whose figures are counted here"},
+    )
     target_group = fields.String(required=True)
-    target_percent = fields.Float(allow_none=True)
+    target_percent = fields.Float(
+        allow_none=True,
+        metadata={"description": "null when the summed targets have different percentages"},
+    )
+    target_source = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(("ward", "wards", "province", "provinces")),
+        metadata={
+            "description": "ward: the unit's own target; wards: the sum of its units' (or "
+            "former units') targets; province: the province's own target, which wins over "
+            "its wards'; provinces: the sum of the provinces'; null: no target"
+        },
+    )
+    default_percent = fields.Boolean(
+        metadata={"description": "A target without a percentage used the movement's default"}
+    )
     reached_before = fields.Integer(
         metadata={"description": "Reached before this service (included in reached)"}
     )
@@ -67,18 +114,28 @@ class ProgressWardTotalSchema(ProgressFiguresSchema):
     ward = fields.String(required=True)
 
 
+class ProgressUnitTotalSchema(ProgressFiguresSchema):
+    unit = fields.String(required=True)
+
+
 class ProgressGroupTotalSchema(ProgressFiguresSchema):
     target_group = fields.String(required=True)
 
 
 class ProgressTotalsSchema(_Dump):
-    by_ward = fields.List(fields.Nested(ProgressWardTotalSchema), required=True)
+    by_unit = fields.List(fields.Nested(ProgressUnitTotalSchema), required=True)
+    by_ward = fields.List(
+        fields.Nested(ProgressWardTotalSchema),
+        required=True,
+        metadata={"description": "by_unit at level=ward; empty at the other levels"},
+    )
     by_group = fields.List(fields.Nested(ProgressGroupTotalSchema), required=True)
     overall = fields.Nested(ProgressFiguresSchema, required=True)
 
 
 class TargetProgressSchema(_Dump):
     year = fields.Integer(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     rows = fields.List(fields.Nested(ProgressRowSchema), required=True)
     totals = fields.Nested(ProgressTotalsSchema, required=True)
 
@@ -105,8 +162,10 @@ def progress_body(report) -> dict:
     return TargetProgressSchema().dump(
         {
             "year": report.year,
+            "level": report.level,
             "rows": report.rows,
             "totals": {
+                "by_unit": [{"unit": k, **_figures(v)} for k, v in report.by_unit.items()],
                 "by_ward": [{"ward": k, **_figures(v)} for k, v in report.by_ward.items()],
                 "by_group": [
                     {"target_group": k, **_figures(v)} for k, v in report.by_group.items()

@@ -1,4 +1,5 @@
-"""The population targets' import from CSV: one row per (ward, target group, year),
+"""The population targets' import from CSV: one row per (unit, target group, year), the
+unit a ward (column `ward`, or `unit`) or a province (column `unit`: its code or slug);
 every bad row reported at once in plain words. Flushes; the caller commits."""
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ import sqlalchemy as sa
 
 from coordinator.csv_import import ImportReport, read_rows
 from coordinator.extensions import db
-from coordinator.geography.models import Ward
+from coordinator.geography.models import Province, Ward
 from coordinator.progress.models import PopulationTarget
-from coordinator.progress.operations import MAX_YEAR, MIN_YEAR
+from coordinator.progress.operations import MAX_YEAR, MIN_YEAR, default_percents
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
-TARGET_COLUMNS = ("ward", "target_group", "year", "baseline", "target_percent", "reached_before")
-TARGET_REQUIRED = ("ward", "target_group", "year", "baseline", "target_percent")
+TARGET_COLUMNS = (
+    "ward",
+    "unit",
+    "target_group",
+    "year",
+    "baseline",
+    "target_percent",
+    "reached_before",
+)
+TARGET_REQUIRED = ("ward|unit", "target_group", "year", "baseline", "target_percent")
 MAX_COUNT = 2**31 - 1  # INTEGER columns
 _WHOLE = re.compile(r"^[+-]?\d+$")
 _PERCENT = re.compile(r"^([+-]?\d+(?:[.,]\d+)?)\s*%?$")  # 80, 80.5, 80,5 (quoted), 80%
@@ -27,12 +36,19 @@ _PERCENT = re.compile(r"^([+-]?\d+(?:[.,]\d+)?)\s*%?$")  # 80, 80.5, 80,5 (quote
 class TargetValues(TypedDict):
     """One good row of a targets file: the values of a PopulationTarget."""
 
-    ward: str
+    ward: str | None
+    province_code: str | None
     target_group: str
     year: int
     baseline: int
-    target_percent: float
+    target_percent: float | None  # None: the movement's default for the group
     reached_before: int
+
+
+class _Units(TypedDict):
+    wards: set[str]
+    provinces: dict[str, str]  # code and slug -> code
+    defaults: dict[str, float]
 
 
 def _whole(value: str, name: str, errors: list[str], *, low: int, high: int) -> int | None:
@@ -52,7 +68,10 @@ def _whole(value: str, name: str, errors: list[str], *, low: int, high: int) -> 
 def _percent(value: str, errors: list[str]) -> float | None:
     match = _PERCENT.match(value)
     if not value:
-        errors.append("target_percent: Bắt buộc / Required.")
+        errors.append(
+            "target_percent: Bắt buộc (nhóm này không có mức mặc định) / "
+            "Required (this group has no default)."
+        )
     elif match is None:
         errors.append(f"target_percent: '{value}' không phải số / is not a number.")
     else:
@@ -65,14 +84,33 @@ def _percent(value: str, errors: list[str]) -> float | None:
     return None
 
 
-def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | None, list[str]]:
+def _unit(row: dict[str, str], units: _Units, errors: list[str]) -> tuple[str | None, str | None]:
+    """(ward, province_code) of the row's unit: `ward` names a ward, `unit` a ward or a
+    province (by code or slug)."""
+    ward, unit = row.get("ward", ""), row.get("unit", "")
+    if ward and unit and ward != unit:
+        errors.append("unit: ward và unit khác nhau / ward and unit name different units.")
+    elif unit and not ward:
+        if unit in units["wards"]:
+            return unit, None
+        if unit in units["provinces"]:
+            return None, units["provinces"][unit]
+        errors.append(f"unit: Không có tỉnh hay phường '{unit}' / No province or ward '{unit}'.")
+    elif not ward:
+        name = "unit" if "unit" in row else "ward"
+        errors.append(f"{name}: Bắt buộc / Required.")
+    elif ward not in units["wards"]:
+        errors.append(f"ward: Không có phường '{ward}' / Unknown ward '{ward}'.")
+    else:
+        return ward, None
+    return None, None
+
+
+def _target_row(row: dict[str, str], units: _Units) -> tuple[TargetValues | None, list[str]]:
     """A row as PopulationTarget values, or the messages saying what is wrong with it."""
     errors: list[str] = []
-    ward, group = row["ward"], row["target_group"]
-    if not ward:
-        errors.append("ward: Bắt buộc / Required.")
-    elif ward not in wards:
-        errors.append(f"ward: Không có phường '{ward}' / Unknown ward '{ward}'.")
+    group = row["target_group"]
+    ward, province = _unit(row, units, errors)
     if group not in TARGET_GROUPS:
         errors.append(
             f"target_group: Không rõ nhóm '{group}' / Unknown target group '{group}' "
@@ -80,7 +118,11 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | No
         )
     year = _whole(row["year"], "year", errors, low=MIN_YEAR, high=MAX_YEAR)
     baseline = _whole(row["baseline"], "baseline", errors, low=0, high=MAX_COUNT)
-    percent = _percent(row["target_percent"], errors)
+    percent = (
+        None
+        if not row["target_percent"] and group in units["defaults"]
+        else _percent(row["target_percent"], errors)
+    )
     before = (
         _whole(row.get("reached_before", ""), "reached_before", errors, low=0, high=MAX_COUNT)
         if row.get("reached_before")
@@ -92,10 +134,11 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | No
         )
     if errors:
         return None, errors
-    # Each None above came with an error message.
-    assert year is not None and baseline is not None and percent is not None and before is not None
+    # Each None above came with an error message (an empty percent may use the default).
+    assert year is not None and baseline is not None and before is not None
     return {
         "ward": ward,
+        "province_code": province,
         "target_group": group,
         "year": year,
         "baseline": baseline,
@@ -104,28 +147,45 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | No
     }, []
 
 
+_Key = tuple[str | None, str | None, str, int]
+
+
+def _key(values: TargetValues) -> _Key:
+    return (values["ward"], values["province_code"], values["target_group"], values["year"])
+
+
 def import_targets(
     text: str,
     *,
     valid_rows_only: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> ImportReport:
-    """Create or update the file's population targets, keyed by (ward, target_group,
-    year). A file with any bad row changes nothing unless `valid_rows_only`; every bad
-    row is reported either way. Flushes; the caller commits. `progress(fraction)` hears
-    when the rows are read (a targets file is small: one row per ward and group)."""
+    """Create or update the file's population targets, keyed by (unit, target_group,
+    year); an empty target_percent leaves the movement's default for the group. A file
+    with any bad row changes nothing unless `valid_rows_only`; every bad row is reported
+    either way. Flushes; the caller commits. `progress(fraction)` hears when the rows are
+    read (a targets file is small: one row per unit and group)."""
     report = ImportReport()
-    wards = set(db.session.scalars(sa.select(Ward.code)))
+    provinces: dict[str, str] = {}
+    for code, slug in db.session.execute(sa.select(Province.code, Province.slug)):
+        provinces[code] = provinces[slug] = code
+    units: _Units = {
+        "wards": set(db.session.scalars(sa.select(Ward.code))),
+        "provinces": provinces,
+        "defaults": default_percents(),
+    }
     valid: list[TargetValues] = []
-    seen: dict[tuple[str, str, int], int] = {}
+    seen: dict[_Key, int] = {}
     for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
-        values, errors = _target_row(row, wards)
+        values, errors = _target_row(row, units)
         if values is not None:
-            key = (values["ward"], values["target_group"], values["year"])
+            key = _key(values)
             if key in seen:
+                what = "phường" if values["ward"] else "tỉnh"
                 errors = [
-                    f"Trùng phường, nhóm và năm với dòng {seen[key]} / "
-                    f"Same ward, target group and year as line {seen[key]}."
+                    f"Trùng {what}, nhóm và năm với dòng {seen[key]} / "
+                    f"Same {'ward' if values['ward'] else 'province'}, target group and year "
+                    f"as line {seen[key]}."
                 ]
             else:
                 seen[key] = line
@@ -138,13 +198,13 @@ def import_targets(
         return report
     years = {values["year"] for values in valid}
     existing = {
-        (t.ward, t.target_group, t.year): t
+        (t.ward, t.province_code, t.target_group, t.year): t
         for t in db.session.scalars(
             sa.select(PopulationTarget).where(PopulationTarget.year.in_(years))
         )
     }
     for values in valid:
-        target = existing.get((values["ward"], values["target_group"], values["year"]))
+        target = existing.get(_key(values))
         if target is None:
             db.session.add(PopulationTarget(**values))
             report.created += 1
