@@ -16,6 +16,7 @@ import redis
 import sqlalchemy as sa
 from flask_migrate import upgrade
 from rq import Queue, Worker
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from config import Config
@@ -375,11 +376,32 @@ def test_events_that_outlast_their_retries_in_a_postgresql_outage_are_processed_
                 finally:
                     db.session.remove()
 
-        logs = lambda: "\n".join(w.log()[-3000:] for w in workers)  # noqa: E731
+        def leftovers() -> str:
+            """What the database and RQ say of each event left, for the failure message."""
+            with service.app_context():
+                try:
+                    rows = db.session.execute(
+                        sa.select(DomainEvent).where(DomainEvent.processed_at.is_(None))
+                    ).scalars()
+                    lines = []
+                    for event in rows:
+                        job = Job.fetch(DomainEvent.job_id_for(event.id), connection=connection)
+                        lines.append(
+                            f"event {event.id}: enqueued_at={event.enqueued_at} "
+                            f"attempts={event.enqueue_attempts} job={job.get_status()} "
+                            f"retries_left={job.retries_left} ended_at={job.ended_at} "
+                            f"exc={(job.exc_info or '')[-600:]}"
+                        )
+                    return "\n".join(lines)
+                finally:
+                    db.session.remove()
+
+        logs = lambda: "\n".join(w.log()[-6000:] for w in workers)  # noqa: E731
         try:
             wait_for(lambda: unprocessed() == 0, 3 * WITHIN_A_MINUTE, "every event", every=1)
         except AssertionError as error:
-            raise AssertionError(f"{error}: {unprocessed()} left\n{logs()}") from None
+            left = f"{unprocessed()} left\n{leftovers()}"
+            raise AssertionError(f"{error}: {left}\n{logs()}") from None
         took = time.monotonic() - back_at
         assert took < 2 * WITHIN_A_MINUTE, f"processed {took:.0f} s after its return\n{logs()}"
         print(f"400 events processed {took:.1f} s after PostgreSQL returned")
