@@ -23,6 +23,11 @@ from coordinator.matching import handlers as matching_handlers
 
 log = logging.getLogger(__name__)
 LATE_WARNING_EVERY_SECONDS = 300
+# Held by a sweep round and by the fork of a work-horse, so they take turns. A fork copies
+# every lock another thread holds, held forever, into the child: a horse forked while the
+# sweep configured SQLAlchemy's mappers (its first ORM query, once the database was back)
+# waited on that mutex until its job timed out.
+SWEEP_OR_FORK = threading.Lock()
 JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job_id)s]: %(message)s"
 
 
@@ -58,7 +63,7 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
     interval = app.config["OUTBOX_SWEEP_INTERVAL_SECONDS"]
     warned_at = 0.0
     while not stop.wait(interval):
-        with app.app_context():
+        with SWEEP_OR_FORK, app.app_context():
             try:
                 sent = relay.sweep() + relay.requeue_lost()
                 if sent:
@@ -100,6 +105,10 @@ class SquadsWorker(Worker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_was_requested = True
         super().request_stop(signum, frame)
+
+    def fork_work_horse(self, job, queue) -> None:
+        with SWEEP_OR_FORK:  # never in the middle of a sweep round
+            super().fork_work_horse(job, queue)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         interval = self.job_monitoring_interval

@@ -14,11 +14,13 @@ from datetime import timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
+from rq import Queue
 from rq.exceptions import DuplicateJobError, InvalidJobOperation
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.utils import as_text
 
-from coordinator.background import PROCESS_EVENT, enqueue
+from coordinator.background import FAILURE_TTL_SECONDS, PROCESS_EVENT, enqueue
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db, redis_connection
@@ -37,6 +39,9 @@ DEBOUNCED_EVENTS = frozenset({"matching.run_scheduled"})
 # An event unprocessed this long after it happened is late: logged by the sweep, shown
 # by /healthz.
 LATE_AFTER = timedelta(minutes=10)
+FAILED = frozenset({JobStatus.FAILED, JobStatus.STOPPED})  # both in FailedJobRegistry
+# Statuses under which a queue or a registry of RQ must hold a job for it to run again.
+HELD = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED}) | FAILED
 
 
 def queue_for_event(event_type: str) -> str:
@@ -137,8 +142,9 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
     """Enqueue again events that were handed to Redis but never processed: those whose
     job is gone (Redis lost its data: no persistence, a failover) and those whose job
     failed with its retries spent (the database was down longer than they lasted), each
-    up to OUTBOX_MAX_ENQUEUES times, waiting longer after each failure. A job that is
-    queued, scheduled or running is left to RQ; so is one another worker requeued."""
+    up to OUTBOX_MAX_ENQUEUES times, waiting longer after each failure, and those whose
+    job RQ stranded (see `_stranded`). A job that is queued, scheduled or running is left
+    to RQ; so is one another worker requeued."""
     config = current_app.config
     if min_age_seconds is None:
         min_age_seconds = config["OUTBOX_REQUEUE_AFTER_SECONDS"]
@@ -161,14 +167,19 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
     if not stale:
         return 0
     client = redis_connection.client
-    lost, failed = [], []
+    lost, stranded, failed = [], [], []
     try:
         jobs = Job.fetch_many([DomainEvent.job_id_for(row.id) for row in stale], client)
         for row, job in zip(stale, jobs, strict=True):
             if job is None:
                 if row.enqueued_at <= now - lost_after:
                     lost.append(row)
-            elif job.get_status(refresh=False) == JobStatus.FAILED:
+            elif job.get_status(refresh=False) in HELD and _stranded(job):
+                # Failed now, so it is requeued below like any failed job: at most once.
+                _fail_stranded(job)
+                stranded.append(row)
+                failed.append(row)
+            elif job.get_status(refresh=False) in FAILED:
                 # Twice as long after each failure: a long outage is not hammered.
                 wait = failed_after * 2 ** max(row.enqueue_attempts - 1, 0)
                 if job.ended_at is None or job.ended_at <= now - wait:
@@ -186,6 +197,8 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
         return 0
     if lost:
         log.warning("re-enqueued %d events whose jobs Redis lost", len(lost))
+    if stranded:
+        log.warning("re-enqueued %d events whose jobs no queue or worker held", len(stranded))
     if failed:
         log.warning("re-enqueued %d events whose jobs failed", len(failed))
     if requeued:
@@ -196,6 +209,53 @@ def requeue_lost(limit: int = 500, min_age_seconds: int | None = None) -> int:
                 .values(enqueued_at=utcnow(), enqueue_attempts=table.c.enqueue_attempts + 1)
             )
     return len(requeued)
+
+
+def _stranded(job: Job) -> bool:
+    """Whether RQ will never run this job although its status says it will: no queue,
+    registry or worker execution holds it. RQ takes a job off its queue before it records
+    the execution, and marks it started only in the work-horse, so a worker that quits or
+    dies in between (an error in its main loop, SIGKILL, its horse killed) leaves it
+    queued or started with nothing to run it, and RQ's own cleanup skips it.
+
+    Read in one transaction, so a job that a worker takes or finishes meanwhile is not
+    mistaken; the instant between a worker's pop and its execution record is too short
+    to matter, and an event run twice is processed once."""
+    client = job.connection
+    queue = Queue(job.origin, connection=client)
+    with client.pipeline() as pipe:
+        pipe.hget(job.key, "status")
+        pipe.lpos(queue.key, job.id)
+        pipe.lpos(queue.intermediate_queue_key, job.id)  # a one-queue worker's pop
+        pipe.zrange(job.started_job_registry.key, 0, -1)
+        pipe.zscore(ScheduledJobRegistry(job.origin, connection=client).key, job.id)
+        pipe.zscore(job.failed_job_registry.key, job.id)
+        status, position, popped, executions, scheduled_at, failed_at = pipe.execute()
+    status = as_text(status) if status else None
+    # Executions are `<job id>:<execution id>`; an expired one is still RQ's to retry.
+    running = any(as_text(entry).startswith(f"{job.id}:") for entry in executions)
+    if status == JobStatus.QUEUED:
+        return position is None and popped is None and not running
+    if status == JobStatus.STARTED:
+        return not running
+    if status == JobStatus.SCHEDULED:
+        return scheduled_at is None
+    if status in FAILED:
+        return failed_at is None  # FailedJobRegistry.requeue would refuse it
+    return False
+
+
+def _fail_stranded(job: Job) -> None:
+    """Record a stranded job as failed, where RQ's dashboards and the requeue find it."""
+    with job.connection.pipeline() as pipe:
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        job.failed_job_registry.add(
+            job,
+            ttl=FAILURE_TTL_SECONDS,
+            exc_string="Stranded: no queue, registry or worker held the job.",
+            pipeline=pipe,
+        )
+        pipe.execute()
 
 
 def _enqueue_again(event_id: int, event_type: str) -> bool:

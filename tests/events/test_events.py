@@ -268,3 +268,45 @@ def test_events_whose_jobs_failed_are_enqueued_again_later_each_time_up_to_a_bud
     assert relay.requeue_lost(min_age_seconds=0) == 1
     work_burst(redis_client)
     assert reload(event).processed_at is not None and reload(event).enqueue_attempts == 4
+
+
+@pytest.mark.parametrize(
+    "status", [JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.FAILED]
+)
+def test_events_whose_jobs_no_queue_or_worker_holds_are_enqueued_again(app, redis_client, status):
+    """A worker that quit or died after taking the job off its queue, before finishing it,
+    leaves its status queued or started (or a lost schedule, scheduled; a lost failure
+    record, failed) with nothing that will run it: RQ's cleanup skips such jobs, so the
+    requeue must not."""
+    event = outbox.record("squad.changed", "squad", 1, {})
+    db.session.commit()
+    event_id = event.id
+    db.session.rollback()
+    queue = Queue("default", connection=redis_client)
+    job = queue.fetch_job(f"evt-{event_id}")
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # on its queue: RQ's to run
+
+    queue.remove(job)  # taken off the queue by a worker that then died
+    job.set_status(status)
+    assert relay.requeue_lost(min_age_seconds=0) == 1
+    assert queued_job_ids(redis_client) == [f"evt-{event_id}"]
+    assert relay.requeue_lost(min_age_seconds=0) == 0  # queued again: once
+
+    work_burst(redis_client)
+    event = reload(event)
+    assert event.processed_at is not None and event.enqueue_attempts == 2
+
+
+def test_a_job_with_a_live_or_expired_execution_is_left_to_rq(app, redis_client):
+    event = outbox.record("squad.changed", "squad", 1, {})
+    db.session.commit()
+    event_id = event.id
+    db.session.rollback()
+    queue = Queue("default", connection=redis_client)
+    job = queue.fetch_job(f"evt-{event_id}")
+    queue.remove(job)
+    job.set_status(JobStatus.STARTED)
+    # RQ's maintenance retries or fails a started job whose execution expired.
+    redis_client.zadd(job.started_job_registry.key, {f"{job.id}:an-execution": 0})
+    assert relay.requeue_lost(min_age_seconds=0) == 0
+    assert queued_job_ids(redis_client) == []

@@ -390,7 +390,7 @@ def test_events_that_outlast_their_retries_in_a_postgresql_outage_are_processed_
                             f"event {event.id}: enqueued_at={event.enqueued_at} "
                             f"attempts={event.enqueue_attempts} job={job.get_status()} "
                             f"retries_left={job.retries_left} ended_at={job.ended_at} "
-                            f"exc={(job.exc_info or '')[-600:]}"
+                            f"exc={(getattr(job.latest_result(), 'exc_string', '') or '')[-600:]}"
                         )
                     return "\n".join(lines)
                 finally:
