@@ -44,6 +44,9 @@ class Config:
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.rdb")
     COORDINATOR_TIMEZONE = os.environ.get("COORDINATOR_TIMEZONE", "Asia/Ho_Chi_Minh")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
+    # The province whose units the ward pickers offer to people with no province of their
+    # own (visitors, national organizers); "01" is Hanoi.
+    COORDINATOR_PROVINCE = os.environ.get("COORDINATOR_PROVINCE", "01")
 
     # argon2id cost (RFC 9106 low-memory profile by default: ~0.25 s on 2 cores).
     PASSWORD_HASH_TIME_COST = _env_int("PASSWORD_HASH_TIME_COST", 3)

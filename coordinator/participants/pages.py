@@ -29,6 +29,7 @@ from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
 from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
+from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import get_session
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
@@ -44,9 +45,9 @@ bp = Blueprint("participants_pages", __name__)
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-def _participant_form(by_organizer: bool) -> ParticipantForm:
+def _participant_form(session: TrainingSession, by_organizer: bool) -> ParticipantForm:
     form = ParticipantForm()
-    form.ward.choices = options(ward_choices())
+    form.ward.choices = options(ward_choices(near=session.ward))
     form.target_group.choices = options(vocabulary_choices("target_group"))
     form.accessibility_needs.choices = options(vocabulary_choices("accessibility_skills"))
     if by_organizer:
@@ -72,7 +73,7 @@ def register(session_id: int) -> ResponseReturnValue:
     """A learner registers themselves: a place (or a waitlist position) and their
     private calendar link, shown once."""
     session = get_session(session_id)
-    form = _participant_form(by_organizer=False)
+    form = _participant_form(session, by_organizer=False)
     if session.status == "published" and form.validate_on_submit():
         data = _form_data(form)
 
@@ -100,7 +101,7 @@ def session_participants(session_id: int) -> ResponseReturnValue:
     """An organizer's list of a session's participants (with needs and contacts), and
     registering someone on their behalf."""
     session = get_session(session_id)
-    form = _participant_form(by_organizer=True)
+    form = _participant_form(session, by_organizer=True)
     if form.validate_on_submit():
         data = _form_data(form)
 

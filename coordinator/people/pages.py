@@ -65,7 +65,7 @@ def windows_from_grid(cells: list[str]) -> list[dict]:
 def profile(volunteer: Volunteer) -> ResponseReturnValue:
     """The volunteer's details, skills and weekly availability."""
     form = ProfileForm(obj=volunteer) if request.method == "GET" else ProfileForm()
-    form.home_ward.choices = options(ward_choices())
+    form.home_ward.choices = options(ward_choices(keep=[volunteer.home_ward]))
     form.skills.choices = options(vocabulary_choices("skills", volunteer.skills))
     form.languages.choices = options(vocabulary_choices("languages", volunteer.languages))
     form.accessibility_skills.choices = options(

@@ -83,9 +83,9 @@ def dashboard() -> ResponseReturnValue:
     return render_template("sessions/dashboard.html", rows=rows, form=EmptyForm())
 
 
-def _session_form() -> SessionForm:
+def _session_form(session: TrainingSession | None = None) -> SessionForm:
     form = SessionForm()
-    form.ward.choices = options(ward_choices())
+    form.ward.choices = options(ward_choices(keep=[session.ward] if session else ()))
     form.competence_area.choices = options(
         (c.code, f"{c.code} {c.name}")
         for c in db.session.scalars(sa.select(Competence).order_by(Competence.code))
@@ -169,7 +169,7 @@ def new_session() -> ResponseReturnValue:
 def edit_session(session_id: int) -> ResponseReturnValue:
     """Change a session; volunteers and calendars see the change."""
     session = get_session(session_id)
-    form = _session_form()
+    form = _session_form(session)
     if request.method == "GET":
         form.process(obj=session)
         local = session.starts_at.astimezone(display_timezone())

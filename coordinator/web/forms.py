@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import flash
+from flask import current_app, flash
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -32,10 +33,13 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.text import PHONE_PATTERN, TextRefused, clean_text
+from coordinator.geography.operations import exists_today
+from coordinator.people.scopes import scope_of
+from coordinator.text import PHONE_PATTERN, TextRefused, clean_text, vietnamese_sort_key
 from coordinator.vocabularies.terms import vocabulary
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # the largest file an upload form accepts
+UNIT_PREFIXES = ("Phường ", "Xã ", "Đặc khu ")
 
 
 class _CatalogTranslations:
@@ -188,10 +192,42 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def ward_choices() -> list[tuple[str, str]]:
-    """The wards as (code, name) pairs, by name."""
-    wards = db.session.scalars(sa.select(Ward).order_by(Ward.name)).all()
-    return [(w.code, w.name) for w in wards]
+def ward_choices(keep: Iterable[str | None] = (), near: str | None = None) -> list[tuple[str, str]]:
+    """Today's units a ward picker offers, as (code, name) pairs in Vietnamese order: for
+    a scoped organizer their units; else the province of the ward `near` (a session's),
+    of the volunteer's home ward, or the service's (COORDINATOR_PROVINCE); units with no
+    province too. Plus the units in `keep` (what the record holds, even if it ended).
+    The whole country is 3,321 units: no list a phone can scroll."""
+    user = current_user if current_user and current_user.is_authenticated else None
+    scope = scope_of(user)
+    current = exists_today()
+    if not scope.national and user is not None and user.has_role("organizer"):
+        wards = _picker_wards(sa.and_(current, scope.where(Ward.code)))
+    else:
+        home = near or (user.volunteer.home_ward if user and user.volunteer else None)
+        province = home and db.session.scalar(
+            sa.select(Ward.province_code).where(Ward.code == home)
+        )
+        province = province or current_app.config["COORDINATOR_PROVINCE"]
+        in_province = sa.or_(Ward.province_code == province, Ward.province_code.is_(None))
+        # a service whose units are elsewhere (or not placed in provinces) offers them all
+        wards = _picker_wards(sa.and_(current, in_province)) or _picker_wards(current)
+    kept = [code for code in keep if code and code not in {w.code for w in wards}]
+    if kept:
+        wards += _picker_wards(Ward.code.in_(kept))
+    return [(w.code, w.name) for w in sorted(wards, key=_picker_order)]
+
+
+def _picker_wards(where: sa.ColumnElement[bool]) -> list[Ward]:
+    return list(db.session.scalars(sa.select(Ward).where(where)))
+
+
+def _picker_order(ward: Ward) -> tuple:
+    """By name without its type ("Phường Bạch Mai" files under B), then by code."""
+    name = ward.name
+    for prefix in UNIT_PREFIXES:
+        name = name.removeprefix(prefix)
+    return vietnamese_sort_key(name), ward.code
 
 
 def vocabulary_choices(name: str, current: Iterable[str] = ()) -> list[tuple[str, str]]:

@@ -13,8 +13,7 @@ from flask import Flask, g, request, session
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
-from coordinator.extensions import db
-from coordinator.geography.models import Ward
+from coordinator.geography.operations import find_ward
 
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
@@ -49,13 +48,15 @@ def init_app(app: Flask) -> None:
 
 
 def ward_name(code: str) -> str:
-    """A ward's name (English where known and chosen) instead of its code; the names
-    are read once per request."""
-    names = g.get("ward_names")
-    if names is None:
-        english = str(get_locale()) == "en"
-        names = g.ward_names = {
-            w.code: (w.name_en if english and w.name_en else w.name)
-            for w in db.session.query(Ward).all()
-        }
-    return names.get(code, code)
+    """A ward's name (English where known and chosen) instead of its code. Each code is
+    read at most once per request (the map has thousands of units: a page reads only
+    the names it shows)."""
+    names: dict[str, tuple[str, str | None] | None] = g.setdefault("ward_names", {})
+    if code not in names:
+        ward = find_ward(code) if isinstance(code, str) else None
+        names[code] = (ward.name, ward.name_en) if ward is not None else None
+    found = names[code]
+    if found is None:
+        return code
+    name, english = found
+    return english if english and str(get_locale()) == "en" else name

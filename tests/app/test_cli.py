@@ -56,13 +56,29 @@ def test_create_user_checks_role_password_and_email(runner):
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_seed_demo_loads_a_district_and_is_idempotent(runner):
+def test_seed_demo_loads_hanoi_and_is_idempotent(runner):
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    assert "wards: 17" in first.output and "sessions: 20" in first.output
+    # Hanoi's 126 units and the 17 wards of the former Dong Da district
+    assert "wards: 143, demo wards: 11, organizers: 13" in first.output
+    assert "squads: 5, sessions: 26" in first.output
+    tables = (
+        "wards",
+        "ward_neighbors",
+        "ward_successors",
+        "organizer_scopes",
+        "competences",
+        "volunteers",
+        "squads",
+        "training_sessions",
+        "participants",
+        "registrations",
+        "assessments",
+        "population_targets",
+        "users",
+    )
     counts = {
-        table: db.session.scalar(sa.text(f"SELECT count(*) FROM {table}"))
-        for table in ("wards", "competences", "volunteers", "squads", "training_sessions", "users")
+        table: db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) for table in tables
     }
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0, second.output
