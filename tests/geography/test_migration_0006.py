@@ -185,12 +185,17 @@ def test_each_old_ward_rolls_up_into_its_main_successor(upgraded):
     )
 
 
-def test_the_progress_figures_survive_and_sum_up_per_successor(upgraded):
-    """Written so it holds whether progress reports the old wards or rolls them up."""
+def test_every_old_session_counts_under_its_successor_in_the_reports(upgraded):
     report = progress(2025)
     assert (report.overall.enrolled, report.overall.reached) == (34, 17)
-    rolled = roll_up_map()
+    # no row for a former ward: each is reported inside the ward that took it over
+    assert {row.ward for row in report.rows} == set(MAIN_SUCCESSOR.values())
     reached = Counter()
     for row in report.rows:
-        reached[rolled.get(row.ward, row.ward)] += row.reached
+        reached[row.ward] += row.reached
+        assert {unit.code for unit in row.includes} == {
+            old for old, new in MAIN_SUCCESSOR.items() if new == row.ward
+        }
     assert reached == Counter(MAIN_SUCCESSOR.values())
+    hanoi = progress(2025, level="province", unit="01")
+    assert (hanoi.overall.enrolled, hanoi.overall.reached) == (34, 17)
