@@ -3,8 +3,10 @@ targets upload) and volunteers' hours (table, CSV export): /organize/progress, /
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -20,10 +22,12 @@ from coordinator.people.scopes import Scope, scope_of
 from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
+from coordinator.text import vietnamese_sort_key
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import ImportForm, options, vocabulary_choices
 
 bp = Blueprint("progress_pages", __name__, url_prefix="/organize")
+_UNIT_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def _query(*names: str) -> dict[str, str]:
@@ -32,12 +36,36 @@ def _query(*names: str) -> dict[str, str]:
     return {name: request.args[name] for name in names if request.args.get(name)}
 
 
-def _ward_names() -> dict[str, str]:
+def _ward_names(where: sa.ColumnElement[bool]) -> dict[str, str]:
+    """Names of the units `where` keeps, in the page's language."""
     english = str(get_locale()) == "en"
     return {
-        w.code: (w.name_en if english and w.name_en else w.name)
-        for w in db.session.scalars(sa.select(Ward).order_by(Ward.name))
+        code: (name_en if english and name_en else name)
+        for code, name, name_en in db.session.execute(
+            sa.select(Ward.code, Ward.name, Ward.name_en).where(where)
+        )
     }
+
+
+def _focus_province(scope: Scope) -> str:
+    """The province whose units the filter lists: the chosen unit's, else the service's.
+    A national organizer picks a province first; 3,321 options fit no phone."""
+    chosen = request.args.get("unit") or request.args.get("ward") or ""
+    if _UNIT_CODE.match(chosen):  # anything else names nothing (and NUL upsets PostgreSQL)
+        if db.session.get(Province, chosen) is not None:
+            return chosen
+        ward = db.session.get(Ward, chosen)
+        if ward is not None and ward.province_code:
+            return ward.province_code
+    return str(current_app.config["COORDINATOR_PROVINCE"])
+
+
+def _listed_units(scope: Scope) -> sa.ColumnElement[bool]:
+    """The units the filter offers: the organizer's own, or a national organizer's
+    province of focus."""
+    if scope.national:
+        return Ward.province_code == _focus_province(scope)
+    return scope.where(Ward.code)
 
 
 def _province_names() -> dict[str, str]:
@@ -65,10 +93,14 @@ def _unit_choices(scope: Scope, wards: dict[str, str]) -> list[tuple[str, str]]:
         for code, name in _province_names().items()
         if scope.national or code in scope.province_codes
     ]
-    ended = set(db.session.scalars(sa.select(Ward.code).where(sa.not_(exists_today()))))
+    ended = set(
+        db.session.scalars(
+            sa.select(Ward.code).where(_listed_units(scope), sa.not_(exists_today()))
+        )
+    )
     units = [
         (code, _("%(name)s (former)", name=name) if code in ended else name)
-        for code, name in wards.items()
+        for code, name in sorted(wards.items(), key=lambda item: vietnamese_sort_key(item[1]))
         if scope.covers(code)
     ]
     return provinces + sorted(units, key=lambda unit: unit[0] in ended)
@@ -105,10 +137,13 @@ def _progress_page(
     import_form: ImportForm, report: ImportReport | None = None, status: int = 200
 ) -> ResponseReturnValue:
     scope = scope_of(current_user)
-    wards = _ward_names()
+    wards = _ward_names(_listed_units(scope))
     groups = dict(vocabulary_choices("target_group"))
     form = _filter_form(scope, wards, groups)
     figures = _figures(form, scope)
+    shown = {row.ward for row in figures.rows if row.ward}
+    shown |= {former.code for row in figures.rows for former in row.includes}
+    wards |= _ward_names(Ward.code.in_(sorted(shown - set(wards))))
     units = {"ward": wards, "province": _province_names(), "national": {"VN": _("Viet Nam")}}[
         figures.level
     ]
@@ -162,7 +197,9 @@ def import_targets() -> ResponseReturnValue:
 def progress_csv() -> Response:
     """The progress figures as CSV (the page's filters apply)."""
     scope = scope_of(current_user)
-    form = _filter_form(scope, _ward_names(), dict(vocabulary_choices("target_group")))
+    form = _filter_form(
+        scope, _ward_names(_listed_units(scope)), dict(vocabulary_choices("target_group"))
+    )
     figures = _figures(form, scope)
     return exports.csv_response(exports.progress_csv(figures), f"progress-{figures.year}.csv")
 
@@ -188,7 +225,7 @@ def volunteer_hours() -> ResponseReturnValue:
         rows=rows,
         by=form.by.data,
         total=round(sum(h.minutes for h in rows) / 60, 2),
-        wards=_ward_names(),
+        wards=_ward_names(Ward.code.in_(sorted({h.home_ward for h in rows if h.home_ward}))),
         query=_query("by", "year"),
     ), (422 if form.errors else 200)
 
