@@ -104,22 +104,33 @@ def _target_row(row: dict[str, str], wards: set[str]) -> tuple[TargetValues | No
     }, []
 
 
+OUT_OF_SCOPE = (
+    "ward: '{ward}' ngoài phạm vi đơn vị bạn phụ trách / "
+    "'{ward}' is outside the units you organize."
+)
+
+
 def import_targets(
     text: str,
     *,
     valid_rows_only: bool = False,
     progress: Callable[[float], None] | None = None,
+    in_scope: Callable[[str], bool] | None = None,
 ) -> ImportReport:
     """Create or update the file's population targets, keyed by (ward, target_group,
     year). A file with any bad row changes nothing unless `valid_rows_only`; every bad
     row is reported either way. Flushes; the caller commits. `progress(fraction)` hears
-    when the rows are read (a targets file is small: one row per ward and group)."""
+    when the rows are read (a targets file is small: one row per ward and group).
+    `in_scope(ward)`: the uploader's units; a row of another unit is a bad row."""
     report = ImportReport()
     wards = set(db.session.scalars(sa.select(Ward.code)))
     valid: list[TargetValues] = []
     seen: dict[tuple[str, str, int], int] = {}
     for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
         values, errors = _target_row(row, wards)
+        if values is not None and in_scope is not None and not in_scope(values["ward"]):
+            errors = [OUT_OF_SCOPE.format(ward=values["ward"])]
+            values = None
         if values is not None:
             key = (values["ward"], values["target_group"], values["year"])
             if key in seen:

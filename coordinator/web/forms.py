@@ -32,6 +32,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
+from coordinator.people.scopes import OutOfScope, scoped
 from coordinator.text import PHONE_PATTERN, TextRefused, clean_text
 from coordinator.vocabularies.terms import vocabulary
 
@@ -188,10 +189,12 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def ward_choices() -> list[tuple[str, str]]:
-    """The wards as (code, name) pairs, by name."""
-    wards = db.session.scalars(sa.select(Ward).order_by(Ward.name)).all()
-    return [(w.code, w.name) for w in wards]
+def ward_choices(organized: bool = False) -> list[tuple[str, str]]:
+    """The wards as (code, name) pairs, by name; `organized`: the caller's units only."""
+    query = sa.select(Ward).order_by(Ward.name)
+    if organized:
+        query = scoped(query, Ward.code)
+    return [(w.code, w.name) for w in db.session.scalars(query)]
 
 
 def vocabulary_choices(name: str, current: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -218,6 +221,9 @@ def commit(
     try:
         result = change()
         db.session.commit()
+    except OutOfScope:
+        db.session.rollback()
+        raise  # the error page's 403: no form can fix a unit the caller does not organize
     except DomainError as error:
         db.session.rollback()
         if form is None or not apply_domain_error(form, error, aliases):
