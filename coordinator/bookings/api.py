@@ -24,10 +24,11 @@ from coordinator.bookings.schemas import (
 from coordinator.errors import Invalid, NotFound
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import Blueprint, db
+from coordinator.participants.records import organizes
 from coordinator.people.auth import is_organizer, require_role, roles_required
 from coordinator.people.models import Participant, User
 from coordinator.people.operations import get_volunteer
-from coordinator.sessions.operations import get_session
+from coordinator.sessions.operations import get_session, organized_session
 from coordinator.squads.operations import get_squad
 
 blp = Blueprint("bookings", __name__, url_prefix="/api/v1", description="Sign-ups and assignments")
@@ -38,12 +39,10 @@ staff_only = roles_required("organizer", "volunteer")
 
 
 def _own_or_organizer(assignment: Assignment) -> User:
-    """The booked volunteer or an organizer; others see the same 404 as a missing id."""
+    """The booked volunteer or an organizer of the session's unit; others see the same 404
+    as a missing id."""
     user = require_role("organizer", "volunteer")
-    if is_organizer(user):
-        return user
-    if user.volunteer is None or user.volunteer.id != assignment.volunteer_id:
-        raise NotFound("Không tìm thấy đăng ký / Booking not found.")
+    operations.require_own_or_organized(user, assignment)
     return user
 
 
@@ -154,9 +153,9 @@ def get_staffing(session_id: int) -> list[dict[str, Any]]:
 @blp.response(200, AssignmentSchema(many=True))
 @blp.doc(security=BEARER)
 def list_bookings(session_id: int) -> Sequence[Assignment]:
-    """Every booking of a session, waitlists in order (organizers)."""
+    """Every booking of a session, waitlists in order (organizers of its unit)."""
     require_role("organizer")
-    get_session(session_id)
+    organized_session(session_id)
     return db.session.scalars(
         sa.select(Assignment)
         .where(Assignment.session_id == session_id)
@@ -170,22 +169,21 @@ def list_bookings(session_id: int) -> Sequence[Assignment]:
 @blp.response(200, AssignmentSchema(many=True))
 @blp.doc(security=BEARER)
 def list_volunteer_assignments(volunteer_id: int) -> Sequence[Assignment]:
-    """A volunteer's bookings (self or organizer)."""
+    """A volunteer's bookings (self, or an organizer: those in sessions of their units)."""
     user = require_role("organizer", "volunteer")
     if not is_organizer(user) and (user.volunteer is None or user.volunteer.id != volunteer_id):
         raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
-    return db.session.scalars(
-        sa.select(Assignment).where(Assignment.volunteer_id == volunteer_id).order_by(Assignment.id)
-    ).all()
+    return operations.bookings_of(volunteer_id, organized=is_organizer(user))
 
 
 @blp.get("/sessions/<int:session_id>/audit")
 @blp.response(200, AuditEntrySchema(many=True))
 @blp.doc(security=BEARER)
 def session_audit(session_id: int) -> Sequence[DomainEvent]:
-    """Who changed what in this session and its bookings, when and why (organizers)."""
+    """Who changed what in this session and its bookings, when and why (organizers of its
+    unit)."""
     require_role("organizer")
-    get_session(session_id)
+    organized_session(session_id)
     return db.session.scalars(
         sa.select(DomainEvent)
         .where(DomainEvent.aggregate_type == "session", DomainEvent.aggregate_id == session_id)
@@ -204,7 +202,9 @@ def create_registration(data: dict[str, Any], session_id: int) -> Registration:
     participant's id answers like one that names nobody)."""
     user = require_role("organizer", "participant")
     participant = db.session.get(Participant, data["participant_id"])
-    allowed = participant is not None and (is_organizer(user) or participant.user_id == user.id)
+    allowed = participant is not None and (
+        participant.user_id == user.id or (is_organizer(user) and organizes(participant))
+    )
     if not allowed or participant.erased_at is not None:
         raise Invalid.field("participant_id", "Không có học viên này / Unknown participant.")
     registration = registrations.register(get_session(session_id), participant, user.id)
@@ -219,7 +219,7 @@ def cancel_registration(registration_id: int) -> Registration:
     """Cancel a registration; the waitlist moves up (organizers)."""
     require_role("organizer")
     registration = registrations.cancel_registration(
-        registrations.get_registration(registration_id)
+        registrations.organized_registration(registration_id)
     )
     db.session.commit()
     return registration

@@ -24,6 +24,7 @@ from coordinator.errors import Conflict, Forbidden, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import User, Volunteer
+from coordinator.people.scopes import require_in_scope, scoped, visible_or_404
 from coordinator.sessions.models import SessionRole, TrainingSession
 from coordinator.squads.models import Squad
 
@@ -42,11 +43,24 @@ def _event(type_: str, assignment: Assignment, reason: str | None = None, **extr
     outbox.record(type_, "session", assignment.session_id, payload, reason=reason)
 
 
+BOOKING_NOT_FOUND = "Không tìm thấy đăng ký / Booking not found."
+
+
 def get_assignment(assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
-        raise NotFound("Không tìm thấy đăng ký / Booking not found.")
+        raise NotFound(BOOKING_NOT_FOUND)
     return assignment
+
+
+def require_own_or_organized(user: User, assignment: Assignment) -> None:
+    """The booked volunteer, or an organizer of the session's unit; anyone else gets the
+    same 404 as for a missing id."""
+    if user.has_role("organizer"):
+        session = db.session.get(TrainingSession, assignment.session_id)
+        visible_or_404(session.ward if session else None, BOOKING_NOT_FOUND)
+    elif user.volunteer is None or user.volunteer.id != assignment.volunteer_id:
+        raise NotFound(BOOKING_NOT_FOUND)
 
 
 def _eligible_role(session: TrainingSession, role_name: str, volunteer: Volunteer) -> SessionRole:
@@ -62,7 +76,10 @@ def _eligible_role(session: TrainingSession, role_name: str, volunteer: Voluntee
 def sign_up(
     session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
 ) -> Assignment:
-    """Confirmed if a seat is free, else waitlisted at the end of the line."""
+    """Confirmed if a seat is free, else waitlisted at the end of the line. An organizer
+    signs others up only for sessions of their units."""
+    if volunteer.user_id is None or volunteer.user_id != actor_id:
+        require_in_scope(session.ward)
     role = _eligible_role(session, role_name, volunteer)
     confirmed = counters.take_seat(role)
     position = None if confirmed else counters.next_position(Assignment, "role_id", role.id)
@@ -200,7 +217,9 @@ def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
 def assign_volunteer(
     session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
 ) -> Assignment:
-    """An organizer books a volunteer directly: confirmed, or 409 when the role is full."""
+    """An organizer books a volunteer directly: confirmed, or 409 when the role is full.
+    Any volunteer, into a session of the organizer's units."""
+    require_in_scope(session.ward)
     role = _eligible_role(session, role_name, volunteer)
     assignment = _seat_by_organizer(session, role, volunteer.id, actor_id)
     db.session.flush()
@@ -240,6 +259,7 @@ def assign_squad(
     has a free one, members fill `role_name` (default helper) while seats last. If any
     member who would go cannot (skills, time, weekly limit), nothing is written and the
     error names each such member and why."""
+    require_in_scope(session.ward)
     rules.require_open(session)
     member_role = rules.role_of(session, role_name or "helper")
     lead_role = next((r for r in session.roles if r.role == "lead"), None)
@@ -289,6 +309,17 @@ def assign_squad(
     for assignment in created:
         _event("assignment.created", assignment, squad_id=squad.id)
     return created, skipped
+
+
+def bookings_of(volunteer_id: int, organized: bool = False) -> list[Assignment]:
+    """A volunteer's bookings; `organized`: those in sessions of the caller's units."""
+    query = sa.select(Assignment).where(Assignment.volunteer_id == volunteer_id)
+    if organized:
+        query = scoped(
+            query.join(TrainingSession, Assignment.session_id == TrainingSession.id),
+            TrainingSession.ward,
+        )
+    return list(db.session.scalars(query.order_by(Assignment.id)))
 
 
 def staffing(session: TrainingSession) -> list[dict[str, Any]]:

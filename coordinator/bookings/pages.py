@@ -19,7 +19,7 @@ from coordinator.extensions import db
 from coordinator.matching import operations as matching
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
-from coordinator.sessions.operations import get_session
+from coordinator.sessions.operations import organized_session
 from coordinator.squads.models import Squad
 from coordinator.web.access import organizer_required, volunteer_required
 from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit
@@ -35,7 +35,7 @@ def _to_session(session_id: int) -> ResponseReturnValue:
 @organizer_required
 def assign(session_id: int) -> ResponseReturnValue:
     """Book one volunteer into a role of the session."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     if not EmptyForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
     else:
@@ -62,7 +62,7 @@ def assign(session_id: int) -> ResponseReturnValue:
 def assign_squad(session_id: int) -> ResponseReturnValue:
     """Book a squad's members into the session (those already there or without a seat
     are skipped)."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     if not EmptyForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return _to_session(session_id)

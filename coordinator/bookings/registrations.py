@@ -12,6 +12,7 @@ from coordinator.errors import Conflict, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import Participant
+from coordinator.people.scopes import organizing, visible_or_404
 from coordinator.sessions.models import TrainingSession
 
 
@@ -37,17 +38,32 @@ def _event(type_: str, registration: Registration, session: TrainingSession) -> 
     )
 
 
+REGISTRATION_NOT_FOUND = "Không tìm thấy đăng ký / Registration not found."
+
+
 def get_registration(registration_id: int) -> Registration:
     registration = db.session.get(Registration, registration_id)
     if registration is None:
-        raise NotFound("Không tìm thấy đăng ký / Registration not found.")
+        raise NotFound(REGISTRATION_NOT_FOUND)
+    return registration
+
+
+def organized_registration(registration_id: int) -> Registration:
+    """A registration in a session of the caller's units; others answer like a missing id."""
+    registration = get_registration(registration_id)
+    session = db.session.get(TrainingSession, registration.session_id)
+    visible_or_404(session.ward if session else None, REGISTRATION_NOT_FOUND)
     return registration
 
 
 def register(
     session: TrainingSession, participant: Participant, actor_id: int | None
 ) -> Registration:
-    """Registered while places last, then waitlisted in order of registration."""
+    """Registered while places last, then waitlisted in order of registration. An
+    organizer registers people only for sessions of their units."""
+    scope = organizing()
+    if scope is not None and (participant.user_id is None or participant.user_id != actor_id):
+        scope.require(session.ward)
     if session.status != "published" or session.starts_at <= utcnow():
         raise Conflict(
             "Buổi học không nhận đăng ký / The session takes no registrations.",

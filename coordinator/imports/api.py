@@ -11,7 +11,7 @@ from coordinator.imports import operations
 from coordinator.imports.models import ImportJob
 from coordinator.imports.progress import status_view
 from coordinator.imports.schemas import ImportAcceptedSchema, ImportSchema
-from coordinator.people.auth import roles_required
+from coordinator.people.auth import authenticated_user, roles_required
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="CSV imports")
 BEARER = [{"bearerAuth": []}]
@@ -43,4 +43,4 @@ def accepted(job: ImportJob) -> dict[str, Any]:
 def get_import(import_id: int) -> dict[str, Any]:
     """An uploaded file's import: its status and progress while a worker imports it, then
     the rows read, created and updated, and each bad line's messages."""
-    return status_view(operations.get_import(import_id))
+    return status_view(operations.get_import(import_id, authenticated_user().id))

@@ -3,6 +3,7 @@ on a worker; read where it is. Flushes; the request or the job commits."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -14,7 +15,8 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.imports.models import IMPORT_KINDS, ImportJob
 from coordinator.people import imports as volunteers
-from coordinator.people.models import MAX_ID
+from coordinator.people.models import MAX_ID, User
+from coordinator.people.scopes import current_scope, scope_of
 from coordinator.progress import targets
 
 log = logging.getLogger(__name__)
@@ -74,12 +76,21 @@ def request_import(
     return job
 
 
-def get_import(import_id: int) -> ImportJob:
-    """The import job, or 404."""
+def get_import(import_id: int, viewer_id: int | None = None) -> ImportJob:
+    """The import job, or 404. An organizer with units (not national) sees only their own
+    uploads: a report names the rows of the file."""
     job = db.session.get(ImportJob, import_id) if 0 < import_id <= MAX_ID else None
-    if job is None:
+    if job is None or not (current_scope().national or job.uploaded_by == viewer_id):
         raise NotFound("Không tìm thấy lượt nhập / Import not found.")
     return job
+
+
+def _importer(job: ImportJob) -> Importer:
+    """The job's importer; a targets file imports only the uploader's units."""
+    if job.kind != "targets" or job.uploaded_by is None:
+        return IMPORTERS[job.kind]
+    scope = scope_of(db.session.get(User, job.uploaded_by))
+    return functools.partial(targets.import_targets, scope=scope)
 
 
 def execute(import_id: int, progress: Progress | None = None) -> ImportJob | None:
@@ -93,9 +104,9 @@ def execute(import_id: int, progress: Progress | None = None) -> ImportJob | Non
         # Commit now (the job commits the rest), so the page shows "running" and the
         # row's lock (SQLite's whole database) is not held while the rows are read.
         db.session.commit()
-    kind, text, valid_rows_only = job.kind, job.file_text or "", job.valid_rows_only
+    importer, text, valid_rows_only = _importer(job), job.file_text or "", job.valid_rows_only
     try:
-        report = IMPORTERS[kind](text, valid_rows_only=valid_rows_only, progress=progress)
+        report = importer(text, valid_rows_only=valid_rows_only, progress=progress)
     except Exception as exc:  # record it (and drop the file) rather than retry forever
         log.exception("import %s failed", import_id)
         db.session.rollback()

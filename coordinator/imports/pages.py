@@ -49,7 +49,7 @@ def start_upload(kind: str, form: ImportForm) -> ResponseReturnValue | ImportRep
 @organizer_required
 def import_status(import_id: int) -> ResponseReturnValue:
     """An import's progress, then what it imported and each bad row."""
-    job = status_view(operations.get_import(import_id))
+    job = status_view(operations.get_import(import_id, current_user.id))
     errors = sorted((int(line), messages) for line, messages in job["errors"].items())
     return render_template(
         "imports/status.html", job=job, errors=errors, upload_page=UPLOAD_PAGES[job["kind"]]
@@ -60,5 +60,5 @@ def import_status(import_id: int) -> ResponseReturnValue:
 @organizer_required
 def import_progress(import_id: int) -> ResponseReturnValue:
     """For the page's progress bar (the page also works without JavaScript)."""
-    view = status_view(operations.get_import(import_id))
+    view = status_view(operations.get_import(import_id, current_user.id))
     return jsonify(status=view["status"], progress=view["progress"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, jsonify
 
 from coordinator.extensions import Blueprint, ErrorSchema, db
@@ -24,7 +23,6 @@ from coordinator.people.auth import authenticated_user, roles_required
 blp = Blueprint("matching", __name__, url_prefix="/api/v1/matching", description="Matching runs")
 BEARER = [{"bearerAuth": []}]
 organizers_only = roles_required("organizer")
-RECENT_RUNS = 50
 
 
 def _error(status: int, description: str) -> Any:  # a flask-smorest decorator
@@ -42,11 +40,8 @@ def start_run(data: dict[str, Any]) -> tuple[Response, int]:
     """Plan proposals for the sessions of a window (default: the next 31 days); the work
     runs on an RQ worker. Poll the run for progress and proposals."""
     ward = require_ward(data["ward"]).code if data.get("ward") else None
-    run = operations.request_run(
-        ward=ward,
-        window_from=data.get("from_"),
-        window_to=data.get("to"),
-        requested_by=authenticated_user().id,
+    run = operations.start_run(
+        ward, authenticated_user().id, window_from=data.get("from_"), window_to=data.get("to")
     )
     db.session.commit()
     return jsonify(RunAcceptedSchema().dump(run)), 202
@@ -68,7 +63,5 @@ def get_run(run_id: int) -> dict[str, Any]:
 @blp.response(200, RunSummarySchema(many=True))
 @blp.doc(security=BEARER)
 def list_runs() -> Sequence[MatchingRun]:
-    """The most recent runs, newest first."""
-    return db.session.scalars(
-        sa.select(MatchingRun).order_by(MatchingRun.id.desc()).limit(RECENT_RUNS)
-    ).all()
+    """The most recent runs of the caller's units, newest first."""
+    return operations.recent_runs()

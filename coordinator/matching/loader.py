@@ -72,10 +72,15 @@ def to_session(
 
 
 def load(
-    window_from: datetime, window_to: datetime, ward: str | None = None, now: datetime | None = None
+    window_from: datetime,
+    window_to: datetime,
+    ward: str | None = None,
+    now: datetime | None = None,
+    units: Sequence[str] | None = None,
 ) -> Loaded:
-    """Published sessions starting in [from, to) (and after now), all active volunteers,
-    and every booking near the window; the matcher's own proposals there are movable."""
+    """Published sessions starting in [from, to) (and after now) in `ward`, or in `units`
+    (None: every unit), all active volunteers, and every booking near the window; the
+    matcher's own proposals there are movable."""
     now = now or utcnow()
     start = max(window_from, now)
     query = sa.select(TrainingSession).where(
@@ -85,6 +90,8 @@ def load(
     )
     if ward:
         query = query.where(TrainingSession.ward == ward)
+    if units is not None:
+        query = query.where(TrainingSession.ward.in_(sorted(units)))
     targets = db.session.scalars(query.order_by(TrainingSession.starts_at)).all()
     target_ids = {s.id for s in targets}
 

@@ -35,6 +35,8 @@ class MatchingRun(db.Model):
     # The outbox event that asked for this run; its handler enqueues the run's job.
     event_id: Mapped[int | None]
     ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
+    # The units whose sessions the run may plan (its requester's scope); None: all.
+    units: Mapped[list[str] | None] = mapped_column(JSONType)
     window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

@@ -29,6 +29,7 @@ from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
 from coordinator.matching.models import MatchingRun
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
+from coordinator.people.scopes import Scope, current_scope
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
 
@@ -38,16 +39,64 @@ MAX_WINDOW = timedelta(days=366)
 FIT_HORIZON = timedelta(days=60)  # how far ahead a volunteer's sessions that fit look
 
 
+RECENT_RUNS = 50
+
+
+def _visible(run: MatchingRun, scope: Scope) -> bool:
+    """A run is the caller's when every unit it plans is within their scope."""
+    return scope.covers(run.ward) if run.ward else scope.covers_all(run.units)
+
+
 def get_run(run_id: int) -> MatchingRun:
+    """A run planning units of the caller's scope; others answer like a missing id."""
     run = db.session.get(MatchingRun, run_id)
-    if run is None:
+    if run is None or not _visible(run, current_scope()):
         raise NotFound("Không tìm thấy lượt ghép / Matching run not found.")
     return run
+
+
+def recent_runs(limit: int = RECENT_RUNS) -> list[MatchingRun]:
+    """The caller's most recent runs, newest first. Which units a run plans is a JSON
+    list, so runs are read newest first in batches and kept in Python."""
+    scope = current_scope()
+    query = sa.select(MatchingRun).order_by(MatchingRun.id.desc())
+    if scope.national:
+        return list(db.session.scalars(query.limit(limit)))
+    kept: list[MatchingRun] = []
+    # National runs (units NULL, no ward) are never a scoped organizer's.
+    query = query.where(sa.or_(MatchingRun.ward.is_not(None), MatchingRun.units.is_not(None)))
+    for run in db.session.scalars(query.execution_options(yield_per=200)):
+        if _visible(run, scope):
+            kept.append(run)
+            if len(kept) == limit:
+                break
+    return kept
+
+
+def start_run(
+    ward: str | None,
+    requested_by: int | None,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+) -> MatchingRun:
+    """An organizer's run: of one ward of their units, or of all their units (recorded
+    on the run, so the worker plans those only)."""
+    scope = current_scope()
+    if ward is not None:
+        scope.require(ward)
+    return request_run(
+        ward=ward,
+        units=None if ward else scope.units,
+        window_from=window_from,
+        window_to=window_to,
+        requested_by=requested_by,
+    )
 
 
 def request_run(
     *,
     ward: str | None = None,
+    units: list[str] | None = None,
     window_from: datetime | None = None,
     window_to: datetime | None = None,
     requested_by: int | None = None,
@@ -65,6 +114,7 @@ def request_run(
         status="queued",
         kind=kind,
         ward=ward,
+        units=units,
         window_from=window_from,
         window_to=window_to,
         requested_by=requested_by,
@@ -122,7 +172,7 @@ def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None
         db.session.commit()
     window_from, window_to = run.window_from, run.window_to
     assert window_from is not None and window_to is not None  # request_run sets them
-    loaded = loader.load(window_from, window_to, run.ward)
+    loaded = loader.load(window_from, window_to, run.ward, units=run.units)
     try:
         plan = solver.solve(loaded.problem, progress=progress)
     except Exception as exc:  # an engine defect: record it rather than retry forever

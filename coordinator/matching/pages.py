@@ -30,15 +30,17 @@ def matching_runs() -> ResponseReturnValue:
         ward = request.form.get("ward") or None
 
         def start() -> MatchingRun:
-            if ward:
-                require_ward(ward)
-            return matching.request_run(ward=ward, requested_by=current_user.id)
+            return matching.start_run(require_ward(ward).code if ward else None, current_user.id)
 
         run = commit(start)
         if run is not REFUSED:
             return redirect(url_for("matching_pages.run_detail", run_id=run.id))
-    runs = db.session.scalars(sa.select(MatchingRun).order_by(MatchingRun.id.desc()).limit(20))
-    return render_template("matching/runs.html", runs=runs.all(), wards=ward_choices(), form=form)
+    return render_template(
+        "matching/runs.html",
+        runs=matching.recent_runs(20),
+        wards=ward_choices(),
+        form=form,
+    )
 
 
 def _run_context(run_id: int) -> dict:

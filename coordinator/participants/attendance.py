@@ -15,6 +15,7 @@ from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.extensions import db
 from coordinator.people.models import Participant, User
+from coordinator.people.scopes import scope_of
 from coordinator.progress.models import Assessment
 from coordinator.sessions.models import SessionRole, TrainingSession
 
@@ -42,7 +43,12 @@ def is_staff(user: User | None, session: TrainingSession, roles=("lead",)) -> bo
 
 
 def may_record(user: User | None, session: TrainingSession) -> bool:
-    return bool(user) and (user.has_role("organizer") or is_staff(user, session))
+    """The session's lead, or an organizer of its unit."""
+    if user is None:
+        return False
+    return (user.has_role("organizer") and scope_of(user).covers(session.ward)) or is_staff(
+        user, session
+    )
 
 
 def require_recorder(user: User | None, session: TrainingSession) -> None:

@@ -30,7 +30,7 @@ from coordinator.participants.forms import ParticipantForm
 from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
 from coordinator.sessions.models import TrainingSession
-from coordinator.sessions.operations import get_session
+from coordinator.sessions.operations import get_session, organized_session
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
     REFUSED,
@@ -100,7 +100,7 @@ def register(session_id: int) -> ResponseReturnValue:
 def session_participants(session_id: int) -> ResponseReturnValue:
     """An organizer's list of a session's participants (with needs and contacts), and
     registering someone on their behalf."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     form = _participant_form(session, by_organizer=True)
     if form.validate_on_submit():
         data = _form_data(form)
@@ -145,7 +145,7 @@ def session_participants(session_id: int) -> ResponseReturnValue:
 @organizer_required
 def record(participant_id: int) -> ResponseReturnValue:
     """What is kept about a participant, with export, a new calendar link and erasure."""
-    participant = records.get_participant(participant_id)
+    participant = records.organized_participant(participant_id)
     return (
         render_template(
             "participants/record.html", data=records.export(participant), form=EmptyForm()
@@ -159,7 +159,7 @@ def record(participant_id: int) -> ResponseReturnValue:
 @organizer_required
 def calendar_link(participant_id: int) -> ResponseReturnValue:
     """A new private calendar link for someone who lost theirs; the old one stops."""
-    participant = records.get_participant(participant_id)
+    participant = records.organized_participant(participant_id)
     if not EmptyForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("participants_pages.record", participant_id=participant_id))
@@ -179,7 +179,7 @@ def calendar_link(participant_id: int) -> ResponseReturnValue:
 @organizer_required
 def export(participant_id: int) -> Response:
     """Everything kept about the participant, as a JSON download."""
-    participant = records.get_participant(participant_id)
+    participant = records.organized_participant(participant_id)
     body = json.dumps(records.export(participant), ensure_ascii=False, indent=2)
     return Response(
         body,
@@ -195,7 +195,7 @@ def export(participant_id: int) -> Response:
 @organizer_required
 def erase(participant_id: int) -> ResponseReturnValue:
     """Erase the participant's personal data (anonymous counts remain)."""
-    participant = records.get_participant(participant_id)
+    participant = records.organized_participant(participant_id)
     if not EmptyForm().validate_on_submit() or request.form.get("confirm") != "yes":
         flash(_("Tick the box to confirm the erasure."), "error")
         return redirect(url_for("participants_pages.record", participant_id=participant_id))

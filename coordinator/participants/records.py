@@ -17,6 +17,7 @@ from coordinator.people.models import (
     Participant,
     User,
 )
+from coordinator.people.scopes import current_scope
 from coordinator.progress.models import Assessment, ErasedParticipantCount
 from coordinator.sessions.models import TrainingSession
 
@@ -30,12 +31,40 @@ def get_participant(participant_id: int) -> Participant:
     return participant
 
 
+def organizes(participant: Participant) -> bool:
+    """The caller organizes the unit the participant lives in, or one of a session they
+    registered for."""
+    scope = current_scope()
+    if scope.covers(participant.ward):
+        return True
+    return (
+        not scope.national
+        and db.session.scalar(
+            sa.select(Registration.id)
+            .join(TrainingSession, Registration.session_id == TrainingSession.id)
+            .where(Registration.participant_id == participant.id, scope.where(TrainingSession.ward))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def require_owner_or_organizer(user: User | None, participant: Participant) -> None:
-    """Organizers, or the participant's own login; others get the same 404 as a missing
-    id (an id must not reveal that someone exists)."""
-    if user is not None and (user.has_role("organizer") or participant.user_id == user.id):
+    """Organizers of the participant's units, or the participant's own login; others get
+    the same 404 as a missing id (an id must not reveal that someone exists)."""
+    if user is not None and (
+        participant.user_id == user.id or (user.has_role("organizer") and organizes(participant))
+    ):
         return
     raise NotFound("Không tìm thấy học viên / Participant not found.")
+
+
+def organized_participant(participant_id: int) -> Participant:
+    """A participant for the organizers' pages: of the caller's units, or 404."""
+    participant = get_participant(participant_id)
+    if not organizes(participant):
+        raise NotFound("Không tìm thấy học viên / Participant not found.")
+    return participant
 
 
 def export(participant: Participant) -> dict:

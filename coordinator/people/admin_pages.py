@@ -4,9 +4,10 @@ digital-competence framework) imported from files."""
 from __future__ import annotations
 
 import json
+import re
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,11 +16,12 @@ from coordinator.competences.operations import import_framework
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards, parse_wards
-from coordinator.people.forms import ReferenceImportForm
+from coordinator.people.forms import ReferenceImportForm, ScopesForm
 from coordinator.people.logins import sign_out_everywhere
-from coordinator.people.models import USER_ROLES, User
+from coordinator.people.models import MAX_ID, USER_ROLES, User
+from coordinator.people.scopes import scopes_view, set_scopes
 from coordinator.web.access import admin_required
-from coordinator.web.forms import MAX_UPLOAD_BYTES, EmptyForm
+from coordinator.web.forms import MAX_UPLOAD_BYTES, REFUSED, EmptyForm, commit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 200
@@ -76,6 +78,27 @@ def sign_out_user(user_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash(_("%(email)s has been signed out everywhere.", email=user.email), "success")
     return redirect(url_for("admin.users", q=request.args.get("q") or None))
+
+
+@bp.route("/users/<int:user_id>/scopes", methods=["GET", "POST"])
+@admin_required
+def user_scopes(user_id: int) -> ResponseReturnValue:
+    """Grant and withdraw the units an organizer works for (none: national)."""
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        abort(404)
+    form = ScopesForm()
+    if request.method == "GET":
+        form.units.data = " ".join(unit["code"] for unit in scopes_view(user)["units"])
+    elif form.validate_on_submit():
+        codes = [code for code in re.split(r"[\s,;]+", form.units.data or "") if code]
+        if commit(lambda: set_scopes(user, codes, granted_by=current_user), form) is not REFUSED:
+            flash(_("Saved: the units of %(email)s.", email=user.email), "success")
+            return redirect(url_for("admin.user_scopes", user_id=user.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "people/admin/scopes.html", user=user, scopes=scopes_view(user), form=form
+    ), status
 
 
 def _read_upload(form: ReferenceImportForm) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
@@ -23,9 +23,11 @@ from coordinator.people.auth import (
     token_digest,
     user_required,
 )
-from coordinator.people.models import User, Volunteer
+from coordinator.people.models import MAX_ID, User, Volunteer
 from coordinator.people.schemas import (
     ApiTokenSchema,
+    ScopesSchema,
+    ScopesUpdateSchema,
     TokenListArgs,
     TokenRequestSchema,
     TokenSchema,
@@ -33,6 +35,12 @@ from coordinator.people.schemas import (
     VolunteerListArgs,
     VolunteerSchema,
     VolunteerUpdateSchema,
+)
+from coordinator.people.scopes import (
+    VOLUNTEER_PRIVATE_FIELDS,
+    organized_volunteer_ids,
+    scopes_view,
+    set_scopes,
 )
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Logins and volunteers")
@@ -118,15 +126,31 @@ def _only_organizers_mark_experts(user: User | None, data: dict[str, Any]) -> No
         )
 
 
+def _dump(volunteers: Sequence[Volunteer]) -> list[dict[str, Any]]:
+    """Volunteers as the caller may see them: contact, availability and preferences only
+    for the volunteer and the organizers of the units where they live or serve."""
+    user = authenticated_user()
+    readable = organized_volunteer_ids(v.id for v in volunteers) if is_organizer(user) else set()
+    dumped = []
+    for volunteer in volunteers:
+        body = VolunteerSchema().dump(volunteer)
+        if volunteer.id not in readable and (user is None or volunteer.user_id != user.id):
+            for name in VOLUNTEER_PRIVATE_FIELDS:
+                body.pop(name, None)
+        dumped.append(body)
+    return dumped
+
+
 @blp.get("/volunteers")
 @roles_required("organizer")
 @blp.arguments(VolunteerListArgs, location="query")
 @blp.response(200, VolunteerSchema(many=True))
 @blp.doc(security=BEARER)
-def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int, dict[str, str]]:
-    """Volunteers, filtered (organizers). Total in X-Total-Count."""
+def list_volunteers(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+    """Volunteers, filtered (organizers; private fields for those of their units).
+    Total in X-Total-Count."""
     rows, total = operations.list_volunteers(args)
-    return rows, 200, {"X-Total-Count": str(total)}
+    return jsonify(_dump(rows)), 200, {"X-Total-Count": str(total)}
 
 
 def _visible_volunteer(volunteer_id: int) -> Volunteer:
@@ -141,9 +165,10 @@ def _visible_volunteer(volunteer_id: int) -> Volunteer:
 @blp.get("/volunteers/<int:volunteer_id>")
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)
-def get_volunteer(volunteer_id: int) -> Volunteer:
-    """A volunteer's profile (self or organizer)."""
-    return _visible_volunteer(volunteer_id)
+def get_volunteer(volunteer_id: int) -> Response:
+    """A volunteer's profile (self or organizer; private fields for organizers of the
+    units where they live or serve)."""
+    return jsonify(_dump([_visible_volunteer(volunteer_id)])[0])
 
 
 @blp.patch("/volunteers/<int:volunteer_id>")
@@ -151,11 +176,43 @@ def get_volunteer(volunteer_id: int) -> Volunteer:
 @blp.arguments(VolunteerUpdateSchema)
 @blp.response(200, VolunteerSchema)
 @blp.doc(security=BEARER)
-def update_volunteer(changes: dict[str, Any], volunteer_id: int) -> Volunteer:
-    """Update a profile (self or organizer)."""
+def update_volunteer(changes: dict[str, Any], volunteer_id: int) -> Response:
+    """Update a profile (self, or an organizer of the units where they live or serve)."""
     volunteer = _visible_volunteer(volunteer_id)
     if "is_expert" in changes and changes["is_expert"] != volunteer.is_expert:
         _only_organizers_mark_experts(authenticated_user(), {"is_expert": True})
     operations.update_volunteer(volunteer, changes)
     db.session.commit()
-    return volunteer
+    return jsonify(_dump([volunteer])[0])
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound("Không tìm thấy người dùng / User not found.")
+    return user
+
+
+@blp.get("/users/<int:user_id>/scopes")
+@roles_required("admin")
+@blp.response(200, ScopesSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such user")
+@blp.doc(security=BEARER)
+def get_scopes(user_id: int) -> dict[str, Any]:
+    """The units an organizer works for (admins)."""
+    return scopes_view(_user(user_id))
+
+
+@blp.put("/users/<int:user_id>/scopes")
+@roles_required("admin")
+@blp.arguments(ScopesUpdateSchema)
+@blp.response(200, ScopesSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such user")
+@blp.alt_response(422, schema=ErrorSchema, description="An unknown unit, or not an organizer")
+@blp.doc(security=BEARER)
+def put_scopes(data: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Grant and withdraw an organizer's units: the list replaces them (admins)."""
+    user = _user(user_id)
+    set_scopes(user, data["units"], granted_by=authenticated_user())
+    db.session.commit()
+    return scopes_view(user)

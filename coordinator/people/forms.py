@@ -49,3 +49,10 @@ class ReferenceImportForm(FlaskForm):
         ],
     )
     file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))])
+
+
+class ScopesForm(FlaskForm):
+    units = TextField(
+        _l("Units (province or ward codes, separated by commas or spaces)"),
+        validators=[Optional(), Length(max=2000)],
+    )

@@ -16,6 +16,11 @@ from coordinator.geography.models import Ward
 from coordinator.geography.operations import exists_today, require_ward
 from coordinator.people.auth import hash_password
 from coordinator.people.models import MAX_ID, USER_ROLES, AvailabilityWindow, User, Volunteer
+from coordinator.people.scopes import (
+    organized_volunteer_ids,
+    organizing,
+    require_organizes_volunteer,
+)
 from coordinator.vocabularies.terms import codes, unknown_codes
 
 
@@ -175,7 +180,10 @@ def get_volunteer(volunteer_id: int) -> Volunteer:
 
 
 def update_volunteer(volunteer: Volunteer, changes: dict[str, Any]) -> Volunteer:
-    """Apply a partial update; availability changes write their own event for matching."""
+    """Apply a partial update; availability changes write their own event for matching.
+    An organizer changes only volunteers of their units."""
+    if organizing() is not None:
+        require_organizes_volunteer(volunteer)
     changes = dict(changes)
     if "home_ward" in changes:
         require_ward(changes["home_ward"], "home_ward", current=True)
@@ -218,9 +226,10 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def _matches(volunteer: Volunteer, text: str) -> bool:
-    """Case-insensitive substring of name or email, Vietnamese letters included."""
-    return text in _folded(volunteer.full_name) or text in volunteer.email
+def _matches(volunteer: Volunteer, text: str, by_email: bool = True) -> bool:
+    """Case-insensitive substring of name or (`by_email`) email, Vietnamese letters
+    included."""
+    return text in _folded(volunteer.full_name) or (by_email and text in volunteer.email)
 
 
 def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
@@ -236,7 +245,9 @@ def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
     # also read "%" and "_" in the query as wildcards).
     if args.get("q", "").strip():
         text = _folded(args["q"].strip())
-        rows = [v for v in rows if _matches(v, text)]
+        # An email is searched only where the caller may read it.
+        readable = organized_volunteer_ids(v.id for v in rows)
+        rows = [v for v in rows if _matches(v, text, by_email=v.id in readable)]
     if args.get("skill"):
         rows = [v for v in rows if args["skill"] in v.skills]
     if args.get("accessibility_skill"):

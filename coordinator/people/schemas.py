@@ -138,21 +138,27 @@ class VolunteerUpdateSchema(VolunteerCreateSchema):
         super().__init__(**kwargs)
 
 
+PRIVATE = {
+    "description": "Only for the volunteer and the organizers of the units where they live "
+    "or serve (their home ward, or a ward where they hold a booking)"
+}
+
+
 class VolunteerSchema(Schema):
     id = fields.Integer(required=True)
     full_name = fields.String(required=True)
-    email = fields.String(required=True)
-    phone = fields.String(allow_none=True)
+    email = fields.String(metadata=PRIVATE)
+    phone = fields.String(allow_none=True, metadata=PRIVATE)
     home_ward = fields.String(required=True)
     skills = fields.List(fields.String(), required=True)
     languages = fields.List(fields.String(), required=True)
     accessibility_skills = fields.List(fields.String(), required=True)
     is_expert = fields.Boolean(required=True)
-    availability = fields.List(fields.Nested(AvailabilitySchema), required=True)
+    availability = fields.List(fields.Nested(AvailabilitySchema), metadata=PRIVATE)
     max_sessions_per_week = fields.Integer(required=True)
-    preferences = fields.Dict(required=True)
+    preferences = fields.Dict(metadata=PRIVATE)
     locale = fields.String(required=True)
-    user_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(allow_none=True, metadata=PRIVATE)
     version = fields.Integer(required=True)
     created_at = LocalDateTime(required=True)
     updated_at = LocalDateTime(required=True)
@@ -166,3 +172,29 @@ class VolunteerListArgs(Schema):
     q = PlainText(0, 200)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class UnitSchema(Schema):
+    code = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["province", "ward"]))
+    name = fields.String(required=True)
+
+
+class ScopesSchema(Schema):
+    """The units an organizer works for; none: national (admins are always national)."""
+
+    user_id = fields.Integer(required=True)
+    national = fields.Boolean(required=True)
+    units = fields.List(fields.Nested(UnitSchema), required=True)
+
+
+class ScopesUpdateSchema(Schema):
+    units = fields.List(
+        PlainText(1, 64),
+        required=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "Province codes or slugs ('01', 'ha_noi') and ward codes or slugs; "
+            "an empty list makes the organizer national"
+        },
+    )

@@ -4,21 +4,29 @@ An organizer with no scope rows, and every admin, is national. Otherwise the sco
 the union of their provinces (every unit of the province, past units included) and their
 wards (each with the former units whose history rolls up into it). Queries that list or
 load scoped things filter with `Scope.where(column)`; changes call `Scope.require(code)`.
+
+In a request the scope is the caller's (`current_scope()`, read once per request):
+operations load organizers' objects through `scoped(query, column)` and
+`visible_or_404(code)`, and check every change with `require_in_scope(code)`. Outside a
+request (jobs, the CLI) the system acts nationally; a job that must stay within units
+carries them (a matching run's `units`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 
-from coordinator.errors import Forbidden, Invalid
+from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.models import Province, Ward
 from coordinator.geography.operations import find_ward, roll_up_map
-from coordinator.people.models import OrganizerScope, User
+from coordinator.people.models import OrganizerScope, User, Volunteer
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,23 @@ class Scope:
     def require(self, ward_code: str | None) -> None:
         """Refuse (403) a change to something outside the scope."""
         if not self.covers(ward_code):
-            raise Forbidden("Ngoài phạm vi đơn vị bạn phụ trách / Outside the units you organize.")
+            raise OutOfScope("Ngoài phạm vi đơn vị bạn phụ trách / Outside the units you organize.")
+
+    def covers_all(self, ward_codes: list[str] | None) -> bool:
+        """True when every unit is within the scope (None: every unit of the country)."""
+        if self.national:
+            return True
+        return ward_codes is not None and set(ward_codes) <= self.ward_codes
+
+    @property
+    def units(self) -> list[str] | None:
+        """The units as a job records them: None for the whole country."""
+        return None if self.national else sorted(self.ward_codes)
+
+
+class OutOfScope(Forbidden):
+    """A change to something outside the caller's units (pages answer it with a 403 too,
+    rather than a message on the form)."""
 
 
 NATIONAL = Scope(national=True)
@@ -67,6 +91,102 @@ def scope_of(user: User | None) -> Scope:
     if wards:
         codes |= {old for old, new in roll_up_map().items() if new in wards}
     return Scope(national=False, ward_codes=frozenset(codes), province_codes=provinces)
+
+
+def current_scope() -> Scope:
+    """The caller's scope, read once per request; national outside a request (a job or
+    the CLI acts for the system)."""
+    if not has_request_context():
+        return NATIONAL
+    cached = request.environ.get("coordinator.scope")
+    if cached is None:
+        from coordinator.people.auth import authenticated_user  # auth builds on models only
+
+        cached = request.environ["coordinator.scope"] = scope_of(authenticated_user())
+    assert isinstance(cached, Scope)
+    return cached
+
+
+def forget_current_scope() -> None:
+    """Read the caller's scope again (after their units changed in this request)."""
+    if has_request_context():
+        request.environ.pop("coordinator.scope", None)
+
+
+def organizing() -> Scope | None:
+    """The caller's scope when they act as an organizer (jobs and the CLI: national);
+    None for volunteers, participants and strangers."""
+    scope = current_scope()
+    return None if scope == NOBODY else scope
+
+
+def scoped(query: sa.Select[Any], column: Any) -> sa.Select[Any]:
+    """`query` kept to the rows whose unit `column` is within the caller's scope."""
+    return query.where(current_scope().where(column))
+
+
+def require_in_scope(ward_code: str | None) -> None:
+    """Refuse (403) the caller's change to something in a unit outside their scope."""
+    current_scope().require(ward_code)
+
+
+def visible_or_404(ward_code: str | None, message: str) -> None:
+    """A load of something outside the caller's scope answers like a missing id."""
+    if not current_scope().covers(ward_code):
+        raise NotFound(message)
+
+
+# A volunteer's contact, availability and preferences: shown to the volunteer and to the
+# organizers of the units where they live or serve. Anyone may propose them for a session.
+VOLUNTEER_PRIVATE_FIELDS = ("email", "phone", "availability", "preferences", "user_id")
+BOOKED = ("proposed", "confirmed", "waitlisted")
+
+
+def organized_volunteer_ids(volunteer_ids: Iterable[int]) -> set[int]:
+    """Of these volunteers, those whose private fields the caller may read: living in,
+    or booked into a session of, one of the caller's units."""
+    from coordinator.bookings.models import Assignment  # bookings build on people
+    from coordinator.sessions.models import TrainingSession
+
+    ids = sorted(set(volunteer_ids))
+    scope = current_scope()
+    if scope.national or not ids:
+        return set(ids) if scope.national else set()
+    home = sa.select(Volunteer.id).where(Volunteer.id.in_(ids), scope.where(Volunteer.home_ward))
+    serving = (
+        sa.select(Assignment.volunteer_id)
+        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+        .where(
+            Assignment.volunteer_id.in_(ids),
+            Assignment.status.in_(BOOKED),
+            scope.where(TrainingSession.ward),
+        )
+    )
+    return set(db.session.scalars(home.union(serving)))
+
+
+def require_organizes_volunteer(volunteer: Volunteer) -> None:
+    """Refuse (403) an organizer's change to a volunteer of other units."""
+    if volunteer.id not in organized_volunteer_ids([volunteer.id]):
+        raise OutOfScope(
+            "Tình nguyện viên ngoài phạm vi đơn vị bạn phụ trách / "
+            "This volunteer lives and serves outside the units you organize."
+        )
+
+
+def scopes_view(user: User) -> dict[str, Any]:
+    """A user's units as the admin API and page show them."""
+    units = []
+    for row in sorted(user.scopes, key=lambda r: (r.ward_code is not None, r.unit_code)):
+        if row.province_code is not None:
+            province = db.session.get(Province, row.province_code)
+            name = province.name if province else row.province_code
+            units.append({"code": row.province_code, "kind": "province", "name": name})
+        else:
+            ward = db.session.get(Ward, row.ward_code)
+            name = ward.name if ward else row.unit_code
+            units.append({"code": row.unit_code, "kind": "ward", "name": name})
+    return {"user_id": user.id, "national": scope_of(user).national, "units": units}
 
 
 def _scope_row(code: str) -> OrganizerScope:

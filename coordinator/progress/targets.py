@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from coordinator.csv_import import ImportReport, read_rows
 from coordinator.extensions import db
 from coordinator.geography.models import Province, Ward
+from coordinator.people.scopes import Scope
 from coordinator.progress.models import PopulationTarget
 from coordinator.progress.operations import MAX_YEAR, MIN_YEAR, default_percents
 from coordinator.vocabularies.terms import TARGET_GROUPS
@@ -154,17 +155,30 @@ def _key(values: TargetValues) -> _Key:
     return (values["ward"], values["province_code"], values["target_group"], values["year"])
 
 
+OUT_OF_SCOPE = (
+    "{unit}: ngoài phạm vi đơn vị bạn phụ trách / '{unit}' is outside the units you organize."
+)
+
+
+def _covered(scope: Scope, values: TargetValues) -> bool:
+    if values["ward"]:
+        return scope.covers(values["ward"])
+    return scope.national or values["province_code"] in scope.province_codes
+
+
 def import_targets(
     text: str,
     *,
     valid_rows_only: bool = False,
     progress: Callable[[float], None] | None = None,
+    scope: Scope | None = None,
 ) -> ImportReport:
     """Create or update the file's population targets, keyed by (unit, target_group,
     year); an empty target_percent leaves the movement's default for the group. A file
     with any bad row changes nothing unless `valid_rows_only`; every bad row is reported
     either way. Flushes; the caller commits. `progress(fraction)` hears when the rows are
-    read (a targets file is small: one row per unit and group)."""
+    read (a targets file is small: one row per unit and group).
+    `scope`: the uploader's; a row of a unit outside it is a bad row."""
     report = ImportReport()
     provinces: dict[str, str] = {}
     for code, slug in db.session.execute(sa.select(Province.code, Province.slug)):
@@ -178,6 +192,9 @@ def import_targets(
     seen: dict[_Key, int] = {}
     for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
         values, errors = _target_row(row, units)
+        if values is not None and scope is not None and not _covered(scope, values):
+            errors = [OUT_OF_SCOPE.format(unit=values["ward"] or values["province_code"])]
+            values = None
         if values is not None:
             key = _key(values)
             if key in seen:

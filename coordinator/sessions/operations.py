@@ -15,6 +15,7 @@ from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
+from coordinator.people.scopes import require_in_scope, scoped, visible_or_404
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import (
     MAX_DURATION,
@@ -28,11 +29,27 @@ from coordinator.vocabularies.terms import unknown_codes
 CALENDAR_FIELDS = {"starts_at", "ends_at", "ward", "venue", "status", "title"}
 
 
+NOT_FOUND = "Không tìm thấy buổi học / Session not found."
+
+
 def get_session(session_id: int) -> TrainingSession:
     session = db.session.get(TrainingSession, session_id)
     if session is None:
-        raise NotFound("Không tìm thấy buổi học / Session not found.")
+        raise NotFound(NOT_FOUND)
     return session
+
+
+def organized_session(session_id: int) -> TrainingSession:
+    """A session as its organizers see it (bookings, participants, audit): outside the
+    caller's units it answers like a missing id."""
+    session = get_session(session_id)
+    visible_or_404(session.ward, NOT_FOUND)
+    return session
+
+
+def organized_sessions() -> sa.Select[tuple[TrainingSession]]:
+    """The sessions of the caller's units, as a query to narrow further."""
+    return scoped(sa.select(TrainingSession), TrainingSession.ward)
 
 
 def _check_references(data: dict[str, Any]) -> None:
@@ -71,6 +88,7 @@ def create_sessions(data: dict[str, Any], organizer_id: int | None) -> list[Trai
     """One session, or a weekly series when `repeat` is given; all or nothing."""
     data = dict(data)
     _check_references(data)
+    require_in_scope(data["ward"])
     if data["starts_at"] <= utcnow():
         raise Invalid.field(
             "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
@@ -159,9 +177,12 @@ def update_session(session: TrainingSession, changes: dict[str, Any]) -> Trainin
     A request that changes nothing changes nothing: no new version, no event."""
     changes = dict(changes)
     reason = changes.pop("reason", None)
+    require_in_scope(session.ward)
     if session.status != "published":
         raise Conflict("Buổi học đã hủy hoặc đã xong / The session is cancelled or over.")
     _check_references(changes)
+    if "ward" in changes:
+        require_in_scope(changes["ward"])
     starts = changes.get("starts_at", session.starts_at)
     ends = changes.get("ends_at", session.ends_at)
     if ends <= starts:
@@ -213,6 +234,7 @@ def _fill_new_seats(session: TrainingSession) -> None:
 
 def cancel_session(session: TrainingSession, reason: str) -> TrainingSession:
     """Cancel; it stays visible (calendars show it as cancelled) with the reason."""
+    require_in_scope(session.ward)
     if session.status == "cancelled":
         raise Conflict("Buổi học đã bị hủy / The session is already cancelled.")
     if session.status == "completed":

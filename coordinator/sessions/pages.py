@@ -27,6 +27,8 @@ from coordinator.sessions.operations import (
     cancel_session,
     create_sessions,
     get_session,
+    organized_session,
+    organized_sessions,
     update_session,
 )
 from coordinator.squads.models import Squad
@@ -60,7 +62,7 @@ def dashboard() -> ResponseReturnValue:
     """Sessions of the next weeks with their open seats, most urgent first."""
     now = utcnow()
     sessions = db.session.scalars(
-        sa.select(TrainingSession)
+        organized_sessions()
         .where(
             TrainingSession.status == "published",
             TrainingSession.starts_at >= now,
@@ -168,7 +170,7 @@ def new_session() -> ResponseReturnValue:
 @organizer_required
 def edit_session(session_id: int) -> ResponseReturnValue:
     """Change a session; volunteers and calendars see the change."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     form = _session_form(session)
     if request.method == "GET":
         form.process(obj=session)
@@ -193,7 +195,7 @@ def edit_session(session_id: int) -> ResponseReturnValue:
 @organizer_required
 def cancel(session_id: int) -> ResponseReturnValue:
     """Cancel a session, with the reason participants and volunteers are shown."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     form = ReasonForm()
     reason = (form.reason.data or "").strip() if form.validate_on_submit() else ""
     if not reason:
@@ -207,7 +209,7 @@ def cancel(session_id: int) -> ResponseReturnValue:
 @organizer_required
 def session_detail(session_id: int) -> ResponseReturnValue:
     """A session's staffing, bookings and history, with the forms to assign people."""
-    session = get_session(session_id)
+    session = organized_session(session_id)
     bookings_rows = db.session.execute(
         sa.select(Assignment, Volunteer)
         .join(Volunteer, Assignment.volunteer_id == Volunteer.id)

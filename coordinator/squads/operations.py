@@ -12,6 +12,7 @@ from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
 from coordinator.people.models import MAX_ID, User, Volunteer
 from coordinator.people.operations import conflict_on_duplicate
+from coordinator.people.scopes import organizing, require_in_scope, scope_of
 from coordinator.squads.models import Squad, SquadMember
 
 
@@ -47,8 +48,9 @@ def _require_free_name(name: str, except_id: int | None = None) -> None:
 
 
 def create_squad(data: dict[str, Any]) -> Squad:
-    """A squad; the leader is always a member."""
+    """A squad of the organizer's units; the leader is always a member."""
     require_ward(data["home_ward"], "home_ward", current=True)
+    require_in_scope(data["home_ward"])
     member_ids = list(dict.fromkeys([data["leader_id"], *data.get("member_ids", [])]))
     _require_volunteers([data["leader_id"]], "leader_id")
     _require_volunteers(member_ids, "member_ids")
@@ -69,6 +71,9 @@ def create_squad(data: dict[str, Any]) -> Squad:
 def update_squad(squad: Squad, changes: dict[str, Any]) -> Squad:
     if "home_ward" in changes:
         require_ward(changes["home_ward"], "home_ward", current=True)
+        scope = organizing()
+        if scope is not None:  # an organizer moves a squad only within their units
+            scope.require(changes["home_ward"])
     if "name" in changes:
         _require_free_name(changes["name"], squad.id)
     if "leader_id" in changes:
@@ -120,10 +125,10 @@ def remove_member(squad: Squad, volunteer_id: int) -> Squad:
 
 
 def can_manage(user: User | None, squad: Squad) -> bool:
-    """Organizers and the squad's leader manage membership."""
+    """Organizers of the squad's home unit and the squad's leader manage membership."""
     if user is None:
         return False
-    if user.has_role("organizer"):
+    if user.has_role("organizer") and scope_of(user).covers(squad.home_ward):
         return True
     return user.volunteer is not None and user.volunteer.id == squad.leader_id
 

@@ -34,7 +34,7 @@ from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
 from coordinator.geography.operations import exists_today
-from coordinator.people.scopes import scope_of
+from coordinator.people.scopes import OutOfScope, scope_of
 from coordinator.text import PHONE_PATTERN, TextRefused, clean_text, vietnamese_sort_key
 from coordinator.vocabularies.terms import vocabulary
 
@@ -254,6 +254,9 @@ def commit(
     try:
         result = change()
         db.session.commit()
+    except OutOfScope:
+        db.session.rollback()
+        raise  # the error page's 403: no form can fix a unit the caller does not organize
     except DomainError as error:
         db.session.rollback()
         if form is None or not apply_domain_error(form, error, aliases):

@@ -1,7 +1,7 @@
 """targets per unit: a province's own targets, and the movement's default percent
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 A population target belongs to a ward or to a province (exactly one of `ward` and
 `province_code`); `target_percent` may be left empty, and the movement's default for the
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,14 @@ table as it was. Ids of others' private objects (volunteers, bookings, participa
 registrations) answer exactly like ids that name nothing, so an id reveals nobody: a
 caller who may hold such objects gets 404 for someone else's, a caller who may hold none
 is refused before the id is looked up.
+
+"organizer" is national (no units). Every object of the world is in ward A (kim_lien,
+Hanoi): "ward_a" organizes that ward, "province" all of Hanoi ("01"), "ward_b" one ward of
+Ho Chi Minh City ("79"). Out of a scoped organizer's units, a load answers like a missing
+id (404) and a change to a public object (a session, a squad, a volunteer they can see
+without their contact) is refused (403); private objects (bookings, registrations,
+participants, runs, imports) stay 404 for changes too. Imports are shown to national
+organizers and to their uploader only (a report names the file's rows).
 """
 
 from __future__ import annotations
@@ -29,68 +37,87 @@ from coordinator.database import utcnow
 from coordinator.extensions import db, redis_connection
 from tests.conftest import PASSWORD
 from tests.page_helpers import csrf_token, log_in
+from tests.scope_helpers import (
+    PROVINCE_P,
+    WARD_A,
+    WARD_B,
+    import_second_province,
+    scoped_organizer,
+)
 
-ROLES = ("anonymous", "participant", "volunteer", "leader", "organizer", "admin")
+ROLES = (
+    "anonymous",
+    "participant",
+    "volunteer",
+    "leader",
+    "organizer",
+    "admin",
+    "ward_a",
+    "province",
+    "ward_b",
+)
 
 # API: expected status per role. "own/other": on the caller's own object / on someone
 # else's; one value: the same for every object tried. The object column names the kind of
 # object the request names (in its path or its body), "-" for none.
 API_MATRIX = """
-method path                                             object       anonymous participant volunteer leader  organizer admin
-GET    /healthz                                         -            200       200         200       200     200       200
-GET    /api/v1/openapi.json                             -            200       200         200       200     200       200
-POST   /api/v1/auth/tokens                              -            201       201         201       201     201       201
-GET    /api/v1/auth/tokens                              -            401       200         200       200     200       200
-DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404
-GET    /api/v1/wards                                    -            200       200         200       200     200       200
-GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200
-PUT    /api/v1/wards/<code>/neighbors                   -            401       403         403       403     200       200
-GET    /api/v1/provinces                                -            200       200         200       200     200       200
-GET    /api/v1/competences                              -            200       200         200       200     200       200
-GET    /api/v1/competences/levels                       -            200       200         200       200     200       200
-GET    /api/v1/vocabularies                             -            200       200         200       200     200       200
-POST   /api/v1/volunteers                               -            201       403         403       403     201       201
-GET    /api/v1/volunteers                               -            401       403         403       403     200       200
-GET    /api/v1/volunteers/<volunteer_id>                volunteer    401       403         200/404   200/404 200       200
-PATCH  /api/v1/volunteers/<volunteer_id>                volunteer    401       403         200/404   200/404 200       200
-GET    /api/v1/volunteers/<volunteer_id>/assignments    volunteer    401       403         200/404   200/404 200       200
-POST   /api/v1/squads                                   -            401       403         403       403     201       201
-GET    /api/v1/squads                                   -            200       200         200       200     200       200
-GET    /api/v1/squads/<squad_id>                        squad        200       200         200       200     200       200
-PATCH  /api/v1/squads/<squad_id>                        squad        401       403         403       200/403 200       200
-POST   /api/v1/squads/<squad_id>/members                squad        401       403         403       201/403 201       201
-DELETE /api/v1/squads/<squad_id>/members/<volunteer_id> squad        401       403         403       200/403 200       200
-POST   /api/v1/sessions                                 -            401       403         403       403     201       201
-GET    /api/v1/sessions                                 -            200       200         200       200     200       200
-GET    /api/v1/sessions/<session_id>                    -            200       200         200       200     200       200
-PATCH  /api/v1/sessions/<session_id>                    -            401       403         403       403     200       200
-POST   /api/v1/sessions/<session_id>/cancel             -            401       403         403       403     200       200
-GET    /api/v1/sessions/<session_id>/staffing           -            200       200         200       200     200       200
-GET    /api/v1/sessions/<session_id>/bookings           -            401       403         403       403     200       200
-GET    /api/v1/sessions/<session_id>/audit              -            401       403         403       403     200       200
-POST   /api/v1/sessions/<session_id>/signups            volunteer    401       403         201/404   201/404 201       201
-POST   /api/v1/sessions/<session_id>/assignments        -            401       403         403       403     201       201
-POST   /api/v1/sessions/<session_id>/registrations      participant  401       201/422     403       403     201       201
-GET    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200
-PUT    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200
-DELETE /api/v1/registrations/<registration_id>          registration 401       403         403       403     200       200
-DELETE /api/v1/signups/<assignment_id>                  booking      401       403         200/404   200/404 200       200
-GET    /api/v1/assignments/<assignment_id>              booking      401       403         200/404   200/404 200       200
-POST   /api/v1/assignments/<assignment_id>/accept       proposal     401       403         200/404   200/404 200       200
-POST   /api/v1/assignments/<assignment_id>/decline      proposal     401       403         200/404   200/404 200       200
-POST   /api/v1/matching/runs                            -            401       403         403       403     202       202
-GET    /api/v1/matching/runs                            -            401       403         403       403     200       200
-GET    /api/v1/matching/runs/<run_id>                   -            401       403         403       403     200       200
-POST   /api/v1/participants                             -            201       201         201       201     201       201
-GET    /api/v1/participants/<participant_id>/export     participant  401       200/404     404       404     200       200
-DELETE /api/v1/participants/<participant_id>            participant  401       204/404     404       404     204       204
-GET    /api/v1/progress                                 -            401       403         403       403     200       200
-GET    /api/v1/progress.csv                             -            401       403         403       403     200       200
-POST   /api/v1/progress/targets                         -            401       403         403       403     202       202
-GET    /api/v1/imports/<import_id>                      -            401       403         403       403     200       200
-GET    /api/v1/hours                                    -            401       403         403       403     200       200
-GET    /api/v1/hours.csv                                -            401       403         403       403     200       200
-POST   /api/v1/me/feed-token                            -            401       403         201       201     403       403
+method path                                             object       anonymous participant volunteer leader  organizer admin   ward_a  province ward_b
+GET    /healthz                                         -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/openapi.json                             -            200       200         200       200     200       200     200     200      200
+POST   /api/v1/auth/tokens                              -            201       201         201       201     201       201     201     201      201
+GET    /api/v1/auth/tokens                              -            401       200         200       200     200       200     200     200      200
+DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404 204/404 204/404  204/404
+GET    /api/v1/wards                                    -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200     200     200      200
+PUT    /api/v1/wards/<code>/neighbors                   -            401       403         403       403     200       200     200     200      200
+GET    /api/v1/provinces                                -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/competences                              -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/competences/levels                       -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/vocabularies                             -            200       200         200       200     200       200     200     200      200
+POST   /api/v1/volunteers                               -            201       403         403       403     201       201     201     201      201
+GET    /api/v1/volunteers                               -            401       403         403       403     200       200     200     200      200
+GET    /api/v1/volunteers/<volunteer_id>                volunteer    401       403         200/404   200/404 200       200     200     200      200
+PATCH  /api/v1/volunteers/<volunteer_id>                volunteer    401       403         200/404   200/404 200       200     200     200      403
+GET    /api/v1/volunteers/<volunteer_id>/assignments    volunteer    401       403         200/404   200/404 200       200     200     200      200
+POST   /api/v1/squads                                   -            401       403         403       403     201       201     201     201      403
+GET    /api/v1/squads                                   -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/squads/<squad_id>                        squad        200       200         200       200     200       200     200     200      200
+PATCH  /api/v1/squads/<squad_id>                        squad        401       403         403       200/403 200       200     200     200      403
+POST   /api/v1/squads/<squad_id>/members                squad        401       403         403       201/403 201       201     201     201      403
+DELETE /api/v1/squads/<squad_id>/members/<volunteer_id> squad        401       403         403       200/403 200       200     200     200      403
+POST   /api/v1/sessions                                 -            401       403         403       403     201       201     201     201      403
+GET    /api/v1/sessions                                 -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/sessions/<session_id>                    -            200       200         200       200     200       200     200     200      200
+PATCH  /api/v1/sessions/<session_id>                    -            401       403         403       403     200       200     200     200      403
+POST   /api/v1/sessions/<session_id>/cancel             -            401       403         403       403     200       200     200     200      403
+GET    /api/v1/sessions/<session_id>/staffing           -            200       200         200       200     200       200     200     200      200
+GET    /api/v1/sessions/<session_id>/bookings           -            401       403         403       403     200       200     200     200      404
+GET    /api/v1/sessions/<session_id>/audit              -            401       403         403       403     200       200     200     200      404
+POST   /api/v1/sessions/<session_id>/signups            volunteer    401       403         201/404   201/404 201       201     201     201      403
+POST   /api/v1/sessions/<session_id>/assignments        -            401       403         403       403     201       201     201     201      403
+POST   /api/v1/sessions/<session_id>/registrations      participant  401       201/422     403       403     201       201     201     201      422
+GET    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200     200     200      404
+PUT    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200     200     200      404
+DELETE /api/v1/registrations/<registration_id>          registration 401       403         403       403     200       200     200     200      404
+DELETE /api/v1/signups/<assignment_id>                  booking      401       403         200/404   200/404 200       200     200     200      404
+GET    /api/v1/assignments/<assignment_id>              booking      401       403         200/404   200/404 200       200     200     200      404
+POST   /api/v1/assignments/<assignment_id>/accept       proposal     401       403         200/404   200/404 200       200     200     200      404
+POST   /api/v1/assignments/<assignment_id>/decline      proposal     401       403         200/404   200/404 200       200     200     200      404
+POST   /api/v1/matching/runs                            -            401       403         403       403     202       202     202     202      403
+GET    /api/v1/matching/runs                            -            401       403         403       403     200       200     200     200      200
+GET    /api/v1/matching/runs/<run_id>                   -            401       403         403       403     200       200     200     200      404
+POST   /api/v1/participants                             -            201       201         201       201     201       201     201     201      201
+GET    /api/v1/participants/<participant_id>/export     participant  401       200/404     404       404     200       200     200     200      404
+DELETE /api/v1/participants/<participant_id>            participant  401       204/404     404       404     204       204     204     204      404
+GET    /api/v1/progress                                 -            401       403         403       403     200       200     200     200      200
+GET    /api/v1/progress.csv                             -            401       403         403       403     200       200     200     200      200
+POST   /api/v1/progress/targets                         -            401       403         403       403     202       202     202     202      202
+GET    /api/v1/imports/<import_id>                      -            401       403         403       403     200       200     404     404      404
+GET    /api/v1/hours                                    -            401       403         403       403     200       200     200     200      200
+GET    /api/v1/hours.csv                                -            401       403         403       403     200       200     200     200      200
+POST   /api/v1/me/feed-token                            -            401       403         201       201     403       403     403     403      403
+GET    /api/v1/users/<user_id>/scopes                   -            401       403         403       403     403       200     403     403      403
+PUT    /api/v1/users/<user_id>/scopes                   -            401       403         403       403     403       200     403     403      403
 """  # noqa: E501 - a table reads best one row a line
 # Notes on cells that are easy to misread:
 # - a squad leader is a volunteer: they see and change only their own profile and
@@ -100,59 +127,63 @@ POST   /api/v1/me/feed-token                            -            401       4
 # - registrations: organizers for anyone, a participant's login for that participant
 #   (API.md); another participant's id answers 422 like an id that names nobody;
 # - attendance is for the session's lead: a helper, a participant or another lead gets
-#   the same 404 as for a missing session (the roster shows participants' needs).
+#   the same 404 as for a missing session (the roster shows participants' needs);
+# - ward_b registering a ward A participant gets 422: a participant of other units is
+#   as unknown to them as an id that names nobody.
 
 # Pages: "login" redirects to the login page (with ?next=), "home" redirects to the home
 # page with a message, a number is the status, "ok" is any answer of a view that served
 # the caller (200, a redirect elsewhere, or a 422 for the empty form we send), and "out"
 # redirects to the login page without ?next= (the caller's own logins ended).
 PAGE_MATRIX = """
-method path                                                  object   anonymous participant volunteer leader  organizer admin
-GET    /me/profile                                           -        login     home        200       200     home      home
-GET    /me/password                                          -        login     200         200       200     200       200
-POST   /me/password                                          -        login     ok          ok        ok      ok        ok
-POST   /me/sign-out-everywhere                               -        login     out         out       out     out       out
-POST   /me/profile                                           -        login     home        ok        ok      home      home
-GET    /me/fits                                              -        login     home        200       200     home      home
-GET    /me/schedule                                          -        login     home        200       200     home      home
-POST   /me/sessions/<session_id>/signup                      -        login     home        ok        ok      home      home
-POST   /me/bookings/<assignment_id>/<action>                 proposal login     home        ok/404    ok/404  home      home
-POST   /me/calendar-link                                     -        login     home        200       200     home      home
-GET    /organize/                                            -        login     home        home      home    200       200
-GET    /organize/sessions/new                                -        login     home        home      home    200       200
-POST   /organize/sessions/new                                -        login     home        home      home    ok        ok
-GET    /organize/sessions/<session_id>                       -        login     home        home      home    200       200
-GET    /organize/sessions/<session_id>/edit                  -        login     home        home      home    200       200
-POST   /organize/sessions/<session_id>/edit                  -        login     home        home      home    ok        ok
-POST   /organize/sessions/<session_id>/cancel                -        login     home        home      home    ok        ok
-POST   /organize/sessions/<session_id>/assign                -        login     home        home      home    ok        ok
-POST   /organize/sessions/<session_id>/assign-squad          -        login     home        home      home    ok        ok
-GET    /organize/sessions/<session_id>/participants          -        login     home        home      home    200       200
-POST   /organize/sessions/<session_id>/participants          -        login     home        home      home    ok        ok
-GET    /organize/matching                                    -        login     home        home      home    200       200
-POST   /organize/matching                                    -        login     home        home      home    ok        ok
-GET    /organize/runs/<run_id>                               -        login     home        home      home    200       200
-GET    /organize/runs/<run_id>/progress                      -        login     home        home      home    200       200
-GET    /organize/volunteers/import                           -        login     home        home      home    200       200
-GET    /organize/imports/<import_id>                         -        login     home        home      home    200       200
-GET    /organize/imports/<import_id>/progress                -        login     home        home      home    200       200
-POST   /organize/volunteers/import                           -        login     home        home      home    ok        ok
-GET    /organize/participants/<participant_id>               -        login     home        home      home    200       200
-POST   /organize/participants/<participant_id>/calendar-link -        login     home        home      home    200       200
-POST   /organize/participants/<participant_id>/erase         -        login     home        home      home    ok        ok
-GET    /organize/participants/<participant_id>/export.json   -        login     home        home      home    200       200
-GET    /organize/progress                                    -        login     home        home      home    200       200
-POST   /organize/progress/targets                            -        login     home        home      home    ok        ok
-GET    /organize/progress.csv                                -        login     home        home      home    200       200
-GET    /organize/hours                                       -        login     home        home      home    200       200
-GET    /organize/hours.csv                                   -        login     home        home      home    200       200
-GET    /checkin/<session_id>                                 session  login     404         404       200/404 200       200
-POST   /checkin/<session_id>                                 session  login     404         404       ok/404  ok        ok
-GET    /admin/users                                          -        login     home        home      home    home      200
-POST   /admin/users/<user_id>                                -        login     home        home      home    home      ok
-POST   /admin/users/<user_id>/sign-out                       -        login     home        home      home    home      ok
-GET    /admin/reference                                      -        login     home        home      home    home      200
-POST   /admin/reference                                      -        login     home        home      home    home      ok
+method path                                                  object   anonymous participant volunteer leader  organizer admin ward_a province ward_b
+GET    /me/profile                                           -        login     home        200       200     home      home  home   home     home
+GET    /me/password                                          -        login     200         200       200     200       200   200    200      200
+POST   /me/password                                          -        login     ok          ok        ok      ok        ok    ok     ok       ok
+POST   /me/sign-out-everywhere                               -        login     out         out       out     out       out   out    out      out
+POST   /me/profile                                           -        login     home        ok        ok      home      home  home   home     home
+GET    /me/fits                                              -        login     home        200       200     home      home  home   home     home
+GET    /me/schedule                                          -        login     home        200       200     home      home  home   home     home
+POST   /me/sessions/<session_id>/signup                      -        login     home        ok        ok      home      home  home   home     home
+POST   /me/bookings/<assignment_id>/<action>                 proposal login     home        ok/404    ok/404  home      home  home   home     home
+POST   /me/calendar-link                                     -        login     home        200       200     home      home  home   home     home
+GET    /organize/                                            -        login     home        home      home    200       200   200    200      200
+GET    /organize/sessions/new                                -        login     home        home      home    200       200   200    200      200
+POST   /organize/sessions/new                                -        login     home        home      home    ok        ok    ok     ok       ok
+GET    /organize/sessions/<session_id>                       -        login     home        home      home    200       200   200    200      404
+GET    /organize/sessions/<session_id>/edit                  -        login     home        home      home    200       200   200    200      404
+POST   /organize/sessions/<session_id>/edit                  -        login     home        home      home    ok        ok    ok     ok       404
+POST   /organize/sessions/<session_id>/cancel                -        login     home        home      home    ok        ok    ok     ok       404
+POST   /organize/sessions/<session_id>/assign                -        login     home        home      home    ok        ok    ok     ok       404
+POST   /organize/sessions/<session_id>/assign-squad          -        login     home        home      home    ok        ok    ok     ok       404
+GET    /organize/sessions/<session_id>/participants          -        login     home        home      home    200       200   200    200      404
+POST   /organize/sessions/<session_id>/participants          -        login     home        home      home    ok        ok    ok     ok       404
+GET    /organize/matching                                    -        login     home        home      home    200       200   200    200      200
+POST   /organize/matching                                    -        login     home        home      home    ok        ok    ok     ok       ok
+GET    /organize/runs/<run_id>                               -        login     home        home      home    200       200   200    200      404
+GET    /organize/runs/<run_id>/progress                      -        login     home        home      home    200       200   200    200      404
+GET    /organize/volunteers/import                           -        login     home        home      home    200       200   200    200      200
+GET    /organize/imports/<import_id>                         -        login     home        home      home    200       200   404    404      404
+GET    /organize/imports/<import_id>/progress                -        login     home        home      home    200       200   404    404      404
+POST   /organize/volunteers/import                           -        login     home        home      home    ok        ok    ok     ok       ok
+GET    /organize/participants/<participant_id>               -        login     home        home      home    200       200   200    200      404
+POST   /organize/participants/<participant_id>/calendar-link -        login     home        home      home    200       200   200    200      404
+POST   /organize/participants/<participant_id>/erase         -        login     home        home      home    ok        ok    ok     ok       404
+GET    /organize/participants/<participant_id>/export.json   -        login     home        home      home    200       200   200    200      404
+GET    /organize/progress                                    -        login     home        home      home    200       200   200    200      200
+POST   /organize/progress/targets                            -        login     home        home      home    ok        ok    ok     ok       ok
+GET    /organize/progress.csv                                -        login     home        home      home    200       200   200    200      200
+GET    /organize/hours                                       -        login     home        home      home    200       200   200    200      200
+GET    /organize/hours.csv                                   -        login     home        home      home    200       200   200    200      200
+GET    /checkin/<session_id>                                 session  login     404         404       200/404 200       200   200    200      404
+POST   /checkin/<session_id>                                 session  login     404         404       ok/404  ok        ok    ok     ok       404
+GET    /admin/users                                          -        login     home        home      home    home      200   home   home     home
+POST   /admin/users/<user_id>                                -        login     home        home      home    home      ok    home   home     home
+POST   /admin/users/<user_id>/sign-out                       -        login     home        home      home    home      ok    home   home     home
+GET    /admin/reference                                      -        login     home        home      home    home      200   home   home     home
+POST   /admin/reference                                      -        login     home        home      home    home      ok    home   home     home
+GET    /admin/users/<user_id>/scopes                         -        login     home        home      home    home      200   home   home     home
+POST   /admin/users/<user_id>/scopes                         -        login     home        home      home    home      ok    home   home     home
 """  # noqa: E501 - a table reads best one row a line
 PAGE_PREFIXES = ("/me/", "/organize/", "/admin/", "/checkin/")
 
@@ -183,6 +214,7 @@ OTHER = {
 # Kinds whose ids must not reveal that someone exists: a refused caller gets for another's
 # id exactly what they get for an id that names nothing.
 PRIVATE_KINDS = {"volunteer", "booking", "proposal", "participant", "registration", "token"}
+SCOPED_ROLES = ("ward_a", "province", "ward_b")
 MISSING_ID = 999_999
 REFUSALS = {401, 403, 404}
 TARGETS_CSV = (
@@ -236,8 +268,12 @@ def cells(row: Row, role: str):
     else:
         yield "own", own, own_key
     yield "other", other, other_key
+    # An organizer outside the units sees a volunteer's public fields: the 403 for a change
+    # reveals nothing, and a missing id stays a 404.
+    out_of_units = role in SCOPED_ROLES and other == "403"
     if row.kind in PRIVATE_KINDS and other.isdigit() and int(other) in REFUSALS:
-        yield "missing", other, None
+        if not out_of_units:
+            yield "missing", other, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,6 +400,12 @@ def build_world(request, client) -> World:
         make_user("participant"),
     )
     organizer_headers = auth_headers(organizer)
+    import_second_province()
+    scoped = {
+        "ward_a": scoped_organizer(make_user, WARD_A),
+        "province": scoped_organizer(make_user, PROVINCE_P),
+        "ward_b": scoped_organizer(make_user, WARD_B),
+    }
     v1, leader_headers = make_volunteer(is_expert=True)
     v2, volunteer_headers = make_volunteer()
     v3, _ = make_volunteer()
@@ -423,6 +465,7 @@ def build_world(request, client) -> World:
         "leader": leader_headers,
         "organizer": organizer_headers,
         "admin": auth_headers(admin),
+        **{role: auth_headers(user) for role, user in scoped.items()},
     }
 
     def token_id(role: str) -> int:
@@ -442,6 +485,7 @@ def build_world(request, client) -> World:
             "leader": email(v1),
             "organizer": organizer.email,
             "admin": admin.email,
+            **{role: user.email for role, user in scoped.items()},
         },
         objects={
             "v1": {"volunteer_id": v1},
@@ -572,6 +616,7 @@ def _api_request(endpoint: str, w: World, o: dict) -> dict:
             }
         },
         "POST /api/v1/progress/targets": lambda: {"data": TARGETS_CSV, "content_type": "text/csv"},
+        "PUT /api/v1/users/<user_id>/scopes": lambda: {"json": {"units": []}},
     }
     return bodies[endpoint]() if endpoint in bodies else {}
 
