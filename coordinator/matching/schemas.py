@@ -39,6 +39,11 @@ class RunSchema(Schema):
     )
     kind = fields.String(required=True)
     ward = fields.String(allow_none=True)
+    units = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "the units a scoped organizer's run plans; null: all"},
+    )
     from_ = LocalDateTime(data_key="from", attribute="window_from", allow_none=True)
     to = LocalDateTime(attribute="window_to", allow_none=True)
     filled = fields.Integer(required=True)

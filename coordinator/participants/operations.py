@@ -12,6 +12,7 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
 from coordinator.people.models import Participant, ParticipantPrivate
+from coordinator.people.scopes import require_in_scope
 from coordinator.vocabularies.terms import unknown_codes
 
 
@@ -26,6 +27,8 @@ def create_participant(
             "Cần đồng ý xử lý dữ liệu / Consent to the processing of your data is required.",
         )
     require_ward(data["ward"], current=True)
+    if by_organizer:  # on someone's behalf, without their consent: only in one's own units
+        require_in_scope(data["ward"])
     unknown = unknown_codes("accessibility_skills", data.get("accessibility_needs", []))
     if unknown:
         raise Invalid.field("accessibility_needs", f"Không rõ / Unknown: {', '.join(unknown)}")

@@ -242,7 +242,7 @@ def test_a_ward_organizers_run_plans_only_that_wards_sessions(
     assert run["status"] == "finished" and run["proposals"]
     assert {p["session_id"] for p in run["proposals"]} == {session_a["id"]}
     assert session_b["id"] not in {u["session_id"] for u in run["unfilled_detail"]}
-    assert db.session.get(MatchingRun, run["id"]).units == [WARD_A]
+    assert db.session.get(MatchingRun, run["id"]).units == run["units"] == [WARD_A]
     # Ward B's organizer neither reads that run nor sees it listed.
     headers_b = auth_headers(scoped_organizer(make_user, WARD_B))
     assert client.get(f"/api/v1/matching/runs/{run['id']}", headers=headers_b).status_code == 404
@@ -330,3 +330,20 @@ def test_the_dashboard_lists_the_organizers_units_only(app, ward_b, make_user, m
     log_in(browser, scoped_organizer(make_user, WARD_A).email)
     page = text(browser.get("/organize/"))
     assert "Buổi Kim Liên" in page and "Buổi Bến Thành" not in page
+
+
+def test_an_organizer_registers_someone_without_consent_only_in_their_own_units(
+    client, world_b, make_user, auth_headers
+):
+    headers_a = auth_headers(scoped_organizer(make_user, WARD_A))
+    person = {"full_name": "Nguyễn Văn Nhờ", "target_group": "residents"}
+
+    elsewhere = client.post(
+        "/api/v1/participants", json={**person, "ward": WARD_B}, headers=headers_a
+    )
+    at_home = client.post(
+        "/api/v1/participants", json={**person, "ward": WARD_A}, headers=headers_a
+    )
+
+    assert elsewhere.status_code == 403 and elsewhere.json["error"] == "forbidden"
+    assert at_home.status_code == 201
