@@ -326,3 +326,38 @@ def test_sms_delivery_receipts_need_the_signed_callback_url(
 
     assert client.get(url + query).status_code == 200
     assert assigned_notice().delivery_status == "delivered"
+
+
+def test_the_preferences_page_chooses_channels_per_kind(
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    smtp,
+    providers,
+    daytime,
+):
+    volunteer_id = assign(client, make_session, make_volunteer, organizer_headers, daytime)
+    work(redis_client)
+    from coordinator.notifications.links import preferences_url
+
+    url = preferences_url("volunteer", volunteer_id).removeprefix("http://localhost:5000")
+    page = client.get(url)
+    assert 'name="channels-assigned"' in page.text
+    assert '<option value="zalo,sms,email" selected>' in page.text  # the default
+
+    kinds = ["assigned", "reminder_1d"]
+    saved = client.post(url, data={"kind": kinds, "channels-assigned": "sms,email"})
+    assert saved.status_code == 200 and '<option value="sms,email" selected>' in saved.text
+    assert routing.order_for("volunteer", volunteer_id, "assigned") == ("sms", "email")
+    assert routing.order_for("volunteer", volunteer_id, "reminder_1d") == ("zalo", "sms", "email")
+
+    session = session_starting(make_session, daytime.now + timedelta(days=12))
+    client.post(
+        f"/api/v1/sessions/{session['id']}/assignments",
+        json={"role": "helper", "volunteer_id": volunteer_id},
+        headers=organizer_headers,
+    )
+    work(redis_client)
+    assert [r.channel for r in notifications(kind="assigned")] == ["zalo", "sms"]
