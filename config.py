@@ -125,6 +125,9 @@ class Config:
         "ZALO_OAUTH_URL", "https://oauth.zaloapp.com/v4/oa/access_token"
     )
     ZALO_ZNS_PRICE_VND = _env_int("ZALO_ZNS_PRICE_VND", 300)
+    # A Zalo message not reported delivered this long after it was accepted goes by the
+    # next channel, once (0: never).
+    ZALO_DELIVERY_MINUTES = _env_int("ZALO_DELIVERY_MINUTES", 15)
     # Refresh the access token this long before it expires.
     ZALO_TOKEN_REFRESH_MARGIN_SECONDS = _env_int("ZALO_TOKEN_REFRESH_MARGIN_SECONDS", 600)
     # SMS through eSMS.vn's HTTP API (customer-care SMS with a registered brand name).

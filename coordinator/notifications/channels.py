@@ -5,9 +5,11 @@ provider's id for it or a classified failure.
     raises ChannelFailure(RETRYABLE | PERMANENT | WRONG_ADDRESS, code)
 
 RETRYABLE: the job's Retry backs off and sends again (same tracking id, same content).
-PERMANENT: the row is marked failed with `code` as its reason. WRONG_ADDRESS: this
-channel cannot reach this person (no Zalo account, a blocked number): the next channel
-in the person's order is tried at once.
+PERMANENT: this channel will not carry it (a refused template, a bad sender
+configuration, SMTP 5xx): the next channel is tried, and with none left the row is
+failed with `code` as its reason. WRONG_ADDRESS: this channel cannot reach this person
+(no Zalo account, a blocked number): the next channel in the person's order is tried at
+once.
 
 Implementations: `email` (the SMTP mailer), `zalo` (ZNS), `sms` (eSMS.vn). Errors
 never carry the address or the provider's text (which may quote it): only codes.
@@ -20,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlencode
 
 from flask import current_app
 
@@ -65,18 +68,17 @@ def get(name: str) -> Channel:
 def post(url: str, *, json_body=None, form=None, headers=None) -> tuple[int, dict]:
     """POST and read a JSON answer: (HTTP status, body). Network trouble and answers that
     are not JSON are RETRYABLE failures (nothing of the request is in the message)."""
+    # The URLs are configuration (https in production, loopback in tests).
     data = json.dumps(json_body).encode() if json_body is not None else None
     content_type = "application/json"
     if form is not None:
-        from urllib.parse import urlencode
-
         data, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
-    request = urllib.request.Request(  # noqa: S310 - the URL is configuration (https)
+    request = urllib.request.Request(  # noqa: S310  # nosec B310
         url, data=data, method="POST", headers={"Content-Type": content_type, **(headers or {})}
     )
     timeout = current_app.config["PROVIDER_TIMEOUT_SECONDS"]
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

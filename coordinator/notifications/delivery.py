@@ -24,16 +24,23 @@ import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from rq.exceptions import DuplicateJobError
 
-from coordinator.background import DELIVER_NOTIFICATION, MAIL_RETRY, enqueue
+from coordinator.background import (
+    CHECK_ZALO_DELIVERY,
+    DELIVER_NOTIFICATION,
+    MAIL_RETRY,
+    enqueue,
+)
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.notifications import channels, content, routing
 from coordinator.notifications.channels import (
+    PERMANENT,
     PHONE_CHANNELS,
     RETRYABLE,
-    WRONG_ADDRESS,
+    ZALO,
     ChannelFailure,
 )
 from coordinator.notifications.models import Notification, delivery_job_id
@@ -69,38 +76,30 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
         db.session.commit()
         log.info("notification %s (%s) dropped: %s", row.id, row.kind, reason)
         return f"dropped: {reason}"
-    session_id = row.session_id
+    session_id, kind = row.session_id, row.kind
     row.attempts += 1
     db.session.commit()  # the attempt, and a proposal's answer token, exist before the send
+    last_refusal = None
     for name, address in route:
         if name in PHONE_CHANNELS:
-            until = routing.hold_until(letter, now)
-            if until is not None:
-                return _hold(notification_id, until)
             if routing.over_budget(session_id, now):
                 log.info("notification %s: budget reached, not by %s", notification_id, name)
                 continue
+            until = routing.hold_until(letter, now)
+            if until is not None:
+                return _hold(notification_id, until)
         try:
             sent = channels.get(name).send(letter, address)
         except ChannelFailure as failure:
-            if failure.kind == WRONG_ADDRESS:
-                _refused(notification_id, name)
-                log.info(
-                    "notification %s: %s cannot reach (%s)", notification_id, name, failure.code
-                )
-                continue
             if failure.kind == RETRYABLE:
                 log.warning("notification %s by %s: %s", notification_id, name, failure.code)
                 raise
-            _finish(notification_id, status="failed", reason=failure.code[:40], channel=name)
-            log.warning(
-                "notification %s (%s) refused by %s: %s",
-                notification_id,
-                row.kind,
-                name,
-                failure.code,
-            )
-            return "failed"
+            # Not this channel (wrong address, or it refuses for good): the next one.
+            _refused(notification_id, name)
+            log.info("notification %s: not by %s (%s)", notification_id, name, failure.code)
+            if failure.kind == PERMANENT:
+                last_refusal = failure.code
+            continue
         # Recorded even if the row was dropped meanwhile: the message did go out.
         _finish(
             notification_id,
@@ -109,16 +108,63 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
             reason=None,
             channel=name,
             provider_message_id=sent.provider_message_id,
-            price_vnd=sent.price_vnd,
+            price_vnd=Notification.price_vnd + sent.price_vnd,  # a fallback adds up
             delivery_status="accepted",
         )
-        log.info("notification %s (%s) sent by %s", notification_id, row.kind, name)
+        log.info("notification %s (%s) sent by %s", notification_id, kind, name)
+        if name == ZALO:
+            _check_zalo_later(notification_id, now)
         return "sent"
-    _finish(notification_id, status="failed", reason="no_channel")
-    log.warning(
-        "notification %s (%s): no channel could reach the recipient", notification_id, row.kind
-    )
+    reason = (last_refusal or "no_channel")[:40]
+    _finish(notification_id, status="failed", reason=reason)
+    log.warning("notification %s (%s) not sent: %s", notification_id, kind, reason)
     return "failed"
+
+
+def _check_zalo_later(notification_id: int, now: datetime) -> None:
+    """Look again when ZALO_DELIVERY_MINUTES have passed: not delivered, next channel."""
+    minutes = current_app.config["ZALO_DELIVERY_MINUTES"]
+    if not minutes:
+        return
+    try:
+        enqueue(
+            CHECK_ZALO_DELIVERY,
+            notification_id,
+            queue="notifications",
+            job_id=f"ntf-{notification_id}-zalo-check",
+            unique=True,
+            retry=MAIL_RETRY,
+            at=now + timedelta(minutes=minutes),
+        )
+    except DuplicateJobError:
+        pass
+
+
+def fall_back_from_zalo(notification_id: int, now: datetime | None = None) -> str:
+    """A message Zalo accepted but never reported delivered goes by the next channel of
+    the person's order, once: Zalo joins the refused channels and the row is delivered
+    again (a retry of this job finds it scheduled and delivers it)."""
+    row = db.session.get(Notification, notification_id, with_for_update=True)
+    if row is None:
+        db.session.rollback()
+        return "missing"
+    refused = [c for c in row.refused_channels.split(",") if c]
+    if (
+        row.status == "sent"
+        and row.channel == ZALO
+        and row.delivery_status != "delivered"
+        and ZALO not in refused
+    ):
+        row.status, row.reason = "scheduled", "zalo_undelivered"
+        row.refused_channels = ",".join([*refused, ZALO])
+        db.session.commit()
+        log.info("notification %s: no Zalo delivery report, next channel", notification_id)
+        return deliver(notification_id, now)
+    if row.status == "scheduled" and row.reason == "zalo_undelivered":
+        db.session.rollback()
+        return deliver(notification_id, now)  # a retry of an interrupted fallback
+    db.session.rollback()
+    return "delivered" if row.delivery_status == "delivered" else f"nothing to do ({row.status})"
 
 
 def _refused(notification_id: int, channel: str) -> None:

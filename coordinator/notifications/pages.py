@@ -23,7 +23,13 @@ from coordinator.notifications.texts import TEXTS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
-TOKEN_IN_PATH = re.compile(r"(/notifications/(?:answer|unsubscribe|preferences)/)[^/\s?#\"']+")
+# Credentials in URLs, scrubbed from access logs: the links in messages, and the signature
+# in the delivery-report URL each SMS carries (webhooks.py).
+TOKEN_IN_PATH = re.compile(
+    r"(/notifications/(?:answer|unsubscribe|preferences)/|/webhooks/esms/\d+/)[^/\s?#\"']+"
+)
+# eSMS's delivery report names the phone number in its query string.
+PHONE_IN_QUERY = re.compile(r"([?&]phonenumber=)[^&\s\"']*", re.IGNORECASE)
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 # The channel orders a person can choose per kind of message (the first is the default).
 CHANNEL_ORDERS = {
@@ -129,7 +135,7 @@ class LinkTokenFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's business
             return True
-        cleaned = TOKEN_IN_PATH.sub(r"\1[redacted]", message)
+        cleaned = PHONE_IN_QUERY.sub(r"\1[redacted]", TOKEN_IN_PATH.sub(r"\1[redacted]", message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

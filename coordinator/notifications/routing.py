@@ -130,3 +130,29 @@ def over_budget(session_id: int | None, now: datetime) -> bool:
     budget = current_app.config.get("MESSAGE_BUDGET_VND")
     province = _province_of_session(session_id) if budget else None
     return province is not None and spent_vnd(province, now) >= budget
+
+
+def costs(month: datetime) -> list[tuple[str, str, int, int]]:
+    """(province, channel, messages, estimated VND) of the messages sent in the local
+    month of `month`, per province of their session (no session: "-")."""
+    start = month_start(month)
+    end = month_start(start + timedelta(days=32))
+    province = sa.func.coalesce(Ward.province_code, Ward.code, "-")
+    rows = db.session.execute(
+        sa.select(
+            province,
+            Notification.channel,
+            sa.func.count(Notification.id),
+            sa.func.coalesce(sa.func.sum(Notification.price_vnd), 0),
+        )
+        .outerjoin(TrainingSession, TrainingSession.id == Notification.session_id)
+        .outerjoin(Ward, Ward.code == TrainingSession.ward)
+        .where(
+            Notification.status == "sent",
+            Notification.sent_at >= start,
+            Notification.sent_at < end,
+        )
+        .group_by(province, Notification.channel)
+        .order_by(province, Notification.channel)
+    ).all()
+    return [(p, c or EMAIL, int(n), int(v)) for p, c, n, v in rows]

@@ -38,6 +38,7 @@ class Providers:
         self.refresh_token = "refresh-0"
         self.no_zalo: set[str] = set()  # phones (as sent) with no Zalo account
         self.rate_limit_next = 0  # answer this many ZNS requests with HTTP 429
+        self.zns_error: int | None = None  # answer every ZNS request with this error
         self.blocked_sms: set[str] = set()
         self.expires_in = 90000
 
@@ -76,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         if p.rate_limit_next:
             p.rate_limit_next -= 1
             return self._answer(429, {"error": -100, "message": "Too many requests"})
+        if p.zns_error is not None:
+            return self._answer(200, {"error": p.zns_error, "message": "Template ID invalid"})
         if self.headers.get("access_token") not in p.valid_access_tokens:
             return self._answer(200, {"error": -124, "message": "Access token invalid"})
         if body["phone"] in p.no_zalo:
@@ -132,7 +135,9 @@ def provider_servers(app):
         ZALO_REFRESH_TOKEN="refresh-0",
         ZALO_ZNS_URL=f"{base}/message/template",
         ZALO_OAUTH_URL=f"{base}/v4/oa/access_token",
-        ZALO_ZNS_TEMPLATES=json.dumps({"assigned": "300001", "reminder_1d": "300002"}),
+        ZALO_ZNS_TEMPLATES=json.dumps(
+            {"assigned": "300001", "reminder_1d": "300002", "session_changed": "300003"}
+        ),
         ESMS_API_URL=f"{base}/esms",
         ESMS_API_KEY="esms-api-key",
         ESMS_SECRET_KEY="esms-secret",

@@ -218,8 +218,17 @@ def test_a_job_run_twice_sends_once_and_a_retried_send_keeps_its_tracking_id(
 
 
 def test_quiet_hours_hold_zalo_and_sms_until_they_end_but_not_email(
-    client, make_session, make_volunteer, organizer_headers, redis_client, smtp, providers, clock
+    app,
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    smtp,
+    providers,
+    clock,
 ):
+    app.config["ZALO_DELIVERY_MINUTES"] = 0  # no fallback for want of a delivery report here
     tomorrow = datetime.now(LOCAL).date() + timedelta(days=1)
     clock.set(datetime.combine(tomorrow, time(22, 30), tzinfo=LOCAL).astimezone(UTC))
     volunteer_id = assign(client, make_session, make_volunteer, organizer_headers, clock)
@@ -324,7 +333,8 @@ def test_sms_delivery_receipts_need_the_signed_callback_url(
     assert client.get(other.replace(f"/{row.id + 1}/", f"/{row.id}/") + query).status_code == 401
     assert assigned_notice().delivery_status == "accepted"
 
-    assert client.get(url + query).status_code == 200
+    answer = client.get(url + query)
+    assert answer.status_code == 200 and answer.headers["X-Content-Type-Options"] == "nosniff"
     assert assigned_notice().delivery_status == "delivered"
 
 
@@ -361,3 +371,149 @@ def test_the_preferences_page_chooses_channels_per_kind(
     )
     work(redis_client)
     assert [r.channel for r in notifications(kind="assigned")] == ["zalo", "sms"]
+
+
+def test_no_phone_name_or_need_reaches_redis_a_log_or_a_provider_beyond_the_address(
+    client, make_session, organizer_headers, redis_client, smtp, providers, daytime, caplog
+):
+    from tests.app.test_sensitive_data import redis_contents
+
+    caplog.set_level(logging.DEBUG)
+    session = session_starting(make_session, daytime.now + timedelta(days=5))
+    created = client.post(
+        "/api/v1/participants",
+        json={
+            "full_name": "Markername Bảy",
+            "ward": "kim_lien",
+            "target_group": "residents",
+            "accessibility_needs": ["low_vision"],
+            "contact": "0987 000 333",
+            "guardian_contact": "0987 000 222",
+        },
+        headers=organizer_headers,
+    )
+    assert created.status_code == 201, created.json
+    registered = client.post(
+        f"/api/v1/sessions/{session['id']}/registrations",
+        json={"participant_id": created.json["id"]},
+        headers=organizer_headers,
+    )
+    assert registered.status_code == 201
+    providers.no_zalo.add("84987000222")  # the guardian has no Zalo: SMS
+    moved = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"venue": "Nhà văn hóa tổ 5"},
+        headers=organizer_headers,
+    )
+    assert moved.status_code == 200
+    work(redis_client)
+
+    [zns] = [r for r in providers.zns_requests if r["phone"] == "84987000222"]
+    [sms] = providers.sms_requests
+    assert sms["Phone"] == "0987000222"  # the guardian's, not the participant's own
+    for sent in (json.dumps(zns["template_data"], ensure_ascii=False), sms["Content"]):
+        assert "Markername" not in sent and "low_vision" not in sent and "Thị lực" not in sent
+        assert "Nhà văn hóa tổ 5" in sent
+    stored = redis_contents(redis_client)
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    for marker in ("987000222", "987000333", "987 000", "Markername"):
+        assert marker not in stored, marker
+        assert marker not in logged, marker
+
+
+def test_a_zalo_message_not_delivered_within_15_minutes_goes_by_the_next_channel_once(
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    smtp,
+    providers,
+    daytime,
+):
+    assign(client, make_session, make_volunteer, organizer_headers, daytime)
+    assign(client, make_session, make_volunteer, organizer_headers, daytime, email="c@example.vn")
+    work(redis_client)
+    first, second = notifications(kind="assigned")
+    assert (first.channel, second.channel) == ("zalo", "zalo")
+    event = {
+        "app_id": APP_ID,
+        "event_name": "user_received_message",
+        "timestamp": str(int(daytime.now.timestamp() * 1000)),
+        "message": {"msg_id": second.provider_message_id},
+    }
+    raw, headers = _signed(event)
+    assert client.post("/webhooks/zalo", data=raw, headers=headers).status_code == 200
+
+    daytime.advance(minutes=14)
+    work(redis_client)
+    assert providers.sms_requests == []
+    daytime.advance(minutes=1)
+    work(redis_client)
+    first, second = notifications(kind="assigned")
+    assert (first.status, first.channel, first.refused_channels) == ("sent", "sms", "zalo")
+    assert first.price_vnd == 300 + 800  # both sends are counted
+    assert (second.channel, second.delivery_status) == ("zalo", "delivered")  # no fallback
+    assert len(providers.sms_requests) == 1
+
+    daytime.advance(minutes=30)  # once: nothing more
+    work(redis_client)
+    assert len(providers.sms_requests) == 1 and smtp.messages == []
+
+
+def test_organizers_see_messages_and_estimated_cost_per_province_and_month(
+    app,
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    smtp,
+    providers,
+    daytime,
+):
+    assign(client, make_session, make_volunteer, organizer_headers, daytime)
+    providers.no_zalo.add("84987000111")
+    session = session_starting(make_session, daytime.now + timedelta(days=12))
+    volunteer_id, _ = make_volunteer(phone="0987 000 111")
+    client.post(
+        f"/api/v1/sessions/{session['id']}/assignments",
+        json={"role": "helper", "volunteer_id": volunteer_id},
+        headers=organizer_headers,
+    )
+    work(redis_client)
+    assert routing.costs(daytime.now) == [("01", "sms", 1, 800), ("01", "zalo", 1, 300)]
+    month = daytime.now.astimezone(LOCAL).strftime("%Y-%m")
+    result = app.test_cli_runner().invoke(args=["notifications", "costs", "--month", month])
+    assert result.exit_code == 0, result.output
+    assert "01\tsms\t1\t800" in result.output and "total\t\t2\t1100" in result.output
+
+
+def test_access_logs_keep_neither_the_callback_signature_nor_the_phone_number():
+    from coordinator.notifications.pages import LinkTokenFilter
+
+    line = '"GET /webhooks/esms/12/9f8e7d?SMSID=s-1&SendStatus=5&phonenumber=0901888484 HTTP/1.1"'
+    record = logging.LogRecord("werkzeug", logging.INFO, "", 0, line, None, None)
+    LinkTokenFilter().filter(record)
+    assert record.getMessage() == (
+        '"GET /webhooks/esms/12/[redacted]?SMSID=s-1&SendStatus=5&phonenumber=[redacted] HTTP/1.1"'
+    )
+
+
+def test_a_channel_that_refuses_for_good_hands_over_to_the_next(
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    smtp,
+    providers,
+    daytime,
+):
+    providers.zns_error = -109  # template id invalid: not a retry, not the person's fault
+    providers.blocked_sms.add("0912345678")
+    assign(client, make_session, make_volunteer, organizer_headers, daytime)
+    work(redis_client)
+    row = assigned_notice()
+    assert (row.status, row.channel, row.refused_channels) == ("sent", "email", "zalo,sms")
+    assert len(smtp.messages) == 1
