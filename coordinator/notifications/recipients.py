@@ -1,6 +1,6 @@
 """Who a message goes to: an address, a name and a language, per kind of recipient.
 
-Participants are reached at their guardian's address when one was given (a minor
+Participants are reached at their guardian's contact when one was given (a minor
 registered by an organizer), else at their own; a contact that is a phone number cannot
 be mailed but can get Zalo and SMS. Addresses are read here, at sending time, and never
 written into events, job arguments or logs.
@@ -56,7 +56,9 @@ def find(recipient_kind: str, recipient_id: int) -> Recipient | str:
         if participant is None or participant.erased_at is not None:
             return "gone"
         private = participant.private
-        contacts = (private.guardian_contact, private.contact) if private else ()
+        # A guardian's contact, when given, is the only one: a minor is not messaged
+        # directly, by any channel.
+        contacts = () if private is None else (private.guardian_contact or private.contact,)
         address = next((c for c in map(_email, contacts) if c), None)
         phone = next((c for c in map(e164_or_none, contacts) if c), None)
         name, locale = participant.full_name, participant.locale
