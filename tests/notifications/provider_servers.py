@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -39,6 +41,10 @@ class Providers:
         self.no_zalo: set[str] = set()  # phones (as sent) with no Zalo account
         self.rate_limit_next = 0  # answer this many ZNS requests with HTTP 429
         self.zns_error: int | None = None  # answer every ZNS request with this error
+        # Accept the next ZNS message, then SIGKILL the RQ work-horse that sent it before
+        # answering: it dies between the provider's acceptance and our commit.
+        self.kill_after_accept = False
+        self.killed: list[int] = []
         self.blocked_sms: set[str] = set()
         self.expires_in = 90000
 
@@ -87,6 +93,14 @@ class _Handler(BaseHTTPRequestHandler):
         if tracking not in p.zns_sent:  # ZNS de-duplicates on tracking_id
             p.zns_sent[tracking] = {**body, "msg_id": f"zns-msg-{next(p.ids)}"}
         msg_id = p.zns_sent[tracking]["msg_id"]
+        if p.kill_after_accept:
+            from tests.notifications.notification_helpers import wait_until_dead, work_horse_pid
+
+            p.kill_after_accept = False
+            horse = work_horse_pid()
+            p.killed.append(horse)
+            os.kill(horse, signal.SIGKILL)
+            wait_until_dead(horse)
         self._answer(200, {"error": 0, "message": "Success", "data": {"msg_id": msg_id}})
 
     def _oauth(self, p: Providers, form: dict) -> None:

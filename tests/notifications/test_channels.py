@@ -517,3 +517,42 @@ def test_a_channel_that_refuses_for_good_hands_over_to_the_next(
     row = assigned_notice()
     assert (row.status, row.channel, row.refused_channels) == ("sent", "email", "zalo,sms")
     assert len(smtp.messages) == 1
+
+
+@pytest.mark.slow
+def test_a_work_horse_killed_after_zalo_accepted_is_retried_and_zalo_delivers_once(
+    app,
+    client,
+    runner,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    providers,
+    daytime,
+):
+    app.config["QUIET_HOURS"] = "00:00-00:00"  # RQ's retry time is the real clock's
+    assign(client, make_session, make_volunteer, organizer_headers, daytime)
+    work(redis_client, queues=("default",))  # plan; the notifications queue waits
+    providers.kill_after_accept = True
+
+    # A real forking worker (flask worker): its horse dies after ZNS accepted the message
+    # and before our commit.
+    db.session.remove()
+    result = runner.invoke(args=["worker", "--burst", "--queues", "notifications"])
+    assert result.exit_code == 0, result.output
+    assert len(providers.killed) == 1 and len(providers.zns_sent) == 1
+    row = assigned_notice()
+    assert (row.status, row.attempts) == ("scheduled", 1)
+    retry_at = ScheduledJobRegistry("notifications", connection=redis_client).get_scheduled_time(
+        row.job_id
+    )
+
+    daytime.set(retry_at)
+    result = runner.invoke(args=["worker", "--burst", "--queues", "notifications"])
+    assert result.exit_code == 0, result.output
+    row = assigned_notice()
+    assert (row.status, row.channel, row.attempts) == ("sent", "zalo", 2)
+    # The retry carried the same tracking id, and ZNS delivers a tracking id once.
+    assert [r["tracking_id"] for r in providers.zns_requests] == [str(row.id)] * 2
+    assert len(providers.zns_sent) == 1
