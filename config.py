@@ -118,6 +118,46 @@ class Config:
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
+    # Channels beside email (notifications/channels.py). Local time when nothing goes out
+    # by Zalo or SMS (held until it ends, unless the session starts within 2 hours).
+    QUIET_HOURS = os.environ.get("QUIET_HOURS", "21:00-07:00")
+    # Monthly cap per province of the estimated cost of Zalo and SMS messages; reached:
+    # email instead. Unset: no cap.
+    MESSAGE_BUDGET_VND = _env_int("MESSAGE_BUDGET_VND", 0) or None
+    # Zalo Notification Service (ZNS) through the Official Account's app. Unset
+    # ZALO_APP_ID: no Zalo channel.
+    ZALO_APP_ID = os.environ.get("ZALO_APP_ID")
+    ZALO_APP_SECRET = os.environ.get("ZALO_APP_SECRET")  # the secret_key header of a refresh
+    ZALO_OA_SECRET = os.environ.get("ZALO_OA_SECRET")  # signs webhook events (X-ZEvent-Signature)
+    ZALO_REFRESH_TOKEN = os.environ.get("ZALO_REFRESH_TOKEN")  # seeds zalo_oa_tokens once
+    # kind of message -> approved ZNS template id, e.g. {"reminder_1d": "312345"}; a kind
+    # without a template is not sent by Zalo.
+    ZALO_ZNS_TEMPLATES = os.environ.get("ZALO_ZNS_TEMPLATES", "{}")
+    ZALO_ZNS_URL = os.environ.get(
+        "ZALO_ZNS_URL", "https://business.openapi.zalo.me/message/template"
+    )
+    ZALO_OAUTH_URL = os.environ.get(
+        "ZALO_OAUTH_URL", "https://oauth.zaloapp.com/v4/oa/access_token"
+    )
+    ZALO_ZNS_PRICE_VND = _env_int("ZALO_ZNS_PRICE_VND", 300)
+    # A Zalo message not reported delivered this long after it was accepted goes by the
+    # next channel, once (0: never).
+    ZALO_DELIVERY_MINUTES = _env_int("ZALO_DELIVERY_MINUTES", 15)
+    # Refresh the access token this long before it expires.
+    ZALO_TOKEN_REFRESH_MARGIN_SECONDS = _env_int("ZALO_TOKEN_REFRESH_MARGIN_SECONDS", 600)
+    # SMS through eSMS.vn's HTTP API (customer-care SMS with a registered brand name).
+    # Unset ESMS_API_KEY: no SMS channel.
+    ESMS_API_URL = os.environ.get(
+        "ESMS_API_URL",
+        "https://rest.esms.vn/MainService.svc/json/SendMultipleMessage_V4_post_json/",
+    )
+    ESMS_API_KEY = os.environ.get("ESMS_API_KEY")
+    ESMS_SECRET_KEY = os.environ.get("ESMS_SECRET_KEY")
+    ESMS_BRANDNAME = os.environ.get("ESMS_BRANDNAME")
+    ESMS_SMS_TYPE = os.environ.get("ESMS_SMS_TYPE", "2")  # 2: customer care (eSMS's code)
+    ESMS_PRICE_VND = _env_int("ESMS_PRICE_VND", 800)
+    PROVIDER_TIMEOUT_SECONDS = _env_int("PROVIDER_TIMEOUT_SECONDS", 15)
+
     # Rate limits per client address (Flask-Limiter notation, ";" between limits). Counted
     # in Redis; in each process's memory while Redis is down.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)

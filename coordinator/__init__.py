@@ -82,6 +82,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.imports import pages as imports_pages
     from coordinator.matching import pages as matching_pages
     from coordinator.notifications import pages as notification_pages
+    from coordinator.notifications import webhooks as notification_webhooks
     from coordinator.participants import pages as participants_pages
     from coordinator.people import admin_pages
     from coordinator.people import pages as people_pages
@@ -113,6 +114,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(calendar_views.bp)
     extensions.csrf.exempt(calendar_views.bp)  # GET-only feeds, no cookies
     notification_pages.init_app(app)  # links in mails; the token in the URL is the credential
+    notification_webhooks.init_app(app)  # providers' delivery reports, checked by signature
     log_scrub.install()  # private feed tokens never reach a log line
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)

@@ -20,6 +20,7 @@ RUN_MATCHING = "jobs.matching.run_matching"
 REPAIR_SEAT = "jobs.matching.repair_seat"
 DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
 SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
+CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
 JOB_PATHS = (
     PROCESS_EVENT,
@@ -27,6 +28,7 @@ JOB_PATHS = (
     REPAIR_SEAT,
     DELIVER_NOTIFICATION,
     SWEEP_NOTIFICATIONS,
+    CHECK_ZALO_DELIVERY,
     RUN_IMPORT,
 )
 

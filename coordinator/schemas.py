@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import fields, validate
 
+from coordinator.phones import PhoneRefused, looks_like_phone, to_e164
 from coordinator.text import MESSAGES, TextRefused, clean_text
 
 SLUG = validate.Regexp(
@@ -190,3 +191,41 @@ class ClockTime(fields.String):
         if value is None:
             return None
         return f"{value // 60:02d}:{value % 60:02d}"
+
+
+class Phone(Text):
+    """A Vietnamese mobile number, stored in E.164 (`coordinator.phones`: libphonenumber's
+    data decides, not a pattern of ours)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("validate", validate.Length(max=40))
+        kwargs.setdefault(
+            "metadata",
+            {"description": "Vietnamese mobile number; stored and returned in E.164 (+84...)"},
+        )
+        super().__init__(multiline=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return to_e164(text)
+        except PhoneRefused as refused:
+            raise ma.ValidationError(str(refused)) from None
+
+
+class Contact(Text):
+    """Phone or email: a contact with no '@' and no letters is a phone number and must be a
+    Vietnamese mobile number (stored in E.164); anything else is kept as typed."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("validate", validate.Length(max=320))
+        super().__init__(multiline=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not looks_like_phone(text):
+            return text
+        try:
+            return to_e164(text)
+        except PhoneRefused as refused:
+            raise ma.ValidationError(str(refused)) from None

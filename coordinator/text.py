@@ -32,9 +32,6 @@ _CONTROL = re.compile("[\x01-\x1f\x7f]")  # NUL is refused on its own, first
 _CONTROL_BUT_TAB_AND_LF = re.compile("[\x01-\x08\x0b-\x1f\x7f]")
 _HEADER_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")  # \s covers every Unicode line break
 
-# A phone number as the API's schema and the page forms accept it (after clean_text, so
-# `$` cannot let a final line break through).
-PHONE_PATTERN = r"^\+?[0-9 .()-]{6,40}$"
 
 MESSAGES = {
     "nul": "Không được chứa ký tự NUL / NUL characters are not allowed.",

@@ -14,6 +14,13 @@ def deliver_notification(notification_id: int) -> str:
         return delivery.deliver(notification_id)
 
 
+def check_zalo_delivery(notification_id: int) -> str:
+    """Zalo did not report this message delivered in time: send it by the next channel,
+    once (the delivery commits)."""
+    with job_context():
+        return delivery.fall_back_from_zalo(notification_id)
+
+
 def sweep_notifications() -> int:
     """Re-enqueue overdue messages whose job is gone and schedule the next sweep."""
     with job_context():

@@ -15,8 +15,15 @@ RECIPIENT_KINDS = ("volunteer", "participant", "user")
 LIVE_NOTIFICATION = "status <> 'dropped'"
 
 
-def delivery_job_id(notification_id: int) -> str:
-    """The RQ job id of a row's delivery: one job per row, so Redis refuses a second."""
+CHANNELS = ("zalo", "sms", "email")
+DELIVERY_STATUSES = ("accepted", "delivered", "undelivered")
+
+
+def delivery_job_id(notification_id: int, held_until: datetime | None = None) -> str:
+    """The RQ job id of a row's delivery: one job per row, so Redis refuses a second. A
+    message held for quiet hours gets one more job, for the hold's end."""
+    if held_until is not None:
+        return f"ntf-{notification_id}-held-{int(held_until.timestamp())}"
     return f"ntf-{notification_id}"
 
 
@@ -61,10 +68,51 @@ class Notification(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How it went out (see notifications/channels.py): the channel, the provider's id for
+    # the message (ZNS msg_id, eSMS SMSID, our Message-ID for mail), its estimated price
+    # in VND, and what the provider's delivery callback said.
+    channel: Mapped[str | None] = mapped_column(sa.String(10))
+    provider_message_id: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    price_vnd: Mapped[int] = mapped_column(default=0)
+    delivery_status: Mapped[str | None] = mapped_column(sa.String(20))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Channels that answered "not this address" (no Zalo account...), comma-separated:
+    # a retry goes straight to the next one.
+    refused_channels: Mapped[str] = mapped_column(sa.String(40), default="")
+    # Held for quiet hours until then (its own job, `delivery_job_id(id, held_until)`).
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def job_id(self) -> str:
-        return delivery_job_id(self.id)
+        return delivery_job_id(self.id, self.held_until)
+
+
+class ChannelChoice(db.Model):
+    """The channels one recipient wants for one kind of message, in order (absent row:
+    the default, Zalo then SMS then email)."""
+
+    __tablename__ = "notification_channel_choices"
+    __table_args__ = (sa.CheckConstraint(f"recipient_kind IN {RECIPIENT_KINDS!r}", name="kind"),)
+
+    recipient_kind: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    channels: Mapped[str] = mapped_column(sa.String(40))  # "zalo,sms,email"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ZaloToken(db.Model):
+    """The Zalo Official Account's OAuth tokens (one row). Zalo rotates the refresh token
+    on every refresh (the old one stops working), so it lives in the database, not in
+    configuration or Redis: ZALO_REFRESH_TOKEN only seeds the first row."""
+
+    __tablename__ = "zalo_oa_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(sa.Text)
+    refresh_token: Mapped[str] = mapped_column(sa.Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class NotificationOptOut(db.Model):

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
-from coordinator.notifications import answers, preferences
+from coordinator.notifications import answers, preferences, routing
 from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
@@ -23,8 +23,21 @@ from coordinator.notifications.texts import TEXTS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
-TOKEN_IN_PATH = re.compile(r"(/notifications/(?:answer|unsubscribe|preferences)/)[^/\s?#\"']+")
+# Credentials in URLs, scrubbed from access logs: the links in messages, and the signature
+# in the delivery-report URL each SMS carries (webhooks.py).
+TOKEN_IN_PATH = re.compile(
+    r"(/notifications/(?:answer|unsubscribe|preferences)/|/webhooks/esms/\d+/)[^/\s?#\"']+"
+)
+# eSMS's delivery report names the phone number in its query string.
+PHONE_IN_QUERY = re.compile(r"([?&]phonenumber=)[^&\s\"']*", re.IGNORECASE)
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+# The channel orders a person can choose per kind of message (the first is the default).
+CHANNEL_ORDERS = {
+    "zalo,sms,email": ("Zalo, nếu không có thì SMS, rồi email", "Zalo, else SMS, then email"),
+    "zalo,email": ("Zalo, nếu không có thì email", "Zalo, else email"),
+    "sms,email": ("SMS, nếu không được thì email", "SMS, else email"),
+    "email": ("Chỉ email", "Email only"),
+}
 
 
 @bp.after_request
@@ -90,6 +103,10 @@ def preferences_page(token: str) -> ResponseReturnValue:
     saved = request.method == "POST"
     if saved:
         preferences.save(recipient_kind, recipient_id, set(request.form.getlist("kind")))
+        for kind in kinds_for(recipient_kind):
+            order = request.form.get(f"channels-{kind.code}", "")
+            if order in CHANNEL_ORDERS:
+                routing.set_order(recipient_kind, recipient_id, kind.code, order.split(","))
         db.session.commit()
     disabled = preferences.disabled_kinds(recipient_kind, recipient_id)
     choices = [
@@ -98,10 +115,16 @@ def preferences_page(token: str) -> ResponseReturnValue:
             "vi": TEXTS["vi"][f"kind.{kind.code}"],
             "en": TEXTS["en"][f"kind.{kind.code}"],
             "enabled": kind.code not in disabled,
+            "channels": ",".join(routing.order_for(recipient_kind, recipient_id, kind.code)),
         }
         for kind in kinds_for(recipient_kind)
     ]
-    return render_template("notifications/preferences.html", choices=choices, saved=saved)
+    return render_template(
+        "notifications/preferences.html",
+        choices=choices,
+        saved=saved,
+        orders=CHANNEL_ORDERS,
+    )
 
 
 class LinkTokenFilter(logging.Filter):
@@ -112,7 +135,7 @@ class LinkTokenFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's business
             return True
-        cleaned = TOKEN_IN_PATH.sub(r"\1[redacted]", message)
+        cleaned = PHONE_IN_QUERY.sub(r"\1[redacted]", TOKEN_IN_PATH.sub(r"\1[redacted]", message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

@@ -29,8 +29,13 @@ def sweep() -> int:
     """Re-enqueue overdue messages whose job is gone, mark those whose retries ran out,
     and schedule the next sweep. Returns how many were enqueued again (flushes)."""
     ids = delivery.overdue(clock())
+    held = dict(
+        db.session.execute(
+            sa.select(Notification.id, Notification.held_until).where(Notification.id.in_(ids))
+        ).all()
+    )
     db.session.rollback()  # end the read before writing (SQLite: one writer)
-    status = {i: _job_status(delivery_job_id(i)) for i in ids}
+    status = {i: _job_status(delivery_job_id(i, held.get(i))) for i in ids}
     delivery.give_up([i for i in ids if status[i] == JobStatus.FAILED])
     resent = schedule_deliveries([i for i in ids if status[i] is None])
     ensure_sweep()
@@ -50,19 +55,20 @@ def schedule_deliveries(notification_ids: list[int]) -> int:
     if not notification_ids:
         return 0
     rows = db.session.execute(
-        sa.select(Notification.id, Notification.scheduled_for).where(
+        sa.select(Notification.id, Notification.scheduled_for, Notification.held_until).where(
             Notification.id.in_(notification_ids), Notification.status == "scheduled"
         )
     ).all()
     now, created = clock(), 0
-    for notification_id, scheduled_for in rows:
+    for notification_id, planned_for, held_until in rows:
+        scheduled_for = held_until or planned_for
         due = scheduled_for is None or scheduled_for <= now
         try:
             enqueue(
                 DELIVER_NOTIFICATION,
                 notification_id,
                 queue=QUEUE,
-                job_id=delivery_job_id(notification_id),
+                job_id=delivery_job_id(notification_id, held_until),
                 unique=True,
                 retry=MAIL_RETRY,
                 at=None if due else scheduled_for,

@@ -7,7 +7,14 @@ from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired as _DataRequired
 from wtforms.validators import Optional
 
-from coordinator.web.forms import CheckboxList, DataRequired, FlaskForm, Length, TextField
+from coordinator.web.forms import (
+    PHONE_CONTACT,
+    CheckboxList,
+    DataRequired,
+    FlaskForm,
+    Length,
+    TextField,
+)
 
 
 class ParticipantForm(FlaskForm):
@@ -15,9 +22,12 @@ class ParticipantForm(FlaskForm):
     ward = SelectField(_l("Ward where you live"), validators=[DataRequired()])
     target_group = SelectField(_l("You are"), validators=[DataRequired()])
     accessibility_needs = CheckboxList(_l("Support you need"), validate_choice=True)
-    contact = TextField(_l("Phone or email (optional)"), validators=[Optional(), Length(max=320)])
+    contact = TextField(
+        _l("Phone or email (optional)"), validators=[Optional(), Length(max=320), PHONE_CONTACT]
+    )
     guardian_contact = TextField(
-        _l("Guardian's phone or email (for a minor)"), validators=[Optional(), Length(max=320)]
+        _l("Guardian's phone or email (for a minor)"),
+        validators=[Optional(), Length(max=320), PHONE_CONTACT],
     )
     consent = BooleanField(
         _l("I agree that the organizers keep these details to run the sessions"),

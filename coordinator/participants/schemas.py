@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from coordinator.schemas import Bool, Schema, SlugList, Text
+from coordinator.schemas import Bool, Contact, Schema, SlugList, Text
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
@@ -15,12 +15,10 @@ class ParticipantCreateSchema(Schema):
     )
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
     accessibility_needs = SlugList(load_default=list)
-    contact = Text(
-        multiline=False,
-        validate=validate.Length(max=320),
-        metadata={"description": "Phone or email"},
+    contact = Contact(
+        metadata={"description": "Phone or email; a Vietnamese mobile number is stored in E.164"}
     )
-    guardian_contact = Text(multiline=False, validate=validate.Length(max=320))
+    guardian_contact = Contact(metadata={"description": "Phone or email, as `contact`"})
     consent = Bool(
         load_default=False,
         metadata={"description": "Required (true) when a participant registers themselves."},

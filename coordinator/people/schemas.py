@@ -11,11 +11,11 @@ from coordinator.schemas import (
     Bool,
     ClockTime,
     LocalDateTime,
+    Phone,
     Schema,
     SlugList,
     Text,
 )
-from coordinator.text import PHONE_PATTERN
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
@@ -99,11 +99,7 @@ def _availability_list(**kwargs) -> fields.List:
 class VolunteerCreateSchema(Schema):
     full_name = PlainText(1, 200, required=True)
     email = fields.Email(required=True, validate=validate.Length(max=320))
-    phone = Text(
-        multiline=False,
-        allow_none=True,
-        validate=validate.Regexp(PHONE_PATTERN, error="Not a phone number."),
-    )
+    phone = Phone(allow_none=True)
     home_ward = fields.String(
         required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"}
     )

@@ -25,7 +25,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired as _DataRequired
-from wtforms.validators import EqualTo, Optional, Regexp
+from wtforms.validators import EqualTo, Optional, Regexp, ValidationError
 from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange as _NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
@@ -35,7 +35,8 @@ from coordinator.extensions import db
 from coordinator.geography.models import Ward
 from coordinator.geography.operations import exists_today
 from coordinator.people.scopes import OutOfScope, scope_of
-from coordinator.text import PHONE_PATTERN, TextRefused, clean_text, vietnamese_sort_key
+from coordinator.phones import PhoneRefused, looks_like_phone, to_e164
+from coordinator.text import TextRefused, clean_text, vietnamese_sort_key
 from coordinator.vocabularies.terms import vocabulary
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # the largest file an upload form accepts
@@ -75,11 +76,29 @@ def NumberRange(min: int, max: int) -> _NumberRange:  # noqa: N802, A002
 # The same shape the API's marshmallow Email field accepts; the mailbox itself is proved
 # by the messages we send, not by a pattern.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an email address."))
-# The pattern of the API's phone field (after TextField's rule, as there).
-PHONE = Regexp(
-    PHONE_PATTERN,
-    message=_l("Enter a phone number: digits, spaces and + . ( ) -, 6 to 40 characters."),
-)
+
+
+class _Phone:
+    """A Vietnamese mobile number, as the API's `Phone` field takes it (libphonenumber
+    decides); the field's data becomes E.164. `contact=True`: only a value with no '@' and
+    no letters is read as a phone number (the API's `Contact`)."""
+
+    message = _l("Enter a Vietnamese mobile number, e.g. 0912 345 678 or +84 912 345 678.")
+
+    def __init__(self, contact: bool = False):
+        self.contact = contact
+
+    def __call__(self, form, field) -> None:
+        if not field.data or (self.contact and not looks_like_phone(field.data)):
+            return
+        try:
+            field.data = to_e164(field.data)
+        except PhoneRefused:
+            raise ValidationError(self.message) from None
+
+
+PHONE = _Phone()
+PHONE_CONTACT = _Phone(contact=True)
 _REFUSED_TEXT = {
     "nul": _l("NUL characters are not allowed."),
     "control": _l("Line breaks, tabs and other control characters are not allowed here."),

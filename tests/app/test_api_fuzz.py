@@ -47,6 +47,8 @@ DOCUMENT_CANNOT_SAY = [
     r"password: A password is required to sign up\.",  # anonymous sign-up
     r"consent: Consent to the processing of your data is required\.",  # self-registration
     r"starts_at: A session must start in the future\.",
+    # libphonenumber's numbering plan, which no pattern in a document states.
+    r"(phone|contact|guardian_contact): Not a Vietnamese mobile number \(.*\)\.",
 ]
 _CANNOT_SAY = re.compile("|".join(f"(?:{rule})" for rule in DOCUMENT_CANNOT_SAY), re.DOTALL)
 

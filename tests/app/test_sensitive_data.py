@@ -5,6 +5,7 @@ result, no public page or feed, no API answer to a role that may not see them.""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle  # nosec B403 - reads back what our own jobs stored in the test's Redis
 import zlib
@@ -22,7 +23,8 @@ NEED = "markerneed7c1e"  # an admin-added need code: it appears only where needs
 CONTACT = "marker.contact.7c1e@example.vn"
 GUARDIAN = "marker-guardian-7c1e@example.vn"
 NAME = "Markername Họ Bảy"
-MARKERS = (NEED, CONTACT, GUARDIAN, "Markername")
+PHONE = "0987 654 021"  # a second participant's own contact: messaged by Zalo, then SMS
+MARKERS = (NEED, CONTACT, GUARDIAN, "Markername", "987654021", "987 654 021")
 
 
 def redis_contents(client) -> str:
@@ -64,11 +66,29 @@ def _visible(text: str) -> list[str]:
     return [marker for marker in MARKERS if marker in text]
 
 
+@pytest.fixture
+def providers(app):
+    """Zalo and eSMS answering on loopback, so the worker sends by phone too."""
+    from tests.notifications.provider_servers import provider_servers
+
+    yield from provider_servers(app)
+
+
 @pytest.mark.slow
 def test_planted_markers_stay_out_of_logs_jobs_public_pages_and_strangers_answers(
-    app, client, make_session, make_volunteer, organizer_headers, redis_client, tmp_path, caplog
+    app,
+    client,
+    make_session,
+    make_volunteer,
+    organizer_headers,
+    redis_client,
+    tmp_path,
+    caplog,
+    providers,
 ):
     caplog.set_level(logging.DEBUG)
+    app.config["QUIET_HOURS"] = "00:00-00:00"  # none: whatever the hour the test runs at
+    providers.no_zalo.add("84987654021")  # Zalo says no account: SMS
     db.session.add(VocabularyTerm(vocabulary="accessibility_skills", code=NEED, label="Cần X"))
     db.session.commit()
     session = session_starting(make_session, utcnow() + timedelta(days=3))
@@ -96,6 +116,26 @@ def test_planted_markers_stay_out_of_logs_jobs_public_pages_and_strangers_answer
         headers=organizer_headers,
     )
     assert registration.status_code == 201
+    by_phone = client.post(
+        "/api/v1/participants",
+        json={
+            "full_name": "Markername Tám",
+            "ward": "kim_lien",
+            "target_group": "residents",
+            "accessibility_needs": [NEED],
+            "contact": PHONE,
+        },
+        headers=organizer_headers,
+    )
+    assert by_phone.status_code == 201 and not _visible(by_phone.get_data(as_text=True))
+    assert (
+        client.post(
+            f"/api/v1/sessions/{session['id']}/registrations",
+            json={"participant_id": by_phone.json["id"]},
+            headers=organizer_headers,
+        ).status_code
+        == 201
+    )
     moved = client.patch(
         f"/api/v1/sessions/{session['id']}",
         json={"venue": "Nhà văn hóa tổ 5"},
@@ -113,6 +153,12 @@ def test_planted_markers_stay_out_of_logs_jobs_public_pages_and_strangers_answer
     assert "processed event" in worker_log and "matching" in worker_log  # it did the work
     mail = [path.read_text() for path in (tmp_path / "worker-outbox").iterdir()]
     assert any(f"<{GUARDIAN}>" in message for message in mail)  # her notice of the move
+    # The other one's notice went by phone: Zalo had no account, so SMS; the providers
+    # got the number (that is their job) and nothing else of hers.
+    assert [r["phone"] for r in providers.zns_requests] == ["84987654021"]
+    [sms] = providers.sms_requests
+    assert sms["Phone"] == "0987654021" and not _visible(sms["Content"])
+    assert not _visible(json.dumps(providers.zns_requests[0]["template_data"]))
 
     # The staff who need to know do: the lead sees the need on the session's roster.
     roster = client.get(f"/api/v1/sessions/{session['id']}/attendance", headers=lead_headers)

@@ -220,7 +220,7 @@ def test_private_volunteer_feed_shows_role_venue_mates_lead_contact_and_a_remind
     assert "Vai trò / Role: Hỗ trợ" in description
     assert str(event["LOCATION"]).startswith("Nhà văn hóa phường Kim Liên")
     assert "Cùng đội / Squad-mates: Hùng, Mai" in description
-    assert "Trần Văn Hùng — 0901234567 · hung@example.vn" in description
+    assert "Trần Văn Hùng — +84901234567 · hung@example.vn" in description  # E.164
     assert "Đức" not in description  # not my own mate
     (alarm,) = event.walk("VALARM")
     assert str(alarm["ACTION"]) == "DISPLAY"

@@ -74,14 +74,16 @@ def test_no_feed_leaks_participants_or_volunteer_contacts(
     for path, text in bodies.items():
         for marker in PARTICIPANT_MARKERS:
             assert marker not in text, (path, marker)
-        assert "mkhelpmail7q" not in text and "0999777222" not in text, path  # not a lead
+        assert "mkhelpmail7q" not in text and "999777222" not in text, path  # not a lead
         assert "MKHELPSUR" not in text, path  # squad-mates show by first name only
         assert "ATTENDEE" not in text, path
     for path in public | {outsider, *participant_feeds}:
-        for secret in ("mkleadmail7q", "0999777111", "MKLEADSUR", "Mklfirst", "Mkoutsider"):
+        for secret in ("mkleadmail7q", "999777111", "MKLEADSUR", "Mklfirst", "Mkoutsider"):
             assert secret not in bodies[path], (path, secret)
     # The helper's private feed does carry the lead's contact, as intended.
-    assert any("mkleadmail7q" in bodies[p] and "0999777111" in bodies[p] for p in booked_with_lead)
+    assert any(
+        "mkleadmail7q" in bodies[p] and "+84999777111" in bodies[p] for p in booked_with_lead
+    )
 
 
 def test_public_feeds_select_only_public_columns():

@@ -413,7 +413,7 @@ def test_volunteer_updates_own_profile(client, sign_up):
     )
 
     assert response.status_code == 200
-    assert response.json["phone"] == "+84 912 345 678"
+    assert response.json["phone"] == "+84912345678"  # stored in E.164
     assert response.json["max_sessions_per_week"] == 3
     assert response.json["version"] == volunteer["version"] + 1
     assert response.json["availability"] == volunteer["availability"]

@@ -75,7 +75,7 @@ def test_the_profile_stores_clean_text(client, volunteer_page):
     assert response.status_code == 302, text(response)
     db.session.rollback()
     volunteer = db.session.get(Volunteer, volunteer_page)
-    assert (volunteer.full_name, volunteer.phone) == (NAME, "0912 345 678")
+    assert (volunteer.full_name, volunteer.phone) == (NAME, "+84912345678")  # E.164
 
 
 def test_the_message_is_in_the_pages_language(client, volunteer_page):

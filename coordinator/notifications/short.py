@@ -1,0 +1,44 @@
+"""The short forms of a letter for phones: the text of an SMS and the parameters of a ZNS
+template. Public session facts only (title, time, place, role, a link): never needs,
+names of others or contacts. The words are the email's (texts.py), in the recipient's
+language."""
+
+from __future__ import annotations
+
+from coordinator.notifications.compose import _local, _subject
+from coordinator.notifications.content import Letter
+from coordinator.notifications.texts import language, when
+
+SMS_MAX = 320  # two concatenated Unicode SMS at most (eSMS counts 70 characters a part)
+
+
+def sms_text(letter: Letter) -> str:
+    """One line: subject, time and place, the link that matters (answer or session)."""
+    lang = language(letter.recipient.locale)
+    parts = [_subject(letter, lang)]
+    session = letter.session
+    if session is not None:
+        parts.append(when(lang, _local(session.starts_at), _local(session.ends_at)))
+        parts.append(f"{session.venue}, {session.ward_name}")
+        link = (letter.answer_urls or {}).get("accept") or session.url
+    else:
+        link = letter.preferences_url
+    body = ". ".join(p for p in parts if p)
+    return f"{body[: SMS_MAX - len(link) - 1]} {link}"
+
+
+def zns_data(letter: Letter) -> dict[str, str]:
+    """The template parameters every ZNS template of ours uses (docs/operations.md lists
+    them): title, time, place, role, url. Zalo caps parameters (30 to 200 characters by
+    type), so each is cut to its registered length."""
+    lang = language(letter.recipient.locale)
+    session = letter.session
+    if session is None:
+        return {"title": _subject(letter, lang)[:100], "url": letter.preferences_url}
+    return {
+        "title": session.title[:100],
+        "time": f"{_local(session.starts_at):%H:%M %d/%m/%Y}",
+        "place": f"{session.venue}, {session.ward_name}"[:200],
+        "role": (letter.role or "")[:30],
+        "url": (letter.answer_urls or {}).get("accept") or session.url,
+    }
