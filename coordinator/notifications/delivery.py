@@ -33,7 +33,6 @@ from coordinator.background import (
     MAIL_RETRY,
     enqueue,
 )
-from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.notifications import channels, content, routing
 from coordinator.notifications.channels import (
@@ -104,7 +103,7 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
         _finish(
             notification_id,
             status="sent",
-            sent_at=utcnow(),
+            sent_at=clock(),  # the clock the month of the budget is read by
             reason=None,
             channel=name,
             provider_message_id=sent.provider_message_id,
