@@ -14,6 +14,7 @@ from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.models import Province, Ward, ward_neighbors, ward_successors
 from coordinator.geography.operations import exists_today, find_ward, set_neighbors
 from coordinator.people.auth import roles_required
+from coordinator.people.scopes import require_in_scope
 from coordinator.schemas import Schema, Text
 
 blp = Blueprint(
@@ -140,9 +141,11 @@ def get_ward(code: str) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema, description="No such unit")
 @blp.doc(security=BEARER)
 def put_neighbors(data: dict[str, Any], code: str) -> dict[str, Any]:
-    """Replace a unit's neighbours (kept symmetric): volunteers travel between them."""
+    """Replace a unit's neighbours (kept symmetric): volunteers travel between them. An
+    organizer changes the neighbours of their own units (403 elsewhere)."""
     if find_ward(code) is None:
         raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
+    require_in_scope(code)
     set_neighbors(code, data["neighbors"])
     db.session.commit()
     return _ward_dicts([find_ward(code)])[0]  # type: ignore[list-item]

@@ -27,7 +27,7 @@ def create_participant(
             "Cần đồng ý xử lý dữ liệu / Consent to the processing of your data is required.",
         )
     require_ward(data["ward"], current=True)
-    if by_organizer:  # on someone's behalf, without their consent: only in one's own units
+    if by_organizer and not data.get("consent"):  # on someone's behalf: one's own units only
         require_in_scope(data["ward"])
     unknown = unknown_codes("accessibility_skills", data.get("accessibility_needs", []))
     if unknown:

@@ -69,7 +69,7 @@ GET    /api/v1/auth/tokens                              -            401       2
 DELETE /api/v1/auth/tokens/<token_id>                   token        401       204/404     204/404   204/404 204/404   204/404 204/404 204/404  204/404
 GET    /api/v1/wards                                    -            200       200         200       200     200       200     200     200      200
 GET    /api/v1/wards/<code>                             -            200       200         200       200     200       200     200     200      200
-PUT    /api/v1/wards/<code>/neighbors                   -            401       403         403       403     200       200     200     200      200
+PUT    /api/v1/wards/<code>/neighbors                   -            401       403         403       403     200       200     200     200      403
 GET    /api/v1/provinces                                -            200       200         200       200     200       200     200     200      200
 GET    /api/v1/competences                              -            200       200         200       200     200       200     200     200      200
 GET    /api/v1/competences/levels                       -            200       200         200       200     200       200     200     200      200

@@ -347,3 +347,9 @@ def test_an_organizer_registers_someone_without_consent_only_in_their_own_units(
 
     assert elsewhere.status_code == 403 and elsewhere.json["error"] == "forbidden"
     assert at_home.status_code == 201
+    consenting = client.post(
+        "/api/v1/participants",
+        json={**person, "ward": WARD_B, "consent": True},
+        headers=headers_a,
+    )
+    assert consenting.status_code == 201  # as anyone may register with consent

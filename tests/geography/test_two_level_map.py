@@ -268,3 +268,23 @@ def test_the_cli_refuses_a_file_that_is_not_the_packages_format(runner, app, tmp
 
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Province)) == 0
+
+
+def test_a_ward_organizer_edits_only_their_own_units_neighbours(
+    client, wards, make_user, auth_headers
+):
+    from coordinator.people.scopes import set_scopes
+
+    organizer = make_user("organizer")
+    set_scopes(organizer, ["kim_lien"])
+    db.session.commit()
+    headers = auth_headers(organizer)
+
+    mine = client.put(
+        "/api/v1/wards/kim_lien/neighbors", json={"neighbors": ["phuong_mai"]}, headers=headers
+    )
+    theirs = client.put("/api/v1/wards/cat_linh/neighbors", json={"neighbors": []}, headers=headers)
+
+    assert mine.status_code == 200 and mine.json["neighbors"] == ["phuong_mai"]
+    assert theirs.status_code == 403
+    assert client.get("/api/v1/wards/cat_linh").json["neighbors"] != []
