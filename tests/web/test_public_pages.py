@@ -53,3 +53,15 @@ def test_squad_page_lists_its_sessions_and_subscribe_links(
     assert "Đội Phương Mai" in html and "Buổi của đội" in html
     assert f"/calendar/squads/{squad.json['id']}.ics" in html and "webcal://" in html
     assert client.get("/squads/424242").status_code == 404
+
+
+def test_pages_have_a_description_an_icon_and_no_repeated_ids(client, wards):
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+
+    assert '<meta name="description" content="' in page
+    assert 'rel="icon"' in page and client.get("/static/favicon.svg").status_code == 200
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert ids and len(ids) == len(set(ids))
+    assert 'name="csrf_token"' in page and 'id="csrf_token"' not in page
