@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rq.exceptions import DuplicateJobError
 
+from coordinator import clock
 from coordinator.background import EXPIRE_PROPOSAL, enqueue
 from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.events.dispatch import handles
@@ -27,6 +28,7 @@ def schedule_expiry(event: DomainEvent) -> None:
         return
     if assignment.answer_by is None:
         return
+    due = assignment.answer_by <= clock.now()
     try:
         enqueue(
             EXPIRE_PROPOSAL,
@@ -34,7 +36,7 @@ def schedule_expiry(event: DomainEvent) -> None:
             queue=QUEUE,
             job_id=expiry_job_id(assignment.id),
             unique=True,
-            at=assignment.answer_by,
+            at=None if due else assignment.answer_by,
         )
     except DuplicateJobError:
         pass  # its job exists already
