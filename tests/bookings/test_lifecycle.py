@@ -10,9 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from coordinator.bookings.models import LIVE_ASSIGNMENT, LIVE_REGISTRATION, Assignment
+from coordinator.bookings.models import LIVE_ASSIGNMENT, LIVE_REGISTRATION, Assignment, Registration
 from coordinator.bookings.models import AssignmentStatus as S
-from coordinator.bookings.models import Registration
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
