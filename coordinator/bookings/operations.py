@@ -10,6 +10,7 @@ Every change writes a domain event in the same transaction; nothing here commits
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -464,15 +465,7 @@ def staffing(session: TrainingSession) -> list[dict[str, Any]]:
     by_role: dict[int, dict[str, int]] = {}
     for role_id, status, count in counts:
         by_role.setdefault(role_id, {})[status] = count
-    held_until: dict[int, datetime] = {
-        role_id: latest
-        for role_id, latest in db.session.execute(
-            sa.select(Assignment.role_id, sa.func.max(Assignment.answer_by))
-            .where(Assignment.session_id == session.id, Assignment.status == S.PROPOSED)
-            .group_by(Assignment.role_id)
-        )
-        if latest is not None
-    }
+    held_until = holds_until(role.id for role in session.roles)
     return [
         {
             "role": role.role,
@@ -489,6 +482,19 @@ def staffing(session: TrainingSession) -> list[dict[str, Any]]:
         }
         for role in session.roles
     ]
+
+
+def holds_until(role_ids: Iterable[int]) -> dict[int, datetime]:
+    """Per role with seats held by unanswered proposals: the latest answer deadline."""
+    return {
+        role_id: latest
+        for role_id, latest in db.session.execute(
+            sa.select(Assignment.role_id, sa.func.max(Assignment.answer_by))
+            .where(Assignment.role_id.in_(list(role_ids)), Assignment.status == S.PROPOSED)
+            .group_by(Assignment.role_id)
+        )
+        if latest is not None
+    }
 
 
 def volunteer_of(user: User | None) -> Volunteer:
