@@ -55,6 +55,10 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # A proposal holds its seat this long, and never later than the second figure before
+    # the start; then it expires and the seat moves on.
+    PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
+    PROPOSAL_DEADLINE_HOURS = _env_int("PROPOSAL_DEADLINE_HOURS", 24)
     # Automatic matching waits this long so a burst of changes lands in one run.
     MATCHING_DEBOUNCE_SECONDS = _env_int("MATCHING_DEBOUNCE_SECONDS", 5)
     # A repair after a withdrawal plans this many days either side of the session.

@@ -170,13 +170,14 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_event_handlers(app: Flask) -> None:
+    from coordinator.bookings import handlers as bookings
     from coordinator.calendar import handlers as calendar
     from coordinator.events import dispatch
     from coordinator.imports import handlers as imports
     from coordinator.matching import handlers as matching
     from coordinator.notifications import handlers as notifications
 
-    dispatch.init_app(app, calendar, matching, notifications, imports)
+    dispatch.init_app(app, calendar, matching, notifications, imports, bookings)
 
 
 def _end_unit_of_work(_error: BaseException | None) -> None:

@@ -22,6 +22,7 @@ DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
 SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
 CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
+EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
 JOB_PATHS = (
     PROCESS_EVENT,
     RUN_MATCHING,
@@ -30,6 +31,7 @@ JOB_PATHS = (
     SWEEP_NOTIFICATIONS,
     CHECK_ZALO_DELIVERY,
     RUN_IMPORT,
+    EXPIRE_PROPOSAL,
 )
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])

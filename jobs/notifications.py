@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from coordinator.extensions import db
 from coordinator.notifications import delivery, scheduling
+from jobs.bookings import expire_overdue_proposals
 from jobs.context import job_context
 
 
@@ -26,4 +27,5 @@ def sweep_notifications() -> int:
     with job_context():
         resent = scheduling.sweep()
         db.session.commit()
-        return resent
+    expire_overdue_proposals()  # proposals whose expiry job Redis lost
+    return resent

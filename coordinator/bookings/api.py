@@ -136,7 +136,8 @@ def create_assignment(data: dict[str, Any], session_id: int) -> dict[str, Any]:
         )
     else:
         volunteer = get_volunteer(data["volunteer_id"])
-        created = [operations.assign_volunteer(session, data["role"], volunteer, user.id)]
+        book = operations.propose_volunteer if data["propose"] else operations.assign_volunteer
+        created = [book(session, data["role"], volunteer, user.id)]
         skipped = []
     db.session.commit()
     return {"assignments": created, "skipped": skipped}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,12 +11,42 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
 from coordinator.sessions.models import SessionRole
+from coordinator.states import status_in
 
 ASSIGNMENT_SOURCES = ("self", "organizer", "matcher")
-ASSIGNMENT_STATUSES = ("proposed", "confirmed", "waitlisted", "declined", "withdrawn", "cancelled")
-ACTIVE_ASSIGNMENT = "status IN ('proposed', 'confirmed', 'waitlisted')"
-REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
-ACTIVE_REGISTRATION = "status IN ('registered', 'waitlisted')"
+
+
+class AssignmentStatus(StrEnum):
+    """A volunteer's booking (see docs/states.md for the transitions)."""
+
+    PROPOSED = "proposed"  # holds a seat until `answer_by`
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"  # retracted by the matcher, or the session was cancelled
+    EXPIRED = "expired"  # a proposal nobody answered by its deadline
+    COVERED = "covered"  # someone else took the seat at the volunteer's request
+
+
+# Live bookings: one per volunteer and session; a seat holder occupies the volunteer's time.
+LIVE_ASSIGNMENT = (
+    AssignmentStatus.PROPOSED,
+    AssignmentStatus.CONFIRMED,
+    AssignmentStatus.WAITLISTED,
+)
+SEAT_HOLDING = (AssignmentStatus.CONFIRMED, AssignmentStatus.PROPOSED)
+
+
+class RegistrationStatus(StrEnum):
+    """A participant in a session."""
+
+    REGISTERED = "registered"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+LIVE_REGISTRATION = (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED)
 
 
 class Assignment(db.Model):
@@ -25,7 +56,7 @@ class Assignment(db.Model):
     __tablename__ = "assignments"
     __table_args__ = (
         sa.CheckConstraint(f"source IN {ASSIGNMENT_SOURCES!r}", name="source"),
-        sa.CheckConstraint(f"status IN {ASSIGNMENT_STATUSES!r}", name="status"),
+        sa.CheckConstraint(status_in(AssignmentStatus), name="status"),
         sa.CheckConstraint(
             "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
         ),
@@ -35,8 +66,8 @@ class Assignment(db.Model):
             "session_id",
             "volunteer_id",
             unique=True,
-            sqlite_where=sa.text(ACTIVE_ASSIGNMENT),
-            postgresql_where=sa.text(ACTIVE_ASSIGNMENT),
+            sqlite_where=sa.text(status_in(LIVE_ASSIGNMENT)),
+            postgresql_where=sa.text(status_in(LIVE_ASSIGNMENT)),
         ),
         sa.Index(
             "uq_assignments_waitlist_position",
@@ -70,6 +101,8 @@ class Assignment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     late_withdrawal: Mapped[bool] = mapped_column(default=False)
+    # A proposal's answer deadline: it holds its seat until then, then expires.
+    answer_by: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     role: Mapped[SessionRole] = relationship()
 
@@ -79,7 +112,7 @@ class Registration(db.Model):
 
     __tablename__ = "registrations"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),
+        sa.CheckConstraint(status_in(RegistrationStatus), name="status"),
         sa.CheckConstraint(
             "(status = 'waitlisted') = (waitlist_position IS NOT NULL)", name="waitlist_position"
         ),
@@ -88,8 +121,8 @@ class Registration(db.Model):
             "session_id",
             "participant_id",
             unique=True,
-            sqlite_where=sa.text(ACTIVE_REGISTRATION),
-            postgresql_where=sa.text(ACTIVE_REGISTRATION),
+            sqlite_where=sa.text(status_in(LIVE_REGISTRATION)),
+            postgresql_where=sa.text(status_in(LIVE_REGISTRATION)),
         ),
         sa.Index(
             "uq_registrations_waitlist_position",

@@ -10,14 +10,17 @@ Every change writes a domain event in the same transaction; nothing here commits
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from coordinator import clock
 from coordinator.bookings import counters, rules
-from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.models import AssignmentStatus as S
 from coordinator.bookings.rules import role_refusal, time_refusal
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Forbidden, NotFound
@@ -25,11 +28,13 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import User, Volunteer
 from coordinator.people.scopes import require_in_scope, scoped, visible_or_404
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 from coordinator.squads.models import Squad
 
 
-def _event(type_: str, assignment: Assignment, reason: str | None = None, **extra: Any) -> None:
+def record_event(
+    type_: str, assignment: Assignment, reason: str | None = None, **extra: Any
+) -> None:
     session = db.session.get(TrainingSession, assignment.session_id)
     payload = {
         "session_id": assignment.session_id,
@@ -41,6 +46,63 @@ def _event(type_: str, assignment: Assignment, reason: str | None = None, **extr
         **extra,
     }
     outbox.record(type_, "session", assignment.session_id, payload, reason=reason)
+
+
+# Which status a booking may move to from which (docs/states.md draws them). The ends
+# (declined, withdrawn, cancelled, expired, covered) are final.
+TRANSITIONS: dict[S, frozenset[S]] = {
+    S.PROPOSED: frozenset({S.CONFIRMED, S.DECLINED, S.WITHDRAWN, S.EXPIRED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.DECLINED, S.WITHDRAWN, S.CANCELLED, S.COVERED}),
+    S.WAITLISTED: frozenset({S.CONFIRMED, S.WITHDRAWN, S.CANCELLED}),
+}
+# The refusal each target gives when it does not apply: (code, message in vi / en).
+REFUSALS: dict[S, tuple[str, str]] = {
+    S.CONFIRMED: ("not_proposed", "Không có đề xuất để nhận / There is no proposal to accept."),
+    S.DECLINED: ("not_proposed", "Không có phân công để từ chối / Nothing to decline here."),
+    S.WITHDRAWN: (
+        "not_active",
+        "Đăng ký này không còn hiệu lực / This booking is no longer active.",
+    ),
+    S.EXPIRED: ("not_proposed", "Không có đề xuất đang chờ / There is no pending proposal."),
+    S.CANCELLED: (
+        "not_active",
+        "Đăng ký này không còn hiệu lực / This booking is no longer active.",
+    ),
+}
+
+
+def can_move(assignment: Assignment, target: S) -> bool:
+    """Whether the booking may move to `target` now (a volunteer's own sign-up is
+    withdrawn, not declined; only a proposal is accepted)."""
+    current = S(assignment.status)
+    if target == S.DECLINED and assignment.source == "self":
+        return False
+    if target == S.CONFIRMED and current != S.PROPOSED:
+        return False  # promotion from the waitlist is promote_waitlist's, not an answer
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def require_transition(assignment: Assignment, target: S) -> None:
+    """409 naming the booking's state when it cannot move to `target`."""
+    if not can_move(assignment, target):
+        code, message = REFUSALS.get(target, ("illegal_transition", "Không thể / Not possible."))
+        raise Conflict(
+            f"{message} ({assignment.status} → {target.value})",
+            {"status": [f"{assignment.status} → {target.value}"]},
+            code=code,
+        )
+
+
+def answer_deadline(session: TrainingSession, made_at: datetime) -> datetime:
+    """When a proposal made at `made_at` stops holding its seat: PROPOSAL_HOLD_HOURS after
+    it, never later than PROPOSAL_DEADLINE_HOURS before the start. A proposal made later
+    than that (a session within a day) holds until the start."""
+    config = current_app.config
+    deadline = min(
+        made_at + timedelta(hours=config["PROPOSAL_HOLD_HOURS"]),
+        session.starts_at - timedelta(hours=config["PROPOSAL_DEADLINE_HOURS"]),
+    )
+    return deadline if deadline > made_at else session.starts_at
 
 
 BOOKING_NOT_FOUND = "Không tìm thấy đăng ký / Booking not found."
@@ -88,7 +150,7 @@ def sign_up(
         role_id=role.id,
         volunteer_id=volunteer.id,
         source="self",
-        status="confirmed" if confirmed else "waitlisted",
+        status=S.CONFIRMED if confirmed else S.WAITLISTED,
         waitlist_position=position,
         session_version=session.version,
         created_by=actor_id,
@@ -96,7 +158,7 @@ def sign_up(
     )
     db.session.add(assignment)
     db.session.flush()
-    _event("signup.confirmed" if confirmed else "signup.waitlisted", assignment)
+    record_event("signup.confirmed" if confirmed else "signup.waitlisted", assignment)
     return assignment
 
 
@@ -105,7 +167,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
     overlapping session keeps their place in line and the next one moves up."""
     promoted: list[Assignment] = []
     session = db.session.get_one(TrainingSession, role.session_id)
-    if session.status != "published":
+    if session.status != SessionStatus.PUBLISHED:
         return promoted
     skipped: set[int] = set()
     while True:
@@ -113,7 +175,7 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
             sa.select(Assignment)
             .where(
                 Assignment.role_id == role.id,
-                Assignment.status == "waitlisted",
+                Assignment.status == S.WAITLISTED,
                 Assignment.id.not_in(skipped or {0}),
             )
             .order_by(Assignment.waitlist_position)
@@ -130,11 +192,11 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
             return promoted
         position = candidate.waitlist_position
         assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
-        candidate.status, candidate.waitlist_position = "confirmed", None
+        candidate.status, candidate.waitlist_position = S.CONFIRMED, None
         candidate.decided_at = utcnow()
         db.session.flush()
         counters.close_gap(Assignment, "role_id", role.id, position)
-        _event("waitlist.promoted", candidate)
+        record_event("waitlist.promoted", candidate)
         promoted.append(candidate)
 
 
@@ -146,10 +208,7 @@ def _late(session: TrainingSession) -> bool:
 def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     """Leave a session. A freed seat goes to the head of the waitlist at once."""
     counters.lock_and_reread(assignment)
-    if assignment.status not in ("confirmed", "proposed", "waitlisted"):
-        raise Conflict(
-            "Đăng ký này không còn hiệu lực / This booking is no longer active.", code="not_active"
-        )
+    require_transition(assignment, S.WITHDRAWN)
     session = db.session.get_one(TrainingSession, assignment.session_id)
     if session.starts_at <= utcnow():
         raise Conflict(
@@ -157,16 +216,16 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
         )
     role = assignment.role
     previous, position = assignment.status, assignment.waitlist_position
-    assignment.status, assignment.waitlist_position = "withdrawn", None
-    assignment.late_withdrawal = previous == "confirmed" and _late(session)
+    assignment.status, assignment.waitlist_position = S.WITHDRAWN, None
+    assignment.late_withdrawal = previous == S.CONFIRMED and _late(session)
     assignment.decided_at = utcnow()
     db.session.flush()
-    if previous == "waitlisted":
+    if previous == S.WAITLISTED:
         assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
         counters.close_gap(Assignment, "role_id", role.id, position)
     else:
         counters.free_seat(role)
-    _event(
+    record_event(
         "signup.withdrawn",
         assignment,
         reason,
@@ -174,8 +233,8 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
         late=assignment.late_withdrawal,
     )
     if assignment.late_withdrawal:
-        _event("signup.late_withdrawal", assignment, reason)
-    if previous != "waitlisted":
+        record_event("signup.late_withdrawal", assignment, reason)
+    if previous != S.WAITLISTED:
         promote_waitlist(role)
     return assignment
 
@@ -183,33 +242,78 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
 def accept(assignment: Assignment) -> Assignment:
     """A volunteer accepts a proposal: the seat it held becomes theirs."""
     counters.lock_and_reread(assignment)
-    if assignment.status != "proposed":
+    require_transition(assignment, S.CONFIRMED)
+    if assignment.answer_by is not None and assignment.answer_by <= clock.now():
         raise Conflict(
-            "Không có đề xuất để nhận / There is no proposal to accept.", code="not_proposed"
+            "Đã quá hạn trả lời đề xuất / The time to answer this proposal has passed.",
+            code="proposal_expired",
         )
     rules.require_open(db.session.get_one(TrainingSession, assignment.session_id))
-    assignment.status = "confirmed"
+    assignment.status, assignment.answer_by = S.CONFIRMED, None
     assignment.decided_at = utcnow()
     db.session.flush()
-    _event("assignment.accepted", assignment)
+    record_event("assignment.accepted", assignment)
     return assignment
+
+
+def expire(assignment: Assignment, now: datetime) -> Assignment:
+    """A proposal nobody answered by its deadline lets its seat go: to the head of the
+    waitlist at once, else the matcher is asked to repair (assignment.expired)."""
+    counters.lock_and_reread(assignment)
+    require_transition(assignment, S.EXPIRED)
+    if assignment.answer_by is None or assignment.answer_by > now:
+        raise Conflict(
+            "Đề xuất vẫn còn hạn trả lời / The proposal's answer deadline has not passed.",
+            code="not_due",
+        )
+    role = assignment.role
+    assignment.status = S.EXPIRED
+    assignment.decided_at = now
+    db.session.flush()
+    counters.free_seat(role)
+    record_event("assignment.expired", assignment, previous_status=S.PROPOSED.value)
+    promote_waitlist(role)
+    return assignment
+
+
+def expire_if_due(assignment_id: int, now: datetime) -> str:
+    """The expiry job's work, safe to run any number of times: only a proposal still
+    unanswered after its deadline expires. Says what happened (flushes)."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        return "missing"
+    counters.lock_and_reread(assignment)
+    if assignment.status != S.PROPOSED:
+        return f"already {assignment.status}"
+    if assignment.answer_by is None or assignment.answer_by > now:
+        return "not due"
+    expire(assignment, now)
+    return "expired"
+
+
+def overdue_proposals(now: datetime) -> list[int]:
+    """Proposals past their deadline (whose expiry job Redis may have lost)."""
+    return list(
+        db.session.scalars(
+            sa.select(Assignment.id)
+            .where(Assignment.status == S.PROPOSED, Assignment.answer_by <= now)
+            .order_by(Assignment.id)
+        )
+    )
 
 
 def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
     """A volunteer declines a proposal or an organizer's assignment; the seat moves on."""
     counters.lock_and_reread(assignment)
-    if assignment.status not in ("proposed", "confirmed") or assignment.source == "self":
-        raise Conflict(
-            "Không có phân công để từ chối / Nothing to decline here.", code="not_proposed"
-        )
+    require_transition(assignment, S.DECLINED)
     rules.require_open(db.session.get_one(TrainingSession, assignment.session_id))
     role = assignment.role
     previous = assignment.status
-    assignment.status = "declined"
+    assignment.status, assignment.answer_by = S.DECLINED, None
     assignment.decided_at = utcnow()
     db.session.flush()
     counters.free_seat(role)
-    _event("assignment.declined", assignment, reason, previous_status=previous)
+    record_event("assignment.declined", assignment, reason, previous_status=previous)
     promote_waitlist(role)
     return assignment
 
@@ -223,7 +327,36 @@ def assign_volunteer(
     role = _eligible_role(session, role_name, volunteer)
     assignment = _seat_by_organizer(session, role, volunteer.id, actor_id)
     db.session.flush()
-    _event("assignment.created", assignment)
+    record_event("assignment.created", assignment)
+    return assignment
+
+
+def propose_volunteer(
+    session: TrainingSession,
+    role_name: str,
+    volunteer: Volunteer,
+    actor_id: int | None,
+    now: datetime | None = None,
+) -> Assignment:
+    """An organizer asks a volunteer: the seat is held for them until the answer deadline
+    (answer_deadline), then the proposal expires. 409 when the role is full."""
+    require_in_scope(session.ward)
+    role = _eligible_role(session, role_name, volunteer)
+    if not counters.take_seat(role):
+        raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
+    assignment = Assignment(
+        session_id=session.id,
+        role_id=role.id,
+        volunteer_id=volunteer.id,
+        source="organizer",
+        status=S.PROPOSED,
+        answer_by=answer_deadline(session, now or clock.now()),
+        session_version=session.version,
+        created_by=actor_id,
+    )
+    db.session.add(assignment)
+    db.session.flush()
+    record_event("assignment.proposed", assignment)
     return assignment
 
 
@@ -243,7 +376,7 @@ def _seat_by_organizer(
         volunteer_id=volunteer_id,
         squad_id=squad_id,
         source="organizer",
-        status="confirmed",
+        status=S.CONFIRMED,
         session_version=session.version,
         created_by=actor_id,
         decided_at=utcnow(),
@@ -307,7 +440,7 @@ def assign_squad(
     ]
     db.session.flush()
     for assignment in created:
-        _event("assignment.created", assignment, squad_id=squad.id)
+        record_event("assignment.created", assignment, squad_id=squad.id)
     return created, skipped
 
 
@@ -323,26 +456,45 @@ def bookings_of(volunteer_id: int, organized: bool = False) -> list[Assignment]:
 
 
 def staffing(session: TrainingSession) -> list[dict[str, Any]]:
-    """Per role: needed, confirmed, proposed, waitlisted (one grouped query)."""
+    """Per role: needed, confirmed, proposed (held, until when), free, waitlisted."""
     counts = db.session.execute(
         sa.select(Assignment.role_id, Assignment.status, sa.func.count(Assignment.id))
-        .where(Assignment.session_id == session.id, sa.text(ACTIVE_ASSIGNMENT))
+        .where(Assignment.session_id == session.id, Assignment.status.in_(LIVE_ASSIGNMENT))
         .group_by(Assignment.role_id, Assignment.status)
     ).all()
     by_role: dict[int, dict[str, int]] = {}
     for role_id, status, count in counts:
         by_role.setdefault(role_id, {})[status] = count
+    held_until = holds_until(role.id for role in session.roles)
     return [
         {
             "role": role.role,
             "needed": role.count,
             "confirmed": by_role.get(role.id, {}).get("confirmed", 0),
             "proposed": by_role.get(role.id, {}).get("proposed", 0),
+            # Seats held by proposals waiting for an answer (the same as `proposed`),
+            # and seats nobody holds: a sign-up is confirmed only while `free` > 0.
+            "held": by_role.get(role.id, {}).get("proposed", 0),
+            "held_until": held_until.get(role.id),
+            "free": max(role.count - role.taken, 0),
             "waitlisted": by_role.get(role.id, {}).get("waitlisted", 0),
             "required_skills": role.required_skills,
         }
         for role in session.roles
     ]
+
+
+def holds_until(role_ids: Iterable[int]) -> dict[int, datetime]:
+    """Per role with seats held by unanswered proposals: the latest answer deadline."""
+    return {
+        role_id: latest
+        for role_id, latest in db.session.execute(
+            sa.select(Assignment.role_id, sa.func.max(Assignment.answer_by))
+            .where(Assignment.role_id.in_(list(role_ids)), Assignment.status == S.PROPOSED)
+            .group_by(Assignment.role_id)
+        )
+        if latest is not None
+    }
 
 
 def volunteer_of(user: User | None) -> Volunteer:

@@ -95,9 +95,9 @@ def assign_squad(session_id: int) -> ResponseReturnValue:
 @volunteer_required
 def fits(volunteer: Volunteer) -> ResponseReturnValue:
     """Upcoming sessions the volunteer could sign up for."""
-    return render_template(
-        "bookings/fits.html", fits=matching.sessions_that_fit(volunteer.id), form=EmptyForm()
-    )
+    found = matching.sessions_that_fit(volunteer.id)
+    held = bookings.holds_until(role.id for fit in found for role in fit["roles"])
+    return render_template("bookings/fits.html", fits=found, held=held, form=EmptyForm())
 
 
 @bp.post("/me/sessions/<int:session_id>/signup")

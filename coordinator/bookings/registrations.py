@@ -6,14 +6,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from coordinator.bookings import counters
-from coordinator.bookings.models import ACTIVE_REGISTRATION, Registration
+from coordinator.bookings.models import LIVE_REGISTRATION, Registration, RegistrationStatus
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import Participant
 from coordinator.people.scopes import organizing, visible_or_404
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 
 
 def _lock_session(session: TrainingSession) -> None:
@@ -64,7 +64,7 @@ def register(
     scope = organizing()
     if scope is not None and (participant.user_id is None or participant.user_id != actor_id):
         scope.require(session.ward)
-    if session.status != "published" or session.starts_at <= utcnow():
+    if session.status != SessionStatus.PUBLISHED or session.starts_at <= utcnow():
         raise Conflict(
             "Buổi học không nhận đăng ký / The session takes no registrations.",
             code="session_closed",
@@ -76,7 +76,7 @@ def register(
         sa.select(Registration.id).where(
             Registration.session_id == session.id,
             Registration.participant_id == participant.id,
-            sa.text(ACTIVE_REGISTRATION),
+            Registration.status.in_(LIVE_REGISTRATION),
         )
     )
     if duplicate is not None:
@@ -88,7 +88,7 @@ def register(
     registration = Registration(
         session_id=session.id,
         participant_id=participant.id,
-        status="registered" if placed else "waitlisted",
+        status=RegistrationStatus.REGISTERED if placed else RegistrationStatus.WAITLISTED,
         waitlist_position=position,
         created_by=actor_id,
     )
@@ -100,30 +100,33 @@ def register(
 
 def cancel_registration(registration: Registration) -> Registration:
     """Cancel; a freed place goes to the first on the waitlist."""
-    if registration.status == "cancelled":
+    if registration.status == RegistrationStatus.CANCELLED:
         raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
     session = db.session.get(TrainingSession, registration.session_id)
     _lock_session(session)
     db.session.refresh(registration)  # re-read under the lock (see bookings.operations)
-    if registration.status == "cancelled":
+    if registration.status == RegistrationStatus.CANCELLED:
         raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
     previous, position = registration.status, registration.waitlist_position
-    registration.status, registration.waitlist_position = "cancelled", None
+    registration.status, registration.waitlist_position = RegistrationStatus.CANCELLED, None
     db.session.flush()
     _event("registration.cancelled", registration, session)
-    if previous == "waitlisted":
+    if previous == RegistrationStatus.WAITLISTED:
         counters.close_gap(Registration, "session_id", session.id, position)
         return registration
     counters.give_back(session, "registered_count")
     head = db.session.scalar(
         sa.select(Registration)
-        .where(Registration.session_id == session.id, Registration.status == "waitlisted")
+        .where(
+            Registration.session_id == session.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
         .order_by(Registration.waitlist_position)
         .limit(1)
     )
     if head is not None and counters.take_one(session, "registered_count", "capacity"):
         head_position = head.waitlist_position
-        head.status, head.waitlist_position = "registered", None
+        head.status, head.waitlist_position = RegistrationStatus.REGISTERED, None
         db.session.flush()
         counters.close_gap(Registration, "session_id", session.id, head_position)
         _event("registration.promoted", head, session)

@@ -11,17 +11,16 @@ from typing import NoReturn
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.models import LIVE_ASSIGNMENT, SEAT_HOLDING, Assignment
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid
 from coordinator.extensions import db
 from coordinator.geography.operations import neighbors_of
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 
-# Bookings that hold a seat and occupy the volunteer's time.
-SEAT_HOLDING = ("confirmed", "proposed")
+__all__ = ["SEAT_HOLDING", "Refusal"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
         .where(
             Assignment.volunteer_id == volunteer.id,
             Assignment.status.in_(SEAT_HOLDING),
-            TrainingSession.status != "cancelled",
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.id != session.id,
             TrainingSession.starts_at < session.ends_at + gap,
             TrainingSession.ends_at > session.starts_at - gap,
@@ -107,7 +106,7 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
         .where(
             Assignment.volunteer_id == volunteer.id,
             Assignment.status.in_(SEAT_HOLDING),
-            TrainingSession.status != "cancelled",
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.id != session.id,
             TrainingSession.starts_at >= week_start,
             TrainingSession.starts_at < week_end,
@@ -135,7 +134,7 @@ def role_of(session: TrainingSession, role_name: str) -> SessionRole:
 
 def require_open(session: TrainingSession) -> None:
     """409 unless the session is published and has not started."""
-    if session.status != "published":
+    if session.status != SessionStatus.PUBLISHED:
         raise Conflict(
             "Buổi học đã hủy hoặc đã xong / The session is cancelled or over.",
             code="session_closed",
@@ -158,7 +157,7 @@ def existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
         sa.select(Assignment).where(
             Assignment.session_id == session_id,
             Assignment.volunteer_id == volunteer_id,
-            sa.text(ACTIVE_ASSIGNMENT),
+            Assignment.status.in_(LIVE_ASSIGNMENT),
         )
     )
 

@@ -23,6 +23,13 @@ class AssignmentRequestSchema(Schema):
     )
     volunteer_id = fields.Integer(**ID)
     squad_id = fields.Integer(**ID)
+    propose = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Ask instead of book: the seat is held until the answer deadline "
+            "(answer_by), then the proposal expires. One volunteer only."
+        },
+    )
 
     @validates_schema
     def _one_target(self, data, **kwargs):
@@ -32,6 +39,10 @@ class AssignmentRequestSchema(Schema):
             )
         if "volunteer_id" in data and "role" not in data:
             raise ma.ValidationError("Cần vai trò / A role is required.", "role")
+        if data.get("propose") and "squad_id" in data:
+            raise ma.ValidationError(
+                "Chỉ đề xuất từng người / Propose one volunteer at a time.", "propose"
+            )
 
 
 class ReasonSchema(Schema):
@@ -51,6 +62,10 @@ class AssignmentSchema(Schema):
     reasons = fields.List(fields.String())
     created_at = LocalDateTime()
     decided_at = LocalDateTime(allow_none=True)
+    answer_by = LocalDateTime(
+        allow_none=True,
+        metadata={"description": "A proposal holds its seat until then, then expires."},
+    )
 
 
 class SquadAssignmentResultSchema(Schema):
@@ -63,6 +78,15 @@ class StaffingSchema(Schema):
     needed = fields.Integer(required=True)
     confirmed = fields.Integer(required=True)
     proposed = fields.Integer(required=True)
+    held = fields.Integer(
+        required=True, metadata={"description": "Seats held by proposals awaiting an answer."}
+    )
+    held_until = LocalDateTime(
+        allow_none=True, metadata={"description": "The latest answer deadline of those holds."}
+    )
+    free = fields.Integer(
+        required=True, metadata={"description": "Seats nobody holds: a sign-up is confirmed."}
+    )
     waitlisted = fields.Integer(required=True)
     required_skills = fields.List(fields.String())
 

@@ -18,7 +18,7 @@ from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db, redis_connection
 from coordinator.matching import operations
-from coordinator.matching.models import MatchingRun
+from coordinator.matching.models import MatchingRun, RunStatus
 from coordinator.sessions.models import TrainingSession
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def replan_after_availability(event: DomainEvent) -> None:
     operations.schedule_auto_run(now + timedelta(days=31))
 
 
-@handles("assignment.declined", "signup.withdrawn")
+@handles("assignment.declined", "signup.withdrawn", "assignment.expired")
 def ask_for_repair(event: DomainEvent) -> None:
     """A freed seat is repaired by its own small job on the matching queue."""
     payload = event.payload
@@ -99,7 +99,7 @@ def restart_interrupted_runs() -> int:
             sa.select(MatchingRun.id)
             .join(DomainEvent, DomainEvent.id == MatchingRun.event_id)
             .where(
-                MatchingRun.status.in_(("queued", "running")),
+                MatchingRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
                 DomainEvent.processed_at.is_not(None),  # its handler enqueued the job
                 DomainEvent.processed_at <= now - RUN_RESTART_AFTER,
             )
@@ -140,9 +140,12 @@ def restart_interrupted_runs() -> int:
     if given_up:
         db.session.execute(
             sa.update(MatchingRun)
-            .where(MatchingRun.id.in_(given_up), MatchingRun.status.in_(("queued", "running")))
+            .where(
+                MatchingRun.id.in_(given_up),
+                MatchingRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+            )
             .values(
-                status="failed",
+                status=RunStatus.FAILED,
                 finished_at=utcnow(),
                 error=f"interrupted {RUN_RESTARTS + 1} times by outages",
             )

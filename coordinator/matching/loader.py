@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import Row
 
-from coordinator.bookings.models import Assignment, Registration
+from coordinator.bookings.models import SEAT_HOLDING, Assignment, AssignmentStatus, Registration
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
@@ -23,7 +23,6 @@ from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.squads.models import SquadMember
 
-SEAT_HOLDING = ("confirmed", "proposed")
 # A week either side: bookings there still count for clashes and weekly limits.
 CONTEXT = timedelta(days=8)
 
@@ -102,7 +101,10 @@ def load(
             TrainingSession.status != "cancelled",
             TrainingSession.starts_at >= start - CONTEXT,
             TrainingSession.starts_at < window_to + CONTEXT,
-            Assignment.status.in_(SEAT_HOLDING + ("declined", "withdrawn")),
+            Assignment.status.in_(
+                SEAT_HOLDING
+                + (AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN, AssignmentStatus.EXPIRED)
+            ),
         )
     ).all()
     needs = _registered_needs(target_ids)

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
+from coordinator.states import status_in, values
 
-RUN_STATUSES = ("queued", "running", "finished", "failed")
+
+class RunStatus(StrEnum):
+    """A matching run: queued -> running -> finished | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+RUN_STATUSES = values(RunStatus)
 RUN_KINDS = ("full", "auto", "repair")
 
 
 class MatchingRun(db.Model):
     __tablename__ = "matching_runs"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN {RUN_STATUSES!r}", name="status"),
+        sa.CheckConstraint(status_in(RunStatus), name="status"),
         # Bursts coalesce: one queued run per window; events find it and add nothing.
         sa.Index(
             "uq_matching_runs_queued_window",
@@ -29,7 +41,7 @@ class MatchingRun(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=RunStatus.QUEUED.value, index=True)
     kind: Mapped[str] = mapped_column(sa.String(20), default="full")  # RUN_KINDS
     coalesce_key: Mapped[str | None] = mapped_column(sa.String(80))
     # The outbox event that asked for this run; its handler enqueues the run's job.

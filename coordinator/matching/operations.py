@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from coordinator import clock
 from coordinator.bookings import counters
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import Assignment, AssignmentStatus
+from coordinator.bookings.operations import answer_deadline, require_transition
 from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
@@ -27,11 +29,11 @@ from coordinator.matching import loader
 from coordinator.matching.engine import fits, repair, solver
 from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
-from coordinator.matching.models import MatchingRun
+from coordinator.matching.models import MatchingRun, RunStatus
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.people.scopes import Scope, current_scope
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = timedelta(days=31)
@@ -111,7 +113,7 @@ def request_run(
     if window_to - window_from > MAX_WINDOW:
         raise Invalid.field("to", "Tối đa một năm / At most one year.")
     run = MatchingRun(
-        status="queued",
+        status=RunStatus.QUEUED,
         kind=kind,
         ward=ward,
         units=units,
@@ -145,7 +147,7 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
         return None
     waiting = db.session.scalar(
         sa.select(MatchingRun.id).where(
-            MatchingRun.coalesce_key == key, MatchingRun.status == "queued"
+            MatchingRun.coalesce_key == key, MatchingRun.status == RunStatus.QUEUED
         )
     )
     if waiting is not None:
@@ -160,10 +162,10 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
 def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None:
     """Run a queued (or interrupted) run; a finished or failed one is left as it is."""
     run = db.session.get(MatchingRun, run_id, with_for_update=True)
-    if run is None or run.status in ("finished", "failed"):
+    if run is None or run.status in (RunStatus.FINISHED, RunStatus.FAILED):
         return run
-    if run.status == "queued":
-        run.status, run.started_at = "running", utcnow()
+    if run.status == RunStatus.QUEUED:
+        run.status, run.started_at = RunStatus.RUNNING, utcnow()
         # The one commit of an operation here, on purpose (the job commits the rest): other
         # workers must see the run as running before the long load and solve, so events
         # queue a new run instead of joining one that has already read its window; and
@@ -177,10 +179,10 @@ def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None
         plan = solver.solve(loaded.problem, progress=progress)
     except Exception as exc:  # an engine defect: record it rather than retry forever
         log.exception("matching run %s failed", run_id)
-        run.status, run.error, run.finished_at = "failed", str(exc)[:500], utcnow()
+        run.status, run.error, run.finished_at = RunStatus.FAILED, str(exc)[:500], utcnow()
         return run
     stale, skipped = write_plan(plan, loaded, run.id)
-    run.status, run.finished_at = "finished", utcnow()
+    run.status, run.finished_at = RunStatus.FINISHED, utcnow()
     run.filled = len(plan.proposals)
     run.unfilled = sum(u.seats for u in plan.unfilled)
     run.objective = float(plan.objective)
@@ -243,7 +245,7 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             sa.select(Assignment).where(
                 Assignment.session_id.in_(session_ids),
                 Assignment.source == "matcher",
-                Assignment.status == "proposed",
+                Assignment.status == AssignmentStatus.PROPOSED,
             )
         )
     }
@@ -263,6 +265,12 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             sa.select(SessionRole).where(SessionRole.session_id.in_(session_ids))
         )
     }
+    sessions = {
+        s.id: s
+        for s in db.session.scalars(
+            sa.select(TrainingSession).where(TrainingSession.id.in_(session_ids))
+        )
+    }
     for key, proposal in sorted(wanted.items()):
         if key in existing:
             continue
@@ -275,7 +283,8 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             role_id=role.id,
             volunteer_id=proposal.volunteer_id,
             source="matcher",
-            status="proposed",
+            status=AssignmentStatus.PROPOSED,
+            answer_by=answer_deadline(sessions[proposal.session_id], clock.now()),
             matching_run_id=run_id,
             reasons=list(proposal.reasons),
             session_version=current[proposal.session_id],
@@ -288,7 +297,8 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
 
 def retract(assignment: Assignment) -> None:
     """Withdraw a proposal the new plan no longer makes; its seat frees up."""
-    assignment.status = "cancelled"
+    require_transition(assignment, AssignmentStatus.CANCELLED)
+    assignment.status, assignment.answer_by = AssignmentStatus.CANCELLED, None
     assignment.decided_at = utcnow()
     db.session.flush()
     counters.give_back(assignment.role, "taken")
@@ -349,7 +359,7 @@ def repair_freed_seat(assignment_id: int) -> str:
         return "missing"
     session = db.session.get(TrainingSession, assignment.session_id)
     role = db.session.get(SessionRole, assignment.role_id)
-    if session is None or role is None or session.status != "published":
+    if session is None or role is None or session.status != SessionStatus.PUBLISHED:
         return "session not open"
     if session.starts_at <= utcnow() or role.taken >= role.count:
         return "nothing to fill"

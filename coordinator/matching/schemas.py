@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from coordinator.matching.models import RUN_STATUSES
 from coordinator.schemas import LocalDateTime, Schema, Text
 
 
@@ -34,9 +35,7 @@ class ProgressSchema(Schema):
 
 class RunSchema(Schema):
     id = fields.Integer(required=True)
-    status = fields.String(
-        required=True, validate=validate.OneOf(["queued", "running", "finished", "failed"])
-    )
+    status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     kind = fields.String(required=True)
     ward = fields.String(allow_none=True)
     units = fields.List(

@@ -7,14 +7,14 @@ import re
 from datetime import datetime
 
 from coordinator.bookings import operations
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.extensions import db
 from coordinator.notifications.content import labels
 from coordinator.notifications.links import ANSWER_ACTIONS, find_answer_token
 from coordinator.notifications.models import AnswerToken
 from coordinator.notifications.texts import LOCALES, when
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 
 # 32 bytes, base64url without padding.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -23,9 +23,9 @@ TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 class LinkProblem(Exception):
     """A link that cannot be used: `status` for the page, `code` for its words."""
 
-    def __init__(self, status: int, code: str):
+    def __init__(self, status: int, code: str, message: str | None = None):
         super().__init__(code)
-        self.status, self.code = status, code
+        self.status, self.code, self.message = status, code, message
 
 
 def open_link(token: str, now: datetime) -> tuple[AnswerToken, Assignment, TrainingSession]:
@@ -38,7 +38,13 @@ def open_link(token: str, now: datetime) -> tuple[AnswerToken, Assignment, Train
     if row.expires_at <= now:
         raise LinkProblem(410, "expired")
     assignment = db.session.get(Assignment, row.assignment_id)
-    return row, assignment, db.session.get(TrainingSession, assignment.session_id)
+    session = db.session.get(TrainingSession, assignment.session_id)
+    # A cancelled session voids its answer links: no Accept button, the reason instead.
+    if session.status == SessionStatus.CANCELLED:
+        raise LinkProblem(410, "session_cancelled", session.cancel_reason)
+    if assignment.status == AssignmentStatus.EXPIRED:
+        raise LinkProblem(410, "proposal_expired")
+    return row, assignment, session
 
 
 def describe(assignment: Assignment, session: TrainingSession) -> dict:

@@ -92,7 +92,14 @@ def _details(letter: Letter, lang: str) -> list[tuple[str, str]]:
 def _digest_lines(letter: Letter, lang: str) -> list[str]:
     lines = []
     for entry in letter.digest:
-        what = text(lang, "digest.declined" if entry.declined else "digest.withdrawn")
+        what = text(
+            lang,
+            "digest.expired"
+            if entry.expired
+            else "digest.declined"
+            if entry.declined
+            else "digest.withdrawn",
+        )
         if entry.late:
             what += f" ({text(lang, 'digest.late')})"
         line = (

@@ -51,6 +51,7 @@ class DigestEntry:
     declined: bool
     late: bool
     reason: str | None
+    expired: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ def _why_not(row: Notification, session: TrainingSession | None, booking, now) -
         return "moved"  # the planner drops these; this catches a job that ran first
     if kind.code == "unfilled_roles":
         return None if unfilled_roles(session) else "filled"
-    wanted = ("proposed",) if kind.code == "proposal" else ("registered", "confirmed")
+    wanted = {"proposal": ("proposed",), "proposal_expired": ("expired",)}.get(
+        kind.code, ("registered", "confirmed")
+    )
     if booking is None or booking.status not in wanted:
         return "not_booked"
     return None
@@ -179,6 +182,7 @@ def digest_entries(user_id: int, until: datetime) -> tuple[DigestEntry, ...]:
             declined=event.type == "assignment.declined",
             late=bool(event.payload.get("late")),
             reason=event.reason,
+            expired=event.type == "assignment.expired",
         )
         for event, title, starts_at in events
     )

@@ -28,6 +28,7 @@ KINDS = {
         Kind("session_cancelled", (VOLUNTEER, PARTICIPANT), attach_calendar=True),
         Kind("waitlist_promoted", (VOLUNTEER,), attach_calendar=True),
         Kind("proposal", (VOLUNTEER,)),
+        Kind("proposal_expired", (VOLUNTEER,)),
         Kind("assigned", (VOLUNTEER,), attach_calendar=True),
         Kind("registration_promoted", (PARTICIPANT,), attach_calendar=True),
         # Its lead time is NOTIFICATION_UNFILLED_ALERT_DAYS (planning.unfilled_alert_lead).

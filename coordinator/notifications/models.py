@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coordinator.database import UTCDateTime, utcnow
 from coordinator.extensions import db
+from coordinator.states import status_in, values
 
-NOTIFICATION_STATUSES = ("scheduled", "sent", "dropped", "failed")
+
+class NotificationStatus(StrEnum):
+    """One message: scheduled -> sent | dropped (with a reason) | failed."""
+
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    DROPPED = "dropped"
+    FAILED = "failed"
+
+
+NOTIFICATION_STATUSES = values(NotificationStatus)
 RECIPIENT_KINDS = ("volunteer", "participant", "user")
 LIVE_NOTIFICATION = "status <> 'dropped'"
 
@@ -37,7 +49,7 @@ class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.CheckConstraint(f"recipient_kind IN {RECIPIENT_KINDS!r}", name="kind"),
-        sa.CheckConstraint(f"status IN {NOTIFICATION_STATUSES!r}", name="status"),
+        sa.CheckConstraint(status_in(NotificationStatus), name="status"),
         sa.Index(
             "uq_notifications_live_dedup_key",
             "dedup_key",

@@ -68,7 +68,7 @@ def answer(token: str, action: str) -> ResponseReturnValue:
         db.session.commit()
     except answers.LinkProblem as problem:
         db.session.rollback()
-        return _problem(problem.status, problem.code)
+        return _problem(problem.status, problem.code, problem.message)
     except DomainError as error:  # the proposal moved on (withdrawn, session closed)
         db.session.rollback()
         return _problem(409, "conflict", error.message)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from coordinator.bookings.models import Assignment, Registration
-from coordinator.database import utcnow
+from coordinator.clock import now as clock_now
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications.kinds import (
@@ -31,12 +31,12 @@ from coordinator.notifications.models import Notification
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 
-DIGEST_EVENTS = ("signup.withdrawn", "assignment.declined")
+DIGEST_EVENTS = ("signup.withdrawn", "assignment.declined", "assignment.expired")
 
 
 def clock() -> datetime:
     """Now, from NOTIFICATION_CLOCK when set (tests drive time with it), else the real time."""
-    return current_app.config.get("NOTIFICATION_CLOCK", utcnow)()
+    return clock_now()
 
 
 @dataclass
@@ -184,19 +184,35 @@ def reconcile_session(session: TrainingSession, now: datetime) -> Planned:
     return planned
 
 
-def _session_notice(session: TrainingSession, kind: str, now: datetime, everyone: bool) -> Planned:
+def _session_notice(
+    session: TrainingSession,
+    kind: str,
+    now: datetime,
+    everyone: bool,
+    cancelled: dict | None = None,
+) -> Planned:
     """A notice to the session's booked people (and, when `everyone`, to those waiting
-    or asked too), once per session version."""
+    or asked too), once per session version. A cancellation ends every booking in its
+    own transaction, so its event names them (`cancelled`: the event's payload)."""
     volunteer_statuses = ("confirmed", "proposed", "waitlisted") if everyone else ("confirmed",)
     participant_statuses = ("registered", "waitlisted") if everyone else ("registered",)
+    cancelled = cancelled or {}
     volunteers = db.session.scalars(
         sa.select(Assignment.volunteer_id).where(
-            Assignment.session_id == session.id, Assignment.status.in_(volunteer_statuses)
+            Assignment.session_id == session.id,
+            sa.or_(
+                Assignment.status.in_(volunteer_statuses),
+                Assignment.id.in_(cancelled.get("assignment_ids", [])),
+            ),
         )
     ).all()
     participants = db.session.scalars(
         sa.select(Registration.participant_id).where(
-            Registration.session_id == session.id, Registration.status.in_(participant_statuses)
+            Registration.session_id == session.id,
+            sa.or_(
+                Registration.status.in_(participant_statuses),
+                Registration.id.in_(cancelled.get("registration_ids", [])),
+            ),
         )
     ).all()
     recipients = [(VOLUNTEER, v) for v in sorted(set(volunteers))]
@@ -241,6 +257,7 @@ def _digest(session: TrainingSession, event: DomainEvent) -> Planned:
 BOOKING_NOTICES = {
     "waitlist.promoted": "waitlist_promoted",
     "assignment.proposed": "proposal",
+    "assignment.expired": "proposal_expired",
     "assignment.created": "assigned",
     "registration.promoted": "registration_promoted",
 }
@@ -258,13 +275,15 @@ def plan_for_event(event: DomainEvent, now: datetime) -> Planned:
     planned = Planned()
     if event.type == "session.cancelled":
         planned.extend(reconcile_session(session, now))
-        planned.extend(_session_notice(session, "session_cancelled", now, everyone=True))
+        planned.extend(
+            _session_notice(session, "session_cancelled", now, everyone=True, cancelled=payload)
+        )
         return planned
     if event.type == "session.changed" and NOTIFIED_CHANGES & set(payload.get("fields", [])):
         planned.extend(_session_notice(session, "session_changed", now, everyone=False))
     elif event.type in BOOKING_NOTICES:
         planned.extend(_booking_notice(session, BOOKING_NOTICES[event.type], now, payload))
-    elif event.type in DIGEST_EVENTS:
+    if event.type in DIGEST_EVENTS:  # an expiry tells the volunteer and the organizer
         planned.extend(_digest(session, event))
     if session.starts_at > now:
         planned.extend(reconcile_session(session, now))

@@ -102,7 +102,13 @@ def update_session(changes: dict[str, Any], session_id: int) -> TrainingSession:
 @_error(409, "Already cancelled or over")
 @blp.doc(security=BEARER)
 def cancel_session(data: dict[str, Any], session_id: int) -> TrainingSession:
-    """Cancel a session with a reason (organizers)."""
-    session = operations.cancel_session(operations.get_session(session_id), data["reason"])
+    """Cancel a session with a reason (organizers): its bookings, proposals, waitlists and
+    registrations end `cancelled`; `scope: rest_of_series` cancels the later sessions of
+    its weekly series too. There is no un-cancelling."""
+    session = operations.cancel_session(
+        operations.get_session(session_id),
+        data["reason"],
+        operations.CancelScope(data["scope"]),
+    )
     db.session.commit()
     return session

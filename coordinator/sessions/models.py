@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
+from coordinator.states import status_in, values
 
-SESSION_STATUSES = ("published", "cancelled", "completed")
+
+class SessionStatus(StrEnum):
+    """A training session: published until it is cancelled (for good) or has happened."""
+
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+SESSION_STATUSES = values(SessionStatus)
 MAX_DURATION = timedelta(hours=12)
 
 
@@ -32,7 +43,7 @@ class TrainingSession(db.Model):
         sa.CheckConstraint(
             "registered_count >= 0 AND registered_count <= capacity", name="registered_within"
         ),
-        sa.CheckConstraint(f"status IN {SESSION_STATUSES!r}", name="status"),
+        sa.CheckConstraint(status_in(SessionStatus), name="status"),
         sa.CheckConstraint(
             "target_group IN ('civil_servants','students','workers','residents',"
             "'youth_disabilities')",
@@ -56,7 +67,9 @@ class TrainingSession(db.Model):
     registered_count: Mapped[int] = mapped_column(default=0)
     participant_needs: Mapped[list[str]] = mapped_column(JSONType, default=list)
     languages: Mapped[list[str]] = mapped_column(JSONType, default=lambda: ["vi"])
-    status: Mapped[str] = mapped_column(sa.String(20), default="published", index=True)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), default=SessionStatus.PUBLISHED.value, index=True
+    )
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     series_id: Mapped[int | None] = mapped_column(

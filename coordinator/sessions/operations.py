@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
-from coordinator.bookings.models import ACTIVE_ASSIGNMENT, Assignment
-from coordinator.bookings.operations import promote_waitlist
+from coordinator.bookings import counters
+from coordinator.bookings.models import (
+    LIVE_ASSIGNMENT,
+    LIVE_REGISTRATION,
+    Assignment,
+    AssignmentStatus,
+    Registration,
+    RegistrationStatus,
+)
+from coordinator.bookings.operations import promote_waitlist, record_event, require_transition
 from coordinator.competences.operations import require_competence
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -21,6 +30,7 @@ from coordinator.sessions.models import (
     MAX_DURATION,
     SessionRole,
     SessionSeries,
+    SessionStatus,
     TrainingSession,
 )
 from coordinator.vocabularies.terms import unknown_codes
@@ -165,7 +175,7 @@ def _has_bookings(role_id: int) -> bool:
     return (
         db.session.scalar(
             sa.select(Assignment.id)
-            .where(Assignment.role_id == role_id, sa.text(ACTIVE_ASSIGNMENT))
+            .where(Assignment.role_id == role_id, Assignment.status.in_(LIVE_ASSIGNMENT))
             .limit(1)
         )
         is not None
@@ -178,7 +188,7 @@ def update_session(session: TrainingSession, changes: dict[str, Any]) -> Trainin
     changes = dict(changes)
     reason = changes.pop("reason", None)
     require_in_scope(session.ward)
-    if session.status != "published":
+    if session.status != SessionStatus.PUBLISHED:
         raise Conflict("Buổi học đã hủy hoặc đã xong / The session is cancelled or over.")
     _check_references(changes)
     if "ward" in changes:
@@ -232,28 +242,128 @@ def _fill_new_seats(session: TrainingSession) -> None:
             promote_waitlist(role)
 
 
-def cancel_session(session: TrainingSession, reason: str) -> TrainingSession:
-    """Cancel; it stays visible (calendars show it as cancelled) with the reason."""
+class CancelScope(StrEnum):
+    """What a cancellation reaches: the one session, or it and the rest of its series."""
+
+    OCCURRENCE = "occurrence"
+    REST_OF_SERIES = "rest_of_series"
+
+
+def cancel_session(
+    session: TrainingSession, reason: str, scope: CancelScope = CancelScope.OCCURRENCE
+) -> TrainingSession:
+    """Cancel for good (there is no un-cancelling); it stays visible with the reason. With
+    `rest_of_series`, the later sessions of its weekly series that are still published and
+    not started are cancelled too, all in this one transaction."""
     require_in_scope(session.ward)
-    if session.status == "cancelled":
+    _require_cancellable(session)
+    targets = [session]
+    if scope == CancelScope.REST_OF_SERIES and session.series_id is not None:
+        targets += db.session.scalars(
+            sa.select(TrainingSession)
+            .where(
+                TrainingSession.series_id == session.series_id,
+                TrainingSession.id != session.id,
+                TrainingSession.starts_at > session.starts_at,
+                TrainingSession.starts_at > utcnow(),
+                TrainingSession.status == SessionStatus.PUBLISHED,
+            )
+            .order_by(TrainingSession.starts_at, TrainingSession.id)
+        )
+    for target in targets:
+        require_in_scope(target.ward)
+        _cancel_one(target, reason, series_of=session.id if target is not session else None)
+    return session
+
+
+def _require_cancellable(session: TrainingSession) -> None:
+    if session.status == SessionStatus.CANCELLED:
         raise Conflict("Buổi học đã bị hủy / The session is already cancelled.")
-    if session.status == "completed":
+    if session.status == SessionStatus.COMPLETED:
         raise Conflict("Buổi học đã diễn ra / The session has already taken place.")
-    session.status = "cancelled"
+
+
+def _cancel_one(session: TrainingSession, reason: str, series_of: int | None) -> None:
+    """One session cancelled: every live booking and registration ends `cancelled` with
+    the session's reason, its seats and places are free (none is live), its reminders are
+    dropped and everyone who was booked, asked or waiting is told (session.cancelled)."""
+    db.session.execute(
+        sa.select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update()
+    ).all()
+    counters.lock_roles(role.id for role in session.roles)
+    db.session.refresh(session)
+    _require_cancellable(session)
+    now = utcnow()
+    session.status = SessionStatus.CANCELLED
     session.cancel_reason = reason
-    session.cancelled_at = utcnow()
+    session.cancelled_at = now
     session.version += 1
     session.sequence += 1
-    session.updated_at = session.cancelled_at
-    db.session.flush()
-    outbox.record(
-        "session.cancelled",
-        "session",
-        session.id,
-        {"session_id": session.id, "ward": session.ward},
-        reason=reason,
+    session.updated_at = now
+    assignments = list(
+        db.session.scalars(
+            sa.select(Assignment)
+            .where(Assignment.session_id == session.id, Assignment.status.in_(LIVE_ASSIGNMENT))
+            .order_by(Assignment.id)
+        )
     )
-    return session
+    registrations = list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(
+                Registration.session_id == session.id,
+                Registration.status.in_(LIVE_REGISTRATION),
+            )
+            .order_by(Registration.id)
+        )
+    )
+    for assignment in assignments:
+        require_transition(assignment, AssignmentStatus.CANCELLED)
+        previous = assignment.status
+        assignment.status = AssignmentStatus.CANCELLED
+        assignment.waitlist_position = assignment.answer_by = None
+        assignment.decided_at = now
+        db.session.flush()
+        record_event(
+            "assignment.cancelled",
+            assignment,
+            reason,
+            previous_status=str(previous),
+            by="session_cancelled",
+        )
+    for registration in registrations:
+        previous = registration.status
+        registration.status = RegistrationStatus.CANCELLED
+        registration.waitlist_position = None
+    for role in session.roles:
+        role.taken = 0
+    session.registered_count = 0
+    db.session.flush()
+    for registration in registrations:
+        outbox.record(
+            "registration.cancelled",
+            "session",
+            session.id,
+            {
+                "session_id": session.id,
+                "registration_id": registration.id,
+                "participant_id": registration.participant_id,
+                "status": registration.status,
+                "ward": session.ward,
+                "by": "session_cancelled",
+            },
+            reason=reason,
+        )
+    payload: dict[str, Any] = {
+        "session_id": session.id,
+        "ward": session.ward,
+        # Ids only: who was booked, asked or waiting, and so is told.
+        "assignment_ids": [a.id for a in assignments],
+        "registration_ids": [r.id for r in registrations],
+    }
+    if series_of is not None:
+        payload["with_session_id"] = series_of
+    outbox.record("session.cancelled", "session", session.id, payload, reason=reason)
 
 
 def list_sessions(args: dict[str, Any]) -> tuple[list[TrainingSession], int]:

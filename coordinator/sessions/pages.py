@@ -24,6 +24,7 @@ from coordinator.schemas import display_timezone
 from coordinator.sessions.forms import SessionForm
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import (
+    CancelScope,
     cancel_session,
     create_sessions,
     get_session,
@@ -200,8 +201,14 @@ def cancel(session_id: int) -> ResponseReturnValue:
     reason = (form.reason.data or "").strip() if form.validate_on_submit() else ""
     if not reason:
         flash(_("Say why the session is cancelled: participants and volunteers see it."), "error")
-    elif commit(lambda: cancel_session(session, reason)) is not REFUSED:
-        flash(_("The session is cancelled."), "success")
+    else:
+        rest = request.form.get("scope") == CancelScope.REST_OF_SERIES
+        scope = CancelScope.REST_OF_SERIES if rest else CancelScope.OCCURRENCE
+        if commit(lambda: cancel_session(session, reason, scope)) is not REFUSED:
+            if rest and session.series_id is not None:
+                flash(_("The session and the rest of its series are cancelled."), "success")
+            else:
+                flash(_("The session is cancelled."), "success")
     return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
 
 

@@ -95,6 +95,10 @@ class SessionUpdateSchema(Schema):
 
 class CancelSchema(Schema):
     reason = Text(required=True, validate=validate.Length(1, 1000))
+    # occurrence: this session only; rest_of_series: it and its series' later sessions.
+    scope = fields.String(
+        load_default="occurrence", validate=validate.OneOf(["occurrence", "rest_of_series"])
+    )
 
 
 class SessionListArgs(Schema):

@@ -42,6 +42,8 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["when"] = lambda value: format_datetime(value, "EEE dd/MM/yyyy HH:mm")
     app.jinja_env.filters["clock"] = lambda value: format_datetime(value, "HH:mm")
+    # An answer deadline: "18:00 thứ Năm 10/12".
+    app.jinja_env.filters["deadline"] = lambda value: format_datetime(value, "HH:mm EEEE dd/MM")
     app.jinja_env.filters["number"] = format_decimal
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.filters["ward_name"] = ward_name

@@ -20,6 +20,8 @@ DATA_WORDS = (
     N_("Declined"),
     N_("Withdrawn"),
     N_("Cancelled"),
+    N_("Expired"),
+    N_("Covered"),
     N_("Admin"),
     N_("Organizer"),
     N_("Participant"),

@@ -202,6 +202,7 @@ def test_preferences_page_turns_each_kind_on_or_off(
         "session_cancelled",
         "waitlist_promoted",
         "proposal",
+        "proposal_expired",
         "assigned",
     ]
     assert all(checked for _, checked in boxes)

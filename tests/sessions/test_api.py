@@ -18,7 +18,17 @@ HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 URL = "/api/v1/sessions"
 ORGANIZER_ONLY_FIELDS = {"organizer_id", "registered_count", "sequence", "created_at"}
 # What a session event may carry: ids and codes, never people or free text.
-EVENT_PAYLOAD_KEYS = {"session_id", "ward", "series_id", "fields", "previous_ward"}
+# A cancellation also names, by id only, the bookings and registrations it ended.
+EVENT_PAYLOAD_KEYS = {
+    "session_id",
+    "ward",
+    "series_id",
+    "fields",
+    "previous_ward",
+    "assignment_ids",
+    "registration_ids",
+    "with_session_id",
+}
 
 
 @pytest.fixture
