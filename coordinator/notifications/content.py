@@ -85,22 +85,33 @@ def labels(name: str, locale: str) -> dict[str, str]:
 
 
 def _booking(row: Notification, session: TrainingSession) -> Assignment | Registration | None:
+    """The booking a message is about: the live one, or for a cancellation notice the one
+    the cancellation ended (its role still names the seat in the message)."""
+    ended = row.kind == "session_cancelled"
     if row.recipient_kind == PARTICIPANT:
+        statuses = ("registered", "cancelled") if ended else ("registered",)
         return db.session.scalar(
-            sa.select(Registration).where(
+            sa.select(Registration)
+            .where(
                 Registration.session_id == session.id,
                 Registration.participant_id == row.recipient_id,
-                Registration.status == "registered",
+                Registration.status.in_(statuses),
             )
+            .order_by(Registration.id.desc())
+            .limit(1)
         )
     if row.assignment_id is not None:
         return db.session.get(Assignment, row.assignment_id)
+    statuses = ("confirmed", "cancelled") if ended else ("confirmed",)
     return db.session.scalar(
-        sa.select(Assignment).where(
+        sa.select(Assignment)
+        .where(
             Assignment.session_id == session.id,
             Assignment.volunteer_id == row.recipient_id,
-            Assignment.status == "confirmed",
+            Assignment.status.in_(statuses),
         )
+        .order_by(Assignment.id.desc())
+        .limit(1)
     )
 
 
