@@ -46,6 +46,9 @@ def test_sign_up_confirms_while_seats_last_then_waitlists_in_order(
         "proposed": 0,
         "waitlisted": 2,
         "required_skills": [],
+        "held": 0,
+        "held_until": None,
+        "free": 0,
     }
     assert event_types().count("signup.waitlisted") == 2
 
