@@ -55,6 +55,10 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # Attendance (volunteers' and participants') is recorded from this long before the
+    # start to this long after the end; outside, a 409.
+    CHECKIN_OPENS_HOURS = _env_int("CHECKIN_OPENS_HOURS", 2)
+    CHECKIN_CLOSES_DAYS = _env_int("CHECKIN_CLOSES_DAYS", 7)
     # Automatic matching waits this long so a burst of changes lands in one run.
     MATCHING_DEBOUNCE_SECONDS = _env_int("MATCHING_DEBOUNCE_SECONDS", 5)
     # A repair after a withdrawal plans this many days either side of the session.
