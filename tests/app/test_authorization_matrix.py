@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from coordinator.database import utcnow
 from coordinator.extensions import db, redis_connection
+from tests.api_helpers import ANY_TIME
 from tests.conftest import PASSWORD
 from tests.page_helpers import csrf_token, log_in
 from tests.scope_helpers import (
@@ -409,7 +410,7 @@ def build_world(request, client) -> World:
         "ward_b": scoped_organizer(make_user, WARD_B),
     }
     v1, leader_headers = make_volunteer(is_expert=True)
-    v2, volunteer_headers = make_volunteer()
+    v2, volunteer_headers = make_volunteer(availability=ANY_TIME)  # organizers assign them
     v3, _ = make_volunteer()
     v4, _ = make_volunteer()
 
