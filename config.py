@@ -59,6 +59,10 @@ class Config:
     # the start; then it expires and the seat moves on.
     PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
     PROPOSAL_DEADLINE_HOURS = _env_int("PROPOSAL_DEADLINE_HOURS", 24)
+    # Attendance (volunteers' and participants') is recorded from this long before the
+    # start to this long after the end; outside, a 409.
+    CHECKIN_OPENS_HOURS = _env_int("CHECKIN_OPENS_HOURS", 2)
+    CHECKIN_CLOSES_DAYS = _env_int("CHECKIN_CLOSES_DAYS", 7)
     # Automatic matching waits this long so a burst of changes lands in one run.
     MATCHING_DEBOUNCE_SECONDS = _env_int("MATCHING_DEBOUNCE_SECONDS", 5)
     # A repair after a withdrawal plans this many days either side of the session.

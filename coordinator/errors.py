@@ -28,11 +28,17 @@ class DomainError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, messages: dict[str, Any] | None = None, code: str | None = None
+        self,
+        message: str,
+        messages: dict[str, Any] | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.messages = messages or {}
+        # Further top-level members of the error body (e.g. `rules` of an outside_rules).
+        self.details = details or {}
         if code:
             self.code = code
 
@@ -84,7 +90,11 @@ ErrorResponse: TypeAlias = tuple[Response | str, int]
 
 
 def error_response(
-    status: int, message: str, messages: dict[str, Any] | None = None, code: str | None = None
+    status: int,
+    message: str,
+    messages: dict[str, Any] | None = None,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> ErrorResponse:
     """Build the contract's error body (an HTML page for people on the web pages)."""
     if _wants_page():
@@ -92,6 +102,7 @@ def error_response(
     body: dict[str, Any] = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
     if messages:
         body["messages"] = messages
+    body.update((key, value) for key, value in (details or {}).items() if key not in body)
     return jsonify(body), status
 
 
@@ -172,7 +183,7 @@ def handle_http_exception(error: HTTPException) -> ErrorResponse:
 
 
 def handle_domain_error(error: DomainError) -> ErrorResponse:
-    return error_response(error.status, error.message, error.messages, error.code)
+    return error_response(error.status, error.message, error.messages, error.code, error.details)
 
 
 def handle_validation_error(error: ma.ValidationError) -> ErrorResponse:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -223,10 +224,20 @@ def volunteer_payload():
     return payload
 
 
+def default_session_start() -> datetime:
+    """18:00 Hanoi time on the first Tuesday at least seven days ahead: inside the default
+    volunteer's availability (Tuesday 18:00-20:00), so an organizer assigns them without an
+    override, and far enough ahead for every reminder."""
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = (utcnow() + timedelta(days=7)).astimezone(hanoi).date()
+    day += timedelta(days=(1 - day.weekday()) % 7)
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=hanoi)
+
+
 @pytest.fixture
 def session_payload():
     def payload(**overrides) -> dict:
-        starts = (utcnow() + timedelta(days=7)).replace(microsecond=0)
+        starts = default_session_start()
         data = {
             "title": "Sử dụng điện thoại thông minh",
             "description": "Buổi học thực hành",

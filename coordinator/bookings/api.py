@@ -132,12 +132,18 @@ def create_assignment(data: dict[str, Any], session_id: int) -> dict[str, Any]:
     session = get_session(session_id)
     if "squad_id" in data:
         created, skipped = operations.assign_squad(
-            session, get_squad(data["squad_id"]), data.get("role"), user.id
+            session, get_squad(data["squad_id"]), data.get("role"), user.id, data["override"]
         )
     else:
         volunteer = get_volunteer(data["volunteer_id"])
-        book = operations.propose_volunteer if data["propose"] else operations.assign_volunteer
-        created = [book(session, data["role"], volunteer, user.id)]
+        if data["propose"]:
+            created = [operations.propose_volunteer(session, data["role"], volunteer, user.id)]
+        else:
+            created = [
+                operations.assign_volunteer(
+                    session, data["role"], volunteer, user.id, override=data["override"]
+                )
+            ]
         skipped = []
     db.session.commit()
     return {"assignments": created, "skipped": skipped}

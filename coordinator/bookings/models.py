@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator.database import JSONType, UTCDateTime, utcnow
@@ -48,6 +49,13 @@ class RegistrationStatus(StrEnum):
 
 LIVE_REGISTRATION = (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED)
 
+# What the lead (or an organizer) recorded for a volunteer's booking; the first two count
+# as hours worked.
+VOLUNTEER_ATTENDANCE = ("attended", "late", "no_show", "excused")
+WORKED_ATTENDANCE = ("attended", "late")
+REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
+ACTIVE_REGISTRATION = "status IN ('registered', 'waitlisted')"
+
 
 class Assignment(db.Model):
     """A volunteer in a session role: a sign-up (source self), an organizer's assignment,
@@ -78,6 +86,9 @@ class Assignment(db.Model):
             postgresql_where=sa.text("waitlist_position IS NOT NULL"),
         ),
         sa.Index("ix_assignments_volunteer_status", "volunteer_id", "status"),
+        sa.CheckConstraint(
+            f"attendance IS NULL OR attendance IN {VOLUNTEER_ATTENDANCE!r}", name="attendance"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,8 +114,32 @@ class Assignment(db.Model):
     late_withdrawal: Mapped[bool] = mapped_column(default=False)
     # A proposal's answer deadline: it holds its seat until then, then expires.
     answer_by: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Attendance: recorded by the lead or an organizer (None: not recorded yet); the
+    # volunteer's own "I came" pre-fills the sheet and never overrides it.
+    attendance: Mapped[str | None] = mapped_column(sa.String(20))
+    attendance_recorded_by: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role: Mapped[SessionRole] = relationship()
+
+    @hybrid_property
+    def attended(self) -> bool | None:
+        """Came (attended or late), stayed away (no_show or excused), or not recorded."""
+        return None if self.attendance is None else self.attendance in WORKED_ATTENDANCE
+
+    @attended.inplace.setter
+    def _attended_setter(self, value: bool | None) -> None:
+        self.attendance = None if value is None else ("attended" if value else "no_show")
+
+    @attended.inplace.expression
+    @classmethod
+    def _attended_expression(cls) -> sa.ColumnElement[bool | None]:
+        return sa.case(
+            (cls.attendance.is_(None), sa.null()),
+            else_=cls.attendance.in_(WORKED_ATTENDANCE),
+        )
 
 
 class Registration(db.Model):

@@ -21,7 +21,7 @@ from coordinator import clock
 from coordinator.bookings import counters, rules
 from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment
 from coordinator.bookings.models import AssignmentStatus as S
-from coordinator.bookings.rules import role_refusal, time_refusal
+from coordinator.bookings.rules import clash_refusal, time_refusal
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Forbidden, NotFound
 from coordinator.events import outbox
@@ -319,15 +319,29 @@ def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
 
 
 def assign_volunteer(
-    session: TrainingSession, role_name: str, volunteer: Volunteer, actor_id: int | None
+    session: TrainingSession,
+    role_name: str,
+    volunteer: Volunteer,
+    actor_id: int | None,
+    override: bool = False,
 ) -> Assignment:
     """An organizer books a volunteer directly: confirmed, or 409 when the role is full.
-    Any volunteer, into a session of the organizer's units."""
+    Any volunteer, into a session of the organizer's units. Outside the volunteer's
+    availability, over their weekly limit or without a required skill: 409
+    `outside_rules` naming the rules, unless `override` (then the event records the rules
+    overridden). A clash is never overridable."""
     require_in_scope(session.ward)
-    role = _eligible_role(session, role_name, volunteer)
+    rules.require_open(session)
+    role = rules.role_of(session, role_name)
+    counters.lock_roles([role.id])
+    counters.lock_volunteers([volunteer.id])
+    overridden = rules.check_organizer_assignment(volunteer, session, role, override)
     assignment = _seat_by_organizer(session, role, volunteer.id, actor_id)
     db.session.flush()
-    record_event("assignment.created", assignment)
+    if overridden:
+        record_event("assignment.created", assignment, overridden_rules=overridden)
+    else:
+        record_event("assignment.created", assignment)
     return assignment
 
 
@@ -386,12 +400,17 @@ def _seat_by_organizer(
 
 
 def assign_squad(
-    session: TrainingSession, squad: Squad, role_name: str | None, actor_id: int | None
+    session: TrainingSession,
+    squad: Squad,
+    role_name: str | None,
+    actor_id: int | None,
+    override: bool = False,
 ) -> tuple[list[Assignment], list[dict[str, Any]]]:
     """Book a whole squad, all or nothing: the leader takes the lead role when the session
     has a free one, members fill `role_name` (default helper) while seats last. If any
-    member who would go cannot (skills, time, weekly limit), nothing is written and the
-    error names each such member and why."""
+    member who would go has a clash, nothing is written and the error names each such
+    member and why (409 `squad_conflict`); members outside the overridable rules (skills,
+    availability, weekly limit) make a 409 `outside_rules` unless `override`."""
     require_in_scope(session.ward)
     rules.require_open(session)
     member_role = rules.role_of(session, role_name or "helper")
@@ -422,16 +441,27 @@ def assign_squad(
         plan.append((volunteer, role))
 
     problems: dict[str, list[str]] = {}
+    broken: dict[int, list[rules.Refusal]] = {}
     for volunteer, role in plan:
-        refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
-        if refusal:
-            problems[str(volunteer.id)] = [f"{volunteer.full_name}: {refusal.message}"]
+        clash = clash_refusal(volunteer, session)
+        if clash:
+            problems[str(volunteer.id)] = [f"{volunteer.full_name}: {clash.message}"]
+        found = rules.rule_refusals(volunteer, session, role)
+        if found:
+            broken[volunteer.id] = found
     if problems:
         raise Conflict(
             "Không thể phân công cả đội / The squad cannot be assigned: "
             + "; ".join(m[0] for m in problems.values()),
             {"member_ids": problems},
             code="squad_conflict",
+        )
+    if broken and not override:
+        names = {volunteer.id: volunteer.full_name for volunteer, _role in plan}
+        raise rules.outside_rules(
+            [r for found in broken.values() for r in found],
+            "member_ids",
+            {str(i): [f"{names[i]}: {r.message}" for r in found] for i, found in broken.items()},
         )
     # The rows are locked and the plan counted free seats, so no seat can be missing here.
     created = [
@@ -440,7 +470,11 @@ def assign_squad(
     ]
     db.session.flush()
     for assignment in created:
-        record_event("assignment.created", assignment, squad_id=squad.id)
+        overridden = sorted(
+            {rules.OVERRIDABLE_RULES[r.code] for r in broken.get(assignment.volunteer_id, [])}
+        )
+        extra: dict[str, Any] = {"overridden_rules": overridden} if overridden else {}
+        record_event("assignment.created", assignment, squad_id=squad.id, **extra)
     return created, skipped
 
 

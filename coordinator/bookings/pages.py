@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from coordinator.bookings import operations as bookings
@@ -31,10 +32,42 @@ def _to_session(session_id: int) -> ResponseReturnValue:
     return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
 
 
+RULE_LABELS = {
+    "availability": _l("outside their weekly availability"),
+    "weekly_limit": _l("over their weekly limit"),
+    "required_skills": _l("without a skill the role requires"),
+}
+
+
+def _confirm_override(
+    session: TrainingSession, error: DomainError, endpoint: str, fields: dict[str, str]
+) -> ResponseReturnValue:
+    """The second step: the rules the assignment breaks, and a button that assigns anyway
+    (the same form again with override=1)."""
+    sentences = error.messages.get("override") or [
+        message
+        for messages in error.messages.get("member_ids", {}).values()
+        for message in messages
+    ]
+    return (
+        render_template(
+            "bookings/confirm_override.html",
+            session=session,
+            rules=[RULE_LABELS[rule] for rule in error.details.get("rules", [])],
+            sentences=sentences,
+            action=url_for(endpoint, session_id=session.id),
+            fields=fields,
+            form=EmptyForm(),
+        ),
+        409,
+    )
+
+
 @bp.post("/organize/sessions/<int:session_id>/assign")
 @organizer_required
 def assign(session_id: int) -> ResponseReturnValue:
-    """Book one volunteer into a role of the session."""
+    """Book one volunteer into a role of the session; outside the rules, a second step
+    asks the organizer to confirm (never past a clash)."""
     session = organized_session(session_id)
     if not EmptyForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
@@ -44,13 +77,20 @@ def assign(session_id: int) -> ResponseReturnValue:
             if volunteer is None:
                 raise NotFound(_("No such volunteer."))
             bookings.assign_volunteer(
-                session, request.form.get("role", ""), volunteer, current_user.id
+                session,
+                request.form.get("role", ""),
+                volunteer,
+                current_user.id,
+                override=request.form.get("override") == "1",
             )
             db.session.commit()
         except ValueError:
             flash(_("Choose a volunteer."), "error")
         except DomainError as error:
             db.session.rollback()
+            if error.code == "outside_rules":
+                fields = {"volunteer_id": str(volunteer.id), "role": request.form.get("role", "")}
+                return _confirm_override(session, error, "bookings_pages.assign", fields)
             flash(error.message, "error")
         else:
             flash(_("Assigned."), "success")
@@ -71,11 +111,18 @@ def assign_squad(session_id: int) -> ResponseReturnValue:
         if squad is None:
             raise NotFound(_("No such squad."))
         created, skipped = bookings.assign_squad(
-            session, squad, request.form.get("role") or None, current_user.id
+            session,
+            squad,
+            request.form.get("role") or None,
+            current_user.id,
+            override=request.form.get("override") == "1",
         )
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
+        if error.code == "outside_rules" and squad is not None:
+            fields = {"squad_id": str(squad.id), "role": request.form.get("role", "")}
+            return _confirm_override(session, error, "bookings_pages.assign_squad", fields)
         flash(error.message, "error")
         for name, messages in (error.messages or {}).items():
             flash(f"{name}: {' '.join(map(str, messages))}", "error")

@@ -3,6 +3,8 @@ on the session's participant capacity (training_sessions.registered_count)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 
 from coordinator.bookings import counters
@@ -56,6 +58,45 @@ def organized_registration(registration_id: int) -> Registration:
     return registration
 
 
+def _person_key(participant: Participant) -> tuple[str, set[str]]:
+    """A participant's name as compared (NFC, case and spacing folded) and contacts
+    (their own and their guardian's; phones are stored in E.164, emails case-folded)."""
+    name = " ".join(unicodedata.normalize("NFC", participant.full_name or "").casefold().split())
+    private = participant.private
+    contacts = {
+        " ".join(unicodedata.normalize("NFC", value).casefold().split())
+        for value in ((private.contact, private.guardian_contact) if private else ())
+        if value
+    }
+    return name, contacts
+
+
+def _same_person_registered(
+    session: TrainingSession, participant: Participant
+) -> Registration | None:
+    """A live registration of the session for another participant row with the same
+    name and a contact in common: the same person registered twice."""
+    name, contacts = _person_key(participant)
+    if not name or not contacts:
+        return None
+    others = db.session.execute(
+        sa.select(Registration, Participant)
+        .join(Participant, Participant.id == Registration.participant_id)
+        .where(
+            Registration.session_id == session.id,
+            Registration.participant_id != participant.id,
+            Participant.erased_at.is_(None),
+            Registration.status.in_(("registered", "waitlisted")),
+        )
+        .order_by(Registration.id)
+    ).all()
+    for registration, other in others:
+        other_name, other_contacts = _person_key(other)
+        if other_name == name and contacts & other_contacts:
+            return registration
+    return None
+
+
 def register(
     session: TrainingSession, participant: Participant, actor_id: int | None
 ) -> Registration:
@@ -82,6 +123,18 @@ def register(
     if duplicate is not None:
         raise Conflict(
             "Đã đăng ký buổi này / Already registered for this session.", code="duplicate"
+        )
+    same_person = _same_person_registered(session, participant)
+    if same_person is not None:
+        raise Conflict(
+            f"Người này đã đăng ký buổi học (đăng ký #{same_person.id}) / This person is "
+            f"already registered for the session (registration #{same_person.id}).",
+            {"participant_id": [f"registration #{same_person.id}"]},
+            code="duplicate_registration",
+            details={
+                "registration_id": same_person.id,
+                "participant_id": same_person.participant_id,
+            },
         )
     placed = counters.take_one(session, "registered_count", "capacity")
     position = None if placed else counters.next_position(Registration, "session_id", session.id)

@@ -16,6 +16,7 @@ from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid
 from coordinator.extensions import db
 from coordinator.geography.operations import neighbors_of
+from coordinator.matching.engine.problem import DAY, Window, holds, weekly_spans
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
@@ -67,6 +68,12 @@ def _week_bounds(moment: datetime) -> tuple[datetime, datetime]:
 def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | None:
     """Overlaps with the volunteer's other bookings, counting travel between wards that are
     neither the same nor neighbours; then the weekly limit."""
+    return clash_refusal(volunteer, session) or weekly_refusal(volunteer, session)
+
+
+def clash_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | None:
+    """Overlaps with the volunteer's other bookings, counting travel between wards that are
+    neither the same nor neighbours (a double booking: never overridable)."""
     gap = travel_gap()
     others = db.session.execute(
         sa.select(
@@ -99,6 +106,11 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
                 "time_conflict",
                 f"Xung đột với buổi #{other.id} '{other.title}' ({why}).",
             )
+    return None
+
+
+def weekly_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | None:
+    """The volunteer already holds `max_sessions_per_week` bookings in the session's week."""
     week_start, week_end = _week_bounds(session.starts_at)
     booked = db.session.execute(
         sa.select(sa.func.count(Assignment.id))
@@ -119,6 +131,47 @@ def time_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | No
             f"Already {booked} sessions that week (limit {volunteer.max_sessions_per_week}).",
         )
     return None
+
+
+def availability_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | None:
+    """The session lies outside the volunteer's weekly availability, read as the matcher
+    reads it (`matching.engine.problem`: windows that meet, at midnight too, join)."""
+    spans = weekly_spans(
+        tuple(Window(w.weekday, w.start_minute, w.end_minute) for w in volunteer.availability)
+    )
+    local = display_timezone()
+    starts, ends = session.starts_at.astimezone(local), session.ends_at.astimezone(local)
+    local_start = starts.hour * 60 + starts.minute
+    local_end = (ends.date() - starts.date()).days * DAY + ends.hour * 60 + ends.minute
+    if holds(spans, starts.weekday(), local_start, local_end):
+        return None
+    return Refusal(
+        "outside_availability",
+        "Ngoài thời gian rảnh đã đăng ký / Outside the volunteer's weekly availability "
+        f"({starts:%a %H:%M}-{ends:%H:%M}).",
+    )
+
+
+# Rules an organizer may knowingly break (`override`), by the code of their refusal; a
+# clash (double booking) is never among them.
+OVERRIDABLE_RULES = {
+    "outside_availability": "availability",
+    "weekly_limit": "weekly_limit",
+    "missing_skills": "required_skills",
+    "not_expert": "required_skills",
+}
+
+
+def rule_refusals(
+    volunteer: Volunteer, session: TrainingSession, role: SessionRole
+) -> list[Refusal]:
+    """The overridable rules this booking breaks: skills, availability, weekly limit."""
+    found = [
+        role_refusal(volunteer, role),
+        availability_refusal(volunteer, session),
+        weekly_refusal(volunteer, session),
+    ]
+    return [refusal for refusal in found if refusal is not None]
 
 
 def role_of(session: TrainingSession, role_name: str) -> SessionRole:
@@ -162,8 +215,7 @@ def existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
     )
 
 
-def check_volunteer(volunteer: Volunteer, session: TrainingSession, role: SessionRole) -> None:
-    """Every rule for this volunteer in this role of this session, raised as an error."""
+def _require_bookable(volunteer: Volunteer, session: TrainingSession) -> None:
     if not volunteer.active:
         raise Conflict("Tình nguyện viên đã ngừng hoạt động / The volunteer is inactive.")
     if existing_booking(session.id, volunteer.id) is not None:
@@ -172,6 +224,45 @@ def check_volunteer(volunteer: Volunteer, session: TrainingSession, role: Sessio
             {"volunteer_id": ["Already booked in this session."]},
             code="duplicate",
         )
+
+
+def check_volunteer(volunteer: Volunteer, session: TrainingSession, role: SessionRole) -> None:
+    """Every rule for this volunteer in this role of this session, raised as an error."""
+    _require_bookable(volunteer, session)
     refusal = role_refusal(volunteer, role) or time_refusal(volunteer, session)
     if refusal:
         refuse(refusal)
+
+
+def outside_rules(
+    refusals: list[Refusal], field: str = "override", per_member: dict[str, list[str]] | None = None
+) -> Conflict:
+    """The 409 naming each rule broken (`rules`: availability, weekly_limit,
+    required_skills), which `override: true` sets aside."""
+    broken = sorted({OVERRIDABLE_RULES[r.code] for r in refusals})
+    sentences = [message for messages in (per_member or {}).values() for message in messages]
+    sentences = sentences or [r.message for r in refusals]
+    return Conflict(
+        f"Ngoài quy tắc phân công / Outside the assignment rules ({', '.join(broken)}): "
+        + " ".join(sentences)
+        + " Gửi override: true để vẫn phân công / Send override: true to assign anyway.",
+        {field: per_member if per_member is not None else sentences},
+        code="outside_rules",
+        details={"rules": broken},
+    )
+
+
+def check_organizer_assignment(
+    volunteer: Volunteer, session: TrainingSession, role: SessionRole, override: bool
+) -> list[str]:
+    """An organizer's direct assignment: a duplicate or a clash is always refused; the
+    other rules (skills, availability, weekly limit) are a 409 `outside_rules` unless
+    `override`. Returns the rules overridden (for the audit trail)."""
+    _require_bookable(volunteer, session)
+    clash = clash_refusal(volunteer, session)
+    if clash:
+        refuse(clash)
+    refusals = rule_refusals(volunteer, session, role)
+    if refusals and not override:
+        raise outside_rules(refusals)
+    return sorted({OVERRIDABLE_RULES[r.code] for r in refusals})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
-from coordinator.schemas import SLUG, LocalDateTime, Schema
+from coordinator.schemas import SLUG, Bool, LocalDateTime, Schema
 
 ID = {"strict": True, "validate": validate.Range(1, 2**31 - 1)}
 
@@ -28,6 +28,13 @@ class AssignmentRequestSchema(Schema):
         metadata={
             "description": "Ask instead of book: the seat is held until the answer deadline "
             "(answer_by), then the proposal expires. One volunteer only."
+        },
+    )
+    override = Bool(
+        load_default=False,
+        metadata={
+            "description": "Assign even outside availability, over the weekly limit or "
+            "without a required skill (recorded in the audit trail); never past a clash."
         },
     )
 

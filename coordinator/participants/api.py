@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from coordinator.bookings import checkin
 from coordinator.calendar.tokens import feed_url, subscribe_links
+from coordinator.errors import Invalid
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.participants import attendance, records
 from coordinator.participants.operations import create_participant
@@ -15,6 +17,8 @@ from coordinator.participants.schemas import (
     ParticipantCreatedSchema,
     ParticipantCreateSchema,
     RosterEntrySchema,
+    VolunteerAttendanceEntrySchema,
+    VolunteerAttendanceSchema,
 )
 from coordinator.people.auth import authenticated_user, is_organizer, user_required
 from coordinator.sessions.models import TrainingSession
@@ -122,6 +126,50 @@ def put_attendance(data: dict[str, Any], session_id: int) -> list[dict[str, Any]
     attendance.record(session, data["entries"], authenticated_user().id)
     db.session.commit()
     return _roster(session)
+
+
+def _staff_sheet(session: TrainingSession) -> list[dict[str, Any]]:
+    return [
+        {
+            "assignment_id": entry.assignment.id,
+            "volunteer_id": entry.assignment.volunteer_id,
+            "full_name": entry.full_name,
+            "role": entry.role,
+            "attendance": entry.assignment.attendance,
+            "recorded_at": entry.assignment.attendance_recorded_at,
+        }
+        for entry in checkin.staff_roster(session)
+    ]
+
+
+@blp.get("/sessions/<int:session_id>/volunteer-attendance")
+@user_required
+@blp.response(200, VolunteerAttendanceSchema(many=True))
+@blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
+@blp.doc(security=[{"bearerAuth": []}])
+def get_volunteer_attendance(session_id: int) -> list[dict[str, Any]]:
+    """The session's confirmed bookings with the attendance recorded so far."""
+    return _staff_sheet(_staff_session(session_id))
+
+
+@blp.put("/sessions/<int:session_id>/volunteer-attendance")
+@user_required
+@blp.arguments(VolunteerAttendanceEntrySchema(many=True))
+@blp.response(200, VolunteerAttendanceSchema(many=True))
+@blp.alt_response(404, schema=ErrorSchema, description="No such session (or not its lead)")
+@blp.alt_response(409, schema=ErrorSchema, description="Outside the check-in window")
+@blp.alt_response(422, schema=ErrorSchema, description="An entry is invalid; nothing saved")
+@blp.doc(security=[{"bearerAuth": []}])
+def put_volunteer_attendance(data: list[dict[str, Any]], session_id: int) -> list[dict[str, Any]]:
+    """Record per confirmed booking: attended, late, no_show or excused (the session's lead
+    or an organizer; from CHECKIN_OPENS_HOURS before the start to CHECKIN_CLOSES_DAYS after
+    the end, else 409; all entries or none)."""
+    session = _staff_session(session_id)
+    if len(data) > 500:
+        raise Invalid("Quá nhiều mục / Too many entries (500 at most).")
+    checkin.record_volunteers(session, data, authenticated_user().id)
+    db.session.commit()
+    return _staff_sheet(session)
 
 
 def first_name(full_name: str | None) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from coordinator.bookings.checkin import require_checkin_open
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.competences.models import Competence
 from coordinator.database import utcnow
@@ -92,7 +93,9 @@ def roster(session: TrainingSession) -> list[tuple[Registration, Participant, di
 
 def record(session: TrainingSession, entries: list[dict], actor_id: int | None) -> int:
     """Apply [{registration_id, attended, levels: {area: level}, reached_basic}]; every
-    entry is checked before anything is written. Returns the entries applied."""
+    entry is checked before anything is written (409 outside the check-in window).
+    Returns the entries applied."""
+    require_checkin_open(session)
     known = {area.code for area in areas()}
     registrations = {
         r.id: r

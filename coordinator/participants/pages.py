@@ -18,10 +18,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from coordinator.bookings import checkin as checkin_rules
 from coordinator.bookings import registrations
-from coordinator.bookings.models import Registration
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.errors import DomainError
 from coordinator.extensions import db
@@ -42,6 +44,12 @@ from coordinator.web.forms import (
 )
 
 bp = Blueprint("participants_pages", __name__)
+ATTENDANCE_LABELS = {
+    "attended": _l("Came"),
+    "late": _l("Came late"),
+    "no_show": _l("No-show"),
+    "excused": _l("Excused"),
+}
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -225,26 +233,46 @@ def _entries(roster: list, areas: list) -> list[dict]:
     return entries
 
 
+def _volunteer_entries(sheet: list) -> list[dict]:
+    """The volunteers' form: one status per confirmed booking (unanswered ones left)."""
+    entries = []
+    for entry in sheet:
+        status = request.form.get(f"volunteer-{entry.assignment.id}", "")
+        if status:
+            entries.append({"assignment_id": entry.assignment.id, "status": status})
+    return entries
+
+
 @bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
 def checkin(session_id: int) -> ResponseReturnValue:
-    """The lead's check-in page (a phone in hand): who came, levels, basic standard."""
+    """The lead's check-in page (a phone in hand): which volunteers came, which
+    participants came, their levels, the basic standard."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.path))
     session = attendance.get_open_session(session_id)
     attendance.require_recorder(current_user, session)
     areas = attendance.areas()
     roster = attendance.roster(session)
+    sheet = checkin_rules.staff_roster(session)
     errors: dict = {}
+    status = 200
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             flash(_("The form expired. Please try again."), "error")
         else:
+            volunteers = request.form.get("section") == "volunteers"
             try:
-                attendance.record(session, _entries(roster, areas), current_user.id)
+                if volunteers:
+                    checkin_rules.record_volunteers(
+                        session, _volunteer_entries(sheet), current_user.id
+                    )
+                else:
+                    attendance.record(session, _entries(roster, areas), current_user.id)
                 db.session.commit()
             except DomainError as error:
                 db.session.rollback()
                 errors = error.messages or {}
+                status = error.status
                 flash(error.message, "error")
             else:
                 flash(_("Attendance saved."), "success")
@@ -256,12 +284,17 @@ def checkin(session_id: int) -> ResponseReturnValue:
             "participants/checkin.html",
             session=session,
             roster=roster,
+            sheet=sheet,
+            statuses=VOLUNTEER_ATTENDANCE,
+            attendance_label=ATTENDANCE_LABELS.get,
+            window=checkin_rules.checkin_window(session),
+            is_open=checkin_rules.checkin_open(session),
             areas=areas,
             errors=errors,
             qr=qr,
             form=EmptyForm(),
             first_name=lambda name: name.split()[-1] if name else "—",
         ),
-        422 if errors else 200,
+        status,
         PRIVATE,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE
 from coordinator.schemas import Bool, Contact, Schema, SlugList, Text
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
@@ -65,3 +66,23 @@ class RosterEntrySchema(Schema):
     attended = fields.Boolean(allow_none=True)
     levels = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     reached_basic = fields.Boolean(required=True)
+
+
+class VolunteerAttendanceEntrySchema(Schema):
+    """What the lead records for one confirmed booking of the session."""
+
+    assignment_id = fields.Integer(required=True, strict=True)
+    status = fields.String(required=True, validate=validate.OneOf(VOLUNTEER_ATTENDANCE))
+
+
+class VolunteerAttendanceSchema(Schema):
+    """A confirmed booking on the volunteers' sheet."""
+
+    assignment_id = fields.Integer(required=True)
+    volunteer_id = fields.Integer(required=True)
+    full_name = fields.String(required=True)
+    role = fields.String(required=True)
+    attendance = fields.String(
+        allow_none=True, metadata={"description": "attended|late|no_show|excused, or null"}
+    )
+    recorded_at = fields.DateTime(allow_none=True)

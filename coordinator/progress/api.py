@@ -156,8 +156,9 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
 def get_hours(args: dict[str, Any]) -> Response:
     """Volunteers' hours by volunteer or by squad (organizers).
 
-    Lengths of sessions that have ended and were not cancelled, per confirmed booking;
-    a squad's hours are the person-hours of the bookings made with it. Most first.
+    Lengths of sessions that have ended and were not cancelled, per confirmed booking
+    recorded as attended or late (or not recorded); `no_shows` per volunteer; a squad's
+    hours are the person-hours of the bookings made with it. Most first.
     """
     rows = hours.hours_by(args["by"], args.get("year"))
     return jsonify(

@@ -36,7 +36,15 @@ PROGRESS_COLUMNS = (
     "target_source",
     "includes",
 )
-VOLUNTEER_COLUMNS = ("volunteer_id", "full_name", "home_ward", "sessions", "minutes", "hours")
+VOLUNTEER_COLUMNS = (
+    "volunteer_id",
+    "full_name",
+    "home_ward",
+    "sessions",
+    "minutes",
+    "hours",
+    "no_shows",
+)
 SQUAD_COLUMNS = ("squad_id", "name", "home_ward", "volunteers", "sessions", "minutes", "hours")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -109,7 +117,7 @@ def hours_csv(by: str, rows: list[Hours]) -> Iterator[str]:
         )
     return _csv(
         VOLUNTEER_COLUMNS,
-        ((h.id, h.name, h.home_ward, h.sessions, h.minutes, h.hours) for h in rows),
+        ((h.id, h.name, h.home_ward, h.sessions, h.minutes, h.hours, h.no_shows) for h in rows),
     )
 
 

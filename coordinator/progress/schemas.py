@@ -148,6 +148,9 @@ class VolunteerHoursRowSchema(_Dump):
     sessions = fields.Integer(required=True)
     minutes = fields.Integer(required=True)
     hours = fields.Float(required=True)
+    no_shows = fields.Integer(
+        metadata={"description": "Volunteers: sessions recorded as no_show (organizers only)"}
+    )
 
 
 class VolunteerHoursSchema(_Dump):

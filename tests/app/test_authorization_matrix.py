@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from coordinator.database import utcnow
 from coordinator.extensions import db, redis_connection
+from tests.api_helpers import ANY_TIME
 from tests.conftest import PASSWORD
 from tests.page_helpers import csrf_token, log_in
 from tests.scope_helpers import (
@@ -98,6 +99,8 @@ POST   /api/v1/sessions/<session_id>/assignments        -            401       4
 POST   /api/v1/sessions/<session_id>/registrations      participant  401       201/422     403       403     201       201     201     201      422
 GET    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200     200     200      404
 PUT    /api/v1/sessions/<session_id>/attendance         session      401       404         404       200/404 200       200     200     200      404
+GET    /api/v1/sessions/<session_id>/volunteer-attendance session    401       404         404       200/404 200       200     200     200      404
+PUT    /api/v1/sessions/<session_id>/volunteer-attendance session    401       404         404       200/404 200       200     200     200      404
 DELETE /api/v1/registrations/<registration_id>          registration 401       403         403       403     200       200     200     200      404
 DELETE /api/v1/signups/<assignment_id>                  booking      401       403         200/404   200/404 200       200     200     200      404
 GET    /api/v1/assignments/<assignment_id>              booking      401       403         200/404   200/404 200       200     200     200      404
@@ -407,7 +410,7 @@ def build_world(request, client) -> World:
         "ward_b": scoped_organizer(make_user, WARD_B),
     }
     v1, leader_headers = make_volunteer(is_expert=True)
-    v2, volunteer_headers = make_volunteer()
+    v2, volunteer_headers = make_volunteer(availability=ANY_TIME)  # organizers assign them
     v3, _ = make_volunteer()
     v4, _ = make_volunteer()
 
@@ -493,8 +496,8 @@ def build_world(request, client) -> World:
             # volunteer_id: a member who is not the leader; outsider: not a member
             "s1": {"squad_id": s1, "volunteer_id": v2, "outsider": v4},
             "s2": {"squad_id": s2, "volunteer_id": v4, "outsider": v2},
-            "session_a": {"session_id": session_a, "registration": reg_p1},
-            "session_b": {"session_id": session_b, "registration": reg_p2},
+            "session_a": {"session_id": session_a, "registration": reg_p1, "booking": booking_v2},
+            "session_b": {"session_id": session_b, "registration": reg_p2, "booking": None},
             "booking_v1": {"assignment_id": booking_v1},
             "booking_v2": {"assignment_id": booking_v2},
             "proposal_v1": {"assignment_id": proposal_v1},
@@ -529,6 +532,9 @@ def _world_cache():
 @pytest.fixture
 def world(app, client, request, _world_cache, volunteer_payload, session_payload):
     """The shared world, built by the first test that needs it, restored for the others."""
+    # The world's sessions are a week or more ahead: the matrix checks who may record
+    # attendance, not when (tests/participants/test_volunteer_attendance.py does).
+    app.config["CHECKIN_OPENS_HOURS"] = 24 * 14
     if "world" not in _world_cache:
         _world_cache["world"] = build_world(request, client)
     else:
@@ -602,6 +608,10 @@ def _api_request(endpoint: str, w: World, o: dict) -> dict:
                     }
                 ]
             }
+        },
+        "PUT /api/v1/sessions/<session_id>/volunteer-attendance": lambda: {
+            # Session B has proposals only: nobody to record there.
+            "json": [{"assignment_id": o["booking"], "status": "late"}] if o["booking"] else []
         },
         "POST /api/v1/assignments/<assignment_id>/decline": lambda: {
             "json": {"reason": "Bận việc gia đình"}

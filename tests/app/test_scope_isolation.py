@@ -18,7 +18,7 @@ from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.matching.models import MatchingRun
 from coordinator.people.models import User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, default_session_start
 from tests.matching.test_runs import EVENING, session_at, tuesday_evening, work
 from tests.page_helpers import log_in, submit, text
 from tests.scope_helpers import WARD_A, WARD_B, import_second_province, scoped_organizer
@@ -199,8 +199,9 @@ def test_volunteers_private_fields_follow_where_they_live_or_serve(
     listed = client.get("/api/v1/volunteers", headers=headers_a).json
     assert any(v["id"] == volunteer_id and "email" not in v for v in listed)
     assert client.get(f"/api/v1/volunteers?q={MARKER}", headers=headers_a).json == []
-    # Any organizer may propose them for their sessions; then they serve in ward A.
-    starts = (utcnow() + timedelta(days=10)).replace(microsecond=0)
+    # Any organizer may propose them for their sessions; then they serve in ward A (a
+    # Tuesday evening, when they are free, a week after their session in ward B).
+    starts = default_session_start() + timedelta(days=7)
     session_a = make_session(
         starts_at=starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat()
     )

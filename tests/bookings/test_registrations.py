@@ -105,3 +105,51 @@ def test_a_participants_login_registers_only_that_participant(
         client.post(url, json={"participant_id": ids[1]}, headers=volunteer_headers).status_code
         == 403
     )
+
+
+def _person(client, headers, full_name, **contacts) -> int:
+    created = client.post(
+        "/api/v1/participants",
+        json={"full_name": full_name, "ward": "kim_lien", "target_group": "residents", **contacts},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.json
+    return created.json["id"]
+
+
+def test_the_same_person_registered_twice_is_a_409_pointing_to_the_first(
+    client, make_session, organizer_headers
+):
+    session = make_session()
+    first = _person(client, organizer_headers, "Nguyễn Thị Hoa", contact="0912 345 678")
+    kept = register(client, session["id"], first, organizer_headers)
+    assert kept.status_code == 201
+    # The same name typed decomposed, in other case and spacing; the phone written otherwise.
+    again = _person(
+        client, organizer_headers, "  nguye\u0302\u0303n  THỊ hoa", contact="+84912345678"
+    )
+    refused = register(client, session["id"], again, organizer_headers)
+    assert refused.status_code == 409 and refused.json["error"] == "duplicate_registration"
+    assert refused.json["registration_id"] == kept.json["id"]
+    assert refused.json["participant_id"] == first
+    assert f"#{kept.json['id']}" in refused.json["message"]
+    assert "0912" not in refused.get_data(as_text=True)  # no contact in the answer
+
+
+def test_a_guardian_contact_in_common_is_the_same_person(client, make_session, organizer_headers):
+    session = make_session()
+    child = _person(client, organizer_headers, "Lê Minh An", guardian_contact="me@example.vn")
+    assert register(client, session["id"], child, organizer_headers).status_code == 201
+    twin = _person(client, organizer_headers, "Lê Minh An", contact="ME@example.vn")
+    assert register(client, session["id"], twin, organizer_headers).status_code == 409
+
+
+def test_namesakes_with_other_contacts_or_none_are_different_people(
+    client, make_session, organizer_headers
+):
+    session = make_session()
+    one = _person(client, organizer_headers, "Trần Văn Nam", contact="0912 000 001")
+    other = _person(client, organizer_headers, "Trần Văn Nam", contact="0912 000 002")
+    unknown = _person(client, organizer_headers, "Trần Văn Nam")
+    for person in (one, other, unknown):
+        assert register(client, session["id"], person, organizer_headers).status_code == 201

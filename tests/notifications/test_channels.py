@@ -19,6 +19,7 @@ from coordinator.notifications import delivery, routing
 from coordinator.notifications.models import Notification, ZaloToken
 from coordinator.notifications.webhooks import esms_callback_url
 from jobs import notifications as notification_jobs
+from tests.api_helpers import available_for
 from tests.notifications.notification_helpers import notifications, session_starting, work
 from tests.notifications.provider_servers import APP_ID, OA_SECRET, provider_servers
 
@@ -43,7 +44,9 @@ def assign(client, make_session, make_volunteer, organizer_headers, clock, **vol
     """An organizer assigns a volunteer (with a phone) to a session in 10 days: an
     immediate 'assigned' notice. Returns the volunteer's id."""
     session = session_starting(make_session, clock.now + timedelta(days=10))
-    volunteer_id, _ = make_volunteer(phone=PHONE, **volunteer)
+    volunteer_id, _ = make_volunteer(
+        phone=PHONE, **{"availability": available_for(session), **volunteer}
+    )
     response = client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
         json={"role": "helper", "volunteer_id": volunteer_id},
@@ -123,8 +126,10 @@ def test_the_token_is_refreshed_before_it_expires_and_again_when_zalo_says_it_is
     assert len(providers.refreshes) == 3
 
     providers.expire_access_tokens()  # revoked at Zalo before its time: -124
-    make_volunteer_two = make_volunteer(phone="0987 000 111")[0]
     session = session_starting(make_session, daytime.now + timedelta(days=12))
+    make_volunteer_two = make_volunteer(phone="0987 000 111", availability=available_for(session))[
+        0
+    ]
     client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
         json={"role": "helper", "volunteer_id": make_volunteer_two},
@@ -168,7 +173,7 @@ def test_no_zalo_account_falls_back_to_sms_then_a_blocked_number_to_email(
     providers.blocked_sms.add("0987000111")
     providers.no_zalo.add("84987000111")
     session = session_starting(make_session, daytime.now + timedelta(days=12))
-    volunteer_id, _ = make_volunteer(phone="0987 000 111")
+    volunteer_id, _ = make_volunteer(phone="0987 000 111", availability=available_for(session))
     client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
         json={"role": "helper", "volunteer_id": volunteer_id},
@@ -257,7 +262,8 @@ def test_quiet_hours_hold_zalo_and_sms_until_they_end_but_not_email(
     session = session_starting(make_session, clock.now + timedelta(days=3))
     client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
-        json={"role": "helper", "volunteer_id": volunteer_id},
+        # another hour than the volunteer's availability: the organizer insists
+        json={"role": "helper", "volunteer_id": volunteer_id, "override": True},
         headers=organizer_headers,
     )
     work(redis_client)
@@ -366,7 +372,8 @@ def test_the_preferences_page_chooses_channels_per_kind(
     session = session_starting(make_session, daytime.now + timedelta(days=12))
     client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
-        json={"role": "helper", "volunteer_id": volunteer_id},
+        # another hour than the volunteer's availability: the organizer insists
+        json={"role": "helper", "volunteer_id": volunteer_id, "override": True},
         headers=organizer_headers,
     )
     work(redis_client)
@@ -475,7 +482,7 @@ def test_organizers_see_messages_and_estimated_cost_per_province_and_month(
     assign(client, make_session, make_volunteer, organizer_headers, daytime)
     providers.no_zalo.add("84987000111")
     session = session_starting(make_session, daytime.now + timedelta(days=12))
-    volunteer_id, _ = make_volunteer(phone="0987 000 111")
+    volunteer_id, _ = make_volunteer(phone="0987 000 111", availability=available_for(session))
     client.post(
         f"/api/v1/sessions/{session['id']}/assignments",
         json={"role": "helper", "volunteer_id": volunteer_id},

@@ -20,6 +20,7 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications import planning, scheduling
 from jobs import notifications as notification_jobs
+from tests.api_helpers import ANY_TIME
 from tests.notifications.notification_helpers import (
     body_text,
     calendar_part,
@@ -98,7 +99,7 @@ def test_a_job_or_an_event_handled_twice_sends_once(
     client, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
 ):
     session = session_starting(make_session, clock.now + timedelta(days=10))
-    volunteer_id, _ = make_volunteer()
+    volunteer_id, _ = make_volunteer(availability=ANY_TIME)
     assign(client, session["id"], volunteer_id, organizer_headers)
     work(redis_client)
     [notice] = notifications(kind="assigned")
@@ -127,7 +128,7 @@ def test_a_work_horse_killed_mid_send_is_retried_with_backoff_and_sends_once(
     app, client, runner, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
 ):
     session = session_starting(make_session, clock.now + timedelta(days=10))
-    volunteer_id, _ = make_volunteer()
+    volunteer_id, _ = make_volunteer(availability=ANY_TIME)
     assign(client, session["id"], volunteer_id, organizer_headers)
     work(redis_client, queues=("default",))  # plan; the notifications queue waits
     smtp.kill_next_sender = True
@@ -157,8 +158,8 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_not(
     client, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
 ):
     session = session_starting(make_session, clock.now + timedelta(days=10))
-    busy_id, _ = make_volunteer(email="busy@example.vn")
-    gone_id, _ = make_volunteer(email="gone@example.vn")
+    busy_id, _ = make_volunteer(email="busy@example.vn", availability=ANY_TIME)
+    gone_id, _ = make_volunteer(email="gone@example.vn", availability=ANY_TIME)
     smtp.refuse = {
         "busy@example.vn": "451 4.2.1 Mailbox busy, try later",
         "gone@example.vn": "550 5.1.1 No such user",
@@ -241,7 +242,7 @@ def test_without_a_mail_server_messages_are_written_to_the_outbox(
 ):
     assert app.config["MAIL_SERVER"] is None
     session = session_starting(make_session, utcnow() + timedelta(days=10))
-    volunteer_id, _ = make_volunteer(email="outbox@example.vn")
+    volunteer_id, _ = make_volunteer(email="outbox@example.vn", availability=ANY_TIME)
     assign(client, session["id"], volunteer_id, organizer_headers)
     work(redis_client)
     [notice] = notifications(kind="assigned")
@@ -282,7 +283,7 @@ def test_a_message_whose_retries_run_out_is_marked_failed_by_the_sweep(
     client, runner, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
 ):
     session = session_starting(make_session, clock.now + timedelta(days=10))
-    volunteer_id, _ = make_volunteer(email="down@example.vn")
+    volunteer_id, _ = make_volunteer(email="down@example.vn", availability=ANY_TIME)
     smtp.refuse = {"down@example.vn": "421 4.3.2 Service not available"}
     assign(client, session["id"], volunteer_id, organizer_headers)
     work(redis_client)

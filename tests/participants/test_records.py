@@ -14,54 +14,8 @@ from coordinator.extensions import db
 from coordinator.people.models import Participant, ParticipantPrivate, User
 from coordinator.progress.models import Assessment, ErasedParticipantCount
 from tests.api_helpers import assert_error
-from tests.matching.test_runs import EVENING, session_at, tuesday_evening
 from tests.page_helpers import csrf_token, log_in, submit, text
-
-NEEDS_MARKER = "screen_reader"
-CONTACT_MARKER = "0912-PRIVATE-555"
-GUARDIAN_MARKER = "guardian-PRIVATE@example.vn"
-
-
-@pytest.fixture
-def lesson(client, make_session, make_volunteer, organizer_headers, competences):
-    """A session with a confirmed lead and a helper (logged-in clients for both), and a
-    participant with needs and contacts registered by an organizer."""
-    session = session_at(make_session, tuesday_evening())
-    lead_id, lead_headers = make_volunteer(is_expert=True, availability=EVENING)
-    helper_id, helper_headers = make_volunteer(availability=EVENING)
-    for volunteer_id, role in ((lead_id, "lead"), (helper_id, "helper")):
-        booked = client.post(
-            f"/api/v1/sessions/{session['id']}/assignments",
-            json={"role": role, "volunteer_id": volunteer_id},
-            headers=organizer_headers,
-        )
-        assert booked.status_code == 201, booked.json
-    created = client.post(
-        "/api/v1/participants",
-        json={
-            "full_name": "Nguyễn Thị Hoa",
-            "ward": "kim_lien",
-            "target_group": "residents",
-            "accessibility_needs": [NEEDS_MARKER],
-            "contact": CONTACT_MARKER,
-            "guardian_contact": GUARDIAN_MARKER,
-        },
-        headers=organizer_headers,
-    )
-    assert created.status_code == 201, created.json
-    registered = client.post(
-        f"/api/v1/sessions/{session['id']}/registrations",
-        json={"participant_id": created.json["id"]},
-        headers=organizer_headers,
-    )
-    assert registered.status_code == 201, registered.json
-    return {
-        "session": session,
-        "participant": created.json["id"],
-        "registration": registered.json["id"],
-        "lead": lead_headers,
-        "helper": helper_headers,
-    }
+from tests.participants.conftest import CONTACT_MARKER, GUARDIAN_MARKER, NEEDS_MARKER
 
 
 def test_a_learner_registers_themselves_with_consent(client, make_session, wards):
@@ -98,7 +52,8 @@ def test_a_learner_registers_themselves_with_consent(client, make_session, wards
     assert statuses == ["registered", "waitlisted"]
 
 
-def test_the_lead_records_attendance_and_levels(client, lesson):
+def test_the_lead_records_attendance_and_levels(client, under_way):
+    lesson = under_way
     url = f"/api/v1/sessions/{lesson['session']['id']}/attendance"
     roster = client.get(url, headers=lesson["lead"])
     assert roster.status_code == 200
@@ -141,7 +96,8 @@ def test_the_lead_records_attendance_and_levels(client, lesson):
         ({"attended": True, "levels": {"1": 12}}, "entries"),
     ],
 )
-def test_bad_attendance_changes_nothing(client, lesson, entry, field):
+def test_bad_attendance_changes_nothing(client, under_way, entry, field):
+    lesson = under_way
     url = f"/api/v1/sessions/{lesson['session']['id']}/attendance"
     entry = {"registration_id": lesson["registration"], **entry}
     response = client.put(url, json={"entries": [entry]}, headers=lesson["lead"])
@@ -149,7 +105,8 @@ def test_bad_attendance_changes_nothing(client, lesson, entry, field):
     assert db.session.scalar(sa.select(sa.func.count(Assessment.id))) == 0
 
 
-def test_the_check_in_page_works_on_a_phone_with_a_qr_code(client, lesson, make_user):
+def test_the_check_in_page_works_on_a_phone_with_a_qr_code(client, under_way, make_user):
+    lesson = under_way
     lead = db.session.scalar(sa.select(User).where(User.role == "volunteer").order_by(User.id))
     log_in(client, lead.email)
     page = client.get(f"/checkin/{lesson['session']['id']}")
@@ -175,7 +132,10 @@ def test_the_check_in_page_works_on_a_phone_with_a_qr_code(client, lesson, make_
     ]
 
 
-def test_export_and_erasure_keep_only_anonymous_counts(client, lesson, organizer_headers):
+def test_export_and_erasure_keep_only_anonymous_counts(app, client, lesson, organizer_headers):
+    # Check-in opens a fortnight ahead here: the registration must stay a future one,
+    # which erasure cancels.
+    app.config["CHECKIN_OPENS_HOURS"] = 24 * 14
     url = f"/api/v1/sessions/{lesson['session']['id']}/attendance"
     client.put(
         url,

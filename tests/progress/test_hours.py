@@ -143,9 +143,6 @@ def test_hours_of_one_year(worked):
     assert hours.volunteer_hours(2023) == []
 
 
-@pytest.mark.skipif(
-    not hasattr(Assignment, "attended"), reason="bookings do not record staff attendance yet"
-)
 def test_a_booking_marked_absent_does_not_count(worked):
     booking = db.session.scalar(
         sa.select(Assignment).where(
@@ -155,6 +152,51 @@ def test_a_booking_marked_absent_does_not_count(worked):
     booking.attended = False  # V1 missed H2 (90 min)
     db.session.commit()
     assert [(h.id, h.minutes) for h in hours.volunteer_hours()][0] == (worked["v2"], 180)
+
+
+def _booking(volunteer_id: int, squad: bool) -> Assignment:
+    return db.session.scalar(
+        sa.select(Assignment)
+        .where(
+            Assignment.volunteer_id == volunteer_id,
+            Assignment.status == "confirmed",
+            Assignment.squad_id.is_not(None) if squad else Assignment.squad_id.is_(None),
+        )
+        .order_by(Assignment.id)
+    )
+
+
+@pytest.mark.parametrize(
+    "status, v1_minutes, q1_hours",
+    [("attended", 210, 4.0), ("late", 210, 4.0), ("no_show", 90, 2.0), ("excused", 90, 2.0)],
+)
+def test_only_attended_and_late_count(worked, status, v1_minutes, q1_hours):
+    _booking(worked["v1"], squad=True).attendance = status  # V1 in H1 (120 min, with Q1)
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert v1.minutes == v1_minutes
+    assert v1.no_shows == (1 if status == "no_show" else 0)
+    q1 = next(h for h in hours.squad_hours() if h.id == worked["q1"])
+    assert q1.hours == q1_hours
+
+
+def test_no_shows_are_shown_to_organizers_per_volunteer(
+    client, worked, organizer_headers, make_volunteer, make_user
+):
+    _booking(worked["v1"], squad=True).attendance = "no_show"
+    _booking(worked["v3"], squad=True).attendance = "no_show"  # V3's only worked session
+    db.session.commit()
+    rows = client.get("/api/v1/hours", headers=organizer_headers).json["rows"]
+    assert [(r["id"], r["minutes"], r["no_shows"]) for r in rows] == [
+        (worked["v2"], 180, 0),
+        (worked["v1"], 90, 1),
+        (worked["v3"], 0, 1),
+    ]
+    _volunteer_id, volunteer_headers = make_volunteer()
+    assert client.get("/api/v1/hours", headers=volunteer_headers).status_code == 403
+    log_in(client, make_user("organizer").email)
+    html = text(client.get("/organize/hours"))
+    assert "Vắng không báo" in html
 
 
 def test_api_hours(client, worked, organizer_headers):
@@ -194,8 +236,16 @@ def test_api_hours_csv(client, worked, organizer_headers):
     ]
     per_volunteer = client.get("/api/v1/hours.csv", headers=organizer_headers)
     lines = list(csv.reader(io.StringIO(per_volunteer.get_data(as_text=True).lstrip("\ufeff"))))
-    assert lines[0] == ["volunteer_id", "full_name", "home_ward", "sessions", "minutes", "hours"]
-    assert lines[1] == [str(worked["v1"]), "Trần Văn An", "kim_lien", "2", "210", "3.5"]
+    assert lines[0] == [
+        "volunteer_id",
+        "full_name",
+        "home_ward",
+        "sessions",
+        "minutes",
+        "hours",
+        "no_shows",
+    ]
+    assert lines[1] == [str(worked["v1"]), "Trần Văn An", "kim_lien", "2", "210", "3.5", "0"]
 
 
 def test_a_name_that_looks_like_a_formula_is_defused(client, worked, organizer_headers):

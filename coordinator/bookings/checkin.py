@@ -1,0 +1,138 @@
+"""Check-in: when attendance may be recorded, and volunteers' attendance per booking.
+
+The window is the same for participants (`participants/attendance.py`) and volunteers:
+from `CHECKIN_OPENS_HOURS` before the start to `CHECKIN_CLOSES_DAYS` after the end of a
+session that was not cancelled. The session's lead or an organizer of its unit records,
+for each confirmed booking, `attended`, `late`, `no_show` or `excused`; hours count the
+first two (`progress/hours.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment
+from coordinator.database import utcnow
+from coordinator.errors import Conflict, Invalid
+from coordinator.events import outbox
+from coordinator.extensions import db
+from coordinator.people.models import Volunteer
+from coordinator.schemas import display_timezone
+from coordinator.sessions.models import SessionRole, TrainingSession
+
+
+@dataclass(frozen=True)
+class Window:
+    """When attendance of a session may be recorded."""
+
+    opens: datetime
+    closes: datetime
+
+    def holds(self, moment: datetime) -> bool:
+        return self.opens <= moment <= self.closes
+
+
+def checkin_window(session: TrainingSession) -> Window:
+    """From CHECKIN_OPENS_HOURS before the start to CHECKIN_CLOSES_DAYS after the end."""
+    config = current_app.config
+    return Window(
+        opens=session.starts_at - timedelta(hours=config["CHECKIN_OPENS_HOURS"]),
+        closes=session.ends_at + timedelta(days=config["CHECKIN_CLOSES_DAYS"]),
+    )
+
+
+def checkin_open(session: TrainingSession, now: datetime | None = None) -> bool:
+    """Attendance may be recorded now: the session is not cancelled and in its window."""
+    return session.status != "cancelled" and checkin_window(session).holds(now or utcnow())
+
+
+def require_checkin_open(session: TrainingSession, now: datetime | None = None) -> None:
+    """409 `checkin_closed` outside the window, or for a cancelled session."""
+    if session.status == "cancelled":
+        raise Conflict(
+            "Buổi học đã hủy / The session is cancelled: no attendance to record.",
+            code="checkin_closed",
+        )
+    window = checkin_window(session)
+    moment = now or utcnow()
+    if window.holds(moment):
+        return
+    local = display_timezone()
+    fmt = "%H:%M %d/%m/%Y"
+    if moment < window.opens:
+        opens = window.opens.astimezone(local).strftime(fmt)
+        message = f"Chưa đến giờ điểm danh (mở lúc {opens}) / Check-in opens at {opens}."
+    else:
+        closes = window.closes.astimezone(local).strftime(fmt)
+        message = f"Đã hết hạn điểm danh ({closes}) / Check-in closed at {closes}."
+    raise Conflict(message, code="checkin_closed")
+
+
+@dataclass(frozen=True)
+class StaffEntry:
+    """One confirmed booking on the volunteers' sheet."""
+
+    assignment: Assignment
+    full_name: str
+    role: str
+
+
+def staff_roster(session: TrainingSession) -> list[StaffEntry]:
+    """The session's confirmed bookings, leads first, then by name."""
+    rows = db.session.execute(
+        sa.select(Assignment, Volunteer.full_name, SessionRole.role)
+        .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
+        .join(SessionRole, SessionRole.id == Assignment.role_id)
+        .where(Assignment.session_id == session.id, Assignment.status == "confirmed")
+        .order_by(SessionRole.role != "lead", SessionRole.role, Volunteer.full_name, Assignment.id)
+    ).all()
+    return [StaffEntry(assignment, name, role) for assignment, name, role in rows]
+
+
+def record_volunteers(
+    session: TrainingSession, entries: list[dict[str, Any]], actor_id: int | None
+) -> int:
+    """Apply [{assignment_id, status}] to the session's confirmed bookings, all or none
+    (422 naming each bad entry; 409 outside the window). Returns the bookings changed."""
+    require_checkin_open(session)
+    bookings = {entry.assignment.id: entry.assignment for entry in staff_roster(session)}
+    # Keyed as marshmallow keys a list's errors: {"<index>": {"<field>": [...]}}.
+    errors: dict[str, dict[str, list[str]]] = {}
+    seen: set[int] = set()
+    for index, entry in enumerate(entries):
+        if entry["assignment_id"] not in bookings:
+            problem = "Không có lượt nhận việc này trong buổi / No confirmed booking here."
+            errors[str(index)] = {"assignment_id": [problem]}
+        elif entry["assignment_id"] in seen:
+            errors[str(index)] = {"assignment_id": ["Trùng lặp / Given twice."]}
+        elif entry["status"] not in VOLUNTEER_ATTENDANCE:
+            choices = ", ".join(VOLUNTEER_ATTENDANCE)
+            errors[str(index)] = {"status": [f"Một trong / One of: {choices}"]}
+        seen.add(entry["assignment_id"])
+    if errors:
+        raise Invalid("Dữ liệu điểm danh không hợp lệ / The attendance has errors.", errors)
+    now = utcnow()
+    changed = []
+    for entry in entries:
+        booking = bookings[entry["assignment_id"]]
+        if booking.attendance == entry["status"] and booking.attendance_recorded_by is not None:
+            continue
+        booking.attendance = entry["status"]
+        booking.attendance_recorded_by = actor_id
+        booking.attendance_recorded_at = now
+        changed.append({"assignment_id": booking.id, "status": entry["status"]})
+    if changed:
+        outbox.record(
+            "attendance.volunteers_recorded",
+            "session",
+            session.id,
+            {"session_id": session.id, "ward": session.ward, "entries": changed},
+            actor_id=actor_id,
+        )
+    db.session.flush()
+    return len(changed)
