@@ -29,11 +29,39 @@ CLAIM_KEY = "squads-tests:claimed-by"
 PASSWORD = "correct-horse-battery"
 
 
+# Frees a database whose claim names a process that no longer runs (a run that was
+# killed, or one given TEST_REDIS_URL, leaves its claim behind), and only then.
+_RELEASE_STALE_CLAIM = """
+if redis.call('dbsize') == 1 and redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def _claim_is_stale(client: redis.Redis) -> bool:
+    """The database holds nothing but a claim by a process of this machine that is gone."""
+    if client.dbsize() != 1:
+        return False
+    owner = client.get(CLAIM_KEY)
+    if owner is None or not owner.isdigit():
+        return False
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return bool(client.eval(_RELEASE_STALE_CLAIM, 1, CLAIM_KEY, owner))
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 def _empty_local_redis() -> str | None:
     """The first empty database of the local Redis, claimed; None when none answers."""
     for number in TEST_REDIS_DATABASES:
         client = redis.Redis.from_url(LOCAL_REDIS.format(number=number), socket_connect_timeout=0.5)
         try:
+            if client.dbsize() == 1:
+                _claim_is_stale(client)
             if client.dbsize() == 0 and client.set(CLAIM_KEY, os.getpid(), nx=True):
                 return LOCAL_REDIS.format(number=number)
         except redis.RedisError:
