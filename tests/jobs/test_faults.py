@@ -29,6 +29,7 @@ from coordinator.extensions import db
 from coordinator.geography.operations import import_wards_file
 from coordinator.matching.models import MatchingRun
 from coordinator.people.operations import create_user
+from tests.api_helpers import ANY_TIME
 from tests.conftest import sibling_app
 from tests.jobs.fault_helpers import (
     PostgresServer,
@@ -56,7 +57,7 @@ def test_a_worker_killed_mid_send_is_retried_by_another_within_a_minute_and_send
     app, client, make_session, make_volunteer, organizer_headers, redis_client, smtp, tmp_path
 ):
     session = session_starting(make_session, utcnow() + timedelta(days=10))
-    volunteer_id, _ = make_volunteer()
+    volunteer_id, _ = make_volunteer(availability=ANY_TIME)
     smtp.hold_next_sender = True
     assign(client, session["id"], volunteer_id, organizer_headers)
     db.session.remove()
@@ -114,7 +115,7 @@ def test_with_redis_stopped_sign_ups_succeed_and_every_event_is_processed_once_i
 ):
     roles = [{"role": "helper", "count": 30, "required_skills": []}]
     session = session_starting(make_session, utcnow() + timedelta(days=5), roles=roles)
-    volunteers = [make_volunteer() for _ in range(12)]
+    volunteers = [make_volunteer(availability=ANY_TIME) for _ in range(12)]
     setup_last_event = _mark_setup_processed()
     db.session.remove()
 
@@ -187,7 +188,7 @@ def test_workers_outlive_redis_going_away_under_a_busy_worker_and_catch_up(
 ):
     roles = [{"role": "helper", "count": 30, "required_skills": []}]
     session = session_starting(make_session, utcnow() + timedelta(days=5), roles=roles)
-    volunteers = [make_volunteer() for _ in range(8)]
+    volunteers = [make_volunteer(availability=ANY_TIME) for _ in range(8)]
     setup_last_event = _mark_setup_processed()
     db.session.remove()
 
