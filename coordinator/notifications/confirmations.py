@@ -27,6 +27,7 @@ class Unconfirmed:
     volunteer_id: int
     volunteer_name: str
     role: str
+    session_title: str
 
 
 def confirmed_ids(assignment_ids: list[int]) -> set[int]:
@@ -73,6 +74,7 @@ def unconfirmed(sessions: list[TrainingSession]) -> list[Unconfirmed]:
                 assignment.volunteer_id,
                 name,
                 assignment.role.role,
+                by_id[assignment.session_id].title,
             )
         )
     return result
@@ -80,3 +82,12 @@ def unconfirmed(sessions: list[TrainingSession]) -> list[Unconfirmed]:
 
 def _decided_since(decided_at: datetime | None, moment: datetime) -> bool:
     return decided_at is not None and decided_at >= moment
+
+
+def due_unconfirmed(sessions: list[TrainingSession], now: datetime) -> list[Unconfirmed]:
+    """For the organizer's staffing page: the unconfirmed of the sessions whose day-before
+    reminder has gone out (from REMINDER_DAY_BEFORE_AT the day before to the start)."""
+    asked = [
+        s for s in sessions if ladder.reminder_at(DAY_BEFORE, s.starts_at) <= now < s.starts_at
+    ]
+    return unconfirmed(asked)
