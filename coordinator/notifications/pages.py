@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
-from coordinator.notifications import answers, choices, preferences
+from coordinator.notifications import answers, choices, organizer_pages, preferences
 from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
@@ -163,6 +163,7 @@ def init_app(app: Flask) -> None:
     from CSRF."""
     app.register_blueprint(bp)
     app.register_blueprint(short_bp)
+    app.register_blueprint(organizer_pages.bp)  # behind a login, with CSRF as usual
     app.cli.add_command(notifications_cli)
     loggers = [logging.getLogger(name) for name in ACCESS_LOGGERS]
     for target in [*loggers, *(h for lg in [*loggers, logging.getLogger()] for h in lg.handlers)]:

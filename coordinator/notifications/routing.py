@@ -38,11 +38,11 @@ def order_for(recipient_kind: str, recipient_id: int, kind: str) -> tuple[str, .
 
 def check_order(kind: str, order: list[str]) -> str | None:
     """Why this order cannot be stored for this kind (None: it can): a non-empty list
-    of zalo, sms, email without repeats, with a channel the kind may take."""
+    of zalo, sms, email without repeats, of the channels the kind may take."""
     if not order or len(set(order)) != len(order) or set(order) - set(DEFAULT_ORDER):
         return "channels: a non-empty list of zalo, sms, email without repeats"
     allowed = allowed_channels(kind)
-    if allowed is not None and not set(order) & set(allowed):
+    if allowed is not None and not set(order) <= set(allowed):
         return f"{kind} goes only by {', '.join(allowed)}"
     return None
 
@@ -122,6 +122,13 @@ def month_start(now: datetime) -> datetime:
 
 def spent_vnd(province: str, now: datetime) -> int:
     """Estimated cost of this month's Zalo and SMS messages for sessions in a province."""
+    return spent_in_month(province, month_start(now))
+
+
+def spent_in_month(province: str, start: datetime) -> int:
+    """Estimated cost of the Zalo and SMS messages sent in the local month beginning at
+    `start` for sessions in a province."""
+    end = month_start(start + timedelta(days=32))
     wards = sa.select(Ward.code).where(
         sa.or_(Ward.province_code == province, Ward.code == province)
     )
@@ -131,7 +138,8 @@ def spent_vnd(province: str, now: datetime) -> int:
             .join(TrainingSession, TrainingSession.id == Notification.session_id)
             .where(
                 TrainingSession.ward.in_(wards),
-                Notification.sent_at >= month_start(now),
+                Notification.sent_at >= start,
+                Notification.sent_at < end,
                 Notification.channel != EMAIL,
             )
         )
