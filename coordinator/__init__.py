@@ -132,6 +132,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.health.api import bp as health
     from coordinator.imports.api import blp as imports
     from coordinator.matching.api import blp as matching
+    from coordinator.notifications.api import blp as notifications
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
     from coordinator.progress.api import blp as progress
@@ -162,6 +163,7 @@ def _register_api(app: Flask) -> None:
         matching,
         progress,
         imports,
+        notifications,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API

@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from coordinator import clock
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.models import Assignment
 from coordinator.calendar.tokens import public_subscribe_links
@@ -19,6 +20,7 @@ from coordinator.competences.models import Competence
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
+from coordinator.notifications import confirmations
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.forms import SessionForm
@@ -83,7 +85,10 @@ def dashboard() -> ResponseReturnValue:
                 "urgency": urgency(session, open_seats),
             }
         )
-    return render_template("sessions/dashboard.html", rows=rows, form=EmptyForm())
+    unconfirmed = confirmations.due_unconfirmed(sessions, clock.now())
+    return render_template(
+        "sessions/dashboard.html", rows=rows, form=EmptyForm(), unconfirmed=unconfirmed
+    )
 
 
 def _session_form(session: TrainingSession | None = None) -> SessionForm:
