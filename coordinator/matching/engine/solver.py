@@ -261,7 +261,7 @@ def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | Non
     week_cap = cands.week_cap[weeks]
     n_vol, n_role = len(problem.volunteers), len(roles)
     seats = np.array([max(r.seats, 0) for r in roles], dtype=np.int64)
-    unfilled = np.array([rules.unfilled_cost(r.session_id) for r in roles], dtype=np.int64)
+    unfilled = np.array([rules.seat_cost(r) for r in roles], dtype=np.int64)
 
     # Load units: as many as the volunteer could possibly use, each dearer than the last.
     clusters_per_week = np.bincount(cluster_week, minlength=len(weeks))
@@ -385,13 +385,15 @@ def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pa
         k = best.get(session_id)
         if k is None or (share[j], coverers[j]) > (share[k], coverers[k]):
             best[session_id] = j
-    seats: dict[int, int] = {}
+    seats: dict[int, int] = {}  # session id -> what its empty seats cost
     for role in problem.roles:
-        seats[role.session_id] = seats.get(role.session_id, 0) + max(role.seats, 0)
+        seats[role.session_id] = seats.get(role.session_id, 0) + max(
+            role.seats, 0
+        ) * rules.seat_cost(role)
     roles = sorted(best.values())
     sessions = [problem.roles[j].session_id for j in roles]
     needs = [len(rules.session[s].needs) for s in sessions]
-    worth = [rules.unfilled_cost(s) * seats[s] * BONUS_SHARE // 100 for s in sessions]
+    worth = [seats[s] * BONUS_SHARE // 100 for s in sessions]
     bonus = [w // n for w, n in zip(worth, needs, strict=True)]
     return CoverBonus(*(np.array(column, dtype=np.int64) for column in (roles, needs, bonus)))
 
@@ -457,9 +459,7 @@ def _add_coverer(plan: WorkingPlan, session: Session, need: str) -> bool:
                 continue
             extra = plan.marginal_cost(pair_cost, volunteer_id)
             if plan.free_seats(role) > 0:
-                option = CoverOption(
-                    extra - rules.unfilled_cost(session.id), volunteer_id, role, None
-                )
+                option = CoverOption(extra - rules.seat_cost(role), volunteer_id, role, None)
             else:
                 replaceable = _replaceable(plan, session, role, volunteer)
                 if not replaceable:
@@ -488,7 +488,7 @@ def _move_coverer(plan: WorkingPlan, session: Session, need: str) -> int | None:
     here = plan.proposed_in(session.id)
     if not here:
         return None
-    kept_here = len(here) * rules.unfilled_cost(session.id)
+    kept_here = sum(rules.seat_cost(rules.role[r]) for _, r in here)
     best: CoverMove | None = None
     for j in plan.roles_of[session.id]:
         role = plan.roles[j]
@@ -502,9 +502,11 @@ def _move_coverer(plan: WorkingPlan, session: Session, need: str) -> int | None:
             for held_id in sorted(plan.held[volunteer_id]):
                 held = rules.role[held_id]
                 there = rules.session[held.session_id]
-                lost_there = rules.unfilled_cost(there.id)
+                lost_there = rules.seat_cost(held)
                 if there.needs and plan.missing_needs(there, without=volunteer_id):
-                    lost_there *= len(plan.proposed_in(there.id))
+                    lost_there = sum(
+                        rules.seat_cost(rules.role[r]) for _, r in plan.proposed_in(there.id)
+                    )
                 if lost_there >= kept_here or there.id == session.id:
                     continue
                 if not plan.fits(volunteer_id, session, ignoring=there):
@@ -531,7 +533,7 @@ def fill_by_moves(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     rules = plan.rules
     open_roles = sorted(
         (plan.roles[j] for j in _open_roles(plan, closed)),
-        key=lambda r: (-rules.unfilled_cost(r.session_id), r.id),
+        key=lambda r: (-rules.seat_cost(r), r.id),
     )
     for role in open_roles:
         while plan.free_seats(role) > 0:
@@ -562,7 +564,7 @@ def fill_open_seats(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     rules = plan.rules
     order = sorted(
         _open_roles(plan, closed),
-        key=lambda j: (-rules.unfilled_cost(plan.roles[j].session_id), plan.roles[j].id),
+        key=lambda j: (-rules.seat_cost(plan.roles[j]), plan.roles[j].id),
     )
     for j in order:
         role = plan.roles[j]
@@ -580,6 +582,6 @@ def fill_open_seats(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
                     extra = plan.marginal_cost(pair_cost, volunteer_id)
                     if best is None or extra < best.marginal_cost:
                         best = Taker(extra, volunteer_id, pair_cost)
-            if best is None or best.marginal_cost >= rules.unfilled_cost(session.id):
+            if best is None or best.marginal_cost >= rules.seat_cost(role):
                 break
             plan.add(best.volunteer_id, role, best.pair_cost)

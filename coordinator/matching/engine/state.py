@@ -208,8 +208,4 @@ class WorkingPlan:
         """What the volunteer's proposal in the role adds to the objective, their load
         counting it (an empty seat less)."""
         rules = self.rules
-        return (
-            pair_cost
-            + rules.load_cost(self.load[volunteer_id])
-            - rules.unfilled_cost(role.session_id)
-        )
+        return pair_cost + rules.load_cost(self.load[volunteer_id]) - rules.seat_cost(role)
