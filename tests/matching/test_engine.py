@@ -518,8 +518,9 @@ LEAST_LOSS_GADGET = _gadget(
 )
 
 # The optimum gives 11 (who covers both needs) to 507 and 25 and 32 to 504; the flow
-# puts 11 and 25 on 504, and finishing, which moves one coverer per need, cannot find
-# that exchange: 120 against 100 (as drawn, with a neighbour ward and an empty role).
+# puts 11 and 25 on 504, and finishing, which moves one coverer per need, could not find
+# that exchange (120 against 100, as drawn, with a neighbour ward and an empty role):
+# exchange_for_needs brings 11 to 507 and covers 504 again by moving 32 there.
 SWAP_GADGET = dataclasses.replace(
     _gadget(
         [_expert(11, "sign_language", "mobility"), _expert(18), _expert(25, "mobility")]
@@ -585,6 +586,7 @@ def test_the_gadgets_are_solved_exactly():
         (PRIORITY_MOVE_GADGET, 100),
         (COVER_OR_DROP_GADGET, 200),
         (LEAST_LOSS_GADGET, 112),
+        (SWAP_GADGET, 100),
     ):
         assert brute_force(problem, candidate_set(problem))[0] == optimum
         assert solve(problem).objective == optimum

@@ -96,6 +96,8 @@ def drop_uncovered(plan: WorkingPlan, session: Session, repair: Repair) -> None:
 
 def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
     """Give one free seat of `role` its cheapest taker, directly or by one move."""
+    if plan.free_seats(role) <= 0:
+        return
     rules = plan.rules
     session = rules.session[role.session_id]
     j = plan.role_index[role.id]

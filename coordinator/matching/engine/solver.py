@@ -130,11 +130,15 @@ def _flow_and_finish(
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
+        fill_by_chains(working, closed)
         dropped = cover_needs(working)
         if not dropped:
             break
         # Their volunteers are free again: fill with them, leaving those sessions closed.
         closed |= dropped
+    if exchange_for_needs(working, closed):
+        fill_open_seats(working, closed)
+        fill_by_moves(working, closed)
     return working
 
 
@@ -567,21 +571,206 @@ def fill_open_seats(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
         key=lambda j: (-rules.seat_cost(plan.roles[j]), plan.roles[j].id),
     )
     for j in order:
-        role = plan.roles[j]
+        _fill_role(plan, j)
+
+
+def _fill_role(plan: WorkingPlan, j: int) -> None:
+    """The free seats of role index `j`, each to the cheapest volunteer who fits."""
+    rules = plan.rules
+    role = plan.roles[j]
+    session = rules.session[role.session_id]
+    options = plan.candidates(j)
+    while plan.free_seats(role) > 0:
+        missing = plan.missing_needs(session)
+        best: Taker | None = None
+        for pair_cost, volunteer_id in options:
+            if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
+                continue
+            if best is not None and pair_cost >= best.marginal_cost:
+                break  # sorted by pair cost; load only adds
+            if (volunteer_id, session.id) in plan.refused:
+                continue
+            if plan.fits(volunteer_id, session):
+                extra = plan.marginal_cost(pair_cost, volunteer_id)
+                if best is None or extra < best.marginal_cost:
+                    best = Taker(extra, volunteer_id, pair_cost)
+        if best is None or best.marginal_cost >= rules.seat_cost(role):
+            break
+        plan.add(best.volunteer_id, role, best.pair_cost)
+
+
+# Coverers tried per session in exchange_for_needs, cheapest first.
+EXCHANGE_COVERERS = 8
+
+
+class Exchange(NamedTuple):
+    change: int
+    volunteer_id: int
+    role: Role
+    pair_cost: int
+
+
+def exchange_for_needs(plan: WorkingPlan, closed: set[int]) -> bool:
+    """Sessions with needs left without proposals (never staffed, or dropped) get a
+    coverer from wherever they are: their clashing proposals give way (a session that
+    loses its only coverer there loses its proposals), the rest of the session is filled,
+    and the exchange is kept when the whole change lowers the objective. Each coverer is
+    tried on a tentative change (begin/rollback), the best one is made again. What the
+    one-coverer-at-a-time moves of cover_needs cannot see: a signer who should leave a
+    smaller session for a larger one. Returns whether the plan changed."""
+    rules = plan.rules
+    worth: dict[int, int] = {}
+    for session in plan.sessions:
+        if session.needs and not plan.proposed_in(session.id):
+            seats = sum(
+                plan.free_seats(plan.roles[j]) * rules.seat_cost(plan.roles[j])
+                for j in plan.roles_of[session.id]
+            )
+            if seats > 0 and plan.missing_needs(session):
+                worth[session.id] = seats
+    changed = False
+    for session_id in sorted(worth, key=lambda s: (-worth[s], s)):
+        session = rules.session[session_id]
+        if plan.proposed_in(session_id):
+            continue
+        need = min(plan.missing_needs(session))
+        options: dict[int, tuple[int, Role]] = {}
+        for j in plan.roles_of[session_id]:
+            role = plan.roles[j]
+            if plan.free_seats(role) <= 0:
+                continue
+            for pair_cost, volunteer_id in plan.coverers(j, need):
+                if (volunteer_id, session_id) in plan.refused:
+                    continue
+                if volunteer_id not in options or pair_cost < options[volunteer_id][0]:
+                    options[volunteer_id] = (pair_cost, role)
+        tried = sorted(options.items(), key=lambda o: (o[1][0], o[0]))[:EXCHANGE_COVERERS]
+        best: Exchange | None = None
+        for volunteer_id, (pair_cost, role) in tried:
+            plan.begin()
+            done = _staff_around(plan, session, volunteer_id, role, pair_cost)
+            change = plan.change
+            plan.rollback()
+            if done and change < (best.change if best else 0):
+                best = Exchange(change, volunteer_id, role, pair_cost)
+        if best is None:
+            continue
+        plan.begin()
+        _staff_around(plan, session, best.volunteer_id, best.role, best.pair_cost)
+        plan.commit()
+        closed.discard(session_id)
+        changed = True
+    return changed
+
+
+def _staff_around(
+    plan: WorkingPlan, session: Session, volunteer_id: int, role: Role, pair_cost: int
+) -> bool:
+    """Brings `volunteer_id` into `role` of `session` whatever they hold that is in the
+    way, covers the session's other needs, refills or drops what they left and fills the
+    session. False when the session's needs cannot all be covered."""
+    rules = plan.rules
+    left: list[Role] = []
+    for held_id in sorted(plan.held[volunteer_id]):
+        held = rules.role[held_id]
+        if rules.conflict(session, rules.session[held.session_id]):
+            plan.remove(volunteer_id, held)
+            left.append(held)
+    if not plan.fits(volunteer_id, session):
+        # A full week: give up the proposal of the week whose empty seat costs least.
+        same_week = [
+            rules.role[r]
+            for r in plan.held[volunteer_id]
+            if rules.session[rules.role[r].session_id].week == session.week
+        ]
+        if not same_week:
+            return False
+        held = min(same_week, key=lambda r: (rules.seat_cost(r), r.id))
+        plan.remove(volunteer_id, held)
+        left.append(held)
+        if not plan.fits(volunteer_id, session):
+            return False
+    plan.add(volunteer_id, role, pair_cost)
+    for need in sorted(plan.missing_needs(session)):
+        if need in plan.missing_needs(session) and not _add_coverer(plan, session, need):
+            if _move_coverer(plan, session, need) is None:
+                return False
+    if plan.missing_needs(session):
+        return False
+    for held in left:
+        there = rules.session[held.session_id]
+        # A session left without its coverer takes another (from a free seat or moved
+        # from elsewhere: a chain of two) or loses its proposals.
+        for need in sorted(plan.missing_needs(there)):
+            if need in plan.missing_needs(there) and not _add_coverer(plan, there, need):
+                _move_coverer(plan, there, need)
+        if plan.missing_needs(there):
+            for other, other_role in plan.proposed_in(there.id):
+                plan.remove(other, rules.role[other_role])
+        elif plan.free_seats(held) > 0:
+            repair.fill(plan, held, repair.Repair())
+    for j in plan.roles_of[session.id]:
+        _fill_role(plan, j)
+    return not plan.missing_needs(session)
+
+
+# Proposed volunteers tried per empty seat in fill_by_chains, cheapest first.
+CHAIN_MOVERS = 12
+
+
+class Chain(NamedTuple):
+    change: int
+    mover: int
+    held: Role
+    pair_cost: int
+
+
+def fill_by_chains(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
+    """Seats still empty (of sessions not `closed`): three-way moves. A proposed
+    volunteer moves to the empty seat and the seat they leave is filled by `repair.fill`
+    (a free volunteer, or another proposed one whose seat a free one takes), each chain
+    tried on a tentative change and the best kept when it lowers the objective. Finds
+    what a move with a direct refill (fill_by_moves) cannot: the expert who can take the
+    empty lead seat holds one only another proposed expert can take over."""
+    rules = plan.rules
+    open_roles = sorted(
+        (plan.roles[j] for j in _open_roles(plan, closed)),
+        key=lambda r: (-rules.seat_cost(r), r.id),
+    )
+    for role in open_roles:
         session = rules.session[role.session_id]
-        options = plan.candidates(j)
+        j = plan.role_index[role.id]
         while plan.free_seats(role) > 0:
             missing = plan.missing_needs(session)
-            best: Taker | None = None
-            for pair_cost, volunteer_id in options:
-                if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
+            best: Chain | None = None
+            movers = 0
+            for pair_cost, mover in repair._with_proposals(plan, j):
+                if movers >= CHAIN_MOVERS:
+                    break
+                if (mover, session.id) in plan.refused:
                     continue
-                if best is not None and pair_cost >= best.marginal_cost:
-                    break  # sorted by pair cost; load only adds
-                if plan.fits(volunteer_id, session):
-                    extra = plan.marginal_cost(pair_cost, volunteer_id)
-                    if best is None or extra < best.marginal_cost:
-                        best = Taker(extra, volunteer_id, pair_cost)
-            if best is None or best.marginal_cost >= rules.seat_cost(role):
+                if missing and not missing & rules.volunteer[mover].accessibility:
+                    continue
+                for held_id in sorted(plan.held[mover]):
+                    held = rules.role[held_id]
+                    there = rules.session[held.session_id]
+                    if there.id == session.id or not plan.fits(mover, session, ignoring=there):
+                        continue
+                    movers += 1
+                    plan.begin()
+                    _chain(plan, mover, held, role, pair_cost)
+                    change = plan.change if not plan.missing_needs(there) else 0
+                    plan.rollback()
+                    if change < (best.change if best else 0):
+                        best = Chain(change, mover, held, pair_cost)
+            if best is None:
                 break
-            plan.add(best.volunteer_id, role, best.pair_cost)
+            plan.begin()
+            _chain(plan, best.mover, best.held, role, best.pair_cost)
+            plan.commit()
+
+
+def _chain(plan: WorkingPlan, mover: int, held: Role, role: Role, pair_cost: int) -> None:
+    plan.remove(mover, held)
+    plan.add(mover, role, pair_cost)
+    repair.fill(plan, held, repair.Repair())
