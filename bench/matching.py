@@ -811,8 +811,10 @@ def gap_of(r: dict) -> tuple[float | None, str]:
     """The engine's gap to its reference: the MIP's best plan (medium, tight, small: an
     optimum when proven) or the LP bound (large, or when there is no MIP)."""
     ref = r.get("reference")
-    if ref:
-        return r["gap"], "optimum" if ref["status"] == "Optimal" else "MIP best"
+    if ref and ref["status"] == "Optimal":
+        return r["gap"], "optimum"
+    if ref:  # stopped by the time limit: the gap to its bound, at least the true gap
+        return r["gap_to_bound"], "MIP bound"
     if "gap_to_lp_bound" in r:
         return r["gap_to_lp_bound"], "LP bound"
     return r.get("gap_to_flow_bound"), "flow bound"
@@ -839,7 +841,9 @@ def summary(results: list[dict]) -> None:
         gaps = [(g, s) for g, s in gaps if g is not None]
         kinds = sorted({gap_of(r)[1] for r in rs})
         short = [
-            (r["reference"]["filled"] - r["filled"], r["seed"]) for r in rs if r.get("reference")
+            (r["reference"]["filled"] - r["filled"], r["seed"])
+            for r in rs
+            if r.get("reference", {}).get("status") == "Optimal"
         ]
         walls = [r["wall_s"] for r in rs]
         loads = [r["loadavg"][0] for r in rs if "loadavg" in r]
