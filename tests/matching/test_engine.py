@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings, target
 from hypothesis import strategies as st
@@ -897,3 +898,31 @@ def test_seat_weights_are_scaled_by_the_session_priority():
         110,
         110,
     ]
+
+
+# -- Two sessions a day -------------------------------------------------------------------
+
+
+@ENGINE
+@given(problems(max_volunteers=5, max_sessions=5))
+def test_finer_clusters_keep_the_plan_and_never_hold_two_clashing_sessions(problem):
+    """The second flow's clusters (solver._doubles) around a plan: the plan's pairs stay,
+    and a volunteer's pairs in different clusters never clash (so at most one per
+    cluster is still enough for the rules)."""
+    rules = Rules(problem)
+    cands = candidate_pairs.build(problem, rules)
+    allowed = np.ones(len(cands), dtype=bool)
+    working = solver._flow_rounds(problem, rules, cands, allowed, 1)
+    keep, clustering = solver._doubles(problem, rules, cands, allowed, working)
+    held = solver._plan_pairs(working, cands)
+    assert keep[held].all()
+    if clustering is None:
+        return
+    kept = np.flatnonzero(keep)
+    for a in kept:
+        for b in kept:
+            if cands.vol[a] != cands.vol[b] or cands.session[a] == cands.session[b]:
+                continue
+            if clustering.cluster[a] != clustering.cluster[b]:
+                first, second = (problem.sessions[cands.session[x]] for x in (a, b))
+                assert not rules.conflict(first, second)

@@ -104,7 +104,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     # see (deep in the lists of roles whose nearest candidates were taken), and a second,
     # quicker flow over those and a narrow view rearranges the plan around them.
     wide, narrow = _views(problem, cands)
-    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1)
+    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1, doubles=False)
     report("flow", 0.6)
     narrow[_plan_pairs(working, cands)] = True
     working = _flow_and_finish(problem, rules, cands, staffable & narrow, 1)
@@ -113,12 +113,39 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
 
 
 def _flow_and_finish(
-    problem: Problem, rules: Rules, cands: Candidates, allowed: Bools, rounds: int
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools,
+    rounds: int,
+    doubles: bool = True,
 ) -> WorkingPlan:
-    """A flow over the `allowed` pairs, then the exact finishing steps."""
+    """A flow over the `allowed` pairs, then the exact finishing steps; then, when
+    `doubles`, the same again with finer clusters around that plan (see _doubles), the
+    better of the two plans kept."""
+    working = _flow_rounds(problem, rules, cands, allowed, rounds)
+    if not doubles:
+        return working
+    keep, clustering = _doubles(problem, rules, cands, allowed, working)
+    if clustering is None:
+        return working
+    again = _flow_rounds(problem, rules, cands, keep, 1, clustering)
+    if rules.objective(again.pairs()) < rules.objective(working.pairs()):
+        return again
+    return working
+
+
+def _flow_rounds(
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools,
+    rounds: int,
+    clustering: Clustering | None = None,
+) -> WorkingPlan:
     for _round in range(rounds):
         working = WorkingPlan(rules, cands)
-        _apply(working, problem, cands, flow(problem, rules, cands, allowed))
+        _apply(working, problem, cands, flow(problem, rules, cands, allowed, clustering))
         dropped = cover_needs(working)
         if not dropped:
             break
@@ -140,6 +167,76 @@ def _flow_and_finish(
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
     return working
+
+
+class Clustering(NamedTuple):
+    """Clusters other than the candidates' own: per candidate pair its cluster (only the
+    allowed pairs' count), per cluster its (volunteer, week) id."""
+
+    cluster: Ints
+    cluster_week: Ints
+
+
+def _doubles(
+    problem: Problem, rules: Rules, cands: Candidates, allowed: Bools, working: WorkingPlan
+) -> tuple[Bools, Clustering | None]:
+    """Finer clusters around a plan, so that a volunteer can take two sessions of one
+    cluster: in each cluster where the volunteer holds a proposal, the sessions that
+    clash with it are left out, and what is left is clustered again (a session before
+    and one after the proposal are then apart). The plan stays possible, so a flow over
+    these is at least as good in its own terms; what it gives up is moving volunteers to
+    a session that clashes with the one they hold. None when no cluster splits."""
+    held = _plan_pairs(working, cands)
+    if held.size == 0:
+        return allowed, None
+    s_start = np.array([s.start for s in problem.sessions], dtype=np.int64)
+    s_end = np.array([s.end for s in problem.sessions], dtype=np.int64)
+    wards = sorted({s.ward for s in problem.sessions})
+    ward_at = {w: i for i, w in enumerate(wards)}
+    s_ward = np.array([ward_at[s.ward] for s in problem.sessions], dtype=np.int64)
+    near = np.eye(len(wards), dtype=bool)  # no travel gap between them
+    for a, others in problem.neighbours.items():
+        for b in others:
+            if a in ward_at and b in ward_at:
+                near[ward_at[a], ward_at[b]] = near[ward_at[b], ward_at[a]] = True
+    gap = problem.travel_gap
+    # Per cluster, the sessions proposed in it (a few clusters hold two already).
+    order = np.argsort(cands.cluster[held], kind="stable")
+    held_cluster = cands.cluster[held][order].astype(np.int64)
+    held_session = cands.session[held][order].astype(np.int64)
+    pairs = np.flatnonzero(allowed)
+    cluster = cands.cluster[pairs].astype(np.int64)
+    clash = np.zeros(pairs.size, dtype=bool)
+    first = np.searchsorted(held_cluster, cluster, side="left")
+    last = np.searchsorted(held_cluster, cluster, side="right")
+    session = cands.session[pairs].astype(np.int64)
+    for k in range(int((last - first).max(initial=0))):
+        at = first + k
+        has = at < last
+        other = held_session[np.minimum(at, held_session.size - 1)]
+        overlap = (s_start[session] < s_end[other]) & (s_start[other] < s_end[session])
+        travel = ~near[s_ward[session], s_ward[other]] & (
+            (s_start[session] < s_end[other] + gap) & (s_start[other] < s_end[session] + gap)
+        )
+        clash |= has & (session != other) & (overlap | travel)
+    if not clash.any():
+        return allowed, None
+    pairs, cluster, session = pairs[~clash], cluster[~clash], session[~clash]
+    vol = cands.vol[pairs].astype(np.int64)
+    week_id = cands.cluster_week[cluster]
+    start, end = s_start[session], s_end[session]
+    offset = vol * (1 << 40)
+    running_end = np.maximum.accumulate(end + offset) - offset
+    new = np.ones(pairs.size, dtype=bool)
+    new[1:] = (cluster[1:] != cluster[:-1]) | (start[1:] >= running_end[:-1] + gap)
+    new_id = np.cumsum(new) - 1
+    full = np.zeros(len(cands), dtype=np.int64)
+    full[pairs] = new_id
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[pairs] = True
+    if int(new_id[-1]) + 1 == np.unique(cluster).size:
+        return allowed, None  # no cluster split: the same flow again
+    return keep, Clustering(full, week_id[new])
 
 
 def _plan_pairs(working: WorkingPlan, cands: Candidates) -> Ints:
@@ -246,7 +343,13 @@ def as_plan(working: WorkingPlan) -> Plan:
     return explain(working)
 
 
-def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | None = None) -> Pairs:
+def flow(
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools | None = None,
+    clustering: Clustering | None = None,
+) -> Pairs:
     """Indices of the candidate pairs (among `allowed`) a min-cost flow picks.
 
     Layers that cannot bind are left out, which keeps the graph small: a week whose limit
@@ -259,8 +362,9 @@ def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | Non
     # bonus: cost scaling does about a tenth less work on the smaller range.
     scale = SCALE if existing else 1
     # Only the clusters, weeks and volunteers the allowed pairs use (compact ids).
-    clusters, pair_cluster = np.unique(cands.cluster[pairs], return_inverse=True)
-    weeks, cluster_week = np.unique(cands.cluster_week[clusters], return_inverse=True)
+    of_pair, of_cluster = clustering or (cands.cluster, cands.cluster_week)
+    clusters, pair_cluster = np.unique(of_pair[pairs], return_inverse=True)
+    weeks, cluster_week = np.unique(of_cluster[clusters], return_inverse=True)
     week_vol = cands.week_vol[weeks]
     week_cap = cands.week_cap[weeks]
     n_vol, n_role = len(problem.volunteers), len(roles)
