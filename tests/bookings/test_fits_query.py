@@ -33,8 +33,8 @@ def test_the_candidate_query_answers_as_the_matcher_does(
     organizer_headers,
     make_volunteer,
     make_session,
-    week,
-    redis_client,  # noqa: F811
+    week,  # noqa: F811 - the fixture imported above
+    redis_client,
 ):
     people = {
         "expert": make_volunteer(is_expert=True, availability=EVENING)[0],
