@@ -21,6 +21,7 @@ from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications import confirmations
+from coordinator.paging import Page, count, page_args
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.forms import SessionForm
@@ -46,9 +47,11 @@ from coordinator.web.forms import (
     vocabulary_choices,
     ward_choices,
 )
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("sessions_pages", __name__)
 DASHBOARD_WEEKS = 4
+DASHBOARD_PAGE = 100  # sessions a page
 URGENT_DAYS, SOON_DAYS = 3, 7
 
 
@@ -62,32 +65,39 @@ def urgency(session: TrainingSession, open_seats: int) -> str:
 @bp.get("/organize/")
 @organizer_required
 def dashboard() -> ResponseReturnValue:
-    """Sessions of the next weeks with their open seats, most urgent first."""
+    """Sessions of the next weeks with their open seats, by start, a page at a time: a
+    fixed number of queries whatever the number of sessions."""
     now = utcnow()
+    query = organized_sessions().where(
+        TrainingSession.status == "published",
+        TrainingSession.starts_at >= now,
+        TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
+    )
+    limit, offset = page_args(DASHBOARD_PAGE)
     sessions = db.session.scalars(
-        organized_sessions()
-        .where(
-            TrainingSession.status == "published",
-            TrainingSession.starts_at >= now,
-            TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
-        )
-        .order_by(TrainingSession.starts_at)
+        query.order_by(TrainingSession.starts_at, TrainingSession.id)
+        .limit(limit)
+        .offset(offset)
+        .options(sa.orm.selectinload(TrainingSession.roles))
     ).all()
+    page = Page(count(query), limit, offset, len(sessions))
+    prefetch_ward_names(s.ward for s in sessions)
+    staffing = bookings.staffing_of(sessions)
     rows = []
     for session in sessions:
-        staffing = bookings.staffing(session)
-        open_seats = sum(max(r["needed"] - r["confirmed"] - r["proposed"], 0) for r in staffing)
+        roles = staffing[session.id]
+        open_seats = sum(max(r["needed"] - r["confirmed"] - r["proposed"], 0) for r in roles)
         rows.append(
             {
                 "session": session,
-                "staffing": staffing,
+                "staffing": roles,
                 "open": open_seats,
                 "urgency": urgency(session, open_seats),
             }
         )
     unconfirmed = confirmations.due_unconfirmed(sessions, clock.now())
     return render_template(
-        "sessions/dashboard.html", rows=rows, form=EmptyForm(), unconfirmed=unconfirmed
+        "sessions/dashboard.html", rows=rows, page=page, form=EmptyForm(), unconfirmed=unconfirmed
     )
 
 
