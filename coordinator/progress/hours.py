@@ -26,6 +26,7 @@ from coordinator.people.models import Volunteer
 from coordinator.progress.operations import year_start
 from coordinator.sessions.models import TrainingSession
 from coordinator.squads.models import Squad
+from coordinator.text import vietnamese_name_key
 
 GROUPINGS = ("volunteer", "squad")
 
@@ -101,7 +102,7 @@ def no_shows(year: int | None = None, now: datetime | None = None) -> dict[int, 
 
 
 def _ordered(found: dict[int, Hours]) -> list[Hours]:
-    return sorted(found.values(), key=lambda h: (-h.minutes, h.name.casefold(), h.id))
+    return sorted(found.values(), key=lambda h: (-h.minutes, vietnamese_name_key(h.name), h.id))
 
 
 def volunteer_hours(year: int | None = None, now: datetime | None = None) -> list[Hours]:
