@@ -196,6 +196,8 @@ class Config:
     # page login, remembered or not, outlives it.
     REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a form left open for a working day still posts
+    # A copy of a request whose first is still at work waits this long for its answer.
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 20)
 
 
 class TestConfig(Config):

@@ -79,6 +79,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
     from coordinator.geography import pages as geography_pages
+    from coordinator.idempotency import replay
     from coordinator.imports import pages as imports_pages
     from coordinator.matching import pages as matching_pages
     from coordinator.notifications import pages as notification_pages
@@ -119,6 +120,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)
     rate_limits.init_app(app)  # wraps views, so after every blueprint
+    replay.init_app(app)  # after CSRF and the API's body checks: they refuse first
     return app
 
 

@@ -36,6 +36,7 @@ from coordinator.sessions.operations import (
     update_session,
 )
 from coordinator.squads.models import Squad
+from coordinator.text import vietnamese_name_key, vietnamese_sort_key
 from coordinator.vocabularies.terms import TARGET_GROUPS, vocabulary
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
@@ -244,10 +245,11 @@ def session_detail(session_id: int) -> ResponseReturnValue:
         .order_by(DomainEvent.id.desc())
         .limit(50)
     ).all()
-    volunteers = db.session.scalars(
-        sa.select(Volunteer).where(Volunteer.active.is_(True)).order_by(Volunteer.full_name)
-    ).all()
-    squads = db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
+    volunteers = sorted(
+        db.session.scalars(sa.select(Volunteer).where(Volunteer.active.is_(True))),
+        key=lambda v: vietnamese_name_key(v.full_name),
+    )
+    squads = sorted(db.session.scalars(sa.select(Squad)), key=lambda s: vietnamese_sort_key(s.name))
     return render_template(
         "sessions/session_detail.html",
         session=session,
