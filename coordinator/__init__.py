@@ -89,7 +89,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.progress import pages as progress_pages
     from coordinator.sessions import pages as sessions_pages
     from coordinator.squads import pages as squads_pages
-    from coordinator.web import auth_pages, i18n, security_headers
+    from coordinator.web import auth_pages, i18n, reset_pages, security_headers
     from coordinator.web import pages as home_pages
 
     i18n.init_app(app)
@@ -99,6 +99,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     for pages in (
         home_pages,
         auth_pages,
+        reset_pages,
         sessions_pages,
         bookings_pages,
         people_pages,
@@ -176,8 +177,9 @@ def _register_event_handlers(app: Flask) -> None:
     from coordinator.imports import handlers as imports
     from coordinator.matching import handlers as matching
     from coordinator.notifications import handlers as notifications
+    from coordinator.people import handlers as people
 
-    dispatch.init_app(app, calendar, matching, notifications, imports, bookings)
+    dispatch.init_app(app, calendar, matching, notifications, imports, bookings, people)
 
 
 def _end_unit_of_work(_error: BaseException | None) -> None:

@@ -112,6 +112,7 @@ PAGE_BLUEPRINTS = frozenset(
     {
         "pages",
         "auth",
+        "password_reset",
         "sessions_pages",
         "bookings_pages",
         "people_pages",
