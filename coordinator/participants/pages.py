@@ -29,6 +29,7 @@ from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
+from coordinator.participants.levels import LEVEL_MEANINGS
 from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
 from coordinator.sessions.models import TrainingSession
@@ -214,7 +215,9 @@ def erase(participant_id: int) -> ResponseReturnValue:
 
 
 def _entries(roster: list, areas: list) -> list[dict]:
-    """The check-in form's fields as attendance entries."""
+    """The check-in form's fields as attendance entries ("everyone is here" ticks every
+    Present box and keeps the rest as typed)."""
+    everyone = request.form.get("all_present") == "y"
     entries = []
     for registration, _participant, _recorded in roster:
         levels = {}
@@ -225,7 +228,7 @@ def _entries(roster: list, areas: list) -> list[dict]:
         entries.append(
             {
                 "registration_id": registration.id,
-                "attended": request.form.get(f"attended-{registration.id}") == "y",
+                "attended": everyone or request.form.get(f"attended-{registration.id}") == "y",
                 "levels": levels,
                 "reached_basic": request.form.get(f"reached-{registration.id}") == "y",
             }
@@ -256,7 +259,9 @@ def checkin(session_id: int) -> ResponseReturnValue:
     sheet = checkin_rules.staff_roster(session)
     errors: dict = {}
     status = 200
+    kept: dict = {}  # a refused save shows its section as it was sent, every entry kept
     if request.method == "POST":
+        kept = {request.form.get("section") or "participants": request.form}
         if not EmptyForm().validate_on_submit():
             flash(_("The form expired. Please try again."), "error")
         else:
@@ -293,7 +298,11 @@ def checkin(session_id: int) -> ResponseReturnValue:
             errors=errors,
             qr=qr,
             form=EmptyForm(),
-            first_name=lambda name: name.split()[-1] if name else "—",
+            names=attendance.door_names([participant for _r, participant, _l in roster]),
+            need_names=dict(vocabulary_choices("accessibility_skills")),
+            group_names=dict(vocabulary_choices("target_group")),
+            level_meanings=LEVEL_MEANINGS,
+            kept=kept,
         ),
         status,
         PRIVATE,
