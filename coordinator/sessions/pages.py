@@ -21,11 +21,13 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
+from coordinator.sessions.dashboard import by_urgency, needs_of, summary
 from coordinator.sessions.forms import SessionForm
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import (
     CancelScope,
     cancel_session,
+    cancellation_reach,
     create_sessions,
     get_session,
     organized_session,
@@ -47,20 +49,13 @@ from coordinator.web.forms import (
 
 bp = Blueprint("sessions_pages", __name__)
 DASHBOARD_WEEKS = 4
-URGENT_DAYS, SOON_DAYS = 3, 7
-
-
-def urgency(session: TrainingSession, open_seats: int) -> str:
-    if open_seats == 0:
-        return "fine"
-    days = (session.starts_at - utcnow()).days
-    return "urgent" if days < URGENT_DAYS else "soon" if days < SOON_DAYS else "fine"
 
 
 @bp.get("/organize/")
 @organizer_required
 def dashboard() -> ResponseReturnValue:
-    """Sessions of the next weeks with their open seats, most urgent first."""
+    """What needs the organizer now: a summary strip, then the sessions of the next weeks
+    by urgency, each role confirmed, awaiting a reply or empty."""
     now = utcnow()
     sessions = db.session.scalars(
         organized_sessions()
@@ -71,19 +66,13 @@ def dashboard() -> ResponseReturnValue:
         )
         .order_by(TrainingSession.starts_at)
     ).all()
-    rows = []
-    for session in sessions:
-        staffing = bookings.staffing(session)
-        open_seats = sum(max(r["needed"] - r["confirmed"] - r["proposed"], 0) for r in staffing)
-        rows.append(
-            {
-                "session": session,
-                "staffing": staffing,
-                "open": open_seats,
-                "urgency": urgency(session, open_seats),
-            }
-        )
-    return render_template("sessions/dashboard.html", rows=rows, form=EmptyForm())
+    rows = [needs_of(session, bookings.staffing(session), now) for session in sessions]
+    return render_template(
+        "sessions/dashboard.html",
+        rows=by_urgency(rows),
+        summary=summary(rows, now),
+        form=EmptyForm(),
+    )
 
 
 def _session_form(session: TrainingSession | None = None) -> SessionForm:
@@ -192,23 +181,45 @@ def edit_session(session_id: int) -> ResponseReturnValue:
     return render_template("sessions/session_form.html", form=form, session=session), status
 
 
-@bp.post("/organize/sessions/<int:session_id>/cancel")
+def _cancel_page(session: TrainingSession, form: ReasonForm, status: int = 200):
+    """The confirmation step: how many volunteers and participants will be told."""
+    reach = {CancelScope.OCCURRENCE: cancellation_reach(session, CancelScope.OCCURRENCE)}
+    if session.series_id is not None:
+        reach[CancelScope.REST_OF_SERIES] = cancellation_reach(session, CancelScope.REST_OF_SERIES)
+    chosen = request.form.get("scope") or CancelScope.OCCURRENCE
+    page = render_template(
+        "sessions/cancel.html", session=session, form=form, reach=reach, chosen=chosen
+    )
+    return page, status
+
+
+@bp.route("/organize/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
 @organizer_required
 def cancel(session_id: int) -> ResponseReturnValue:
-    """Cancel a session, with the reason participants and volunteers are shown."""
+    """Cancel a session after a confirmation page saying who will be told, with the reason
+    participants and volunteers are shown."""
     session = organized_session(session_id)
+    if session.status != "published":
+        flash(_("Only a published session can be cancelled."), "error")
+        return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
     form = ReasonForm()
-    reason = (form.reason.data or "").strip() if form.validate_on_submit() else ""
+    if request.method == "GET":
+        return _cancel_page(session, form)
+    if not form.validate_on_submit():
+        return _cancel_page(session, form, 422)
+    reason = (form.reason.data or "").strip()
     if not reason:
-        flash(_("Say why the session is cancelled: participants and volunteers see it."), "error")
-    else:
-        rest = request.form.get("scope") == CancelScope.REST_OF_SERIES
-        scope = CancelScope.REST_OF_SERIES if rest else CancelScope.OCCURRENCE
-        if commit(lambda: cancel_session(session, reason, scope)) is not REFUSED:
-            if rest and session.series_id is not None:
-                flash(_("The session and the rest of its series are cancelled."), "success")
-            else:
-                flash(_("The session is cancelled."), "success")
+        form.reason.errors = [
+            _("Say why the session is cancelled: participants and volunteers see it.")
+        ]
+        return _cancel_page(session, form, 422)
+    rest = request.form.get("scope") == CancelScope.REST_OF_SERIES
+    scope = CancelScope.REST_OF_SERIES if rest else CancelScope.OCCURRENCE
+    if commit(lambda: cancel_session(session, reason, scope)) is not REFUSED:
+        if rest and session.series_id is not None:
+            flash(_("The session and the rest of its series are cancelled."), "success")
+        else:
+            flash(_("The session is cancelled."), "success")
     return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
 
 
