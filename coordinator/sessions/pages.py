@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.models import Assignment
+from coordinator.bookings.picker import candidates
 from coordinator.calendar.tokens import public_subscribe_links
 from coordinator.competences.models import Competence
 from coordinator.database import utcnow
@@ -240,9 +241,7 @@ def session_detail(session_id: int) -> ResponseReturnValue:
         .order_by(DomainEvent.id.desc())
         .limit(50)
     ).all()
-    volunteers = db.session.scalars(
-        sa.select(Volunteer).where(Volunteer.active.is_(True)).order_by(Volunteer.full_name)
-    ).all()
+    volunteers = candidates(session)
     squads = db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
     return render_template(
         "sessions/session_detail.html",
