@@ -20,12 +20,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from coordinator.bookings import checkin as checkin_rules
 from coordinator.bookings import registrations
 from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, handle_http_exception
 from coordinator.extensions import db
 from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
@@ -77,13 +78,32 @@ def _form_data(form: ParticipantForm) -> dict:
     }
 
 
+def _reachable(form: ParticipantForm, for_someone_else: bool) -> bool:
+    """Whoever registers someone else leaves their own contact (to reach them, and to
+    get back to the registration)."""
+    if for_someone_else and not (form.guardian_contact.data or "").strip():
+        form.guardian_contact.errors = [
+            _("You register someone else: give your own phone or email here.")
+        ]
+        return False
+    return True
+
+
 @bp.route("/sessions/<int:session_id>/register", methods=["GET", "POST"])
 def register(session_id: int) -> ResponseReturnValue:
-    """A learner registers themselves: a place (or a waitlist position) and their
-    private calendar link, shown once."""
+    """A learner, or a parent or teacher for them, registers: a place (or a waitlist
+    position) and a private calendar link, shown once. The form starts from the session's
+    own ward and target group."""
     session = get_session(session_id)
     form = _participant_form(session, by_organizer=False)
-    if session.status == "published" and form.validate_on_submit():
+    if request.method == "GET":
+        form.ward.data = session.ward
+        form.target_group.data = session.target_group
+    if (
+        session.status == "published"
+        and form.validate_on_submit()
+        and _reachable(form, for_someone_else=request.form.get("for_whom") == "other")
+    ):
         data = _form_data(form)
 
         def enrol() -> tuple[Registration, str]:
@@ -102,6 +122,18 @@ def register(session_id: int) -> ResponseReturnValue:
             return body, 200, PRIVATE
     status = 422 if request.method == "POST" else 200
     return render_template("participants/register.html", form=form, session=session), status
+
+
+@bp.errorhandler(429)
+def too_many_registrations(error: HTTPException) -> ResponseReturnValue:
+    """Several people register from one phone at a venue: when the limit per connection
+    is reached, the form comes back with everything typed, to send again in a minute."""
+    if request.endpoint != "participants_pages.register" or request.method != "POST":
+        return handle_http_exception(error)
+    session = get_session((request.view_args or {}).get("session_id", 0))
+    form = _participant_form(session, by_organizer=False)
+    body = render_template("participants/register.html", form=form, session=session, limited=True)
+    return body, 429, {"Retry-After": "60"}
 
 
 @bp.route("/organize/sessions/<int:session_id>/participants", methods=["GET", "POST"])
