@@ -84,6 +84,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.notifications import pages as notification_pages
     from coordinator.notifications import webhooks as notification_webhooks
     from coordinator.participants import pages as participants_pages
+    from coordinator.participants import way_back_pages
     from coordinator.people import admin_pages
     from coordinator.people import pages as people_pages
     from coordinator.progress import pages as progress_pages
@@ -105,6 +106,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         people_pages,
         matching_pages,
         participants_pages,
+        way_back_pages,
         progress_pages,
         imports_pages,
         squads_pages,
@@ -177,9 +179,12 @@ def _register_event_handlers(app: Flask) -> None:
     from coordinator.imports import handlers as imports
     from coordinator.matching import handlers as matching
     from coordinator.notifications import handlers as notifications
+    from coordinator.participants import handlers as participants
     from coordinator.people import handlers as people
 
-    dispatch.init_app(app, calendar, matching, notifications, imports, bookings, people)
+    dispatch.init_app(
+        app, calendar, matching, notifications, imports, bookings, people, participants
+    )
 
 
 def _end_unit_of_work(_error: BaseException | None) -> None:

@@ -113,6 +113,7 @@ PAGE_BLUEPRINTS = frozenset(
         "pages",
         "auth",
         "password_reset",
+        "registration_pages",
         "sessions_pages",
         "bookings_pages",
         "people_pages",

@@ -57,6 +57,7 @@ LIMITED_ENDPOINTS = {
     "auth.password": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
     # Each request sends a mail: a script must not flood someone's inbox.
     "password_reset.forgot": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
+    "registration_pages.find": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
     "people.create_volunteer": ("RATE_LIMIT_SIGNUP", {"exempt_when": _organizer_calling}),
     "auth.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
     "participants.register_participant": (

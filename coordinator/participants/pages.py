@@ -32,6 +32,7 @@ from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
 from coordinator.participants.levels import LEVEL_MEANINGS
 from coordinator.participants.operations import create_participant
+from coordinator.participants.way_back import manage_token
 from coordinator.people.models import Participant
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import get_session, organized_session
@@ -118,6 +119,7 @@ def register(session_id: int) -> ResponseReturnValue:
                 session=session,
                 registration=registration,
                 subscribe=subscribe_links(feed_url("p", token)),
+                manage=url_for("registration_pages.manage", token=manage_token(registration)),
             )
             return body, 200, PRIVATE
     status = 422 if request.method == "POST" else 200
