@@ -55,6 +55,8 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # A "forgot my password" link works once, and only this long after it was asked for.
+    PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
     # A proposal holds its seat this long, and never later than the second figure before
     # the start; then it expires and the seat moves on.
     PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
@@ -196,6 +198,8 @@ class Config:
     # page login, remembered or not, outlives it.
     REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a form left open for a working day still posts
+    # A copy of a request whose first is still at work waits this long for its answer.
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 20)
 
 
 class TestConfig(Config):

@@ -112,6 +112,8 @@ PAGE_BLUEPRINTS = frozenset(
     {
         "pages",
         "auth",
+        "password_reset",
+        "registration_pages",
         "sessions_pages",
         "bookings_pages",
         "people_pages",

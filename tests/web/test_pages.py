@@ -422,7 +422,7 @@ def test_edit_moves_a_session_and_cancel_needs_a_reason(client, organizer_page, 
 
     detail = f"/organize/sessions/{session['id']}"
     refused = submit(client, f"{detail}/cancel", {"reason": " "}, form_page=detail)
-    assert refused.status_code == 302
+    assert refused.status_code == 422 and "Hãy ghi lý do hủy" in text(refused)
     db.session.rollback()
     assert db.session.get(TrainingSession, session["id"]).status == "published"
     submit(client, f"{detail}/cancel", {"reason": "Mưa bão"}, form_page=detail)
