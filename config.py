@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,6 +20,16 @@ def _env_bool(name: str, default: bool) -> bool:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_local_time(name: str, default: str) -> str:
+    """A local time of day, "HH:MM"; anything else stops the start with its name."""
+    value = (os.environ.get(name) or default).strip()
+    try:
+        time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a time of day as HH:MM, not {value!r}") from None
+    return value
 
 
 def _env_percents(name: str, default: str) -> dict[str, float]:
@@ -131,9 +141,9 @@ class Config:
     # (Zalo or SMS only); volunteers who have not confirmed by UNCONFIRMED_LIST_AT the
     # evening before are listed for the organizer.
     REMINDER_WEEK_DAYS = _env_int("REMINDER_WEEK_DAYS", 7)
-    REMINDER_DAY_BEFORE_AT = os.environ.get("REMINDER_DAY_BEFORE_AT", "11:00")
+    REMINDER_DAY_BEFORE_AT = _env_local_time("REMINDER_DAY_BEFORE_AT", "11:00")
     REMINDER_SHORT_HOURS = _env_int("REMINDER_SHORT_HOURS", 2)
-    UNCONFIRMED_LIST_AT = os.environ.get("UNCONFIRMED_LIST_AT", "19:00")
+    UNCONFIRMED_LIST_AT = _env_local_time("UNCONFIRMED_LIST_AT", "19:00")
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
