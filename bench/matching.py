@@ -594,6 +594,70 @@ def repairs(problem, rules, rng: random.Random, samples: int) -> dict:
     return out
 
 
+DRIFT_AT = (200, 1000)
+
+
+def drift(problem, rules, seed: int, every: int, keep_bonus: int) -> dict:
+    """Withdrawals one after the other (a random proposal of the plan each time, its
+    volunteer then refusing that session), each repaired locally (`repair.withdraw`); in
+    a second run from the same start and seed, also re-optimised after every `every`
+    withdrawals (the debounced run: a full solve with the live proposals as movable
+    bookings, the refusals so far, and `keep_bonus`). After DRIFT_AT withdrawals (just
+    before that moment's re-optimisation, the worst point of a cycle) each plan is
+    compared with a full re-solve of its own problem (relative objective gap), and the
+    re-optimisations' moves are counted: proposals of the live plan that one took away
+    (each an unanswered proposal withdrawn from someone)."""
+    weights = replace(problem.weights, keep_bonus=keep_bonus)
+    start, _ = solver.plan(problem)
+    out: dict = {"every": every, "keep_bonus": keep_bonus}
+    for variant, period in (("repaired_only", 0), ("reoptimised", every)):
+        rng = random.Random(seed)
+        live = copy.deepcopy(start)
+        refused: set[tuple[int, int]] = set()
+        moved = reopt = 0
+        reopt_s: list[float] = []
+        for i in range(1, max(DRIFT_AT) + 1):
+            if not live.proposals:
+                break
+            volunteer_id, role_id = rng.choice(sorted(live.proposals))
+            refused.add((volunteer_id, rules.role[role_id].session_id))
+            repair.withdraw(live, volunteer_id, role_id)
+            if i in DRIFT_AT:
+                base = with_movable(problem, _props(live), frozenset(refused))
+                full = solver.solve(base).objective
+                mark = {
+                    "gap": (rules.objective(live.pairs()) - full) / full,
+                    "full_resolve": full,
+                    "reoptimisations": reopt,
+                    "proposals_moved": moved,
+                    "proposals": len(live.proposals),
+                    "violations": len(rules.violations(live.pairs())),
+                    "refused_proposed": sum(
+                        (v, rules.role[r].session_id) in refused for v, r in live.proposals
+                    ),
+                }
+                if reopt_s:
+                    mark["reopt_s_median"] = round(statistics.median(reopt_s), 3)
+                out[f"{variant}_{i}"] = mark
+                print(f"  drift {variant} after {i}: {mark}", flush=True)
+            if period and i % period == 0:
+                before = set(live.proposals)
+                again = replace(
+                    with_movable(problem, _props(live), frozenset(refused)), weights=weights
+                )
+                clock = time.perf_counter()
+                live, _ = solver.plan(again)
+                reopt_s.append(time.perf_counter() - clock)
+                moved += len(before - set(live.proposals))
+                reopt += 1
+    return out
+
+
+def _props(working) -> list:
+    rules = working.rules
+    return [_Prop(v, rules.role[r].session_id, r) for v, r in sorted(working.proposals)]
+
+
 class _Prop:
     __slots__ = ("volunteer_id", "session_id", "role_id")
 
@@ -609,6 +673,8 @@ def run_size(
     family: str = "today",
     light: bool = False,
     runs: int | None = None,
+    drift_every: int = 0,
+    keep_bonus: int = 1,
 ) -> dict:
     out: dict = {"size": name, "engine": engine_revision(), "family": family, "seed": seed}
     problem = generate(name, seed, family)
@@ -685,6 +751,10 @@ def run_size(
             out["gap_to_bound"] = (result.objective - ref["bound"]) / ref["bound"]
             log(out, "reference", "gap", "gap_to_bound")
 
+    if drift_every:
+        out["drift"] = drift(problem, rules, seed, drift_every, keep_bonus)
+        log(out, "drift")
+
     if name != "small" and not light:
         out["repair"] = repairs(problem, rules, random.Random(seed), QUALITY_SAMPLES[name])
         log(out, "repair")
@@ -756,12 +826,24 @@ def main() -> int:
     parser.add_argument("--light", action="store_true", help="engine and references only")
     parser.add_argument("--runs", type=int, help="engine runs per instance (median)")
     parser.add_argument("--out", help="append each instance's result to this JSON-lines file")
+    parser.add_argument(
+        "--drift", type=int, default=0, help="re-optimise every N withdrawals (see drift)"
+    )
+    parser.add_argument("--keep-bonus", type=int, default=1, help="with --drift (1/10 points)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         family, name = args.child.split(":")
         out = run_size(
-            name, args.seed, not args.no_mip, args.mip_time, family, args.light, args.runs
+            name,
+            args.seed,
+            not args.no_mip,
+            args.mip_time,
+            family,
+            args.light,
+            args.runs,
+            args.drift,
+            args.keep_bonus,
         )
         if engine_revision() != out["engine"]:
             out["engine"] += " (CHANGED during the run)"
@@ -778,6 +860,8 @@ def main() -> int:
                 cmd += ["--no-mip"] if args.no_mip else []
                 cmd += ["--light"] if args.light else []
                 cmd += ["--runs", str(args.runs)] if args.runs else []
+                if args.drift:
+                    cmd += ["--drift", str(args.drift), "--keep-bonus", str(args.keep_bonus)]
                 with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc:
                     for line in proc.stdout:
                         if line.startswith("RESULT "):
