@@ -746,7 +746,11 @@ def run_size(
             out["reference"]["filled"] = len(pairs)
             out["reference"]["violations"] = rules.violations(pairs)[:5]
             out["reference"]["rules_objective"] = rules.objective(pairs)
-            assert abs(rules.objective(pairs) - ref["objective"]) < 1e-6 * max(1, ref["objective"])
+            if ref["status"] == "Optimal":
+                assert abs(rules.objective(pairs) - ref["objective"]) < 1e-6 * ref["objective"]
+            # A plan stopped by the time limit may carry more load units than it uses (they
+            # are continuous): its objective is the rules' one.
+            out["reference"]["objective"] = min(ref["objective"], rules.objective(pairs))
             out["gap"] = (result.objective - rules.objective(pairs)) / rules.objective(pairs)
             out["gap_to_bound"] = (result.objective - ref["bound"]) / ref["bound"]
             log(out, "reference", "gap", "gap_to_bound")
@@ -830,8 +834,13 @@ def main() -> int:
         "--drift", type=int, default=0, help="re-optimise every N withdrawals (see drift)"
     )
     parser.add_argument("--keep-bonus", type=int, default=1, help="with --drift (1/10 points)")
+    parser.add_argument("--report", nargs="+", help="only summarise these --out files")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.report:
+        saved = [json.loads(line) for name in args.report for line in open(name, encoding="utf-8")]
+        summary(saved)
+        return 0
     if args.child:
         family, name = args.child.split(":")
         out = run_size(
