@@ -906,11 +906,15 @@ def gap_of(r: dict) -> tuple[float | None, str]:
     ref = r.get("reference")
     if ref and ref["status"] == "Optimal":
         return r["gap"], "optimum"
-    if ref:  # stopped by the time limit: the gap to its bound, at least the true gap
-        return r["gap_to_bound"], "MIP bound"
-    if "gap_to_lp_bound" in r:
-        return r["gap_to_lp_bound"], "LP bound"
-    return r.get("gap_to_flow_bound"), "flow bound"
+    # Otherwise the best lower bound (the MIP's when stopped by its time limit, the LP's):
+    # the gap to it is at least the true gap.
+    bounds = [(r["flow_bound"], "flow bound")]
+    if r.get("lp_bound"):
+        bounds.append((r["lp_bound"], "LP bound"))
+    if ref:
+        bounds.append((ref["bound"], "MIP bound"))
+    bound, kind = max(bounds)
+    return (r["objective"] - bound) / bound, kind
 
 
 def summary(results: list[dict]) -> None:
