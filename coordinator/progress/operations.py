@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -447,6 +447,15 @@ def progress(
         sorted(report.by_group.items(), key=lambda item: group_order.get(item[0], 99))
     )
     return report
+
+
+def report_page(report: ProgressReport, limit: int, offset: int) -> ProgressReport:
+    """`limit` rows of the report from `offset`, with the totals of the units on them;
+    the totals per group and overall stay those of every row."""
+    rows = report.rows[offset : offset + limit]
+    shown = {row.unit for row in rows}
+    by_unit = {unit: figures for unit, figures in report.by_unit.items() if unit in shown}
+    return replace(report, rows=rows, by_unit=by_unit)
 
 
 def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:
