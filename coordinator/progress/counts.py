@@ -32,8 +32,14 @@ from coordinator.sessions.models import TrainingSession
 
 log = logging.getLogger(__name__)
 
-# The tables whose rows the figures count: a write to one makes the counts stale.
-WATCHED = frozenset({"participants", "registrations", "assessments", "training_sessions"})
+# The columns the figures read, per table: a write to one makes the counts stale (a
+# sign-up, which only moves a session's counters, does not).
+WATCHED = {
+    "participants": frozenset({"id", "ward", "target_group", "erased_at"}),
+    "registrations": frozenset({"id", "session_id", "participant_id", "status"}),
+    "assessments": frozenset({"id", "participant_id", "reached_basic", "assessed_at"}),
+    "training_sessions": frozenset({"id", "starts_at", "status"}),
+}
 CHANGED = "progress_counts_changed"  # Session.info key: this transaction wrote one
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the plan years a report may ask for
 REFRESH_DELAY = timedelta(seconds=5)  # changes in a burst share one refresh
@@ -67,23 +73,46 @@ class ProgressCountsState(db.Model):
 # --- freshness ----------------------------------------------------------------------
 
 
-def _watched(obj: Any) -> bool:
-    return getattr(obj, "__tablename__", None) in WATCHED
+def _watched(session: Session) -> bool:
+    """The flush writes a row, or a column, the figures read."""
+    for obj in chain(session.new, session.deleted):
+        if getattr(obj, "__tablename__", None) in WATCHED:
+            return True
+    for obj in session.dirty:
+        columns = WATCHED.get(getattr(obj, "__tablename__", ""))
+        if columns:
+            state = sa.inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in columns):
+                return True
+    return False
 
 
 @sa.event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    if any(_watched(obj) for obj in chain(session.new, session.dirty, session.deleted)):
+    if _watched(session):  # (the history is still the flush's here)
         session.info[CHANGED] = True
+
+
+def _set_columns(statement: Any) -> set[str] | None:
+    """The columns an UPDATE sets (None: not known, say all)."""
+    values = getattr(statement, "_values", None)
+    if not values:
+        return None
+    return {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values}
 
 
 @sa.event.listens_for(Session, "do_orm_execute")
 def _bulk_write(state: Any) -> None:
-    """Bulk UPDATE / DELETE / INSERT statements (a cancelled session's registrations)."""
-    if state.is_update or state.is_delete or state.is_insert:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in WATCHED:
-            state.session.info[CHANGED] = True
+    """Bulk UPDATE / DELETE / INSERT statements (a cancelled session's registrations);
+    an UPDATE of columns the figures do not read (a counter) changes nothing."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    columns = WATCHED.get(getattr(getattr(state.statement, "table", None), "name", ""))
+    if columns is None:
+        return
+    written = _set_columns(state.statement) if state.is_update else None
+    if written is None or written & columns:
+        state.session.info[CHANGED] = True
 
 
 @sa.event.listens_for(Session, "after_rollback")
@@ -176,6 +205,16 @@ def _firsts() -> sa.Select[Any]:
         .where(Participant.erased_at.is_(None))
         for first, one in ((enrolled, 1), (reached, 0))
     ]
+    # Every unit and group with people (a row of zeros at least): a report lists them.
+    parts.append(
+        sa.select(
+            Participant.ward,
+            Participant.target_group,
+            sa.literal(FIRST_YEAR - 1),
+            sa.literal(0),
+            sa.literal(0),
+        ).where(Participant.erased_at.is_(None))
+    )
     both = sa.union_all(*parts).subquery()
     return sa.select(
         both.c.ward,
@@ -210,6 +249,14 @@ def refresh() -> int:
     )
     db.session.info.pop(CHANGED, None)  # its own writes change nothing the counts read
     return len(rows)
+
+
+def people(where: sa.ColumnElement[bool], group: str | None) -> list[tuple[str, str]]:
+    """(unit, group) pairs within `where` that have people (not erased)."""
+    query = sa.select(ProgressCount.ward, ProgressCount.target_group).where(where).distinct()
+    if group:
+        query = query.where(ProgressCount.target_group == group)
+    return [(w, g) for w, g in db.session.execute(query)]
 
 
 def counted(

@@ -332,14 +332,16 @@ def _ward_cells(
             found = cell(gone.ward, gone.target_group)
             found.enrolled += gone.enrolled
             found.reached += gone.reached
-    people = (
-        sa.select(Participant.ward, Participant.target_group)
-        .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
-        .distinct()
-    )
-    for code, group in db.session.execute(
-        _by_group(people, Participant.target_group, target_group)
-    ):
+    if maintained:
+        pairs = counts.people(chosen.sql_filter(counts.ProgressCount.ward), target_group)
+    else:
+        people = (
+            sa.select(Participant.ward, Participant.target_group)
+            .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
+            .distinct()
+        )
+        pairs = list(db.session.execute(_by_group(people, Participant.target_group, target_group)))
+    for code, group in pairs:
         cell(code, group)
     targets = sa.select(PopulationTarget).where(
         PopulationTarget.year == year,

@@ -121,3 +121,31 @@ def test_without_a_refresh_reports_count_raw_rows(hand_computed, level):  # noqa
     assert operations.progress(2025, level=level) == operations.progress(
         2025, level=level, source="raw"
     )
+
+
+def test_a_sign_up_leaves_the_counts_fresh_a_reschedule_does_not(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session()
+    _volunteer_id, headers = make_volunteer()
+    counts.refresh()
+    db.session.commit()
+    signed = client.post(
+        f"/api/v1/sessions/{session['id']}/signups", json={"role": "helper"}, headers=headers
+    )
+    assert signed.status_code == 201, signed.json
+    assert counts.fresh()  # seats and counters are not what the figures read
+    moved = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"title": "Buổi học đổi tên"},
+        headers=organizer_headers,
+    )
+    assert moved.status_code == 200, moved.json
+    assert counts.fresh()  # a title neither
+    later = {
+        "starts_at": session["starts_at"].replace("T18", "T19"),
+        "ends_at": session["ends_at"].replace("T19", "T20"),
+    }
+    moved = client.patch(f"/api/v1/sessions/{session['id']}", json=later, headers=organizer_headers)
+    assert moved.status_code == 200, moved.json
+    assert not counts.fresh()  # when a session starts decides its year
