@@ -83,6 +83,9 @@ class Config:
     MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
+    # Refresh the progress counts on a worker a few seconds after a change (reports count
+    # raw rows while they are stale).
+    PROGRESS_COUNTS_REFRESH = _env_bool("PROGRESS_COUNTS_REFRESH", True)
     PROGRESS_DEFAULT_TARGET_PERCENT = _env_percents(
         "PROGRESS_DEFAULT_TARGET_PERCENT", "civil_servants=80,students=100,residents=80"
     )
@@ -225,3 +228,4 @@ class TestConfig(Config):
     REDIS_URL = os.environ.get("TEST_REDIS_URL")
     OUTBOX_RELAY_AFTER_COMMIT = True
     MATCHING_DEBOUNCE_SECONDS = 0  # burst workers in tests run what is due now
+    PROGRESS_COUNTS_REFRESH = False  # no job per write; tests refresh when they mean to
