@@ -55,6 +55,8 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # A "forgot my password" link works once, and only this long after it was asked for.
+    PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
     # A proposal holds its seat this long, and never later than the second figure before
     # the start; then it expires and the seat moves on.
     PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
@@ -123,6 +125,15 @@ class Config:
     NOTIFICATION_UNFILLED_ALERT_DAYS = _env_int("NOTIFICATION_UNFILLED_ALERT_DAYS", 3)
     NOTIFICATION_DIGEST_HOUR = _env_int("NOTIFICATION_DIGEST_HOUR", 18)  # local time
     NOTIFICATION_ANSWER_LINK_DAYS = _env_int("NOTIFICATION_ANSWER_LINK_DAYS", 7)
+    # The reminder ladder of a booking (notifications/ladder.py), local times in
+    # COORDINATOR_TIMEZONE: a week before (email only), the day before at
+    # REMINDER_DAY_BEFORE_AT with one-tap confirm/cancel, REMINDER_SHORT_HOURS before
+    # (Zalo or SMS only); volunteers who have not confirmed by UNCONFIRMED_LIST_AT the
+    # evening before are listed for the organizer.
+    REMINDER_WEEK_DAYS = _env_int("REMINDER_WEEK_DAYS", 7)
+    REMINDER_DAY_BEFORE_AT = os.environ.get("REMINDER_DAY_BEFORE_AT", "11:00")
+    REMINDER_SHORT_HOURS = _env_int("REMINDER_SHORT_HOURS", 2)
+    UNCONFIRMED_LIST_AT = os.environ.get("UNCONFIRMED_LIST_AT", "19:00")
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
