@@ -125,6 +125,15 @@ class Config:
     NOTIFICATION_UNFILLED_ALERT_DAYS = _env_int("NOTIFICATION_UNFILLED_ALERT_DAYS", 3)
     NOTIFICATION_DIGEST_HOUR = _env_int("NOTIFICATION_DIGEST_HOUR", 18)  # local time
     NOTIFICATION_ANSWER_LINK_DAYS = _env_int("NOTIFICATION_ANSWER_LINK_DAYS", 7)
+    # The reminder ladder of a booking (notifications/ladder.py), local times in
+    # COORDINATOR_TIMEZONE: a week before (email only), the day before at
+    # REMINDER_DAY_BEFORE_AT with one-tap confirm/cancel, REMINDER_SHORT_HOURS before
+    # (Zalo or SMS only); volunteers who have not confirmed by UNCONFIRMED_LIST_AT the
+    # evening before are listed for the organizer.
+    REMINDER_WEEK_DAYS = _env_int("REMINDER_WEEK_DAYS", 7)
+    REMINDER_DAY_BEFORE_AT = os.environ.get("REMINDER_DAY_BEFORE_AT", "11:00")
+    REMINDER_SHORT_HOURS = _env_int("REMINDER_SHORT_HOURS", 2)
+    UNCONFIRMED_LIST_AT = os.environ.get("UNCONFIRMED_LIST_AT", "19:00")
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
@@ -189,6 +198,8 @@ class Config:
     # page login, remembered or not, outlives it.
     REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a form left open for a working day still posts
+    # A copy of a request whose first is still at work waits this long for its answer.
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 20)
 
 
 class TestConfig(Config):

@@ -8,6 +8,13 @@ quality against a full re-solve).
 
     PYTHONPATH=. .venv/bin/python bench/matching.py [--sizes small,medium,large,tight]
         [--seed 1] [--no-mip] [--mip-time 300]
+
+Across instance families and seeds (see FAMILIES in bench/matching_instances.py), with
+only the engine and its references (no candidate check, re-solve or repairs), and a
+summary per family and size for seeds 1-5 (where parameters are chosen) and 6-10:
+
+    PYTHONPATH=. .venv/bin/python bench/matching.py --families today,doubles,scarce,wards
+        --sizes medium,tight --seeds 1-10 --light [--runs 3] [--out results.jsonl]
 """
 
 from __future__ import annotations
@@ -333,7 +340,7 @@ def build_model(problem, rules, cands) -> dict:
     v = np.r_[np.ones(n_pairs), -np.ones(len(unit_vol))]
     rows.add(r, c, v, free_units[who])
 
-    unfilled = np.array([rules.unfilled_cost(x.session_id) for x in roles], dtype=np.float64)
+    unfilled = np.array([rules.seat_cost(x) for x in roles], dtype=np.float64)
     col_cost = np.r_[cost - unfilled[role], np.zeros(n_cover), unit_cost].astype(np.float64)
     return {
         "n_pairs": n_pairs,
@@ -473,7 +480,7 @@ def flow_bound(problem, rules, cands) -> int:
     kth = np.arange(len(unit_vol)) - np.repeat(np.cumsum(units) - units, units)
     fixed = np.array([rules.fixed_load[v] for v in vol_ids], dtype=np.int64)
     seats = np.array([max(r.seats, 0) for r in roles], dtype=np.int64)
-    unfilled = np.array([rules.unfilled_cost(r.session_id) for r in roles], dtype=np.int64)
+    unfilled = np.array([rules.seat_cost(r) for r in roles], dtype=np.int64)
     # Nodes: 0 source, 1 sink, volunteers, (volunteer, week)s, groups, roles.
     b_vw, b_group = 2 + n_vol, 2 + n_vol + n_vw
     b_role = b_group + n_group
@@ -594,9 +601,17 @@ class _Prop:
         self.volunteer_id, self.session_id, self.role_id = volunteer_id, session_id, role_id
 
 
-def run_size(name: str, seed: int, mip: bool, mip_time: float) -> dict:
-    out: dict = {"size": name, "engine": engine_revision()}
-    problem = generate(name, seed)
+def run_size(
+    name: str,
+    seed: int,
+    mip: bool,
+    mip_time: float,
+    family: str = "today",
+    light: bool = False,
+    runs: int | None = None,
+) -> dict:
+    out: dict = {"size": name, "engine": engine_revision(), "family": family, "seed": seed}
+    problem = generate(name, seed, family)
     rules = Rules(problem)
     out["volunteers"], out["sessions"] = len(problem.volunteers), len(problem.sessions)
     out["seats"] = sum(r.seats for r in problem.roles)
@@ -605,7 +620,7 @@ def run_size(name: str, seed: int, mip: bool, mip_time: float) -> dict:
     out["rss_before_mb"] = round(peak_mb())
 
     walls, result, stages = [], None, {}
-    for _ in range(RUNS[name]):
+    for _ in range(runs or RUNS[name]):
         result, wall, stages = timed_solve(problem)
         walls.append(wall)
     out["rss_peak_mb"] = round(peak_mb())  # before any MIP work
@@ -624,10 +639,11 @@ def run_size(name: str, seed: int, mip: bool, mip_time: float) -> dict:
     sample = None
     if len(problem.sessions) > 1000:
         sample = random.Random(seed).sample([s.id for s in problem.sessions], 100)
-    out["candidate_check"] = check_candidates(problem, rules, cands, sample)
-    log(out, "candidate_check")
+    if not light:
+        out["candidate_check"] = check_candidates(problem, rules, cands, sample)
+        log(out, "candidate_check")
 
-    if name != "small":
+    if name != "small" and not light:
         again = solver.solve(with_movable(problem, result.proposals))
         before = {(p.volunteer_id, p.role_id) for p in result.proposals}
         after = {(p.volunteer_id, p.role_id) for p in again.proposals}
@@ -669,14 +685,18 @@ def run_size(name: str, seed: int, mip: bool, mip_time: float) -> dict:
             out["gap_to_bound"] = (result.objective - ref["bound"]) / ref["bound"]
             log(out, "reference", "gap", "gap_to_bound")
 
-    if name != "small":
+    if name != "small" and not light:
         out["repair"] = repairs(problem, rules, random.Random(seed), QUALITY_SAMPLES[name])
         log(out, "repair")
     return out
 
 
 def log(out: dict, *keys: str) -> None:
-    print(f"[{out['size']}] " + ", ".join(f"{k}={out.get(k)}" for k in keys), flush=True)
+    print(
+        f"[{out['family']} {out['size']} {out['seed']}] "
+        + ", ".join(f"{k}={out.get(k)}" for k in keys),
+        flush=True,
+    )
 
 
 # -- the report ------------------------------------------------------------------------
@@ -731,30 +751,115 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-mip", action="store_true", help="skip the exact reference")
     parser.add_argument("--mip-time", type=float, default=300.0, help="HiGHS time limit (s)")
+    parser.add_argument("--families", default="today", help="see FAMILIES")
+    parser.add_argument("--seeds", help="e.g. 1-10 or 1,3 (default: --seed)")
+    parser.add_argument("--light", action="store_true", help="engine and references only")
+    parser.add_argument("--runs", type=int, help="engine runs per instance (median)")
+    parser.add_argument("--out", help="append each instance's result to this JSON-lines file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        out = run_size(args.child, args.seed, not args.no_mip, args.mip_time)
+        family, name = args.child.split(":")
+        out = run_size(
+            name, args.seed, not args.no_mip, args.mip_time, family, args.light, args.runs
+        )
         if engine_revision() != out["engine"]:
             out["engine"] += " (CHANGED during the run)"
         print("RESULT " + json.dumps(out, default=str), flush=True)
         return 0
+    seeds = _seeds(args.seeds) if args.seeds else [args.seed]
     results = []
-    for name in args.sizes.split(","):
-        cmd = [sys.executable, __file__, "--child", name, "--seed", str(args.seed)]
-        cmd += ["--mip-time", str(args.mip_time)] + (["--no-mip"] if args.no_mip else [])
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc:
-            for line in proc.stdout:
-                if line.startswith("RESULT "):
-                    results.append(json.loads(line[7:]))
-                else:
-                    print(line, end="", flush=True)
-        if proc.returncode:
-            print(f"[{name}] failed with status {proc.returncode}")
-    table(results)
-    print("\nengine revision:", {r["size"]: r["engine"] for r in results})
+    for family in args.families.split(","):
+        for name in args.sizes.split(","):
+            for seed in seeds:
+                print(f"load average: {os.getloadavg()}", flush=True)
+                cmd = [sys.executable, __file__, "--child", f"{family}:{name}"]
+                cmd += ["--seed", str(seed), "--mip-time", str(args.mip_time)]
+                cmd += ["--no-mip"] if args.no_mip else []
+                cmd += ["--light"] if args.light else []
+                cmd += ["--runs", str(args.runs)] if args.runs else []
+                with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc:
+                    for line in proc.stdout:
+                        if line.startswith("RESULT "):
+                            results.append(json.loads(line[7:]))
+                            results[-1]["loadavg"] = os.getloadavg()
+                            if args.out:
+                                with open(args.out, "a", encoding="utf-8") as f:
+                                    f.write(json.dumps(results[-1], default=str) + "\n")
+                        else:
+                            print(line, end="", flush=True)
+                if proc.returncode:
+                    print(f"[{family} {name} {seed}] failed with status {proc.returncode}")
+    if len(seeds) == 1 and args.families == "today":
+        table(results)
+    else:
+        summary(results)
+    print("\nengine revision:", sorted({r["engine"] for r in results}))
     print("load average:", os.getloadavg())
     return 0
+
+
+def _seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += range(int(lo), int(hi or lo) + 1)
+    return seeds
+
+
+def gap_of(r: dict) -> tuple[float | None, str]:
+    """The engine's gap to its reference: the MIP's best plan (medium, tight, small: an
+    optimum when proven) or the LP bound (large, or when there is no MIP)."""
+    ref = r.get("reference")
+    if ref and ref["status"] == "Optimal":
+        return r["gap"], "optimum"
+    if ref:  # stopped by the time limit: the gap to its bound, at least the true gap
+        return r["gap_to_bound"], "MIP bound"
+    if "gap_to_lp_bound" in r:
+        return r["gap_to_lp_bound"], "LP bound"
+    return r.get("gap_to_flow_bound"), "flow bound"
+
+
+def summary(results: list[dict]) -> None:
+    """Per family and size, seeds 1-5 and 6-10 apart: median and worst gap, seats the
+    reference fills that the engine does not, engine time."""
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.2f}%"
+
+    print(
+        "\n| family | size | seeds | reference | median gap | worst gap (seed) | seats short "
+        "of the optimum: total (worst seed) | engine s: median (max) | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in results:
+        part = "1-5" if r["seed"] <= 5 else "6-10"
+        groups[(r["family"], r["size"], part)].append(r)
+    for (family, size, _part), rs in groups.items():
+        gaps = [(gap_of(r)[0], r["seed"]) for r in rs]
+        gaps = [(g, s) for g, s in gaps if g is not None]
+        kinds = sorted({gap_of(r)[1] for r in rs})
+        short = [
+            (r["reference"]["filled"] - r["filled"], r["seed"])
+            for r in rs
+            if r.get("reference", {}).get("status") == "Optimal"
+        ]
+        walls = [r["wall_s"] for r in rs]
+        loads = [r["loadavg"][0] for r in rs if "loadavg" in r]
+        worst = max(gaps) if gaps else None
+        short_text = (
+            f"{sum(max(k, 0) for k, _ in short)} ({max(short)[0]}, seed {max(short)[1]})"
+            if short
+            else "-"
+        )
+        print(
+            f"| {family} | {size} | {','.join(str(r['seed']) for r in rs)} | {'/'.join(kinds)} "
+            f"| {pct(statistics.median(g for g, _ in gaps)) if gaps else '-'} "
+            f"| {pct(worst[0]) if worst else '-'} ({worst[1] if worst else '-'}) "
+            f"| {short_text} | {statistics.median(walls):.2f} ({max(walls):.2f}) "
+            f"| {min(loads, default=0):.1f}-{max(loads, default=0):.1f} |"
+        )
 
 
 if __name__ == "__main__":

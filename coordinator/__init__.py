@@ -79,6 +79,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
     from coordinator.geography import pages as geography_pages
+    from coordinator.idempotency import replay
     from coordinator.imports import pages as imports_pages
     from coordinator.matching import pages as matching_pages
     from coordinator.notifications import pages as notification_pages
@@ -122,6 +123,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)
     rate_limits.init_app(app)  # wraps views, so after every blueprint
+    replay.init_app(app)  # after CSRF and the API's body checks: they refuse first
     return app
 
 
@@ -135,6 +137,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.health.api import bp as health
     from coordinator.imports.api import blp as imports
     from coordinator.matching.api import blp as matching
+    from coordinator.notifications.api import blp as notifications
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
     from coordinator.progress.api import blp as progress
@@ -165,6 +168,7 @@ def _register_api(app: Flask) -> None:
         matching,
         progress,
         imports,
+        notifications,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API

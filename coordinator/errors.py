@@ -124,6 +124,7 @@ PAGE_BLUEPRINTS = frozenset(
         "squads_pages",
         "geography_pages",
         "admin",
+        "notification_costs",
     }
 )
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from coordinator.bookings import fits as fits_of
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.crews import crews
 from coordinator.bookings.models import Assignment
@@ -18,7 +19,7 @@ from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_l
 from coordinator.database import utcnow
 from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
-from coordinator.matching import operations as matching
+from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
@@ -26,8 +27,10 @@ from coordinator.sessions.operations import organized_session
 from coordinator.squads.models import Squad
 from coordinator.web.access import organizer_required, volunteer_required
 from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit, vocabulary_choices
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("bookings_pages", __name__)
+FITS_PAGE = 50  # sessions a page
 
 
 def _to_session(session_id: int) -> ResponseReturnValue:
@@ -144,9 +147,13 @@ def assign_squad(session_id: int) -> ResponseReturnValue:
 @volunteer_required
 def fits(volunteer: Volunteer) -> ResponseReturnValue:
     """Upcoming sessions the volunteer could sign up for."""
-    found = matching.sessions_that_fit(volunteer.id)
+    every = fits_of.sessions_that_fit(volunteer.id)
+    limit, offset = page_args(FITS_PAGE)
+    found = every[offset : offset + limit]
+    page = Page(len(every), limit, offset, len(found))
     held = bookings.holds_until(role.id for fit in found for role in fit["roles"])
-    return render_template("bookings/fits.html", fits=found, held=held, form=EmptyForm())
+    prefetch_ward_names(fit["session"].ward for fit in found)
+    return render_template("bookings/fits.html", fits=found, held=held, page=page, form=EmptyForm())
 
 
 @bp.post("/me/sessions/<int:session_id>/signup")

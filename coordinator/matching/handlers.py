@@ -27,6 +27,9 @@ QUEUE = "matching"
 # times, after this long (twice as long each time); then it is marked failed.
 RUN_RESTARTS = 5
 RUN_RESTART_AFTER = timedelta(seconds=30)
+# A job abandoned by a lost worker was found only after its heartbeat lapsed, already a
+# wait, and nothing says the outage is still on: its first restart is immediate.
+ABANDONED = "AbandonedJobError"
 
 
 @handles("session.published", "session.changed")
@@ -88,6 +91,12 @@ def _enqueue_once(job: str, entity_id: int, *, job_id: str) -> None:
         pass
 
 
+def _restart_wait(job: Job, restarts: int) -> timedelta:
+    result = job.latest_result()
+    abandoned = result is not None and ABANDONED in (result.exc_string or "")
+    return RUN_RESTART_AFTER * (2**restarts - (1 if abandoned else 0))
+
+
 def restart_interrupted_runs() -> int:
     """Start again runs left queued or running whose job is gone (Redis lost it) or
     failed with its retries spent (an outage outlasted them). A run that failed on its
@@ -128,7 +137,7 @@ def restart_interrupted_runs() -> int:
         if restarts >= RUN_RESTARTS:
             given_up.append(run_id)
             continue
-        if job.ended_at is not None and job.ended_at > now - RUN_RESTART_AFTER * 2**restarts:
+        if job.ended_at is not None and job.ended_at > now - _restart_wait(job, restarts):
             continue
         job.meta["restarts"] = restarts + 1
         job.save_meta()

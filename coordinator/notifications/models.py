@@ -140,8 +140,9 @@ class NotificationOptOut(db.Model):
 
 
 class AnswerToken(db.Model):
-    """The credential in a proposal's accept/decline links: only its SHA-256 is stored;
-    it works once and not after `expires_at`."""
+    """The credential in a message's one-tap links (a proposal's accept/decline, the
+    day-before reminder's confirm/cancel): only its SHA-256 is stored; it works once and
+    not after `expires_at`, and remembers the answer given (`action`) to show it again."""
 
     __tablename__ = "notification_answer_tokens"
 
@@ -155,4 +156,5 @@ class AnswerToken(db.Model):
     )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    action: Mapped[str | None] = mapped_column(sa.String(20))  # "accept" or "decline"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -36,6 +36,7 @@ from coordinator.participants.way_back import manage_token
 from coordinator.people.models import Participant
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import get_session, organized_session
+from coordinator.text import vietnamese_name_key
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
     REFUSED,
@@ -168,12 +169,18 @@ def session_participants(session_id: int) -> ResponseReturnValue:
             return redirect(
                 url_for("participants_pages.session_participants", session_id=session.id)
             )
-    rows = db.session.execute(
-        sa.select(Registration, Participant)
-        .join(Participant, Registration.participant_id == Participant.id)
-        .where(Registration.session_id == session.id, Participant.erased_at.is_(None))
-        .order_by(Registration.status, Registration.waitlist_position, Participant.full_name)
-    ).all()
+    rows = sorted(
+        db.session.execute(
+            sa.select(Registration, Participant)
+            .join(Participant, Registration.participant_id == Participant.id)
+            .where(Registration.session_id == session.id, Participant.erased_at.is_(None))
+        ).all(),
+        key=lambda row: (
+            row[0].status,
+            row[0].waitlist_position or 0,
+            vietnamese_name_key(row[1].full_name),
+        ),
+    )
     status = 422 if request.method == "POST" else 200
     return (
         render_template(

@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from coordinator import clock
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.models import Assignment
 from coordinator.bookings.picker import candidates
@@ -20,6 +21,8 @@ from coordinator.competences.models import Competence
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
+from coordinator.notifications import confirmations
+from coordinator.paging import Page, count, page_args
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.dashboard import by_urgency, needs_of, summary
@@ -36,6 +39,7 @@ from coordinator.sessions.operations import (
     update_session,
 )
 from coordinator.squads.models import Squad
+from coordinator.text import vietnamese_sort_key
 from coordinator.vocabularies.terms import TARGET_GROUPS, vocabulary
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
@@ -47,9 +51,11 @@ from coordinator.web.forms import (
     vocabulary_choices,
     ward_choices,
 )
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("sessions_pages", __name__)
 DASHBOARD_WEEKS = 4
+DASHBOARD_PAGE = 100  # sessions a page
 
 
 @bp.get("/organize/")
@@ -58,21 +64,30 @@ def dashboard() -> ResponseReturnValue:
     """What needs the organizer now: a summary strip, then the sessions of the next weeks
     by urgency, each role confirmed, awaiting a reply or empty."""
     now = utcnow()
+    query = organized_sessions().where(
+        TrainingSession.status == "published",
+        TrainingSession.starts_at >= now,
+        TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
+    )
+    limit, offset = page_args(DASHBOARD_PAGE)
     sessions = db.session.scalars(
-        organized_sessions()
-        .where(
-            TrainingSession.status == "published",
-            TrainingSession.starts_at >= now,
-            TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
-        )
-        .order_by(TrainingSession.starts_at)
+        query.order_by(TrainingSession.starts_at, TrainingSession.id)
+        .limit(limit)
+        .offset(offset)
+        .options(sa.orm.selectinload(TrainingSession.roles))
     ).all()
-    rows = [needs_of(session, bookings.staffing(session), now) for session in sessions]
+    page = Page(count(query), limit, offset, len(sessions))
+    prefetch_ward_names(s.ward for s in sessions)
+    staffing = bookings.staffing_of(sessions)
+    rows = [needs_of(session, staffing[session.id], now) for session in sessions]
+    unconfirmed = confirmations.due_unconfirmed(sessions, clock.now())
     return render_template(
         "sessions/dashboard.html",
         rows=by_urgency(rows),
         summary=summary(rows, now),
+        page=page,
         form=EmptyForm(),
+        unconfirmed=unconfirmed,
     )
 
 
@@ -243,7 +258,7 @@ def session_detail(session_id: int) -> ResponseReturnValue:
         .limit(50)
     ).all()
     volunteers = candidates(session)
-    squads = db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
+    squads = sorted(db.session.scalars(sa.select(Squad)), key=lambda s: vietnamese_sort_key(s.name))
     return render_template(
         "sessions/session_detail.html",
         session=session,
