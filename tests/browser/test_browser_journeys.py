@@ -20,9 +20,10 @@ from tests.browser.browser_helpers import (
     strict_axe,
 )
 from tests.matching.test_runs import EVENING, session_at, tuesday_evening, work
-from tests.participants.conftest import start_now
+from tests.participants.conftest import lesson, start_now
 
 pytestmark = [needs_browser, pytest.mark.slow]
+__all__ = ["lesson"]  # the participants' fixture, used here
 
 PHONE, LAPTOP = (390, 844), (1366, 768)
 SIZES = pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
@@ -50,11 +51,15 @@ class Checker:
 
 
 def open_menu(page) -> None:
-    """On a phone the navigation folds behind the menu button."""
+    """On a phone the navigation folds behind the menu button (and the header is short)."""
+    page.wait_for_load_state()
+    if page.viewport_size["width"] >= 600:
+        return
     button = page.get_by_role("button", name="Trình đơn")
-    if button.is_visible():
-        button.click()
-        expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("navigation", name="Điều hướng chính")).to_be_hidden()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("navigation", name="Điều hướng chính")).to_be_visible()
 
 
 @SIZES
@@ -224,7 +229,7 @@ def test_participant_journey(size, new_page, make_session, screenshot_dir):
     page.get_by_role("button", name="Đăng ký", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Bạn đã đăng ký")
     check("registered", "journey-participant-3-registered")
-    page.get_by_role("link", name="Lượt đăng ký của tôi").click()
+    page.get_by_role("link", name="Lượt đăng ký của tôi", exact=True).click()
     page.get_by_role("link", name="Hủy đăng ký của tôi…").click()
     check("cancel registration", "journey-participant-4-cancel")
     page.get_by_role("button", name="Có, hủy đăng ký của tôi").click()
@@ -254,6 +259,6 @@ def test_squad_lead_at_the_door(size, new_page, lesson, screenshot_dir):
     page.locator("select[name^=level-]").first.select_option("3")
     page.get_by_role("button", name="Tất cả có mặt").click()
     expect(page.get_by_role("status")).to_contain_text("Đã lưu")
-    expect(page.get_by_label("Có mặt")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Có mặt")).to_be_checked()
     check("check-in saved", "journey-lead-2-saved")
     check.done()
