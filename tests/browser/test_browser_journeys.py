@@ -6,10 +6,12 @@ and nothing scrolls sideways. The phone runs take the README's screenshots."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from coordinator.database import utcnow
 from tests.browser.browser_helpers import (
     describe,
     hand_over,
@@ -159,7 +161,8 @@ def test_organizer_journey(
     organizer_headers,
     screenshot_dir,
 ):
-    urgent = session_at(make_session, tuesday_evening(), title="Buổi còn trống giảng viên")
+    in_two_days = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    urgent = session_at(make_session, in_two_days, title="Buổi còn trống giảng viên")
     session_at(make_session, tuesday_evening(2), title="Buổi ba tuần nữa")
     make_volunteer(full_name="Nguyễn Thị Lan", is_expert=True, availability=EVENING)
     make_volunteer(full_name="Trần Văn Minh", availability=EVENING)
