@@ -13,7 +13,7 @@ from types import ModuleType
 
 from flask import Flask, current_app
 
-from coordinator.database import utcnow
+from coordinator.database import read_only, utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 
@@ -54,16 +54,17 @@ def early_queues(event_type: str) -> set[str]:
 
 def process_early(event_id: int, queue: str) -> str:
     """Run the early handlers of one event on `queue` (reads only; rolls back)."""
-    event = db.session.get(DomainEvent, event_id)
-    try:
-        if event is None or event.processed_at is not None:
-            return "nothing to do"
-        for handler in handlers_for(event.type):
-            if getattr(handler, EARLY_QUEUE, None) == queue:
-                handler(event)
-        return "done"
-    finally:
-        db.session.rollback()
+    with read_only():
+        try:
+            event = db.session.get(DomainEvent, event_id)
+            if event is None or event.processed_at is not None:
+                return "nothing to do"
+            for handler in handlers_for(event.type):
+                if getattr(handler, EARLY_QUEUE, None) == queue:
+                    handler(event)
+            return "done"
+        finally:
+            db.session.rollback()
 
 
 def init_app(app: Flask, *modules: ModuleType) -> None:

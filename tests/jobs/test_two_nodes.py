@@ -100,6 +100,7 @@ def test_two_nodes_and_two_workers_stay_correct(
         **os.environ,
         **worker_env(app, tmp_path),
         "OUTBOX_SWEEP_MIN_AGE_SECONDS": "0",
+        "RATELIMIT_ENABLED": "false",  # every client here is 127.0.0.1
     }
     nodes = [Node(env, tmp_path / f"node{n}.log") for n in (1, 2)]
     workers = [WorkerProcess(env, tmp_path / f"worker{n}.log") for n in (1, 2)]
@@ -173,12 +174,24 @@ def test_two_nodes_and_two_workers_stay_correct(
         assert status == 200 and headers["Content-Encoding"] == "gzip"
 
         def all_processed() -> bool:
-            db.session.rollback()
-            return not db.session.scalar(
-                sa.select(sa.func.count(DomainEvent.id)).where(DomainEvent.processed_at.is_(None))
-            )
+            try:  # and let go at once: on SQLite a transaction here holds the write lock
+                return not db.session.scalar(
+                    sa.select(sa.func.count(DomainEvent.id)).where(
+                        DomainEvent.processed_at.is_(None)
+                    )
+                )
+            finally:
+                db.session.rollback()
 
-        wait_for(all_processed, 60, "both workers to handle every event")
+        try:
+            wait_for(all_processed, 90, "both workers to handle every event")
+        except AssertionError:
+            left = db.session.execute(
+                sa.select(DomainEvent.id, DomainEvent.type, DomainEvent.enqueued_at).where(
+                    DomainEvent.processed_at.is_(None)
+                )
+            ).all()
+            raise AssertionError(f"{left}\n{workers[0].log()[-3000:]}") from None
         db.session.rollback()
         seats = db.session.scalars(
             sa.select(Assignment.status).where(Assignment.session_id == session["id"])
