@@ -20,6 +20,7 @@ from coordinator.geography.models import Province, Ward, ward_neighbors
 from coordinator.matching import loader, operations
 from coordinator.matching.models import MatchingRun
 from coordinator.notifications.models import Notification
+from coordinator.sessions.models import SessionRole
 from tests.matching.test_runs import EVENING, proposals, session_at, tuesday_evening, work
 
 
@@ -254,3 +255,35 @@ def test_no_statement_binds_more_than_a_chunk_of_ids(
     # A chunk of two ids plus a statement's own few values; without chunks the nine
     # sessions' ids and the statuses would be in one statement.
     assert bound and max(bound) <= 2 + 8, max(bound)
+
+
+def test_seats_taken_meanwhile_are_not_overbooked(app, make_session, make_volunteer):
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 3)
+    first = session_at(make_session, tuesday_evening(1))
+    second = session_at(make_session, tuesday_evening(2))
+    db.session.commit()
+    window = (tuesday_evening(1) - timedelta(days=1), tuesday_evening(2) + timedelta(days=1))
+    loaded = loader.load(*window)
+    plan = operations.solver.solve(loaded.problem)
+    assert {p.session_id for p in plan.proposals} == {first["id"], second["id"]}
+    # Meanwhile sign-ups fill one helper seat of the first session.
+    db.session.execute(
+        sa.update(SessionRole)
+        .where(SessionRole.session_id == first["id"], SessionRole.role == "helper")
+        .values(taken=SessionRole.count - 1)
+    )
+
+    stale, _ = operations.write_plan(plan, loaded, None)
+    db.session.commit()
+
+    assert stale == {first["id"]}
+    for role in db.session.scalars(sa.select(SessionRole)):
+        live = db.session.scalar(
+            sa.select(sa.func.count(Assignment.id)).where(
+                Assignment.role_id == role.id, Assignment.status == "proposed"
+            )
+        )
+        assert role.taken <= role.count and live <= role.count, role.role
+    made = proposals()
+    assert sum(1 for s, _, _ in made if s == second["id"]) == 3  # the other is untouched
