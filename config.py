@@ -81,6 +81,11 @@ class Config:
     MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
     # Extra cost of an empty seat in a ward and group as far as can be from its target.
     MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
+    # A run with at least this many sessions is split into parts, one job each
+    # (operations.partition), of about MATCHING_PART_SESSIONS sessions where the
+    # neighbour graph and the weeks allow; a smaller run is solved in one piece.
+    MATCHING_PARTITION_MIN_SESSIONS = _env_int("MATCHING_PARTITION_MIN_SESSIONS", 300)
+    MATCHING_PART_SESSIONS = _env_int("MATCHING_PART_SESSIONS", 200)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
     # Refresh the progress counts on a worker a few seconds after a change (reports count
@@ -90,7 +95,9 @@ class Config:
         "PROGRESS_DEFAULT_TARGET_PERCENT", "civil_servants=80,students=100,residents=80"
     )
 
-    RQ_QUEUES = ("default", "matching", "notifications")
+    # Served round robin, except "feeds" (early feed invalidations), always taken first
+    # (coordinator.worker.PRIORITY_QUEUES).
+    RQ_QUEUES = ("feeds", "default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
     RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
     # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
