@@ -1,15 +1,15 @@
 """one-tap answers remember the first answer given (a second tap shows it); messages are
 indexed by sending time (the monthly budget and the costs page read it)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
