@@ -64,8 +64,8 @@ def _minutes(starts: Any, ends: Any) -> sa.ColumnElement[int]:
     if db.session.get_bind().dialect.name == "postgresql":
         seconds = sa.func.extract("epoch", ends - starts)
         return sa.cast(sa.func.floor(seconds / 60), sa.Integer)
-    seconds = sa.func.round((sa.func.julianday(ends) - sa.func.julianday(starts)) * 86400)
-    return sa.cast(seconds, sa.Integer) // 60
+    rounded = sa.func.round((sa.func.julianday(ends) - sa.func.julianday(starts)) * 86400)
+    return sa.cast(rounded, sa.Integer) // 60
 
 
 def _ended_bookings(year: int | None, now: datetime | None) -> sa.Select[Any]:

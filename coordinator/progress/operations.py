@@ -340,7 +340,8 @@ def _ward_cells(
             .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
             .distinct()
         )
-        pairs = list(db.session.execute(_by_group(people, Participant.target_group, target_group)))
+        rows = db.session.execute(_by_group(people, Participant.target_group, target_group))
+        pairs = [(code, group) for code, group in rows]
     for code, group in pairs:
         cell(code, group)
     targets = sa.select(PopulationTarget).where(
