@@ -23,6 +23,8 @@ SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
 CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
 EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
+LAPSE_COVER_REQUEST = "jobs.bookings.lapse_cover_request"
+ASK_ATTENDANCE = "jobs.bookings.ask_attendance"
 JOB_PATHS = (
     PROCESS_EVENT,
     RUN_MATCHING,
@@ -32,6 +34,8 @@ JOB_PATHS = (
     CHECK_ZALO_DELIVERY,
     RUN_IMPORT,
     EXPIRE_PROPOSAL,
+    LAPSE_COVER_REQUEST,
+    ASK_ATTENDANCE,
 )
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])

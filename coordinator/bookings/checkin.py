@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment, AssignmentStatus
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid
 from coordinator.events import outbox
@@ -71,6 +71,11 @@ def require_checkin_open(session: TrainingSession, now: datetime | None = None) 
         closes = window.closes.astimezone(local).strftime(fmt)
         message = f"Đã hết hạn điểm danh ({closes}) / Check-in closed at {closes}."
     raise Conflict(message, code="checkin_closed")
+
+
+def ask_time(session: TrainingSession) -> datetime:
+    """When the volunteers are asked whether they came: ATTENDANCE_ASK_HOURS after the end."""
+    return session.ends_at + timedelta(hours=current_app.config["ATTENDANCE_ASK_HOURS"])
 
 
 @dataclass(frozen=True)
@@ -136,3 +141,31 @@ def record_volunteers(
         )
     db.session.flush()
     return len(changed)
+
+
+def self_report(assignment: Assignment, now: datetime) -> Assignment:
+    """The volunteer's own "I came" (the post-session ask's link): recorded once, within
+    the check-in window, for a confirmed booking. It pre-fills the lead's sheet; the
+    lead's record (`attendance`) wins and is never changed by it."""
+    session = db.session.get_one(TrainingSession, assignment.session_id)
+    require_checkin_open(session, now)
+    if assignment.status != AssignmentStatus.CONFIRMED:
+        raise Conflict(
+            "Bạn không còn trong danh sách buổi này / You are no longer booked on this session.",
+            code="not_confirmed",
+        )
+    if assignment.self_reported_at is None:
+        assignment.self_reported_at = now
+        outbox.record(
+            "attendance.self_reported",
+            "session",
+            session.id,
+            {
+                "session_id": session.id,
+                "ward": session.ward,
+                "assignment_id": assignment.id,
+                "volunteer_id": assignment.volunteer_id,
+            },
+        )
+    db.session.flush()
+    return assignment

@@ -11,7 +11,7 @@ from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.extensions import db
 from coordinator.notifications.content import labels
 from coordinator.notifications.links import ANSWER_ACTIONS, find_answer_token
-from coordinator.notifications.models import AnswerToken
+from coordinator.notifications.models import AnswerToken, Notification
 from coordinator.notifications.texts import LOCALES, when
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionStatus, TrainingSession
@@ -37,6 +37,9 @@ def open_link(token: str, now: datetime) -> tuple[AnswerToken, Assignment, Train
         raise LinkProblem(410, "used")
     if row.expires_at <= now:
         raise LinkProblem(410, "expired")
+    # Cover offers' and post-session links have their own pages (cover_answers.py).
+    if db.session.get_one(Notification, row.notification_id).kind != "proposal":
+        raise LinkProblem(404, "unknown")
     assignment = db.session.get(Assignment, row.assignment_id)
     session = db.session.get(TrainingSession, assignment.session_id)
     # A cancelled session voids its answer links: no Accept button, the reason instead.
