@@ -23,7 +23,7 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,14 @@ def checkin_window(session: TrainingSession) -> Window:
 
 def checkin_open(session: TrainingSession, now: datetime | None = None) -> bool:
     """Attendance may be recorded now: the session is not cancelled and in its window."""
-    return session.status != "cancelled" and checkin_window(session).holds(now or utcnow())
+    return session.status != SessionStatus.CANCELLED and checkin_window(session).holds(
+        now or utcnow()
+    )
 
 
 def require_checkin_open(session: TrainingSession, now: datetime | None = None) -> None:
     """409 `checkin_closed` outside the window, or for a cancelled session."""
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         raise Conflict(
             "Buổi học đã hủy / The session is cancelled: no attendance to record.",
             code="checkin_closed",
@@ -93,7 +95,7 @@ def staff_roster(session: TrainingSession) -> list[StaffEntry]:
         sa.select(Assignment, Volunteer.full_name, SessionRole.role)
         .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
         .join(SessionRole, SessionRole.id == Assignment.role_id)
-        .where(Assignment.session_id == session.id, Assignment.status == "confirmed")
+        .where(Assignment.session_id == session.id, Assignment.status == AssignmentStatus.CONFIRMED)
         .order_by(SessionRole.role != "lead", SessionRole.role, Volunteer.full_name, Assignment.id)
     ).all()
     return [StaffEntry(assignment, name, role) for assignment, name, role in rows]

@@ -1,12 +1,14 @@
 """Who may take a seat its volunteer cannot keep, best fit first, by the matcher's own
 rules: the problem is read as a matching run reads it (`loader.load`), the seat is
-given up by its volunteer, and each volunteer is judged by `engine.Rules` (skills, sign
-language and other competences a role needs, expert leads, free time, distance, no
-clash with their bookings counting travel, the weekly limit, never someone who refused
-the session) and costed by it (distance, preferences, load). Reads only."""
+given up by its volunteer, and each volunteer is judged by `engine.Rules`, one pair at a
+time as `engine.fits` does (skills, sign language and other competences a role needs,
+expert leads, free time, distance, no clash with their bookings counting travel, the
+weekly limit, never someone who refused the session), and costed by it (distance,
+preferences, load). Reads only."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment
 from coordinator.extensions import db
 from coordinator.matching import loader
-from coordinator.matching.engine import Rules
+from coordinator.matching.engine import Rules, Session
 from coordinator.sessions.models import TrainingSession
 
 
@@ -49,23 +51,32 @@ def cover_candidates(assignment: Assignment, now: datetime) -> list[tuple[int, i
         )
     )
     target = rules.session[session.id]
+    # Each volunteer's other bookings (as engine.fits reads them: any seat they hold).
+    theirs: dict[int, list[Session]] = defaultdict(list)
+    for booking in problem.bookings:
+        theirs[booking.volunteer_id].append(rules.session[booking.session_id])
     staff = frozenset().union(
         *(
             rules.volunteer[b.volunteer_id].accessibility
             for b in problem.bookings
-            if b.session_id == session.id and b.fixed and b.volunteer_id in rules.volunteer
+            if b.session_id == session.id and b.volunteer_id in rules.volunteer
         )
     )
     was = rules.volunteer.get(leaving)
     uncovered_before = target.needs - staff - (was.accessibility if was else frozenset())
     found = []
     for volunteer in problem.volunteers:
-        if volunteer.id in booked_here or not rules.eligible(volunteer, role):
+        if volunteer.id in booked_here or (volunteer.id, session.id) in problem.refused:
             continue
-        broken = [
-            v for v in rules.violations([(volunteer.id, role.id)]) if not v.startswith("session ")
-        ]
-        if broken or not (target.needs - staff - volunteer.accessibility) <= uncovered_before:
+        if not rules.eligible(volunteer, role):  # skills, expert, signing, free, near
             continue
-        found.append((rules.objective([(volunteer.id, role.id)]), volunteer.id))
+        others = theirs[volunteer.id]
+        if any(rules.conflict(target, other) for other in others):  # overlap or travel
+            continue
+        if sum(1 for other in others if other.week == target.week) >= volunteer.max_per_week:
+            continue
+        if not (target.needs - staff - volunteer.accessibility) <= uncovered_before:
+            continue
+        cost = rules.pair_cost(volunteer, target) + rules.load_cost(len(others) + 1)
+        found.append((cost, volunteer.id))
     return [(volunteer_id, cost) for cost, volunteer_id in sorted(found)]

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import Row
 
-from coordinator.bookings.models import SEAT_HOLDING, Assignment, AssignmentStatus, Registration
+from coordinator.bookings.models import (
+    SEAT_HOLDING,
+    Assignment,
+    AssignmentStatus,
+    Registration,
+    RegistrationStatus,
+)
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
@@ -20,7 +26,7 @@ from coordinator.matching.engine.constraints import ward_hops
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
 from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.squads.models import SquadMember
 
 # A week either side: bookings there still count for clashes and weekly limits.
@@ -83,7 +89,7 @@ def load(
     now = now or utcnow()
     start = max(window_from, now)
     query = sa.select(TrainingSession).where(
-        TrainingSession.status == "published",
+        TrainingSession.status == SessionStatus.PUBLISHED,
         TrainingSession.starts_at >= start,
         TrainingSession.starts_at < window_to,
     )
@@ -98,7 +104,7 @@ def load(
         sa.select(Assignment, TrainingSession)
         .join(TrainingSession, Assignment.session_id == TrainingSession.id)
         .where(
-            TrainingSession.status != "cancelled",
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.starts_at >= start - CONTEXT,
             TrainingSession.starts_at < window_to + CONTEXT,
             Assignment.status.in_(
@@ -130,7 +136,7 @@ def load(
         movable = (
             session.id in target_ids
             and assignment.source == "matcher"
-            and assignment.status == "proposed"
+            and assignment.status == AssignmentStatus.PROPOSED
         )
         movable_per_role[assignment.role_id] += movable
         plan_bookings.append(
@@ -183,7 +189,7 @@ def load_for_volunteer(
     targets = db.session.scalars(
         sa.select(TrainingSession)
         .where(
-            TrainingSession.status == "published",
+            TrainingSession.status == SessionStatus.PUBLISHED,
             TrainingSession.starts_at >= start,
             TrainingSession.starts_at < window_to,
             TrainingSession.ward.in_(sorted(near)),
@@ -197,7 +203,7 @@ def load_for_volunteer(
         .where(
             Assignment.volunteer_id == volunteer_id,
             Assignment.status.in_(SEAT_HOLDING),
-            TrainingSession.status != "cancelled",
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.starts_at >= start - CONTEXT,
             TrainingSession.starts_at < window_to + CONTEXT,
         )
@@ -256,7 +262,7 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
             )
             .where(
                 Registration.session_id.in_(session_ids),
-                Registration.status == "registered",
+                Registration.status == RegistrationStatus.REGISTERED,
             )
         )
         for session_id, needs in rows:
@@ -273,7 +279,7 @@ def _series_and_squads(
     squads: dict[int, set[int]] = defaultdict(set)
     by_series: dict[int, set[tuple[int, int]]] = defaultdict(set)
     for assignment, session in bookings:
-        if assignment.status != "confirmed":
+        if assignment.status != AssignmentStatus.CONFIRMED:
             continue
         if session.series_id:
             by_series[session.series_id].add((assignment.volunteer_id, session.id))

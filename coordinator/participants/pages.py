@@ -23,7 +23,7 @@ from flask_login import current_user
 
 from coordinator.bookings import checkin as checkin_rules
 from coordinator.bookings import registrations
-from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration, RegistrationStatus
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.errors import DomainError
 from coordinator.extensions import db
@@ -31,7 +31,7 @@ from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
 from coordinator.participants.operations import create_participant
 from coordinator.people.models import Participant
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.sessions.operations import get_session, organized_session
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
@@ -82,7 +82,7 @@ def register(session_id: int) -> ResponseReturnValue:
     private calendar link, shown once."""
     session = get_session(session_id)
     form = _participant_form(session, by_organizer=False)
-    if session.status == "published" and form.validate_on_submit():
+    if session.status == SessionStatus.PUBLISHED and form.validate_on_submit():
         data = _form_data(form)
 
         def enrol() -> tuple[Registration, str]:
@@ -123,7 +123,7 @@ def session_participants(session_id: int) -> ResponseReturnValue:
         if registration is not REFUSED:
             flash(
                 _("Registered.")
-                if registration.status == "registered"
+                if registration.status == RegistrationStatus.REGISTERED
                 else _(
                     "The session is full: number %(n)d on the waitlist.",
                     n=registration.waitlist_position,

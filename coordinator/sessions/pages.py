@@ -22,7 +22,7 @@ from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.forms import SessionForm
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.sessions.operations import (
     CancelScope,
     cancel_session,
@@ -65,7 +65,7 @@ def dashboard() -> ResponseReturnValue:
     sessions = db.session.scalars(
         organized_sessions()
         .where(
-            TrainingSession.status == "published",
+            TrainingSession.status == SessionStatus.PUBLISHED,
             TrainingSession.starts_at >= now,
             TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
         )

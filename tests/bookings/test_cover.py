@@ -259,6 +259,18 @@ def test_a_request_after_the_deadline_is_a_409(client, booked, make_volunteer, c
     assert response.status_code == 409 and response.json["error"] == "cover_too_late"
 
 
+def test_withdrawing_the_booking_closes_its_request(client, booked, make_volunteer):
+    taker_id, taker_headers = make_volunteer()
+    request = ask_cover(client, booked["booking"]["id"], booked["headers"]).json
+    client.delete(f"/api/v1/signups/{booked['booking']['id']}", headers=booked["headers"])
+    (offer_id,) = _offers_by_volunteer(request["id"]).values()
+    refused = client.post(f"/api/v1/cover-offers/{offer_id}/accept", headers=taker_headers)
+    assert refused.status_code == 409 and refused.json["error"] == "cover_closed"
+    row = db.session.get(CoverRequest, request["id"])
+    assert row.status == "closed"
+    db.session.commit()
+
+
 def test_only_a_confirmed_booking_is_covered_and_only_by_its_volunteer(
     client, booked, make_volunteer
 ):
@@ -357,3 +369,81 @@ def _accept_link(email: str, smtp) -> str:
     [message] = [m for m in smtp.to(email) if "thay" in m["Subject"]]
     url = re.search(r"https?://\S+/notifications/answer/\S+/accept", body_text(message)).group(0)
     return url.split("//", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+# Pages
+
+
+def test_find_cover_from_my_schedule_with_a_confirmation_step(client, make_session, make_volunteer):
+    from tests.page_helpers import log_in, submit, text
+
+    session = make_session(roles=ONE_HELPER)
+    volunteer_id, headers = make_volunteer()
+    booking = sign_up(client, session["id"], headers)
+    taker_id, _ = make_volunteer()
+    log_in(client, _email(volunteer_id))
+
+    schedule = text(client.get("/me/schedule"))
+    cover_page = f"/me/bookings/{booking['id']}/cover"
+    assert "Tìm người thay" in schedule and cover_page in schedule
+    confirm = text(client.get(cover_page))  # the confirmation step asks nothing yet
+    assert "Đồng ý, tìm người thay tôi" in confirm
+    assert db.session.scalar(sa.select(sa.func.count(CoverRequest.id))) == 0
+    db.session.commit()
+
+    done = submit(client, cover_page, {}, follow_redirects=True)
+    assert done.status_code == 200 and "Đã mời 1 tình nguyện viên" in text(done)
+    assert "Đang tìm người thay" in text(done) and _status(booking["id"]) == "confirmed"
+
+    withdraw = f"/me/bookings/{booking['id']}/cover/withdraw"
+    back = submit(client, withdraw, {}, form_page="/me/schedule", follow_redirects=True)
+    assert "Đã hủy yêu cầu" in text(back) and cover_page in text(back)
+
+    # The volunteer asked sees the seat on their schedule and takes it there.
+    submit(client, cover_page, {})
+    client.post("/logout", data={"csrf_token": _token(client, "/me/schedule")})
+    log_in(client, _email(taker_id))
+    mine = text(client.get("/me/schedule"))
+    assert "Lời mời nhận thay chỗ" in mine and session["title"] in mine
+    (offer_id,) = _offers_by_volunteer(_open_request_id(booking["id"])).values()
+    taken = submit(
+        client,
+        f"/me/cover-offers/{offer_id}/accept",
+        {},
+        form_page="/me/schedule",
+        follow_redirects=True,
+    )
+    assert "chỗ này là của bạn" in text(taken)
+    assert _status(booking["id"]) == "covered"
+
+
+def test_find_cover_in_english(client, make_session, make_volunteer):
+    from flask_babel import refresh
+
+    from tests.page_helpers import log_in, submit, text
+
+    session = make_session(roles=ONE_HELPER)
+    volunteer_id, headers = make_volunteer()
+    booking = sign_up(client, session["id"], headers)
+    log_in(client, _email(volunteer_id))
+    switched = submit(client, "/language", {"locale": "en", "next": "/"}, form_page="/")
+    assert switched.status_code == 302
+    refresh()  # the test's app context (shared with its requests) cached the locale
+    page = text(client.get(f"/me/bookings/{booking['id']}/cover"))
+    assert "Yes, find someone to take my seat" in page and "Tìm người thay" not in page
+
+
+def _token(client, path: str) -> str:
+    from tests.page_helpers import csrf_token
+
+    return csrf_token(client, path)
+
+
+def _open_request_id(assignment_id: int) -> int:
+    found = db.session.scalar(
+        sa.select(CoverRequest.id).where(
+            CoverRequest.assignment_id == assignment_id, CoverRequest.status == "open"
+        )
+    )
+    db.session.commit()
+    return found
