@@ -40,8 +40,26 @@ def _reread(assignment_id: int) -> Assignment:
     return row
 
 
+def _checkin_page(client, make_user, session_id: int) -> str:
+    """The check-in page as an organizer sees it (a browser of its own)."""
+    from flask import current_app
+
+    from tests.page_helpers import log_in
+
+    email = make_user("organizer").email
+    app = current_app._get_current_object()
+    # A context of its own: Flask-WTF caches the CSRF token in g, which would otherwise
+    # carry the test client's token to this one.
+    with app.app_context():
+        own = app.test_client()
+        log_in(own, email)
+        page = own.get(f"/checkin/{session_id}")
+        assert page.status_code == 200, page.status_code
+        return page.get_data(as_text=True)
+
+
 def test_an_hour_after_the_end_each_volunteer_is_asked_once(
-    client, make_session, make_volunteer, organizer_headers, redis_client, smtp, clock
+    client, make_session, make_volunteer, make_user, organizer_headers, redis_client, smtp, clock
 ):
     session = make_session(roles=ONE_HELPER)
     volunteer_id, headers = make_volunteer()
@@ -75,6 +93,9 @@ def test_an_hour_after_the_end_each_volunteer_is_asked_once(
     sheet_url = f"/api/v1/sessions/{session['id']}/volunteer-attendance"
     [entry] = client.get(sheet_url, headers=organizer_headers).json
     assert entry["self_reported_at"] is not None and entry["attendance"] is None
+    page = _checkin_page(client, make_user, session["id"])
+    assert "báo đã đến" in page
+    assert re.search(r'value="attended" checked', page) is not None  # pre-filled
     recorded = client.put(
         sheet_url,
         json=[{"assignment_id": booking_id, "status": "no_show"}],
