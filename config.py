@@ -71,6 +71,11 @@ class Config:
     # the start; then it expires and the seat moves on.
     PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
     PROPOSAL_DEADLINE_HOURS = _env_int("PROPOSAL_DEADLINE_HOURS", 24)
+    # A volunteer who cannot come asks for cover: their seat is offered to this many of
+    # the best-fitting eligible volunteers at once (the first to accept takes it).
+    COVER_OFFER_COUNT = _env_int("COVER_OFFER_COUNT", 4)
+    # The post-session ask ("did you come?") goes this long after the end.
+    ATTENDANCE_ASK_HOURS = _env_int("ATTENDANCE_ASK_HOURS", 1)
     # Attendance (volunteers' and participants') is recorded from this long before the
     # start to this long after the end; outside, a 409.
     CHECKIN_OPENS_HOURS = _env_int("CHECKIN_OPENS_HOURS", 2)

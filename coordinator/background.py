@@ -25,6 +25,8 @@ CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
 EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
 REFRESH_PROGRESS_COUNTS = "jobs.progress.refresh_counts"
+LAPSE_COVER_REQUEST = "jobs.bookings.lapse_cover_request"
+ASK_ATTENDANCE = "jobs.bookings.ask_attendance"
 JOB_PATHS = (
     PROCESS_EVENT,
     PROCESS_EARLY,
@@ -36,6 +38,8 @@ JOB_PATHS = (
     RUN_IMPORT,
     EXPIRE_PROPOSAL,
     REFRESH_PROGRESS_COUNTS,
+    LAPSE_COVER_REQUEST,
+    ASK_ATTENDANCE,
 )
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])

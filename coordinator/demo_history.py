@@ -15,12 +15,17 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from coordinator.bookings.models import Assignment, Registration
+from coordinator.bookings.models import (
+    Assignment,
+    AssignmentStatus,
+    Registration,
+    RegistrationStatus,
+)
 from coordinator.extensions import db
 from coordinator.people.models import Participant, ParticipantPrivate, User, Volunteer
 from coordinator.progress.models import Assessment
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 
 # (old ward, day, topic, competence area, target group, participants); phuong_mai was
 # split in 2025: its figures roll up into Kim Liên (main), not Bạch Mai.
@@ -59,7 +64,7 @@ def seed_history(organizer: User, volunteers: list[Volunteer]) -> int:
             ends_at=ends,
             capacity=20,
             registered_count=size,
-            status="completed",
+            status=SessionStatus.COMPLETED,
             organizer_id=organizer.id,
             created_at=starts - timedelta(days=14),
             updated_at=ends,
@@ -73,7 +78,7 @@ def seed_history(organizer: User, volunteers: list[Volunteer]) -> int:
                 role_id=session.roles[0].id,
                 volunteer_id=leads[index % len(leads)].id,
                 source="organizer",
-                status="confirmed",
+                status=AssignmentStatus.CONFIRMED,
                 session_version=1,
                 created_by=organizer.id,
                 created_at=starts - timedelta(days=10),
@@ -106,7 +111,7 @@ def _participants(session: TrainingSession, size: int, rng: random.Random, by: U
             Registration(
                 session_id=session.id,
                 participant_id=participant.id,
-                status="registered",
+                status=RegistrationStatus.REGISTERED,
                 created_by=by.id,
                 created_at=session.created_at,
                 updated_at=session.ends_at,

@@ -1,10 +1,14 @@
-"""Booking jobs: a proposal nobody answered expires at its deadline."""
+"""Booking jobs: a proposal nobody answered expires at its deadline; a cover request
+nobody took lapses at its deadline (the organizer is alerted); after a session its
+volunteers are asked whether they came."""
 
 from __future__ import annotations
 
 from coordinator import clock
-from coordinator.bookings import operations
+from coordinator.bookings import cover, operations
+from coordinator.events import outbox
 from coordinator.extensions import db
+from coordinator.notifications import after_session
 from jobs.context import job_context
 
 
@@ -25,3 +29,38 @@ def expire_overdue_proposals() -> int:
             expired += operations.expire_if_due(assignment_id, clock.now()) == "expired"
             db.session.commit()
         return expired
+
+
+def lapse_cover_request(request_id: int) -> str:
+    """Lapse cover request `request_id` if nobody took the seat by its deadline: its
+    event alerts the organizer. A second run, or a run after an accept, changes nothing."""
+    with job_context():
+        outcome = cover.lapse_if_due(request_id, clock.now())
+        db.session.commit()
+        return outcome
+
+
+def lapse_overdue_cover_requests() -> int:
+    """Lapse every open cover request past its deadline whose job Redis lost (sweep)."""
+    with job_context():
+        lapsed = 0
+        for request_id in cover.overdue_requests(clock.now()):
+            lapsed += cover.lapse_if_due(request_id, clock.now()) == "lapsed"
+            db.session.commit()
+        return lapsed
+
+
+def ask_attendance(session_id: int) -> str:
+    """After session `session_id`: ask each confirmed volunteer whether they came (one
+    message per booking, ever: a second run plans nothing)."""
+    with job_context():
+        planned = after_session.ask_if_due(session_id, clock.now())
+        if planned:  # their delivery jobs follow the commit, as for every message
+            outbox.record(
+                "notification.planned",
+                "notification",
+                min(planned.scheduled),
+                {"scheduled": planned.scheduled, "dropped": []},
+            )
+        db.session.commit()
+        return f"asked {len(planned.scheduled)}"

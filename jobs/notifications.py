@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coordinator.extensions import db
 from coordinator.notifications import delivery, scheduling
-from jobs.bookings import expire_overdue_proposals
+from jobs.bookings import expire_overdue_proposals, lapse_overdue_cover_requests
 from jobs.context import job_context
 
 
@@ -28,4 +28,5 @@ def sweep_notifications() -> int:
         resent = scheduling.sweep()
         db.session.commit()
     expire_overdue_proposals()  # proposals whose expiry job Redis lost
+    lapse_overdue_cover_requests()  # cover requests likewise
     return resent

@@ -8,12 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 
-from coordinator.bookings import operations, registrations
-from coordinator.bookings.models import Assignment, Registration
+from coordinator import clock
+from coordinator.bookings import cover, operations, registrations
+from coordinator.bookings.models import Assignment, CoverOffer, CoverRequest, Registration
 from coordinator.bookings.schemas import (
     AssignmentRequestSchema,
     AssignmentSchema,
     AuditEntrySchema,
+    CoverOfferSchema,
+    CoverRequestSchema,
     ReasonSchema,
     RegistrationRequestSchema,
     RegistrationSchema,
@@ -230,3 +233,60 @@ def cancel_registration(registration_id: int) -> Registration:
     )
     db.session.commit()
     return registration
+
+
+@blp.post("/assignments/<int:assignment_id>/cover")
+@staff_only
+@blp.response(201, CoverRequestSchema)
+@blp.doc(security=BEARER)
+def request_cover(assignment_id: int) -> CoverRequest:
+    """Find cover ("Tìm người thay"): the seat of this confirmed booking is offered to the
+    best few eligible volunteers by the matcher's rules (COVER_OFFER_COUNT); the first to
+    accept takes it, and until then the volunteer stays booked (the volunteer or an
+    organizer). 409 when it is not confirmed, already asked, too late, or nobody fits."""
+    assignment = operations.get_assignment(assignment_id)
+    user = _own_or_organizer(assignment)
+    request_row = cover.request_cover(assignment, user, clock.now())
+    db.session.commit()
+    return request_row
+
+
+@blp.delete("/assignments/<int:assignment_id>/cover")
+@staff_only
+@blp.response(200, CoverRequestSchema)
+@blp.doc(security=BEARER)
+def withdraw_cover_request(assignment_id: int) -> CoverRequest:
+    """The volunteer can come after all: the open request ends and its offers are voided
+    (404 when there is none)."""
+    assignment = operations.get_assignment(assignment_id)
+    _own_or_organizer(assignment)
+    request_row = cover.withdraw_request(assignment, clock.now())
+    db.session.commit()
+    return request_row
+
+
+@blp.post("/cover-offers/<int:offer_id>/accept")
+@staff_only
+@blp.response(200, AssignmentSchema)
+@blp.doc(security=BEARER)
+def accept_cover_offer(offer_id: int) -> Assignment:
+    """Take the seat offered (the volunteer asked): their new confirmed booking. The first
+    to accept wins; later ones get 409 `cover_taken` (or `cover_withdrawn`,
+    `cover_expired`, `cover_closed`)."""
+    user = require_role("organizer", "volunteer")
+    offer = cover.get_offer(offer_id, user.volunteer)
+    booking = cover.accept_offer(offer, clock.now())
+    db.session.commit()
+    return booking
+
+
+@blp.post("/cover-offers/<int:offer_id>/decline")
+@staff_only
+@blp.response(200, CoverOfferSchema)
+@blp.doc(security=BEARER)
+def decline_cover_offer(offer_id: int) -> CoverOffer:
+    """Say no to a seat offered (the volunteer asked); the others may still take it."""
+    user = require_role("organizer", "volunteer")
+    offer = cover.decline_offer(cover.get_offer(offer_id, user.volunteer), clock.now())
+    db.session.commit()
+    return offer

@@ -16,14 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment, AssignmentStatus
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 from coordinator.text import vietnamese_name_key
 
 
@@ -49,12 +49,14 @@ def checkin_window(session: TrainingSession) -> Window:
 
 def checkin_open(session: TrainingSession, now: datetime | None = None) -> bool:
     """Attendance may be recorded now: the session is not cancelled and in its window."""
-    return session.status != "cancelled" and checkin_window(session).holds(now or utcnow())
+    return session.status != SessionStatus.CANCELLED and checkin_window(session).holds(
+        now or utcnow()
+    )
 
 
 def require_checkin_open(session: TrainingSession, now: datetime | None = None) -> None:
     """409 `checkin_closed` outside the window, or for a cancelled session."""
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         raise Conflict(
             "Buổi học đã hủy / The session is cancelled: no attendance to record.",
             code="checkin_closed",
@@ -74,6 +76,11 @@ def require_checkin_open(session: TrainingSession, now: datetime | None = None) 
     raise Conflict(message, code="checkin_closed")
 
 
+def ask_time(session: TrainingSession) -> datetime:
+    """When the volunteers are asked whether they came: ATTENDANCE_ASK_HOURS after the end."""
+    return session.ends_at + timedelta(hours=current_app.config["ATTENDANCE_ASK_HOURS"])
+
+
 @dataclass(frozen=True)
 class StaffEntry:
     """One confirmed booking on the volunteers' sheet."""
@@ -90,7 +97,10 @@ def staff_roster(session: TrainingSession) -> list[StaffEntry]:
             sa.select(Assignment, Volunteer.full_name, SessionRole.role)
             .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
             .join(SessionRole, SessionRole.id == Assignment.role_id)
-            .where(Assignment.session_id == session.id, Assignment.status == "confirmed")
+            .where(
+                Assignment.session_id == session.id,
+                Assignment.status == AssignmentStatus.CONFIRMED,
+            )
         ).all(),
         key=lambda row: (row[2] != "lead", row[2], vietnamese_name_key(row[1]), row[0].id),
     )
@@ -139,3 +149,31 @@ def record_volunteers(
         )
     db.session.flush()
     return len(changed)
+
+
+def self_report(assignment: Assignment, now: datetime) -> Assignment:
+    """The volunteer's own "I came" (the post-session ask's link): recorded once, within
+    the check-in window, for a confirmed booking. It pre-fills the lead's sheet; the
+    lead's record (`attendance`) wins and is never changed by it."""
+    session = db.session.get_one(TrainingSession, assignment.session_id)
+    require_checkin_open(session, now)
+    if assignment.status != AssignmentStatus.CONFIRMED:
+        raise Conflict(
+            "Bạn không còn trong danh sách buổi này / You are no longer booked on this session.",
+            code="not_confirmed",
+        )
+    if assignment.self_reported_at is None:
+        assignment.self_reported_at = now
+        outbox.record(
+            "attendance.self_reported",
+            "session",
+            session.id,
+            {
+                "session_id": session.id,
+                "ward": session.ward,
+                "assignment_id": assignment.id,
+                "volunteer_id": assignment.volunteer_id,
+            },
+        )
+    db.session.flush()
+    return assignment

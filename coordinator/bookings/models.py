@@ -121,6 +121,9 @@ class Assignment(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The volunteer's own "I came" (the one-tap link in the message after the session):
+    # it pre-fills the lead's sheet, and `attendance` (the lead's word) wins.
+    self_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role: Mapped[SessionRole] = relationship()
 
@@ -183,3 +186,87 @@ class Registration(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     attended: Mapped[bool | None]
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CoverStatus(StrEnum):
+    """A confirmed volunteer's request for someone to take their seat (docs/states.md)."""
+
+    OPEN = "open"  # offers are out; the volunteer is still booked
+    TAKEN = "taken"  # someone accepted: the original booking ended `covered`
+    WITHDRAWN = "withdrawn"  # the volunteer cancelled the request (and is still booked)
+    LAPSED = "lapsed"  # nobody accepted by the deadline: the organizer was alerted
+    CLOSED = "closed"  # the booking ended otherwise (withdrawn, session cancelled)
+
+
+class CoverOfferStatus(StrEnum):
+    """One volunteer asked to take a seat someone cannot keep."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    VOIDED = "voided"  # the request ended (taken by another, withdrawn, lapsed)
+
+
+class CoverRequest(db.Model):
+    """\"Tìm người thay\": a confirmed booking whose seat is offered to the best few
+    volunteers by the matcher's rules; the first to accept takes it (one open request
+    per booking, in the database)."""
+
+    __tablename__ = "cover_requests"
+    __table_args__ = (
+        sa.CheckConstraint(status_in(CoverStatus), name="status"),
+        sa.Index(
+            "uq_cover_requests_open_assignment",
+            "assignment_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+        sa.Index("ix_cover_requests_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), index=True
+    )
+    role_id: Mapped[int] = mapped_column(sa.ForeignKey("session_roles.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    # Offers are answered until then (PROPOSAL_DEADLINE_HOURS before the start); then the
+    # organizer is alerted, once.
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # The booking of whoever took the seat.
+    covered_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    offers: Mapped[list[CoverOffer]] = relationship(
+        order_by="CoverOffer.rank", viewonly=True, lazy="select"
+    )
+
+
+class CoverOffer(db.Model):
+    """The seat of a cover request offered to one volunteer, `rank` 1 the best fit."""
+
+    __tablename__ = "cover_offers"
+    __table_args__ = (
+        sa.CheckConstraint(status_in(CoverOfferStatus), name="status"),
+        sa.UniqueConstraint("cover_request_id", "volunteer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cover_request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cover_requests.id", ondelete="CASCADE"), index=True
+    )
+    volunteer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("volunteers.id", ondelete="CASCADE"), index=True
+    )
+    rank: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -19,7 +19,14 @@ from flask import current_app
 
 from coordinator import clock
 from coordinator.bookings import counters, rules
-from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment
+from coordinator.bookings.models import (
+    LIVE_ASSIGNMENT,
+    Assignment,
+    CoverOffer,
+    CoverOfferStatus,
+    CoverRequest,
+    CoverStatus,
+)
 from coordinator.bookings.models import AssignmentStatus as S
 from coordinator.bookings.rules import clash_refusal, time_refusal
 from coordinator.database import utcnow
@@ -91,6 +98,35 @@ def require_transition(assignment: Assignment, target: S) -> None:
             {"status": [f"{assignment.status} → {target.value}"]},
             code=code,
         )
+
+
+def close_cover_requests(assignment_ids: Iterable[int], now: datetime) -> None:
+    """Bookings that ended otherwise (withdrawn, declined, their session cancelled) take
+    their open cover requests with them: closed, offers voided (bookings/cover.py)."""
+    ids = list(assignment_ids)
+    if not ids:
+        return
+    closing = sa.select(CoverRequest.id).where(
+        CoverRequest.assignment_id.in_(ids), CoverRequest.status == CoverStatus.OPEN
+    )
+    db.session.execute(
+        sa.update(CoverOffer)
+        .where(
+            CoverOffer.cover_request_id.in_(closing),
+            CoverOffer.status == CoverOfferStatus.OFFERED,
+        )
+        .values(status=CoverOfferStatus.VOIDED, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.update(CoverRequest)
+        .where(CoverRequest.assignment_id.in_(ids), CoverRequest.status == CoverStatus.OPEN)
+        .values(status=CoverStatus.CLOSED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, CoverRequest | CoverOffer):
+            db.session.expire(obj)
 
 
 def answer_deadline(session: TrainingSession, made_at: datetime) -> datetime:
@@ -221,6 +257,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     assignment.late_withdrawal = previous == S.CONFIRMED and is_late(session)
     assignment.decided_at = utcnow()
     db.session.flush()
+    close_cover_requests([assignment.id], assignment.decided_at)
     if previous == S.WAITLISTED:
         assert position is not None  # waitlisted rows have a place (CHECK waitlist_position)
         counters.close_gap(Assignment, "role_id", role.id, position)
@@ -313,6 +350,7 @@ def decline(assignment: Assignment, reason: str | None = None) -> Assignment:
     assignment.status, assignment.answer_by = S.DECLINED, None
     assignment.decided_at = utcnow()
     db.session.flush()
+    close_cover_requests([assignment.id], assignment.decided_at)
     counters.free_seat(role)
     record_event("assignment.declined", assignment, reason, previous_status=previous)
     promote_waitlist(role)

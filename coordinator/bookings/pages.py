@@ -5,16 +5,19 @@ proposals and keeps a schedule with a private calendar link (/me/...)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from coordinator import clock
+from coordinator.bookings import cover
 from coordinator.bookings import fits as fits_of
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.crews import crews
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment, CoverRequest, CoverStatus
+from coordinator.bookings.models import AssignmentStatus as S
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.database import utcnow
 from coordinator.errors import DomainError, NotFound
@@ -168,7 +171,7 @@ def sign_up(volunteer: Volunteer, session_id: int) -> ResponseReturnValue:
         role = request.form.get("role", "")
         booking = commit(lambda: bookings.sign_up(session, role, volunteer, current_user.id))
         if booking is not REFUSED:
-            if booking.status == "confirmed":
+            if booking.status == S.CONFIRMED:
                 flash(_("You are confirmed for “%(title)s”.", title=session.title), "success")
             else:
                 flash(
@@ -241,6 +244,73 @@ def answer(volunteer: Volunteer, assignment_id: int, action: str) -> ResponseRet
     return redirect(url_for("bookings_pages.schedule"))
 
 
+@bp.route("/me/bookings/<int:assignment_id>/cover", methods=["GET", "POST"])
+@volunteer_required
+def find_cover(volunteer: Volunteer, assignment_id: int) -> ResponseReturnValue:
+    """ "Tìm người thay": GET is the confirmation step (what will happen), POST offers
+    the seat to the best-fitting eligible volunteers."""
+    booking = _own_booking(volunteer, assignment_id)
+    session = db.session.get_one(TrainingSession, booking.session_id)
+    form = EmptyForm()
+    if request.method == "GET":
+        return render_template(
+            "bookings/cover_confirm.html",
+            booking=booking,
+            session=session,
+            count=current_app.config["COVER_OFFER_COUNT"],
+            deadline=cover.cover_deadline(session),
+            form=form,
+        )
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+    else:
+        made = commit(lambda: cover.request_cover(booking, current_user, clock.now()))
+        if made is not REFUSED:
+            flash(
+                _(
+                    "We asked %(n)d volunteers who fit. You stay booked until one of them "
+                    "takes your seat.",
+                    n=len(made.offers),
+                ),
+                "success",
+            )
+    return redirect(url_for("bookings_pages.schedule"))
+
+
+@bp.post("/me/bookings/<int:assignment_id>/cover/withdraw")
+@volunteer_required
+def withdraw_cover(volunteer: Volunteer, assignment_id: int) -> ResponseReturnValue:
+    """The volunteer can come after all: the request ends, the offers are voided."""
+    booking = _own_booking(volunteer, assignment_id)
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+    elif commit(lambda: cover.withdraw_request(booking, clock.now())) is not REFUSED:
+        flash(_("Request cancelled: you are still booked."), "success")
+    return redirect(url_for("bookings_pages.schedule"))
+
+
+@bp.post("/me/cover-offers/<int:offer_id>/<any(accept, decline):action>")
+@volunteer_required
+def answer_cover(volunteer: Volunteer, offer_id: int, action: str) -> ResponseReturnValue:
+    """Take a seat someone cannot keep, or say no."""
+    if not EmptyForm().validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("bookings_pages.schedule"))
+    offer = cover.get_offer(offer_id, volunteer)
+    act = {
+        "accept": lambda: cover.accept_offer(offer, clock.now()),
+        "decline": lambda: cover.decline_offer(offer, clock.now()),
+    }[action]
+    if commit(act) is not REFUSED:
+        flash(
+            _("Thank you: the seat is yours.")
+            if action == "accept"
+            else _("Noted: you will not take this seat."),
+            "success",
+        )
+    return redirect(url_for("bookings_pages.schedule"))
+
+
 @bp.get("/me/schedule")
 @volunteer_required
 def schedule(volunteer: Volunteer) -> ResponseReturnValue:
@@ -250,24 +320,38 @@ def schedule(volunteer: Volunteer) -> ResponseReturnValue:
         .join(TrainingSession, Assignment.session_id == TrainingSession.id)
         .where(
             Assignment.volunteer_id == volunteer.id,
-            Assignment.status.in_(("proposed", "confirmed", "waitlisted")),
+            Assignment.status.in_(LIVE_ASSIGNMENT),
             TrainingSession.ends_at >= utcnow(),
         )
         .order_by(TrainingSession.starts_at)
     ).all()
-    groups = {"proposed": [], "confirmed": [], "waitlisted": []}
+    groups = {status: [] for status in LIVE_ASSIGNMENT}
     for booking, session in rows:
         groups[booking.status].append((booking, session))
+    now = clock.now()
     # Only a confirmed crew learns who else comes and what support participants need.
-    crew = crews([session.id for _booking, session in groups["confirmed"]], volunteer.id)
+    crew = crews([session.id for _booking, session in groups[S.CONFIRMED]], volunteer.id)
     # The check-in page is for the day itself: the link shows from the session's day.
     local = display_timezone()
-    today = utcnow().astimezone(local).date()
+    today = now.astimezone(local).date()
     checkin_today = {
         session.id
-        for _booking, session in groups["confirmed"]
+        for _booking, session in groups[S.CONFIRMED]
         if session.starts_at.astimezone(local).date() <= today
     }
+    requests = {
+        row.assignment_id: row
+        for row in db.session.scalars(
+            sa.select(CoverRequest).where(
+                CoverRequest.assignment_id.in_([b.id for b, _ in groups[S.CONFIRMED]]),
+                CoverRequest.status == CoverStatus.OPEN,
+            )
+        )
+    }
+    offers = [
+        (offer, request, db.session.get_one(TrainingSession, request.session_id))
+        for offer, request in cover.offers_for(volunteer.id, now)
+    ]
     return render_template(
         "bookings/schedule.html",
         groups=groups,
@@ -276,6 +360,12 @@ def schedule(volunteer: Volunteer) -> ResponseReturnValue:
         need_names=dict(vocabulary_choices("accessibility_skills")),
         form=ReasonForm(),
         calendar=None,
+        cover_requests=requests,
+        cover_offers=offers,
+        cover_deadlines={
+            booking.id: cover.cover_deadline(session) for booking, session in groups[S.CONFIRMED]
+        },
+        now=now,
     )
 
 

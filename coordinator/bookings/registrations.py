@@ -86,7 +86,7 @@ def _same_person_registered(
             Registration.session_id == session.id,
             Registration.participant_id != participant.id,
             Participant.erased_at.is_(None),
-            Registration.status.in_(("registered", "waitlisted")),
+            Registration.status.in_(LIVE_REGISTRATION),
         )
         .order_by(Registration.id)
     ).all()

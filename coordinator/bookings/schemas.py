@@ -118,3 +118,30 @@ class RegistrationSchema(Schema):
     status = fields.String(required=True)
     position = fields.Integer(attribute="waitlist_position", allow_none=True)
     created_at = LocalDateTime()
+
+
+class CoverOfferSchema(Schema):
+    id = fields.Integer(required=True)
+    rank = fields.Integer(required=True, metadata={"description": "1: the best fit."})
+    status = fields.String(
+        required=True, metadata={"enum": ["offered", "accepted", "declined", "voided"]}
+    )
+
+
+class CoverRequestSchema(Schema):
+    id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    session_id = fields.Integer(required=True)
+    status = fields.String(
+        required=True, metadata={"enum": ["open", "taken", "withdrawn", "lapsed", "closed"]}
+    )
+    deadline = LocalDateTime(
+        required=True,
+        metadata={"description": "Offers are answered until then, then the organizer is told."},
+    )
+    covered_by_id = fields.Integer(allow_none=True)
+    offers = fields.List(
+        fields.Nested(CoverOfferSchema),
+        required=True,
+        metadata={"description": "The volunteers asked, best fit first (no names)."},
+    )

@@ -10,13 +10,18 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from coordinator.bookings.models import Assignment, Registration
+from coordinator.bookings.models import (
+    Assignment,
+    AssignmentStatus,
+    Registration,
+    RegistrationStatus,
+)
 from coordinator.calendar.feeds import Feed, FeedEvent, Person, first_name, host_of
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
 from coordinator.people.models import Volunteer
-from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 from coordinator.squads.models import Squad
 
 # Defaults; each can be overridden in the app config.
@@ -54,7 +59,7 @@ def _window(now: datetime):
     return sa.and_(
         S.starts_at >= now - timedelta(days=setting("CALENDAR_PAST_DAYS")),
         S.starts_at < now + timedelta(days=setting("CALENDAR_FUTURE_DAYS")),
-        sa.or_(S.status != "cancelled", S.cancelled_at >= grace),
+        sa.or_(S.status != SessionStatus.CANCELLED, S.cancelled_at >= grace),
     )
 
 
@@ -114,7 +119,7 @@ def ward_feed(code: str, now: datetime | None = None) -> Feed | None:
 def squad_feed(squad_id: int, now: datetime | None = None) -> Feed | None:
     """Public data of the sessions a squad is booked into; None when no such squad."""
     booked = sa.select(Assignment.session_id).where(
-        Assignment.squad_id == squad_id, Assignment.status == "confirmed"
+        Assignment.squad_id == squad_id, Assignment.status == AssignmentStatus.CONFIRMED
     )
     rows = db.session.execute(
         sa.select(Squad.name.label("squad_name"), Ward.name.label("ward_name"), *PUBLIC_COLUMNS)
@@ -145,7 +150,8 @@ def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
     my_role, mate_role = aliased(SessionRole), aliased(SessionRole)
     mate_person = aliased(Volunteer)
     live = sa.or_(
-        mine.status == "confirmed", sa.and_(mine.status == "cancelled", S.status == "cancelled")
+        mine.status == AssignmentStatus.CONFIRMED,
+        sa.and_(mine.status == AssignmentStatus.CANCELLED, S.status == SessionStatus.CANCELLED),
     )
     rows = db.session.execute(
         sa.select(
@@ -168,7 +174,7 @@ def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
             mate,
             sa.and_(
                 mate.session_id == mine.session_id,
-                mate.status == "confirmed",
+                mate.status == AssignmentStatus.CONFIRMED,
                 mate.volunteer_id != volunteer_id,
             ),
         )
@@ -236,7 +242,7 @@ def participant_feed(participant_id: int, now: datetime | None = None) -> Feed:
         .join(Ward, Ward.code == S.ward)
         .where(
             Registration.participant_id == participant_id,
-            Registration.status == "registered",
+            Registration.status == RegistrationStatus.REGISTERED,
             _window(now or utcnow()),
         )
         .order_by(S.starts_at, S.id)

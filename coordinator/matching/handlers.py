@@ -19,7 +19,7 @@ from coordinator.events.models import DomainEvent
 from coordinator.extensions import db, redis_connection
 from coordinator.matching import operations
 from coordinator.matching.models import MatchingRun, RunStatus
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 
 log = logging.getLogger(__name__)
 QUEUE = "matching"
@@ -36,7 +36,11 @@ ABANDONED = "AbandonedJobError"
 def plan_changed_session(event: DomainEvent) -> None:
     """New or changed sessions join the (single) queued run of their month."""
     session = db.session.get(TrainingSession, event.payload.get("session_id", event.aggregate_id))
-    if session is not None and session.status == "published" and session.starts_at > utcnow():
+    if (
+        session is not None
+        and session.status == SessionStatus.PUBLISHED
+        and session.starts_at > utcnow()
+    ):
         operations.schedule_auto_run(session.starts_at)
 
 

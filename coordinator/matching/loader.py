@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from coordinator.bookings.models import SEAT_HOLDING, Assignment, AssignmentStatus, Registration
+from coordinator.bookings.models import (
+    SEAT_HOLDING,
+    Assignment,
+    AssignmentStatus,
+    Registration,
+)
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
@@ -21,7 +26,7 @@ from coordinator.matching.engine.constraints import ward_hops
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
 from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.squads.models import SquadMember
 
 # A week either side: bookings there still count for clashes and weekly limits.
@@ -110,7 +115,7 @@ def load(
     now = now or utcnow()
     start = max(window_from, now)
     query = sa.select(TrainingSession).where(
-        TrainingSession.status == "published",
+        TrainingSession.status == SessionStatus.PUBLISHED,
         TrainingSession.starts_at >= start,
         TrainingSession.starts_at < window_to,
     )
@@ -183,7 +188,7 @@ def load(
         movable = (
             session.id in target_ids
             and assignment.source == "matcher"
-            and assignment.status == "proposed"
+            and assignment.status == AssignmentStatus.PROPOSED
             and assignment.volunteer_id in planned
         )
         movable_per_role[assignment.role_id] += movable
@@ -256,7 +261,7 @@ def load_for_volunteer(
     targets = db.session.scalars(
         sa.select(TrainingSession)
         .where(
-            TrainingSession.status == "published",
+            TrainingSession.status == SessionStatus.PUBLISHED,
             TrainingSession.starts_at >= start,
             TrainingSession.starts_at < window_to,
             TrainingSession.ward.in_(sorted(near)),
@@ -270,7 +275,7 @@ def load_for_volunteer(
         .where(
             Assignment.volunteer_id == volunteer_id,
             Assignment.status.in_(SEAT_HOLDING),
-            TrainingSession.status != "cancelled",
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.starts_at >= start - CONTEXT,
             TrainingSession.starts_at < window_to + CONTEXT,
         )
@@ -347,7 +352,7 @@ def _series_and_squads(
     squads: dict[int, set[int]] = defaultdict(set)
     by_series: dict[int, set[tuple[int, int]]] = defaultdict(set)
     for assignment, session in bookings:
-        if assignment.status != "confirmed":
+        if assignment.status != AssignmentStatus.CONFIRMED:
             continue
         if session.series_id:
             by_series[session.series_id].add((assignment.volunteer_id, session.id))

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from coordinator.bookings import cover
+from coordinator.bookings.checkin import checkin_window
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.bookings.operations import staffing
 from coordinator.calendar import feeds, queries
@@ -134,6 +136,8 @@ def _why_not(row: Notification, session: TrainingSession | None, booking, now) -
     kind = KINDS[row.kind]
     if session is None:
         return "no_session"
+    if kind.code == "attendance_ask":  # after the session: the one kind sent then
+        return attendance_ask_void(session, booking, now)
     if kind.code == "session_cancelled":
         return None if session.status == "cancelled" else "not_cancelled"
     if session.status != "published":
@@ -148,12 +152,34 @@ def _why_not(row: Notification, session: TrainingSession | None, booking, now) -
         if ladder.unconfirmed_list_at(session.starts_at) != row.scheduled_for:
             return "moved"
         return None if confirmations.unconfirmed([session]) else "all_confirmed"
-    wanted = {"proposal": ("proposed",), "proposal_expired": ("expired",)}.get(
-        kind.code, ("registered", "confirmed")
-    )
+    if kind.code == "cover_offer":
+        return (
+            None if cover.offer_for_notice(row.assignment_id, row.recipient_id) else "cover_ended"
+        )
+    if kind.code == "cover_unfilled":
+        return None if booking is not None and booking.status == "confirmed" else "not_booked"
+    wanted = {
+        "proposal": ("proposed",),
+        "proposal_expired": ("expired",),
+        "cover_found": ("covered",),
+    }.get(kind.code, ("registered", "confirmed"))
     if booking is None or booking.status not in wanted:
         return "not_booked"
     return None
+
+
+def attendance_ask_void(
+    session: TrainingSession, booking: Assignment | Registration | None, now: datetime
+) -> str | None:
+    """Why "did you come?" is not worth asking: the session did not happen, the
+    volunteer no longer holds the seat, or their attendance is already known."""
+    if session.status == "cancelled":
+        return "session_closed"
+    if not isinstance(booking, Assignment) or booking.status != "confirmed":
+        return "not_booked"
+    if booking.attendance is not None or booking.self_reported_at is not None:
+        return "already_recorded"
+    return None if checkin_window(session).holds(now) else "checkin_closed"
 
 
 def staff_needs(session: TrainingSession, locale: str) -> tuple[str, ...]:
@@ -324,6 +350,16 @@ def prepare(row: Notification, now: datetime) -> Letter | str:
             (u.volunteer_name, roles.get(u.role, u.role))
             for u in confirmations.unconfirmed([session])
         )
+    if row.kind == "cover_offer":
+        _offer, request = cover.offer_for_notice(row.assignment_id, row.recipient_id)
+        token = links.issue_answer_token(row, request.deadline)
+        extra["answer_urls"] = {a: links.answer_url(token, a) for a in links.ANSWER_ACTIONS}
+        extra["answer_expires_at"] = request.deadline
+    if row.kind == "attendance_ask":
+        expires = checkin_window(session).closes
+        token = links.issue_answer_token(row, expires)
+        extra["answer_urls"] = {"came": links.answer_url(token, "accept")}
+        extra["answer_expires_at"] = expires
     if row.kind == "unfilled_roles":
         roles = labels("roles", locale)
         extra["unfilled"] = tuple((roles.get(r, r), c, n) for r, c, n in unfilled_roles(session))

@@ -13,7 +13,7 @@ from coordinator.events.models import DomainEvent
 from coordinator.notifications import planning, scheduling
 
 
-@handles("session.*", "signup.*", "assignment.*", "waitlist.*", "registration.*")
+@handles("session.*", "signup.*", "assignment.*", "waitlist.*", "registration.*", "cover.*")
 def plan_notifications(event: DomainEvent) -> None:
     """Plan the reminders and notices this change of a session or booking calls for."""
     planned = planning.plan_for_event(event, planning.clock())

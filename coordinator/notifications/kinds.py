@@ -44,6 +44,13 @@ KINDS = {
         Kind("organizer_digest", (USER,), True),
         # The evening before (ladder.unconfirmed_list_at): volunteers who did not confirm.
         Kind("unconfirmed_volunteers", (USER,), True),
+        # Cover requests (bookings/cover.py): a seat offered to a volunteer, its volunteer
+        # told someone took it, the organizer alerted that nobody did by the deadline.
+        Kind("cover_offer", (VOLUNTEER,)),
+        Kind("cover_found", (VOLUNTEER,), attach_calendar=True),
+        Kind("cover_unfilled", (USER,)),
+        # After the session: "did you come?" with a one-tap answer (ATTENDANCE_ASK_HOURS).
+        Kind("attendance_ask", (VOLUNTEER,), True),
     )
 }
 REMINDERS = tuple(k for k in KINDS.values() if k.reminder)

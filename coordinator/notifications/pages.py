@@ -14,7 +14,13 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
-from coordinator.notifications import answers, choices, organizer_pages, preferences
+from coordinator.notifications import (
+    answers,
+    choices,
+    cover_answers,
+    organizer_pages,
+    preferences,
+)
 from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
@@ -55,6 +61,11 @@ def answer(token: str, action: str) -> ResponseReturnValue:
     if action not in ANSWER_ACTIONS:
         abort(404)
     now = clock()
+    kind = cover_answers.link_kind(token)
+    if kind == "cover_offer":
+        return _cover_offer(token, action, now)
+    if kind == "attendance_ask":
+        return _attendance_ask(token, action, now)
     try:
         if request.method == "GET":
             link = answers.open_link(token, now)
@@ -98,6 +109,43 @@ def choice(token: str) -> ResponseReturnValue:
         token=token,
         **answers.describe(link),
     )
+
+
+def _cover_offer(token: str, action: str, now) -> ResponseReturnValue:
+    """Take the seat someone cannot keep (or say no): GET shows it, POST answers. Once
+    another volunteer took it, the link says so."""
+    try:
+        if request.method == "GET":
+            _, _, _, details = cover_answers.open_offer(token, now)
+            return render_template("notifications/cover_offer.html", action=action, **details)
+        cover_answers.answer_offer(token, action, now)
+        db.session.commit()
+    except answers.LinkProblem as problem:
+        db.session.rollback()
+        return _problem(problem.status, problem.code, problem.message)
+    except DomainError as error:  # the rules say no (their week filled meanwhile)
+        db.session.rollback()
+        return _problem(409, "conflict", error.message)
+    return render_template("notifications/cover_answered.html", action=action)
+
+
+def _attendance_ask(token: str, action: str, now) -> ResponseReturnValue:
+    """ "I came", one tap after the session (its only action is accept)."""
+    if action != "accept":
+        abort(404)
+    try:
+        if request.method == "GET":
+            _, _, _, details = cover_answers.open_ask(token, now)
+            return render_template("notifications/attendance_ask.html", **details)
+        cover_answers.confirm_came(token, now)
+        db.session.commit()
+    except answers.LinkProblem as problem:
+        db.session.rollback()
+        return _problem(problem.status, problem.code, problem.message)
+    except DomainError as error:  # check-in closed, no longer booked
+        db.session.rollback()
+        return _problem(409, "conflict", error.message)
+    return render_template("notifications/attendance_answered.html")
 
 
 def _recipient(token: str) -> tuple[str, int]:

@@ -272,7 +272,36 @@ BOOKING_NOTICES = {
     # The ladder starts with a confirmation (an organizer's is "assigned").
     "signup.confirmed": "booking_confirmed",
     "assignment.accepted": "booking_confirmed",
+    "assignment.covered": "cover_found",
 }
+
+
+def _cover_notices(session: TrainingSession, event: DomainEvent, now: datetime) -> Planned:
+    """A cover request's offers (one per volunteer asked, each with its own links), and
+    the organizer's alert when it lapsed (once per request: the key names it)."""
+    payload = event.payload
+    planned = Planned()
+    if event.type == "cover.requested":
+        offered = zip(payload["offer_ids"], payload["offered_volunteer_ids"], strict=True)
+        for offer_id, volunteer_id in offered:
+            planned.scheduled += _plan(
+                (VOLUNTEER, volunteer_id),
+                "cover_offer",
+                now,
+                f"o{offer_id}",
+                session,
+                payload["assignment_id"],
+            )
+    elif event.type == "cover.lapsed" and session.organizer_id is not None:
+        planned.scheduled += _plan(
+            (USER, session.organizer_id),
+            "cover_unfilled",
+            now,
+            f"c{payload['cover_request_id']}",
+            session,
+            payload["assignment_id"],
+        )
+    return planned
 
 
 def plan_for_event(event: DomainEvent, now: datetime) -> Planned:
@@ -291,7 +320,9 @@ def plan_for_event(event: DomainEvent, now: datetime) -> Planned:
             _session_notice(session, "session_cancelled", now, everyone=True, cancelled=payload)
         )
         return planned
-    if event.type == "session.changed" and NOTIFIED_CHANGES & set(payload.get("fields", [])):
+    if event.type.startswith("cover."):
+        planned.extend(_cover_notices(session, event, now))
+    elif event.type == "session.changed" and NOTIFIED_CHANGES & set(payload.get("fields", [])):
         planned.extend(_session_notice(session, "session_changed", now, everyone=False))
     elif event.type in BOOKING_NOTICES:
         planned.extend(_booking_notice(session, BOOKING_NOTICES[event.type], now, payload))

@@ -84,6 +84,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.assigned": "Được ban tổ chức phân công",
         "kind.registration_promoted": "Có chỗ từ danh sách chờ",
         "kind.unfilled_roles": "Buổi học sắp tới còn thiếu người",
+        "cover_offer.subject": "Nhận thay chỗ? {title}",
+        "cover_offer.intro": "Một tình nguyện viên không thể tham gia buổi học này và bạn là "
+        "một trong những người phù hợp nhất để thay. Người nhận đầu tiên sẽ có chỗ.",
+        "cover_found.subject": "Đã có người thay bạn: {title}",
+        "cover_found.intro": "Đã có tình nguyện viên nhận thay chỗ của bạn. Bạn không còn "
+        "trong danh sách buổi học này. Cảm ơn bạn đã báo sớm!",
+        "cover_unfilled.subject": "Chưa có người thay: {title}",
+        "cover_unfilled.intro": "Một tình nguyện viên đã xin người thay nhưng đến hạn vẫn chưa "
+        "ai nhận. Người đó vẫn có tên trong buổi học; hãy liên hệ hoặc phân công người khác.",
+        "attendance_ask.subject": "Bạn đã tham gia chứ? {title}",
+        "attendance_ask.intro": "Buổi học đã kết thúc. Bấm nút bên dưới để xác nhận bạn đã "
+        "đến; người phụ trách sẽ ghi nhận điểm danh.",
+        "action.came": "Tôi đã đến",
+        "cover.expires": "Liên kết dùng được đến {expires}.",
+        "kind.cover_offer": "Lời mời nhận thay chỗ",
+        "kind.cover_found": "Đã có người thay bạn",
+        "kind.cover_unfilled": "Yêu cầu tìm người thay chưa ai nhận",
+        "kind.attendance_ask": "Xác nhận đã tham gia sau buổi học",
         "kind.organizer_digest": "Tổng hợp hằng ngày: rút lui và từ chối",
     },
     "en": {
@@ -159,6 +177,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.assigned": "Assigned by an organizer",
         "kind.registration_promoted": "A place from the waitlist",
         "kind.unfilled_roles": "Upcoming sessions with open roles",
+        "cover_offer.subject": "Can you take this seat? {title}",
+        "cover_offer.intro": "A volunteer cannot come to this session, and you are among the "
+        "best fits to take their place. The first to accept gets the seat.",
+        "cover_found.subject": "Someone is covering for you: {title}",
+        "cover_found.intro": "A volunteer has taken your seat. You are no longer on this "
+        "session. Thank you for telling us early!",
+        "cover_unfilled.subject": "No cover found: {title}",
+        "cover_unfilled.intro": "A volunteer asked for cover, and nobody took the seat by the "
+        "deadline. They are still booked; contact them or assign someone else.",
+        "attendance_ask.subject": "Did you come? {title}",
+        "attendance_ask.intro": "The session is over. Press the button below to confirm you "
+        "came; the session's lead records attendance.",
+        "action.came": "I came",
+        "cover.expires": "The link works until {expires}.",
+        "kind.cover_offer": "Seats offered to you as cover",
+        "kind.cover_found": "Someone covers for you",
+        "kind.cover_unfilled": "Cover requests nobody took",
+        "kind.attendance_ask": "After a session: did you come?",
         "kind.organizer_digest": "Daily digest of withdrawals and declines",
     },
 }

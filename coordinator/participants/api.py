@@ -137,6 +137,7 @@ def _staff_sheet(session: TrainingSession) -> list[dict[str, Any]]:
             "role": entry.role,
             "attendance": entry.assignment.attendance,
             "recorded_at": entry.assignment.attendance_recorded_at,
+            "self_reported_at": entry.assignment.self_reported_at,
         }
         for entry in checkin.staff_roster(session)
     ]

@@ -12,7 +12,12 @@ from collections import Counter
 import sqlalchemy as sa
 
 from coordinator.bookings.checkin import require_checkin_open
-from coordinator.bookings.models import Assignment, Registration
+from coordinator.bookings.models import (
+    Assignment,
+    AssignmentStatus,
+    Registration,
+    RegistrationStatus,
+)
 from coordinator.competences.models import Competence
 from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
@@ -36,7 +41,7 @@ def is_staff(user: User | None, session: TrainingSession, roles=("lead",)) -> bo
             .where(
                 Assignment.session_id == session.id,
                 Assignment.volunteer_id == user.volunteer.id,
-                Assignment.status == "confirmed",
+                Assignment.status == AssignmentStatus.CONFIRMED,
                 SessionRole.role.in_(roles),
             )
             .limit(1)
@@ -89,7 +94,7 @@ def roster(session: TrainingSession) -> list[tuple[Registration, Participant, di
         .join(Participant, Registration.participant_id == Participant.id)
         .where(
             Registration.session_id == session.id,
-            Registration.status == "registered",
+            Registration.status == RegistrationStatus.REGISTERED,
             Participant.erased_at.is_(None),
         )
         .order_by(Participant.full_name, Participant.id)
@@ -119,7 +124,8 @@ def record(session: TrainingSession, entries: list[dict], actor_id: int | None) 
         r.id: r
         for r in db.session.scalars(
             sa.select(Registration).where(
-                Registration.session_id == session.id, Registration.status == "registered"
+                Registration.session_id == session.id,
+                Registration.status == RegistrationStatus.REGISTERED,
             )
         )
     }

@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from coordinator.bookings import checkin as checkin_rules
 from coordinator.bookings import registrations
-from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration
+from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration, RegistrationStatus
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.errors import DomainError, handle_http_exception
 from coordinator.extensions import db
@@ -34,7 +34,7 @@ from coordinator.participants.levels import LEVEL_MEANINGS
 from coordinator.participants.operations import create_participant
 from coordinator.participants.way_back import manage_token
 from coordinator.people.models import Participant
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.sessions.operations import get_session, organized_session
 from coordinator.text import vietnamese_name_key
 from coordinator.web.access import organizer_required
@@ -108,7 +108,7 @@ def register(session_id: int) -> ResponseReturnValue:
         form.target_group.data = session.target_group
     valid = form.validate_on_submit()  # then the contact rule too: every error at once
     reachable = _reachable(form, for_someone_else=request.form.get("for_whom") == "other")
-    if session.status == "published" and valid and reachable:
+    if session.status == SessionStatus.PUBLISHED and valid and reachable:
         data = _form_data(form)
 
         def enrol() -> tuple[Registration, str]:
@@ -162,7 +162,7 @@ def session_participants(session_id: int) -> ResponseReturnValue:
         if registration is not REFUSED:
             flash(
                 _("Registered.")
-                if registration.status == "registered"
+                if registration.status == RegistrationStatus.REGISTERED
                 else _(
                     "The session is full: number %(n)d on the waitlist.",
                     n=registration.waitlist_position,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from coordinator.bookings.models import Registration
+from coordinator.bookings.models import Registration, RegistrationStatus
 from coordinator.bookings.registrations import cancel_registration
 from coordinator.calendar.tokens import forget_feed_tokens
 from coordinator.database import utcnow
@@ -20,7 +20,7 @@ from coordinator.people.models import (
 )
 from coordinator.people.scopes import current_scope
 from coordinator.progress.models import Assessment, ErasedParticipantCount
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 
 
 def get_participant(participant_id: int) -> Participant:
@@ -129,8 +129,8 @@ def erase(participant: Participant) -> None:
         .join(TrainingSession, Registration.session_id == TrainingSession.id)
         .where(
             Registration.participant_id == participant.id,
-            Registration.status == "registered",
-            TrainingSession.status != "cancelled",
+            Registration.status == RegistrationStatus.REGISTERED,
+            TrainingSession.status != SessionStatus.CANCELLED,
         )
     )
     reached = db.session.scalar(
@@ -143,7 +143,7 @@ def erase(participant: Participant) -> None:
         .join(TrainingSession, Registration.session_id == TrainingSession.id)
         .where(
             Registration.participant_id == participant.id,
-            Registration.status != "cancelled",
+            Registration.status != RegistrationStatus.CANCELLED,
             TrainingSession.starts_at > utcnow(),
         )
     ):

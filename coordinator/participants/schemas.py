@@ -86,3 +86,10 @@ class VolunteerAttendanceSchema(Schema):
         allow_none=True, metadata={"description": "attended|late|no_show|excused, or null"}
     )
     recorded_at = fields.DateTime(allow_none=True)
+    self_reported_at = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the volunteer said they came (the post-session message's "
+            "link): a suggestion for the sheet; `attendance`, the lead's word, wins."
+        },
+    )

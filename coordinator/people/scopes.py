@@ -139,13 +139,12 @@ def visible_or_404(ward_code: str | None, message: str) -> None:
 # A volunteer's contact, availability and preferences: shown to the volunteer and to the
 # organizers of the units where they live or serve. Anyone may propose them for a session.
 VOLUNTEER_PRIVATE_FIELDS = ("email", "phone", "availability", "preferences", "user_id")
-BOOKED = ("proposed", "confirmed", "waitlisted")
 
 
 def organized_volunteer_ids(volunteer_ids: Iterable[int]) -> set[int]:
     """Of these volunteers, those whose private fields the caller may read: living in,
     or booked into a session of, one of the caller's units."""
-    from coordinator.bookings.models import Assignment  # bookings build on people
+    from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment  # bookings build on people
     from coordinator.sessions.models import TrainingSession
 
     ids = sorted(set(volunteer_ids))
@@ -158,7 +157,7 @@ def organized_volunteer_ids(volunteer_ids: Iterable[int]) -> set[int]:
         .join(TrainingSession, Assignment.session_id == TrainingSession.id)
         .where(
             Assignment.volunteer_id.in_(ids),
-            Assignment.status.in_(BOOKED),
+            Assignment.status.in_(LIVE_ASSIGNMENT),
             scope.where(TrainingSession.ward),
         )
     )

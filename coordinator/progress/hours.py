@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from coordinator.bookings.models import WORKED_ATTENDANCE, Assignment
+from coordinator.bookings.models import WORKED_ATTENDANCE, Assignment, AssignmentStatus
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.progress.operations import year_start
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.squads.models import Squad
 
 GROUPINGS = ("volunteer", "squad")
@@ -73,8 +73,8 @@ def _ended_bookings(year: int | None, now: datetime | None) -> sa.Select[Any]:
         sa.select(Assignment.volunteer_id)
         .join(TrainingSession, TrainingSession.id == Assignment.session_id)
         .where(
-            Assignment.status == "confirmed",
-            TrainingSession.status != "cancelled",
+            Assignment.status == AssignmentStatus.CONFIRMED,
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.ends_at <= (now or utcnow()),
         )
     )

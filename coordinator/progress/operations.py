@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import current_app
 
-from coordinator.bookings.models import Registration
+from coordinator.bookings.models import Registration, RegistrationStatus
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.operations import roll_up_map
@@ -42,7 +42,7 @@ from coordinator.progress.selection import (
     select,
 )
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -175,8 +175,8 @@ def _enrolled(year_end: datetime, chosen: Selection, group: str | None) -> dict[
         .join(TrainingSession, TrainingSession.id == Registration.session_id)
         .where(
             Participant.erased_at.is_(None),
-            Registration.status == "registered",
-            TrainingSession.status != "cancelled",
+            Registration.status == RegistrationStatus.REGISTERED,
+            TrainingSession.status != SessionStatus.CANCELLED,
             TrainingSession.starts_at < year_end,
             chosen.sql_filter(Participant.ward),
         )

@@ -17,7 +17,12 @@ from coordinator.bookings.models import (
     Registration,
     RegistrationStatus,
 )
-from coordinator.bookings.operations import promote_waitlist, record_event, require_transition
+from coordinator.bookings.operations import (
+    close_cover_requests,
+    promote_waitlist,
+    record_event,
+    require_transition,
+)
 from coordinator.competences.operations import require_competence
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, Invalid, NotFound
@@ -355,6 +360,7 @@ def _cancel_one(session: TrainingSession, reason: str, series_of: int | None) ->
             previous_status=str(previous),
             by="session_cancelled",
         )
+    close_cover_requests([a.id for a in assignments], now)
     for registration in registrations:
         previous = registration.status
         registration.status = RegistrationStatus.CANCELLED

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
-from coordinator.bookings.models import Assignment
+from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.calendar.tokens import public_subscribe_links
 from coordinator.database import utcnow
 from coordinator.extensions import db
@@ -25,7 +25,7 @@ def squad_page(squad_id: int) -> ResponseReturnValue:
         .where(
             TrainingSession.id.in_(
                 sa.select(Assignment.session_id).where(
-                    Assignment.squad_id == squad.id, Assignment.status == "confirmed"
+                    Assignment.squad_id == squad.id, Assignment.status == AssignmentStatus.CONFIRMED
                 )
             ),
             TrainingSession.starts_at >= utcnow(),

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.database import utcnow
 from coordinator.extensions import db
-from coordinator.sessions.models import TrainingSession
+from coordinator.sessions.models import SessionStatus, TrainingSession
 
 bp = Blueprint("pages", __name__)
 
@@ -19,7 +19,9 @@ def home() -> ResponseReturnValue:
     """Upcoming sessions."""
     sessions = db.session.scalars(
         sa.select(TrainingSession)
-        .where(TrainingSession.starts_at >= utcnow(), TrainingSession.status == "published")
+        .where(
+            TrainingSession.starts_at >= utcnow(), TrainingSession.status == SessionStatus.PUBLISHED
+        )
         .order_by(TrainingSession.starts_at)
         .limit(20)
     ).all()

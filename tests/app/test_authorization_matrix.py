@@ -106,6 +106,10 @@ DELETE /api/v1/signups/<assignment_id>                  booking      401       4
 GET    /api/v1/assignments/<assignment_id>              booking      401       403         200/404   200/404 200       200     200     200      404
 POST   /api/v1/assignments/<assignment_id>/accept       proposal     401       403         200/404   200/404 200       200     200     200      404
 POST   /api/v1/assignments/<assignment_id>/decline      proposal     401       403         200/404   200/404 200       200     200     200      404
+POST   /api/v1/assignments/<assignment_id>/cover        booking      401       403         409/404   409/404 409       409     409     409      404
+DELETE /api/v1/assignments/<assignment_id>/cover        booking      401       403         404       404     404       404     404     404      404
+POST   /api/v1/cover-offers/<offer_id>/accept           -            401       403         404       404     404       404     404     404      404
+POST   /api/v1/cover-offers/<offer_id>/decline          -            401       403         404       404     404       404     404     404      404
 POST   /api/v1/matching/runs                            -            401       403         403       403     202       202     202     202      403
 GET    /api/v1/matching/runs                            -            401       403         403       403     200       200     200     200      200
 GET    /api/v1/matching/runs/<run_id>                   -            401       403         403       403     200       200     200     200      404
@@ -150,6 +154,10 @@ GET    /me/schedule                                          -        login     
 POST   /me/sessions/<session_id>/signup                      -        login     home        ok        ok      home      home  home   home     home
 POST   /me/bookings/<assignment_id>/<action>                 proposal login     home        ok/404    ok/404  home      home  home   home     home
 GET    /me/bookings/<assignment_id>/withdraw                 proposal login     home        ok/404    ok/404  home      home  home   home     home
+GET    /me/bookings/<assignment_id>/cover                    booking  login     home        200/404   200/404 home      home  home   home     home
+POST   /me/bookings/<assignment_id>/cover                    booking  login     home        ok/404    ok/404  home      home  home   home     home
+POST   /me/bookings/<assignment_id>/cover/withdraw           booking  login     home        ok/404    ok/404  home      home  home   home     home
+POST   /me/cover-offers/<offer_id>/<action>                  -        login     home        404       404     home      home  home   home     home
 POST   /me/calendar-link                                     -        login     home        200       200     home      home  home   home     home
 GET    /organize/                                            -        login     home        home      home    200       200   200    200      200
 GET    /organize/sessions/new                                -        login     home        home      home    200       200   200    200      200
@@ -520,6 +528,7 @@ def build_world(request, client) -> World:
             "participant_id": p1,
             "user_id": db.session.get(Volunteer, v4).user_id,
             "action": "accept",
+            "offer_id": MISSING_ID,  # no cover offer in this world: a missing one
         },
     )
     world.rows = dump_tables()

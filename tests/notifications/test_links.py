@@ -209,6 +209,9 @@ def test_preferences_page_turns_each_kind_on_or_off(
         "proposal_expired",
         "assigned",
         "booking_confirmed",
+        "cover_offer",
+        "cover_found",
+        "attendance_ask",
     ]
     assert all(checked for _, checked in boxes)
 
