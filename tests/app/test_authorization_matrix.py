@@ -123,6 +123,9 @@ GET    /api/v1/imports/<import_id>                      -            401       4
 GET    /api/v1/hours                                    -            401       403         403       403     200       200     200     200      200
 GET    /api/v1/hours.csv                                -            401       403         403       403     200       200     200     200      200
 POST   /api/v1/me/feed-token                            -            401       403         201       201     403       403     403     403      403
+GET    /api/v1/me/notification-preferences              -            401       200         200       200     200       200     200     200      200
+PUT    /api/v1/me/notification-preferences              -            401       200         200       200     200       200     200     200      200
+GET    /api/v1/notifications/costs                      -            401       403         403       403     200       200     200     200      200
 GET    /api/v1/users/<user_id>/scopes                   -            401       403         403       403     403       200     403     403      403
 PUT    /api/v1/users/<user_id>/scopes                   -            401       403         403       403     403       200     403     403      403
 """  # noqa: E501 - a table reads best one row a line
@@ -176,6 +179,8 @@ POST   /organize/matching                                    -        login     
 GET    /organize/runs/<run_id>                               -        login     home        home      home    200       200   200    200      404
 GET    /organize/runs/<run_id>/progress                      -        login     home        home      home    200       200   200    200      404
 GET    /organize/volunteers/import                           -        login     home        home      home    200       200   200    200      200
+GET    /organize/volunteers/import/template.csv              -        login     home        home      home    200       200   200    200      200
+GET    /organize/messages/costs                              -        login     home        home      home    200       200   200    200      200
 GET    /organize/imports/<import_id>                         -        login     home        home      home    200       200   404    404      404
 GET    /organize/imports/<import_id>/progress                -        login     home        home      home    200       200   404    404      404
 POST   /organize/volunteers/import                           -        login     home        home      home    ok        ok    ok     ok       ok
@@ -638,6 +643,7 @@ def _api_request(endpoint: str, w: World, o: dict) -> dict:
         },
         "POST /api/v1/progress/targets": lambda: {"data": TARGETS_CSV, "content_type": "text/csv"},
         "PUT /api/v1/users/<user_id>/scopes": lambda: {"json": {"units": []}},
+        "PUT /api/v1/me/notification-preferences": lambda: {"json": {"preferences": []}},
     }
     return bodies[endpoint]() if endpoint in bodies else {}
 

@@ -186,6 +186,7 @@ def test_an_organizer_chooses_for_the_organizers_messages(client, organizer_head
         "unfilled_roles",
         "organizer_digest",
         "unconfirmed_volunteers",
+        "cover_unfilled",
     }
     saved = client.put(
         PREFS,
