@@ -107,7 +107,9 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     working = _flow_and_finish(problem, rules, cands, staffable & wide, 1, doubles=False)
     report("flow", 0.6)
     narrow[_plan_pairs(working, cands)] = True
-    working = _flow_and_finish(problem, rules, cands, staffable & narrow, 1)
+    # The second flow also has the finer clusters around the first plan (see _doubles).
+    keep, clustering = _doubles(problem, rules, cands, staffable & narrow, working)
+    working = _flow_rounds(problem, rules, cands, keep, 1, clustering)
     report("second flow", 0.9)
     return working, cands
 
@@ -953,6 +955,11 @@ def swap_in_needs(plan: WorkingPlan) -> None:
         role = rules.role[role_id]
         session = rules.session[role.session_id]
         if not session.needs or (volunteer_id, role_id) not in plan.proposals:
+            continue
+        # Only a coverer whose needs someone else covers too (the bonus's second one).
+        if not session.needs & rules.volunteer[volunteer_id].accessibility or (
+            plan.missing_needs(session, without=volunteer_id)
+        ):
             continue
         plan.begin()
         plan.remove(volunteer_id, role)
