@@ -16,6 +16,7 @@ from rq.job import Job
 from coordinator.extensions import redis_connection
 
 PROCESS_EVENT = "jobs.events.process_event"
+PROCESS_EARLY = "jobs.events.process_early"
 RUN_MATCHING = "jobs.matching.run_matching"
 REPAIR_SEAT = "jobs.matching.repair_seat"
 DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
@@ -26,6 +27,7 @@ EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
 REFRESH_PROGRESS_COUNTS = "jobs.progress.refresh_counts"
 JOB_PATHS = (
     PROCESS_EVENT,
+    PROCESS_EARLY,
     RUN_MATCHING,
     REPAIR_SEAT,
     DELIVER_NOTIFICATION,

@@ -200,7 +200,8 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         promoted.append(candidate)
 
 
-def _late(session: TrainingSession) -> bool:
+def is_late(session: TrainingSession) -> bool:
+    """A withdrawal now would be late (within LATE_WITHDRAWAL_HOURS of the start)."""
     hours = current_app.config["LATE_WITHDRAWAL_HOURS"]
     return session.starts_at - utcnow() < timedelta(hours=hours)
 
@@ -217,7 +218,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     role = assignment.role
     previous, position = assignment.status, assignment.waitlist_position
     assignment.status, assignment.waitlist_position = S.WITHDRAWN, None
-    assignment.late_withdrawal = previous == S.CONFIRMED and _late(session)
+    assignment.late_withdrawal = previous == S.CONFIRMED and is_late(session)
     assignment.decided_at = utcnow()
     db.session.flush()
     if previous == S.WAITLISTED:

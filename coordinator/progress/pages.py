@@ -75,7 +75,9 @@ def _province_names() -> dict[str, str]:
     english = str(get_locale()) == "en"
     return {
         p.code: (p.name_en if english and p.name_en else p.name)
-        for p in db.session.scalars(sa.select(Province).order_by(Province.name))
+        for p in sorted(
+            db.session.scalars(sa.select(Province)), key=lambda p: vietnamese_sort_key(p.name)
+        )
     }
 
 

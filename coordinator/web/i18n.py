@@ -51,6 +51,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_decimal
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.filters["ward_name"] = ward_name
+    from coordinator.web.forms import fields_in_error
+
+    app.jinja_env.globals["fields_in_error"] = fields_in_error  # the error summary's
 
 
 def prefetch_ward_names(codes: Iterable[str]) -> None:

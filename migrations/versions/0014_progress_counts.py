@@ -1,15 +1,15 @@
 """progress counts: people first enrolled and first reached per unit, group and plan year
 (a summary refreshed by a job), and how many changes the summary holds
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
