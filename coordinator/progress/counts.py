@@ -251,26 +251,26 @@ def refresh() -> int:
     return len(rows)
 
 
-def people(where: sa.ColumnElement[bool], group: str | None) -> list[tuple[str, str]]:
-    """(unit, group) pairs within `where` that have people (not erased)."""
-    query = sa.select(ProgressCount.ward, ProgressCount.target_group).where(where).distinct()
-    if group:
-        query = query.where(ProgressCount.target_group == group)
-    return [(w, g) for w, g in db.session.execute(query)]
-
-
 def counted(
-    column: str, year: int, where: sa.ColumnElement[bool], group: str | None
-) -> dict[tuple[str, str], int]:
-    """Per (unit, group) within `where` (on ProgressCount.ward): people enrolled
-    (`column` "enrolled") or reached by the end of `year`."""
-    value = getattr(ProgressCount, column)
+    year: int, where: sa.ColumnElement[bool], group: str | None
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Per (unit, group) within `where` (on ProgressCount.ward) that has people: those
+    enrolled, and those reached, by the end of `year` (in one query)."""
+    by_then = ProgressCount.year <= year
     query = (
-        sa.select(ProgressCount.ward, ProgressCount.target_group, sa.func.sum(value))
-        .where(ProgressCount.year <= year, where)
+        sa.select(
+            ProgressCount.ward,
+            ProgressCount.target_group,
+            sa.func.sum(sa.case((by_then, ProgressCount.enrolled), else_=0)),
+            sa.func.sum(sa.case((by_then, ProgressCount.reached), else_=0)),
+        )
+        .where(where)
         .group_by(ProgressCount.ward, ProgressCount.target_group)
-        .having(sa.func.sum(value) > 0)
     )
     if group:
         query = query.where(ProgressCount.target_group == group)
-    return {(w, g): int(n) for w, g, n in db.session.execute(query)}
+    enrolled, reached = {}, {}
+    for ward, target_group, people_enrolled, people_reached in db.session.execute(query):
+        enrolled[ward, target_group] = int(people_enrolled or 0)
+        reached[ward, target_group] = int(people_reached or 0)
+    return enrolled, reached

@@ -226,7 +226,18 @@ class _Cell:
     includes: set[str] = field(default_factory=set)
 
 
-def _target_of_row(row: PopulationTarget, defaults: dict[str, float]) -> _Target | None:
+# A target's columns, read as plain rows (thousands of units: no ORM objects needed).
+_TARGET_COLUMNS = (
+    PopulationTarget.ward,
+    PopulationTarget.province_code,
+    PopulationTarget.target_group,
+    PopulationTarget.baseline,
+    PopulationTarget.target_percent,
+    PopulationTarget.reached_before,
+)
+
+
+def _target_of_row(row: Any, defaults: dict[str, float]) -> _Target | None:
     percent = row.target_percent
     if percent is None:
         percent = defaults.get(row.target_group)
@@ -242,6 +253,8 @@ def _target_of_row(row: PopulationTarget, defaults: dict[str, float]) -> _Target
 
 
 def _sum_targets(targets: list[_Target]) -> _Target:
+    if len(targets) == 1:  # the usual case: one unit's own target
+        return targets[0]
     percents = {t.percent for t in targets}
     return _Target(
         baseline=sum(t.baseline for t in targets),
@@ -314,9 +327,9 @@ def _ward_cells(
         return found
 
     if maintained:
-        where = chosen.sql_filter(counts.ProgressCount.ward)
-        enrolled = counts.counted("enrolled", year, where, target_group)
-        reached = counts.counted("reached", year, where, target_group)
+        enrolled, reached = counts.counted(
+            year, chosen.sql_filter(counts.ProgressCount.ward), target_group
+        )
     else:
         enrolled = _enrolled(year_end, chosen, target_group)
         reached = _reached(year_end, chosen, target_group)
@@ -333,7 +346,7 @@ def _ward_cells(
             found.enrolled += gone.enrolled
             found.reached += gone.reached
     if maintained:
-        pairs = counts.people(chosen.sql_filter(counts.ProgressCount.ward), target_group)
+        pairs = list(enrolled)  # counted() names every unit and group with people
     else:
         people = (
             sa.select(Participant.ward, Participant.target_group)
@@ -344,12 +357,12 @@ def _ward_cells(
         pairs = [(code, group) for code, group in rows]
     for code, group in pairs:
         cell(code, group)
-    targets = sa.select(PopulationTarget).where(
+    targets = sa.select(*_TARGET_COLUMNS).where(
         PopulationTarget.year == year,
         PopulationTarget.ward.is_not(None),
         chosen.sql_filter(PopulationTarget.ward),
     )
-    for row in db.session.scalars(_by_group(targets, PopulationTarget.target_group, target_group)):
+    for row in db.session.execute(_by_group(targets, PopulationTarget.target_group, target_group)):
         assert row.ward is not None  # the query keeps ward targets only
         target = _target_of_row(row, defaults)
         if target is not None:
@@ -369,14 +382,14 @@ def _ward_cells(
 def _province_targets(
     year: int, chosen: Selection, target_group: str | None
 ) -> dict[_Key, _Target]:
-    query = sa.select(PopulationTarget).where(
+    query = sa.select(*_TARGET_COLUMNS).where(
         PopulationTarget.year == year, PopulationTarget.province_code.is_not(None)
     )
     if chosen.provinces is not None:
         query = query.where(PopulationTarget.province_code.in_(sorted(chosen.provinces)))
     defaults = default_percents()
     found = {}
-    for row in db.session.scalars(_by_group(query, PopulationTarget.target_group, target_group)):
+    for row in db.session.execute(_by_group(query, PopulationTarget.target_group, target_group)):
         assert row.province_code is not None  # the query keeps province targets only
         target = _target_of_row(row, defaults)
         if target is not None:
