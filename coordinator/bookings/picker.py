@@ -15,7 +15,7 @@ from coordinator.extensions import db
 from coordinator.geography.operations import neighbors_of
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import SessionStatus, TrainingSession
-from coordinator.text import vietnamese_sort_key
+from coordinator.text import vietnamese_name_key
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,6 @@ def candidates(session: TrainingSession) -> list[Candidate]:
         key=lambda c: (
             ("eligible", "outside", "blocked").index(c.group),
             not c.expert,
-            vietnamese_sort_key(c.volunteer.full_name),
+            vietnamese_name_key(c.volunteer.full_name),
         ),
     )
