@@ -15,7 +15,7 @@ from rq import Worker, get_current_job
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.worker import DequeueStrategy
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from coordinator.events import relay
 from coordinator.extensions import db, redis_connection
@@ -74,6 +74,11 @@ def _sweep_forever(app: Flask, stop: threading.Event) -> None:
                     if late:
                         warned_at = time.monotonic()
                         log.warning("%d events are still unprocessed after 10 minutes", late)
+            except (OperationalError, redis.ConnectionError) as error:
+                # A busy SQLite (another process holds the write lock past the busy
+                # timeout, as on a first start that seeds or migrates) or a database or
+                # Redis that is away: the next round tries again, no traceback needed.
+                log.warning("outbox sweep skipped: %s", getattr(error, "orig", None) or error)
             except Exception:  # keep sweeping: the next round may find Redis or the DB back
                 log.exception("outbox sweep failed")
             finally:
