@@ -168,6 +168,7 @@ POST   /organize/matching                                    -        login     
 GET    /organize/runs/<run_id>                               -        login     home        home      home    200       200   200    200      404
 GET    /organize/runs/<run_id>/progress                      -        login     home        home      home    200       200   200    200      404
 GET    /organize/volunteers/import                           -        login     home        home      home    200       200   200    200      200
+GET    /organize/volunteers/import/template.csv              -        login     home        home      home    200       200   200    200      200
 GET    /organize/imports/<import_id>                         -        login     home        home      home    200       200   404    404      404
 GET    /organize/imports/<import_id>/progress                -        login     home        home      home    200       200   404    404      404
 POST   /organize/volunteers/import                           -        login     home        home      home    ok        ok    ok     ok       ok
