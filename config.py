@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,6 +20,16 @@ def _env_bool(name: str, default: bool) -> bool:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_local_time(name: str, default: str) -> str:
+    """A local time of day, "HH:MM"; anything else stops the start with its name."""
+    value = (os.environ.get(name) or default).strip()
+    try:
+        time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a time of day as HH:MM, not {value!r}") from None
+    return value
 
 
 def _env_percents(name: str, default: str) -> dict[str, float]:
@@ -71,13 +81,23 @@ class Config:
     MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
     # Extra cost of an empty seat in a ward and group as far as can be from its target.
     MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
+    # A run with at least this many sessions is split into parts, one job each
+    # (operations.partition), of about MATCHING_PART_SESSIONS sessions where the
+    # neighbour graph and the weeks allow; a smaller run is solved in one piece.
+    MATCHING_PARTITION_MIN_SESSIONS = _env_int("MATCHING_PARTITION_MIN_SESSIONS", 300)
+    MATCHING_PART_SESSIONS = _env_int("MATCHING_PART_SESSIONS", 200)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
+    # Refresh the progress counts on a worker a few seconds after a change (reports count
+    # raw rows while they are stale).
+    PROGRESS_COUNTS_REFRESH = _env_bool("PROGRESS_COUNTS_REFRESH", True)
     PROGRESS_DEFAULT_TARGET_PERCENT = _env_percents(
         "PROGRESS_DEFAULT_TARGET_PERCENT", "civil_servants=80,students=100,residents=80"
     )
 
-    RQ_QUEUES = ("default", "matching", "notifications")
+    # Served round robin, except "feeds" (early feed invalidations), always taken first
+    # (coordinator.worker.PRIORITY_QUEUES).
+    RQ_QUEUES = ("feeds", "default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
     RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
     # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
@@ -131,9 +151,9 @@ class Config:
     # (Zalo or SMS only); volunteers who have not confirmed by UNCONFIRMED_LIST_AT the
     # evening before are listed for the organizer.
     REMINDER_WEEK_DAYS = _env_int("REMINDER_WEEK_DAYS", 7)
-    REMINDER_DAY_BEFORE_AT = os.environ.get("REMINDER_DAY_BEFORE_AT", "11:00")
+    REMINDER_DAY_BEFORE_AT = _env_local_time("REMINDER_DAY_BEFORE_AT", "11:00")
     REMINDER_SHORT_HOURS = _env_int("REMINDER_SHORT_HOURS", 2)
-    UNCONFIRMED_LIST_AT = os.environ.get("UNCONFIRMED_LIST_AT", "19:00")
+    UNCONFIRMED_LIST_AT = _env_local_time("UNCONFIRMED_LIST_AT", "19:00")
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
@@ -215,3 +235,4 @@ class TestConfig(Config):
     REDIS_URL = os.environ.get("TEST_REDIS_URL")
     OUTBOX_RELAY_AFTER_COMMIT = True
     MATCHING_DEBOUNCE_SECONDS = 0  # burst workers in tests run what is due now
+    PROGRESS_COUNTS_REFRESH = False  # no job per write; tests refresh when they mean to

@@ -49,6 +49,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     # The app's modules are imported here, not at the top: importing one part of the
     # package (the matching engine in a benchmark, a job's module) must not load them all.
     from coordinator import errors, extensions, models  # noqa: F401 - models fill the metadata
+    from coordinator.calendar import tokens as feed_tokens
     from coordinator.events import outbox
     from coordinator.people import auth
 
@@ -70,6 +71,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     extensions.redis_connection.init_app(app)
     auth.init_app(app)
     outbox.install_listeners()
+    feed_tokens.install_listeners()
     _register_event_handlers(app)
     _register_api(app)
     errors.register_error_handlers(app)

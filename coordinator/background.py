@@ -16,6 +16,7 @@ from rq.job import Job
 from coordinator.extensions import redis_connection
 
 PROCESS_EVENT = "jobs.events.process_event"
+PROCESS_EARLY = "jobs.events.process_early"
 RUN_MATCHING = "jobs.matching.run_matching"
 REPAIR_SEAT = "jobs.matching.repair_seat"
 DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
@@ -23,8 +24,10 @@ SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
 CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
 EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
+REFRESH_PROGRESS_COUNTS = "jobs.progress.refresh_counts"
 JOB_PATHS = (
     PROCESS_EVENT,
+    PROCESS_EARLY,
     RUN_MATCHING,
     REPAIR_SEAT,
     DELIVER_NOTIFICATION,
@@ -32,6 +35,7 @@ JOB_PATHS = (
     CHECK_ZALO_DELIVERY,
     RUN_IMPORT,
     EXPIRE_PROPOSAL,
+    REFRESH_PROGRESS_COUNTS,
 )
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])

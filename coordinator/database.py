@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -81,8 +84,24 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
 
 
+# Set by work that only reads (an early feed job), outside any request.
+_READ_ONLY: ContextVar[bool] = ContextVar("read_only", default=False)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Transactions begun inside only read: on SQLite they take no write lock."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
 def _read_only_request() -> bool:
     """GET/HEAD requests only read: with WAL they need no write lock and run side by side."""
+    if _READ_ONLY.get():
+        return True
     return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
 
 

@@ -88,7 +88,24 @@ RELEASE_IF_HELD_BY = (
 )
 
 
-class SquadsWorker(Worker):
+# Taken before any other queue whatever the round robin: feed invalidations are tiny, and
+# a change must reach the feeds within seconds even behind a backlog of events.
+PRIORITY_QUEUES = ("feeds",)
+
+
+class PriorityFirst:
+    """Round robin among the queues, except that PRIORITY_QUEUES always come first."""
+
+    _ordered_queues: list
+
+    def reorder_queues(self, reference_queue) -> None:
+        super().reorder_queues(reference_queue)  # type: ignore[misc]
+        first = [q for q in self._ordered_queues if q.name in PRIORITY_QUEUES]
+        rest = [q for q in self._ordered_queues if q.name not in PRIORITY_QUEUES]
+        self._ordered_queues = first + rest
+
+
+class SquadsWorker(PriorityFirst, Worker):
     """RQ's worker, quicker to take over from a worker that died (SIGKILL, lost machine).
 
     RQ keeps a running job's claim 60 s past each heartbeat, and a dead scheduler's lock

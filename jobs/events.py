@@ -10,3 +10,9 @@ def process_event(event_id: int) -> str:
     """Run the handlers of domain event `event_id` (idempotent; commits)."""
     with job_context():
         return dispatch.process_event(event_id)
+
+
+def process_early(event_id: int, queue: str) -> str:
+    """Run the handlers of event `event_id` that must not wait for its turn (feeds)."""
+    with job_context():
+        return dispatch.process_early(event_id, queue)

@@ -7,8 +7,6 @@
   var button = document.getElementById("menu-button");
   var nav = document.getElementById("site-nav");
   if (header && button && nav) {
-    header.classList.add("has-menu");
-    button.hidden = false;
     button.addEventListener("click", function () {
       var open = button.getAttribute("aria-expanded") !== "true";
       button.setAttribute("aria-expanded", open ? "true" : "false");

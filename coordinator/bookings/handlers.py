@@ -20,10 +20,20 @@ def expiry_job_id(assignment_id: int) -> str:
     return f"expire-{assignment_id}"
 
 
-@handles("assignment.proposed")
+@handles("assignment.proposed", "assignment.matched")
 def schedule_expiry(event: DomainEvent) -> None:
-    """Enqueue the proposal's expiry at its answer deadline on RQ's scheduler."""
-    assignment = db.session.get(Assignment, event.payload["assignment_id"])
+    """Enqueue the proposal's expiry at its answer deadline on RQ's scheduler (each of a
+    matching run's proposals in the session, for `assignment.matched`)."""
+    if event.type == "assignment.matched":
+        ids = [item["assignment_id"] for item in event.payload.get("proposed", [])]
+    else:
+        ids = [event.payload["assignment_id"]]
+    for assignment_id in ids:
+        _schedule_expiry(assignment_id)
+
+
+def _schedule_expiry(assignment_id: int) -> None:
+    assignment = db.session.get(Assignment, assignment_id)
     if assignment is None or assignment.status != AssignmentStatus.PROPOSED:
         return
     if assignment.answer_by is None:

@@ -21,6 +21,7 @@ from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
 from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
+from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import organized_session
 from coordinator.squads.models import Squad
@@ -259,10 +260,19 @@ def schedule(volunteer: Volunteer) -> ResponseReturnValue:
         groups[booking.status].append((booking, session))
     # Only a confirmed crew learns who else comes and what support participants need.
     crew = crews([session.id for _booking, session in groups["confirmed"]], volunteer.id)
+    # The check-in page is for the day itself: the link shows from the session's day.
+    local = display_timezone()
+    today = utcnow().astimezone(local).date()
+    checkin_today = {
+        session.id
+        for _booking, session in groups["confirmed"]
+        if session.starts_at.astimezone(local).date() <= today
+    }
     return render_template(
         "bookings/schedule.html",
         groups=groups,
         crews=crew,
+        checkin_today=checkin_today,
         need_names=dict(vocabulary_choices("accessibility_skills")),
         form=ReasonForm(),
         calendar=None,

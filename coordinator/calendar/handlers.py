@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.calendar import cache
-from coordinator.events.dispatch import handles
+from coordinator.events.dispatch import early, handles
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 
@@ -35,6 +35,12 @@ def feeds_showing_session(session_id: int) -> set[str]:
     return names
 
 
+# Early: a changed session reaches its feeds within a second or two even behind a
+# backlog of events (a job of its own on the "feeds" queue, which workers take first).
+FEEDS_QUEUE = "feeds"
+
+
+@early(FEEDS_QUEUE)
 @handles("session.*", "signup.*", "assignment.*", "waitlist.*", "registration.*")
 def invalidate_session_feeds(event: DomainEvent) -> None:
     """A session or a booking in it changed: its ward feeds (old and new ward), and the
@@ -48,11 +54,13 @@ def invalidate_session_feeds(event: DomainEvent) -> None:
     cache.invalidate(names)
 
 
+@early(FEEDS_QUEUE)
 @handles("squad.*")
 def invalidate_squad_feed(event: DomainEvent) -> None:
     cache.invalidate({f"squad:{event.aggregate_id}"})
 
 
+@early(FEEDS_QUEUE)
 @handles("volunteer.*")
 def invalidate_feeds_naming_volunteer(event: DomainEvent) -> None:
     """A volunteer's name or contact shows in the feeds of everyone booked with them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -15,7 +16,9 @@ from coordinator.people.models import MAX_ID
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-PUBLIC_CACHE = "public, max-age=900"
+# Short: a change reaches the cache within seconds (calendar.handlers), and a shared
+# cache or client revalidating with If-None-Match costs a 304 with no query.
+PUBLIC_CACHE = "public, max-age=60"
 PRIVATE_CACHE = "private, no-cache"
 # secrets.token_urlsafe(32): 43 characters of the URL-safe alphabet.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -92,25 +95,38 @@ def _owner(kind: str, token: str) -> int:
 
 
 def _not_modified(state: cache.FeedState) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since. The
+    gzipped representation's tag names the same version."""
     if "If-None-Match" in request.headers:
-        return request.if_none_match.contains_weak(state.etag.strip('"'))
+        tag = state.etag.strip('"')
+        matches = request.if_none_match
+        return matches.contains_weak(tag) or matches.contains_weak(tag + GZIP_SUFFIX)
     since = request.if_modified_since
     return since is not None and state.last_modified <= since
+
+
+GZIP_SUFFIX = "-gz"
 
 
 def _serve(name: str, build: Callable, cache_control: str) -> Response:
     state = cache.current(name, build)
     if state is None:
         abort(404)
+    zipped = request.accept_encodings["gzip"] > 0
     if _not_modified(state):
         response = Response(status=304)
     else:
         body = cache.body(state, build)
         if body is None:  # deleted between the two steps
             abort(404)
+        if not zipped:
+            body = gzip.decompress(body)
         response = Response(body, status=200, content_type=CONTENT_TYPE)
-    response.headers["ETag"] = state.etag
+        if zipped:
+            response.headers["Content-Encoding"] = "gzip"
+    # Two representations of one version: each its own strong tag (RFC 9110 8.8.3.3).
+    response.headers["ETag"] = state.etag[:-1] + GZIP_SUFFIX + '"' if zipped else state.etag
+    response.headers["Vary"] = "Accept-Encoding"
     response.last_modified = state.last_modified
     response.headers["Cache-Control"] = cache_control
     return response

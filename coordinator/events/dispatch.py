@@ -13,7 +13,7 @@ from types import ModuleType
 
 from flask import Flask, current_app
 
-from coordinator.database import utcnow
+from coordinator.database import read_only, utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
 HANDLED_TYPES = "handled_event_types"
+EARLY_QUEUE = "early_queue"
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -31,6 +32,39 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+def early(queue: str) -> Callable[[Handler], Handler]:
+    """Also run this handler at once, by a job of its own on `queue`, ahead of the
+    event's place in its queue (a feed must not wait behind a backlog of events). Such
+    a handler must be safe to run twice and only touch Redis: the early job commits
+    nothing, and the event's own job runs it again."""
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, EARLY_QUEUE, queue)
+        return handler
+
+    return mark
+
+
+def early_queues(event_type: str) -> set[str]:
+    """The queues that get an early job for an event of this type."""
+    return {q for h in handlers_for(event_type) if (q := getattr(h, EARLY_QUEUE, None))}
+
+
+def process_early(event_id: int, queue: str) -> str:
+    """Run the early handlers of one event on `queue` (reads only; rolls back)."""
+    with read_only():
+        try:
+            event = db.session.get(DomainEvent, event_id)
+            if event is None or event.processed_at is not None:
+                return "nothing to do"
+            for handler in handlers_for(event.type):
+                if getattr(handler, EARLY_QUEUE, None) == queue:
+                    handler(event)
+            return "done"
+        finally:
+            db.session.rollback()
 
 
 def init_app(app: Flask, *modules: ModuleType) -> None:

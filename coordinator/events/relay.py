@@ -20,8 +20,9 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import as_text
 
-from coordinator.background import FAILURE_TTL_SECONDS, PROCESS_EVENT, enqueue
+from coordinator.background import FAILURE_TTL_SECONDS, PROCESS_EARLY, PROCESS_EVENT, enqueue
 from coordinator.database import utcnow
+from coordinator.events.dispatch import early_queues
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db, redis_connection
 
@@ -58,7 +59,7 @@ def enqueue_event(event_id: int, event_type: str) -> Job:
     if event_type in DEBOUNCED_EVENTS:
         seconds = current_app.config["MATCHING_DEBOUNCE_SECONDS"]
         delay = timedelta(seconds=seconds) if seconds > 0 else None
-    return enqueue(
+    job = enqueue(
         PROCESS_EVENT,
         event_id,
         queue=queue_for_event(event_type),
@@ -66,6 +67,13 @@ def enqueue_event(event_id: int, event_type: str) -> Job:
         unique=True,
         delay=delay,
     )
+    for queue in sorted(early_queues(event_type)):
+        try:
+            job_id = f"early-{event_id}-{queue}"
+            enqueue(PROCESS_EARLY, event_id, queue, queue=queue, job_id=job_id, unique=True)
+        except DuplicateJobError:
+            pass
+    return job
 
 
 def _state() -> dict:

@@ -50,7 +50,10 @@ def replan_after_availability(event: DomainEvent) -> None:
 
 @handles("assignment.declined", "signup.withdrawn", "assignment.expired")
 def ask_for_repair(event: DomainEvent) -> None:
-    """A freed seat is repaired by its own small job on the matching queue."""
+    """A freed seat is repaired at once by its own small job on the matching queue; the
+    month is then planned again by the debounced run (as after publishes), which keeps
+    confirmed bookings and moves proposals only for a better plan, so that local repairs
+    do not drift from what a full solve would give."""
     payload = event.payload
     if payload.get("previous_status") == "waitlisted" or "assignment_id" not in payload:
         return
@@ -60,6 +63,9 @@ def ask_for_repair(event: DomainEvent) -> None:
         payload["session_id"],
         {"session_id": payload["session_id"], "assignment_id": payload["assignment_id"]},
     )
+    session = db.session.get(TrainingSession, payload["session_id"])
+    if session is not None and session.status == "published" and session.starts_at > utcnow():
+        operations.schedule_auto_run(session.starts_at)
 
 
 # The jobs below re-read committed rows only (the run, the booking), so they may be

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import Row
+from sqlalchemy.orm import selectinload
 
 from coordinator.bookings.models import SEAT_HOLDING, Assignment, AssignmentStatus, Registration
 from coordinator.database import utcnow
@@ -27,11 +28,29 @@ from coordinator.squads.models import SquadMember
 CONTEXT = timedelta(days=8)
 
 
+# The most ids one statement binds: PostgreSQL refuses more than 65,535 parameters, and
+# long IN lists plan slowly long before that.
+CHUNK = 1000
+
+
+def chunked(ids: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
+    """`ids` sorted, in lists of at most `size` (CHUNK) for IN lists."""
+    size = size or CHUNK
+    ordered = sorted(set(ids))
+    for at in range(0, len(ordered), size):
+        yield ordered[at : at + size]
+
+
 @dataclass
 class Loaded:
     problem: m.Problem
     versions: dict[int, int]  # session id -> version when read
     read_at: datetime
+    # A part of a partitioned run: its wards, and the whole run's window, whose other
+    # weeks in those wards are its sibling parts' (their writes are not "moves").
+    part_wards: frozenset[str] | None = None
+    run_window: tuple[datetime, datetime] | None = None
+    window: tuple[datetime, datetime] | None = None  # what was read: [from, to)
 
 
 def _minutes(moment: datetime) -> int:
@@ -76,10 +95,18 @@ def load(
     ward: str | None = None,
     now: datetime | None = None,
     units: Sequence[str] | None = None,
+    *,
+    pool: Iterable[str] | None = None,
+    part_of: tuple[datetime, datetime] | None = None,
 ) -> Loaded:
     """Published sessions starting in [from, to) (and after now) in `ward`, or in `units`
-    (None: every unit), all active volunteers, and every booking near the window; the
-    matcher's own proposals there are movable."""
+    (None: every unit), the active volunteers who can reach them, and the bookings near
+    the window of those volunteers and in those sessions; the matcher's own proposals
+    there are movable.
+
+    A part of a partitioned run (operations.partition) gives `pool` and `part_of` (the
+    whole run's window): only volunteers living in `pool` are planned, so two parts never
+    plan one person; anyone else booked in its sessions keeps their bookings as they are."""
     now = now or utcnow()
     start = max(window_from, now)
     query = sa.select(TrainingSession).where(
@@ -91,24 +118,50 @@ def load(
         query = query.where(TrainingSession.ward == ward)
     if units is not None:
         query = query.where(TrainingSession.ward.in_(sorted(units)))
-    targets = db.session.scalars(query.order_by(TrainingSession.starts_at)).all()
-    target_ids = {s.id for s in targets}
-
-    bookings = db.session.execute(
-        sa.select(Assignment, TrainingSession)
-        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
-        .where(
-            TrainingSession.status != "cancelled",
-            TrainingSession.starts_at >= start - CONTEXT,
-            TrainingSession.starts_at < window_to + CONTEXT,
-            Assignment.status.in_(
-                SEAT_HOLDING
-                + (AssignmentStatus.DECLINED, AssignmentStatus.WITHDRAWN, AssignmentStatus.EXPIRED)
-            ),
-        )
+    targets = db.session.scalars(
+        query.order_by(TrainingSession.starts_at).options(selectinload(TrainingSession.roles))
     ).all()
+    target_ids = {s.id for s in targets}
+    neighbours = _neighbours()
+    homes = (
+        frozenset(pool) if pool is not None else _reachable({s.ward for s in targets}, neighbours)
+    )
+
+    statuses = SEAT_HOLDING + (
+        AssignmentStatus.DECLINED,
+        AssignmentStatus.WITHDRAWN,
+        AssignmentStatus.EXPIRED,
+    )
+    near_window = sa.and_(
+        TrainingSession.status != "cancelled",
+        TrainingSession.starts_at >= start - CONTEXT,
+        TrainingSession.starts_at < window_to + CONTEXT,
+    )
+    found: dict[int, tuple[Assignment, TrainingSession]] = {}
+    for chunk in chunked(target_ids):  # everything booked in the sessions planned
+        for assignment, session in db.session.execute(
+            sa.select(Assignment, TrainingSession)
+            .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+            .where(Assignment.session_id.in_(chunk), Assignment.status.in_(statuses))
+        ).tuples():
+            found[assignment.id] = (assignment, session)
+    for chunk in chunked(homes):  # the planned volunteers' bookings around them
+        for assignment, session in db.session.execute(
+            sa.select(Assignment, TrainingSession)
+            .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+            .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
+            .where(
+                Volunteer.home_ward.in_(chunk),
+                Assignment.status.in_(SEAT_HOLDING),
+                near_window,
+            )
+        ).tuples():
+            found[assignment.id] = (assignment, session)
+    bookings = [found[key] for key in sorted(found)]
     needs = _registered_needs(target_ids)
     series_people, squads = _series_and_squads(targets, bookings)
+    volunteers = _volunteers_near(homes, {a.volunteer_id for a, _ in bookings})
+    planned = {v.id for v in volunteers if v.home_ward in homes}
 
     priorities = _priorities(targets)
     sessions = {
@@ -131,6 +184,7 @@ def load(
             session.id in target_ids
             and assignment.source == "matcher"
             and assignment.status == "proposed"
+            and assignment.volunteer_id in planned
         )
         movable_per_role[assignment.role_id] += movable
         plan_bookings.append(
@@ -149,15 +203,34 @@ def load(
     ]
     config = current_app.config
     problem = m.Problem(
-        volunteers=_volunteers({b.volunteer_id for b in plan_bookings}),
+        volunteers=volunteers,
         sessions=list(sessions.values()),
         roles=roles,
         bookings=plan_bookings,
-        neighbours=_neighbours(),
+        neighbours=neighbours,
         travel_gap=config["TRAVEL_GAP_MINUTES"],
         refused=frozenset(refused),
     )
-    return Loaded(problem, {s.id: s.version for s in targets}, now)
+    return Loaded(
+        problem,
+        {s.id: s.version for s in targets},
+        now,
+        part_wards=frozenset(units or ()) if part_of is not None else None,
+        run_window=part_of,
+        window=(window_from, window_to),
+    )
+
+
+def _reachable(wards: set[str], neighbours: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The wards whose volunteers may be proposed in `wards`: those within the matcher's
+    furthest distance (engine Weights.max_ward_hops) of one of them."""
+    limit = m.Weights().max_ward_hops
+    reach = set(wards)
+    frontier = set(wards)
+    for _ in range(limit):
+        frontier = {n for ward in frontier for n in neighbours.get(ward, ())} - reach
+        reach |= frontier
+    return frozenset(reach)
 
 
 def load_for_volunteer(
@@ -248,24 +321,25 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
     """Accessibility needs of the participants registered in each session (needs only)."""
     found: dict[int, set[str]] = defaultdict(set)
     if session_ids:
-        rows = db.session.execute(
-            sa.select(Registration.session_id, ParticipantPrivate.accessibility_needs)
-            .join(
-                ParticipantPrivate,
-                ParticipantPrivate.participant_id == Registration.participant_id,
+        for chunk in chunked(session_ids):
+            rows = db.session.execute(
+                sa.select(Registration.session_id, ParticipantPrivate.accessibility_needs)
+                .join(
+                    ParticipantPrivate,
+                    ParticipantPrivate.participant_id == Registration.participant_id,
+                )
+                .where(
+                    Registration.session_id.in_(chunk),
+                    Registration.status == "registered",
+                )
             )
-            .where(
-                Registration.session_id.in_(session_ids),
-                Registration.status == "registered",
-            )
-        )
-        for session_id, needs in rows:
-            found[session_id].update(needs or ())
+            for session_id, needs in rows:
+                found[session_id].update(needs or ())
     return defaultdict(frozenset, {k: frozenset(v) for k, v in found.items()})
 
 
 def _series_and_squads(
-    targets: Sequence[TrainingSession], bookings: Sequence[Row[tuple[Assignment, TrainingSession]]]
+    targets: Sequence[TrainingSession], bookings: Sequence[tuple[Assignment, TrainingSession]]
 ) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     """Who already works a session's series, and which squads are already on it."""
     series_of = {s.id: s.series_id for s in targets if s.series_id}
@@ -284,28 +358,61 @@ def _series_and_squads(
     return series_people, squads
 
 
+def _volunteers_near(pool: frozenset[str], booked: set[int]) -> list[m.Volunteer]:
+    """The active volunteers living in `pool`, who may be proposed, and those booked in
+    the loaded bookings, who keep them (proposed anew only if they live in `pool`)."""
+    found: dict[int, Volunteer] = {}
+    for chunk in chunked(pool):
+        for v in db.session.scalars(
+            sa.select(Volunteer).where(Volunteer.home_ward.in_(chunk), Volunteer.active.is_(True))
+        ):
+            found[v.id] = v
+    for chunk in chunked(booked - set(found)):
+        for v in db.session.scalars(sa.select(Volunteer).where(Volunteer.id.in_(chunk))):
+            found[v.id] = v
+    return _as_engine_volunteers(
+        [found[key] for key in sorted(found)],
+        planned={v.id for v in found.values() if v.active and v.home_ward in pool},
+    )
+
+
 def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
     """Active volunteers, and inactive ones who still hold bookings (never proposed);
     with `only`, that volunteer alone (if active or booked)."""
-    window_query = sa.select(AvailabilityWindow).order_by(AvailabilityWindow.id)
-    squad_query = sa.select(SquadMember.squad_id, SquadMember.volunteer_id)
     volunteer_query = (
         sa.select(Volunteer)
         .where(sa.or_(Volunteer.active.is_(True), Volunteer.id.in_(booked)))
         .order_by(Volunteer.id)
     )
     if only is not None:
-        window_query = window_query.where(AvailabilityWindow.volunteer_id == only)
-        squad_query = squad_query.where(SquadMember.volunteer_id == only)
         volunteer_query = volunteer_query.where(Volunteer.id == only)
+    rows = list(db.session.scalars(volunteer_query))
+    return _as_engine_volunteers(rows, planned={v.id for v in rows if v.active})
+
+
+def _as_engine_volunteers(rows: Sequence[Volunteer], planned: set[int]) -> list[m.Volunteer]:
+    """The engine's volunteers; only those in `planned` get their free time, so the
+    others are never proposed (their bookings are fixed)."""
     windows: dict[int, list[m.Window]] = defaultdict(list)
-    for row in db.session.scalars(window_query):
-        windows[row.volunteer_id].append(m.Window(row.weekday, row.start_minute, row.end_minute))
     squads: dict[int, set[int]] = defaultdict(set)
-    for squad_id, volunteer_id in db.session.execute(squad_query):
-        squads[volunteer_id].add(squad_id)
+    for chunk in chunked(planned):
+        for row in db.session.scalars(
+            sa.select(AvailabilityWindow)
+            .where(AvailabilityWindow.volunteer_id.in_(chunk))
+            .order_by(AvailabilityWindow.id)
+        ):
+            windows[row.volunteer_id].append(
+                m.Window(row.weekday, row.start_minute, row.end_minute)
+            )
+    for chunk in chunked(v.id for v in rows):
+        for squad_id, volunteer_id in db.session.execute(
+            sa.select(SquadMember.squad_id, SquadMember.volunteer_id).where(
+                SquadMember.volunteer_id.in_(chunk)
+            )
+        ):
+            squads[volunteer_id].add(squad_id)
     volunteers = []
-    for v in db.session.scalars(volunteer_query):
+    for v in rows:
         prefs = v.preferences or {}
         volunteers.append(
             m.Volunteer(
@@ -316,7 +423,7 @@ def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
                 languages=frozenset(v.languages or ["vi"]),
                 is_expert=v.is_expert,
                 max_per_week=v.max_sessions_per_week,
-                windows=tuple(windows[v.id]) if v.active else (),
+                windows=tuple(windows[v.id]) if v.id in planned else (),
                 preferred_wards=frozenset(prefs.get("wards", ())),
                 preferred_topics=frozenset(prefs.get("topics", ())),
                 preferred_groups=frozenset(prefs.get("target_groups", ())),

@@ -23,7 +23,7 @@ class RunStatus(StrEnum):
 
 
 RUN_STATUSES = values(RunStatus)
-RUN_KINDS = ("full", "auto", "repair")
+RUN_KINDS = ("full", "auto", "repair", "part")
 
 
 class MatchingRun(db.Model):
@@ -47,6 +47,12 @@ class MatchingRun(db.Model):
     # The outbox event that asked for this run; its handler enqueues the run's job.
     event_id: Mapped[int | None]
     ward: Mapped[str | None] = mapped_column(sa.ForeignKey("wards.code"))
+    # A part of a larger run (kind "part"): the run it belongs to, which finishes with its
+    # last part, and the wards whose volunteers it plans (no other part plans them).
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("matching_runs.id", ondelete="CASCADE"), index=True
+    )
+    pool: Mapped[list[str] | None] = mapped_column(JSONType)
     # The units whose sessions the run may plan (its requester's scope); None: all.
     units: Mapped[list[str] | None] = mapped_column(JSONType)
     window_from: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,13 +9,16 @@ and a new run is scheduled, so a run never overrides something decided after it 
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from coordinator import clock
 from coordinator.bookings import counters
@@ -25,10 +28,12 @@ from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
+from coordinator.geography.models import Ward, ward_neighbors
 from coordinator.matching import loader
 from coordinator.matching.engine import fits, repair, solver
 from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
+from coordinator.matching.loader import chunked
 from coordinator.matching.models import MatchingRun, RunStatus
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.people.scopes import Scope, current_scope
@@ -61,7 +66,12 @@ def recent_runs(limit: int = RECENT_RUNS) -> list[MatchingRun]:
     """The caller's most recent runs, newest first. Which units a run plans is a JSON
     list, so runs are read newest first in batches and kept in Python."""
     scope = current_scope()
-    query = sa.select(MatchingRun).order_by(MatchingRun.id.desc())
+    # A large run's parts show in the run they belong to (its stats list them).
+    query = (
+        sa.select(MatchingRun)
+        .where(MatchingRun.parent_id.is_(None))
+        .order_by(MatchingRun.id.desc())
+    )
     if scope.national:
         return list(db.session.scalars(query.limit(limit)))
     kept: list[MatchingRun] = []
@@ -160,10 +170,14 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
 
 
 def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None:
-    """Run a queued (or interrupted) run; a finished or failed one is left as it is."""
+    """Run a queued (or interrupted) run; a finished or failed one is left as it is. A
+    large run is split into parts (`partition`), each a run and a job of its own; the
+    run finishes with its last part."""
     run = db.session.get(MatchingRun, run_id, with_for_update=True)
     if run is None or run.status in (RunStatus.FINISHED, RunStatus.FAILED):
         return run
+    if run.status == RunStatus.RUNNING and _parts(run.id):
+        return run  # split already: its parts are on their way
     if run.status == RunStatus.QUEUED:
         run.status, run.started_at = RunStatus.RUNNING, utcnow()
         # The one commit of an operation here, on purpose (the job commits the rest): other
@@ -174,12 +188,29 @@ def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None
         db.session.commit()
     window_from, window_to = run.window_from, run.window_to
     assert window_from is not None and window_to is not None  # request_run sets them
-    loaded = loader.load(window_from, window_to, run.ward, units=run.units)
+    parent = db.session.get(MatchingRun, run.parent_id) if run.parent_id else None
+    if parent is None:
+        parts = partition(window_from, window_to, run.ward, run.units)
+        if len(parts) > 1:
+            for part in parts:
+                _request_part(run, part)
+            return run
+    loaded = loader.load(
+        window_from,
+        window_to,
+        run.ward,
+        units=run.units,
+        pool=run.pool,
+        part_of=(parent.window_from, parent.window_to)  # type: ignore[arg-type]
+        if parent is not None
+        else None,
+    )
     try:
         plan = solver.solve(loaded.problem, progress=progress)
     except Exception as exc:  # an engine defect: record it rather than retry forever
         log.exception("matching run %s failed", run_id)
         run.status, run.error, run.finished_at = RunStatus.FAILED, str(exc)[:500], utcnow()
+        _finish_parent(run)
         return run
     stale, skipped = write_plan(plan, loaded, run.id)
     run.status, run.finished_at = RunStatus.FINISHED, utcnow()
@@ -191,7 +222,177 @@ def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None
     run.stats = {**plan.stats, "stale_sessions": sorted(stale), "skipped": len(skipped)}
     if stale or skipped:
         schedule_auto_run(window_from if window_from > utcnow() else utcnow())
+    _finish_parent(run)
     return run
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a run that can be planned on its own: the sessions in `wards` starting
+    in [start, end), planned with the volunteers living in `pool`."""
+
+    wards: list[str]
+    pool: list[str]
+    start: datetime
+    end: datetime
+
+
+def partition(
+    window_from: datetime,
+    window_to: datetime,
+    ward: str | None = None,
+    units: Sequence[str] | None = None,
+) -> list[Part]:
+    """Independent parts of a run of at least MATCHING_PARTITION_MIN_SESSIONS sessions
+    (else one part: the run itself).
+
+    Places: the connected components of the neighbour graph within a province. Each
+    volunteer is planned by the part of their home ward only, so two parts running at
+    once never book one person; the price is that a run split this way proposes nobody
+    across a province border or between two components. Components are packed together
+    up to MATCHING_PART_SESSIONS sessions.
+    Weeks: weekly limits count per local week (Monday 00:00), so a pack splits by week
+    when no session comes within the travel gap of a week's boundary (two sessions
+    across it could clash). The matcher's spreading of one person's sessions then
+    works within a week rather than the month."""
+    config = current_app.config
+    start = max(window_from, utcnow())
+    query = sa.select(
+        TrainingSession.ward, TrainingSession.starts_at, TrainingSession.ends_at
+    ).where(
+        TrainingSession.status == SessionStatus.PUBLISHED,
+        TrainingSession.starts_at >= start,
+        TrainingSession.starts_at < window_to,
+    )
+    if ward:
+        query = query.where(TrainingSession.ward == ward)
+    if units is not None:
+        query = query.where(TrainingSession.ward.in_(sorted(units)))
+    sessions = db.session.execute(query).all()
+    whole = [Part([], [], window_from, window_to)]
+    if ward or len(sessions) < config["MATCHING_PARTITION_MIN_SESSIONS"]:
+        return whole
+    component = _components()
+    by_component: dict[str, list[Any]] = defaultdict(list)
+    for row in sessions:
+        by_component[component.get(row.ward, row.ward)].append(row)
+    members: dict[str, set[str]] = defaultdict(set)
+    for code, root in component.items():
+        members[root].add(code)
+    packs: list[tuple[set[str], list[Any]]] = []
+    for root in sorted(by_component):
+        if not packs or len(packs[-1][1]) >= config["MATCHING_PART_SESSIONS"]:
+            packs.append((set(), []))
+        packs[-1][0].update(members.get(root, {root}))
+        packs[-1][1].extend(by_component[root])
+    parts = []
+    gap = timedelta(minutes=config["TRAVEL_GAP_MINUTES"])
+    for pool, rows in packs:
+        wards = sorted({r.ward for r in rows})
+        weeks = _weeks(rows, gap)
+        if weeks is None or len(weeks) < 2:
+            parts.append(Part(wards, sorted(pool), window_from, window_to))
+            continue
+        for week_start in weeks:
+            parts.append(
+                Part(
+                    wards,
+                    sorted(pool),
+                    max(week_start, window_from),
+                    min(week_start + timedelta(days=7), window_to),
+                )
+            )
+    return parts if len(parts) > 1 else whole
+
+
+def _components() -> dict[str, str]:
+    """Each ward's component: wards joined by neighbour links within their province,
+    named by their smallest code (prefixed by the province)."""
+    province = dict(db.session.execute(sa.select(Ward.code, Ward.province_code)).tuples().all())
+    parent = {code: code for code in province}
+
+    def find(code: str) -> str:
+        while parent[code] != code:
+            parent[code] = parent[parent[code]]
+            code = parent[code]
+        return code
+
+    for a, b in db.session.execute(
+        sa.select(ward_neighbors.c.ward_code, ward_neighbors.c.neighbor_code)
+    ):
+        if a in parent and b in parent and province[a] == province[b]:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return {code: f"{province[code] or ''}/{find(code)}" for code in parent}
+
+
+def _weeks(rows: Sequence[Any], gap: timedelta) -> list[datetime] | None:
+    """The local Mondays of the weeks these sessions fall in, or None when one comes
+    within `gap` of a week's boundary (or crosses it)."""
+    zone = display_timezone()
+    mondays = set()
+    for row in rows:
+        local = row.starts_at.astimezone(zone)
+        monday = (local - timedelta(days=local.weekday())).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        if row.starts_at - gap < monday or row.ends_at + gap > monday + timedelta(days=7):
+            return None
+        mondays.add(monday)
+    return sorted(mondays)
+
+
+def _request_part(run: MatchingRun, part: Part) -> MatchingRun:
+    child = request_run(
+        units=part.wards,
+        window_from=part.start,
+        window_to=part.end,
+        requested_by=run.requested_by,
+        kind="part",
+    )
+    child.parent_id, child.pool = run.id, part.pool
+    return child
+
+
+def _parts(run_id: int) -> list[MatchingRun]:
+    return list(
+        db.session.scalars(
+            sa.select(MatchingRun).where(MatchingRun.parent_id == run_id).order_by(MatchingRun.id)
+        )
+    )
+
+
+def _finish_parent(part: MatchingRun) -> None:
+    """The last part to end finishes its run with the parts' sums (or fails it, naming
+    the parts that failed). The run's row is locked first, so two parts ending at once
+    are counted one after the other."""
+    if part.parent_id is None:
+        return
+    run = db.session.get(MatchingRun, part.parent_id, with_for_update=True)
+    if run is None or run.status != RunStatus.RUNNING:
+        return
+    db.session.flush()
+    parts = _parts(run.id)
+    if any(p.status in (RunStatus.QUEUED, RunStatus.RUNNING) for p in parts):
+        return
+    failed = [p.id for p in parts if p.status == RunStatus.FAILED]
+    run.finished_at = utcnow()
+    run.filled = sum(p.filled for p in parts)
+    run.unfilled = sum(p.unfilled for p in parts)
+    run.objective = float(sum(p.objective or 0 for p in parts))
+    run.proposals = [row for p in parts for row in p.proposals]
+    run.unfilled_detail = [row for p in parts for row in p.unfilled_detail]
+    run.stats = {
+        "parts": [p.id for p in parts],
+        "stale_sessions": sorted({s for p in parts for s in p.stats.get("stale_sessions", [])}),
+        "skipped": sum(p.stats.get("skipped", 0) for p in parts),
+        "seconds": max((p.stats.get("seconds", 0) for p in parts), default=0),
+    }
+    if failed:
+        run.status, run.error = RunStatus.FAILED, f"parts failed: {failed}"[:500]
+    else:
+        run.status = RunStatus.FINISHED
 
 
 def _role_names(role_ids: Iterable[int]) -> dict[int, str]:
@@ -226,27 +427,27 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
         return set(), set()
     current: dict[int, int] = {
         session_id: version
+        for chunk in chunked(session_ids)  # in id order across chunks: no deadlock
         for session_id, version in db.session.execute(
             sa.select(TrainingSession.id, TrainingSession.version)
-            .where(TrainingSession.id.in_(session_ids))
+            .where(TrainingSession.id.in_(chunk))
             .order_by(TrainingSession.id)
             .with_for_update()
         )
     }
     stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
-    moved = set(
-        db.session.scalars(
-            sa.select(Assignment.volunteer_id).where(Assignment.updated_at >= loaded.read_at)
-        )
-    )
+    moved = _moved_since(loaded)
     existing = {
         (a.volunteer_id, a.role_id): a
+        for chunk in chunked(session_ids)
         for a in db.session.scalars(
-            sa.select(Assignment).where(
-                Assignment.session_id.in_(session_ids),
+            sa.select(Assignment)
+            .where(
+                Assignment.session_id.in_(chunk),
                 Assignment.source == "matcher",
                 Assignment.status == AssignmentStatus.PROPOSED,
             )
+            .options(selectinload(Assignment.role))
         )
     }
     wanted = {
@@ -254,70 +455,171 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
         for p in plan.proposals
         if p.session_id not in stale and p.volunteer_id not in moved
     }
+    changes: dict[int, SessionChanges] = defaultdict(SessionChanges)
     for key, assignment in sorted(existing.items()):
-        if key in wanted:
-            assignment.reasons = list(wanted[key].reasons)
-        elif assignment.session_id not in stale and assignment.volunteer_id not in moved:
-            retract(assignment)
+        # A kept proposal is left as it is (its reasons too): rewriting it would bump its
+        # updated_at, which the next run reads as a volunteer who moved.
+        if key not in wanted and assignment.session_id not in stale:
+            if assignment.volunteer_id not in moved:
+                retract(assignment)
+                changes[assignment.session_id].retracted.append(_item(assignment))
     roles = {
         r.id: r
-        for r in db.session.scalars(
-            sa.select(SessionRole).where(SessionRole.session_id.in_(session_ids))
-        )
+        for chunk in chunked(session_ids)
+        for r in db.session.scalars(sa.select(SessionRole).where(SessionRole.session_id.in_(chunk)))
     }
     sessions = {
         s.id: s
-        for s in db.session.scalars(
-            sa.select(TrainingSession).where(TrainingSession.id.in_(session_ids))
-        )
+        for chunk in chunked(session_ids)
+        for s in db.session.scalars(sa.select(TrainingSession).where(TrainingSession.id.in_(chunk)))
     }
-    for key, proposal in sorted(wanted.items()):
-        if key in existing:
-            continue
-        role = roles[proposal.role_id]
-        if not counters.take_one(role, "taken", "count"):
+    new = [p for key, p in sorted(wanted.items()) if key not in existing]
+    granted = _take_seats(Counter(p.role_id for p in new), roles)
+    rows = []
+    for proposal in new:
+        if not granted[proposal.role_id]:
             stale.add(proposal.session_id)  # a sign-up took the seat meanwhile
             continue
-        assignment = Assignment(
-            session_id=proposal.session_id,
-            role_id=role.id,
-            volunteer_id=proposal.volunteer_id,
-            source="matcher",
-            status=AssignmentStatus.PROPOSED,
-            answer_by=answer_deadline(sessions[proposal.session_id], clock.now()),
-            matching_run_id=run_id,
-            reasons=list(proposal.reasons),
-            session_version=current[proposal.session_id],
+        granted[proposal.role_id] -= 1
+        rows.append(
+            {
+                "session_id": proposal.session_id,
+                "role_id": proposal.role_id,
+                "volunteer_id": proposal.volunteer_id,
+                "source": "matcher",
+                "status": AssignmentStatus.PROPOSED.value,
+                "answer_by": answer_deadline(sessions[proposal.session_id], clock.now()),
+                "matching_run_id": run_id,
+                "reasons": list(proposal.reasons),
+                "session_version": current[proposal.session_id],
+            }
         )
-        db.session.add(assignment)
-        db.session.flush()
-        _record("assignment.proposed", assignment, role.role)
+    # One batched INSERT ... RETURNING for all (a city's month: 15,000 rows), not a flush
+    # per proposal.
+    for chunk_start in range(0, len(rows), loader.CHUNK):
+        inserted = db.session.execute(
+            sa.insert(Assignment).returning(
+                Assignment.id,
+                Assignment.session_id,
+                Assignment.volunteer_id,
+                Assignment.role_id,
+                sort_by_parameter_order=True,
+            ),
+            rows[chunk_start : chunk_start + loader.CHUNK],
+        )
+        for row in inserted:
+            changes[row.session_id].proposed.append(
+                {
+                    "assignment_id": row.id,
+                    "volunteer_id": row.volunteer_id,
+                    "role": roles[row.role_id].role,
+                    "status": AssignmentStatus.PROPOSED.value,
+                }
+            )
+    for session_id, change in sorted(changes.items()):
+        _record_matched(sessions[session_id], change, run_id)
     return stale, moved & {p.volunteer_id for p in plan.proposals}
 
 
+def _take_seats(wanted: Counter[int], roles: dict[int, SessionRole]) -> Counter[int]:
+    """Take `wanted[role]` seats of each role where they are still free, by conditional
+    updates (DESIGN.md invariant 6): all of a role's at once, in one statement per chunk
+    of roles on PostgreSQL; seat by seat for a role whose seats a sign-up took meanwhile.
+    Returns the seats taken per role."""
+    granted: Counter[int] = Counter()
+    if not wanted:
+        return granted
+    short = set(wanted)
+    if db.session.get_bind().dialect.name == "postgresql":
+        for chunk in chunked(wanted):
+            asked = sa.values(
+                sa.column("id", sa.Integer), sa.column("n", sa.Integer), name="asked"
+            ).data([(role_id, wanted[role_id]) for role_id in chunk])
+            taken = db.session.scalars(
+                sa.update(SessionRole)
+                .where(
+                    SessionRole.id == asked.c.id,
+                    SessionRole.taken + asked.c.n <= SessionRole.count,
+                )
+                .values(taken=SessionRole.taken + asked.c.n)
+                .returning(SessionRole.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            for role_id in taken:
+                granted[role_id] = wanted[role_id]
+                short.discard(role_id)
+    for role_id in sorted(short):
+        for _ in range(wanted[role_id]):
+            if not counters.take_one(roles[role_id], "taken", "count"):
+                break
+            granted[role_id] += 1
+    for role_id in wanted:
+        db.session.expire(roles[role_id], ["taken"])
+    return granted
+
+
+@dataclass
+class SessionChanges:
+    """What one run changed in one session: the proposals it made and withdrew."""
+
+    proposed: list[dict[str, Any]] = field(default_factory=list)
+    retracted: list[dict[str, Any]] = field(default_factory=list)
+
+
 def retract(assignment: Assignment) -> None:
-    """Withdraw a proposal the new plan no longer makes; its seat frees up."""
+    """Withdraw a proposal the new plan no longer makes; its seat frees up (the caller
+    records the session's `assignment.matched` event)."""
     require_transition(assignment, AssignmentStatus.CANCELLED)
     assignment.status, assignment.answer_by = AssignmentStatus.CANCELLED, None
     assignment.decided_at = utcnow()
     db.session.flush()
     counters.give_back(assignment.role, "taken")
-    _record("assignment.retracted", assignment, assignment.role.role)
 
 
-def _record(type_: str, assignment: Assignment, role_name: str) -> None:
+def _item(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "assignment_id": assignment.id,
+        "volunteer_id": assignment.volunteer_id,
+        "role": assignment.role.role,
+        "status": assignment.status,
+    }
+
+
+def _record_matched(session: TrainingSession, change: SessionChanges, run_id: int | None) -> None:
+    """One event per session a run changed, not one per proposal: a month's run makes
+    thousands, and each event is a job. Its handlers fan out over `proposed` (the
+    notice and the expiry job of each proposal) and `retracted`."""
     outbox.record(
-        type_,
+        "assignment.matched",
         "session",
-        assignment.session_id,
+        session.id,
         {
-            "session_id": assignment.session_id,
-            "assignment_id": assignment.id,
-            "volunteer_id": assignment.volunteer_id,
-            "role": role_name,
-            "status": assignment.status,
+            "session_id": session.id,
+            "ward": session.ward,
+            "run_id": run_id,
+            "proposed": change.proposed,
+            "retracted": change.retracted,
         },
     )
+
+
+def _moved_since(loaded: loader.Loaded) -> set[int]:
+    """Volunteers whose bookings changed since the read, except by a sibling part (the
+    same wards, another week of the run), which plans other weeks of them on purpose."""
+    query = sa.select(Assignment.volunteer_id).where(Assignment.updated_at >= loaded.read_at)
+    part, run_window, window = loaded.part_wards, loaded.run_window, loaded.window
+    if part is not None and run_window is not None and window is not None:
+        # Changes in a sibling's sessions touch other weeks: no clash, no weekly limit.
+        sibling = sa.and_(
+            TrainingSession.ward.in_(sorted(part)),
+            TrainingSession.starts_at >= run_window[0],
+            TrainingSession.starts_at < run_window[1],
+            sa.or_(TrainingSession.starts_at < window[0], TrainingSession.starts_at >= window[1]),
+        )
+        query = query.join(TrainingSession, TrainingSession.id == Assignment.session_id).where(
+            sa.not_(sibling)
+        )
+    return set(db.session.scalars(query))
 
 
 class SessionFit(TypedDict):

@@ -84,9 +84,10 @@ def open_link(token: str, now: datetime) -> Link:
     row = find_answer_token(token) if TOKEN_SHAPE.fullmatch(token) else None
     if row is None:
         raise LinkProblem(404, "unknown")
-    kind = db.session.get(Notification, row.notification_id).kind
-    assignment = db.session.get(Assignment, row.assignment_id)
-    session = db.session.get(TrainingSession, assignment.session_id)
+    # Foreign keys (ON DELETE CASCADE) keep the token's message and booking in existence.
+    kind = db.session.get_one(Notification, row.notification_id).kind
+    assignment = db.session.get_one(Assignment, row.assignment_id)
+    session = db.session.get_one(TrainingSession, assignment.session_id)
     # A cancelled session voids its answer links: no button, the reason instead.
     if session.status == SessionStatus.CANCELLED:
         raise LinkProblem(410, "session_cancelled", session.cancel_reason)

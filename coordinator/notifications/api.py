@@ -29,7 +29,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Notifications: message preferences, message costs",
 )
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _error(status: int, description: str):

@@ -133,14 +133,15 @@ def report(month: datetime, scope: Scope, province: str | None = None) -> CostRe
 
 
 def _names(provinces: set[str], wards: set[str]) -> dict[str, str]:
-    names = dict(
-        db.session.execute(
-            sa.select(Province.code, Province.name).where(Province.code.in_(provinces))
-        ).all()
-    )
-    names.update(
-        db.session.execute(sa.select(Ward.code, Ward.name).where(Ward.code.in_(wards))).all()
-    )
+    names: dict[str, str] = {}
+    for code, name in db.session.execute(
+        sa.select(Province.code, Province.name).where(Province.code.in_(provinces))
+    ):
+        names[code] = name
+    for code, name in db.session.execute(
+        sa.select(Ward.code, Ward.name).where(Ward.code.in_(wards))
+    ):
+        names[code] = name
     return names
 
 

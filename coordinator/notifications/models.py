@@ -77,7 +77,8 @@ class Notification(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="scheduled")
     reason: Mapped[str | None] = mapped_column(sa.String(40))  # why dropped or failed
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: the monthly budget is read before every Zalo or SMS send, costs per month.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How it went out (see notifications/channels.py): the channel, the provider's id for

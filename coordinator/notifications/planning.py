@@ -295,6 +295,9 @@ def plan_for_event(event: DomainEvent, now: datetime) -> Planned:
         planned.extend(_session_notice(session, "session_changed", now, everyone=False))
     elif event.type in BOOKING_NOTICES:
         planned.extend(_booking_notice(session, BOOKING_NOTICES[event.type], now, payload))
+    elif event.type == "assignment.matched":  # a matching run's proposals in the session
+        for item in payload.get("proposed", []):
+            planned.extend(_booking_notice(session, "proposal", now, item))
     if event.type in DIGEST_EVENTS:  # an expiry tells the volunteer and the organizer
         planned.extend(_digest(session, event))
     if session.starts_at > now:

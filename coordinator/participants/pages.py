@@ -83,9 +83,14 @@ def _form_data(form: ParticipantForm) -> dict:
 def _reachable(form: ParticipantForm, for_someone_else: bool) -> bool:
     """Whoever registers someone else leaves their own contact (to reach them, and to
     get back to the registration)."""
-    if for_someone_else and not (form.guardian_contact.data or "").strip():
+    if (
+        request.method == "POST"
+        and for_someone_else
+        and not (form.guardian_contact.data or "").strip()
+    ):
         form.guardian_contact.errors = [
-            _("You register someone else: give your own phone or email here.")
+            *form.guardian_contact.errors,
+            _("You register someone else: give your own phone or email here."),
         ]
         return False
     return True
@@ -101,11 +106,9 @@ def register(session_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.ward.data = session.ward
         form.target_group.data = session.target_group
-    if (
-        session.status == "published"
-        and form.validate_on_submit()
-        and _reachable(form, for_someone_else=request.form.get("for_whom") == "other")
-    ):
+    valid = form.validate_on_submit()  # then the contact rule too: every error at once
+    reachable = _reachable(form, for_someone_else=request.form.get("for_whom") == "other")
+    if session.status == "published" and valid and reachable:
         data = _form_data(form)
 
         def enrol() -> tuple[Registration, str]:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from coordinator.bookings.models import Registration
 from coordinator.bookings.registrations import cancel_registration
+from coordinator.calendar.tokens import forget_feed_tokens
 from coordinator.database import utcnow
 from coordinator.errors import Conflict, NotFound
 from coordinator.events import outbox
@@ -163,7 +164,13 @@ def erase(participant: Participant) -> None:
     db.session.execute(sa.delete(Assessment).where(Assessment.participant_id == participant.id))
     if participant.private is not None:
         db.session.delete(participant.private)
-    db.session.execute(sa.delete(FeedToken).where(FeedToken.participant_id == participant.id))
+    forget_feed_tokens(
+        db.session.scalars(
+            sa.delete(FeedToken)
+            .where(FeedToken.participant_id == participant.id)
+            .returning(FeedToken.token_hash)
+        ).all()
+    )
     participant.full_name = None
     participant.notification_settings = {}
     participant.erased_at = utcnow()

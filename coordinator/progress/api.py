@@ -22,6 +22,7 @@ from coordinator.progress.schemas import (
     HoursArgs,
     HoursPageArgs,
     ProgressArgs,
+    ProgressPageArgs,
     TargetProgressSchema,
     TargetsImportArgs,
     VolunteerHoursSchema,
@@ -62,12 +63,12 @@ def _report(args: dict[str, Any]) -> operations.ProgressReport:
 
 @blp.get("/progress")
 @organizers_only
-@blp.arguments(ProgressArgs, location="query")
-@blp.response(200, TargetProgressSchema)
+@blp.arguments(ProgressPageArgs, location="query")
+@blp.response(200, TargetProgressSchema, headers=PAGE_HEADERS)
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
-def get_progress(args: dict[str, Any]) -> Response:
+def get_progress(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """reached / enrolled / target per unit and target group (organizers).
 
     For one plan year (default: this year in Asia/Ho_Chi_Minh), at level ward (default),
@@ -75,9 +76,14 @@ def get_progress(args: dict[str, Any]) -> Response:
     group and overall. Figures of units that ended (merged or split) count in the current
     unit they roll up into, named under `includes`. A unit's own target wins over the sum
     of its parts' (`target_source`). Pairs with participants but no target have null
-    baseline, target and remaining.
+    baseline, target and remaining. A page of `rows` at a time (by unit, then group):
+    the number of rows in X-Total-Count, the next page in Link; `totals.by_unit` covers
+    the units on the page, `by_group` and `overall` every row.
     """
-    return jsonify(progress_body(_report(args)))
+    report = _report(args)
+    limit, offset = args["limit"], args["offset"]
+    page = operations.report_page(report, limit, offset)
+    return jsonify(progress_body(page)), 200, page_headers(len(report.rows), limit, offset)
 
 
 @blp.get("/progress.csv")

@@ -64,8 +64,8 @@ def _minutes(starts: Any, ends: Any) -> sa.ColumnElement[int]:
     if db.session.get_bind().dialect.name == "postgresql":
         seconds = sa.func.extract("epoch", ends - starts)
         return sa.cast(sa.func.floor(seconds / 60), sa.Integer)
-    seconds = sa.func.round((sa.func.julianday(ends) - sa.func.julianday(starts)) * 86400)
-    return sa.cast(seconds, sa.Integer) // 60
+    rounded = sa.func.round((sa.func.julianday(ends) - sa.func.julianday(starts)) * 86400)
+    return sa.cast(rounded, sa.Integer) // 60
 
 
 def _ended_bookings(year: int | None, now: datetime | None) -> sa.Select[Any]:
@@ -172,14 +172,25 @@ def hours_page(
     (None: all), summed in SQL, so a page costs two queries at any size. `year`:
     sessions starting that year."""
     sums = _sums(by, year, now)
-    query = _ordered(sums, by).offset(offset)
+    # The totals in the same pass (window functions run before LIMIT).
+    query = (
+        _ordered(sums, by)
+        .add_columns(
+            sa.func.count().over().label("listed"),
+            sa.func.sum(sums.c.minutes).over().label("all_minutes"),
+        )
+        .offset(offset)
+    )
     if limit is not None:
         query = query.limit(limit)
-    rows = [_hours(row) for row in db.session.execute(query)]
-    total, total_minutes = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sums.c.minutes), 0))
-    ).one()
-    return HoursPage(rows, total, int(total_minutes))
+    found = db.session.execute(query).all()
+    if found:
+        total, total_minutes = found[0].listed, found[0].all_minutes
+    else:  # a page past the end: count apart
+        total, total_minutes = db.session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sums.c.minutes), 0))
+        ).one()
+    return HoursPage([_hours(row) for row in found], total, int(total_minutes or 0))
 
 
 def iter_hours(by: str, year: int | None = None, now: datetime | None = None) -> Iterator[Hours]:

@@ -29,6 +29,7 @@ from coordinator.web.forms import ImportForm, options, vocabulary_choices
 
 bp = Blueprint("progress_pages", __name__, url_prefix="/organize")
 HOURS_PAGE = 100  # volunteers or squads a page
+PROGRESS_PAGE = 100  # rows (unit and group) a page; the unit chart shows the page's units
 _UNIT_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
@@ -144,7 +145,10 @@ def _progress_page(
     wards = _ward_names(_listed_units(scope))
     groups = dict(vocabulary_choices("target_group"))
     form = _filter_form(scope, wards, groups)
-    figures = _figures(form, scope)
+    everything = _figures(form, scope)
+    limit, offset = page_args(PROGRESS_PAGE)
+    figures = operations.report_page(everything, limit, offset)
+    page = Page(len(everything.rows), limit, offset, len(figures.rows))
     shown = {row.ward for row in figures.rows if row.ward}
     shown |= {former.code for row in figures.rows for former in row.includes}
     wards |= _ward_names(Ward.code.in_(sorted(shown - set(wards))))
@@ -169,6 +173,7 @@ def _progress_page(
         import_form=import_form,
         report=report,
         columns=targets.TARGET_COLUMNS,
+        page=page,
         query=_query("year", "level", "unit", "ward", "target_group"),
     ), 422 if form.errors else status
 

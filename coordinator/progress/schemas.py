@@ -38,6 +38,11 @@ class ProgressArgs(Schema):
     )
 
 
+class ProgressPageArgs(ProgressArgs):
+    limit = limit_field(default=1000, maximum=5000)
+    offset = offset_field()
+
+
 class TargetsImportArgs(Schema):
     valid_rows_only = fields.Boolean(
         load_default=False,

@@ -199,6 +199,7 @@ def edit_session(session_id: int) -> ResponseReturnValue:
 
 def _cancel_page(session: TrainingSession, form: ReasonForm, status: int = 200):
     """The confirmation step: how many volunteers and participants will be told."""
+    form.reason.label.text = _("Reason (shown to participants and volunteers)")
     reach = {CancelScope.OCCURRENCE: cancellation_reach(session, CancelScope.OCCURRENCE)}
     if session.series_id is not None:
         reach[CancelScope.REST_OF_SERIES] = cancellation_reach(session, CancelScope.REST_OF_SERIES)

@@ -229,3 +229,17 @@ def test_pages_show_a_pager_past_one_page(world):
     page = world["organizer"].get("/organize/?limit=2&offset=2").get_data(as_text=True)
     assert 'rel="prev"' in page
     assert world["organizer"].get("/organize/?limit=x&offset=y").status_code == 200
+
+
+def test_progress_rows_come_a_page_at_a_time(world):
+    grow(N)
+    client = world["organizer"]
+    whole = client.get("/api/v1/progress").json
+    first = client.get("/api/v1/progress?limit=1")
+    assert int(first.headers["X-Total-Count"]) == len(whole["rows"]) > 1
+    assert 'rel="next"' in first.headers["Link"]
+    assert first.json["rows"] == whole["rows"][:1]
+    assert first.json["totals"]["overall"] == whole["totals"]["overall"]
+    assert [t["unit"] for t in first.json["totals"]["by_unit"]] == [whole["rows"][0]["unit"]]
+    page = world["organizer"].get("/organize/progress?limit=1").get_data(as_text=True)
+    assert 'rel="next"' in page

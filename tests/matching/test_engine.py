@@ -16,6 +16,7 @@ constraints.py:
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -926,3 +927,113 @@ def test_finer_clusters_keep_the_plan_and_never_hold_two_clashing_sessions(probl
             if clustering.cluster[a] != clustering.cluster[b]:
                 first, second = (problem.sessions[cands.session[x]] for x in (a, b))
                 assert not rules.conflict(first, second)
+
+
+# -- Optimal on a broad random family of tiny problems ------------------------------------
+
+BROAD_INSTANCES = 1000
+
+
+def broad_problem(rng: random.Random) -> Problem:
+    """A tiny problem from a broad family: needs and interpreters, travel gaps of 0, 30
+    and 60 minutes, fixed bookings, refusals, sessions on both sides of a week boundary
+    (Sunday and the next Monday), seats priced by role."""
+    wards = WARDS[: rng.randint(2, 3)]
+    edges = [(a, b) for i, a in enumerate(wards) for b in wards[i + 1 :] if rng.random() < 0.5]
+    neighbours = {
+        w: frozenset({b for a, b in edges if a == w} | {a for a, b in edges if b == w})
+        for w in wards
+    }
+    days = rng.choice([[(0, 0)], [(0, 6), (1, 0)], [(0, 2), (0, 3)]])  # (week, weekday)
+    volunteers = []
+    for i in range(rng.randint(2, 4)):
+        windows = tuple(
+            Window(weekday, rng.choice((420, 480, 540)), rng.choice((660, 720, 900)))
+            for _, weekday in rng.sample(days, rng.randint(1, len(days)))
+        )
+        volunteers.append(
+            Volunteer(
+                id=11 + 7 * i,
+                home_ward=rng.choice(wards),
+                skills=frozenset(s for s in SKILLS if rng.random() < 0.4),
+                accessibility=frozenset(n for n in NEEDS if rng.random() < 0.35),
+                languages=frozenset({"vi"}) if rng.random() < 0.8 else frozenset({"en"}),
+                is_expert=rng.random() < 0.6,
+                max_per_week=rng.choice((1, 1, 2)),
+                windows=windows,
+                preferred_wards=frozenset(rng.sample(wards, 1))
+                if rng.random() < 0.3
+                else frozenset(),
+            )
+        )
+    sessions, roles = [], []
+    for k in range(rng.randint(1, 3)):
+        week, weekday = rng.choice(days)
+        session = session_at(
+            501 + 3 * k,
+            rng.choice(wards),
+            week,
+            weekday,
+            rng.choice(STARTS),
+            rng.choice(LENGTHS),
+            needs=rng.choice(
+                [frozenset(), frozenset(), frozenset({"sign_language"}), frozenset(NEEDS)]
+            ),
+            languages=frozenset({"vi"}) if rng.random() < 0.85 else frozenset({"en"}),
+            priority=rng.choice((0, 0, 20)),
+        )
+        sessions.append(session)
+        for name in rng.sample(ROLE_NAMES, rng.randint(1, 2)):
+            roles.append(
+                Role(
+                    901 + 5 * len(roles),
+                    session.id,
+                    name,
+                    rng.choice((1, 1, 2)),
+                    frozenset({"phone"}) if rng.random() < 0.2 else frozenset(),
+                )
+            )
+    weights = rng.choice([Weights(), Weights(unfilled_lead=150, unfilled_accessibility=130)])
+    problem = Problem(
+        volunteers,
+        sessions,
+        roles,
+        neighbours=neighbours,
+        travel_gap=rng.choice((0, 30, 60)),
+        weights=weights,
+    )
+    rules = Rules(problem)
+    eligible = [(v, r) for v in volunteers for r in roles if rules.eligible(v, r)]
+    if eligible and rng.random() < 0.3:
+        v, r = rng.choice(eligible)
+        fixed = dataclasses.replace(
+            problem, bookings=[Booking(v.id, r.session_id, r.id, fixed=True)]
+        )
+        if Rules(fixed).violations([]) == []:
+            problem = fixed
+    if rng.random() < 0.3:
+        pairs = [(v.id, s.id) for v in volunteers for s in sessions]
+        problem.refused = frozenset(rng.sample(pairs, min(2, len(pairs))))
+    return problem
+
+
+@pytest.mark.slow
+def test_optimal_on_a_broad_family_of_tiny_problems():
+    """Brute force on BROAD_INSTANCES seeded problems of at most MAX_PAIRS candidate
+    pairs: the plan is optimal on at least 99.9% of them (so at most one miss here)."""
+    rng = random.Random(22)
+    misses, seen = [], 0
+    while seen < BROAD_INSTANCES:
+        problem = broad_problem(rng)
+        pairs = candidate_set(problem)
+        if not pairs or len(pairs) > MAX_PAIRS:
+            continue
+        seen += 1
+        result = solve(problem)
+        assert (
+            Rules(problem).violations([(p.volunteer_id, p.role_id) for p in result.proposals]) == []
+        )
+        optimum = brute_force(problem, pairs)[0]
+        if result.objective != optimum:
+            misses.append((seen, result.objective, optimum))
+    assert len(misses) <= BROAD_INSTANCES // 1000, misses

@@ -199,3 +199,37 @@ def test_an_organizer_chooses_for_the_organizers_messages(client, organizer_head
     assert saved.status_code == 200
     [changed] = [p for p in saved.json["preferences"] if p["kind"] == "unconfirmed_volunteers"]
     assert changed["channels"] == ["zalo", "sms"]
+
+
+def test_the_preferences_page_offers_each_kind_only_the_channels_it_may_take(
+    client, make_volunteer
+):
+    from coordinator.notifications.links import preferences_url
+    from coordinator.notifications.routing import order_for
+
+    volunteer_id, _ = make_volunteer()
+    url = preferences_url("volunteer", volunteer_id).removeprefix("http://localhost:5000")
+    page = client.get(url)
+    assert page.status_code == 200
+
+    def options(kind: str) -> list[str]:
+        select = page.text.split(f'name="channels-{kind}"')[1].split("</select>")[0]
+        return [v for v in select.split('value="')[1:] for v in [v.split('"')[0]]]
+
+    assert options("reminder_7d") == ["email"]
+    assert options("reminder_2h") == ["zalo,sms"]
+    assert "email" in options("assigned") and "zalo,sms,email" in options("assigned")
+
+    # A choice the kind does not offer (a forged form) is left out, not a 500.
+    saved = client.post(
+        url,
+        data={
+            "kind": ["reminder_2h"],
+            "channels-reminder_2h": "email",
+            "channels-assigned": "sms,email",
+        },
+    )
+    assert saved.status_code == 200
+    assert order_for("volunteer", volunteer_id, "reminder_2h") == ("zalo", "sms")
+    assert order_for("volunteer", volunteer_id, "assigned") == ("sms", "email")
+    db.session.commit()

@@ -20,6 +20,12 @@ from tests.page_helpers import text
 MANAGE = re.compile(r'href="(/registrations/[^"/?]+)"')
 
 
+def same_words(response, typed: str) -> str:
+    """The page's <main> without what was typed and without the per-render tokens."""
+    main = text(response).split("<main", 1)[1].split("</main>", 1)[0]
+    return re.sub(r'value="[^"]*"', "", main.replace(typed, "X"))
+
+
 def csrf_token(client, path: str) -> str:
     g.pop("csrf_token", None)
     refresh()
@@ -77,9 +83,7 @@ def test_the_links_are_mailed_again_to_the_email_given(client, make_session, smt
 
     known, unknown = ask("me.khoi@EXAMPLE.vn"), ask("ai-do@example.vn")
     assert known.status_code == unknown.status_code == 200
-    assert text(known).replace("me.khoi@EXAMPLE.vn", "X") == text(unknown).replace(
-        "ai-do@example.vn", "X"
-    )
+    assert same_words(known, "me.khoi@EXAMPLE.vn") == same_words(unknown, "ai-do@example.vn")
     work(redis_client)
     [message] = smtp.messages
     assert message["To"] == "Me.Khoi@example.vn"

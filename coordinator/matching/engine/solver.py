@@ -153,7 +153,9 @@ def _flow_rounds(
         # back: plan again without them rather than patch around the hole.
         session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
         allowed = allowed & ~np.isin(session_ids[cands.session], list(dropped))
-    closed: set[int] = set()
+    # Sessions with a need nobody covers are never filled (their volunteers would only
+    # be taken back by cover_needs, after a move had cost someone else their seat).
+    closed: set[int] = _hopeless(problem, cands)
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
@@ -166,6 +168,8 @@ def _flow_rounds(
     if exchange_for_needs(working, closed):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
+    upgrade_roles(working)
+    swap_in_needs(working)
     return working
 
 
@@ -259,6 +263,15 @@ def _apply(working: WorkingPlan, problem: Problem, cands: Candidates, chosen: Pa
         role = problem.roles[cands.role[p]]
         if working.fits(volunteer_id, working.rules.session[role.session_id]):
             working.add(volunteer_id, role, int(cands.cost[p]))
+
+
+def _hopeless(problem: Problem, cands: Candidates) -> set[int]:
+    """Ids of the sessions that cannot be staffed: some need no candidate covers."""
+    staffable = _staffable(problem, cands)
+    if staffable.all():
+        return set()
+    ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
+    return set(ids[np.unique(cands.session[~staffable])].tolist())
 
 
 def _staffable(problem: Problem, cands: Candidates) -> Bools:
@@ -470,8 +483,22 @@ def _need_bits(problem: Problem) -> tuple[Ints, Ints]:
     return np.array(wanted, dtype=np.int64), np.array(has, dtype=np.int64)
 
 
-def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
+def _open_needs(problem: Problem) -> Ints:
+    """Per session: its needs (as bits) that no fixed booking's volunteer covers."""
     wanted, has = _need_bits(problem)
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    vol_index = {v.id: i for i, v in enumerate(problem.volunteers)}
+    for booking in problem.bookings:
+        if booking.fixed and booking.volunteer_id in vol_index and booking.session_id in index:
+            wanted[index[booking.session_id]] &= ~has[vol_index[booking.volunteer_id]]
+    return wanted
+
+
+def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
+    """Pairs whose volunteer covers a need of the session that fixed staff leave open
+    (only those earn the flow's bonus)."""
+    wanted = _open_needs(problem)
+    _, has = _need_bits(problem)
     covers: Bools = (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
     return covers
 
@@ -500,7 +527,9 @@ def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pa
         ) * rules.seat_cost(role)
     roles = sorted(best.values())
     sessions = [problem.roles[j].session_id for j in roles]
-    needs = [len(rules.session[s].needs) for s in sessions]
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    open_needs = _open_needs(problem)
+    needs = [max(int(open_needs[index[s]]).bit_count(), 1) for s in sessions]
     worth = [seats[s] * BONUS_SHARE // 100 for s in sessions]
     bonus = [w // n for w, n in zip(worth, needs, strict=True)]
     return CoverBonus(*(np.array(column, dtype=np.int64) for column in (roles, needs, bonus)))
@@ -801,6 +830,15 @@ def _staff_around(
                 return False
     if plan.missing_needs(session):
         return False
+    # The session's seats first (by a free volunteer, or one moved from a seat that
+    # counts for less), so that refilling what the coverer left cannot take them back.
+    for j in plan.roles_of[session.id]:
+        role = plan.roles[j]
+        while plan.free_seats(role) > 0:
+            free = plan.free_seats(role)
+            repair.fill(plan, role, repair.Repair())
+            if plan.free_seats(role) == free:
+                break
     for held in left:
         there = rules.session[held.session_id]
         # A session left without its coverer takes another (from a free seat or moved
@@ -813,8 +851,6 @@ def _staff_around(
                 plan.remove(other, rules.role[other_role])
         elif plan.free_seats(held) > 0:
             repair.fill(plan, held, repair.Repair())
-    for j in plan.roles_of[session.id]:
-        _fill_role(plan, j)
     return not plan.missing_needs(session)
 
 
@@ -878,3 +914,52 @@ def _chain(plan: WorkingPlan, mover: int, held: Role, role: Role, pair_cost: int
     plan.remove(mover, held)
     plan.add(mover, role, pair_cost)
     repair.fill(plan, held, repair.Repair())
+
+
+def upgrade_roles(plan: WorkingPlan) -> None:
+    """A proposed volunteer takes a free seat of a dearer role of the same session (an
+    expert signer in the lead's seat rather than the interpreter's when an empty lead
+    seat counts for more), and the seat they leave is refilled if possible: nobody
+    else's plan changes, the session's needs stay covered, and the objective falls by
+    the difference at least."""
+    rules = plan.rules
+    for volunteer_id, role_id in sorted(plan.proposals):
+        if (volunteer_id, role_id) not in plan.proposals:
+            continue
+        role = rules.role[role_id]
+        better = [
+            plan.roles[j]
+            for j in plan.roles_of[role.session_id]
+            if plan.roles[j].id != role_id
+            and plan.free_seats(plan.roles[j]) > 0
+            and rules.seat_cost(plan.roles[j]) > rules.seat_cost(role)
+            and rules.qualified(rules.volunteer[volunteer_id], plan.roles[j])
+        ]
+        if not better:
+            continue
+        dearer = max(better, key=lambda r: (rules.seat_cost(r), -r.id))
+        pair_cost = plan.remove(volunteer_id, role)
+        plan.add(volunteer_id, dearer, pair_cost)
+        repair.fill(plan, role, repair.Repair())
+
+
+def swap_in_needs(plan: WorkingPlan) -> None:
+    """In sessions with needs, a proposed volunteer gives their seat to a cheaper one
+    when the needs stay covered (the flow's bonus for coverers can seat a second coverer
+    where one already covers everything). Each swap is a tentative change kept only when
+    it lowers the objective."""
+    rules = plan.rules
+    for volunteer_id, role_id in sorted(plan.proposals):
+        role = rules.role[role_id]
+        session = rules.session[role.session_id]
+        if not session.needs or (volunteer_id, role_id) not in plan.proposals:
+            continue
+        plan.begin()
+        plan.remove(volunteer_id, role)
+        plan.refused.add((volunteer_id, session.id))  # not straight back in
+        repair.fill(plan, role, repair.Repair())
+        plan.refused.discard((volunteer_id, session.id))
+        if plan.change < 0 and not plan.missing_needs(session):
+            plan.commit()
+        else:
+            plan.rollback()

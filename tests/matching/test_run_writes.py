@@ -1,0 +1,289 @@
+"""What a matching run writes: one event per session it changed (its handlers fan out
+to each proposal), kept proposals left untouched, and nothing at all, nor any job, when
+nothing changed. Runs split into parts: by week and by place, each part a job, the run
+finished by its last part; and no statement binds more than a chunk of ids."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from coordinator.bookings.handlers import expiry_job_id
+from coordinator.bookings.models import Assignment
+from coordinator.events.models import DomainEvent
+from coordinator.events.relay import QUEUES
+from coordinator.extensions import db
+from coordinator.geography.models import Province, Ward, ward_neighbors
+from coordinator.matching import loader, operations
+from coordinator.matching.models import MatchingRun
+from coordinator.notifications.models import Notification
+from coordinator.sessions.models import SessionRole
+from tests.matching.test_runs import EVENING, proposals, session_at, tuesday_evening, work
+
+
+def _events(type_: str) -> list[DomainEvent]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            sa.select(DomainEvent).where(DomainEvent.type == type_).order_by(DomainEvent.id)
+        )
+    )
+
+
+def _helpers(make_volunteer, count: int, **overrides) -> list[int]:
+    return [make_volunteer(availability=EVENING, **overrides)[0] for _ in range(count)]
+
+
+def test_a_run_writes_one_event_per_session_and_each_proposal_is_told_and_expires(
+    client, organizer_headers, make_session, make_volunteer, redis_client
+):
+    experts = [make_volunteer(is_expert=True, availability=EVENING)[0] for _ in range(2)]
+    _helpers(make_volunteer, 4)
+    first = session_at(make_session, tuesday_evening(1))
+    second = session_at(make_session, tuesday_evening(2))
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+
+    made = proposals()
+    assert len(made) == 6 and {v for _, _, v in made} >= set(experts)
+    assert _events("assignment.proposed") == []
+    matched = _events("assignment.matched")
+    assert sorted(e.aggregate_id for e in matched) == sorted([first["id"], second["id"]])
+    ids = set()
+    for event in matched:
+        assert event.payload["ward"] == "kim_lien" and event.payload["retracted"] == []
+        ids |= {item["assignment_id"] for item in event.payload["proposed"]}
+        assert all({"volunteer_id", "role"} <= set(item) for item in event.payload["proposed"])
+    live = db.session.scalars(sa.select(Assignment.id).where(Assignment.status == "proposed"))
+    assert ids == set(live)
+    # Fanned out by the handlers: each proposal its notice and its expiry job.
+    notices = db.session.scalars(
+        sa.select(Notification.assignment_id).where(Notification.kind == "proposal")
+    ).all()
+    assert sorted(notices) == sorted(ids)
+    scheduled = set(ScheduledJobRegistry("default", connection=redis_client).get_job_ids())
+    assert {expiry_job_id(i) for i in ids} <= scheduled
+
+
+def test_running_again_with_nothing_changed_writes_nothing_and_enqueues_nothing(
+    client, organizer_headers, make_session, make_volunteer, redis_client
+):
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 2)
+    session_at(make_session, tuesday_evening(1))
+    session_at(make_session, tuesday_evening(2))  # more seats than people: a run each time
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+    db.session.rollback()
+    kept = db.session.scalars(sa.select(Assignment).where(Assignment.status == "proposed")).all()
+    assert kept
+    # Reasons written by the first run stay as they are: the second does not rewrite them.
+    db.session.execute(sa.update(Assignment).values(reasons=["first run"]))
+    db.session.commit()
+    before = {a.id: a.updated_at for a in db.session.scalars(sa.select(Assignment))}
+    last_event = db.session.scalar(sa.select(sa.func.max(DomainEvent.id)))
+    runs = db.session.scalar(sa.select(sa.func.count(MatchingRun.id)))
+    queued = {n: Queue(n, connection=redis_client).count for n in QUEUES}
+    scheduled = {n: ScheduledJobRegistry(n, connection=redis_client).count for n in QUEUES}
+
+    again = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers).json["id"]
+    work(redis_client)
+
+    db.session.rollback()
+    assert db.session.get(MatchingRun, again).status == "finished"
+    after = {a.id: a.updated_at for a in db.session.scalars(sa.select(Assignment))}
+    assert after == before
+    assert all(r == ["first run"] for r in db.session.scalars(sa.select(Assignment.reasons)))
+    new_events = db.session.scalars(
+        sa.select(DomainEvent.type).where(DomainEvent.id > last_event)
+    ).all()
+    assert new_events == ["matching.run_requested"]  # the request itself, nothing else
+    assert db.session.scalar(sa.select(sa.func.count(MatchingRun.id))) == runs + 1
+    assert {n: Queue(n, connection=redis_client).count for n in QUEUES} == queued
+    assert {n: ScheduledJobRegistry(n, connection=redis_client).count for n in QUEUES} == scheduled
+
+
+def test_an_automatic_run_does_not_queue_another(app, make_session, make_volunteer, redis_client):
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 3)
+    for week in (1, 2):
+        session_at(make_session, tuesday_evening(week))
+
+    work(redis_client)
+
+    db.session.rollback()
+    runs = db.session.scalars(sa.select(MatchingRun)).all()
+    assert runs and all(r.status == "finished" for r in runs)
+    assert all(r.stats["skipped"] == 0 and r.stats["stale_sessions"] == [] for r in runs)
+    assert len(runs) == len({r.coalesce_key for r in runs})  # one per month, none again
+
+
+def test_a_large_run_splits_by_week_and_finishes_with_its_last_part(
+    app, client, organizer_headers, make_session, make_volunteer, redis_client
+):
+    app.config.update(MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1)
+    make_volunteer(is_expert=True, availability=EVENING, max_sessions_per_week=1)
+    _helpers(make_volunteer, 2, max_sessions_per_week=1)
+    starts = tuesday_evening(1)
+    sessions = [session_at(make_session, starts + timedelta(days=7 * w)) for w in range(3)]
+    window = {
+        "from": (starts - timedelta(days=1)).isoformat(),
+        "to": (starts + timedelta(days=20)).isoformat(),
+    }
+    run_id = client.post("/api/v1/matching/runs", json=window, headers=organizer_headers).json["id"]
+    work(redis_client)
+
+    db.session.rollback()
+    run = db.session.get(MatchingRun, run_id)
+    parts = db.session.scalars(
+        sa.select(MatchingRun).where(MatchingRun.parent_id == run_id).order_by(MatchingRun.id)
+    ).all()
+    assert len(parts) == 3 and {p.kind for p in parts} == {"part"}
+    assert all(p.status == "finished" and p.filled == 3 for p in parts)
+    assert (run.status, run.filled, run.stats["parts"]) == ("finished", 9, [p.id for p in parts])
+    # The same three people every week, each once a week: parts plan weeks on their own.
+    made = proposals()
+    assert {s for s, _, _ in made} == {s["id"] for s in sessions}
+    assert len(made) == 9
+    part_ids = {p.id for p in parts}
+    listed = {r["id"] for r in client.get("/api/v1/matching/runs", headers=organizer_headers).json}
+    assert run_id in listed and not listed & part_ids  # parts show in their run
+
+
+def _second_province() -> None:
+    """Two wards of another province, neighbours of each other and of kim_lien."""
+    db.session.add(Province(code="79", slug="ho_chi_minh", name="TP Hồ Chí Minh", type="thanh_pho"))
+    db.session.add_all(
+        [Ward(code=c, name=c, province_code="79", type="phuong") for c in ("ben_nghe", "da_kao")]
+    )
+    db.session.flush()
+    db.session.execute(
+        ward_neighbors.insert(),
+        [
+            {"ward_code": "ben_nghe", "neighbor_code": "da_kao"},
+            {"ward_code": "kim_lien", "neighbor_code": "ben_nghe"},
+        ],
+    )
+    db.session.commit()
+
+
+def test_parts_are_components_within_a_province_and_weeks_split_only_clear_of_midnight(
+    app, make_session, wards
+):
+    app.config.update(MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1)
+    _second_province()
+    starts = tuesday_evening(1)
+    session_at(make_session, starts, ward="kim_lien")
+    session_at(make_session, starts, ward="ben_nghe")
+    db.session.commit()
+    window = (starts - timedelta(days=1), starts + timedelta(days=5))
+
+    parts = operations.partition(*window)
+
+    assert [(p.wards, "kim_lien" in p.pool, "da_kao" in p.pool) for p in parts] == [
+        (["kim_lien"], True, False),
+        (["ben_nghe"], False, True),
+    ] or [(p.wards, "kim_lien" in p.pool, "da_kao" in p.pool) for p in parts] == [
+        (["ben_nghe"], False, True),
+        (["kim_lien"], True, False),
+    ]
+    # Two weeks in one place split, unless a session runs up to a week's boundary.
+    later = starts + timedelta(days=7)
+    session_at(make_session, later, ward="kim_lien")
+    db.session.commit()
+    by_week = operations.partition(starts - timedelta(days=1), later + timedelta(days=1))
+    assert len([p for p in by_week if p.wards == ["kim_lien"]]) == 2
+    sunday_night = later + timedelta(days=5, hours=5)  # Sunday 23:30 local
+    session_at(make_session, sunday_night, ward="kim_lien")
+    db.session.commit()
+    whole = operations.partition(starts - timedelta(days=1), later + timedelta(days=6))
+    assert len([p for p in whole if p.wards == ["kim_lien"]]) == 1
+
+
+def test_a_part_plans_only_volunteers_living_in_it(app, make_session, make_volunteer, wards):
+    _second_province()
+    near = make_volunteer(availability=EVENING, home_ward="kim_lien")[0]
+    across = make_volunteer(availability=EVENING, home_ward="ben_nghe")[0]
+    far = make_volunteer(availability=EVENING, home_ward="da_kao")[0]
+    starts = tuesday_evening(1)
+    session_at(make_session, starts, ward="kim_lien")
+    db.session.commit()
+    window = (starts - timedelta(days=1), starts + timedelta(days=5))
+
+    whole = loader.load(*window)
+    part = loader.load(*window, units=["kim_lien"], pool=["kim_lien"], part_of=window)
+
+    planned = {v.id for v in whole.problem.volunteers if v.windows}
+    assert near in planned and across in planned  # one border away: reachable
+    assert far in planned  # two wards away: still reachable
+    assert {v.id for v in part.problem.volunteers if v.windows} == {near}
+
+
+def test_no_statement_binds_more_than_a_chunk_of_ids(
+    app, client, organizer_headers, make_session, make_volunteer, monkeypatch
+):
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 4)
+    starts = tuesday_evening(1)
+    for day in range(9):
+        session_at(make_session, starts + timedelta(days=7 * (day % 3), minutes=day))
+    db.session.commit()
+    window = (starts - timedelta(days=1), starts + timedelta(days=20))
+    expected = operations.solver.solve(loader.load(*window).problem).proposals
+
+    monkeypatch.setattr(loader, "CHUNK", 2)
+    bound: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            bound.append(len(parameters or ()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        loaded = loader.load(*window)
+        plan = operations.solver.solve(loaded.problem)
+        operations.write_plan(plan, loaded, None)
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+    assert set(plan.proposals) == set(expected)
+    assert len(proposals()) == len(expected) > 0
+    # A chunk of two ids plus a statement's own few values; without chunks the nine
+    # sessions' ids and the statuses would be in one statement.
+    assert bound and max(bound) <= 2 + 8, max(bound)
+
+
+def test_seats_taken_meanwhile_are_not_overbooked(app, make_session, make_volunteer):
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 3)
+    first = session_at(make_session, tuesday_evening(1))
+    second = session_at(make_session, tuesday_evening(2))
+    db.session.commit()
+    window = (tuesday_evening(1) - timedelta(days=1), tuesday_evening(2) + timedelta(days=1))
+    loaded = loader.load(*window)
+    plan = operations.solver.solve(loaded.problem)
+    assert {p.session_id for p in plan.proposals} == {first["id"], second["id"]}
+    # Meanwhile sign-ups fill one helper seat of the first session.
+    db.session.execute(
+        sa.update(SessionRole)
+        .where(SessionRole.session_id == first["id"], SessionRole.role == "helper")
+        .values(taken=SessionRole.count - 1)
+    )
+
+    stale, _ = operations.write_plan(plan, loaded, None)
+    db.session.commit()
+
+    assert stale == {first["id"]}
+    for role in db.session.scalars(sa.select(SessionRole)):
+        live = db.session.scalar(
+            sa.select(sa.func.count(Assignment.id)).where(
+                Assignment.role_id == role.id, Assignment.status == "proposed"
+            )
+        )
+        assert role.taken <= role.count and live <= role.count, role.role
+    made = proposals()
+    assert sum(1 for s, _, _ in made if s == second["id"]) == 3  # the other is untouched
