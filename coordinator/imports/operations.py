@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from flask_babel import force_locale  # type: ignore[import-untyped]
+from flask_babel import force_locale
 
 from coordinator.csv_import import ImportReport, header_problem
 from coordinator.database import utcnow
