@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 import marshmallow as ma
 from flask import Flask, Response, has_request_context, jsonify, render_template, request
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -21,8 +23,31 @@ from coordinator.extensions import db
 log = logging.getLogger(__name__)
 
 
+# "Vietnamese words / English words": how messages were written before they moved into
+# the catalogue. Until each has, a person reads only the half in their language.
+# Only whole sentences are split: "Không rõ / Unknown: telepathy" keeps its detail whole.
+_BILINGUAL = re.compile(r"^(?P<vi>.*[^\x00-\x7f].*) / (?P<en>[\x00-\x7f]+[.!?)])$", re.S)
+
+
+def in_one_language(message: Any) -> Any:
+    """The half of a "vi / en" message in the reader's language (nested messages too);
+    any other message as it is."""
+    if isinstance(message, dict):
+        return {key: in_one_language(value) for key, value in message.items()}
+    if isinstance(message, list | tuple):
+        return [in_one_language(value) for value in message]
+    if not isinstance(message, str):
+        return message
+    halves = _BILINGUAL.match(message)
+    if halves is None or not has_request_context():  # a command line reads both
+        return message
+    english = str(get_locale() or "vi") == "en"
+    return halves["en"] if english else halves["vi"]
+
+
 class DomainError(Exception):
-    """A rule of the domain said no; views never catch it, the handler renders it."""
+    """A rule of the domain said no; views never catch it, the handler renders it.
+    `message` and `messages` are read in the reader's language (in_one_language)."""
 
     status = 400
     code = "bad_request"
@@ -35,12 +60,20 @@ class DomainError(Exception):
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
-        self.messages = messages or {}
+        self._message = message
+        self._messages = messages or {}
         # Further top-level members of the error body (e.g. `rules` of an outside_rules).
         self.details = details or {}
         if code:
             self.code = code
+
+    @property
+    def message(self) -> str:
+        return in_one_language(self._message)
+
+    @property
+    def messages(self) -> dict[str, Any]:
+        return in_one_language(self._messages)
 
 
 class Invalid(DomainError):
@@ -97,6 +130,7 @@ def error_response(
     details: dict[str, Any] | None = None,
 ) -> ErrorResponse:
     """Build the contract's error body (an HTML page for people on the web pages)."""
+    message, messages = in_one_language(message), in_one_language(messages)
     if _wants_page():
         return render_template("error.html", status=status, message=message), status
     body: dict[str, Any] = {"error": code or HTTP_CODES.get(status, "error"), "message": message}

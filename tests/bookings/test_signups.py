@@ -91,7 +91,7 @@ def test_duplicate_sign_up_is_409_with_a_clear_message(client, make_session, mak
     again = signup(client, session["id"], headers, role="lead")
     assert again.status_code == 409
     assert again.json["error"] == "duplicate"
-    assert "Already signed up" in again.json["message"]
+    assert "Bạn đã đăng ký buổi này rồi" in again.json["message"]
 
 
 def test_overlapping_sessions_cannot_both_be_booked(client, make_session, make_volunteer):

@@ -50,6 +50,7 @@ def test_the_page_shows_the_figures_as_a_table_and_as_charts(client, organizer_p
         == ['<script src="/static/forms.js" defer>', '<script src="/static/squads.js" defer>']
         and "https://" not in page
     )
+    assert "https://" not in page
     assert 'href="/organize/progress.csv?year=2025"' in page
 
 

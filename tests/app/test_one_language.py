@@ -1,0 +1,116 @@
+"""People read one language and no codes: pages and error answers, in Vietnamese and in
+English, hold no "vi / en" message and no raw vocabulary code or status."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from flask_babel import force_locale
+
+from coordinator.errors import in_one_language
+from tests.page_helpers import log_in
+
+# A Vietnamese word, " / ", an English word: a message in two languages at once.
+BILINGUAL = re.compile(r"[^\x00-\x7f]\w*[.)]? / [A-Za-z]")
+RAW = re.compile(
+    r"\b(sign_language|screen_reader|easy_read|low_vision|smartphone_basics|"
+    r"online_public_services|cyber_safety|civil_servants|youth_disabilities|"
+    r"accessible_toilet|hearing_loop|quiet_room|waitlisted|no_show)\b|"
+    r"\b(Registered|Waitlisted|Confirmed|Proposed)\b|Use a-z, 0-9 and _"
+)
+
+
+class _Words(HTMLParser):
+    """The text a person reads: no tags, attributes, scripts or <code> samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("code", "script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("code", "script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.words.append(data.strip())
+
+
+def _read(page: str) -> str:
+    parser = _Words()
+    parser.feed(page)
+    return "\n".join(parser.words)
+
+
+def _problems(words: str) -> list[str]:
+    return [m.group(0) for m in BILINGUAL.finditer(words)] + [
+        m.group(0) for m in RAW.finditer(words)
+    ]
+
+
+@pytest.mark.parametrize("locale", ["vi", "en"])
+def test_pages_speak_one_language_without_codes(
+    client, locale, make_user, make_session, make_volunteer
+):
+    session = make_session(participant_needs=["sign_language", "easy_read"])
+    _volunteer_id, headers = make_volunteer(is_expert=True, accessibility_skills=["screen_reader"])
+    client.post(f"/api/v1/sessions/{session['id']}/signups", json={"role": "lead"}, headers=headers)
+    client.set_cookie("locale", locale)
+    organizer = make_user("organizer")
+    organizer.locale = locale
+    from coordinator.extensions import db
+
+    db.session.commit()
+    log_in(client, organizer.email)
+    found = {}
+    for path in (
+        "/",
+        f"/sessions/{session['id']}",
+        f"/organize/sessions/{session['id']}",
+        f"/organize/sessions/{session['id']}/participants",
+        "/organize/",
+        "/organize/volunteers/import",
+        "/no-such-page",
+    ):
+        response = client.get(path, headers={"Accept-Language": locale})
+        problems = _problems(_read(response.get_data(as_text=True)))
+        if problems:
+            found[path] = problems
+    assert found == {}
+
+
+@pytest.mark.parametrize("locale", ["vi", "en"])
+def test_api_errors_speak_one_language(client, locale, make_session, make_volunteer):
+    session = make_session()
+    _volunteer_id, headers = make_volunteer()
+    headers = {**headers, "Accept-Language": locale}
+    path = f"/api/v1/sessions/{session['id']}/signups"
+    client.post(path, json={"role": "helper"}, headers=headers)
+    answers = [
+        client.post(path, json={"role": "helper"}, headers=headers),  # 409 twice
+        client.get("/api/v1/sessions/99999", headers=headers),  # 404
+        client.post(path, json={"role": 5}, headers=headers),  # 422
+        client.post("/api/v1/auth/tokens", json={"email": "a@b.vn", "password": "x" * 10}),
+    ]
+    for answer in answers:
+        body = answer.get_json()
+        assert answer.status_code >= 400 and body["message"]
+        assert not BILINGUAL.search(str(body)), body
+
+
+def test_a_two_language_message_is_read_in_the_readers_language(app):
+    message = "Bạn đã đăng ký buổi này rồi / Already signed up."
+    with app.test_request_context(), force_locale("en"):
+        assert in_one_language(message) == "Already signed up."
+        assert in_one_language({"role": [message]}) == {"role": ["Already signed up."]}
+    with app.test_request_context(), force_locale("vi"):
+        assert in_one_language(message) == "Bạn đã đăng ký buổi này rồi"
+        assert in_one_language("Láng / Ô Chợ Dừa") == "Láng / Ô Chợ Dừa"  # one language
+        assert in_one_language("Không rõ / Unknown: x") == "Không rõ / Unknown: x"  # kept whole
