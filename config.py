@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,6 +20,16 @@ def _env_bool(name: str, default: bool) -> bool:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_local_time(name: str, default: str) -> str:
+    """A local time of day, "HH:MM"; anything else stops the start with its name."""
+    value = (os.environ.get(name) or default).strip()
+    try:
+        time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a time of day as HH:MM, not {value!r}") from None
+    return value
 
 
 def _env_percents(name: str, default: str) -> dict[str, float]:
@@ -55,6 +65,8 @@ class Config:
     # Travel between non-neighbouring wards needs this gap between two bookings.
     TRAVEL_GAP_MINUTES = _env_int("TRAVEL_GAP_MINUTES", 30)
     LATE_WITHDRAWAL_HOURS = _env_int("LATE_WITHDRAWAL_HOURS", 24)
+    # A "forgot my password" link works once, and only this long after it was asked for.
+    PASSWORD_RESET_MINUTES = _env_int("PASSWORD_RESET_MINUTES", 60)
     # A proposal holds its seat this long, and never later than the second figure before
     # the start; then it expires and the seat moves on.
     PROPOSAL_HOLD_HOURS = _env_int("PROPOSAL_HOLD_HOURS", 48)
@@ -76,6 +88,9 @@ class Config:
     MATCHING_PART_SESSIONS = _env_int("MATCHING_PART_SESSIONS", 200)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
+    # Refresh the progress counts on a worker a few seconds after a change (reports count
+    # raw rows while they are stale).
+    PROGRESS_COUNTS_REFRESH = _env_bool("PROGRESS_COUNTS_REFRESH", True)
     PROGRESS_DEFAULT_TARGET_PERCENT = _env_percents(
         "PROGRESS_DEFAULT_TARGET_PERCENT", "civil_servants=80,students=100,residents=80"
     )
@@ -130,6 +145,15 @@ class Config:
     NOTIFICATION_UNFILLED_ALERT_DAYS = _env_int("NOTIFICATION_UNFILLED_ALERT_DAYS", 3)
     NOTIFICATION_DIGEST_HOUR = _env_int("NOTIFICATION_DIGEST_HOUR", 18)  # local time
     NOTIFICATION_ANSWER_LINK_DAYS = _env_int("NOTIFICATION_ANSWER_LINK_DAYS", 7)
+    # The reminder ladder of a booking (notifications/ladder.py), local times in
+    # COORDINATOR_TIMEZONE: a week before (email only), the day before at
+    # REMINDER_DAY_BEFORE_AT with one-tap confirm/cancel, REMINDER_SHORT_HOURS before
+    # (Zalo or SMS only); volunteers who have not confirmed by UNCONFIRMED_LIST_AT the
+    # evening before are listed for the organizer.
+    REMINDER_WEEK_DAYS = _env_int("REMINDER_WEEK_DAYS", 7)
+    REMINDER_DAY_BEFORE_AT = _env_local_time("REMINDER_DAY_BEFORE_AT", "11:00")
+    REMINDER_SHORT_HOURS = _env_int("REMINDER_SHORT_HOURS", 2)
+    UNCONFIRMED_LIST_AT = _env_local_time("UNCONFIRMED_LIST_AT", "19:00")
     # How often a worker re-sends due messages whose scheduled job Redis lost.
     NOTIFICATION_SWEEP_MINUTES = _env_int("NOTIFICATION_SWEEP_MINUTES", 10)
 
@@ -194,6 +218,8 @@ class Config:
     # page login, remembered or not, outlives it.
     REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_COOKIE_DAYS", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a form left open for a working day still posts
+    # A copy of a request whose first is still at work waits this long for its answer.
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 20)
 
 
 class TestConfig(Config):
@@ -209,3 +235,4 @@ class TestConfig(Config):
     REDIS_URL = os.environ.get("TEST_REDIS_URL")
     OUTBOX_RELAY_AFTER_COMMIT = True
     MATCHING_DEBOUNCE_SECONDS = 0  # burst workers in tests run what is due now
+    PROGRESS_COUNTS_REFRESH = False  # no job per write; tests refresh when they mean to

@@ -4,6 +4,13 @@ Wards come from a neighbour graph (Đống Đa's 17 wards, or a grid city for `l
 sessions run over four weeks in Asia/Ho_Chi_Minh (UTC+7, no DST) at the usual times,
 volunteers have weekly windows, skills and limits, and a few seats are already held by
 fixed bookings that obey the rules themselves.
+
+Families (`FAMILIES`) change the distributions so that the engine is measured on
+problems it was not tuned on: `today` is the generator the engine's parameters were
+chosen on (its instances are unchanged); `doubles` has long windows, shorter sessions
+and higher limits (a volunteer can often take two sessions a day); `scarce` has few
+experts and signers and more sessions with needs; `wards` has many small wards with four
+neighbours each and a 60-minute travel gap.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from coordinator.matching.engine.problem import (
     Role,
     Session,
     Volunteer,
+    Weights,
     Window,
 )
 
@@ -55,6 +63,45 @@ class Size:
     expert_share: float = 0.22
 
 
+@dataclass(frozen=True)
+class Family:
+    """How a family departs from `today` (whose values are the defaults)."""
+
+    windows: str = "usual"  # "long": some windows run all day or afternoon to evening
+    durations: tuple[int, ...] = tuple(DURATIONS)
+    max_per_week: tuple[int, ...] | None = None  # None: the size's
+    expert_scale: float = 1.0
+    access_share: float = 0.03  # per accessibility competence
+    disabilities_weight: int = 10  # of GROUP_WEIGHTS' youth_disabilities
+    interpreter_share: float = 0.5
+    city: str = ""  # "" the size's, "small_wards": a grid with 4 neighbours per ward
+    travel_gap: int = 30
+    # Empty seats by kind (Weights.unfilled_*): a lead's, an interpreter's.
+    lead_seat: int = 100
+    accessibility_seat: int = 100
+
+
+FAMILIES = {
+    "today": Family(),
+    "doubles": Family(
+        windows="long",
+        durations=(60, 90, 90, 120),
+        max_per_week=(2, 2, 3, 4),
+        lead_seat=140,
+        accessibility_seat=150,
+    ),
+    "scarce": Family(
+        expert_scale=0.55,
+        access_share=0.012,
+        disabilities_weight=20,
+        interpreter_share=0.8,
+        lead_seat=150,
+        accessibility_seat=160,
+    ),
+    "wards": Family(city="small_wards", travel_gap=60, lead_seat=120),
+}
+
+
 SIZES = {
     "small": Size(200, 50, "dong_da"),
     "medium": Size(2_000, 500, "dong_da"),
@@ -85,6 +132,19 @@ def grid_city(rows: int = 10, cols: int = 12) -> dict[str, frozenset[str]]:
     return graph
 
 
+def small_wards(rows: int, cols: int) -> dict[str, frozenset[str]]:
+    """Many small wards: a grid where each ward touches only the four beside it."""
+    graph = {}
+    for r in range(rows):
+        for c in range(cols):
+            graph[f"s{r:02d}_{c:02d}"] = frozenset(
+                f"s{r + dr:02d}_{c + dc:02d}"
+                for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                if 0 <= r + dr < rows and 0 <= c + dc < cols
+            )
+    return graph
+
+
 def local_session(sid: int, ward: str, day_offset: int, local_start: int, minutes: int, **kw):
     """A Session from a local date (days after FIRST_MONDAY) and local start time."""
     start_dt = FIRST_MONDAY + timedelta(days=day_offset, minutes=local_start)
@@ -104,20 +164,30 @@ def local_session(sid: int, ward: str, day_offset: int, local_start: int, minute
     )
 
 
-def _windows(rng: random.Random, count: int) -> tuple[Window, ...]:
+def _windows(rng: random.Random, count: int, kind: str = "usual") -> tuple[Window, ...]:
     menu = [(d, *MORNING) for d in range(7)] + [(d, *AFTERNOON) for d in range(7)]
     menu += [(d, EVENING[0], EVENING[1] - 30 * rng.randint(0, 1)) for d in range(5)]
     weights = [1] * 5 + [4, 4] + [1] * 5 + [3, 3] + [3] * 5  # weekends and evenings
+    if kind == "long":  # whole days (weekends mostly) and afternoons into the evening
+        menu += [(d, MORNING[0], AFTERNOON[1]) for d in range(7)]
+        menu += [(d, AFTERNOON[0], EVENING[1]) for d in range(5)]
+        weights += [2] * 5 + [8, 8] + [3] * 5
     chosen: set[tuple[int, int, int]] = set()
     while len(chosen) < count:
         chosen.add(rng.choices(menu, weights)[0])
     return tuple(Window(*w) for w in sorted(chosen))
 
 
-def generate(name: str, seed: int = 1) -> Problem:
+def generate(name: str, seed: int = 1, family: str = "today") -> Problem:
     size = SIZES[name]
-    rng = random.Random(f"{name}-{seed}")
-    neighbours = dong_da() if size.city == "dong_da" else grid_city()
+    fam = FAMILIES[family]
+    rng = random.Random(f"{name}-{seed}" if family == "today" else f"{family}-{name}-{seed}")
+    if fam.city == "small_wards":  # about 1.6x (medium) to 1.5x (large) the wards
+        neighbours = small_wards(5, 6) if size.city == "dong_da" else small_wards(12, 15)
+    else:
+        neighbours = dong_da() if size.city == "dong_da" else grid_city()
+    group_weights = [*GROUP_WEIGHTS[:-1], fam.disabilities_weight]
+    max_per_week = fam.max_per_week or size.max_per_week
     wards = sorted(neighbours)
     ward_weight = {w: rng.uniform(0.5, 1.5) for w in wards}  # some wards are busier
     priority_wards = set(rng.sample(wards, max(1, len(wards) // 6)))
@@ -127,10 +197,10 @@ def generate(name: str, seed: int = 1) -> Problem:
     series: list[list[int]] = []
     while len(sessions) < size.sessions:
         ward = rng.choices(wards, [ward_weight[w] for w in wards])[0]
-        group = rng.choices(GROUPS, GROUP_WEIGHTS)[0]
+        group = rng.choices(GROUPS, group_weights)[0]
         weekday = rng.choices(range(7), [3, 3, 3, 3, 3, 6, 5])[0]
         local_start = rng.choices(STARTS, START_WEIGHTS)[0]
-        minutes = 90 if local_start in (10 * 60, 16 * 60) else rng.choice(DURATIONS)
+        minutes = 90 if local_start in (10 * 60, 16 * 60) else rng.choice(fam.durations)
         needs: frozenset[str] = frozenset()
         if group == "youth_disabilities":
             needs = rng.choice(
@@ -181,7 +251,7 @@ def generate(name: str, seed: int = 1) -> Problem:
         add_role(s, "helper", rng.choice([1, 2, 2, 3]))
         if rng.random() < 0.6:
             add_role(s, "helper", rng.choice([1, 1, 2]), {rng.choice(["slides", "smartphone"])})
-        if "sign_language" in s.needs and rng.random() < 0.5:
+        if "sign_language" in s.needs and rng.random() < fam.interpreter_share:
             add_role(s, "interpreter", 1)
 
     # Volunteers.
@@ -194,7 +264,11 @@ def generate(name: str, seed: int = 1) -> Problem:
             for s, p in (("slides", 0.4), ("smartphone", 0.35), ("excel", 0.2))
             if rng.random() < p
         }
-        access = {a for a in ("sign_language", "screen_reader", "easy_read") if rng.random() < 0.03}
+        access = {
+            a
+            for a in ("sign_language", "screen_reader", "easy_read")
+            if rng.random() < fam.access_share
+        }
         prefs = {}
         if rng.random() < 0.3:
             kind = rng.choice(["wards", "topics", "groups"])
@@ -215,15 +289,23 @@ def generate(name: str, seed: int = 1) -> Problem:
                 skills=frozenset(skills),
                 accessibility=frozenset(access),
                 languages=frozenset({"vi", "en"}) if rng.random() < 0.15 else frozenset({"vi"}),
-                is_expert=rng.random() < size.expert_share,
-                max_per_week=rng.choice(size.max_per_week),
-                windows=_windows(rng, rng.randint(*size.windows)),
+                is_expert=rng.random() < size.expert_share * fam.expert_scale,
+                max_per_week=rng.choice(max_per_week),
+                windows=_windows(rng, rng.randint(*size.windows), fam.windows),
                 squads=frozenset({rng.choice(squads)}) if rng.random() < 0.05 else frozenset(),
                 **prefs,
             )
         )
 
-    problem = Problem(volunteers, sessions, roles, neighbours=neighbours)
+    weights = Weights(unfilled_lead=fam.lead_seat, unfilled_accessibility=fam.accessibility_seat)
+    problem = Problem(
+        volunteers,
+        sessions,
+        roles,
+        neighbours=neighbours,
+        travel_gap=fam.travel_gap,
+        weights=weights,
+    )
     return _with_fixed_bookings(problem, series, rng, share=0.04)
 
 

@@ -81,17 +81,19 @@ def create_app(config: type | dict | None = None) -> Flask:
     from coordinator.calendar import log_scrub
     from coordinator.calendar import views as calendar_views
     from coordinator.geography import pages as geography_pages
+    from coordinator.idempotency import replay
     from coordinator.imports import pages as imports_pages
     from coordinator.matching import pages as matching_pages
     from coordinator.notifications import pages as notification_pages
     from coordinator.notifications import webhooks as notification_webhooks
     from coordinator.participants import pages as participants_pages
+    from coordinator.participants import way_back_pages
     from coordinator.people import admin_pages
     from coordinator.people import pages as people_pages
     from coordinator.progress import pages as progress_pages
     from coordinator.sessions import pages as sessions_pages
     from coordinator.squads import pages as squads_pages
-    from coordinator.web import auth_pages, i18n, security_headers
+    from coordinator.web import auth_pages, i18n, reset_pages, security_headers
     from coordinator.web import pages as home_pages
 
     i18n.init_app(app)
@@ -101,11 +103,13 @@ def create_app(config: type | dict | None = None) -> Flask:
     for pages in (
         home_pages,
         auth_pages,
+        reset_pages,
         sessions_pages,
         bookings_pages,
         people_pages,
         matching_pages,
         participants_pages,
+        way_back_pages,
         progress_pages,
         imports_pages,
         squads_pages,
@@ -121,6 +125,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     security_headers.init_app(app)  # CSP on pages, nosniff, Referrer-Policy, HSTS on https
     cli.init_app(app)
     rate_limits.init_app(app)  # wraps views, so after every blueprint
+    replay.init_app(app)  # after CSRF and the API's body checks: they refuse first
     return app
 
 
@@ -134,6 +139,7 @@ def _register_api(app: Flask) -> None:
     from coordinator.health.api import bp as health
     from coordinator.imports.api import blp as imports
     from coordinator.matching.api import blp as matching
+    from coordinator.notifications.api import blp as notifications
     from coordinator.participants.api import blp as participants
     from coordinator.people.api import blp as people
     from coordinator.progress.api import blp as progress
@@ -164,6 +170,7 @@ def _register_api(app: Flask) -> None:
         matching,
         progress,
         imports,
+        notifications,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # bearer tokens only: a cookie never authenticates the API
@@ -178,8 +185,12 @@ def _register_event_handlers(app: Flask) -> None:
     from coordinator.imports import handlers as imports
     from coordinator.matching import handlers as matching
     from coordinator.notifications import handlers as notifications
+    from coordinator.participants import handlers as participants
+    from coordinator.people import handlers as people
 
-    dispatch.init_app(app, calendar, matching, notifications, imports, bookings)
+    dispatch.init_app(
+        app, calendar, matching, notifications, imports, bookings, people, participants
+    )
 
 
 def _end_unit_of_work(_error: BaseException | None) -> None:

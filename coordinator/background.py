@@ -24,6 +24,7 @@ SWEEP_NOTIFICATIONS = "jobs.notifications.sweep_notifications"
 CHECK_ZALO_DELIVERY = "jobs.notifications.check_zalo_delivery"
 RUN_IMPORT = "jobs.imports.run_import"
 EXPIRE_PROPOSAL = "jobs.bookings.expire_proposal"
+REFRESH_PROGRESS_COUNTS = "jobs.progress.refresh_counts"
 JOB_PATHS = (
     PROCESS_EVENT,
     PROCESS_EARLY,
@@ -34,6 +35,7 @@ JOB_PATHS = (
     CHECK_ZALO_DELIVERY,
     RUN_IMPORT,
     EXPIRE_PROPOSAL,
+    REFRESH_PROGRESS_COUNTS,
 )
 
 DEFAULT_RETRY = Retry(max=3, interval=[5, 30, 60])

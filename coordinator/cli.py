@@ -118,6 +118,17 @@ def relay_events_command() -> None:
     click.echo(f"enqueued again {requeue_lost(min_age_seconds=0)} events whose jobs were lost")
 
 
+@click.command("refresh-progress-counts")
+@with_appcontext
+def refresh_progress_counts_command() -> None:
+    """Recompute the maintained progress counts from the raw rows (after a bulk load)."""
+    from coordinator.progress import counts
+
+    written = counts.refresh()
+    db.session.commit()
+    click.echo(f"{written} progress count rows")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -126,6 +137,7 @@ def init_app(app: Flask) -> None:
         import_competences_command,
         worker_command,
         relay_events_command,
+        refresh_progress_counts_command,
         geography_cli,
     ):
         app.cli.add_command(command)

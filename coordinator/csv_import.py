@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -47,11 +48,26 @@ def decode(raw: bytes) -> str | None:
         return None
 
 
-def header_problem(text: str, *, columns: tuple[str, ...], required: tuple[str, ...]) -> str | None:
+def column_names(header: list[str], aliases: dict[str, str] | None = None) -> list[str]:
+    """The header's column names, a label in `aliases` (folded: "Họ và tên" as "họ và
+    tên") read as the column it names."""
+    names = [(name or "").strip() for name in header]
+    if not aliases:
+        return names
+    return [aliases.get(unicodedata.normalize("NFC", name).casefold(), name) for name in names]
+
+
+def header_problem(
+    text: str,
+    *,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    aliases: dict[str, str] | None = None,
+) -> str | None:
     """What is wrong with the file's header (line 1), or None: a cheap check of a file's
     shape before it is stored for its import job. A required "a|b" wants either column."""
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
-    names = [name.strip() for name in header]
+    names = column_names(header, aliases)
     # "ward|unit": either column will do; reported by its first name
     missing = [c for c in required if not set(c.split("|")) & set(names)]
     if missing:
@@ -72,6 +88,7 @@ def read_rows(
     columns: tuple[str, ...],
     required: tuple[str, ...],
     max_rows: int = MAX_ROWS,
+    aliases: dict[str, str] | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each data row, cells stripped and missing cells empty.
 
@@ -80,8 +97,8 @@ def read_rows(
     shows them); rows beyond `max_rows` are reported once and not read.
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [(name or "").strip() for name in (reader.fieldnames or [])]
-    problem = header_problem(text, columns=columns, required=required)
+    header = column_names(list(reader.fieldnames or []), aliases)
+    problem = header_problem(text, columns=columns, required=required, aliases=aliases)
     if problem is not None:
         report.add(1, problem)
         return

@@ -112,6 +112,8 @@ PAGE_BLUEPRINTS = frozenset(
     {
         "pages",
         "auth",
+        "password_reset",
+        "registration_pages",
         "sessions_pages",
         "bookings_pages",
         "people_pages",
@@ -122,6 +124,7 @@ PAGE_BLUEPRINTS = frozenset(
         "squads_pages",
         "geography_pages",
         "admin",
+        "notification_costs",
     }
 )
 

@@ -4,6 +4,7 @@ from coordinator.bookings.models import Assignment, Registration
 from coordinator.competences.models import Competence, ProficiencyLevel
 from coordinator.events.models import DomainEvent
 from coordinator.geography.models import Ward, ward_neighbors
+from coordinator.idempotency.models import IdempotencyKey
 from coordinator.imports.models import ImportJob
 from coordinator.matching.models import MatchingRun
 from coordinator.notifications.models import Notification
@@ -30,6 +31,7 @@ __all__ = [
     "DomainEvent",
     "ErasedParticipantCount",
     "FeedToken",
+    "IdempotencyKey",
     "ImportJob",
     "MatchingRun",
     "Notification",

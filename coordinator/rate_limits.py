@@ -55,6 +55,9 @@ LIMITED_ENDPOINTS = {
     "auth.login": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
     # The current password is checked there: a borrowed session must not guess it freely.
     "auth.password": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
+    # Each request sends a mail: a script must not flood someone's inbox.
+    "password_reset.forgot": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
+    "registration_pages.find": ("RATE_LIMIT_LOGIN", {"methods": ["POST"]}),
     "people.create_volunteer": ("RATE_LIMIT_SIGNUP", {"exempt_when": _organizer_calling}),
     "auth.register": ("RATE_LIMIT_SIGNUP", {"methods": ["POST"]}),
     "participants.register_participant": (

@@ -110,3 +110,10 @@ def vietnamese_sort_key(value: str) -> tuple[tuple[int, ...], tuple[int, ...], s
             letters.append(0)  # a word ends: "Ba Đình" before "Bac ..."
             tones.append(0)
     return tuple(letters), tuple(tones), value
+
+
+def vietnamese_name_key(full_name: str) -> tuple:
+    """People in the order a Vietnamese list gives them (a class register, a roster): by
+    given name, the last word ("Nguyễn Thị Lan" under L), then by the whole name."""
+    words = full_name.split()
+    return vietnamese_sort_key(words[-1] if words else ""), vietnamese_sort_key(full_name)

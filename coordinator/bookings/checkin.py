@@ -24,6 +24,7 @@ from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, TrainingSession
+from coordinator.text import vietnamese_name_key
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,15 @@ class StaffEntry:
 
 def staff_roster(session: TrainingSession) -> list[StaffEntry]:
     """The session's confirmed bookings, leads first, then by name."""
-    rows = db.session.execute(
-        sa.select(Assignment, Volunteer.full_name, SessionRole.role)
-        .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
-        .join(SessionRole, SessionRole.id == Assignment.role_id)
-        .where(Assignment.session_id == session.id, Assignment.status == "confirmed")
-        .order_by(SessionRole.role != "lead", SessionRole.role, Volunteer.full_name, Assignment.id)
-    ).all()
+    rows = sorted(
+        db.session.execute(
+            sa.select(Assignment, Volunteer.full_name, SessionRole.role)
+            .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
+            .join(SessionRole, SessionRole.id == Assignment.role_id)
+            .where(Assignment.session_id == session.id, Assignment.status == "confirmed")
+        ).all(),
+        key=lambda row: (row[2] != "lead", row[2], vietnamese_name_key(row[1]), row[0].id),
+    )
     return [StaffEntry(assignment, name, role) for assignment, name, role in rows]
 
 

@@ -10,7 +10,7 @@ Every change writes a domain event in the same transaction; nothing here commits
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,7 +200,8 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         promoted.append(candidate)
 
 
-def _late(session: TrainingSession) -> bool:
+def is_late(session: TrainingSession) -> bool:
+    """A withdrawal now would be late (within LATE_WITHDRAWAL_HOURS of the start)."""
     hours = current_app.config["LATE_WITHDRAWAL_HOURS"]
     return session.starts_at - utcnow() < timedelta(hours=hours)
 
@@ -217,7 +218,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     role = assignment.role
     previous, position = assignment.status, assignment.waitlist_position
     assignment.status, assignment.waitlist_position = S.WITHDRAWN, None
-    assignment.late_withdrawal = previous == S.CONFIRMED and _late(session)
+    assignment.late_withdrawal = previous == S.CONFIRMED and is_late(session)
     assignment.decided_at = utcnow()
     db.session.flush()
     if previous == S.WAITLISTED:
@@ -491,44 +492,64 @@ def bookings_of(volunteer_id: int, organized: bool = False) -> list[Assignment]:
 
 def staffing(session: TrainingSession) -> list[dict[str, Any]]:
     """Per role: needed, confirmed, proposed (held, until when), free, waitlisted."""
-    counts = db.session.execute(
-        sa.select(Assignment.role_id, Assignment.status, sa.func.count(Assignment.id))
-        .where(Assignment.session_id == session.id, Assignment.status.in_(LIVE_ASSIGNMENT))
-        .group_by(Assignment.role_id, Assignment.status)
-    ).all()
+    return staffing_of([session])[session.id]
+
+
+def staffing_of(sessions: Sequence[TrainingSession]) -> dict[int, list[dict[str, Any]]]:
+    """`staffing` of many sessions in two queries, whatever their number (their roles
+    should be loaded already, e.g. with selectinload)."""
+    ids = [session.id for session in sessions]
     by_role: dict[int, dict[str, int]] = {}
-    for role_id, status, count in counts:
-        by_role.setdefault(role_id, {})[status] = count
-    held_until = holds_until(role.id for role in session.roles)
-    return [
-        {
-            "role": role.role,
-            "needed": role.count,
-            "confirmed": by_role.get(role.id, {}).get("confirmed", 0),
-            "proposed": by_role.get(role.id, {}).get("proposed", 0),
-            # Seats held by proposals waiting for an answer (the same as `proposed`),
-            # and seats nobody holds: a sign-up is confirmed only while `free` > 0.
-            "held": by_role.get(role.id, {}).get("proposed", 0),
-            "held_until": held_until.get(role.id),
-            "free": max(role.count - role.taken, 0),
-            "waitlisted": by_role.get(role.id, {}).get("waitlisted", 0),
-            "required_skills": role.required_skills,
-        }
-        for role in session.roles
-    ]
+    for chunk in _chunks(ids):
+        for role_id, status, count in db.session.execute(
+            sa.select(Assignment.role_id, Assignment.status, sa.func.count(Assignment.id))
+            .where(Assignment.session_id.in_(chunk), Assignment.status.in_(LIVE_ASSIGNMENT))
+            .group_by(Assignment.role_id, Assignment.status)
+        ):
+            by_role.setdefault(role_id, {})[status] = count
+    held_until = holds_until(role.id for session in sessions for role in session.roles)
+    return {
+        session.id: [
+            {
+                "role": role.role,
+                "needed": role.count,
+                "confirmed": by_role.get(role.id, {}).get("confirmed", 0),
+                "proposed": by_role.get(role.id, {}).get("proposed", 0),
+                # Seats held by proposals waiting for an answer (the same as `proposed`),
+                # and seats nobody holds: a sign-up is confirmed only while `free` > 0.
+                "held": by_role.get(role.id, {}).get("proposed", 0),
+                "held_until": held_until.get(role.id),
+                "free": max(role.count - role.taken, 0),
+                "waitlisted": by_role.get(role.id, {}).get("waitlisted", 0),
+                "required_skills": role.required_skills,
+            }
+            for role in session.roles
+        ]
+        for session in sessions
+    }
+
+
+# Ids per IN (...): a statement never carries more bind parameters than this.
+CHUNK = 1000
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
 
 
 def holds_until(role_ids: Iterable[int]) -> dict[int, datetime]:
     """Per role with seats held by unanswered proposals: the latest answer deadline."""
-    return {
-        role_id: latest
+    found = {}
+    for chunk in _chunks(list(role_ids)):
         for role_id, latest in db.session.execute(
             sa.select(Assignment.role_id, sa.func.max(Assignment.answer_by))
-            .where(Assignment.role_id.in_(list(role_ids)), Assignment.status == S.PROPOSED)
+            .where(Assignment.role_id.in_(chunk), Assignment.status == S.PROPOSED)
             .group_by(Assignment.role_id)
-        )
-        if latest is not None
-    }
+        ):
+            if latest is not None:
+                found[role_id] = latest
+    return found
 
 
 def volunteer_of(user: User | None) -> Volunteer:

@@ -11,21 +11,26 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from coordinator.bookings import fits as fits_of
 from coordinator.bookings import operations as bookings
+from coordinator.bookings.crews import crews
 from coordinator.bookings.models import Assignment
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
 from coordinator.database import utcnow
 from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
-from coordinator.matching import operations as matching
+from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
+from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import organized_session
 from coordinator.squads.models import Squad
 from coordinator.web.access import organizer_required, volunteer_required
-from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit
+from coordinator.web.forms import REFUSED, EmptyForm, ReasonForm, commit, vocabulary_choices
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("bookings_pages", __name__)
+FITS_PAGE = 50  # sessions a page
 
 
 def _to_session(session_id: int) -> ResponseReturnValue:
@@ -142,9 +147,13 @@ def assign_squad(session_id: int) -> ResponseReturnValue:
 @volunteer_required
 def fits(volunteer: Volunteer) -> ResponseReturnValue:
     """Upcoming sessions the volunteer could sign up for."""
-    found = matching.sessions_that_fit(volunteer.id)
+    every = fits_of.sessions_that_fit(volunteer.id)
+    limit, offset = page_args(FITS_PAGE)
+    found = every[offset : offset + limit]
+    page = Page(len(every), limit, offset, len(found))
     held = bookings.holds_until(role.id for fit in found for role in fit["roles"])
-    return render_template("bookings/fits.html", fits=found, held=held, form=EmptyForm())
+    prefetch_ward_names(fit["session"].ward for fit in found)
+    return render_template("bookings/fits.html", fits=found, held=held, page=page, form=EmptyForm())
 
 
 @bp.post("/me/sessions/<int:session_id>/signup")
@@ -179,6 +188,30 @@ def _own_booking(volunteer: Volunteer, assignment_id: int) -> Assignment:
     if booking is None or booking.volunteer_id != volunteer.id:
         raise NotFound(_("No such booking."))
     return booking
+
+
+@bp.get("/me/bookings/<int:assignment_id>/withdraw")
+@volunteer_required
+def confirm_withdrawal(volunteer: Volunteer, assignment_id: int) -> ResponseReturnValue:
+    """The step before withdrawing: what it changes, and a way to keep the place."""
+    booking = _own_booking(volunteer, assignment_id)
+    if booking.status not in ("confirmed", "waitlisted"):
+        flash(_("This booking is no longer active."), "error")
+        return redirect(url_for("bookings_pages.schedule"))
+    session = db.session.get_one(TrainingSession, booking.session_id)
+    waiting = db.session.scalar(
+        sa.select(sa.func.count(Assignment.id)).where(
+            Assignment.role_id == booking.role_id, Assignment.status == "waitlisted"
+        )
+    )
+    return render_template(
+        "bookings/withdraw.html",
+        booking=booking,
+        session=session,
+        late=booking.status == "confirmed" and bookings.is_late(session),
+        waiting=waiting,
+        form=ReasonForm(),
+    )
 
 
 @bp.post("/me/bookings/<int:assignment_id>/<any(withdraw, accept, decline):action>")
@@ -225,8 +258,24 @@ def schedule(volunteer: Volunteer) -> ResponseReturnValue:
     groups = {"proposed": [], "confirmed": [], "waitlisted": []}
     for booking, session in rows:
         groups[booking.status].append((booking, session))
+    # Only a confirmed crew learns who else comes and what support participants need.
+    crew = crews([session.id for _booking, session in groups["confirmed"]], volunteer.id)
+    # The check-in page is for the day itself: the link shows from the session's day.
+    local = display_timezone()
+    today = utcnow().astimezone(local).date()
+    checkin_today = {
+        session.id
+        for _booking, session in groups["confirmed"]
+        if session.starts_at.astimezone(local).date() <= today
+    }
     return render_template(
-        "bookings/schedule.html", groups=groups, form=ReasonForm(), calendar=None
+        "bookings/schedule.html",
+        groups=groups,
+        crews=crew,
+        checkin_today=checkin_today,
+        need_names=dict(vocabulary_choices("accessibility_skills")),
+        form=ReasonForm(),
+        calendar=None,
     )
 
 

@@ -13,6 +13,7 @@ from coordinator.errors import NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.models import Province, Ward, ward_neighbors, ward_successors
 from coordinator.geography.operations import exists_today, find_ward, set_neighbors
+from coordinator.paging import MAX_OFFSET, PAGE_HEADERS, count, page_headers
 from coordinator.people.auth import roles_required
 from coordinator.people.scopes import require_in_scope
 from coordinator.schemas import Schema, Text
@@ -24,7 +25,6 @@ provinces_blp = Blueprint(
     "provinces", __name__, url_prefix="/api/v1/provinces", description="Provinces and cities"
 )
 BEARER = [{"bearerAuth": []}]
-TOTAL_HEADER = {"X-Total-Count": {"schema": {"type": "integer"}}}
 
 
 class ProvinceSchema(Schema):
@@ -55,7 +55,7 @@ class WardListArgs(Schema):
     province = Text(validate=validate.Length(max=8))
     current = fields.Boolean(metadata={"description": "only units that exist today"})
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
 
 
 class NeighborsSchema(Schema):
@@ -105,21 +105,21 @@ def _ward_dicts(wards: list[Ward]) -> list[dict[str, Any]]:
 
 @blp.get("")
 @blp.arguments(WardListArgs, location="query")
-@blp.response(200, WardSchema(many=True), headers=TOTAL_HEADER)
+@blp.response(200, WardSchema(many=True), headers=PAGE_HEADERS)
 def list_wards(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """Units by code (ended ones too, with their successors), a page at a time; the
-    total in X-Total-Count."""
+    total in X-Total-Count, the next page in Link."""
     query = sa.select(Ward)
     if args.get("province"):
         query = query.where(Ward.province_code == args["province"])
     if args.get("current"):
         query = query.where(exists_today())
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    total = count(query)
     wards = list(
         db.session.scalars(query.order_by(Ward.code).limit(args["limit"]).offset(args["offset"]))
     )
     body = WardSchema(many=True).dump(_ward_dicts(wards))
-    return jsonify(body), 200, {"X-Total-Count": str(total)}
+    return jsonify(body), 200, page_headers(total, args["limit"], args["offset"])
 
 
 @blp.get("/<code>")

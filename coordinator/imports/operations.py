@@ -8,6 +8,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+from flask_babel import force_locale
+
 from coordinator.csv_import import ImportReport, header_problem
 from coordinator.database import utcnow
 from coordinator.errors import NotFound
@@ -15,9 +18,10 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.imports.models import IMPORT_KINDS, ImportJob
 from coordinator.people import imports as volunteers
-from coordinator.people.models import MAX_ID, User
+from coordinator.people.models import MAX_ID, User, Volunteer
 from coordinator.people.scopes import current_scope, scope_of
 from coordinator.progress import targets
+from coordinator.text import vietnamese_name_key
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float], None]
@@ -37,13 +41,17 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "volunteers": (volunteers.COLUMNS, volunteers.REQUIRED),
     "targets": (targets.TARGET_COLUMNS, targets.TARGET_REQUIRED),
 }
+# Column labels a file may use instead of the codes (a template filled in Vietnamese).
+HEADER_ALIASES: dict[str, dict[str, str]] = {"volunteers": volunteers.HEADER_ALIASES}
 
 
 def header_report(kind: str, text: str) -> ImportReport | None:
     """A report with the header's problem on line 1, or None when the header is right:
     checked in the request, so a wrong file is refused at once."""
     columns, required = COLUMNS[kind]
-    problem = header_problem(text, columns=columns, required=required)
+    problem = header_problem(
+        text, columns=columns, required=required, aliases=HEADER_ALIASES.get(kind)
+    )
     if problem is None:
         return None
     report = ImportReport()
@@ -105,8 +113,11 @@ def execute(import_id: int, progress: Progress | None = None) -> ImportJob | Non
         # row's lock (SQLite's whole database) is not held while the rows are read.
         db.session.commit()
     importer, text, valid_rows_only = _importer(job), job.file_text or "", job.valid_rows_only
+    uploader = db.session.get(User, job.uploaded_by) if job.uploaded_by else None
     try:
-        report = importer(text, valid_rows_only=valid_rows_only, progress=progress)
+        # The report's words in the language of the organizer who reads it.
+        with force_locale(uploader.locale if uploader is not None else "vi"):
+            report = importer(text, valid_rows_only=valid_rows_only, progress=progress)
     except Exception as exc:  # record it (and drop the file) rather than retry forever
         log.exception("import %s failed", import_id)
         db.session.rollback()
@@ -139,3 +150,13 @@ def import_view(job: ImportJob) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def imported_volunteers(import_id: int) -> list[Volunteer]:
+    """The volunteers a finished import created, in Vietnamese order of their names."""
+    job = db.session.get(ImportJob, import_id)
+    ids = (job.result or {}).get("ids", []) if job is not None else []
+    if job is None or job.kind != "volunteers" or not ids:
+        return []
+    found = db.session.scalars(sa.select(Volunteer).where(Volunteer.id.in_(ids))).all()
+    return sorted(found, key=lambda v: vietnamese_name_key(v.full_name))

@@ -52,7 +52,11 @@ def import_status(import_id: int) -> ResponseReturnValue:
     job = status_view(operations.get_import(import_id, current_user.id))
     errors = sorted((int(line), messages) for line, messages in job["errors"].items())
     return render_template(
-        "imports/status.html", job=job, errors=errors, upload_page=UPLOAD_PAGES[job["kind"]]
+        "imports/status.html",
+        job=job,
+        errors=errors,
+        upload_page=UPLOAD_PAGES[job["kind"]],
+        imported=operations.imported_volunteers(import_id) if job["kind"] == "volunteers" else [],
     )
 
 

@@ -27,6 +27,9 @@ QUEUE = "matching"
 # times, after this long (twice as long each time); then it is marked failed.
 RUN_RESTARTS = 5
 RUN_RESTART_AFTER = timedelta(seconds=30)
+# A job abandoned by a lost worker was found only after its heartbeat lapsed, already a
+# wait, and nothing says the outage is still on: its first restart is immediate.
+ABANDONED = "AbandonedJobError"
 
 
 @handles("session.published", "session.changed")
@@ -47,7 +50,10 @@ def replan_after_availability(event: DomainEvent) -> None:
 
 @handles("assignment.declined", "signup.withdrawn", "assignment.expired")
 def ask_for_repair(event: DomainEvent) -> None:
-    """A freed seat is repaired by its own small job on the matching queue."""
+    """A freed seat is repaired at once by its own small job on the matching queue; the
+    month is then planned again by the debounced run (as after publishes), which keeps
+    confirmed bookings and moves proposals only for a better plan, so that local repairs
+    do not drift from what a full solve would give."""
     payload = event.payload
     if payload.get("previous_status") == "waitlisted" or "assignment_id" not in payload:
         return
@@ -57,6 +63,9 @@ def ask_for_repair(event: DomainEvent) -> None:
         payload["session_id"],
         {"session_id": payload["session_id"], "assignment_id": payload["assignment_id"]},
     )
+    session = db.session.get(TrainingSession, payload["session_id"])
+    if session is not None and session.status == "published" and session.starts_at > utcnow():
+        operations.schedule_auto_run(session.starts_at)
 
 
 # The jobs below re-read committed rows only (the run, the booking), so they may be
@@ -86,6 +95,12 @@ def _enqueue_once(job: str, entity_id: int, *, job_id: str) -> None:
         enqueue(job, entity_id, queue=QUEUE, job_id=job_id, unique=True)
     except DuplicateJobError:
         pass
+
+
+def _restart_wait(job: Job, restarts: int) -> timedelta:
+    result = job.latest_result()
+    abandoned = result is not None and ABANDONED in (result.exc_string or "")
+    return RUN_RESTART_AFTER * (2**restarts - (1 if abandoned else 0))
 
 
 def restart_interrupted_runs() -> int:
@@ -128,7 +143,7 @@ def restart_interrupted_runs() -> int:
         if restarts >= RUN_RESTARTS:
             given_up.append(run_id)
             continue
-        if job.ended_at is not None and job.ended_at > now - RUN_RESTART_AFTER * 2**restarts:
+        if job.ended_at is not None and job.ended_at > now - _restart_wait(job, restarts):
             continue
         job.meta["restarts"] = restarts + 1
         job.save_meta()

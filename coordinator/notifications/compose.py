@@ -66,7 +66,10 @@ def _subject(letter: Letter, lang: str) -> str:
 
 def _intro(letter: Letter, lang: str) -> list[str]:
     if letter.kind.startswith("reminder_"):
-        return [text(lang, f"{letter.kind}.{letter.recipient.kind}")]
+        lines = [text(lang, f"{letter.kind}.{letter.recipient.kind}")]
+        if letter.answer_urls and letter.kind == "reminder_1d":
+            lines.append(text(lang, "reminder_1d.ask"))
+        return lines
     if letter.kind == "unfilled_roles":
         days = max((letter.session.starts_at - letter.written_at).days, 0)
         return [text(lang, "unfilled_roles.intro", days=days)]
@@ -138,6 +141,8 @@ def words(letter: Letter) -> dict:
         return body
     body["intro"] = _intro(letter, lang)
     body["details"] = _details(letter, lang)
+    if letter.unconfirmed:
+        body["items"] = [f"{name} · {role}" for name, role in letter.unconfirmed]
     if letter.unfilled:
         body["items"] = [
             text(lang, "unfilled_roles.row", role=role, confirmed=confirmed, needed=needed)

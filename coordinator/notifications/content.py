@@ -19,13 +19,14 @@ from coordinator.calendar import feeds, queries
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.notifications import links, preferences, recipients
-from coordinator.notifications.kinds import KINDS, PARTICIPANT, VOLUNTEER
+from coordinator.notifications import confirmations, ladder, links, preferences, recipients
+from coordinator.notifications.kinds import KINDS, PARTICIPANT, VOLUNTEER, answerable
 from coordinator.notifications.models import Notification
 from coordinator.notifications.planning import DIGEST_EVENTS
 from coordinator.notifications.recipients import Recipient
 from coordinator.people.models import ParticipantPrivate, Volunteer
-from coordinator.sessions.models import TrainingSession
+from coordinator.phones import e164_or_none
+from coordinator.sessions.models import SessionRole, TrainingSession
 from coordinator.vocabularies.terms import vocabulary
 
 
@@ -70,6 +71,9 @@ class Letter:
     reasons: tuple[str, ...] = ()
     answer_urls: dict[str, str] | None = None
     answer_expires_at: datetime | None = None
+    choice_url: str | None = None  # the short link to a page with both answers (SMS)
+    lead_phone: str | None = None  # the session's lead, for the 2-hour reminder
+    unconfirmed: tuple[tuple[str, str], ...] = ()  # (volunteer, role) not confirmed
     unfilled: tuple[tuple[str, int, int], ...] = ()  # (role, confirmed, needed)
     digest: tuple[DigestEntry, ...] = ()
     calendar: bytes | None = None
@@ -136,10 +140,14 @@ def _why_not(row: Notification, session: TrainingSession | None, booking, now) -
         return "session_closed"
     if session.starts_at <= now:
         return "session_started"
-    if kind.before_start is not None and session.starts_at - kind.before_start != row.scheduled_for:
+    if kind.reminder and ladder.reminder_at(kind.code, session.starts_at) != row.scheduled_for:
         return "moved"  # the planner drops these; this catches a job that ran first
     if kind.code == "unfilled_roles":
         return None if unfilled_roles(session) else "filled"
+    if kind.code == "unconfirmed_volunteers":
+        if ladder.unconfirmed_list_at(session.starts_at) != row.scheduled_for:
+            return "moved"
+        return None if confirmations.unconfirmed([session]) else "all_confirmed"
     wanted = {"proposal": ("proposed",), "proposal_expired": ("expired",)}.get(
         kind.code, ("registered", "confirmed")
     )
@@ -197,6 +205,23 @@ def digest_entries(user_id: int, until: datetime) -> tuple[DigestEntry, ...]:
         )
         for event, title, starts_at in events
     )
+
+
+def lead_phone(session: TrainingSession) -> str | None:
+    """The confirmed lead's phone (E.164), for the short reminder before the start."""
+    phone = db.session.scalar(
+        sa.select(Volunteer.phone)
+        .join(Assignment, Assignment.volunteer_id == Volunteer.id)
+        .join(SessionRole, SessionRole.id == Assignment.role_id)
+        .where(
+            Assignment.session_id == session.id,
+            Assignment.status == "confirmed",
+            SessionRole.role == "lead",
+        )
+        .order_by(Assignment.id)
+        .limit(1)
+    )
+    return e164_or_none(phone)
 
 
 def _facts(session: TrainingSession, locale: str) -> SessionFacts:
@@ -279,14 +304,26 @@ def prepare(row: Notification, now: datetime) -> Letter | str:
     if row.recipient_kind == VOLUNTEER:
         extra["role"] = labels("roles", locale).get(role, role) if role else None
         extra["needs"] = staff_needs(session, locale)
-    if row.kind == "proposal":
-        # From the planning time, not the sending time: a retry sends the same links.
-        days = timedelta(days=current_app.config["NOTIFICATION_ANSWER_LINK_DAYS"])
-        expires = min(base["written_at"] + days, session.starts_at)
-        token = links.issue_answer_token(row, expires)
+    if answerable(row.kind, row.recipient_kind) and isinstance(booking, Assignment):
+        # From the booking, not the sending time: a retry sends the same links.
+        expires = ladder.answer_expires_at(row.kind, booking.answer_by, session.starts_at)
+        if booking.answer_by is None and row.kind == "proposal":
+            days = timedelta(days=current_app.config["NOTIFICATION_ANSWER_LINK_DAYS"])
+            expires = min(base["written_at"] + days, session.starts_at)
+        token = links.issue_answer_token(row, expires, booking.id)
         extra["answer_urls"] = {a: links.answer_url(token, a) for a in links.ANSWER_ACTIONS}
         extra["answer_expires_at"] = expires
+        extra["choice_url"] = links.choice_url(token)
+    if row.kind == "proposal":
         extra["reasons"] = tuple(booking.reasons or ())
+    if row.kind == "reminder_2h":
+        extra["lead_phone"] = lead_phone(session)
+    if row.kind == "unconfirmed_volunteers":
+        roles = labels("roles", locale)
+        extra["unconfirmed"] = tuple(
+            (u.volunteer_name, roles.get(u.role, u.role))
+            for u in confirmations.unconfirmed([session])
+        )
     if row.kind == "unfilled_roles":
         roles = labels("roles", locale)
         extra["unfilled"] = tuple((roles.get(r, r), c, n) for r, c, n in unfilled_roles(session))

@@ -1,12 +1,14 @@
 """The kinds of message, who gets each, and which ones a recipient may unsubscribe from
-with one click (reminders and organizer alerts: the rest are about a booking itself)."""
+with one click (reminders and organizer alerts: the rest are about a booking itself);
+the channels a kind may take, and which kinds carry one-tap answer links. When each
+reminder goes is ladder.py's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 VOLUNTEER, PARTICIPANT, USER = "volunteer", "participant", "user"
+EMAIL_ONLY, PHONE_ONLY = ("email",), ("zalo", "sms")
 
 
 @dataclass(frozen=True)
@@ -14,29 +16,37 @@ class Kind:
     code: str
     audiences: tuple[str, ...]
     optional: bool = False  # one-click unsubscribe (RFC 8058) is offered
-    before_start: timedelta | None = None  # a reminder this long before the session
+    reminder: bool = False  # planned before the session (ladder.reminder_at)
     attach_calendar: bool = False  # the session as an .ics attachment (METHOD:PUBLISH)
+    channels: tuple[str, ...] | None = None  # the only channels it may take (None: any)
+    # Carries one-tap "Xác nhận" / "Không tham gia được" links for these audiences
+    # (answers.py says what each answer does).
+    answerable: tuple[str, ...] = ()
 
 
 KINDS = {
     kind.code: kind
     for kind in (
-        Kind("reminder_7d", (VOLUNTEER,), True, timedelta(days=7), True),
-        Kind("reminder_1d", (VOLUNTEER, PARTICIPANT), True, timedelta(days=1), True),
-        Kind("reminder_2h", (VOLUNTEER, PARTICIPANT), True, timedelta(hours=2), True),
+        Kind("reminder_7d", (VOLUNTEER,), True, True, True, channels=EMAIL_ONLY),
+        Kind("reminder_1d", (VOLUNTEER, PARTICIPANT), True, True, True, answerable=(VOLUNTEER,)),
+        Kind("reminder_2h", (VOLUNTEER, PARTICIPANT), True, True, channels=PHONE_ONLY),
         Kind("session_changed", (VOLUNTEER, PARTICIPANT), attach_calendar=True),
         Kind("session_cancelled", (VOLUNTEER, PARTICIPANT), attach_calendar=True),
         Kind("waitlist_promoted", (VOLUNTEER,), attach_calendar=True),
-        Kind("proposal", (VOLUNTEER,)),
+        Kind("proposal", (VOLUNTEER,), answerable=(VOLUNTEER,)),
         Kind("proposal_expired", (VOLUNTEER,)),
         Kind("assigned", (VOLUNTEER,), attach_calendar=True),
+        # A volunteer's own sign-up confirmed, or a proposal accepted: the ladder's start.
+        Kind("booking_confirmed", (VOLUNTEER,), attach_calendar=True),
         Kind("registration_promoted", (PARTICIPANT,), attach_calendar=True),
         # Its lead time is NOTIFICATION_UNFILLED_ALERT_DAYS (planning.unfilled_alert_lead).
         Kind("unfilled_roles", (USER,), True),
         Kind("organizer_digest", (USER,), True),
+        # The evening before (ladder.unconfirmed_list_at): volunteers who did not confirm.
+        Kind("unconfirmed_volunteers", (USER,), True),
     )
 }
-REMINDERS = tuple(k for k in KINDS.values() if k.before_start is not None)
+REMINDERS = tuple(k for k in KINDS.values() if k.reminder)
 # Session changes worth a message: when and where (a new description is not).
 NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue", "ward"})
 
@@ -44,3 +54,11 @@ NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue", "ward"})
 def kinds_for(audience: str) -> list[Kind]:
     """The kinds a recipient of this audience can receive, in display order."""
     return [kind for kind in KINDS.values() if audience in kind.audiences]
+
+
+def allowed_channels(kind: str) -> tuple[str, ...] | None:
+    return KINDS[kind].channels if kind in KINDS else None
+
+
+def answerable(kind: str, audience: str) -> bool:
+    return kind in KINDS and audience in KINDS[kind].answerable

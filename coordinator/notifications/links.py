@@ -27,8 +27,12 @@ def session_url(session_id: int) -> str:
     return f"{_base_url()}/sessions/{session_id}"
 
 
-def issue_answer_token(notification: Notification, expires_at: datetime) -> str:
-    """The token for a proposal's links, stored as its SHA-256 (flushes).
+def issue_answer_token(
+    notification: Notification, expires_at: datetime, assignment_id: int | None = None
+) -> str:
+    """The token for a message's one-tap links about a booking (`assignment_id`, by
+    default the notification's own), stored as its SHA-256 (flushes). What an answer
+    does is answers.py's, by the notification's kind.
 
     Derived from the notification id with SECRET_KEY, so a retried delivery sends the
     same links as the attempt that died."""
@@ -43,7 +47,10 @@ def issue_answer_token(notification: Notification, expires_at: datetime) -> str:
         sa.select(AnswerToken).where(AnswerToken.notification_id == notification.id)
     )
     if row is None:
-        row = AnswerToken(notification_id=notification.id, assignment_id=notification.assignment_id)
+        row = AnswerToken(
+            notification_id=notification.id,
+            assignment_id=assignment_id or notification.assignment_id,
+        )
         db.session.add(row)
     row.token_hash, row.expires_at = token_digest(token), expires_at
     db.session.flush()
@@ -58,6 +65,11 @@ def find_answer_token(token: str) -> AnswerToken | None:
 
 def answer_url(token: str, action: str) -> str:
     return f"{_base_url()}/notifications/answer/{token}/{action}"
+
+
+def choice_url(token: str) -> str:
+    """The short link (SMS, Zalo) to a page offering both answers."""
+    return f"{_base_url()}/n/{token}"
 
 
 def _serializer() -> URLSafeSerializer:

@@ -77,7 +77,8 @@ class Notification(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="scheduled")
     reason: Mapped[str | None] = mapped_column(sa.String(40))  # why dropped or failed
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: the monthly budget is read before every Zalo or SMS send, costs per month.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How it went out (see notifications/channels.py): the channel, the provider's id for
@@ -140,8 +141,9 @@ class NotificationOptOut(db.Model):
 
 
 class AnswerToken(db.Model):
-    """The credential in a proposal's accept/decline links: only its SHA-256 is stored;
-    it works once and not after `expires_at`."""
+    """The credential in a message's one-tap links (a proposal's accept/decline, the
+    day-before reminder's confirm/cancel): only its SHA-256 is stored; it works once and
+    not after `expires_at`, and remembers the answer given (`action`) to show it again."""
 
     __tablename__ = "notification_answer_tokens"
 
@@ -155,4 +157,5 @@ class AnswerToken(db.Model):
     )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    action: Mapped[str | None] = mapped_column(sa.String(20))  # "accept" or "decline"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
-from coordinator.notifications import answers, preferences, routing
+from coordinator.notifications import answers, choices, organizer_pages, preferences
 from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
@@ -22,25 +22,21 @@ from coordinator.notifications.planning import clock
 from coordinator.notifications.texts import TEXTS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+# The short link of an SMS or a Zalo message: /n/<token>, the answer links' token.
+short_bp = Blueprint("notification_links", __name__)
 
 # Credentials in URLs, scrubbed from access logs: the links in messages, and the signature
 # in the delivery-report URL each SMS carries (webhooks.py).
 TOKEN_IN_PATH = re.compile(
-    r"(/notifications/(?:answer|unsubscribe|preferences)/|/webhooks/esms/\d+/)[^/\s?#\"']+"
+    r"(/notifications/(?:answer|unsubscribe|preferences)/|/n/|/webhooks/esms/\d+/)[^/\s?#\"']+"
 )
 # eSMS's delivery report names the phone number in its query string.
 PHONE_IN_QUERY = re.compile(r"([?&]phonenumber=)[^&\s\"']*", re.IGNORECASE)
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
-# The channel orders a person can choose per kind of message (the first is the default).
-CHANNEL_ORDERS = {
-    "zalo,sms,email": ("Zalo, nếu không có thì SMS, rồi email", "Zalo, else SMS, then email"),
-    "zalo,email": ("Zalo, nếu không có thì email", "Zalo, else email"),
-    "sms,email": ("SMS, nếu không được thì email", "SMS, else email"),
-    "email": ("Chỉ email", "Email only"),
-}
 
 
 @bp.after_request
+@short_bp.after_request
 def private_page(response: Response) -> Response:
     """The URL holds a secret: never send it on as a Referer, never cache the page."""
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -55,24 +51,53 @@ def _problem(status: int, code: str, message: str | None = None) -> ResponseRetu
 
 @bp.route("/answer/<token>/<action>", methods=["GET", "POST"])
 def answer(token: str, action: str) -> ResponseReturnValue:
-    """Accept or decline a proposal: GET shows it with a button, POST answers."""
+    """A one-tap answer: GET shows the booking with a button, POST acts."""
     if action not in ANSWER_ACTIONS:
         abort(404)
     now = clock()
     try:
         if request.method == "GET":
-            _, assignment, session = answers.open_link(token, now)
-            details = answers.describe(assignment, session)
-            return render_template("notifications/answer.html", action=action, **details)
-        answers.answer(token, action, now)
+            link = answers.open_link(token, now)
+            return render_template(
+                "notifications/answer.html",
+                actions=[action],
+                token=token,
+                **answers.describe(link),
+            )
+        link = answers.answer(token, action, now)
         db.session.commit()
     except answers.LinkProblem as problem:
         db.session.rollback()
-        return _problem(problem.status, problem.code, problem.message)
-    except DomainError as error:  # the proposal moved on (withdrawn, session closed)
+        return _link_problem(problem)
+    except DomainError as error:  # the booking moved on (withdrawn, session closed)
         db.session.rollback()
         return _problem(409, "conflict", error.message)
-    return render_template("notifications/answered.html", action=action)
+    return render_template("notifications/answered.html", action=action, kind=link.kind)
+
+
+def _link_problem(problem: answers.LinkProblem) -> ResponseReturnValue:
+    """A used link shows the answer it gave (200: nothing is wrong); others explain."""
+    if problem.code == "used" and problem.action:
+        return render_template(
+            "notifications/answered.html", action=problem.action, kind=problem.kind, again=True
+        )
+    return _problem(problem.status, problem.code, problem.message)
+
+
+@short_bp.get("/n/<token>")
+def choice(token: str) -> ResponseReturnValue:
+    """The short link in an SMS or a Zalo message: the booking with both answers."""
+    try:
+        link = answers.open_link(token, clock())
+    except answers.LinkProblem as problem:
+        db.session.rollback()
+        return _link_problem(problem)
+    return render_template(
+        "notifications/answer.html",
+        actions=list(ANSWER_ACTIONS),
+        token=token,
+        **answers.describe(link),
+    )
 
 
 def _recipient(token: str) -> tuple[str, int]:
@@ -102,28 +127,17 @@ def preferences_page(token: str) -> ResponseReturnValue:
     recipient_kind, recipient_id = _recipient(token)
     saved = request.method == "POST"
     if saved:
-        preferences.save(recipient_kind, recipient_id, set(request.form.getlist("kind")))
+        enabled = set(request.form.getlist("kind"))
         for kind in kinds_for(recipient_kind):
-            order = request.form.get(f"channels-{kind.code}", "")
-            if order in CHANNEL_ORDERS:
-                routing.set_order(recipient_kind, recipient_id, kind.code, order.split(","))
+            order = request.form.get(f"channels-{kind.code}")
+            if order not in choices.orders_for(kind.code):
+                order = None  # not a choice this kind offers: left as it was
+            choices.change(recipient_kind, recipient_id, kind.code, kind.code in enabled, order)
         db.session.commit()
-    disabled = preferences.disabled_kinds(recipient_kind, recipient_id)
-    choices = [
-        {
-            "code": kind.code,
-            "vi": TEXTS["vi"][f"kind.{kind.code}"],
-            "en": TEXTS["en"][f"kind.{kind.code}"],
-            "enabled": kind.code not in disabled,
-            "channels": ",".join(routing.order_for(recipient_kind, recipient_id, kind.code)),
-        }
-        for kind in kinds_for(recipient_kind)
-    ]
     return render_template(
         "notifications/preferences.html",
-        choices=choices,
+        choices=choices.current(recipient_kind, recipient_id),
         saved=saved,
-        orders=CHANNEL_ORDERS,
     )
 
 
@@ -148,6 +162,8 @@ def init_app(app: Flask) -> None:
     """Register the pages and the CLI, keep link tokens out of logs, exempt the pages
     from CSRF."""
     app.register_blueprint(bp)
+    app.register_blueprint(short_bp)
+    app.register_blueprint(organizer_pages.bp)  # behind a login, with CSRF as usual
     app.cli.add_command(notifications_cli)
     loggers = [logging.getLogger(name) for name in ACCESS_LOGGERS]
     for target in [*loggers, *(h for lg in [*loggers, logging.getLogger()] for h in lg.handlers)]:
@@ -156,3 +172,4 @@ def init_app(app: Flask) -> None:
     csrf = app.extensions.get("csrf")
     if csrf is not None:  # a mail client's one-click POST carries no CSRF token
         csrf.exempt(bp)
+        csrf.exempt(short_bp)

@@ -20,6 +20,7 @@ from coordinator.bookings.models import Assignment, Registration
 from coordinator.clock import now as clock_now
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
+from coordinator.notifications import ladder
 from coordinator.notifications.kinds import (
     NOTIFIED_CHANGES,
     PARTICIPANT,
@@ -32,6 +33,8 @@ from coordinator.schemas import display_timezone
 from coordinator.sessions.models import TrainingSession
 
 DIGEST_EVENTS = ("signup.withdrawn", "assignment.declined", "assignment.expired")
+# Planned per session for its organizer, reconciled like reminders.
+ORGANIZER_ALERTS = ("unfilled_roles", "unconfirmed_volunteers")
 
 
 def clock() -> datetime:
@@ -134,20 +137,26 @@ def unfilled_alert_lead() -> timedelta:
 
 
 def wanted_reminders(session: TrainingSession) -> dict[tuple[str, int, str], datetime]:
-    """(recipient kind, id, kind) -> when, for every reminder the session calls for now."""
+    """(recipient kind, id, kind) -> when, for every reminder the session calls for now
+    (the ladder's times), and the organizer's alerts."""
     if session.status != "published":
         return {}
     wanted = {}
+    volunteers = confirmed_volunteers(session.id)
     for audience, people in (
-        (VOLUNTEER, confirmed_volunteers(session.id)),
+        (VOLUNTEER, volunteers),
         (PARTICIPANT, registered_participants(session.id)),
     ):
         for kind in (k for k in REMINDERS if audience in k.audiences):
+            at = ladder.reminder_at(kind.code, session.starts_at)
             for person_id in people:
-                wanted[(audience, person_id, kind.code)] = session.starts_at - kind.before_start
+                wanted[(audience, person_id, kind.code)] = at
     if session.organizer_id is not None and any(role.count > 0 for role in session.roles):
         alert_at = session.starts_at - unfilled_alert_lead()
         wanted[(USER, session.organizer_id, "unfilled_roles")] = alert_at
+    if session.organizer_id is not None and volunteers:
+        list_at = ladder.unconfirmed_list_at(session.starts_at)
+        wanted[(USER, session.organizer_id, "unconfirmed_volunteers")] = list_at
     return wanted
 
 
@@ -155,7 +164,7 @@ def reconcile_session(session: TrainingSession, now: datetime) -> Planned:
     """Make the session's planned reminders (and unfilled alert) match its bookings and
     times: keep what still fits (due or not), drop what does not, plan what is missing
     and still ahead."""
-    codes = [k.code for k in REMINDERS] + ["unfilled_roles"]
+    codes = [k.code for k in REMINDERS] + list(ORGANIZER_ALERTS)
     rows = db.session.scalars(
         sa.select(Notification).where(
             Notification.session_id == session.id,
@@ -260,6 +269,9 @@ BOOKING_NOTICES = {
     "assignment.expired": "proposal_expired",
     "assignment.created": "assigned",
     "registration.promoted": "registration_promoted",
+    # The ladder starts with a confirmation (an organizer's is "assigned").
+    "signup.confirmed": "booking_confirmed",
+    "assignment.accepted": "booking_confirmed",
 }
 
 

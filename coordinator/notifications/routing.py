@@ -16,6 +16,7 @@ from coordinator.geography.models import Ward
 from coordinator.notifications import channels
 from coordinator.notifications.channels import DEFAULT_ORDER, EMAIL, PHONE_CHANNELS
 from coordinator.notifications.content import Letter
+from coordinator.notifications.kinds import allowed_channels
 from coordinator.notifications.models import ChannelChoice, Notification
 from coordinator.sessions.models import TrainingSession
 
@@ -24,21 +25,34 @@ URGENT_BEFORE_START = timedelta(hours=2)
 
 
 def order_for(recipient_kind: str, recipient_id: int, kind: str) -> tuple[str, ...]:
-    """The channels this person wants for this kind, in order."""
+    """The channels this person wants for this kind, in order, kept to those the kind
+    may take (the 7-day reminder is email only, the 2-hour one Zalo or SMS only)."""
     row = db.session.get(
         ChannelChoice,
         {"recipient_kind": recipient_kind, "recipient_id": recipient_id, "kind": kind},
     )
-    if row is None:
-        return DEFAULT_ORDER
-    return tuple(c for c in row.channels.split(",") if c in DEFAULT_ORDER)
+    order = DEFAULT_ORDER if row is None else row.channels.split(",")
+    allowed = allowed_channels(kind) or DEFAULT_ORDER
+    return tuple(c for c in order if c in DEFAULT_ORDER and c in allowed)
+
+
+def check_order(kind: str, order: list[str]) -> str | None:
+    """Why this order cannot be stored for this kind (None: it can): a non-empty list
+    of zalo, sms, email without repeats, of the channels the kind may take."""
+    if not order or len(set(order)) != len(order) or set(order) - set(DEFAULT_ORDER):
+        return "channels: a non-empty list of zalo, sms, email without repeats"
+    allowed = allowed_channels(kind)
+    if allowed is not None and not set(order) <= set(allowed):
+        return f"{kind} goes only by {', '.join(allowed)}"
+    return None
 
 
 def set_order(recipient_kind: str, recipient_id: int, kind: str, order: list[str]) -> None:
     """Store a person's channels for one kind (flushes). Unknown or repeated channels
     are refused; an empty list is refused too (turning a kind off is preferences')."""
-    if not order or len(set(order)) != len(order) or set(order) - set(DEFAULT_ORDER):
-        raise ValueError("channels: a non-empty list of zalo, sms, email without repeats")
+    problem = check_order(kind, order)
+    if problem is not None:
+        raise ValueError(problem)
     key = {"recipient_kind": recipient_kind, "recipient_id": recipient_id, "kind": kind}
     row = db.session.get(ChannelChoice, key) or ChannelChoice(**key)
     row.channels = ",".join(order)
@@ -108,6 +122,13 @@ def month_start(now: datetime) -> datetime:
 
 def spent_vnd(province: str, now: datetime) -> int:
     """Estimated cost of this month's Zalo and SMS messages for sessions in a province."""
+    return spent_in_month(province, month_start(now))
+
+
+def spent_in_month(province: str, start: datetime) -> int:
+    """Estimated cost of the Zalo and SMS messages sent in the local month beginning at
+    `start` for sessions in a province."""
+    end = month_start(start + timedelta(days=32))
     wards = sa.select(Ward.code).where(
         sa.or_(Ward.province_code == province, Ward.code == province)
     )
@@ -117,7 +138,8 @@ def spent_vnd(province: str, now: datetime) -> int:
             .join(TrainingSession, TrainingSession.id == Notification.session_id)
             .where(
                 TrainingSession.ward.in_(wards),
-                Notification.sent_at >= month_start(now),
+                Notification.sent_at >= start,
+                Notification.sent_at < end,
                 Notification.channel != EMAIL,
             )
         )

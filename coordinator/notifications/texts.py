@@ -12,6 +12,17 @@ LOCALES = ("vi", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
     "vi": {
+        "booking_confirmed.subject": "Đã xác nhận: {title}",
+        "booking_confirmed.intro": "Bạn đã có chỗ trong buổi học này. Chúng tôi sẽ nhắc lịch "
+        "trước buổi học.",
+        "reminder_1d.ask": "Bạn vẫn tham gia chứ? Bấm “Xác nhận”, hoặc “Không tham gia được” "
+        "để nhường chỗ cho người khác.",
+        "unconfirmed_volunteers.subject": "Chưa xác nhận tham gia: {title}",
+        "unconfirmed_volunteers.intro": "Buổi học diễn ra vào ngày mai; các tình nguyện viên "
+        "sau chưa xác nhận sẽ tham gia:",
+        "label.lead": "Trưởng nhóm",
+        "kind.booking_confirmed": "Xác nhận khi bạn có chỗ",
+        "kind.unconfirmed_volunteers": "Tình nguyện viên chưa xác nhận (tối hôm trước)",
         "reminder_7d.subject": "Còn 7 ngày: {title}",
         "reminder_1d.subject": "Ngày mai: {title}",
         "reminder_2h.subject": "Còn 2 giờ: {title}",
@@ -53,8 +64,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "label.needs": "Nhu cầu hỗ trợ của học viên",
         "label.reason": "Lý do",
         "action.view": "Xem buổi học",
-        "action.accept": "Nhận",
-        "action.decline": "Từ chối",
+        "action.accept": "Xác nhận",
+        "action.decline": "Không tham gia được",
+        "action.choose": "Trả lời",
         "calendar.note": "Tệp lịch (.ics) đính kèm giúp bạn thêm buổi học vào lịch.",
         "footer.why": "Thư tự động của Bình dân học vụ số, xin đừng trả lời thư này.",
         "footer.preferences": "Chọn loại thư bạn muốn nhận",
@@ -75,6 +87,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind.organizer_digest": "Tổng hợp hằng ngày: rút lui và từ chối",
     },
     "en": {
+        "booking_confirmed.subject": "Confirmed: {title}",
+        "booking_confirmed.intro": "You have a place in this session. We will remind you "
+        "before it starts.",
+        "reminder_1d.ask": "Are you still coming? Tap “Confirm”, or “Can't make it” to give "
+        "your place to someone else.",
+        "unconfirmed_volunteers.subject": "Not confirmed yet: {title}",
+        "unconfirmed_volunteers.intro": "The session is tomorrow; these volunteers have not "
+        "confirmed they will come:",
+        "label.lead": "Lead",
+        "kind.booking_confirmed": "Confirmation when you have a place",
+        "kind.unconfirmed_volunteers": "Volunteers who have not confirmed (the evening before)",
         "reminder_7d.subject": "In 7 days: {title}",
         "reminder_1d.subject": "Tomorrow: {title}",
         "reminder_2h.subject": "In 2 hours: {title}",
@@ -116,8 +139,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "label.needs": "Participants' access needs",
         "label.reason": "Reason",
         "action.view": "View the session",
-        "action.accept": "Accept",
-        "action.decline": "Decline",
+        "action.accept": "Confirm",
+        "action.decline": "Can't make it",
+        "action.choose": "Answer",
         "calendar.note": "The attached calendar file (.ics) adds the session to your calendar.",
         "footer.why": "An automatic message from Bình dân học vụ số; please do not reply.",
         "footer.preferences": "Choose which emails you get",

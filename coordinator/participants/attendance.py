@@ -7,6 +7,8 @@ the basic digital-skills standard.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import sqlalchemy as sa
 
 from coordinator.bookings.checkin import require_checkin_open
@@ -62,6 +64,22 @@ def areas() -> list[Competence]:
     return db.session.scalars(
         sa.select(Competence).where(Competence.area_code.is_(None)).order_by(Competence.position)
     ).all()
+
+
+def door_names(participants: list[Participant]) -> dict[int, str]:
+    """Names a lead can tell apart at the door without reading out everyone's full name:
+    the given name and the family name's initial ("Mai Đ." for Đỗ Thị Mai), or the full
+    name where two in the session would look the same."""
+    short: dict[int, str] = {}
+    for participant in participants:
+        words = (participant.full_name or "—").split()
+        short[participant.id] = (
+            f"{words[-1]} {words[0][0]}." if len(words) > 1 else (words[0] if words else "—")
+        )
+    seen = Counter(short.values())
+    return {
+        p.id: (p.full_name or "—") if seen[short[p.id]] > 1 else short[p.id] for p in participants
+    }
 
 
 def roster(session: TrainingSession) -> list[tuple[Registration, Participant, dict]]:

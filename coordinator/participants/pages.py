@@ -20,19 +20,23 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from coordinator.bookings import checkin as checkin_rules
 from coordinator.bookings import registrations
 from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Registration
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
-from coordinator.errors import DomainError
+from coordinator.errors import DomainError, handle_http_exception
 from coordinator.extensions import db
 from coordinator.participants import attendance, records
 from coordinator.participants.forms import ParticipantForm
+from coordinator.participants.levels import LEVEL_MEANINGS
 from coordinator.participants.operations import create_participant
+from coordinator.participants.way_back import manage_token
 from coordinator.people.models import Participant
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import get_session, organized_session
+from coordinator.text import vietnamese_name_key
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
     REFUSED,
@@ -76,13 +80,35 @@ def _form_data(form: ParticipantForm) -> dict:
     }
 
 
+def _reachable(form: ParticipantForm, for_someone_else: bool) -> bool:
+    """Whoever registers someone else leaves their own contact (to reach them, and to
+    get back to the registration)."""
+    if (
+        request.method == "POST"
+        and for_someone_else
+        and not (form.guardian_contact.data or "").strip()
+    ):
+        form.guardian_contact.errors = [
+            *form.guardian_contact.errors,
+            _("You register someone else: give your own phone or email here."),
+        ]
+        return False
+    return True
+
+
 @bp.route("/sessions/<int:session_id>/register", methods=["GET", "POST"])
 def register(session_id: int) -> ResponseReturnValue:
-    """A learner registers themselves: a place (or a waitlist position) and their
-    private calendar link, shown once."""
+    """A learner, or a parent or teacher for them, registers: a place (or a waitlist
+    position) and a private calendar link, shown once. The form starts from the session's
+    own ward and target group."""
     session = get_session(session_id)
     form = _participant_form(session, by_organizer=False)
-    if session.status == "published" and form.validate_on_submit():
+    if request.method == "GET":
+        form.ward.data = session.ward
+        form.target_group.data = session.target_group
+    valid = form.validate_on_submit()  # then the contact rule too: every error at once
+    reachable = _reachable(form, for_someone_else=request.form.get("for_whom") == "other")
+    if session.status == "published" and valid and reachable:
         data = _form_data(form)
 
         def enrol() -> tuple[Registration, str]:
@@ -97,10 +123,23 @@ def register(session_id: int) -> ResponseReturnValue:
                 session=session,
                 registration=registration,
                 subscribe=subscribe_links(feed_url("p", token)),
+                manage=url_for("registration_pages.manage", token=manage_token(registration)),
             )
             return body, 200, PRIVATE
     status = 422 if request.method == "POST" else 200
     return render_template("participants/register.html", form=form, session=session), status
+
+
+@bp.errorhandler(429)
+def too_many_registrations(error: HTTPException) -> ResponseReturnValue:
+    """Several people register from one phone at a venue: when the limit per connection
+    is reached, the form comes back with everything typed, to send again in a minute."""
+    if request.endpoint != "participants_pages.register" or request.method != "POST":
+        return handle_http_exception(error)
+    session = get_session((request.view_args or {}).get("session_id", 0))
+    form = _participant_form(session, by_organizer=False)
+    body = render_template("participants/register.html", form=form, session=session, limited=True)
+    return body, 429, {"Retry-After": "60"}
 
 
 @bp.route("/organize/sessions/<int:session_id>/participants", methods=["GET", "POST"])
@@ -133,12 +172,18 @@ def session_participants(session_id: int) -> ResponseReturnValue:
             return redirect(
                 url_for("participants_pages.session_participants", session_id=session.id)
             )
-    rows = db.session.execute(
-        sa.select(Registration, Participant)
-        .join(Participant, Registration.participant_id == Participant.id)
-        .where(Registration.session_id == session.id, Participant.erased_at.is_(None))
-        .order_by(Registration.status, Registration.waitlist_position, Participant.full_name)
-    ).all()
+    rows = sorted(
+        db.session.execute(
+            sa.select(Registration, Participant)
+            .join(Participant, Registration.participant_id == Participant.id)
+            .where(Registration.session_id == session.id, Participant.erased_at.is_(None))
+        ).all(),
+        key=lambda row: (
+            row[0].status,
+            row[0].waitlist_position or 0,
+            vietnamese_name_key(row[1].full_name),
+        ),
+    )
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
@@ -214,7 +259,9 @@ def erase(participant_id: int) -> ResponseReturnValue:
 
 
 def _entries(roster: list, areas: list) -> list[dict]:
-    """The check-in form's fields as attendance entries."""
+    """The check-in form's fields as attendance entries ("everyone is here" ticks every
+    Present box and keeps the rest as typed)."""
+    everyone = request.form.get("all_present") == "y"
     entries = []
     for registration, _participant, _recorded in roster:
         levels = {}
@@ -225,7 +272,7 @@ def _entries(roster: list, areas: list) -> list[dict]:
         entries.append(
             {
                 "registration_id": registration.id,
-                "attended": request.form.get(f"attended-{registration.id}") == "y",
+                "attended": everyone or request.form.get(f"attended-{registration.id}") == "y",
                 "levels": levels,
                 "reached_basic": request.form.get(f"reached-{registration.id}") == "y",
             }
@@ -256,7 +303,9 @@ def checkin(session_id: int) -> ResponseReturnValue:
     sheet = checkin_rules.staff_roster(session)
     errors: dict = {}
     status = 200
+    kept: dict = {}  # a refused save shows its section as it was sent, every entry kept
     if request.method == "POST":
+        kept = {request.form.get("section") or "participants": request.form}
         if not EmptyForm().validate_on_submit():
             flash(_("The form expired. Please try again."), "error")
         else:
@@ -293,7 +342,11 @@ def checkin(session_id: int) -> ResponseReturnValue:
             errors=errors,
             qr=qr,
             form=EmptyForm(),
-            first_name=lambda name: name.split()[-1] if name else "—",
+            names=attendance.door_names([participant for _r, participant, _l in roster]),
+            need_names=dict(vocabulary_choices("accessibility_skills")),
+            group_names=dict(vocabulary_choices("target_group")),
+            level_meanings=LEVEL_MEANINGS,
+            kept=kept,
         ),
         status,
         PRIVATE,

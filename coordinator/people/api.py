@@ -9,6 +9,7 @@ from flask import Response, jsonify, request
 
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
+from coordinator.paging import PAGE_HEADERS, page_headers
 from coordinator.people import operations
 from coordinator.people.auth import (
     authenticated_user,
@@ -62,9 +63,7 @@ def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/auth/tokens")
 @user_required
 @blp.arguments(TokenListArgs, location="query")
-@blp.response(
-    200, ApiTokenSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}}
-)
+@blp.response(200, ApiTokenSchema(many=True), headers=PAGE_HEADERS)
 @blp.doc(security=BEARER)
 def list_tokens(args: dict[str, Any]) -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     """The caller's live bearer tokens (never their secrets), newest first."""
@@ -80,7 +79,8 @@ def list_tokens(args: dict[str, Any]) -> tuple[list[dict[str, Any]], int, dict[s
         }
         for row in rows
     ]
-    return listed, 200, {"X-Total-Count": str(total), "Cache-Control": "no-store"}
+    headers = page_headers(total, args["limit"], args["offset"])
+    return listed, 200, {**headers, "Cache-Control": "no-store"}
 
 
 @blp.delete("/auth/tokens/<int:token_id>")
@@ -144,13 +144,13 @@ def _dump(volunteers: Sequence[Volunteer]) -> list[dict[str, Any]]:
 @blp.get("/volunteers")
 @roles_required("organizer")
 @blp.arguments(VolunteerListArgs, location="query")
-@blp.response(200, VolunteerSchema(many=True))
+@blp.response(200, VolunteerSchema(many=True), headers=PAGE_HEADERS)
 @blp.doc(security=BEARER)
 def list_volunteers(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """Volunteers, filtered (organizers; private fields for those of their units).
-    Total in X-Total-Count."""
+    By id, a page at a time: the total in X-Total-Count, the next page in Link."""
     rows, total = operations.list_volunteers(args)
-    return jsonify(_dump(rows)), 200, {"X-Total-Count": str(total)}
+    return jsonify(_dump(rows)), 200, page_headers(total, args["limit"], args["offset"])
 
 
 def _visible_volunteer(volunteer_id: int) -> Volunteer:

@@ -14,6 +14,7 @@ from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
 from coordinator.geography.operations import exists_today, require_ward
+from coordinator.paging import count
 from coordinator.people.auth import hash_password
 from coordinator.people.models import MAX_ID, USER_ROLES, AvailabilityWindow, User, Volunteer
 from coordinator.people.scopes import (
@@ -226,31 +227,58 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def _matches(volunteer: Volunteer, text: str, by_email: bool = True) -> bool:
+def _matches(volunteer: Any, text: str, by_email: bool = True) -> bool:
     """Case-insensitive substring of name or (`by_email`) email, Vietnamese letters
     included."""
     return text in _folded(volunteer.full_name) or (by_email and text in volunteer.email)
 
 
 def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
-    """Volunteers matching the filters, one page of them, and the number that matched."""
+    """Volunteers matching the filters, one page of them (by id), and the number that
+    matched. Ward and expertise filter in SQL; without text or list filters the page and
+    the count are SQL too, so the first page costs the same at any size."""
     query = sa.select(Volunteer)
     if args.get("ward"):
         query = query.where(Volunteer.home_ward == args["ward"])
     if "is_expert" in args:
         query = query.where(Volunteer.is_expert.is_(args["is_expert"]))
-    rows = db.session.scalars(query.order_by(Volunteer.id)).all()
+    text = _folded(args.get("q", "").strip())
+    skill, accessibility = args.get("skill"), args.get("accessibility_skill")
+    limit, offset = args["limit"], args["offset"]
+    with_windows = sa.orm.selectinload(Volunteer.availability)
+    if not (text or skill or accessibility):
+        total = count(query)
+        page = query.order_by(Volunteer.id).limit(limit).offset(offset).options(with_windows)
+        return db.session.scalars(page).all(), total
     # Text and JSON list filters run in Python: one code path for SQLite and PostgreSQL
     # (SQLite's lower() folds ASCII only, so "đức" would never find "Đức"; LIKE would
-    # also read "%" and "_" in the query as wildcards).
-    if args.get("q", "").strip():
-        text = _folded(args["q"].strip())
+    # also read "%" and "_" in the query as wildcards). Only the columns they read.
+    rows = db.session.execute(
+        query.with_only_columns(
+            Volunteer.id,
+            Volunteer.full_name,
+            Volunteer.email,
+            Volunteer.skills,
+            Volunteer.accessibility_skills,
+        ).order_by(Volunteer.id)
+    ).all()
+    if skill:
+        rows = [r for r in rows if skill in (r.skills or ())]
+    if accessibility:
+        rows = [r for r in rows if accessibility in (r.accessibility_skills or ())]
+    if text:
         # An email is searched only where the caller may read it.
-        readable = organized_volunteer_ids(v.id for v in rows)
-        rows = [v for v in rows if _matches(v, text, by_email=v.id in readable)]
-    if args.get("skill"):
-        rows = [v for v in rows if args["skill"] in v.skills]
-    if args.get("accessibility_skill"):
-        rows = [v for v in rows if args["accessibility_skill"] in v.accessibility_skills]
-    total = len(rows)
-    return rows[args["offset"] : args["offset"] + args["limit"]], total
+        readable = organized_volunteer_ids(r.id for r in rows)
+        rows = [r for r in rows if _matches(r, text, by_email=r.id in readable)]
+    ids = [r.id for r in rows[offset : offset + limit]]
+    found = (
+        db.session.scalars(
+            sa.select(Volunteer)
+            .where(Volunteer.id.in_(ids))
+            .order_by(Volunteer.id)
+            .options(with_windows)
+        ).all()
+        if ids
+        else []
+    )
+    return found, len(rows)

@@ -4,7 +4,7 @@ itself is a job, followed on /organize/imports/<id>)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -110,5 +110,23 @@ def import_volunteers() -> ResponseReturnValue:
         422 if request.method == "POST" and (form.errors or (report and report.errors)) else 200
     )
     return render_template(
-        "people/import.html", form=form, report=report, columns=imports.COLUMNS
+        "people/import.html",
+        form=form,
+        report=report,
+        columns=imports.COLUMNS,
+        header=imports.VIETNAMESE_HEADER,
+        codes=imports.codes_for_people(),
     ), status
+
+
+@bp.get("/organize/volunteers/import/template.csv")
+@organizer_required
+def import_template() -> Response:
+    """The import's template: the header in Vietnamese words (read as the codes) and one
+    example row, as a spreadsheet opens it (UTF-8 with a byte-order mark)."""
+    body = "\ufeff" + imports.template_csv()
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="mau-nhap-tinh-nguyen-vien.csv"'},
+    )

@@ -14,12 +14,15 @@ from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.imports import operations as import_jobs
 from coordinator.imports.api import accepted
 from coordinator.imports.schemas import ImportAcceptedSchema
+from coordinator.paging import PAGE_HEADERS, page_headers
 from coordinator.people.auth import authenticated_user, roles_required
 from coordinator.people.scopes import scope_of
 from coordinator.progress import exports, hours, operations
 from coordinator.progress.schemas import (
     HoursArgs,
+    HoursPageArgs,
     ProgressArgs,
+    ProgressPageArgs,
     TargetProgressSchema,
     TargetsImportArgs,
     VolunteerHoursSchema,
@@ -60,12 +63,12 @@ def _report(args: dict[str, Any]) -> operations.ProgressReport:
 
 @blp.get("/progress")
 @organizers_only
-@blp.arguments(ProgressArgs, location="query")
-@blp.response(200, TargetProgressSchema)
+@blp.arguments(ProgressPageArgs, location="query")
+@blp.response(200, TargetProgressSchema, headers=PAGE_HEADERS)
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
-def get_progress(args: dict[str, Any]) -> Response:
+def get_progress(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """reached / enrolled / target per unit and target group (organizers).
 
     For one plan year (default: this year in Asia/Ho_Chi_Minh), at level ward (default),
@@ -73,9 +76,14 @@ def get_progress(args: dict[str, Any]) -> Response:
     group and overall. Figures of units that ended (merged or split) count in the current
     unit they roll up into, named under `includes`. A unit's own target wins over the sum
     of its parts' (`target_source`). Pairs with participants but no target have null
-    baseline, target and remaining.
+    baseline, target and remaining. A page of `rows` at a time (by unit, then group):
+    the number of rows in X-Total-Count, the next page in Link; `totals.by_unit` covers
+    the units on the page, `by_group` and `overall` every row.
     """
-    return jsonify(progress_body(_report(args)))
+    report = _report(args)
+    limit, offset = args["limit"], args["offset"]
+    page = operations.report_page(report, limit, offset)
+    return jsonify(progress_body(page)), 200, page_headers(len(report.rows), limit, offset)
 
 
 @blp.get("/progress.csv")
@@ -148,29 +156,31 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
 
 @blp.get("/hours")
 @organizers_only
-@blp.arguments(HoursArgs, location="query")
-@blp.response(200, VolunteerHoursSchema)
+@blp.arguments(HoursPageArgs, location="query")
+@blp.response(200, VolunteerHoursSchema, headers=PAGE_HEADERS)
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
-def get_hours(args: dict[str, Any]) -> Response:
+def get_hours(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """Volunteers' hours by volunteer or by squad (organizers).
 
     Lengths of sessions that have ended and were not cancelled, per confirmed booking
     recorded as attended or late (or not recorded); `no_shows` per volunteer; a squad's
-    hours are the person-hours of the bookings made with it. Most first.
+    hours are the person-hours of the bookings made with it. Most first (then by name
+    and id), a page of `rows` at a time: the number of rows in X-Total-Count, the next
+    page in Link; `total_hours` is over every page.
     """
-    rows = hours.hours_by(args["by"], args.get("year"))
-    return jsonify(
-        VolunteerHoursSchema().dump(
-            {
-                "by": args["by"],
-                "year": args.get("year"),
-                "rows": rows,
-                "total_hours": round(sum(h.minutes for h in rows) / 60, 2),
-            }
-        )
+    limit, offset = args["limit"], args["offset"]
+    page = hours.hours_page(args["by"], args.get("year"), limit=limit, offset=offset)
+    body = VolunteerHoursSchema().dump(
+        {
+            "by": args["by"],
+            "year": args.get("year"),
+            "rows": page.rows,
+            "total_hours": page.total_hours,
+        }
     )
+    return jsonify(body), 200, page_headers(page.total, limit, offset)
 
 
 @blp.get("/hours.csv")
@@ -181,8 +191,8 @@ def get_hours(args: dict[str, Any]) -> Response:
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
 def get_hours_csv(args: dict[str, Any]) -> Response:
-    """The same hours as CSV."""
-    rows = hours.hours_by(args["by"], args.get("year"))
+    """The same hours as CSV, every row (streamed as it is read)."""
+    rows = hours.iter_hours(args["by"], args.get("year"))
     return exports.csv_response(
         exports.hours_csv(args["by"], rows), exports.hours_filename(args["by"], args.get("year"))
     )

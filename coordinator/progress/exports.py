@@ -105,7 +105,7 @@ def progress_csv(report: ProgressReport) -> Iterator[str]:
     )
 
 
-def hours_csv(by: str, rows: list[Hours]) -> Iterator[str]:
+def hours_csv(by: str, rows: Iterable[Hours]) -> Iterator[str]:
     """Volunteers' or squads' hours, most hours first."""
     if by == "squad":
         return _csv(
@@ -126,8 +126,9 @@ def hours_filename(by: str, year: int | None) -> str:
 
 
 def csv_response(chunks: Iterable[str], filename: str) -> Response:
-    """A CSV download, streamed as it is written (the rows are read before: writing them
-    needs no request context); organizers' data, so never kept by a shared cache."""
+    """A CSV download, streamed as it is written (rows that are still being read come from
+    a connection of their own, see hours.iter_hours: writing needs no request context);
+    organizers' data, so never kept by a shared cache."""
     return Response(
         iter(chunks),
         mimetype="text/csv",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from coordinator.extensions import db
 from coordinator.geography.operations import roll_up_map
 from coordinator.people.models import Participant
 from coordinator.people.scopes import NATIONAL, Scope
+from coordinator.progress import counts
 from coordinator.progress.models import Assessment, ErasedParticipantCount, PopulationTarget
 from coordinator.progress.selection import (
     NATIONAL_CODE,
@@ -295,9 +296,12 @@ def _as_target(row: ProgressRow) -> _Target | None:
     )
 
 
-def _ward_cells(year: int, chosen: Selection, target_group: str | None) -> dict[_Key, _Cell]:
+def _ward_cells(
+    year: int, chosen: Selection, target_group: str | None, maintained: bool = False
+) -> dict[_Key, _Cell]:
     """Every current unit and group with a target, participants or erased counts, the
-    figures and targets of ended units added into the unit they roll up into."""
+    figures and targets of ended units added into the unit they roll up into. People
+    are counted from the raw rows, or (`maintained`) read from the progress counts."""
     year_end = year_start(year + 1)
     defaults = default_percents()
     cells: dict[_Key, _Cell] = {}
@@ -309,9 +313,16 @@ def _ward_cells(year: int, chosen: Selection, target_group: str | None) -> dict[
             found.includes.add(code)
         return found
 
-    for (code, group), count in _enrolled(year_end, chosen, target_group).items():
+    if maintained:
+        where = chosen.sql_filter(counts.ProgressCount.ward)
+        enrolled = counts.counted("enrolled", year, where, target_group)
+        reached = counts.counted("reached", year, where, target_group)
+    else:
+        enrolled = _enrolled(year_end, chosen, target_group)
+        reached = _reached(year_end, chosen, target_group)
+    for (code, group), count in enrolled.items():
         cell(code, group).enrolled += count
-    for (code, group), count in _reached(year_end, chosen, target_group).items():
+    for (code, group), count in reached.items():
         cell(code, group).reached += count
     erased = sa.select(ErasedParticipantCount).where(chosen.sql_filter(ErasedParticipantCount.ward))
     for gone in db.session.scalars(
@@ -321,14 +332,17 @@ def _ward_cells(year: int, chosen: Selection, target_group: str | None) -> dict[
             found = cell(gone.ward, gone.target_group)
             found.enrolled += gone.enrolled
             found.reached += gone.reached
-    people = (
-        sa.select(Participant.ward, Participant.target_group)
-        .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
-        .distinct()
-    )
-    for code, group in db.session.execute(
-        _by_group(people, Participant.target_group, target_group)
-    ):
+    if maintained:
+        pairs = counts.people(chosen.sql_filter(counts.ProgressCount.ward), target_group)
+    else:
+        people = (
+            sa.select(Participant.ward, Participant.target_group)
+            .where(Participant.erased_at.is_(None), chosen.sql_filter(Participant.ward))
+            .distinct()
+        )
+        rows = db.session.execute(_by_group(people, Participant.target_group, target_group))
+        pairs = [(code, group) for code, group in rows]
+    for code, group in pairs:
         cell(code, group)
     targets = sa.select(PopulationTarget).where(
         PopulationTarget.year == year,
@@ -392,14 +406,17 @@ def progress(
     level: str = "ward",
     unit: str | None = None,
     scope: Scope = NATIONAL,
+    source: str = "auto",
 ) -> ProgressReport:
     """The figures of every unit and group at `level` (ward, province or national) that
     has a target for `year` (default: this year), participants, or erased participants'
     counts, within `scope` and narrowed to `unit` (or the older `ward`); with totals per
     unit, per group and overall. Figures of ended units count in the current unit they
     roll up into; a unit's own target wins over the sum of its parts' targets. Pairs
-    without a target have no baseline, target or remaining."""
+    without a target have no baseline, target or remaining. `source`: "counts" reads
+    the maintained counts, "raw" counts the rows, "auto" the counts when fresh."""
     year = year or current_year()
+    maintained = source == "counts" or (source == "auto" and counts.fresh())
     chosen = select(level, unit=unit, ward=ward, scope=scope)
     units = chosen.units
     group_order = {g: i for i, g in enumerate(TARGET_GROUPS)}
@@ -409,7 +426,7 @@ def progress(
 
     rows = [
         _row("ward", code, units.names.get(code, code), group, cell, units)
-        for (code, group), cell in ordered(_ward_cells(year, chosen, target_group))
+        for (code, group), cell in ordered(_ward_cells(year, chosen, target_group, maintained))
     ]
     if level != "ward":
         cells = _roll_up(rows, lambda row: row.province or NO_PROVINCE)
@@ -433,6 +450,15 @@ def progress(
         sorted(report.by_group.items(), key=lambda item: group_order.get(item[0], 99))
     )
     return report
+
+
+def report_page(report: ProgressReport, limit: int, offset: int) -> ProgressReport:
+    """`limit` rows of the report from `offset`, with the totals of the units on them;
+    the totals per group and overall stay those of every row."""
+    rows = report.rows[offset : offset + limit]
+    shown = {row.unit for row in rows}
+    by_unit = {unit: figures for unit, figures in report.by_unit.items() if unit in shown}
+    return replace(report, rows=rows, by_unit=by_unit)
 
 
 def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:

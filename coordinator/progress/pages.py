@@ -18,6 +18,7 @@ from coordinator.extensions import db
 from coordinator.geography.models import Province, Ward
 from coordinator.geography.operations import exists_today
 from coordinator.imports.pages import start_upload
+from coordinator.paging import Page, page_args
 from coordinator.people.scopes import Scope, scope_of
 from coordinator.progress import exports, hours, operations, targets
 from coordinator.progress.charts import bar_chart
@@ -27,6 +28,8 @@ from coordinator.web.access import organizer_required
 from coordinator.web.forms import ImportForm, options, vocabulary_choices
 
 bp = Blueprint("progress_pages", __name__, url_prefix="/organize")
+HOURS_PAGE = 100  # volunteers or squads a page
+PROGRESS_PAGE = 100  # rows (unit and group) a page; the unit chart shows the page's units
 _UNIT_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
@@ -72,7 +75,9 @@ def _province_names() -> dict[str, str]:
     english = str(get_locale()) == "en"
     return {
         p.code: (p.name_en if english and p.name_en else p.name)
-        for p in db.session.scalars(sa.select(Province).order_by(Province.name))
+        for p in sorted(
+            db.session.scalars(sa.select(Province)), key=lambda p: vietnamese_sort_key(p.name)
+        )
     }
 
 
@@ -140,7 +145,10 @@ def _progress_page(
     wards = _ward_names(_listed_units(scope))
     groups = dict(vocabulary_choices("target_group"))
     form = _filter_form(scope, wards, groups)
-    figures = _figures(form, scope)
+    everything = _figures(form, scope)
+    limit, offset = page_args(PROGRESS_PAGE)
+    figures = operations.report_page(everything, limit, offset)
+    page = Page(len(everything.rows), limit, offset, len(figures.rows))
     shown = {row.ward for row in figures.rows if row.ward}
     shown |= {former.code for row in figures.rows for former in row.includes}
     wards |= _ward_names(Ward.code.in_(sorted(shown - set(wards))))
@@ -165,6 +173,7 @@ def _progress_page(
         import_form=import_form,
         report=report,
         columns=targets.TARGET_COLUMNS,
+        page=page,
         query=_query("year", "level", "unit", "ward", "target_group"),
     ), 422 if form.errors else status
 
@@ -218,13 +227,16 @@ def _hours_form() -> HoursFilterForm:
 def volunteer_hours() -> ResponseReturnValue:
     """Hours worked per volunteer or per squad, most first."""
     form = _hours_form()
-    rows = hours.hours_by(form.by.data, form.year.data)
+    limit, offset = page_args(HOURS_PAGE)
+    found = hours.hours_page(form.by.data, form.year.data, limit=limit, offset=offset)
+    rows = found.rows
     return render_template(
         "progress/hours.html",
         form=form,
         rows=rows,
         by=form.by.data,
-        total=round(sum(h.minutes for h in rows) / 60, 2),
+        total=found.total_hours,
+        page=Page(found.total, limit, offset, len(rows)),
         wards=_ward_names(Ward.code.in_(sorted({h.home_ward for h in rows if h.home_ward}))),
         query=_query("by", "year"),
     ), (422 if form.errors else 200)
@@ -235,7 +247,7 @@ def volunteer_hours() -> ResponseReturnValue:
 def hours_csv() -> Response:
     """The hours as CSV."""
     form = _hours_form()
-    rows = hours.hours_by(form.by.data, form.year.data)
+    rows = hours.iter_hours(form.by.data, form.year.data)
     return exports.csv_response(
         exports.hours_csv(form.by.data, rows), exports.hours_filename(form.by.data, form.year.data)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from coordinator.paging import limit_field, offset_field
 from coordinator.progress.hours import GROUPINGS
 from coordinator.progress.operations import MAX_YEAR, MIN_YEAR
 from coordinator.progress.selection import LEVELS
@@ -37,6 +38,11 @@ class ProgressArgs(Schema):
     )
 
 
+class ProgressPageArgs(ProgressArgs):
+    limit = limit_field(default=1000, maximum=5000)
+    offset = offset_field()
+
+
 class TargetsImportArgs(Schema):
     valid_rows_only = fields.Boolean(
         load_default=False,
@@ -49,6 +55,11 @@ class HoursArgs(Schema):
     year = fields.Integer(
         validate=YEAR, metadata={"description": "Only sessions starting in this year"}
     )
+
+
+class HoursPageArgs(HoursArgs):
+    limit = limit_field()
+    offset = offset_field()
 
 
 class _Dump(Schema):

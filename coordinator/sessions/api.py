@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from coordinator.extensions import Blueprint, ErrorSchema, db
+from coordinator.paging import PAGE_HEADERS, page_headers
 from coordinator.people.auth import authenticated_user, is_organizer, roles_required
 from coordinator.sessions import operations
 from coordinator.sessions.models import TrainingSession
@@ -59,13 +60,13 @@ def create_session(data: dict[str, Any]) -> tuple[Response, int]:
 
 @blp.get("")
 @blp.arguments(SessionListArgs, location="query")
-@blp.response(
-    200, SessionPublicSchema(many=True), headers={"X-Total-Count": {"schema": {"type": "integer"}}}
-)
+@blp.response(200, SessionPublicSchema(many=True), headers=PAGE_HEADERS)
 def list_sessions(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
-    """Sessions by ward, time window, target group and status. Total in X-Total-Count."""
+    """Sessions by ward, time window, target group and status. By start, a page at a time:
+    the total in X-Total-Count, the next page in Link."""
     rows, total = operations.list_sessions(args)
-    return jsonify(_schema(many=True).dump(rows)), 200, {"X-Total-Count": str(total)}
+    headers = page_headers(total, args["limit"], args["offset"])
+    return jsonify(_schema(many=True).dump(rows)), 200, headers
 
 
 @blp.get("/<int:session_id>")

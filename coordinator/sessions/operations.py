@@ -257,6 +257,15 @@ def cancel_session(
     not started are cancelled too, all in this one transaction."""
     require_in_scope(session.ward)
     _require_cancellable(session)
+    for target in cancellation_targets(session, scope):
+        require_in_scope(target.ward)
+        _cancel_one(target, reason, series_of=session.id if target is not session else None)
+    return session
+
+
+def cancellation_targets(session: TrainingSession, scope: CancelScope) -> list[TrainingSession]:
+    """The session, and with `rest_of_series` the later ones of its weekly series that
+    are still published and not started."""
     targets = [session]
     if scope == CancelScope.REST_OF_SERIES and session.series_id is not None:
         targets += db.session.scalars(
@@ -270,10 +279,25 @@ def cancel_session(
             )
             .order_by(TrainingSession.starts_at, TrainingSession.id)
         )
-    for target in targets:
-        require_in_scope(target.ward)
-        _cancel_one(target, reason, series_of=session.id if target is not session else None)
-    return session
+    return targets
+
+
+def cancellation_reach(session: TrainingSession, scope: CancelScope) -> dict[str, int]:
+    """Who a cancellation would tell, for the confirmation page: the sessions it ends and
+    the distinct volunteers (booked, asked or waiting) and participants (registered or
+    waiting) in them; one count query each."""
+    ids = [target.id for target in cancellation_targets(session, scope)]
+    volunteers = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Assignment.volunteer_id))).where(
+            Assignment.session_id.in_(ids), Assignment.status.in_(LIVE_ASSIGNMENT)
+        )
+    )
+    participants = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Registration.participant_id))).where(
+            Registration.session_id.in_(ids), Registration.status.in_(LIVE_REGISTRATION)
+        )
+    )
+    return {"sessions": len(ids), "volunteers": volunteers or 0, "participants": participants or 0}
 
 
 def _require_cancellable(session: TrainingSession) -> None:

@@ -12,20 +12,26 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from coordinator import clock
 from coordinator.bookings import operations as bookings
 from coordinator.bookings.models import Assignment
+from coordinator.bookings.picker import candidates
 from coordinator.calendar.tokens import public_subscribe_links
 from coordinator.competences.models import Competence
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
+from coordinator.notifications import confirmations
+from coordinator.paging import Page, count, page_args
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
+from coordinator.sessions.dashboard import by_urgency, needs_of, summary
 from coordinator.sessions.forms import SessionForm
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import (
     CancelScope,
     cancel_session,
+    cancellation_reach,
     create_sessions,
     get_session,
     organized_session,
@@ -33,6 +39,7 @@ from coordinator.sessions.operations import (
     update_session,
 )
 from coordinator.squads.models import Squad
+from coordinator.text import vietnamese_sort_key
 from coordinator.vocabularies.terms import TARGET_GROUPS, vocabulary
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import (
@@ -44,46 +51,44 @@ from coordinator.web.forms import (
     vocabulary_choices,
     ward_choices,
 )
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("sessions_pages", __name__)
 DASHBOARD_WEEKS = 4
-URGENT_DAYS, SOON_DAYS = 3, 7
-
-
-def urgency(session: TrainingSession, open_seats: int) -> str:
-    if open_seats == 0:
-        return "fine"
-    days = (session.starts_at - utcnow()).days
-    return "urgent" if days < URGENT_DAYS else "soon" if days < SOON_DAYS else "fine"
+DASHBOARD_PAGE = 100  # sessions a page
 
 
 @bp.get("/organize/")
 @organizer_required
 def dashboard() -> ResponseReturnValue:
-    """Sessions of the next weeks with their open seats, most urgent first."""
+    """What needs the organizer now: a summary strip, then the sessions of the next weeks
+    by urgency, each role confirmed, awaiting a reply or empty."""
     now = utcnow()
+    query = organized_sessions().where(
+        TrainingSession.status == "published",
+        TrainingSession.starts_at >= now,
+        TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
+    )
+    limit, offset = page_args(DASHBOARD_PAGE)
     sessions = db.session.scalars(
-        organized_sessions()
-        .where(
-            TrainingSession.status == "published",
-            TrainingSession.starts_at >= now,
-            TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
-        )
-        .order_by(TrainingSession.starts_at)
+        query.order_by(TrainingSession.starts_at, TrainingSession.id)
+        .limit(limit)
+        .offset(offset)
+        .options(sa.orm.selectinload(TrainingSession.roles))
     ).all()
-    rows = []
-    for session in sessions:
-        staffing = bookings.staffing(session)
-        open_seats = sum(max(r["needed"] - r["confirmed"] - r["proposed"], 0) for r in staffing)
-        rows.append(
-            {
-                "session": session,
-                "staffing": staffing,
-                "open": open_seats,
-                "urgency": urgency(session, open_seats),
-            }
-        )
-    return render_template("sessions/dashboard.html", rows=rows, form=EmptyForm())
+    page = Page(count(query), limit, offset, len(sessions))
+    prefetch_ward_names(s.ward for s in sessions)
+    staffing = bookings.staffing_of(sessions)
+    rows = [needs_of(session, staffing[session.id], now) for session in sessions]
+    unconfirmed = confirmations.due_unconfirmed(sessions, clock.now())
+    return render_template(
+        "sessions/dashboard.html",
+        rows=by_urgency(rows),
+        summary=summary(rows, now),
+        page=page,
+        form=EmptyForm(),
+        unconfirmed=unconfirmed,
+    )
 
 
 def _session_form(session: TrainingSession | None = None) -> SessionForm:
@@ -192,23 +197,46 @@ def edit_session(session_id: int) -> ResponseReturnValue:
     return render_template("sessions/session_form.html", form=form, session=session), status
 
 
-@bp.post("/organize/sessions/<int:session_id>/cancel")
+def _cancel_page(session: TrainingSession, form: ReasonForm, status: int = 200):
+    """The confirmation step: how many volunteers and participants will be told."""
+    form.reason.label.text = _("Reason (shown to participants and volunteers)")
+    reach = {CancelScope.OCCURRENCE: cancellation_reach(session, CancelScope.OCCURRENCE)}
+    if session.series_id is not None:
+        reach[CancelScope.REST_OF_SERIES] = cancellation_reach(session, CancelScope.REST_OF_SERIES)
+    chosen = request.form.get("scope") or CancelScope.OCCURRENCE
+    page = render_template(
+        "sessions/cancel.html", session=session, form=form, reach=reach, chosen=chosen
+    )
+    return page, status
+
+
+@bp.route("/organize/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
 @organizer_required
 def cancel(session_id: int) -> ResponseReturnValue:
-    """Cancel a session, with the reason participants and volunteers are shown."""
+    """Cancel a session after a confirmation page saying who will be told, with the reason
+    participants and volunteers are shown."""
     session = organized_session(session_id)
+    if session.status != "published":
+        flash(_("Only a published session can be cancelled."), "error")
+        return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
     form = ReasonForm()
-    reason = (form.reason.data or "").strip() if form.validate_on_submit() else ""
+    if request.method == "GET":
+        return _cancel_page(session, form)
+    if not form.validate_on_submit():
+        return _cancel_page(session, form, 422)
+    reason = (form.reason.data or "").strip()
     if not reason:
-        flash(_("Say why the session is cancelled: participants and volunteers see it."), "error")
-    else:
-        rest = request.form.get("scope") == CancelScope.REST_OF_SERIES
-        scope = CancelScope.REST_OF_SERIES if rest else CancelScope.OCCURRENCE
-        if commit(lambda: cancel_session(session, reason, scope)) is not REFUSED:
-            if rest and session.series_id is not None:
-                flash(_("The session and the rest of its series are cancelled."), "success")
-            else:
-                flash(_("The session is cancelled."), "success")
+        form.reason.errors = [
+            _("Say why the session is cancelled: participants and volunteers see it.")
+        ]
+        return _cancel_page(session, form, 422)
+    rest = request.form.get("scope") == CancelScope.REST_OF_SERIES
+    scope = CancelScope.REST_OF_SERIES if rest else CancelScope.OCCURRENCE
+    if commit(lambda: cancel_session(session, reason, scope)) is not REFUSED:
+        if rest and session.series_id is not None:
+            flash(_("The session and the rest of its series are cancelled."), "success")
+        else:
+            flash(_("The session is cancelled."), "success")
     return redirect(url_for("sessions_pages.session_detail", session_id=session_id))
 
 
@@ -229,10 +257,8 @@ def session_detail(session_id: int) -> ResponseReturnValue:
         .order_by(DomainEvent.id.desc())
         .limit(50)
     ).all()
-    volunteers = db.session.scalars(
-        sa.select(Volunteer).where(Volunteer.active.is_(True)).order_by(Volunteer.full_name)
-    ).all()
-    squads = db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
+    volunteers = candidates(session)
+    squads = sorted(db.session.scalars(sa.select(Squad)), key=lambda s: vietnamese_sort_key(s.name))
     return render_template(
         "sessions/session_detail.html",
         session=session,

@@ -6,13 +6,23 @@ import marshmallow as ma
 from marshmallow import fields, validate, validates_schema
 
 from coordinator.schemas import SLUG, LanguageList, LocalDateTime, Schema, SlugList, Text
+from coordinator.sessions.limits import (
+    CAPACITY,
+    DESCRIPTION,
+    REASON,
+    ROLE_SEATS,
+    ROLES,
+    TITLE,
+    VENUE,
+    WEEKLY,
+)
 from coordinator.sessions.models import MAX_DURATION, SESSION_STATUSES
 from coordinator.vocabularies.terms import TARGET_GROUPS
 
 
 class RoleSchema(Schema):
     role = fields.String(required=True, validate=SLUG)
-    count = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100))
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(*ROLE_SEATS))
     required_skills = SlugList(load_default=list)
 
 
@@ -24,7 +34,7 @@ class RepeatSchema(Schema):
     weekly = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(1, 52),
+        validate=validate.Range(*WEEKLY),
         metadata={"description": "How many sessions in all, one a week (including the first)."},
     )
 
@@ -46,20 +56,20 @@ def _check_times_and_roles(data: dict) -> None:
 
 
 class SessionCreateSchema(Schema):
-    title = Text(required=True, validate=validate.Length(1, 300))
-    description = Text(load_default="", validate=validate.Length(max=10_000))
+    title = Text(required=True, validate=validate.Length(*TITLE))
+    description = Text(load_default="", validate=validate.Length(*DESCRIPTION))
     competence_area = Text(
         required=True, validate=validate.Length(1, 32), metadata={"example": "1"}
     )
     target_group = fields.String(required=True, validate=validate.OneOf(TARGET_GROUPS))
     ward = Text(required=True, validate=validate.Length(1, 64), metadata={"example": "kim_lien"})
-    venue = Text(required=True, validate=validate.Length(1, 300))
+    venue = Text(required=True, validate=validate.Length(*VENUE))
     venue_accessibility = SlugList(load_default=list)
     starts_at = LocalDateTime(required=True, metadata={"example": "2030-09-03T18:00:00+07:00"})
     ends_at = LocalDateTime(required=True, metadata={"example": "2030-09-03T20:00:00+07:00"})
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(0, 10_000))
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(*CAPACITY))
     roles = fields.List(
-        fields.Nested(RoleSchema), load_default=list, validate=validate.Length(max=20)
+        fields.Nested(RoleSchema), load_default=list, validate=validate.Length(*ROLES)
     )
     participant_needs = SlugList(load_default=list)
     languages = LanguageList(load_default=lambda: ["vi"])
@@ -71,17 +81,17 @@ class SessionCreateSchema(Schema):
 
 
 class SessionUpdateSchema(Schema):
-    title = Text(validate=validate.Length(1, 300))
-    description = Text(validate=validate.Length(max=10_000))
+    title = Text(validate=validate.Length(*TITLE))
+    description = Text(validate=validate.Length(*DESCRIPTION))
     competence_area = Text(validate=validate.Length(1, 32))
     target_group = fields.String(validate=validate.OneOf(TARGET_GROUPS))
     ward = Text(validate=validate.Length(1, 64))
-    venue = Text(validate=validate.Length(1, 300))
+    venue = Text(validate=validate.Length(*VENUE))
     venue_accessibility = SlugList()
     starts_at = LocalDateTime()
     ends_at = LocalDateTime()
-    capacity = fields.Integer(strict=True, validate=validate.Range(0, 10_000))
-    roles = fields.List(fields.Nested(RoleSchema), validate=validate.Length(max=20))
+    capacity = fields.Integer(strict=True, validate=validate.Range(*CAPACITY))
+    roles = fields.List(fields.Nested(RoleSchema), validate=validate.Length(*ROLES))
     participant_needs = SlugList()
     languages = LanguageList()
     reason = Text(
@@ -94,7 +104,7 @@ class SessionUpdateSchema(Schema):
 
 
 class CancelSchema(Schema):
-    reason = Text(required=True, validate=validate.Length(1, 1000))
+    reason = Text(required=True, validate=validate.Length(*REASON))
     # occurrence: this session only; rest_of_series: it and its series' later sessions.
     scope = fields.String(
         load_default="occurrence", validate=validate.OneOf(["occurrence", "rest_of_series"])

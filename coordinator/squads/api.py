@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from flask import Response, jsonify
 
 from coordinator.errors import Forbidden
 from coordinator.extensions import Blueprint, db
+from coordinator.paging import PAGE_HEADERS, PageArgs, count, page_headers
 from coordinator.people.auth import (
     authenticated_user,
     require_user,
@@ -51,10 +51,21 @@ def create_squad(data: dict[str, Any]) -> Squad:
 
 
 @blp.get("")
-@blp.response(200, SquadPublicSchema(many=True))
-def list_squads() -> Sequence[Squad]:
-    """All squads (public fields)."""
-    return db.session.scalars(sa.select(Squad).order_by(Squad.name)).all()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, SquadPublicSchema(many=True), headers=PAGE_HEADERS)
+def list_squads(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+    """Squads by name (public fields), a page at a time: the total in X-Total-Count, the
+    next page in Link."""
+    query = sa.select(Squad)
+    total = count(query)
+    rows = db.session.scalars(
+        query.order_by(Squad.name, Squad.id)
+        .limit(args["limit"])
+        .offset(args["offset"])
+        .options(sa.orm.selectinload(Squad.memberships))  # member_count, not a query a row
+    ).all()
+    body = SquadPublicSchema(many=True).dump(rows)
+    return jsonify(body), 200, page_headers(total, args["limit"], args["offset"])
 
 
 @blp.get("/<int:squad_id>")

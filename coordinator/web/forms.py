@@ -258,6 +258,18 @@ def vocabulary_choices(name: str, current: Iterable[str] = ()) -> list[tuple[str
     return terms + [(code, code) for code in current if code not in known]
 
 
+def fields_in_error(*forms: object) -> list:
+    """The visible fields with errors of the page's forms (those defined), in order: the
+    error summary links each."""
+    return [
+        field
+        for form in forms
+        if isinstance(form, _FlaskForm)
+        for field in form
+        if field.errors and field.type not in ("CSRFTokenField", "HiddenField")
+    ]
+
+
 REFUSED = object()  # what `commit` returns when a rule said no
 _Result = TypeVar("_Result")
 

@@ -7,12 +7,16 @@ fallback. Dates, times and numbers are formatted by Babel for the chosen locale.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, g, request, session
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
+from coordinator.extensions import db
+from coordinator.geography.models import Ward
 from coordinator.geography.operations import find_ward
 
 LOCALES = ("vi", "en")
@@ -47,6 +51,26 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_decimal
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.filters["ward_name"] = ward_name
+    from coordinator.web.forms import fields_in_error
+
+    app.jinja_env.globals["fields_in_error"] = fields_in_error  # the error summary's
+
+
+def prefetch_ward_names(codes: Iterable[str]) -> None:
+    """Read the names of these units in one query, for a page that lists many rows
+    (`ward_name` would read each code on its own)."""
+    names: dict[str, tuple[str, str | None] | None] = g.setdefault("ward_names", {})
+    wanted = sorted({c for c in codes if isinstance(c, str)} - set(names))
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        found = {
+            code: (name, english)
+            for code, name, english in db.session.execute(
+                sa.select(Ward.code, Ward.name, Ward.name_en).where(Ward.code.in_(chunk))
+            )
+        }
+        for code in chunk:
+            names[code] = found.get(code)
 
 
 def ward_name(code: str) -> str:

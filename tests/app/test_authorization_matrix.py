@@ -149,6 +149,7 @@ GET    /me/fits                                              -        login     
 GET    /me/schedule                                          -        login     home        200       200     home      home  home   home     home
 POST   /me/sessions/<session_id>/signup                      -        login     home        ok        ok      home      home  home   home     home
 POST   /me/bookings/<assignment_id>/<action>                 proposal login     home        ok/404    ok/404  home      home  home   home     home
+GET    /me/bookings/<assignment_id>/withdraw                 proposal login     home        ok/404    ok/404  home      home  home   home     home
 POST   /me/calendar-link                                     -        login     home        200       200     home      home  home   home     home
 GET    /organize/                                            -        login     home        home      home    200       200   200    200      200
 GET    /organize/sessions/new                                -        login     home        home      home    200       200   200    200      200
@@ -156,6 +157,7 @@ POST   /organize/sessions/new                                -        login     
 GET    /organize/sessions/<session_id>                       -        login     home        home      home    200       200   200    200      404
 GET    /organize/sessions/<session_id>/edit                  -        login     home        home      home    200       200   200    200      404
 POST   /organize/sessions/<session_id>/edit                  -        login     home        home      home    ok        ok    ok     ok       404
+GET    /organize/sessions/<session_id>/cancel                -        login     home        home      home    200       200   200    200      404
 POST   /organize/sessions/<session_id>/cancel                -        login     home        home      home    ok        ok    ok     ok       404
 POST   /organize/sessions/<session_id>/assign                -        login     home        home      home    ok        ok    ok     ok       404
 POST   /organize/sessions/<session_id>/assign-squad          -        login     home        home      home    ok        ok    ok     ok       404

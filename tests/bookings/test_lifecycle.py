@@ -195,7 +195,7 @@ def test_cancelling_a_session_leaves_no_live_booking_or_registration(
     assert registered.status_code == 201
     work(redis_client)  # the proposal's mail, with its answer links
     [mail] = [m for m in smtp.messages if "Mời bạn" in m["Subject"]]
-    accept_link = re.search(r"^Nhận: (\S+)$", body_text(mail), re.M)[1]
+    accept_link = re.search(r"^Xác nhận: (\S+)$", body_text(mail), re.M)[1]
     accept_link = accept_link.removeprefix("http://localhost:5000")
 
     response = cancel(client, sid, organizer_headers)

@@ -62,7 +62,7 @@ def test_an_organizer_cancels_the_rest_of_a_series_from_its_page(client, make_us
     body = make_session(repeat={"weekly": 3})
     first, second, third = body["series_session_ids"]
     log_in(client, make_user("organizer").email)
-    page = f"/organize/sessions/{second}"
+    page = f"/organize/sessions/{second}/cancel"
     assert "Buổi này và các buổi sau trong chuỗi hằng tuần" in text(client.get(page))
 
     response = submit(

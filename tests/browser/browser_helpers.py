@@ -65,6 +65,43 @@ def axe_violations(page) -> list[dict]:
     return result["violations"]
 
 
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def strict_axe(page) -> list[dict]:
+    """axe-core's WCAG 2.0-2.2 A/AA and best-practice rules, WCAG 2.2's target size too:
+    every violation, whatever its impact."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """(tags) => axe.run(document, {resultTypes: ['violations'],
+          runOnly: {type: 'tag', values: tags}, rules: {'target-size': {enabled: true}}})""",
+        AXE_TAGS,
+    )
+    return result["violations"]
+
+
+def phone_problems(page, name: str) -> list[str]:
+    """On a phone: the header within 100 px, and every button (and button-like link) at
+    least 44 px high."""
+    found = page.evaluate(
+        """() => ({
+          header: document.querySelector('.site-header').getBoundingClientRect().height,
+          small: [...document.querySelectorAll('button, .button, summary')]
+            .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+            .map(e => e.outerHTML.slice(0, 80)),
+          wide: document.documentElement.scrollWidth > window.innerWidth,
+        })"""
+    )
+    problems = []
+    if found["header"] > 100:
+        problems.append(f"{name}: the header is {found['header']:.0f} px high")
+    if found["small"]:
+        problems.append(f"{name}: targets under 44 px: {found['small']}")
+    if found["wide"]:
+        problems.append(f"{name}: the page scrolls sideways")
+    return problems
+
+
 def describe(violations: list[dict]) -> str:
     lines = []
     for v in violations:

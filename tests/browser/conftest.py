@@ -44,17 +44,20 @@ def live_server(app):
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """new_page(locale="vi-VN") -> a page in a fresh browser context (own cookies). Any
+    """new_page(locale="vi-VN", viewport=(w, h)) -> a page in a fresh browser context (own
+    cookies; a phone's touch screen below 600 px). Any
     Content-Security-Policy violation Chromium reports fails the test."""
     contexts = []
     refused: list[str] = []
 
-    def make(locale: str = "vi-VN"):
+    def make(locale: str = "vi-VN", viewport: tuple[int, int] = (1280, 800)):
         context = browser.new_context(
             base_url=live_server,
             locale=locale,
             timezone_id="Asia/Ho_Chi_Minh",
-            viewport={"width": 1280, "height": 800},
+            viewport={"width": viewport[0], "height": viewport[1]},
+            is_mobile=viewport[0] < 600,
+            has_touch=viewport[0] < 600,
             reduced_motion="reduce",
         )
         context.set_default_timeout(10_000)

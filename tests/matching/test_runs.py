@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
@@ -347,12 +347,14 @@ def _processed_long_ago(run: MatchingRun) -> None:
     db.session.commit()
 
 
-def _fail(job: Job, redis_client, minutes_ago: float) -> None:
+def _fail(job: Job, redis_client, minutes_ago: float, exc_string: str = "down") -> None:
     Queue("matching", connection=redis_client).remove(job)
     job.ended_at = utcnow() - timedelta(minutes=minutes_ago)
     job.set_status(JobStatus.FAILED)
     job.save()
-    FailedJobRegistry("matching", connection=redis_client).add(job, ttl=3600, exc_string="down")
+    with redis_client.pipeline() as pipe:
+        job._handle_failure(exc_string, pipe)  # as RQ records it: failed registry + Result
+        pipe.execute()
 
 
 def test_runs_an_outage_interrupted_start_again_until_they_finish_or_give_up(
@@ -383,6 +385,25 @@ def test_runs_an_outage_interrupted_start_again_until_they_finish_or_give_up(
     db.session.rollback()
     gave_up = db.session.get(MatchingRun, run_id)
     assert (gave_up.status, gave_up.error) == ("failed", "interrupted 6 times by outages")
+
+
+def test_a_run_whose_worker_was_lost_starts_again_at_once_then_backs_off(
+    client, organizer_headers, redis_client
+):
+    run_id = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers).json["id"]
+    run = db.session.get(MatchingRun, run_id)
+    dispatch.process_event(run.event_id)
+    _processed_long_ago(run)
+    job = Job.fetch(MatchingRun.job_id_for(run_id), connection=redis_client)
+    abandoned = "Moved to FailedJobRegistry, due to AbandonedJobError, at now"
+
+    _fail(job, redis_client, minutes_ago=0, exc_string=abandoned)
+    assert handlers.restart_interrupted_runs() == 1  # the heartbeat's lapse was the wait
+    job = Job.fetch(job.id, connection=redis_client)
+    _fail(job, redis_client, minutes_ago=0, exc_string=abandoned)
+    assert handlers.restart_interrupted_runs() == 0  # lost again: now it waits
+    _fail(job, redis_client, minutes_ago=1, exc_string=abandoned)
+    assert handlers.restart_interrupted_runs() == 1
 
 
 def test_an_interrupted_run_started_again_finishes(client, organizer_headers, redis_client):

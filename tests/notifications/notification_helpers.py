@@ -11,7 +11,9 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from email import policy
+from zoneinfo import ZoneInfo
 
 import rq.scheduler
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from coordinator.notifications.models import Notification
 from coordinator.people.models import Participant, ParticipantPrivate
 
 QUEUES = ("default", "matching", "notifications")
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class Clock:
@@ -226,6 +229,16 @@ def calendar_part(message):
 
 def body_text(message) -> str:
     return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def day_before_at(start: datetime, hour: int, minute: int = 0) -> datetime:
+    """`hour`:`minute` local (Hanoi) on the local day before `start`."""
+    day = start.astimezone(HANOI).date() - timedelta(days=1)
+    return datetime.combine(day, time_of_day(hour, minute), tzinfo=HANOI)
+
+
+def subjects(messages) -> list[str]:
+    return [m["Subject"].split(":")[0] for m in messages]
 
 
 def now_utc() -> datetime:

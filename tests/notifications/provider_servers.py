@@ -150,7 +150,13 @@ def provider_servers(app):
         ZALO_ZNS_URL=f"{base}/message/template",
         ZALO_OAUTH_URL=f"{base}/v4/oa/access_token",
         ZALO_ZNS_TEMPLATES=json.dumps(
-            {"assigned": "300001", "reminder_1d": "300002", "session_changed": "300003"}
+            {
+                "assigned": "300001",
+                "reminder_1d": "300002",
+                "session_changed": "300003",
+                "proposal": "300004",
+                "reminder_2h": "300005",
+            }
         ),
         ESMS_API_URL=f"{base}/esms",
         ESMS_API_KEY="esms-api-key",

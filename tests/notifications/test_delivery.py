@@ -57,12 +57,12 @@ def test_a_reminder_is_text_and_html_in_the_recipients_language_with_the_session
     clock.set(start - timedelta(hours=2))
     work(redis_client)
 
-    two_hours = ("In 2 hours", "Còn 2 giờ")
+    tomorrow = ("Tomorrow", "Ngày mai")
     by_language = {
-        m["Content-Language"]: m for m in smtp.messages if m["Subject"].startswith(two_hours)
+        m["Content-Language"]: m for m in smtp.messages if m["Subject"].startswith(tomorrow)
     }
     message = by_language["en"]
-    assert message["Subject"] == "In 2 hours: Zalo & <VNeID> cho người cao tuổi"
+    assert message["Subject"] == "Tomorrow: Zalo & <VNeID> cho người cao tuổi"
     assert message["To"].addresses[0].display_name == "Nguyễn Văn An"
     # multipart/mixed: [multipart/alternative: [text/plain, text/html], text/calendar]
     assert [part.get_content_type() for part in message.walk()] == [
@@ -72,10 +72,10 @@ def test_a_reminder_is_text_and_html_in_the_recipients_language_with_the_session
         "text/html",
         "text/calendar",
     ]
-    assert "starts in two hours" in body_text(message)
+    assert "is tomorrow" in body_text(message)
     html = message.get_body(("html",)).get_content()
     assert "Zalo &amp; &lt;VNeID&gt;" in html and "<VNeID>" not in html  # escaped
-    assert by_language["vi"]["Subject"].startswith("Còn 2 giờ: ")
+    assert by_language["vi"]["Subject"].startswith("Ngày mai: ")
 
     attachment = calendar_part(message)
     assert attachment.get_param("method") == "PUBLISH"
@@ -197,10 +197,14 @@ def test_needs_reach_session_staff_only_as_needs_and_personal_data_stays_out_of_
         register(client, session["id"], participant_id, organizer_headers)
     caplog.set_level(logging.DEBUG)
     work(redis_client)
-    clock.set(start - timedelta(days=1))
+    clock.set(start - timedelta(hours=3))  # after 11:00 the day before
     work(redis_client)
 
-    staff = next(m for m in smtp.messages if "lan" in m["To"].addresses[0].addr_spec)
+    staff = next(
+        m
+        for m in smtp.messages
+        if "lan" in m["To"].addresses[0].addr_spec and m["Subject"].startswith("Ngày mai")
+    )
     staff_text = body_text(staff)
     assert "Ngôn ngữ ký hiệu" in staff_text and "Hỗ trợ người nhìn kém" in staff_text
     assert "Kín" not in staff_text and "kin.private" not in staff_text
@@ -271,7 +275,7 @@ def test_the_sweep_resends_a_due_message_whose_job_redis_lost(
     assert result.exit_code == 0 and "enqueued 1 messages again" in result.output
     work(redis_client)
     assert notifications(kind="reminder_7d")[0].status == "sent"
-    assert [m["Subject"].split(":")[0] for m in smtp.messages] == ["Còn 7 ngày"]
+    assert [m["Subject"].split(":")[0] for m in smtp.messages] == ["Đã xác nhận", "Còn 7 ngày"]
     # The sweep keeps itself going: the next one waits on the scheduler.
     assert any(
         j.startswith("notifications-sweep-")

@@ -45,13 +45,13 @@ def proposal(client, make_session, make_volunteer, redis_client, smtp, clock):
     )
     work(redis_client)  # publication -> matching run -> proposal -> message
     [message] = smtp.messages
-    links = dict(re.findall(r"^(Nhận|Từ chối): (\S+)$", body_text(message), re.M))
+    links = dict(re.findall(r"^(Xác nhận|Không tham gia được): (\S+)$", body_text(message), re.M))
     assignment = db.session.scalar(sa.select(Assignment).where(Assignment.source == "matcher"))
     db.session.commit()
     return {
         "message": message,
-        "accept": links["Nhận"].removeprefix("http://localhost:5000"),
-        "decline": links["Từ chối"].removeprefix("http://localhost:5000"),
+        "accept": links["Xác nhận"].removeprefix("http://localhost:5000"),
+        "decline": links["Không tham gia được"].removeprefix("http://localhost:5000"),
         "assignment_id": assignment.id,
         "session": session,
         "headers": headers,
@@ -78,7 +78,8 @@ def test_a_proposal_mail_carries_links_that_accept_once(client, proposal, redis_
 
     page = client.get(accept)
     assert page.status_code == 200
-    assert '<form method="post">' in page.text and proposal["session"]["title"] in page.text
+    assert f'<form method="post" action="{accept}">' in page.text
+    assert proposal["session"]["title"] in page.text
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert status_of(proposal["assignment_id"]) == "proposed"  # looking changes nothing
 
@@ -86,10 +87,13 @@ def test_a_proposal_mail_carries_links_that_accept_once(client, proposal, redis_
     assert done.status_code == 200 and "Cảm ơn bạn" in done.text
     assert status_of(proposal["assignment_id"]) == "confirmed"
 
-    # The link worked once: again, or the decline link of the same mail, is refused.
-    assert client.post(accept).status_code == 410
-    assert client.get(proposal["decline"]).status_code == 410
-    assert client.post(proposal["decline"]).status_code == 410
+    # The link worked once: again, or the decline link of the same mail, shows the first
+    # answer and changes nothing.
+    for again in (client.post(accept), client.get(proposal["decline"])):
+        assert again.status_code == 200 and "đã được dùng" in again.text
+        assert "Bạn đã nhận buổi học" in again.text
+        assert 'action="/notifications/answer' not in again.text
+    assert "Bạn đã nhận buổi học" in client.post(proposal["decline"]).text
     assert status_of(proposal["assignment_id"]) == "confirmed"
 
     # Only the token's SHA-256 is stored.
@@ -130,7 +134,7 @@ def test_answer_links_refuse_bad_expired_and_overtaken_tokens(client, proposal, 
     overtaken = client.post(accept)
     assert overtaken.status_code == 409 and "Không có đề xuất" in overtaken.text
 
-    clock.advance(days=8)  # links last 7 days (or until the session starts)
+    clock.advance(days=8)  # links last until the hold deadline (answer_by)
     assert client.get(accept).status_code == 410
     assert "hết hạn" in client.get(accept).text
 
@@ -145,7 +149,7 @@ def test_one_click_unsubscribe_stops_that_kind_only(
     work(redis_client)
     clock.set(start - timedelta(days=7))
     work(redis_client)
-    [reminder] = smtp.messages
+    _, reminder = smtp.messages  # the confirmation, the 7-day reminder
     url = reminder["List-Unsubscribe"].strip("<>").removeprefix("http://localhost:5000")
 
     page = client.get(url)  # a link scanner's GET must not unsubscribe
@@ -168,9 +172,9 @@ def test_one_click_unsubscribe_stops_that_kind_only(
     clock.set(start - timedelta(hours=2))
     work(redis_client)
     assert [m["Subject"].split(":")[0] for m in to_volunteers(smtp)] == [
+        "Đã xác nhận",
         "Còn 7 ngày",
         "Ngày mai",
-        "Còn 2 giờ",
     ]
 
     token = url.split("/")[3]
@@ -204,17 +208,21 @@ def test_preferences_page_turns_each_kind_on_or_off(
         "proposal",
         "proposal_expired",
         "assigned",
+        "booking_confirmed",
     ]
     assert all(checked for _, checked in boxes)
 
-    kept = ["reminder_2h", "session_changed", "session_cancelled", "proposal"]
+    kept = ["reminder_7d", "session_changed", "session_cancelled", "proposal"]
     saved = client.post(url, data={"kind": kept})
     assert saved.status_code == 200 and "Đã lưu" in saved.text
     assert re.findall(r'value="(\w+)" checked', saved.text) == kept
 
     clock.set(start - timedelta(hours=2))
     work(redis_client)
-    assert [m["Subject"].split(":")[0] for m in to_volunteers(smtp)] == ["Còn 7 ngày", "Còn 2 giờ"]
+    assert [m["Subject"].split(":")[0] for m in to_volunteers(smtp)] == [
+        "Đã xác nhận",
+        "Còn 7 ngày",
+    ]
     [skipped] = notifications(kind="reminder_1d")
     assert (skipped.status, skipped.reason) == ("dropped", "opted_out")
 

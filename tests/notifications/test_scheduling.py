@@ -13,12 +13,14 @@ from coordinator.people.models import User
 from tests.notifications.notification_helpers import (
     body_text,
     calendar_part,
+    day_before_at,
     make_participant,
     notifications,
     register,
     scheduled_jobs,
     session_starting,
     sign_up,
+    subjects,
     work,
 )
 
@@ -27,7 +29,7 @@ def organizer_email() -> str:
     return db.session.scalar(db.select(User.email).where(User.role == "organizer"))
 
 
-def test_reminders_are_planned_7d_1d_2h_before_and_sent_once_each_when_due(
+def test_the_ladder_is_planned_at_its_local_times_and_each_step_is_sent_once_when_due(
     client, make_session, make_volunteer, redis_client, smtp, clock
 ):
     start = clock.now + timedelta(days=10)
@@ -38,38 +40,47 @@ def test_reminders_are_planned_7d_1d_2h_before_and_sent_once_each_when_due(
 
     rows = notifications(status="scheduled")
     planned = {(r.recipient_kind, r.kind): r.scheduled_for for r in rows}
+    # The day before at 11:00 local, the organizer's list of the unconfirmed at 19:00.
     assert planned == {
         ("volunteer", "reminder_7d"): start - timedelta(days=7),
-        ("volunteer", "reminder_1d"): start - timedelta(days=1),
+        ("volunteer", "reminder_1d"): day_before_at(start, 11),
         ("volunteer", "reminder_2h"): start - timedelta(hours=2),
         ("user", "unfilled_roles"): start - timedelta(days=3),
+        ("user", "unconfirmed_volunteers"): day_before_at(start, 19),
     }
     # Each row has its job waiting on RQ's scheduler for exactly that time.
     assert scheduled_jobs(redis_client) == {r.job_id: r.scheduled_for for r in rows}
-    assert smtp.messages == []
+    # The ladder starts with the confirmation, at once.
+    assert subjects(smtp.messages) == ["Đã xác nhận"]
 
+    confirmed, week, tomorrow = ["Đã xác nhận"], ["Đã xác nhận", "Còn 7 ngày"], ["Ngày mai"]
     for moment, expected in [
-        (start - timedelta(days=7, minutes=1), []),
-        (start - timedelta(days=7), ["Còn 7 ngày"]),
-        (start - timedelta(days=2), ["Còn 7 ngày"]),
-        (start - timedelta(days=1), ["Còn 7 ngày", "Ngày mai"]),
-        (start - timedelta(hours=2), ["Còn 7 ngày", "Ngày mai", "Còn 2 giờ"]),
-        (start - timedelta(hours=1), ["Còn 7 ngày", "Ngày mai", "Còn 2 giờ"]),
+        (start - timedelta(days=7, minutes=1), confirmed),
+        (start - timedelta(days=7), week),
+        (start - timedelta(days=2), week),
+        (day_before_at(start, 10, 59), week),
+        (day_before_at(start, 11), week + tomorrow),
+        # Two hours before goes by Zalo or SMS only: this volunteer has neither.
+        (start - timedelta(hours=2), week + tomorrow),
+        (start - timedelta(hours=1), week + tomorrow),
     ]:
         clock.set(moment)
         work(redis_client)
-        subjects = [m["Subject"].split(":")[0] for m in smtp.to("an@example.vn")]
-        assert subjects == expected, moment
+        assert subjects(smtp.to("an@example.vn")) == expected, moment
 
-    # The organizer heard three days ahead that roles were open (lead 0/1, helper 1/2).
-    [alert] = smtp.to(organizer_email())
+    # The organizer heard three days ahead that roles were open (lead 0/1, helper 1/2),
+    # and the evening before that the volunteer had not confirmed.
+    alert, unconfirmed = smtp.to(organizer_email())
     assert alert["Subject"].startswith("Còn thiếu người")
     assert "1/2" in body_text(alert) and "0/1" in body_text(alert)
-    assert {r.kind: r.status for r in notifications()} == {
-        "reminder_7d": "sent",
-        "reminder_1d": "sent",
-        "reminder_2h": "sent",
-        "unfilled_roles": "sent",
+    assert unconfirmed["Subject"].startswith("Chưa xác nhận tham gia")
+    assert {r.kind: (r.status, r.reason) for r in notifications()} == {
+        "booking_confirmed": ("sent", None),
+        "reminder_7d": ("sent", None),
+        "reminder_1d": ("sent", None),
+        "reminder_2h": ("dropped", "no_address"),
+        "unfilled_roles": ("sent", None),
+        "unconfirmed_volunteers": ("sent", None),
     }
     assert scheduled_jobs(redis_client) == {}
 
@@ -83,6 +94,7 @@ def test_rescheduling_moves_pending_reminders_and_tells_the_booked(
     sign_up(client, session["id"], headers)
     work(redis_client)
     before = {r.kind: r for r in notifications(status="scheduled")}
+    smtp.messages.clear()  # the confirmation
 
     # A change of description moves nothing and tells no one.
     response = client.patch(
@@ -112,9 +124,10 @@ def test_rescheduling_moves_pending_reminders_and_tells_the_booked(
     after = {r.kind: r.scheduled_for for r in notifications(status="scheduled")}
     assert after == {
         "reminder_7d": moved - timedelta(days=7),
-        "reminder_1d": moved - timedelta(days=1),
+        "reminder_1d": day_before_at(moved, 11),
         "reminder_2h": moved - timedelta(hours=2),
         "unfilled_roles": moved - timedelta(days=3),
+        "unconfirmed_volunteers": day_before_at(moved, 19),
     }
     assert sorted(scheduled_jobs(redis_client).values()) == sorted(after.values())
 
@@ -154,7 +167,9 @@ def test_cancelling_drops_pending_reminders_and_tells_everyone_booked(
         ("participant", "reminder_1d"),
         ("participant", "reminder_2h"),
         ("user", "unfilled_roles"),
-    } and len(planned) == 8  # both participants get 1d and 2h reminders
+        ("user", "unconfirmed_volunteers"),
+    } and len(planned) == 9  # both participants get 1d and 2h reminders
+    smtp.messages.clear()  # the volunteer's confirmation
 
     response = client.post(
         f"/api/v1/sessions/{session['id']}/cancel",
@@ -179,7 +194,8 @@ def test_cancelling_drops_pending_reminders_and_tells_everyone_booked(
 
     for moment in (
         start - timedelta(days=7),
-        start - timedelta(days=1),
+        day_before_at(start, 11),
+        day_before_at(start, 19),
         start - timedelta(hours=2),
     ):
         clock.set(moment)
@@ -215,11 +231,16 @@ def test_withdrawal_drops_reminders_and_reaches_the_organizers_daily_digest(
 def test_a_late_booking_gets_only_the_reminders_still_ahead(
     client, make_session, make_volunteer, redis_client, clock
 ):
+    # Booked at noon for 08:00 tomorrow: today's 11:00 reminder is past; 19:00 is ahead.
+    clock.set(day_before_at(clock.now + timedelta(days=1), 12))
     session = session_starting(make_session, clock.now + timedelta(hours=20))
     _, headers = make_volunteer()
     sign_up(client, session["id"], headers)
     work(redis_client)
-    assert [r.kind for r in notifications(status="scheduled")] == ["reminder_2h"]
+    assert {r.kind for r in notifications(status="scheduled")} == {
+        "reminder_2h",
+        "unconfirmed_volunteers",
+    }
 
 
 def test_moving_up_from_the_waitlist_is_announced_and_a_filled_role_raises_no_alert(
@@ -265,4 +286,4 @@ def test_a_reminder_that_fell_due_survives_a_booking_event_that_comes_before_it_
     _, second = make_volunteer()
     sign_up(client, session["id"], second)  # an event the worker takes first
     work(redis_client)
-    assert [m["Subject"].split(":")[0] for m in smtp.to("dau@example.vn")] == ["Còn 7 ngày"]
+    assert subjects(smtp.to("dau@example.vn")) == ["Đã xác nhận", "Còn 7 ngày"]

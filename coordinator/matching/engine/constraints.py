@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from coordinator.matching.engine.problem import (
     EXPERT_ROLES,
     ROLE_ACCESSIBILITY,
+    SEAT_KINDS,
     Problem,
     Role,
     Session,
@@ -109,7 +110,26 @@ class Rules:
         return self.weights.load * (count - 1)
 
     def unfilled_cost(self, session_id: int) -> int:
+        """A helper seat of the session left empty (see seat_cost)."""
         return self.weights.unfilled + self.session[session_id].priority
+
+    def seat_cost(self, role: Role) -> int:
+        """An empty seat of `role`: its kind's weight, scaled by the session's priority
+        (weight * (unfilled + priority) / unfilled, so a helper's seat is unfilled_cost)."""
+        w = self.weights
+        kind = SEAT_KINDS.get(role.name)
+        weight = (
+            w.unfilled_lead
+            if kind == "lead"
+            else w.unfilled_accessibility
+            if kind == "accessibility"
+            else w.unfilled_language
+            if kind == "language"
+            else w.unfilled
+        )
+        if weight == w.unfilled:
+            return self.unfilled_cost(role.session_id)
+        return weight * self.unfilled_cost(role.session_id) // max(w.unfilled, 1)
 
     def conflict(self, a: Session, b: Session) -> bool:
         """Overlap, or too little time to travel between wards that are not neighbours."""
@@ -181,5 +201,5 @@ class Rules:
             total += self.load_cost(load[volunteer_id])
             filled[role_id] += 1
         for role in self.problem.roles:
-            total += (role.seats - filled[role.id]) * self.unfilled_cost(role.session_id)
+            total += (role.seats - filled[role.id]) * self.seat_cost(role)
         return total

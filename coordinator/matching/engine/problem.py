@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 # A lead must be an expert; an interpreter must sign (as in bookings.rules).
 EXPERT_ROLES = frozenset({"lead"})
 ROLE_ACCESSIBILITY = {"interpreter": frozenset({"sign_language"})}
+# How an empty seat is priced (Weights.unfilled_*): by the kind of its role; any other
+# role name is a helper's seat.
+SEAT_KINDS = {
+    "lead": "lead",
+    "interpreter": "accessibility",
+    "signer": "accessibility",
+    "language": "language",
+    "translator": "language",
+}
 
 
 DAY = 1440
@@ -120,7 +129,12 @@ class Booking:
 class Weights:
     """Soft costs, in whole points (lower is better). See README "Matching"."""
 
-    unfilled: int = 100  # per seat left empty (plus the session's priority)
+    unfilled: int = 100  # per helper seat left empty, scaled by the session's priority
+    # Other seats by their kind (SEAT_KINDS): an empty lead or interpreter seat may count
+    # for more than a helper's. All 100: every seat alike (as before they had weights).
+    unfilled_lead: int = 100
+    unfilled_accessibility: int = 100
+    unfilled_language: int = 100
     neighbour_ward: int = 3  # the session is in a ward next to the volunteer's
     far_ward: int = 8  # two wards away; further is not proposed at all
     max_ward_hops: int = 2

@@ -96,6 +96,8 @@ def drop_uncovered(plan: WorkingPlan, session: Session, repair: Repair) -> None:
 
 def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
     """Give one free seat of `role` its cheapest taker, directly or by one move."""
+    if plan.free_seats(role) <= 0:
+        return
     rules = plan.rules
     session = rules.session[role.session_id]
     j = plan.role_index[role.id]
@@ -103,7 +105,7 @@ def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
     direct = best_free(plan, j, session, missing)
     best = None
     if direct is not None:
-        best = Choice(direct.marginal_cost - rules.unfilled_cost(session.id), direct)
+        best = Choice(direct.marginal_cost - rules.seat_cost(role), direct)
     moves = 0
     for pair_cost, mover in _with_proposals(plan, j):
         if moves >= MOVE_CANDIDATES:
@@ -124,13 +126,13 @@ def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
                 continue
             moves += 1
             gain = pair_cost - plan.proposals[(mover, held.id)]
-            unfilled = rules.unfilled_cost(session.id)
+            unfilled = rules.seat_cost(role)
             if best is not None and gain - unfilled >= best.change:
                 continue  # a refill costs at least 0: this move cannot win
             refill = None
             if not covering:
                 refill = best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
-            left_empty = rules.unfilled_cost(there.id)
+            left_empty = rules.seat_cost(held)
             if refill is not None and refill.marginal_cost < left_empty:
                 delta = gain + refill.marginal_cost - unfilled
             else:  # their seat stays empty: worth it where it counts less

@@ -104,7 +104,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     # see (deep in the lists of roles whose nearest candidates were taken), and a second,
     # quicker flow over those and a narrow view rearranges the plan around them.
     wide, narrow = _views(problem, cands)
-    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1)
+    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1, doubles=False)
     report("flow", 0.6)
     narrow[_plan_pairs(working, cands)] = True
     working = _flow_and_finish(problem, rules, cands, staffable & narrow, 1)
@@ -113,12 +113,39 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
 
 
 def _flow_and_finish(
-    problem: Problem, rules: Rules, cands: Candidates, allowed: Bools, rounds: int
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools,
+    rounds: int,
+    doubles: bool = True,
 ) -> WorkingPlan:
-    """A flow over the `allowed` pairs, then the exact finishing steps."""
+    """A flow over the `allowed` pairs, then the exact finishing steps; then, when
+    `doubles`, the same again with finer clusters around that plan (see _doubles), the
+    better of the two plans kept."""
+    working = _flow_rounds(problem, rules, cands, allowed, rounds)
+    if not doubles:
+        return working
+    keep, clustering = _doubles(problem, rules, cands, allowed, working)
+    if clustering is None:
+        return working
+    again = _flow_rounds(problem, rules, cands, keep, 1, clustering)
+    if rules.objective(again.pairs()) < rules.objective(working.pairs()):
+        return again
+    return working
+
+
+def _flow_rounds(
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools,
+    rounds: int,
+    clustering: Clustering | None = None,
+) -> WorkingPlan:
     for _round in range(rounds):
         working = WorkingPlan(rules, cands)
-        _apply(working, problem, cands, flow(problem, rules, cands, allowed))
+        _apply(working, problem, cands, flow(problem, rules, cands, allowed, clustering))
         dropped = cover_needs(working)
         if not dropped:
             break
@@ -126,16 +153,94 @@ def _flow_and_finish(
         # back: plan again without them rather than patch around the hole.
         session_ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
         allowed = allowed & ~np.isin(session_ids[cands.session], list(dropped))
-    closed: set[int] = set()
+    # Sessions with a need nobody covers are never filled (their volunteers would only
+    # be taken back by cover_needs, after a move had cost someone else their seat).
+    closed: set[int] = _hopeless(problem, cands)
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
+        fill_by_chains(working, closed)
         dropped = cover_needs(working)
         if not dropped:
             break
         # Their volunteers are free again: fill with them, leaving those sessions closed.
         closed |= dropped
+    if exchange_for_needs(working, closed):
+        fill_open_seats(working, closed)
+        fill_by_moves(working, closed)
+    upgrade_roles(working)
+    swap_in_needs(working)
     return working
+
+
+class Clustering(NamedTuple):
+    """Clusters other than the candidates' own: per candidate pair its cluster (only the
+    allowed pairs' count), per cluster its (volunteer, week) id."""
+
+    cluster: Ints
+    cluster_week: Ints
+
+
+def _doubles(
+    problem: Problem, rules: Rules, cands: Candidates, allowed: Bools, working: WorkingPlan
+) -> tuple[Bools, Clustering | None]:
+    """Finer clusters around a plan, so that a volunteer can take two sessions of one
+    cluster: in each cluster where the volunteer holds a proposal, the sessions that
+    clash with it are left out, and what is left is clustered again (a session before
+    and one after the proposal are then apart). The plan stays possible, so a flow over
+    these is at least as good in its own terms; what it gives up is moving volunteers to
+    a session that clashes with the one they hold. None when no cluster splits."""
+    held = _plan_pairs(working, cands)
+    if held.size == 0:
+        return allowed, None
+    s_start = np.array([s.start for s in problem.sessions], dtype=np.int64)
+    s_end = np.array([s.end for s in problem.sessions], dtype=np.int64)
+    wards = sorted({s.ward for s in problem.sessions})
+    ward_at = {w: i for i, w in enumerate(wards)}
+    s_ward = np.array([ward_at[s.ward] for s in problem.sessions], dtype=np.int64)
+    near = np.eye(len(wards), dtype=bool)  # no travel gap between them
+    for a, others in problem.neighbours.items():
+        for b in others:
+            if a in ward_at and b in ward_at:
+                near[ward_at[a], ward_at[b]] = near[ward_at[b], ward_at[a]] = True
+    gap = problem.travel_gap
+    # Per cluster, the sessions proposed in it (a few clusters hold two already).
+    order = np.argsort(cands.cluster[held], kind="stable")
+    held_cluster = cands.cluster[held][order].astype(np.int64)
+    held_session = cands.session[held][order].astype(np.int64)
+    pairs = np.flatnonzero(allowed)
+    cluster = cands.cluster[pairs].astype(np.int64)
+    clash = np.zeros(pairs.size, dtype=bool)
+    first = np.searchsorted(held_cluster, cluster, side="left")
+    last = np.searchsorted(held_cluster, cluster, side="right")
+    session = cands.session[pairs].astype(np.int64)
+    for k in range(int((last - first).max(initial=0))):
+        at = first + k
+        has = at < last
+        other = held_session[np.minimum(at, held_session.size - 1)]
+        overlap = (s_start[session] < s_end[other]) & (s_start[other] < s_end[session])
+        travel = ~near[s_ward[session], s_ward[other]] & (
+            (s_start[session] < s_end[other] + gap) & (s_start[other] < s_end[session] + gap)
+        )
+        clash |= has & (session != other) & (overlap | travel)
+    if not clash.any():
+        return allowed, None
+    pairs, cluster, session = pairs[~clash], cluster[~clash], session[~clash]
+    vol = cands.vol[pairs].astype(np.int64)
+    week_id = cands.cluster_week[cluster]
+    start, end = s_start[session], s_end[session]
+    offset = vol * (1 << 40)
+    running_end = np.maximum.accumulate(end + offset) - offset
+    new = np.ones(pairs.size, dtype=bool)
+    new[1:] = (cluster[1:] != cluster[:-1]) | (start[1:] >= running_end[:-1] + gap)
+    new_id = np.cumsum(new) - 1
+    full = np.zeros(len(cands), dtype=np.int64)
+    full[pairs] = new_id
+    keep = np.zeros(len(cands), dtype=bool)
+    keep[pairs] = True
+    if int(new_id[-1]) + 1 == np.unique(cluster).size:
+        return allowed, None  # no cluster split: the same flow again
+    return keep, Clustering(full, week_id[new])
 
 
 def _plan_pairs(working: WorkingPlan, cands: Candidates) -> Ints:
@@ -158,6 +263,15 @@ def _apply(working: WorkingPlan, problem: Problem, cands: Candidates, chosen: Pa
         role = problem.roles[cands.role[p]]
         if working.fits(volunteer_id, working.rules.session[role.session_id]):
             working.add(volunteer_id, role, int(cands.cost[p]))
+
+
+def _hopeless(problem: Problem, cands: Candidates) -> set[int]:
+    """Ids of the sessions that cannot be staffed: some need no candidate covers."""
+    staffable = _staffable(problem, cands)
+    if staffable.all():
+        return set()
+    ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
+    return set(ids[np.unique(cands.session[~staffable])].tolist())
 
 
 def _staffable(problem: Problem, cands: Candidates) -> Bools:
@@ -242,7 +356,13 @@ def as_plan(working: WorkingPlan) -> Plan:
     return explain(working)
 
 
-def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | None = None) -> Pairs:
+def flow(
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    allowed: Bools | None = None,
+    clustering: Clustering | None = None,
+) -> Pairs:
     """Indices of the candidate pairs (among `allowed`) a min-cost flow picks.
 
     Layers that cannot bind are left out, which keeps the graph small: a week whose limit
@@ -255,13 +375,14 @@ def flow(problem: Problem, rules: Rules, cands: Candidates, allowed: Bools | Non
     # bonus: cost scaling does about a tenth less work on the smaller range.
     scale = SCALE if existing else 1
     # Only the clusters, weeks and volunteers the allowed pairs use (compact ids).
-    clusters, pair_cluster = np.unique(cands.cluster[pairs], return_inverse=True)
-    weeks, cluster_week = np.unique(cands.cluster_week[clusters], return_inverse=True)
+    of_pair, of_cluster = clustering or (cands.cluster, cands.cluster_week)
+    clusters, pair_cluster = np.unique(of_pair[pairs], return_inverse=True)
+    weeks, cluster_week = np.unique(of_cluster[clusters], return_inverse=True)
     week_vol = cands.week_vol[weeks]
     week_cap = cands.week_cap[weeks]
     n_vol, n_role = len(problem.volunteers), len(roles)
     seats = np.array([max(r.seats, 0) for r in roles], dtype=np.int64)
-    unfilled = np.array([rules.unfilled_cost(r.session_id) for r in roles], dtype=np.int64)
+    unfilled = np.array([rules.seat_cost(r) for r in roles], dtype=np.int64)
 
     # Load units: as many as the volunteer could possibly use, each dearer than the last.
     clusters_per_week = np.bincount(cluster_week, minlength=len(weeks))
@@ -362,8 +483,22 @@ def _need_bits(problem: Problem) -> tuple[Ints, Ints]:
     return np.array(wanted, dtype=np.int64), np.array(has, dtype=np.int64)
 
 
-def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
+def _open_needs(problem: Problem) -> Ints:
+    """Per session: its needs (as bits) that no fixed booking's volunteer covers."""
     wanted, has = _need_bits(problem)
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    vol_index = {v.id: i for i, v in enumerate(problem.volunteers)}
+    for booking in problem.bookings:
+        if booking.fixed and booking.volunteer_id in vol_index and booking.session_id in index:
+            wanted[index[booking.session_id]] &= ~has[vol_index[booking.volunteer_id]]
+    return wanted
+
+
+def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
+    """Pairs whose volunteer covers a need of the session that fixed staff leave open
+    (only those earn the flow's bonus)."""
+    wanted = _open_needs(problem)
+    _, has = _need_bits(problem)
     covers: Bools = (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
     return covers
 
@@ -385,13 +520,17 @@ def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pa
         k = best.get(session_id)
         if k is None or (share[j], coverers[j]) > (share[k], coverers[k]):
             best[session_id] = j
-    seats: dict[int, int] = {}
+    seats: dict[int, int] = {}  # session id -> what its empty seats cost
     for role in problem.roles:
-        seats[role.session_id] = seats.get(role.session_id, 0) + max(role.seats, 0)
+        seats[role.session_id] = seats.get(role.session_id, 0) + max(
+            role.seats, 0
+        ) * rules.seat_cost(role)
     roles = sorted(best.values())
     sessions = [problem.roles[j].session_id for j in roles]
-    needs = [len(rules.session[s].needs) for s in sessions]
-    worth = [rules.unfilled_cost(s) * seats[s] * BONUS_SHARE // 100 for s in sessions]
+    index = {s.id: k for k, s in enumerate(problem.sessions)}
+    open_needs = _open_needs(problem)
+    needs = [max(int(open_needs[index[s]]).bit_count(), 1) for s in sessions]
+    worth = [seats[s] * BONUS_SHARE // 100 for s in sessions]
     bonus = [w // n for w, n in zip(worth, needs, strict=True)]
     return CoverBonus(*(np.array(column, dtype=np.int64) for column in (roles, needs, bonus)))
 
@@ -457,9 +596,7 @@ def _add_coverer(plan: WorkingPlan, session: Session, need: str) -> bool:
                 continue
             extra = plan.marginal_cost(pair_cost, volunteer_id)
             if plan.free_seats(role) > 0:
-                option = CoverOption(
-                    extra - rules.unfilled_cost(session.id), volunteer_id, role, None
-                )
+                option = CoverOption(extra - rules.seat_cost(role), volunteer_id, role, None)
             else:
                 replaceable = _replaceable(plan, session, role, volunteer)
                 if not replaceable:
@@ -488,7 +625,7 @@ def _move_coverer(plan: WorkingPlan, session: Session, need: str) -> int | None:
     here = plan.proposed_in(session.id)
     if not here:
         return None
-    kept_here = len(here) * rules.unfilled_cost(session.id)
+    kept_here = sum(rules.seat_cost(rules.role[r]) for _, r in here)
     best: CoverMove | None = None
     for j in plan.roles_of[session.id]:
         role = plan.roles[j]
@@ -502,9 +639,11 @@ def _move_coverer(plan: WorkingPlan, session: Session, need: str) -> int | None:
             for held_id in sorted(plan.held[volunteer_id]):
                 held = rules.role[held_id]
                 there = rules.session[held.session_id]
-                lost_there = rules.unfilled_cost(there.id)
+                lost_there = rules.seat_cost(held)
                 if there.needs and plan.missing_needs(there, without=volunteer_id):
-                    lost_there *= len(plan.proposed_in(there.id))
+                    lost_there = sum(
+                        rules.seat_cost(rules.role[r]) for _, r in plan.proposed_in(there.id)
+                    )
                 if lost_there >= kept_here or there.id == session.id:
                     continue
                 if not plan.fits(volunteer_id, session, ignoring=there):
@@ -531,7 +670,7 @@ def fill_by_moves(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     rules = plan.rules
     open_roles = sorted(
         (plan.roles[j] for j in _open_roles(plan, closed)),
-        key=lambda r: (-rules.unfilled_cost(r.session_id), r.id),
+        key=lambda r: (-rules.seat_cost(r), r.id),
     )
     for role in open_roles:
         while plan.free_seats(role) > 0:
@@ -562,24 +701,265 @@ def fill_open_seats(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
     rules = plan.rules
     order = sorted(
         _open_roles(plan, closed),
-        key=lambda j: (-rules.unfilled_cost(plan.roles[j].session_id), plan.roles[j].id),
+        key=lambda j: (-rules.seat_cost(plan.roles[j]), plan.roles[j].id),
     )
     for j in order:
+        _fill_role(plan, j)
+
+
+def _fill_role(plan: WorkingPlan, j: int) -> None:
+    """The free seats of role index `j`, each to the cheapest volunteer who fits."""
+    rules = plan.rules
+    role = plan.roles[j]
+    session = rules.session[role.session_id]
+    options = plan.candidates(j)
+    while plan.free_seats(role) > 0:
+        missing = plan.missing_needs(session)
+        best: Taker | None = None
+        for pair_cost, volunteer_id in options:
+            if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
+                continue
+            if best is not None and pair_cost >= best.marginal_cost:
+                break  # sorted by pair cost; load only adds
+            if (volunteer_id, session.id) in plan.refused:
+                continue
+            if plan.fits(volunteer_id, session):
+                extra = plan.marginal_cost(pair_cost, volunteer_id)
+                if best is None or extra < best.marginal_cost:
+                    best = Taker(extra, volunteer_id, pair_cost)
+        if best is None or best.marginal_cost >= rules.seat_cost(role):
+            break
+        plan.add(best.volunteer_id, role, best.pair_cost)
+
+
+# Coverers tried per session in exchange_for_needs, cheapest first.
+EXCHANGE_COVERERS = 8
+
+
+class Exchange(NamedTuple):
+    change: int
+    volunteer_id: int
+    role: Role
+    pair_cost: int
+
+
+def exchange_for_needs(plan: WorkingPlan, closed: set[int]) -> bool:
+    """Sessions with needs left without proposals (never staffed, or dropped) get a
+    coverer from wherever they are: their clashing proposals give way (a session that
+    loses its only coverer there loses its proposals), the rest of the session is filled,
+    and the exchange is kept when the whole change lowers the objective. Each coverer is
+    tried on a tentative change (begin/rollback), the best one is made again. What the
+    one-coverer-at-a-time moves of cover_needs cannot see: a signer who should leave a
+    smaller session for a larger one. Returns whether the plan changed."""
+    rules = plan.rules
+    worth: dict[int, int] = {}
+    for session in plan.sessions:
+        if session.needs and not plan.proposed_in(session.id):
+            seats = sum(
+                plan.free_seats(plan.roles[j]) * rules.seat_cost(plan.roles[j])
+                for j in plan.roles_of[session.id]
+            )
+            if seats > 0 and plan.missing_needs(session):
+                worth[session.id] = seats
+    changed = False
+    for session_id in sorted(worth, key=lambda s: (-worth[s], s)):
+        session = rules.session[session_id]
+        if plan.proposed_in(session_id):
+            continue
+        need = min(plan.missing_needs(session))
+        options: dict[int, tuple[int, Role]] = {}
+        for j in plan.roles_of[session_id]:
+            role = plan.roles[j]
+            if plan.free_seats(role) <= 0:
+                continue
+            for pair_cost, volunteer_id in plan.coverers(j, need):
+                if (volunteer_id, session_id) in plan.refused:
+                    continue
+                if volunteer_id not in options or pair_cost < options[volunteer_id][0]:
+                    options[volunteer_id] = (pair_cost, role)
+        tried = sorted(options.items(), key=lambda o: (o[1][0], o[0]))[:EXCHANGE_COVERERS]
+        best: Exchange | None = None
+        for volunteer_id, (pair_cost, role) in tried:
+            plan.begin()
+            done = _staff_around(plan, session, volunteer_id, role, pair_cost)
+            change = plan.change
+            plan.rollback()
+            if done and change < (best.change if best else 0):
+                best = Exchange(change, volunteer_id, role, pair_cost)
+        if best is None:
+            continue
+        plan.begin()
+        _staff_around(plan, session, best.volunteer_id, best.role, best.pair_cost)
+        plan.commit()
+        closed.discard(session_id)
+        changed = True
+    return changed
+
+
+def _staff_around(
+    plan: WorkingPlan, session: Session, volunteer_id: int, role: Role, pair_cost: int
+) -> bool:
+    """Brings `volunteer_id` into `role` of `session` whatever they hold that is in the
+    way, covers the session's other needs, refills or drops what they left and fills the
+    session. False when the session's needs cannot all be covered."""
+    rules = plan.rules
+    left: list[Role] = []
+    for held_id in sorted(plan.held[volunteer_id]):
+        held = rules.role[held_id]
+        if rules.conflict(session, rules.session[held.session_id]):
+            plan.remove(volunteer_id, held)
+            left.append(held)
+    if not plan.fits(volunteer_id, session):
+        # A full week: give up the proposal of the week whose empty seat costs least.
+        same_week = [
+            rules.role[r]
+            for r in plan.held[volunteer_id]
+            if rules.session[rules.role[r].session_id].week == session.week
+        ]
+        if not same_week:
+            return False
+        held = min(same_week, key=lambda r: (rules.seat_cost(r), r.id))
+        plan.remove(volunteer_id, held)
+        left.append(held)
+        if not plan.fits(volunteer_id, session):
+            return False
+    plan.add(volunteer_id, role, pair_cost)
+    for need in sorted(plan.missing_needs(session)):
+        if need in plan.missing_needs(session) and not _add_coverer(plan, session, need):
+            if _move_coverer(plan, session, need) is None:
+                return False
+    if plan.missing_needs(session):
+        return False
+    # The session's seats first (by a free volunteer, or one moved from a seat that
+    # counts for less), so that refilling what the coverer left cannot take them back.
+    for j in plan.roles_of[session.id]:
         role = plan.roles[j]
+        while plan.free_seats(role) > 0:
+            free = plan.free_seats(role)
+            repair.fill(plan, role, repair.Repair())
+            if plan.free_seats(role) == free:
+                break
+    for held in left:
+        there = rules.session[held.session_id]
+        # A session left without its coverer takes another (from a free seat or moved
+        # from elsewhere: a chain of two) or loses its proposals.
+        for need in sorted(plan.missing_needs(there)):
+            if need in plan.missing_needs(there) and not _add_coverer(plan, there, need):
+                _move_coverer(plan, there, need)
+        if plan.missing_needs(there):
+            for other, other_role in plan.proposed_in(there.id):
+                plan.remove(other, rules.role[other_role])
+        elif plan.free_seats(held) > 0:
+            repair.fill(plan, held, repair.Repair())
+    return not plan.missing_needs(session)
+
+
+# Proposed volunteers tried per empty seat in fill_by_chains, cheapest first.
+CHAIN_MOVERS = 12
+
+
+class Chain(NamedTuple):
+    change: int
+    mover: int
+    held: Role
+    pair_cost: int
+
+
+def fill_by_chains(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
+    """Seats still empty (of sessions not `closed`): three-way moves. A proposed
+    volunteer moves to the empty seat and the seat they leave is filled by `repair.fill`
+    (a free volunteer, or another proposed one whose seat a free one takes), each chain
+    tried on a tentative change and the best kept when it lowers the objective. Finds
+    what a move with a direct refill (fill_by_moves) cannot: the expert who can take the
+    empty lead seat holds one only another proposed expert can take over."""
+    rules = plan.rules
+    open_roles = sorted(
+        (plan.roles[j] for j in _open_roles(plan, closed)),
+        key=lambda r: (-rules.seat_cost(r), r.id),
+    )
+    for role in open_roles:
         session = rules.session[role.session_id]
-        options = plan.candidates(j)
+        j = plan.role_index[role.id]
         while plan.free_seats(role) > 0:
             missing = plan.missing_needs(session)
-            best: Taker | None = None
-            for pair_cost, volunteer_id in options:
-                if missing and not (missing & rules.volunteer[volunteer_id].accessibility):
+            best: Chain | None = None
+            movers = 0
+            for pair_cost, mover in repair._with_proposals(plan, j):
+                if movers >= CHAIN_MOVERS:
+                    break
+                if (mover, session.id) in plan.refused:
                     continue
-                if best is not None and pair_cost >= best.marginal_cost:
-                    break  # sorted by pair cost; load only adds
-                if plan.fits(volunteer_id, session):
-                    extra = plan.marginal_cost(pair_cost, volunteer_id)
-                    if best is None or extra < best.marginal_cost:
-                        best = Taker(extra, volunteer_id, pair_cost)
-            if best is None or best.marginal_cost >= rules.unfilled_cost(session.id):
+                if missing and not missing & rules.volunteer[mover].accessibility:
+                    continue
+                for held_id in sorted(plan.held[mover]):
+                    held = rules.role[held_id]
+                    there = rules.session[held.session_id]
+                    if there.id == session.id or not plan.fits(mover, session, ignoring=there):
+                        continue
+                    movers += 1
+                    plan.begin()
+                    _chain(plan, mover, held, role, pair_cost)
+                    change = plan.change if not plan.missing_needs(there) else 0
+                    plan.rollback()
+                    if change < (best.change if best else 0):
+                        best = Chain(change, mover, held, pair_cost)
+            if best is None:
                 break
-            plan.add(best.volunteer_id, role, best.pair_cost)
+            plan.begin()
+            _chain(plan, best.mover, best.held, role, best.pair_cost)
+            plan.commit()
+
+
+def _chain(plan: WorkingPlan, mover: int, held: Role, role: Role, pair_cost: int) -> None:
+    plan.remove(mover, held)
+    plan.add(mover, role, pair_cost)
+    repair.fill(plan, held, repair.Repair())
+
+
+def upgrade_roles(plan: WorkingPlan) -> None:
+    """A proposed volunteer takes a free seat of a dearer role of the same session (an
+    expert signer in the lead's seat rather than the interpreter's when an empty lead
+    seat counts for more), and the seat they leave is refilled if possible: nobody
+    else's plan changes, the session's needs stay covered, and the objective falls by
+    the difference at least."""
+    rules = plan.rules
+    for volunteer_id, role_id in sorted(plan.proposals):
+        if (volunteer_id, role_id) not in plan.proposals:
+            continue
+        role = rules.role[role_id]
+        better = [
+            plan.roles[j]
+            for j in plan.roles_of[role.session_id]
+            if plan.roles[j].id != role_id
+            and plan.free_seats(plan.roles[j]) > 0
+            and rules.seat_cost(plan.roles[j]) > rules.seat_cost(role)
+            and rules.qualified(rules.volunteer[volunteer_id], plan.roles[j])
+        ]
+        if not better:
+            continue
+        dearer = max(better, key=lambda r: (rules.seat_cost(r), -r.id))
+        pair_cost = plan.remove(volunteer_id, role)
+        plan.add(volunteer_id, dearer, pair_cost)
+        repair.fill(plan, role, repair.Repair())
+
+
+def swap_in_needs(plan: WorkingPlan) -> None:
+    """In sessions with needs, a proposed volunteer gives their seat to a cheaper one
+    when the needs stay covered (the flow's bonus for coverers can seat a second coverer
+    where one already covers everything). Each swap is a tentative change kept only when
+    it lowers the objective."""
+    rules = plan.rules
+    for volunteer_id, role_id in sorted(plan.proposals):
+        role = rules.role[role_id]
+        session = rules.session[role.session_id]
+        if not session.needs or (volunteer_id, role_id) not in plan.proposals:
+            continue
+        plan.begin()
+        plan.remove(volunteer_id, role)
+        plan.refused.add((volunteer_id, session.id))  # not straight back in
+        repair.fill(plan, role, repair.Repair())
+        plan.refused.discard((volunteer_id, session.id))
+        if plan.change < 0 and not plan.missing_needs(session):
+            plan.commit()
+        else:
+            plan.rollback()

@@ -196,6 +196,24 @@ class WorkingPlan:
     def commit(self) -> None:
         self._journal = None
 
+    def mark(self) -> tuple[int, int]:
+        """Where a tentative change stands, for undo_to (inside begin/commit)."""
+        assert self._journal is not None
+        return len(self._journal), self.change
+
+    def undo_to(self, mark: tuple[int, int]) -> None:
+        """Undoes the tentative changes made since `mark`, keeping the earlier ones."""
+        journal = self._journal
+        assert journal is not None
+        length, change = mark
+        undo, self._journal = journal[length:], None
+        for volunteer_id, role, removed_cost in reversed(undo):
+            if removed_cost is None:
+                self.remove(volunteer_id, role)
+            else:
+                self.add(volunteer_id, role, removed_cost)
+        self._journal, self.change = journal[:length], change
+
     def rollback(self) -> None:
         journal, self._journal = self._journal or [], None
         for volunteer_id, role, removed_cost in reversed(journal):
@@ -208,8 +226,4 @@ class WorkingPlan:
         """What the volunteer's proposal in the role adds to the objective, their load
         counting it (an empty seat less)."""
         rules = self.rules
-        return (
-            pair_cost
-            + rules.load_cost(self.load[volunteer_id])
-            - rules.unfilled_cost(role.session_id)
-        )
+        return pair_cost + rules.load_cost(self.load[volunteer_id]) - rules.seat_cost(role)

@@ -1,16 +1,16 @@
 """matching run parts: a large run is split into parts, each a run of its own (kind
 "part") pointing to the run it belongs to, with the wards whose volunteers it plans
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0012"
-down_revision = "0011"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

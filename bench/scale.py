@@ -1,0 +1,541 @@
+"""City and national size (issue 18): synthetic data of a district, a city or the whole
+country on PostgreSQL, built with bulk SQL, then every page and endpoint a person uses
+measured: latency over HTTP (gunicorn, p50/p95), SQL statements and bytes per request
+(in process, counted with SQLAlchemy's `before_cursor_execute` hook).
+
+    .venv/bin/python bench/scale.py --size district        # ~1 min
+    .venv/bin/python bench/scale.py --size city --keep     # leaves the database
+
+Sizes (the issue's): district 17 wards, 2,000 volunteers, 500 sessions a month; city
+126 wards (Hanoi), 20,000 volunteers, 5,000 sessions; country 3,321 units, 200,000
+volunteers, 50,000 sessions. The map is the national one (`flask geography
+import-national`); neighbour links (not in the national data) join each unit to the
+next three of its province by code. Every size has, besides the coming month's sessions,
+a past month as many again with two confirmed bookings each (attended, every tenth
+a no-show), ten participants registered in each with an assessment (60% reached basic
+skills), a squad per 40 volunteers, and a target per unit and group for this year.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on 6379
+(database 9, emptied at the end). `--database-url` uses an existing, empty PostgreSQL
+database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves it for profiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as h  # noqa: E402 - the bench folder's own module
+
+sys.path.insert(0, str(h.ROOT))  # the app, for the steps that run in process
+
+SIZES = {  # wards (None: every unit of the country), volunteers, sessions a month
+    "district": (17, 2_000, 500),
+    "city": (126, 20_000, 5_000),
+    "country": (None, 200_000, 50_000),
+}
+CITY = "01"  # Hanoi: the district's and the city's units
+REDIS_URL = "redis://127.0.0.1:6379/9"
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+
+class BadInput(Exception):
+    """Something the person running the bench must fix: exit 2 with the message."""
+
+
+# --- data ------------------------------------------------------------------------------
+
+# Volunteers numbered g = 0..V-1, living in ward g mod W.
+VOLUNTEERS = """
+INSERT INTO volunteers (full_name, email, home_ward, skills, languages, accessibility_skills,
+    is_expert, max_sessions_per_week, preferences, notification_settings, locale, active,
+    version, created_at, updated_at)
+SELECT 'Tình nguyện viên ' || g, 'tnv' || g || '@scale.squads.vn',
+       (%(wards)s::text[])[1 + g %% %(w)s], '["smartphone_basics"]', '["vi"]', '[]',
+       g %% 5 = 0, 1 + g %% 3, '{}', '{}', 'vi', true, 1, now(), now()
+FROM generate_series(0, %(v)s - 1) g
+"""
+WINDOWS = """
+INSERT INTO availability_windows (volunteer_id, weekday, start_minute, end_minute)
+SELECT id, id %% 7, 18 * 60, 21 * 60 FROM volunteers WHERE email LIKE '%%@scale.squads.vn'
+UNION ALL
+SELECT id, (id + 3) %% 7, 8 * 60, 12 * 60 FROM volunteers WHERE email LIKE '%%@scale.squads.vn'
+UNION ALL
+SELECT id, (id + 5) %% 7, 13 * 60 + 30, 17 * 60 + 30 FROM volunteers
+WHERE email LIKE '%%@scale.squads.vn' AND id %% 2 = 0
+"""
+# `sign` 1: the coming month from tomorrow; -1: the month before yesterday. Three slots a
+# day, local time; 90 minutes.
+SESSIONS = """
+INSERT INTO training_sessions (title, description, competence_area, target_group, ward, venue,
+    venue_accessibility, starts_at, ends_at, capacity, registered_count, participant_needs,
+    languages, status, version, sequence, created_at, updated_at)
+SELECT 'Buổi học kỹ năng số ' || g, '', (%(areas)s::text[])[1 + g %% %(a)s],
+       (ARRAY['residents', 'civil_servants', 'students'])[1 + g %% 3],
+       (%(wards)s::text[])[1 + g %% %(w)s], 'Nhà văn hóa', '[]', t, t + interval '90 minutes',
+       30, 0, '[]', '["vi"]', 'published', 1, 0, now(), now()
+FROM generate_series(0, %(s)s - 1) g,
+LATERAL (SELECT (date_trunc('day', now() AT TIME ZONE %(tz)s)
+                 + %(sign)s * interval '1 day' * (1 + (g * 30) / %(s)s)
+                 + (ARRAY[interval '8 hours', interval '14 hours',
+                          interval '18 hours 30 minutes'])[1 + g %% 3]
+                ) AT TIME ZONE %(tz)s AS t) slot
+"""
+ROLES = """
+INSERT INTO session_roles (session_id, role, count, taken, required_skills)
+SELECT id, 'lead', 1, 0, '[]'::jsonb FROM training_sessions
+UNION ALL
+SELECT id, 'helper', 3, 0, '[]'::jsonb FROM training_sessions
+"""
+# Two helpers a session from its own ward; ended sessions have their attendance.
+BOOKINGS = """
+WITH s AS (
+    SELECT t.id, t.ward, t.ends_at, r.id AS role_id, row_number() OVER (ORDER BY t.id) AS g
+    FROM training_sessions t JOIN session_roles r ON r.session_id = t.id AND r.role = 'helper'
+), v AS (
+    SELECT id, home_ward, row_number() OVER (PARTITION BY home_ward ORDER BY id) - 1 AS k,
+           count(*) OVER (PARTITION BY home_ward) AS n
+    FROM volunteers WHERE email LIKE '%%@scale.squads.vn'
+)
+INSERT INTO assignments (session_id, role_id, volunteer_id, source, status, reasons,
+    session_version, created_at, updated_at, late_withdrawal, attendance)
+SELECT s.id, s.role_id, v.id, 'self', 'confirmed', '[]', 1, now(), now(), false,
+       CASE WHEN s.ends_at < now() THEN
+            CASE WHEN (s.g + j) %% 10 = 0 THEN 'no_show' ELSE 'attended' END END
+FROM s CROSS JOIN generate_series(0, 1) j
+JOIN v ON v.home_ward = s.ward AND v.k = (s.g * 13 + j * 7) %% v.n
+"""
+TAKEN = """
+UPDATE session_roles r SET taken = a.n
+FROM (SELECT role_id, count(*) AS n FROM assignments GROUP BY role_id) a
+WHERE a.role_id = r.id
+"""
+SQUADS = """
+INSERT INTO squads (name, leader_id, home_ward, focus_groups, version, created_at, updated_at)
+SELECT 'Đội ' || id, id, home_ward, '["residents"]', 1, now(), now()
+FROM volunteers WHERE email LIKE '%%@scale.squads.vn' AND id %% 40 = 0
+"""
+MEMBERS = """
+INSERT INTO squad_members (squad_id, volunteer_id, joined_at)
+SELECT s.id, s.leader_id + m, now() FROM squads s CROSS JOIN generate_series(0, 3) m
+WHERE EXISTS (SELECT 1 FROM volunteers v WHERE v.id = s.leader_id + m)
+"""
+PARTICIPANTS = """
+INSERT INTO participants (full_name, ward, target_group, consent_at, locale,
+    notification_settings, created_at)
+SELECT 'Học viên ' || t.id || '-' || k, t.ward, t.target_group, t.starts_at - interval '7 days',
+       'vi', '{}', t.starts_at - interval '7 days'
+FROM training_sessions t CROSS JOIN generate_series(1, 10) k
+WHERE t.ends_at < now()
+"""
+REGISTRATIONS = """
+INSERT INTO registrations (session_id, participant_id, status, created_at, updated_at, attended)
+SELECT split_part(substr(full_name, 10), '-', 1)::int, id, 'registered', created_at,
+       created_at, true
+FROM participants WHERE full_name LIKE 'Học viên %%'
+"""
+REGISTERED = """
+UPDATE training_sessions t SET registered_count = r.n
+FROM (SELECT session_id, count(*) AS n FROM registrations GROUP BY session_id) r
+WHERE r.session_id = t.id
+"""
+ASSESSMENTS = """
+INSERT INTO assessments (participant_id, session_id, competence_code, level, reached_basic,
+    assessed_at)
+SELECT r.participant_id, r.session_id, t.competence_area, 3, r.participant_id %% 5 < 3, t.ends_at
+FROM registrations r JOIN training_sessions t ON t.id = r.session_id
+"""
+TARGETS = """
+INSERT INTO population_targets (ward, target_group, year, baseline, target_percent,
+    reached_before)
+SELECT w, g, extract(year FROM now() AT TIME ZONE %(tz)s)::int, 5000, NULL, 0
+FROM unnest(%(wards)s::text[]) w
+CROSS JOIN unnest(ARRAY['residents', 'civil_servants', 'students']) g
+"""
+# Each unit to the next three of its province by code, both ways (the app keeps the
+# links symmetric).
+NEIGHBOURS = """
+WITH u AS (
+    SELECT code, province_code, row_number() OVER (PARTITION BY province_code ORDER BY code) AS i
+    FROM wards WHERE code = ANY(%(wards)s::text[])
+), pairs AS (
+    SELECT a.code AS x, b.code AS y FROM u a
+    JOIN u b ON b.province_code = a.province_code AND b.i BETWEEN a.i + 1 AND a.i + 3
+)
+INSERT INTO ward_neighbors (ward_code, neighbor_code)
+SELECT x, y FROM pairs UNION SELECT y, x FROM pairs
+ON CONFLICT DO NOTHING
+"""
+
+
+def chosen_wards(conn: psycopg.Connection, size: str) -> list[str]:
+    count = SIZES[size][0]
+    if count is None:
+        query, args = "SELECT code FROM wards WHERE valid_to IS NULL ORDER BY code", []
+    else:
+        query = (
+            "SELECT code FROM wards WHERE province_code = %s AND valid_to IS NULL "
+            "ORDER BY code LIMIT %s"
+        )
+        args = [CITY, count]
+    return [row[0] for row in conn.execute(query, args)]
+
+
+def build(database: str, size: str, env: dict[str, str]) -> dict[str, float]:
+    """The map, the framework, the bulk rows and two logins; seconds per step."""
+    timings: dict[str, float] = {}
+
+    def step(name: str, action) -> None:
+        started = time.perf_counter()
+        action()
+        timings[name] = time.perf_counter() - started
+        print(f"  {name:<28} {timings[name]:7.1f} s", flush=True)
+
+    step("migrations", lambda: h.migrate(env))
+    step("national map", lambda: _flask(env, "geography", "import-national"))
+    step("framework, logins", lambda: _accounts_and_framework())
+    _, volunteers, sessions = SIZES[size]
+    with psycopg.connect(h.database_dsn(database), autocommit=True) as conn:
+        wards = chosen_wards(conn, size)
+        areas = [r[0] for r in conn.execute("SELECT code FROM competences WHERE code !~ '[.]'")]
+        args = {
+            "wards": wards,
+            "w": len(wards),
+            "v": volunteers,
+            "s": sessions,
+            "areas": areas,
+            "a": len(areas),
+            "tz": LOCAL_TZ,
+        }
+        for name, sql, extra in (
+            ("neighbour links", NEIGHBOURS, {}),
+            ("volunteers", VOLUNTEERS, {}),
+            ("availability", WINDOWS, {}),
+            ("squads", SQUADS, {}),
+            ("squad members", MEMBERS, {}),
+            ("sessions (coming month)", SESSIONS, {"sign": 1}),
+            ("sessions (past month)", SESSIONS, {"sign": -1}),
+            ("roles", ROLES, {}),
+            ("bookings", BOOKINGS, {}),
+            ("seats taken", TAKEN, {}),
+            ("participants", PARTICIPANTS, {}),
+            ("registrations", REGISTRATIONS, {}),
+            ("registered counts", REGISTERED, {}),
+            ("assessments", ASSESSMENTS, {}),
+            ("targets", TARGETS, {}),
+        ):
+            step(name, lambda sql=sql, extra=extra: conn.execute(sql, {**args, **extra}))
+        step("vacuum analyze", lambda: conn.execute("VACUUM ANALYZE"))
+    step("progress counts", lambda: _refresh_counts(env))
+    return timings
+
+
+def _refresh_counts(env: dict[str, str]) -> None:
+    """The maintained progress counts, as a worker would refresh them after a change
+    (the bulk SQL above bypasses the app). Code without them: nothing to do."""
+    import subprocess
+
+    subprocess.run(
+        [h.executable("flask"), "--app", "wsgi", "refresh-progress-counts"],
+        cwd=h.ROOT,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _flask(env: dict[str, str], *argv: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        [h.executable("flask"), "--app", "wsgi", *argv],
+        cwd=h.ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+ORGANIZER = "to-chuc@scale.squads.vn"
+VOLUNTEER = "tnv-do@scale.squads.vn"
+
+
+def _accounts_and_framework() -> None:
+    """The competence framework, a national organizer and the measured volunteer, through
+    the app's own operations (the environment is already this process's)."""
+    from coordinator import create_app
+    from coordinator.competences.operations import import_framework_file
+    from coordinator.extensions import db
+    from coordinator.people.operations import create_user
+
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        import_framework_file()
+        create_user(ORGANIZER, "organizer", h.PASSWORD)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _measured_volunteer(ward: str) -> None:
+    """The volunteer whose "sessions that fit me" are measured: an expert in the first
+    ward, free every day from 07:00 to 22:00, with a high weekly limit."""
+    from coordinator import create_app
+    from coordinator.extensions import db
+    from coordinator.people.operations import create_volunteer
+
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        create_volunteer(
+            {
+                "full_name": "Đỗ Thị Đo",
+                "email": VOLUNTEER,
+                "home_ward": ward,
+                "skills": ["smartphone_basics"],
+                "is_expert": True,
+                "max_sessions_per_week": 50,
+                "availability": [
+                    {"weekday": d, "start_minute": 7 * 60, "end_minute": 22 * 60} for d in range(7)
+                ],
+            },
+            password=h.PASSWORD,
+        )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- measuring -------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    label: str
+    who: str  # organizer, volunteer or anonymous
+    method: str
+    path: str
+    page: bool = False  # an HTML page
+    ms: list[float] = field(default_factory=list)
+    statuses: set[int] = field(default_factory=set)
+    queries: int | None = None
+    size: int | None = None
+
+
+def probes(ward: str, session_id: int) -> list[Probe]:
+    return [
+        Probe("organizer dashboard", "organizer", "GET", "/organize/", page=True),
+        Probe("sessions that fit me", "volunteer", "GET", "/me/fits", page=True),
+        Probe("GET /api/v1/volunteers", "organizer", "GET", "/api/v1/volunteers"),
+        Probe("GET /api/v1/progress (wards)", "organizer", "GET", "/api/v1/progress"),
+        Probe("GET /api/v1/progress?level=province", "organizer", "GET",
+              "/api/v1/progress?level=province"),
+        Probe("GET /api/v1/progress?level=national", "organizer", "GET",
+              "/api/v1/progress?level=national"),
+        Probe("progress page", "organizer", "GET", "/organize/progress", page=True),
+        Probe("GET /api/v1/hours", "organizer", "GET", "/api/v1/hours"),
+        Probe("hours page", "organizer", "GET", "/organize/hours", page=True),
+        Probe("GET /api/v1/sessions?ward=", "anonymous", "GET", f"/api/v1/sessions?ward={ward}"),
+        Probe("GET /api/v1/sessions (all)", "anonymous", "GET", "/api/v1/sessions"),
+        Probe("ward page", "anonymous", "GET", f"/wards/{ward}", page=True),
+        Probe("ward feed (.ics)", "anonymous", "GET", f"/calendar/wards/{ward}.ics", page=True),
+        Probe("GET /api/v1/squads", "anonymous", "GET", "/api/v1/squads"),
+        Probe("GET /api/v1/wards", "anonymous", "GET", "/api/v1/wards"),
+        Probe("sign-up POST (+ withdraw)", "volunteer", "POST",
+              f"/api/v1/sessions/{session_id}/signups"),
+    ]  # fmt: skip
+
+
+def count_queries(found: list[Probe], tokens: dict[str, str]) -> None:
+    """Statements and bytes of one request each, in process."""
+    import sqlalchemy as sa
+    from flask import g
+
+    from coordinator import create_app
+    from coordinator.extensions import db
+
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        client = app.test_client()
+        for probe in found:
+            seen: list[str] = []
+
+            def hook(_conn, _cursor, statement, *_args, seen=seen) -> None:
+                seen.append(statement)
+
+            headers = {"Accept": "text/html" if probe.page else "application/json"}
+            if probe.who in tokens:
+                headers["Authorization"] = f"Bearer {tokens[probe.who]}"
+            for name in list(g):  # a fresh request's globals (the context outlives it)
+                g.pop(name)
+            sa.event.listen(db.engine, "before_cursor_execute", hook)
+            try:
+                body = {"role": "helper"} if probe.method == "POST" else None
+                reply = client.open(probe.path, method=probe.method, json=body, headers=headers)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", hook)
+            probe.queries, probe.size = len(seen), len(reply.get_data())
+            if probe.method == "POST" and reply.status_code == 201:
+                client.delete(f"/api/v1/signups/{reply.json['id']}", headers=headers)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def time_requests(port: int, found: list[Probe], tokens: dict[str, str], rounds: int) -> None:
+    """`rounds` requests of each probe over HTTP, interleaved (noise spreads evenly)."""
+    for _ in range(rounds):
+        for probe in found:
+            headers = {"Accept": "text/html"} if probe.page else {}
+            body = {"role": "helper"} if probe.method == "POST" else None
+            started = time.perf_counter()
+            reply = h.fetch(
+                port, probe.method, probe.path, body, tokens.get(probe.who), headers=headers
+            )
+            probe.ms.append((time.perf_counter() - started) * 1000)
+            probe.statuses.add(reply.status)
+            if probe.method == "POST" and reply.status == 201:
+                h.fetch(
+                    port, "DELETE", f"/api/v1/signups/{reply.json_dict()['id']}", None,
+                    tokens[probe.who],
+                )  # fmt: skip
+
+
+def report(size: str, found: list[Probe], build_s: float, load: tuple[float, ...]) -> None:
+    averages = " ".join(f"{x:.2f}" for x in load)
+    print(f"\nsize {size}: built in {build_s:.0f} s; load average before measuring {averages}")
+    print("(a shared 2-core machine: noisy; compare runs at similar load)")
+    print("\n| request | p50 ms | p95 ms | max ms | queries | bytes | status |")
+    print("|---|---|---|---|---|---|---|")
+    for p in found:
+        values = sorted(p.ms)
+        p50 = statistics.median(values)
+        p95 = h.percentile(values, 95)
+        statuses = ",".join(str(s) for s in sorted(p.statuses))
+        print(f"| {p.label} | {p50:.0f} | {p95:.0f} | {values[-1]:.0f} | {p.queries} | "
+              f"{p.size:,} | {statuses} |")  # fmt: skip
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def check_postgres(url: str | None) -> None:
+    if url is not None and not url.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise BadInput(f"--database-url must be a PostgreSQL URL (postgresql://...), not {url!r}")
+    dsn = url.replace("postgresql+psycopg://", "postgresql://") if url else h.PG_ADMIN_DSN
+    try:
+        with psycopg.connect(dsn, connect_timeout=3):
+            pass
+    except psycopg.Error as error:
+        raise BadInput(
+            f"PostgreSQL does not answer at {dsn} ({str(error).strip()}); the bench needs "
+            "PostgreSQL (user postgres, trust auth) on 127.0.0.1:5432, or --database-url"
+        ) from error
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", required=True, choices=list(SIZES))
+    parser.add_argument("--keep", action="store_true", help="leave the database")
+    parser.add_argument("--database-url", help="an existing, empty PostgreSQL database")
+    parser.add_argument("--rounds", type=int, default=20, help="requests per endpoint (20)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.workers < 1:
+        parser.error("--rounds and --workers must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)  # argparse: a clear message and exit 2 on bad input
+    try:
+        check_postgres(args.database_url)
+    except BadInput as problem:
+        print(f"scale.py: {problem}", file=sys.stderr)
+        return 2
+    h.terminate_on_sigterm()
+    if args.database_url:
+        url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        database = url.rsplit("/", 1)[-1]
+        created = False
+    else:
+        database = f"wt_scale_{args.size}_{os.getpid()}"
+        h.create_database(database)
+        created = True
+    instance = tempfile.mkdtemp(prefix="squads-scale-")
+    env = h.bench_environment(database, instance, REDIS_URL)
+    if args.database_url:
+        env["DATABASE_URL"] = url
+    os.environ.update(env)  # the in-process steps read the same configuration
+    server = None
+    log_path = Path(instance) / "gunicorn.log"
+    try:
+        print(f"building {args.size} in {database}:", flush=True)
+        started = time.perf_counter()
+        build(database, args.size, env)
+        with psycopg.connect(h.database_dsn(database)) as conn:
+            ward = chosen_wards(conn, args.size)[0]
+        _measured_volunteer(ward)
+        build_s = time.perf_counter() - started
+        tokens = {
+            "organizer": _token(ORGANIZER),
+            "volunteer": _token(VOLUNTEER),
+        }
+        with psycopg.connect(h.database_dsn(database)) as conn:
+            session_id = conn.execute(
+                "SELECT id FROM training_sessions WHERE ward = %s AND starts_at > now() "
+                "ORDER BY starts_at LIMIT 1",
+                [ward],
+            ).fetchone()[0]
+        found = probes(ward, session_id)
+        count_queries(found, tokens)
+        port = h.free_port()
+        server = h.start_server(env, args.workers, port, log_path)
+        h.wait_ready(server, port, log_path)
+        for _ in range(2 * args.workers):  # warm: a worker's first request connects
+            h.fetch(port, "GET", "/healthz")
+        load = os.getloadavg()
+        time_requests(port, found, tokens, args.rounds)
+        report(args.size, found, build_s, load)
+        h.report_server_log(log_path)
+        return 0
+    finally:
+        steps = [("stop gunicorn", lambda: server and h.stop_server(server))]
+        if created and not args.keep:
+            steps.append(("drop database", lambda: h.drop_database(database)))
+        steps.append(("flush redis", lambda: _flush_redis()))
+        h.cleanup(steps)
+        if args.keep:
+            print(f"kept: {env['DATABASE_URL']}")
+
+
+def _token(email: str) -> str:
+    from coordinator import create_app
+    from coordinator.extensions import db
+    from coordinator.people.auth import issue_token
+
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        token = issue_token(email, h.PASSWORD)[0]
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return token
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

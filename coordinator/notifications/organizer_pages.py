@@ -1,0 +1,54 @@
+"""The organizers' page of message costs: /organize/messages/costs?month=&province=
+(the same figures as GET /api/v1/notifications/costs, within the caller's units)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from coordinator.errors import Invalid
+from coordinator.extensions import db
+from coordinator.geography.models import Province
+from coordinator.notifications import costs
+from coordinator.notifications.planning import clock
+from coordinator.people.scopes import current_scope
+from coordinator.web.access import organizer_required
+
+bp = Blueprint("notification_costs", __name__)
+
+
+@bp.get("/organize/messages/costs")
+@organizer_required
+def message_costs() -> ResponseReturnValue:
+    """Messages and their estimated cost per province, ward and channel in a month."""
+    scope = current_scope()
+    provinces = [
+        (code, name)
+        for code, name in db.session.execute(
+            sa.select(Province.code, Province.name).order_by(Province.code)
+        ).all()
+        if costs.province_in_scope(code, scope)
+    ]
+    month_text = request.args.get("month", "").strip()
+    province = request.args.get("province", "").strip() or None
+    error, status, report = None, 200, None
+    if province is not None and province not in dict(provinces):
+        error, status = _("Choose one of your provinces."), 422
+    else:
+        try:
+            month = costs.parse_month(month_text or None, clock())
+        except Invalid:
+            error, status = _("A month as YYYY-MM, e.g. 2026-12."), 422
+        else:
+            report = costs.report(month, scope, province)
+            month_text = report.month
+    return render_template(
+        "notifications/costs.html",
+        report=report,
+        provinces=provinces,
+        month=month_text,
+        province=province,
+        error=error,
+    ), status

@@ -1,0 +1,276 @@
+"""Maintained progress counts: per unit, target group and plan year, how many people
+enrolled and how many reached basic skills for the first time that year. A report then
+sums a few rows per unit instead of counting distinct people over every registration
+and assessment at each request (`operations.progress` reads them when they are fresh).
+
+The table is a summary refreshed by a job (`refresh`, on RQ after a change, and by
+`flask progress refresh-counts`): the figures it holds are those of `operations`'
+definitions, recomputed in one statement. Freshness: every transaction that writes a
+table the figures read (participants, registrations, assessments, sessions) adds one to
+`progress_counts_state.changes` right after it commits; a refresh records the number it
+started from. Counts whose number is behind are stale, and a report counts from the raw
+rows instead, so a report is never out of date, only slower until the next refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from itertools import chain
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coordinator.bookings.models import Registration
+from coordinator.database import UTCDateTime
+from coordinator.extensions import db
+from coordinator.people.models import Participant
+from coordinator.progress.models import Assessment
+from coordinator.schemas import display_timezone
+from coordinator.sessions.models import TrainingSession
+
+log = logging.getLogger(__name__)
+
+# The columns the figures read, per table: a write to one makes the counts stale (a
+# sign-up, which only moves a session's counters, does not).
+WATCHED = {
+    "participants": frozenset({"id", "ward", "target_group", "erased_at"}),
+    "registrations": frozenset({"id", "session_id", "participant_id", "status"}),
+    "assessments": frozenset({"id", "participant_id", "reached_basic", "assessed_at"}),
+    "training_sessions": frozenset({"id", "starts_at", "status"}),
+}
+CHANGED = "progress_counts_changed"  # Session.info key: this transaction wrote one
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the plan years a report may ask for
+REFRESH_DELAY = timedelta(seconds=5)  # changes in a burst share one refresh
+
+
+class ProgressCount(db.Model):
+    """People of a unit and group whose first enrolment (first reach) fell in `year`,
+    local time. Before FIRST_YEAR counts as FIRST_YEAR - 1, after LAST_YEAR as
+    LAST_YEAR + 1."""
+
+    __tablename__ = "progress_counts"
+
+    ward: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    target_group: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    enrolled: Mapped[int] = mapped_column(default=0)
+    reached: Mapped[int] = mapped_column(default=0)
+
+
+class ProgressCountsState(db.Model):
+    """One row: how many changes were committed, and up to which the counts are true."""
+
+    __tablename__ = "progress_counts_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    changes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    refreshed_changes: Mapped[int] = mapped_column(sa.BigInteger, default=-1)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- freshness ----------------------------------------------------------------------
+
+
+def _watched(session: Session) -> bool:
+    """The flush writes a row, or a column, the figures read."""
+    for obj in chain(session.new, session.deleted):
+        if getattr(obj, "__tablename__", None) in WATCHED:
+            return True
+    for obj in session.dirty:
+        columns = WATCHED.get(getattr(obj, "__tablename__", ""))
+        if columns:
+            state = sa.inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in columns):
+                return True
+    return False
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    if _watched(session):  # (the history is still the flush's here)
+        session.info[CHANGED] = True
+
+
+def _set_columns(statement: Any) -> set[str] | None:
+    """The columns an UPDATE sets (None: not known, say all)."""
+    values = getattr(statement, "_values", None)
+    if not values:
+        return None
+    return {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values}
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _bulk_write(state: Any) -> None:
+    """Bulk UPDATE / DELETE / INSERT statements (a cancelled session's registrations);
+    an UPDATE of columns the figures do not read (a counter) changes nothing."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    columns = WATCHED.get(getattr(getattr(state.statement, "table", None), "name", ""))
+    if columns is None:
+        return
+    written = _set_columns(state.statement) if state.is_update else None
+    if written is None or written & columns:
+        state.session.info[CHANGED] = True
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGED, None)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(CHANGED, False):
+        return
+    bind = session.get_bind()
+    try:
+        # A short transaction of its own (this one is over): the counts become stale.
+        with bind.engine.begin() as connection:
+            connection.execute(
+                sa.update(ProgressCountsState).values(changes=ProgressCountsState.changes + 1)
+            )
+    except sa.exc.SQLAlchemyError:
+        # Could not say so: forget the counts (the next refresh writes them again).
+        log.exception("progress counts: could not record a change; dropping them")
+        with bind.engine.begin() as connection:
+            connection.execute(sa.delete(ProgressCountsState))
+        return
+    _schedule_refresh()
+
+
+def _schedule_refresh() -> None:
+    from flask import current_app, has_app_context
+
+    if not has_app_context() or not current_app.config.get("PROGRESS_COUNTS_REFRESH", True):
+        return
+    from coordinator import background  # the app's queues (imported late: no cycle)
+
+    try:
+        background.enqueue(
+            background.REFRESH_PROGRESS_COUNTS, job_id="progress-counts", delay=REFRESH_DELAY
+        )
+    except Exception:  # Redis away: the counts stay stale, reports count raw rows
+        log.warning("progress counts: refresh not scheduled (Redis unavailable)")
+
+
+def fresh() -> bool:
+    """The counts hold every committed change."""
+    row = db.session.execute(
+        sa.select(ProgressCountsState.changes, ProgressCountsState.refreshed_changes)
+    ).first()
+    return row is not None and row.changes == row.refreshed_changes
+
+
+# --- refresh --------------------------------------------------------------------------
+
+
+def _year_of(moment: Any) -> sa.Case[Any]:
+    """The local plan year of a timestamp column, as a CASE over the years' starts (the
+    same on PostgreSQL and SQLite, which has no time zones)."""
+    zone = display_timezone()
+    whens = [
+        (moment < sa.literal(datetime(year + 1, 1, 1, tzinfo=zone), UTCDateTime()), year)
+        for year in range(FIRST_YEAR - 1, LAST_YEAR + 1)
+    ]
+    return sa.case(*whens, else_=LAST_YEAR + 1)
+
+
+def _firsts() -> sa.Select[Any]:
+    """(ward, group, year, enrolled, reached) per person's first enrolment and first
+    reach, as operations._enrolled and _reached count them."""
+    enrolled = (
+        sa.select(Registration.participant_id, sa.func.min(TrainingSession.starts_at).label("at"))
+        .join(TrainingSession, TrainingSession.id == Registration.session_id)
+        .where(Registration.status == "registered", TrainingSession.status != "cancelled")
+        .group_by(Registration.participant_id)
+        .subquery()
+    )
+    reached = (
+        sa.select(Assessment.participant_id, sa.func.min(Assessment.assessed_at).label("at"))
+        .where(Assessment.reached_basic.is_(True))
+        .group_by(Assessment.participant_id)
+        .subquery()
+    )
+    parts = [
+        sa.select(
+            Participant.ward.label("ward"),
+            Participant.target_group.label("target_group"),
+            _year_of(first.c.at).label("year"),
+            sa.literal(one).label("enrolled"),
+            sa.literal(1 - one).label("reached"),
+        )
+        .join(first, first.c.participant_id == Participant.id)
+        .where(Participant.erased_at.is_(None))
+        for first, one in ((enrolled, 1), (reached, 0))
+    ]
+    # Every unit and group with people (a row of zeros at least): a report lists them.
+    parts.append(
+        sa.select(
+            Participant.ward,
+            Participant.target_group,
+            sa.literal(FIRST_YEAR - 1),
+            sa.literal(0),
+            sa.literal(0),
+        ).where(Participant.erased_at.is_(None))
+    )
+    both = sa.union_all(*parts).subquery()
+    return sa.select(
+        both.c.ward,
+        both.c.target_group,
+        both.c.year,
+        sa.func.sum(both.c.enrolled),
+        sa.func.sum(both.c.reached),
+    ).group_by(both.c.ward, both.c.target_group, both.c.year)
+
+
+def refresh() -> int:
+    """Recompute every count from the raw rows; the number of rows written (the caller
+    commits)."""
+    state = db.session.get(ProgressCountsState, 1)
+    if state is None:
+        db.session.add(ProgressCountsState(id=1, changes=0, refreshed_changes=-1))
+        db.session.commit()  # from here on, every change is counted on this row
+    # The number first, then the rows: a change committed after this read leaves the
+    # counts stale (conservative), one before it is in the rows read next.
+    seen = db.session.scalar(
+        sa.select(ProgressCountsState.changes).where(ProgressCountsState.id == 1)
+    )
+    db.session.execute(sa.delete(ProgressCount))
+    columns = ["ward", "target_group", "year", "enrolled", "reached"]
+    rows = [dict(zip(columns, row, strict=True)) for row in db.session.execute(_firsts())]
+    if rows:
+        db.session.execute(sa.insert(ProgressCount), rows)
+    db.session.execute(
+        sa.update(ProgressCountsState)
+        .where(ProgressCountsState.id == 1)
+        .values(refreshed_changes=seen, refreshed_at=sa.func.now())
+    )
+    db.session.info.pop(CHANGED, None)  # its own writes change nothing the counts read
+    return len(rows)
+
+
+def people(where: sa.ColumnElement[bool], group: str | None) -> list[tuple[str, str]]:
+    """(unit, group) pairs within `where` that have people (not erased)."""
+    query = sa.select(ProgressCount.ward, ProgressCount.target_group).where(where).distinct()
+    if group:
+        query = query.where(ProgressCount.target_group == group)
+    return [(w, g) for w, g in db.session.execute(query)]
+
+
+def counted(
+    column: str, year: int, where: sa.ColumnElement[bool], group: str | None
+) -> dict[tuple[str, str], int]:
+    """Per (unit, group) within `where` (on ProgressCount.ward): people enrolled
+    (`column` "enrolled") or reached by the end of `year`."""
+    value = getattr(ProgressCount, column)
+    query = (
+        sa.select(ProgressCount.ward, ProgressCount.target_group, sa.func.sum(value))
+        .where(ProgressCount.year <= year, where)
+        .group_by(ProgressCount.ward, ProgressCount.target_group)
+        .having(sa.func.sum(value) > 0)
+    )
+    if group:
+        query = query.where(ProgressCount.target_group == group)
+    return {(w, g): int(n) for w, g, n in db.session.execute(query)}

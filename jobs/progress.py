@@ -1,0 +1,15 @@
+"""Progress jobs: the maintained counts behind the progress reports."""
+
+from __future__ import annotations
+
+from coordinator.extensions import db
+from coordinator.progress import counts
+from jobs.context import job_context
+
+
+def refresh_counts() -> int:
+    """Recompute the progress counts (idempotent: the same rows however often it runs)."""
+    with job_context():
+        written = counts.refresh()
+        db.session.commit()
+        return written

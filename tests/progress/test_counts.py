@@ -1,0 +1,151 @@
+"""The maintained progress counts (coordinator.progress.counts) give the same figures as
+counting the raw rows, at every level, year, filter and scope, with ended units rolled
+into their successors; they are used only while fresh, and a change makes them stale at
+once (a report then counts raw rows) until the next refresh."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from rq.registry import ScheduledJobRegistry
+
+from coordinator.background import get_queue
+from coordinator.bookings.models import Registration
+from coordinator.extensions import db
+from coordinator.people.models import Participant
+from coordinator.people.scopes import scope_of, set_scopes
+from coordinator.progress import counts, operations
+from coordinator.sessions.models import TrainingSession
+from tests.progress.test_figures import hand_computed  # noqa: F401 - fixture
+from tests.progress.test_levels import merged, rolled  # noqa: F401 - fixtures
+
+LEVELS = ("ward", "province", "national")
+
+
+def _same(**kwargs) -> None:
+    raw = operations.progress(source="raw", **kwargs)
+    kept = operations.progress(source="counts", **kwargs)
+    assert kept == raw, kwargs
+
+
+def _every_report(groups=(None, "residents", "students"), units=(None,), scopes=(None,)):
+    for year in (2024, 2025, 2026):
+        for level in LEVELS:
+            for group in groups:
+                for unit in units:
+                    if level == "national" and unit:
+                        continue
+                    for scope in scopes:
+                        if level == "national" and scope is not None:
+                            continue  # a national report is for national organizers
+                        extra = {"scope": scope} if scope is not None else {}
+                        _same(year=year, level=level, target_group=group, unit=unit, **extra)
+
+
+def test_counts_match_a_full_recount_with_former_units_rolled_up(rolled, make_user):  # noqa: F811
+    counts.refresh()
+    db.session.commit()
+    assert counts.fresh()
+    hanoi = make_user("organizer")
+    set_scopes(hanoi, ["01"], granted_by=None)
+    db.session.commit()
+    _every_report(units=(None, "01"), scopes=(None, scope_of(hanoi)))
+    _same(year=2025, level="ward", unit="00187")
+
+
+def test_counts_match_a_full_recount_over_years_and_cancellations(hand_computed):  # noqa: F811
+    counts.refresh()
+    db.session.commit()
+    _every_report()
+
+
+def test_a_change_makes_the_counts_stale_until_the_next_refresh(hand_computed):  # noqa: F811
+    counts.refresh()
+    db.session.commit()
+    before = operations.progress(2025)
+    assert counts.fresh()
+    session = db.session.scalar(
+        sa.select(TrainingSession)
+        .where(TrainingSession.status != "cancelled")
+        .order_by(TrainingSession.starts_at)
+    )
+    person = Participant(full_name="Người mới", ward=session.ward, target_group="residents")
+    db.session.add(person)
+    db.session.flush()
+    db.session.add(
+        Registration(session_id=session.id, participant_id=person.id, status="registered")
+    )
+    db.session.commit()
+    assert not counts.fresh()
+    after = operations.progress(2025)  # auto: the raw rows while stale
+    assert after.overall.enrolled == before.overall.enrolled + 1
+    assert after == operations.progress(2025, source="raw")
+    counts.refresh()
+    db.session.commit()
+    assert counts.fresh()
+    assert operations.progress(2025, source="counts") == after
+    # A bulk statement (a cancelled session's registrations end so) counts as a change.
+    db.session.execute(
+        sa.update(Registration)
+        .where(Registration.participant_id == person.id)
+        .values(status="cancelled")
+    )
+    db.session.commit()
+    assert not counts.fresh()
+
+
+def test_a_refresh_runs_again_to_the_same_rows(hand_computed, runner):  # noqa: F811
+    result = runner.invoke(args=["refresh-progress-counts"])
+    assert result.exit_code == 0, result.output
+    first = db.session.execute(sa.select(counts.ProgressCount).order_by("ward", "year")).all()
+    counts.refresh()
+    db.session.commit()
+    again = db.session.execute(sa.select(counts.ProgressCount).order_by("ward", "year")).all()
+    assert [tuple(vars(r[0]).items()) for r in first] and len(first) == len(again)
+
+
+def test_a_change_schedules_one_refresh_on_a_worker(app, hand_computed):  # noqa: F811
+    app.config["PROGRESS_COUNTS_REFRESH"] = True
+    for name in ("Một", "Hai"):
+        db.session.add(Participant(full_name=name, ward="kim_lien", target_group="students"))
+        db.session.commit()
+    registry = ScheduledJobRegistry(queue=get_queue())
+    assert registry.get_job_ids() == ["progress-counts"]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_without_a_refresh_reports_count_raw_rows(hand_computed, level):  # noqa: F811
+    db.session.execute(sa.delete(counts.ProgressCountsState))
+    db.session.commit()
+    assert not counts.fresh()
+    assert operations.progress(2025, level=level) == operations.progress(
+        2025, level=level, source="raw"
+    )
+
+
+def test_a_sign_up_leaves_the_counts_fresh_a_reschedule_does_not(
+    client, make_session, make_volunteer, organizer_headers
+):
+    session = make_session()
+    _volunteer_id, headers = make_volunteer()
+    counts.refresh()
+    db.session.commit()
+    signed = client.post(
+        f"/api/v1/sessions/{session['id']}/signups", json={"role": "helper"}, headers=headers
+    )
+    assert signed.status_code == 201, signed.json
+    assert counts.fresh()  # seats and counters are not what the figures read
+    moved = client.patch(
+        f"/api/v1/sessions/{session['id']}",
+        json={"title": "Buổi học đổi tên"},
+        headers=organizer_headers,
+    )
+    assert moved.status_code == 200, moved.json
+    assert counts.fresh()  # a title neither
+    later = {
+        "starts_at": session["starts_at"].replace("T18", "T19"),
+        "ends_at": session["ends_at"].replace("T19", "T20"),
+    }
+    moved = client.patch(f"/api/v1/sessions/{session['id']}", json=later, headers=organizer_headers)
+    assert moved.status_code == 200, moved.json
+    assert not counts.fresh()  # when a session starts decides its year
