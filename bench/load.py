@@ -103,7 +103,7 @@ from _harness import (  # noqa: E402  (the bench folder is not a package)
 
 REDIS_URL = f"redis://{HOST}:6379/10"
 WARDS = (WARD, "phuong_mai")  # neighbours: no travel time between their sessions
-QUEUES = ("default", "matching", "notifications")  # config.RQ_QUEUES, the worker's default
+QUEUES = ("feeds", "default", "matching", "notifications")  # config.RQ_QUEUES
 
 # Request kinds with their share of all requests in percent, by category.
 MIX = {
@@ -155,6 +155,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
     parser.add_argument("--rq-workers", type=int, default=2, help="RQ worker processes (2)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker: more than 1 runs the gthread worker class (1: sync)",
+    )
     parser.add_argument(
         "--drain", type=float, default=60.0, help="seconds to wait for the events (60)"
     )
@@ -339,7 +345,9 @@ def report_load(args: argparse.Namespace, users: list[User], elapsed: float) -> 
     conditional = sum((u.conditional for u in users), Counter())
     by_category = Counter(CATEGORY[kind] for kind, _, _ in samples)
     print(
-        f"users: {args.users}  gunicorn sync workers: {args.workers}  RQ workers: {args.rq_workers}"
+        f"users: {args.users}  gunicorn workers: {args.workers} "
+        f"({'gthread x ' + str(args.threads) if args.threads > 1 else 'sync'})  "
+        f"RQ workers: {args.rq_workers}"
     )
     print(f"requests: {len(samples)} in {elapsed:.1f} s ({len(samples) / elapsed:.1f} req/s)")
     print(
@@ -602,7 +610,12 @@ def main(argv: list[str] | None = None) -> int:
                 argv = [executable("flask"), "--app", "wsgi", "worker"]
                 workers.append(start_process(argv, env, log))
             port = free_port()
-            server = start_server(env, args.workers, port, server_log)
+            if args.threads > 1:
+                argv = [executable("gunicorn"), "-w", str(args.workers), "-k", "gthread"]
+                argv += ["--threads", str(args.threads), "-b", f"{HOST}:{port}", "wsgi:app"]
+                server = start_process(argv, env, server_log)
+            else:
+                server = start_server(env, args.workers, port, server_log)
             wait_ready(server, port, server_log)
             wait_workers(client, workers, worker_logs)
             print(

@@ -26,6 +26,7 @@ database `squads_bench_runs_<pid>` and drops it at the end (unless --keep).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import sys
@@ -40,6 +41,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import _harness as h  # noqa: E402
 
+print = functools.partial(print)  # noqa: A001 - progress as it comes
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 SKILLS = ["smartphone_basics", "online_services", "cashless_payments", "scam_awareness"]
 STARTS = [(8, 0), (9, 30), (14, 0), (15, 30), (18, 0), (19, 30)]
@@ -231,10 +233,14 @@ def on_workers(env: dict, count: int, workdir: Path) -> dict:
         db.session.commit()  # the relay enqueues its job after this commit
         run_id = run.id
         deadline = time.monotonic() + 900
-        while True:
+        while True:  # a fresh statement each time: the identity map would answer from memory
+            status = db.session.scalar(
+                sa.select(MatchingRun.status).where(MatchingRun.id == run_id)
+            )
             db.session.rollback()
-            run = db.session.get(MatchingRun, run_id)
-            if run.status in ("finished", "failed"):
+            if status in ("finished", "failed"):
+                db.session.expire_all()
+                run = db.session.get(MatchingRun, run_id)
                 break
             if time.monotonic() > deadline:
                 raise SystemExit(f"run {run_id} did not finish")

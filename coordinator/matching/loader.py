@@ -150,6 +150,21 @@ def load(
             .where(Assignment.session_id.in_(chunk), Assignment.status.in_(statuses))
         ).tuples():
             found[assignment.id] = (assignment, session)
+    siblings = sa.false()
+    if part_of is not None:
+        # A week part does not see its siblings' proposals (the same wards, other weeks of
+        # the run): they may be replanned at this moment, and what a part plans must not
+        # depend on which sibling ran first, or running again would reshuffle. Weekly
+        # limits count per week and no session comes near a week's boundary
+        # (operations.partition), so nothing a sibling proposes can clash.
+        siblings = sa.and_(
+            TrainingSession.ward.in_(sorted(units or ())),
+            TrainingSession.starts_at >= part_of[0],
+            TrainingSession.starts_at < part_of[1],
+            sa.or_(TrainingSession.starts_at < window_from, TrainingSession.starts_at >= window_to),
+            Assignment.source == "matcher",
+            Assignment.status == AssignmentStatus.PROPOSED,
+        )
     for chunk in chunked(homes):  # the planned volunteers' bookings around them
         for assignment, session in db.session.execute(
             sa.select(Assignment, TrainingSession)
@@ -159,6 +174,7 @@ def load(
                 Volunteer.home_ward.in_(chunk),
                 Assignment.status.in_(SEAT_HOLDING),
                 near_window,
+                sa.not_(siblings),
             )
         ).tuples():
             found[assignment.id] = (assignment, session)
