@@ -121,10 +121,11 @@ def relay_events_command() -> None:
 @click.command("refresh-progress-counts")
 @with_appcontext
 def refresh_progress_counts_command() -> None:
-    """Recompute the maintained progress counts from the raw rows (after a bulk load)."""
-    from coordinator.progress import counts
+    """Recompute the maintained progress counts and report rows from the raw rows (after
+    a bulk load)."""
+    from coordinator.progress import levels
 
-    written = counts.refresh()
+    written = levels.refresh()
     db.session.commit()
     click.echo(f"{written} progress count rows")
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from coordinator.extensions import db
-from coordinator.progress import counts
+from coordinator.progress import levels
 from jobs.context import job_context
 
 
 def refresh_counts() -> int:
-    """Recompute the progress counts (idempotent: the same rows however often it runs)."""
+    """Recompute the progress counts and the report rows kept per level (idempotent: the
+    same rows however often it runs)."""
     with job_context():
-        written = counts.refresh()
+        written = levels.refresh()
         db.session.commit()
         return written

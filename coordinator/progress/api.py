@@ -17,7 +17,7 @@ from coordinator.imports.schemas import ImportAcceptedSchema
 from coordinator.paging import PAGE_HEADERS, page_headers
 from coordinator.people.auth import authenticated_user, roles_required
 from coordinator.people.scopes import scope_of
-from coordinator.progress import exports, hours, operations
+from coordinator.progress import exports, hours, levels, operations
 from coordinator.progress.schemas import (
     HoursArgs,
     HoursPageArgs,
@@ -80,10 +80,18 @@ def get_progress(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     the number of rows in X-Total-Count, the next page in Link; `totals.by_unit` covers
     the units on the page, `by_group` and `overall` every row.
     """
-    report = _report(args)
     limit, offset = args["limit"], args["offset"]
-    page = operations.report_page(report, limit, offset)
-    return jsonify(progress_body(page)), 200, page_headers(len(report.rows), limit, offset)
+    page, total = levels.progress_page(
+        args.get("year"),
+        ward=args.get("ward"),
+        unit=args.get("unit"),
+        level=args["level"],
+        target_group=args.get("target_group"),
+        scope=scope_of(authenticated_user()),
+        limit=limit,
+        offset=offset,
+    )
+    return jsonify(progress_body(page)), 200, page_headers(total, limit, offset)
 
 
 @blp.get("/progress.csv")

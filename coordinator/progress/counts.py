@@ -39,6 +39,15 @@ WATCHED = {
     "registrations": frozenset({"id", "session_id", "participant_id", "status"}),
     "assessments": frozenset({"id", "participant_id", "reached_basic", "assessed_at"}),
     "training_sessions": frozenset({"id", "starts_at", "status"}),
+    # and what the report rows kept per level (levels.py) read besides the counts
+    "population_targets": frozenset(
+        {"id", "ward", "province_code", "target_group", "year", "baseline"}
+        | {"target_percent", "reached_before"}
+    ),
+    "erased_participant_counts": frozenset({"id", "ward", "target_group", "enrolled", "reached"}),
+    "wards": frozenset({"code", "name", "province_code"}),
+    "provinces": frozenset({"code", "name"}),
+    "ward_successors": frozenset({"predecessor_code", "successor_code", "main"}),
 }
 CHANGED = "progress_counts_changed"  # Session.info key: this transaction wrote one
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the plan years a report may ask for
@@ -68,6 +77,10 @@ class ProgressCountsState(db.Model):
     changes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     refreshed_changes: Mapped[int] = mapped_column(sa.BigInteger, default=-1)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The change number and plan years of the report rows kept per level (levels.py).
+    levels_changes: Mapped[int] = mapped_column(sa.BigInteger, default=-1)
+    levels_first_year: Mapped[int | None]
+    levels_last_year: Mapped[int | None]
 
 
 # --- freshness ----------------------------------------------------------------------

@@ -431,36 +431,54 @@ def progress(
     year = year or current_year()
     maintained = source == "counts" or (source == "auto" and counts.fresh())
     chosen = select(level, unit=unit, ward=ward, scope=scope)
+    rows = level_rows(year, chosen, target_group, maintained)[level]
+    return assemble(year, level, rows)
+
+
+GROUP_ORDER = {g: i for i, g in enumerate(TARGET_GROUPS)}
+
+
+def level_rows(
+    year: int, chosen: Selection, target_group: str | None, maintained: bool
+) -> dict[str, list[ProgressRow]]:
+    """The rows of `chosen` at its level and every level below it (ward rows, summed
+    into provinces, summed into the country): one pass for all three."""
+    level = chosen.level
     units = chosen.units
-    group_order = {g: i for i, g in enumerate(TARGET_GROUPS)}
 
     def ordered(cells: dict[_Key, _Cell]) -> list[tuple[_Key, _Cell]]:
-        return sorted(cells.items(), key=lambda item: (item[0][0], group_order.get(item[0][1], 99)))
+        return sorted(cells.items(), key=lambda item: (item[0][0], GROUP_ORDER.get(item[0][1], 99)))
 
     rows = [
         _row("ward", code, units.names.get(code, code), group, cell, units)
         for (code, group), cell in ordered(_ward_cells(year, chosen, target_group, maintained))
     ]
+    found = {"ward": rows}
     if level != "ward":
         cells = _roll_up(rows, lambda row: row.province or NO_PROVINCE)
         for key, target in _province_targets(year, chosen, target_group).items():
             cells.setdefault(key, _Cell()).own.append(target)
-        rows = [
+        found["province"] = rows = [
             _row("province", code, units.province_names.get(code, code), group, cell, units)
             for (code, group), cell in ordered(cells)
         ]
     if level == "national":
-        rows = [
+        found["national"] = [
             _row("national", NATIONAL_CODE, NATIONAL_NAME, group, cell, units)
             for (_code, group), cell in ordered(_roll_up(rows, lambda _row: NATIONAL_CODE))
         ]
+    return found
+
+
+def assemble(year: int, level: str, rows: list[ProgressRow]) -> ProgressReport:
+    """A report of `rows` with their totals per unit, per group and overall."""
     report = ProgressReport(year=year, rows=rows, level=level)
     for row in rows:
         report.by_unit.setdefault(row.unit, Figures()).add(row)
         report.by_group.setdefault(row.target_group, Figures()).add(row)
         report.overall.add(row)
     report.by_group = dict(
-        sorted(report.by_group.items(), key=lambda item: group_order.get(item[0], 99))
+        sorted(report.by_group.items(), key=lambda item: GROUP_ORDER.get(item[0], 99))
     )
     return report
 

@@ -3,7 +3,10 @@ targets upload) and volunteers' hours (table, CSV export): /organize/progress, /
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, render_template, request
@@ -20,7 +23,7 @@ from coordinator.geography.operations import exists_today
 from coordinator.imports.pages import start_upload
 from coordinator.paging import Page, page_args
 from coordinator.people.scopes import Scope, scope_of
-from coordinator.progress import exports, hours, operations, targets
+from coordinator.progress import exports, hours, levels, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
 from coordinator.text import vietnamese_sort_key
@@ -122,8 +125,12 @@ def _filter_form(scope: Scope, wards: dict[str, str], groups: dict[str, str]) ->
     return form
 
 
-def _figures(form: ProgressFilterForm, scope: Scope) -> operations.ProgressReport:
-    """The figures for the chosen filters; a bad one is shown with its error and left out."""
+_T = TypeVar("_T")
+
+
+def _report(form: ProgressFilterForm, scope: Scope, page: Callable[..., _T]) -> _T:
+    """`page(**filters, scope=...)` for the chosen filters; a bad one is shown with its
+    error and left out."""
     form.validate()
     chosen = {
         "year": None if form.year.errors else form.year.data,
@@ -132,10 +139,10 @@ def _figures(form: ProgressFilterForm, scope: Scope) -> operations.ProgressRepor
         "target_group": None if form.target_group.errors else form.target_group.data or None,
     }
     try:
-        return operations.progress(**chosen, scope=scope)
+        return page(**chosen, scope=scope)
     except Invalid as error:  # a ward at level=province, a unit at national level
         form.unit.errors = [*form.unit.errors, error.message]
-        return operations.progress(**{**chosen, "unit": None}, scope=scope)
+        return page(**{**chosen, "unit": None}, scope=scope)
 
 
 def _progress_page(
@@ -145,10 +152,11 @@ def _progress_page(
     wards = _ward_names(_listed_units(scope))
     groups = dict(vocabulary_choices("target_group"))
     form = _filter_form(scope, wards, groups)
-    everything = _figures(form, scope)
     limit, offset = page_args(PROGRESS_PAGE)
-    figures = operations.report_page(everything, limit, offset)
-    page = Page(len(everything.rows), limit, offset, len(figures.rows))
+    figures, total = _report(
+        form, scope, functools.partial(levels.progress_page, limit=limit, offset=offset)
+    )
+    page = Page(total, limit, offset, len(figures.rows))
     shown = {row.ward for row in figures.rows if row.ward}
     shown |= {former.code for row in figures.rows for former in row.includes}
     wards |= _ward_names(Ward.code.in_(sorted(shown - set(wards))))
@@ -209,7 +217,7 @@ def progress_csv() -> Response:
     form = _filter_form(
         scope, _ward_names(_listed_units(scope)), dict(vocabulary_choices("target_group"))
     )
-    figures = _figures(form, scope)
+    figures = _report(form, scope, operations.progress)
     return exports.csv_response(exports.progress_csv(figures), f"progress-{figures.year}.csv")
 
 

@@ -14,7 +14,8 @@ from coordinator.bookings.models import Registration
 from coordinator.extensions import db
 from coordinator.people.models import Participant
 from coordinator.people.scopes import scope_of, set_scopes
-from coordinator.progress import counts, operations
+from coordinator.progress import counts, levels, operations
+from coordinator.progress.models import PopulationTarget
 from coordinator.sessions.models import TrainingSession
 from tests.progress.test_figures import hand_computed  # noqa: F401 - fixture
 from tests.progress.test_levels import merged, rolled  # noqa: F401 - fixtures
@@ -149,3 +150,68 @@ def test_a_sign_up_leaves_the_counts_fresh_a_reschedule_does_not(
     moved = client.patch(f"/api/v1/sessions/{session['id']}", json=later, headers=organizer_headers)
     assert moved.status_code == 200, moved.json
     assert not counts.fresh()  # when a session starts decides its year
+
+
+# --- the report rows kept per level (coordinator.progress.levels) ---------------------
+
+PAGES = ((100, 0), (1, 0), (1, 1), (2, 1), (3, 2), (5, 100))
+
+
+def _same_pages(year: int) -> None:
+    """Every page of the kept rows is the page of a full recount, totals included."""
+    for level in LEVELS:
+        for group in (None, "residents", "students"):
+            raw = operations.progress(year, level=level, target_group=group, source="raw")
+            for limit, offset in PAGES:
+                kept = levels.stored_page(year, level, group, limit, offset)
+                assert kept is not None, (year, level, group)
+                page, total = kept
+                assert total == len(raw.rows)
+                assert page == operations.report_page(raw, limit, offset), (level, group, offset)
+                assert levels.progress_page(
+                    year, level=level, target_group=group, limit=limit, offset=offset
+                ) == (page, total)
+
+
+def test_kept_rows_match_a_full_recount_with_former_units_rolled_up(rolled):  # noqa: F811
+    levels.refresh()
+    db.session.commit()
+    for year in (2025, operations.current_year()):
+        _same_pages(year)
+
+
+def test_kept_rows_match_a_full_recount_over_years_and_cancellations(hand_computed):  # noqa: F811
+    levels.refresh()
+    db.session.commit()
+    _same_pages(2025)
+
+
+def test_kept_rows_are_not_used_after_a_change_of_targets_or_people(hand_computed):  # noqa: F811
+    levels.refresh()
+    db.session.commit()
+    assert levels.stored_page(2025, "national", None, 10, 0) is not None
+    target = db.session.scalar(sa.select(PopulationTarget).where(PopulationTarget.year == 2025))
+    target.baseline += 1000
+    db.session.commit()
+    assert levels.stored_page(2025, "national", None, 10, 0) is None
+    page, _total = levels.progress_page(2025, level="national", limit=10, offset=0)
+    raw = operations.progress(2025, level="national", source="raw")
+    assert page == operations.report_page(raw, 10, 0)
+    levels.refresh()
+    db.session.commit()
+    assert levels.progress_page(2025, level="national", limit=10, offset=0)[0] == page
+    # A year outside those kept, a scope or a unit: computed, never from the rows.
+    assert levels.stored_page(1999, "ward", None, 10, 0) is None
+    db.session.add(Participant(full_name="Người mới", ward="kim_lien", target_group="students"))
+    db.session.commit()
+    assert levels.stored_page(2025, "ward", None, 10, 0) is None
+
+
+def test_the_api_pages_the_kept_rows(client, hand_computed, organizer_headers):  # noqa: F811
+    levels.refresh()
+    db.session.commit()
+    raw = operations.progress(2025, source="raw")
+    reply = client.get("/api/v1/progress?year=2025&limit=1&offset=1", headers=organizer_headers)
+    assert reply.status_code == 200, reply.json
+    assert reply.headers["X-Total-Count"] == str(len(raw.rows))
+    assert [row["target_group"] for row in reply.json["rows"]] == [raw.rows[1].target_group]
