@@ -121,11 +121,11 @@ def relay_events_command() -> None:
 @click.command("refresh-progress-counts")
 @with_appcontext
 def refresh_progress_counts_command() -> None:
-    """Recompute the maintained progress counts and report rows from the raw rows (after
-    a bulk load)."""
-    from coordinator.progress import levels
+    """Recompute the maintained progress counts, report rows and hours from the raw rows
+    (after a bulk load)."""
+    from coordinator.progress import hours_kept, levels
 
-    written = levels.refresh()
+    written = levels.refresh() + hours_kept.refresh()
     db.session.commit()
     click.echo(f"{written} progress count rows")
 

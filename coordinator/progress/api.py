@@ -17,7 +17,7 @@ from coordinator.imports.schemas import ImportAcceptedSchema
 from coordinator.paging import PAGE_HEADERS, page_headers
 from coordinator.people.auth import authenticated_user, roles_required
 from coordinator.people.scopes import scope_of
-from coordinator.progress import exports, hours, levels, operations
+from coordinator.progress import exports, hours, hours_kept, levels, operations
 from coordinator.progress.schemas import (
     HoursArgs,
     HoursPageArgs,
@@ -179,7 +179,7 @@ def get_hours(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     page in Link; `total_hours` is over every page.
     """
     limit, offset = args["limit"], args["offset"]
-    page = hours.hours_page(args["by"], args.get("year"), limit=limit, offset=offset)
+    page = hours_kept.hours_page(args["by"], args.get("year"), limit=limit, offset=offset)
     body = VolunteerHoursSchema().dump(
         {
             "by": args["by"],

@@ -49,9 +49,22 @@ WATCHED = {
     "provinces": frozenset({"code", "name"}),
     "ward_successors": frozenset({"predecessor_code", "successor_code", "main"}),
 }
+# The columns volunteers' hours read (hours.py keeps a summary of them too, with its own
+# change number: a sign-up changes the hours' inputs, not the progress figures').
+HOURS_WATCHED = {
+    "assignments": frozenset({"id", "volunteer_id", "session_id", "squad_id", "status"})
+    | {"attendance"},
+    "training_sessions": frozenset({"id", "starts_at", "ends_at", "status"}),
+    "volunteers": frozenset({"id", "full_name", "home_ward"}),
+    "squads": frozenset({"id", "name", "home_ward"}),
+}
 CHANGED = "progress_counts_changed"  # Session.info key: this transaction wrote one
+HOURS_CHANGED = "hours_changed"  # ... one the hours read
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the plan years a report may ask for
 REFRESH_DELAY = timedelta(seconds=5)  # changes in a burst share one refresh
+# Bookings change all day (every sign-up): the hours wait longer for their refresh, and
+# are summed from raw rows meanwhile.
+HOURS_REFRESH_DELAY = timedelta(seconds=60)
 
 
 class ProgressCount(db.Model):
@@ -81,18 +94,23 @@ class ProgressCountsState(db.Model):
     levels_changes: Mapped[int] = mapped_column(sa.BigInteger, default=-1)
     levels_first_year: Mapped[int | None]
     levels_last_year: Mapped[int | None]
+    # Volunteers' hours (hours.py): changes to what they read, and up to which change
+    # and moment (sessions ended by then) the kept hours are true.
+    hours_changes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    hours_refreshed_changes: Mapped[int] = mapped_column(sa.BigInteger, default=-1)
+    hours_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- freshness ----------------------------------------------------------------------
 
 
-def _watched(session: Session) -> bool:
+def _watched(session: Session, watched: dict[str, frozenset[str]]) -> bool:
     """The flush writes a row, or a column, the figures read."""
     for obj in chain(session.new, session.deleted):
-        if getattr(obj, "__tablename__", None) in WATCHED:
+        if getattr(obj, "__tablename__", None) in watched:
             return True
     for obj in session.dirty:
-        columns = WATCHED.get(getattr(obj, "__tablename__", ""))
+        columns = watched.get(getattr(obj, "__tablename__", ""))
         if columns:
             state = sa.inspect(obj)
             if any(state.attrs[name].history.has_changes() for name in columns):
@@ -102,8 +120,9 @@ def _watched(session: Session) -> bool:
 
 @sa.event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    if _watched(session):  # (the history is still the flush's here)
-        session.info[CHANGED] = True
+    for watched, key in ((WATCHED, CHANGED), (HOURS_WATCHED, HOURS_CHANGED)):
+        if _watched(session, watched):  # (the history is still the flush's here)
+            session.info[key] = True
 
 
 def _set_columns(statement: Any) -> set[str] | None:
@@ -120,29 +139,39 @@ def _bulk_write(state: Any) -> None:
     an UPDATE of columns the figures do not read (a counter) changes nothing."""
     if not (state.is_update or state.is_delete or state.is_insert):
         return
-    columns = WATCHED.get(getattr(getattr(state.statement, "table", None), "name", ""))
-    if columns is None:
-        return
-    written = _set_columns(state.statement) if state.is_update else None
-    if written is None or written & columns:
-        state.session.info[CHANGED] = True
+    table = getattr(getattr(state.statement, "table", None), "name", "")
+    for watched, key in ((WATCHED, CHANGED), (HOURS_WATCHED, HOURS_CHANGED)):
+        columns = watched.get(table)
+        if columns is None:
+            continue
+        written = _set_columns(state.statement) if state.is_update else None
+        if written is None or written & columns:
+            state.session.info[key] = True
 
 
 @sa.event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(CHANGED, None)
+    session.info.pop(HOURS_CHANGED, None)
 
 
 @sa.event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(CHANGED, False):
+    changed = {
+        column: 1
+        for key, column in ((CHANGED, "changes"), (HOURS_CHANGED, "hours_changes"))
+        if session.info.pop(key, False)
+    }
+    if not changed:
         return
     bind = session.get_bind()
     try:
         # A short transaction of its own (this one is over): the counts become stale.
         with bind.engine.begin() as connection:
             connection.execute(
-                sa.update(ProgressCountsState).values(changes=ProgressCountsState.changes + 1)
+                sa.update(ProgressCountsState).values(
+                    {column: getattr(ProgressCountsState, column) + 1 for column in changed}
+                )
             )
     except sa.exc.SQLAlchemyError:
         # Could not say so: forget the counts (the next refresh writes them again).
@@ -150,10 +179,10 @@ def _after_commit(session: Session) -> None:
         with bind.engine.begin() as connection:
             connection.execute(sa.delete(ProgressCountsState))
         return
-    _schedule_refresh()
+    _schedule_refresh(REFRESH_DELAY if "changes" in changed else HOURS_REFRESH_DELAY)
 
 
-def _schedule_refresh() -> None:
+def _schedule_refresh(delay: timedelta = REFRESH_DELAY) -> None:
     from flask import current_app, has_app_context
 
     if not has_app_context() or not current_app.config.get("PROGRESS_COUNTS_REFRESH", True):
@@ -162,7 +191,7 @@ def _schedule_refresh() -> None:
 
     try:
         background.enqueue(
-            background.REFRESH_PROGRESS_COUNTS, job_id="progress-counts", delay=REFRESH_DELAY
+            background.REFRESH_PROGRESS_COUNTS, job_id="progress-counts", delay=delay
         )
     except Exception:  # Redis away: the counts stay stale, reports count raw rows
         log.warning("progress counts: refresh not scheduled (Redis unavailable)")
@@ -261,6 +290,7 @@ def refresh() -> int:
         .values(refreshed_changes=seen, refreshed_at=sa.func.now())
     )
     db.session.info.pop(CHANGED, None)  # its own writes change nothing the counts read
+    db.session.info.pop(HOURS_CHANGED, None)
     return len(rows)
 
 

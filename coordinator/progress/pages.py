@@ -23,7 +23,7 @@ from coordinator.geography.operations import exists_today
 from coordinator.imports.pages import start_upload
 from coordinator.paging import Page, page_args
 from coordinator.people.scopes import Scope, scope_of
-from coordinator.progress import exports, hours, levels, operations, targets
+from coordinator.progress import exports, hours, hours_kept, levels, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
 from coordinator.text import vietnamese_sort_key
@@ -236,7 +236,7 @@ def volunteer_hours() -> ResponseReturnValue:
     """Hours worked per volunteer or per squad, most first."""
     form = _hours_form()
     limit, offset = page_args(HOURS_PAGE)
-    found = hours.hours_page(form.by.data, form.year.data, limit=limit, offset=offset)
+    found = hours_kept.hours_page(form.by.data, form.year.data, limit=limit, offset=offset)
     rows = found.rows
     return render_template(
         "progress/hours.html",

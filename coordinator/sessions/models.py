@@ -50,6 +50,7 @@ class TrainingSession(db.Model):
             name="target_group",
         ),
         sa.Index("ix_training_sessions_ward_starts_at", "ward", "starts_at"),
+        sa.Index("ix_training_sessions_ends_at", "ends_at"),  # hours: sessions ended since
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

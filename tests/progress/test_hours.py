@@ -35,7 +35,7 @@ from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
-from coordinator.progress import hours
+from coordinator.progress import counts, hours, hours_kept
 from coordinator.sessions.models import SessionRole, TrainingSession
 from coordinator.squads.models import Squad, SquadMember
 from tests.page_helpers import log_in, text
@@ -270,3 +270,60 @@ def test_hours_page_and_its_csv(client, worked, make_user):
     bad = client.get("/organize/hours?year=abc")
     assert bad.status_code == 422 and 'aria-invalid="true"' in text(bad)
     assert "Trần Văn An" in text(bad)  # the bad filter is left out: all years
+
+
+# --- the kept hours (coordinator.progress.hours_kept) ---------------------------------
+
+
+def _refresh() -> None:
+    counts.refresh()
+    hours_kept.refresh()
+    db.session.commit()
+
+
+def _kept_equals_raw() -> None:
+    """Every page of the summary is the raw computation's, for both groupings and years."""
+    for by in hours.GROUPINGS:
+        for year in (None, 2024, utcnow().astimezone(HANOI).year, 2019):
+            raw = hours.hours_page(by, year)
+            for limit, offset in ((100, 0), (1, 0), (1, 1), (2, 1), (5, 10)):
+                kept = hours_kept.hours_page(by, year, limit=limit, offset=offset)
+                assert kept.total == raw.total and kept.total_minutes == raw.total_minutes
+                assert kept.rows == raw.rows[offset : offset + limit], (by, year, offset)
+
+
+def test_kept_hours_match_the_raw_computation(worked):
+    _refresh()
+    assert hours_kept._usable(utcnow())
+    _kept_equals_raw()
+
+
+def test_kept_hours_are_left_when_bookings_change_or_a_session_ends(worked):
+    _refresh()
+    booking = db.session.scalar(
+        sa.select(Assignment).where(Assignment.volunteer_id == worked["v1"]).limit(1)
+    )
+    booking.attendance = "no_show"  # attendance recorded: the summary is out of date
+    db.session.commit()
+    assert not hours_kept._usable(utcnow())
+    _kept_equals_raw()  # (from the raw rows)
+    _refresh()
+    assert hours_kept._usable(utcnow())
+    _kept_equals_raw()
+    # H5 (running now) ends in an hour: from then on the summary lacks it.
+    assert not hours_kept._usable(utcnow() + timedelta(hours=2))
+    volunteer = db.session.get(Volunteer, worked["v3"])
+    volunteer.full_name = "Phạm Văn Cường"  # a name orders the list: a change too
+    db.session.commit()
+    assert not hours_kept._usable(utcnow())
+
+
+def test_a_booking_changes_the_hours_not_the_progress_counts(worked):
+    session = _session(utcnow() + timedelta(days=5), 60)
+    db.session.commit()
+    _refresh()
+    assert counts.fresh() and hours_kept._usable(utcnow())
+    _book(db.session.get(Volunteer, worked["v1"]), session)
+    db.session.commit()
+    assert counts.fresh()
+    assert not hours_kept._usable(utcnow())
