@@ -15,6 +15,10 @@ a past month as many again with two confirmed bookings each (attended, every ten
 a no-show), ten participants registered in each with an assessment (60% reached basic
 skills), a squad per 40 volunteers, and a target per unit and group for this year.
 
+`--reuse --database-url URL` measures a database built and kept before (migrated and
+its maintained figures refreshed, as a worker would); `--only progress,hours` measures
+only the requests whose label has one of the words.
+
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on 6379
 (database 9, emptied at the end). `--database-url` uses an existing, empty PostgreSQL
 database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves it for profiling.
@@ -411,7 +415,7 @@ def time_requests(port: int, found: list[Probe], tokens: dict[str, str], rounds:
 
 def report(size: str, found: list[Probe], build_s: float, load: tuple[float, ...]) -> None:
     averages = " ".join(f"{x:.2f}" for x in load)
-    print(f"\nsize {size}: built in {build_s:.0f} s; load average before measuring {averages}")
+    print(f"\nsize {size}: ready in {build_s:.0f} s; load average before measuring {averages}")
     print("(a shared 2-core machine: noisy; compare runs at similar load)")
     print("\n| request | p50 ms | p95 ms | max ms | queries | bytes | status |")
     print("|---|---|---|---|---|---|---|")
@@ -448,9 +452,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="an existing, empty PostgreSQL database")
     parser.add_argument("--rounds", type=int, default=20, help="requests per endpoint (20)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure a database this script built and kept (--database-url): migrate and "
+        "refresh the maintained figures, no building",
+    )
+    parser.add_argument(
+        "--only",
+        help="comma-separated words: measure only the requests whose label has one "
+        "(e.g. progress,hours: the sign-up probe changes bookings, so the hours summary)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.workers < 1:
         parser.error("--rounds and --workers must be at least 1")
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs --database-url (the kept database)")
     return args
 
 
@@ -480,10 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"building {args.size} in {database}:", flush=True)
         started = time.perf_counter()
-        build(database, args.size, env)
+        with psycopg.connect(h.database_dsn(database)) as conn:
+            built = args.reuse and conn.execute("SELECT to_regclass('volunteers')").fetchone()[0]
+        if built:
+            h.migrate(env)
+            _refresh_counts(env)
+        else:
+            build(database, args.size, env)
         with psycopg.connect(h.database_dsn(database)) as conn:
             ward = chosen_wards(conn, args.size)[0]
-        _measured_volunteer(ward)
+        if not built:
+            _measured_volunteer(ward)
         build_s = time.perf_counter() - started
         tokens = {
             "organizer": _token(ORGANIZER),
@@ -496,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
                 [ward],
             ).fetchone()[0]
         found = probes(ward, session_id)
+        if args.only:
+            words = [w.strip().lower() for w in args.only.split(",") if w.strip()]
+            found = [p for p in found if any(w in p.label.lower() for w in words)]
         count_queries(found, tokens)
         port = h.free_port()
         server = h.start_server(env, args.workers, port, log_path)

@@ -179,10 +179,16 @@ def _after_commit(session: Session) -> None:
         with bind.engine.begin() as connection:
             connection.execute(sa.delete(ProgressCountsState))
         return
-    _schedule_refresh(REFRESH_DELAY if "changes" in changed else HOURS_REFRESH_DELAY)
+    if "changes" in changed:
+        _schedule_refresh()
+    else:
+        _schedule_refresh(HOURS_REFRESH_DELAY, postpone=False)
 
 
-def _schedule_refresh(delay: timedelta = REFRESH_DELAY) -> None:
+def _schedule_refresh(delay: timedelta = REFRESH_DELAY, postpone: bool = True) -> None:
+    """Schedule the refresh job after `delay`; one already scheduled is moved there, or,
+    without `postpone`, left as it is (bookings change all day: a refresh that every
+    sign-up moved on would never run)."""
     from flask import current_app, has_app_context
 
     if not has_app_context() or not current_app.config.get("PROGRESS_COUNTS_REFRESH", True):
@@ -190,11 +196,24 @@ def _schedule_refresh(delay: timedelta = REFRESH_DELAY) -> None:
     from coordinator import background  # the app's queues (imported late: no cycle)
 
     try:
+        if not postpone and _refresh_pending(background.get_queue()):
+            return
         background.enqueue(
             background.REFRESH_PROGRESS_COUNTS, job_id="progress-counts", delay=delay
         )
     except Exception:  # Redis away: the counts stay stale, reports count raw rows
         log.warning("progress counts: refresh not scheduled (Redis unavailable)")
+
+
+def _refresh_pending(queue: Any) -> bool:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        job = Job.fetch("progress-counts", connection=queue.connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED)
 
 
 def fresh() -> bool:

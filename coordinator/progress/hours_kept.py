@@ -111,7 +111,8 @@ def _usable(now: datetime) -> bool:
         )
     )
     if ended_since:
-        counts._schedule_refresh()  # time moved on: the next reader gets the summary
+        # time moved on: a refresh gives the next readers the summary again
+        counts._schedule_refresh(counts.HOURS_REFRESH_DELAY, postpone=False)
         return False
     return True
 

@@ -30,7 +30,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from rq.registry import ScheduledJobRegistry
 
+from coordinator.background import get_queue
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.extensions import db
@@ -327,3 +329,18 @@ def test_a_booking_changes_the_hours_not_the_progress_counts(worked):
     db.session.commit()
     assert counts.fresh()
     assert not hours_kept._usable(utcnow())
+
+
+def test_bookings_schedule_one_refresh_that_later_ones_do_not_postpone(app, worked):
+    app.config["PROGRESS_COUNTS_REFRESH"] = True
+    registry = ScheduledJobRegistry(queue=get_queue())
+    session = db.session.scalar(sa.select(TrainingSession).order_by(TrainingSession.starts_at))
+    booking = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == session.id))
+    booking.attendance = "late"
+    db.session.commit()
+    assert registry.get_job_ids() == ["progress-counts"]
+    first = get_queue().fetch_job("progress-counts").created_at
+    booking.attendance = "attended"
+    db.session.commit()
+    assert registry.get_job_ids() == ["progress-counts"]
+    assert get_queue().fetch_job("progress-counts").created_at == first  # not enqueued again
