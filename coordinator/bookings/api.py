@@ -27,6 +27,7 @@ from coordinator.bookings.schemas import (
 from coordinator.errors import Invalid, NotFound
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import Blueprint, db
+from coordinator.paging import PAGE_HEADERS, PageArgs, page_headers
 from coordinator.participants.records import organizes
 from coordinator.people.auth import is_organizer, require_role, roles_required
 from coordinator.people.models import Participant, User
@@ -176,14 +177,22 @@ def list_bookings(session_id: int) -> Sequence[Assignment]:
 
 
 @blp.get("/volunteers/<int:volunteer_id>/assignments")
-@blp.response(200, AssignmentSchema(many=True))
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, AssignmentSchema(many=True), headers=PAGE_HEADERS)
 @blp.doc(security=BEARER)
-def list_volunteer_assignments(volunteer_id: int) -> Sequence[Assignment]:
-    """A volunteer's bookings (self, or an organizer: those in sessions of their units)."""
+def list_volunteer_assignments(
+    args: dict[str, Any], volunteer_id: int
+) -> tuple[list[Assignment], int, dict[str, str]]:
+    """A volunteer's bookings (self, or an organizer: those in sessions of their units).
+    By id, a page at a time: the total in X-Total-Count, the next page in Link."""
     user = require_role("organizer", "volunteer")
     if not is_organizer(user) and (user.volunteer is None or user.volunteer.id != volunteer_id):
         raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
-    return operations.bookings_of(volunteer_id, organized=is_organizer(user))
+    limit, offset = args["limit"], args["offset"]
+    rows, total = operations.bookings_of(
+        volunteer_id, organized=is_organizer(user), limit=limit, offset=offset
+    )
+    return rows, 200, page_headers(total, limit, offset)
 
 
 @blp.get("/sessions/<int:session_id>/audit")

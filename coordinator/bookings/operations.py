@@ -33,6 +33,7 @@ from coordinator.database import utcnow
 from coordinator.errors import Conflict, Forbidden, NotFound
 from coordinator.events import outbox
 from coordinator.extensions import db
+from coordinator.paging import count as count_rows
 from coordinator.people.models import User, Volunteer
 from coordinator.people.scopes import require_in_scope, scoped, visible_or_404
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
@@ -517,15 +518,22 @@ def assign_squad(
     return created, skipped
 
 
-def bookings_of(volunteer_id: int, organized: bool = False) -> list[Assignment]:
-    """A volunteer's bookings; `organized`: those in sessions of the caller's units."""
+def bookings_of(
+    volunteer_id: int, organized: bool = False, limit: int | None = None, offset: int = 0
+) -> tuple[list[Assignment], int]:
+    """A volunteer's bookings by id, `limit` of them from `offset` (None: all), and how
+    many there are; `organized`: those in sessions of the caller's units."""
     query = sa.select(Assignment).where(Assignment.volunteer_id == volunteer_id)
     if organized:
         query = scoped(
             query.join(TrainingSession, Assignment.session_id == TrainingSession.id),
             TrainingSession.ward,
         )
-    return list(db.session.scalars(query.order_by(Assignment.id)))
+    page = query.order_by(Assignment.id).offset(offset)
+    rows = list(db.session.scalars(page if limit is None else page.limit(limit)))
+    if limit is None or (offset == 0 and len(rows) < limit):
+        return rows, offset + len(rows)  # the whole list: no count needed
+    return rows, count_rows(query)
 
 
 def staffing(session: TrainingSession) -> list[dict[str, Any]]:

@@ -239,3 +239,27 @@ def test_availability_is_read_in_hanoi_time(
     )
     assert response.status_code == 201, response.json
     assert starts.astimezone(HANOI).hour == hour
+
+
+def test_a_volunteers_bookings_come_a_page_at_a_time(
+    client, make_session, make_volunteer, organizer_headers
+):
+    tuesday = default_session_start()
+    volunteer, headers = make_volunteer()
+    for week in range(3):
+        session = at(make_session, tuesday + timedelta(weeks=week))
+        made = assign(
+            client, session["id"], organizer_headers, role="helper", volunteer_id=volunteer,
+            override=True,
+        )  # fmt: skip
+        assert made.status_code == 201, made.json
+    url = f"/api/v1/volunteers/{volunteer}/assignments"
+    everything = client.get(url, headers=headers)
+    assert everything.status_code == 200 and len(everything.json) == 3
+    assert everything.headers["X-Total-Count"] == "3" and "Link" not in everything.headers
+    first = client.get(f"{url}?limit=2", headers=organizer_headers)
+    assert first.headers["X-Total-Count"] == "3"
+    assert 'rel="next"' in first.headers["Link"] and "offset=2" in first.headers["Link"]
+    second = client.get(f"{url}?limit=2&offset=2", headers=organizer_headers)
+    assert [b["id"] for b in first.json + second.json] == [b["id"] for b in everything.json]
+    assert client.get(f"{url}?limit=0", headers=headers).status_code == 422
