@@ -609,6 +609,17 @@ def test_list_filters_by_skill(client, register, organizer_headers):
     response = client.get(f"{VOLUNTEERS}?skill=cyber_safety", headers=organizer_headers)
 
     assert [v["id"] for v in response.json] == [safety["id"]]
+    assert response.headers["X-Total-Count"] == "1"
+    # A whole code, not a part of one; an accessibility skill in its own list.
+    assert client.get(f"{VOLUNTEERS}?skill=cyber", headers=organizer_headers).json == []
+    signer = register(accessibility_skills=["sign_language"], skills=["cyber_safety"])
+    both = client.get(
+        VOLUNTEERS,
+        query_string={"skill": "cyber_safety", "accessibility_skill": "sign_language"},
+        headers=organizer_headers,
+    )
+    assert [v["id"] for v in both.json] == [signer["id"]]
+    assert both.headers["X-Total-Count"] == "1"
 
 
 @pytest.mark.parametrize("q", ["đức", "ĐỨC", "Nguyễn Đức", "hoa.le@"])
