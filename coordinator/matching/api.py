@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Response, jsonify
@@ -18,11 +17,16 @@ from coordinator.matching.schemas import (
     RunSchema,
     RunSummarySchema,
 )
+from coordinator.paging import PAGE_HEADERS, PageArgs, limit_field, page_headers
 from coordinator.people.auth import authenticated_user, roles_required
 
 blp = Blueprint("matching", __name__, url_prefix="/api/v1/matching", description="Matching runs")
 BEARER = [{"bearerAuth": []}]
 organizers_only = roles_required("organizer")
+
+
+class RunListArgs(PageArgs):
+    limit = limit_field(default=operations.RECENT_RUNS)
 
 
 def _error(status: int, description: str) -> Any:  # a flask-smorest decorator
@@ -60,8 +64,12 @@ def get_run(run_id: int) -> dict[str, Any]:
 
 @blp.get("/runs")
 @organizers_only
-@blp.response(200, RunSummarySchema(many=True))
+@blp.arguments(RunListArgs, location="query")
+@blp.response(200, RunSummarySchema(many=True), headers=PAGE_HEADERS)
 @blp.doc(security=BEARER)
-def list_runs() -> Sequence[MatchingRun]:
-    """The most recent runs of the caller's units, newest first."""
-    return operations.recent_runs()
+def list_runs(args: dict[str, Any]) -> tuple[list[MatchingRun], int, dict[str, str]]:
+    """The runs of the caller's units, newest first, a page at a time (default 50): the
+    total in X-Total-Count, the next page in Link."""
+    limit, offset = args["limit"], args["offset"]
+    runs, total = operations.runs_page(limit, offset)
+    return runs, 200, page_headers(total, limit, offset)

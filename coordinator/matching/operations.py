@@ -36,6 +36,7 @@ from coordinator.matching.engine.solver import Progress
 from coordinator.matching.loader import chunked
 from coordinator.matching.models import MatchingRun, RunStatus
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
+from coordinator.paging import count
 from coordinator.people.scopes import Scope, current_scope
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
@@ -49,7 +50,7 @@ FIT_HORIZON = timedelta(days=60)  # how far ahead a volunteer's sessions that fi
 RECENT_RUNS = 50
 
 
-def _visible(run: MatchingRun, scope: Scope) -> bool:
+def _visible(run: MatchingRun | sa.Row[Any], scope: Scope) -> bool:
     """A run is the caller's when every unit it plans is within their scope."""
     return scope.covers(run.ward) if run.ward else scope.covers_all(run.units)
 
@@ -60,6 +61,32 @@ def get_run(run_id: int) -> MatchingRun:
     if run is None or not _visible(run, current_scope()):
         raise NotFound("Không tìm thấy lượt ghép / Matching run not found.")
     return run
+
+
+def runs_page(limit: int, offset: int = 0) -> tuple[list[MatchingRun], int]:
+    """`limit` of the caller's runs from `offset`, newest first (by id), and how many
+    there are. A scoped organizer's are found by reading only the units of every run
+    (a JSON list: checked in Python), then the page's runs are loaded."""
+    scope = current_scope()
+    query = sa.select(MatchingRun).where(MatchingRun.parent_id.is_(None))
+    if scope.national:
+        page = query.order_by(MatchingRun.id.desc()).limit(limit).offset(offset)
+        return list(db.session.scalars(page)), count(query)
+    units = query.where(
+        sa.or_(MatchingRun.ward.is_not(None), MatchingRun.units.is_not(None))
+    ).with_only_columns(MatchingRun.id, MatchingRun.ward, MatchingRun.units)
+    ids = [
+        row.id
+        for row in db.session.execute(units.order_by(MatchingRun.id.desc()))
+        if _visible(row, scope)
+    ]
+    shown = ids[offset : offset + limit]
+    if not shown:
+        return [], len(ids)
+    runs = db.session.scalars(
+        sa.select(MatchingRun).where(MatchingRun.id.in_(shown)).order_by(MatchingRun.id.desc())
+    )
+    return list(runs), len(ids)
 
 
 def recent_runs(limit: int = RECENT_RUNS) -> list[MatchingRun]:

@@ -239,7 +239,10 @@ def _has(column: Any, code: str) -> sa.ColumnElement[bool]:
     """The JSON list `column` holds `code` (PostgreSQL: JSONB containment, which its GIN
     index could serve; SQLite: json_each)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return column.op("@>")(sa.cast(sa.literal(json.dumps([code])), JSONB))
+        contains: sa.ColumnElement[bool] = column.op("@>")(
+            sa.cast(sa.literal(json.dumps([code])), JSONB)
+        )
+        return contains
     items = sa.func.json_each(column).table_valued("value")
     return sa.exists(sa.select(1).select_from(items).where(items.c.value == code))
 

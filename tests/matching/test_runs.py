@@ -418,3 +418,20 @@ def test_an_interrupted_run_started_again_finishes(client, organizer_headers, re
     work(redis_client)
     db.session.rollback()
     assert db.session.get(MatchingRun, run_id).status == "finished"
+
+
+def test_the_runs_list_comes_a_page_at_a_time(client, organizer_headers):
+    from coordinator.matching.models import MatchingRun
+
+    for _ in range(3):
+        db.session.add(MatchingRun(status="finished"))
+    db.session.commit()
+    everything = client.get("/api/v1/matching/runs", headers=organizer_headers)
+    assert everything.headers["X-Total-Count"] == "3" and "Link" not in everything.headers
+    ids = [run["id"] for run in everything.json]
+    assert ids == sorted(ids, reverse=True)
+    first = client.get("/api/v1/matching/runs?limit=2", headers=organizer_headers)
+    assert 'rel="next"' in first.headers["Link"]
+    second = client.get("/api/v1/matching/runs?limit=2&offset=2", headers=organizer_headers)
+    assert [run["id"] for run in first.json + second.json] == ids
+    assert client.get("/api/v1/matching/runs?limit=x", headers=organizer_headers).status_code == 422
