@@ -13,12 +13,14 @@ from coordinator.geography.operations import require_ward
 from coordinator.matching import operations as matching
 from coordinator.matching.models import MatchingRun
 from coordinator.matching.progress import run_view
+from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import REFUSED, EmptyForm, commit, ward_choices
 
 bp = Blueprint("matching_pages", __name__, url_prefix="/organize")
+RUNS_PAGE = 20  # runs a page
 
 
 @bp.route("/matching", methods=["GET", "POST"])
@@ -35,9 +37,12 @@ def matching_runs() -> ResponseReturnValue:
         run = commit(start)
         if run is not REFUSED:
             return redirect(url_for("matching_pages.run_detail", run_id=run.id))
+    limit, offset = page_args(RUNS_PAGE)
+    runs, total = matching.runs_page(limit, offset)
     return render_template(
         "matching/runs.html",
-        runs=matching.recent_runs(20),
+        runs=runs,
+        page=Page(total, limit, offset, len(runs)),
         wards=ward_choices(),
         form=form,
     )

@@ -435,3 +435,20 @@ def test_the_runs_list_comes_a_page_at_a_time(client, organizer_headers):
     second = client.get("/api/v1/matching/runs?limit=2&offset=2", headers=organizer_headers)
     assert [run["id"] for run in first.json + second.json] == ids
     assert client.get("/api/v1/matching/runs?limit=x", headers=organizer_headers).status_code == 422
+
+
+def test_the_runs_page_comes_a_page_at_a_time(client, make_user):
+    from coordinator.matching.models import MatchingRun
+    from tests.page_helpers import log_in
+
+    for _ in range(23):
+        db.session.add(MatchingRun(status="finished"))
+    db.session.commit()
+    organizer = make_user("organizer")
+    log_in(client, organizer.email)
+    first = client.get("/organize/matching")
+    assert first.status_code == 200
+    body = first.get_data(as_text=True)
+    assert body.count('href="/organize/runs/') == 20 and 'rel="next"' in body
+    second = client.get("/organize/matching?offset=20").get_data(as_text=True)
+    assert second.count('href="/organize/runs/') == 3 and 'rel="prev"' in second
