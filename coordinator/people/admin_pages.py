@@ -16,6 +16,7 @@ from coordinator.competences.operations import import_framework
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.operations import import_wards, parse_wards
+from coordinator.paging import Page, count, page_args, paged
 from coordinator.people.forms import ReferenceImportForm, ScopesForm
 from coordinator.people.logins import sign_out_everywhere
 from coordinator.people.models import MAX_ID, USER_ROLES, User
@@ -24,20 +25,23 @@ from coordinator.web.access import admin_required
 from coordinator.web.forms import MAX_UPLOAD_BYTES, REFUSED, EmptyForm, commit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PAGE_SIZE = 200
+PAGE_SIZE = 200  # users a page
 
 
 @bp.get("/users")
 @admin_required
 def users() -> ResponseReturnValue:
     """Logins by email (a search narrows them), each with its role and whether active."""
-    query = sa.select(User).order_by(User.email).limit(PAGE_SIZE)
+    query = sa.select(User)
     search = (request.args.get("q") or "").strip().lower()
     if search:
         query = query.where(User.email.contains(search, autoescape=True))
+    limit, offset = page_args(PAGE_SIZE)
+    found = db.session.scalars(paged(query.order_by(User.email, User.id), limit, offset)).all()
     return render_template(
         "people/admin/users.html",
-        users=db.session.scalars(query).all(),
+        users=found,
+        page=Page(count(query), limit, offset, len(found)),
         roles=USER_ROLES,
         search=search,
         form=EmptyForm(),

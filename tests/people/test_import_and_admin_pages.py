@@ -145,6 +145,15 @@ def test_admin_changes_roles_but_not_their_own(client, admin, make_user):
     assert volunteer.email in page and admin.email not in page
 
 
+def test_the_users_page_comes_a_page_at_a_time(client, admin, make_user):
+    emails = sorted([admin.email, *(make_user("volunteer").email for _ in range(4))])
+    first = client.get("/admin/users?limit=2").get_data(as_text=True)
+    assert [e for e in emails if e in first] == emails[:2] and 'rel="next"' in first
+    last = client.get("/admin/users?limit=2&offset=4").get_data(as_text=True)
+    assert [e for e in emails if e in last] == emails[4:] and 'rel="prev"' in last
+    assert 'rel="next"' not in last
+
+
 def test_organizers_cannot_open_admin_pages(client, organizer):
     response = client.get("/admin/users")
     assert response.status_code == 302 and response.headers["Location"] == "/"
