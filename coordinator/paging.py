@@ -46,9 +46,9 @@ class PageArgs(Schema):
     offset = offset_field()
 
 
-def _url(offset: int) -> str:
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
-    return f"{request.path}?{urlencode([*args, ('offset', str(offset))])}"
+def _url(offset: int, key: str = "offset") -> str:
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != key]
+    return f"{request.path}?{urlencode([*args, (key, str(offset))])}"
 
 
 def page_links(total: int, limit: int, offset: int) -> str | None:
@@ -95,29 +95,33 @@ class Page:
     limit: int
     offset: int
     rows: int  # on this page
+    prefix: str = ""  # of its limit and offset in the query string (two lists on a page)
 
     @property
     def next_url(self) -> str | None:
         return (
-            _url(self.offset + self.limit)
+            _url(self.offset + self.limit, f"{self.prefix}offset")
             if has_next(self.total, self.limit, self.offset)
             else None
         )
 
     @property
     def prev_url(self) -> str | None:
-        return _url(max(self.offset - self.limit, 0)) if self.offset > 0 else None
+        if self.offset <= 0:
+            return None
+        return _url(max(self.offset - self.limit, 0), f"{self.prefix}offset")
 
 
-def page_args(default: int = 100, maximum: int = 500) -> tuple[int, int]:
-    """limit and offset of a web page's query string; anything unreadable is the first
-    page of `default` rows (a page never answers 4xx for a bad page link)."""
+def page_args(default: int = 100, maximum: int = 500, prefix: str = "") -> tuple[int, int]:
+    """limit and offset of a web page's query string (`prefix`limit, `prefix`offset);
+    anything unreadable is the first page of `default` rows (a page never answers 4xx
+    for a bad page link)."""
     try:
-        limit = min(max(int(request.args.get("limit", default)), 1), maximum)
+        limit = min(max(int(request.args.get(f"{prefix}limit", default)), 1), maximum)
     except ValueError:
         limit = default
     try:
-        offset = min(max(int(request.args.get("offset", 0)), 0), MAX_OFFSET)
+        offset = min(max(int(request.args.get(f"{prefix}offset", 0)), 0), MAX_OFFSET)
     except ValueError:
         offset = 0
     return limit, offset

@@ -22,7 +22,7 @@ from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications import confirmations
-from coordinator.paging import Page, count, page_args
+from coordinator.paging import Page, count, page_args, paged
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
 from coordinator.sessions.dashboard import by_urgency, needs_of, summary
@@ -56,6 +56,7 @@ from coordinator.web.i18n import prefetch_ward_names
 bp = Blueprint("sessions_pages", __name__)
 DASHBOARD_WEEKS = 4
 DASHBOARD_PAGE = 100  # sessions a page
+BOOKINGS_PAGE, AUDIT_PAGE = 100, 50  # a session page's bookings and audit entries
 
 
 @bp.get("/organize/")
@@ -245,18 +246,26 @@ def cancel(session_id: int) -> ResponseReturnValue:
 def session_detail(session_id: int) -> ResponseReturnValue:
     """A session's staffing, bookings and history, with the forms to assign people."""
     session = organized_session(session_id)
+    # Two lists a page at a time each (bookings_offset, audit_offset in the query string).
+    booked = sa.select(Assignment, Volunteer).join(
+        Volunteer, Assignment.volunteer_id == Volunteer.id
+    )
+    booked = booked.where(Assignment.session_id == session.id)
+    limit, offset = page_args(BOOKINGS_PAGE, prefix="bookings_")
     bookings_rows = db.session.execute(
-        sa.select(Assignment, Volunteer)
-        .join(Volunteer, Assignment.volunteer_id == Volunteer.id)
-        .where(Assignment.session_id == session.id)
-        .order_by(Assignment.role_id, Assignment.waitlist_position, Assignment.id)
+        paged(
+            booked.order_by(Assignment.role_id, Assignment.waitlist_position, Assignment.id),
+            limit,
+            offset,
+        ).options(sa.orm.selectinload(Assignment.role))
     ).all()
-    audit = db.session.scalars(
-        sa.select(DomainEvent)
-        .where(DomainEvent.aggregate_type == "session", DomainEvent.aggregate_id == session.id)
-        .order_by(DomainEvent.id.desc())
-        .limit(50)
-    ).all()
+    bookings_page = Page(count(booked), limit, offset, len(bookings_rows), "bookings_")
+    events = sa.select(DomainEvent).where(
+        DomainEvent.aggregate_type == "session", DomainEvent.aggregate_id == session.id
+    )
+    limit, offset = page_args(AUDIT_PAGE, prefix="audit_")
+    audit = db.session.scalars(paged(events.order_by(DomainEvent.id.desc()), limit, offset)).all()
+    audit_page = Page(count(events), limit, offset, len(audit), "audit_")
     volunteers = candidates(session)
     squads = sorted(db.session.scalars(sa.select(Squad)), key=lambda s: vietnamese_sort_key(s.name))
     return render_template(
@@ -264,7 +273,9 @@ def session_detail(session_id: int) -> ResponseReturnValue:
         session=session,
         staffing=bookings.staffing(session),
         bookings=bookings_rows,
+        bookings_page=bookings_page,
         audit=audit,
+        audit_page=audit_page,
         volunteers=volunteers,
         squads=squads,
         form=ReasonForm(),

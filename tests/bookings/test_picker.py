@@ -40,3 +40,24 @@ def test_eligible_people_come_first(client, make_session, make_volunteer, make_u
     assert page.index("Yến Chuyên Gia") < page.index("An Rảnh") < page.index("Vũ Ngoài Giờ")
     assert f'<option value="{busy}" disabled>Bình Bận' in page
     assert "trùng lịch" in page
+
+
+def test_the_session_pages_bookings_and_audit_a_page_at_a_time(
+    client, make_session, make_volunteer, make_user
+):
+    session = session_at(make_session, tuesday_evening(), roles=[{"role": "helper", "count": 3}])
+    for name in ("An Một", "Bình Hai"):
+        _id, headers = make_volunteer(full_name=name, availability=EVENING)
+        signed = client.post(
+            f"/api/v1/sessions/{session['id']}/signups", json={"role": "helper"}, headers=headers
+        )
+        assert signed.status_code == 201, signed.json
+    log_in(client, make_user("organizer").email)
+    url = f"/organize/sessions/{session['id']}"
+    whole = client.get(url).get_data(as_text=True)
+    assert "bookings_offset=" not in whole and "audit_offset=" not in whole
+    first = client.get(f"{url}?bookings_limit=1&audit_limit=1").get_data(as_text=True)
+    assert "bookings_offset=1" in first and "audit_offset=1" in first
+    assert first.count("<code>") == 1  # one audit entry
+    second = client.get(f"{url}?bookings_limit=1&bookings_offset=1").get_data(as_text=True)
+    assert "bookings_offset=0" in second and "bookings_offset=2" not in second
