@@ -71,6 +71,8 @@ def _session(starts: datetime, minutes: int, status: str = "published") -> Train
 
 
 def _book(volunteer, session, status="confirmed", squad=None) -> None:
+    """A booking; a confirmed one of an ended session was recorded `attended`."""
+    ended = session.ends_at <= utcnow()
     db.session.add(
         Assignment(
             session_id=session.id,
@@ -79,6 +81,7 @@ def _book(volunteer, session, status="confirmed", squad=None) -> None:
             squad_id=squad.id if squad else None,
             source="organizer",
             status=status,
+            attendance="attended" if status == "confirmed" and ended else None,
         )
     )
 
@@ -178,6 +181,22 @@ def test_only_attended_and_late_count(worked, status, v1_minutes, q1_hours):
     assert v1.no_shows == (1 if status == "no_show" else 0)
     q1 = next(h for h in hours.squad_hours() if h.id == worked["q1"])
     assert q1.hours == q1_hours
+
+
+def test_an_unrecorded_booking_counts_only_on_the_volunteers_word(worked):
+    booking = _booking(worked["v1"], squad=True)  # V1 in H1 (120 min, with Q1)
+    booking.attendance = None
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert v1.minutes == 90  # only H2: nobody says V1 came to H1
+    booking.self_reported_at = utcnow()  # "Tôi đã đến" from the post-session ask
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert v1.minutes == 210
+    booking.attendance = "no_show"  # the lead's record wins over the volunteer's word
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert (v1.minutes, v1.no_shows) == (90, 1)
 
 
 def test_no_shows_are_shown_to_organizers_per_volunteer(
