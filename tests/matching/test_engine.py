@@ -1129,3 +1129,35 @@ def test_losing_the_only_signer_withdraws_few_proposals_at_once():
 
     assert len(repair.touched) == 2 and repair.uncovered == set()
     assert working.proposals == {}
+
+
+def test_an_empty_lead_seat_is_reached_by_a_path_of_moves():
+    """Four leads at eight, one seat each; skills decide who can lead what: 11 leads 904
+    and can lead 901, 18 leads 907 and can lead 904, 25 leads 910 and can lead 907, 32 is
+    free and can lead only 910. Each expert does one session a week, so no move or chain
+    of three fills 901 (fill_by_chains leaves it): four moves do, an augmenting path as
+    in a matching."""
+    skills = {11: "ab", 18: "bc", 25: "cd", 32: "d"}
+    problem = _gadget(
+        [dataclasses.replace(_expert(v), skills=frozenset(s)) for v, s in skills.items()],
+        [_at_eight(501), _at_eight(504), _at_eight(507), _at_eight(510)],
+        [
+            Role(901, 501, "lead", 1, frozenset("a")),
+            Role(904, 504, "lead", 1, frozenset("b")),
+            Role(907, 507, "lead", 1, frozenset("c")),
+            Role(910, 510, "lead", 1, frozenset("d")),
+        ],
+    )
+    problem.bookings = [
+        Booking(11, 504, 904, fixed=False),
+        Booking(18, 507, 907, fixed=False),
+        Booking(25, 510, 910, fixed=False),
+    ]
+    working, _ = solver.working_plan(problem)
+    solver.fill_by_chains(working)
+    assert sorted(working.proposals) == [(11, 904), (18, 907), (25, 910)]
+
+    solver.fill_by_paths(working)
+
+    assert sorted(working.proposals) == [(11, 901), (18, 904), (25, 907), (32, 910)]
+    assert Rules(problem).violations(working.pairs()) == []
