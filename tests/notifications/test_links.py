@@ -18,9 +18,11 @@ from coordinator.extensions import db
 from coordinator.notifications.models import AnswerToken, NotificationOptOut
 from tests.notifications.notification_helpers import (
     body_text,
+    in_one_language,
     notifications,
     session_starting,
     sign_up,
+    visit,
     work,
 )
 
@@ -112,6 +114,31 @@ def test_a_proposal_mail_carries_links_that_accept_once(client, proposal, redis_
     }
 
 
+def test_the_answer_pages_speak_the_readers_language_only(client, proposal):
+    """Vietnamese unless the browser asks for English; never both on one page."""
+    accept, session = proposal["accept"], proposal["session"]
+    data = (session["title"], session["venue"])
+    page = in_one_language(visit(client, accept), "vi", *data)
+    assert "Nhận tham gia buổi học?" in page and "Thời gian" in page and "Thứ " in page
+    assert "Liên kết chỉ dùng được một lần." in page
+    page = in_one_language(visit(client, accept, english=True), "en", *data)
+    assert "Will you take this session?" in page and "When" in page and "Role" in page
+    assert "Thứ" not in page and " 2026, 18:30–" in page  # the date in English words
+    short = accept.split("/")[3]
+    page = in_one_language(visit(client, f"/n/{short}", english=True), "en", *data)
+    assert "Confirm" in page and "Can't make it" in page
+
+    done = visit(client, accept, english=True, post=True)
+    page = in_one_language(done, "en")
+    assert "Thank you! You have taken the session." in page
+    again = in_one_language(visit(client, accept), "vi")
+    assert "Liên kết này đã được dùng" in again and "Bạn đã nhận buổi học" in again
+
+    bad = f"/notifications/answer/{'A' * 43}/accept"
+    assert "Liên kết không đúng" in in_one_language(visit(client, bad), "vi")
+    assert "This link is not valid." in in_one_language(visit(client, bad, english=True), "en")
+
+
 def test_the_decline_link_frees_the_seat(client, proposal):
     assert client.post(proposal["decline"]).status_code == 200
     assert status_of(proposal["assignment_id"]) == "declined"
@@ -136,7 +163,8 @@ def test_answer_links_refuse_bad_expired_and_overtaken_tokens(client, proposal, 
 
     clock.advance(days=8)  # links last until the hold deadline (answer_by)
     assert client.get(accept).status_code == 410
-    assert "hết hạn" in client.get(accept).text
+    assert "hết hạn" in in_one_language(visit(client, accept), "vi")
+    assert "This link has expired." in in_one_language(visit(client, accept, english=True), "en")
 
 
 def test_one_click_unsubscribe_stops_that_kind_only(
