@@ -134,3 +134,23 @@ def test_nobody_is_asked_about_a_cancelled_session_or_a_seat_they_left(
     count = db.session.scalar(sa.select(sa.func.count(Assignment.id)))
     db.session.commit()
     assert count == 2
+
+
+def test_an_ask_whose_job_redis_lost_is_made_by_the_sweep(
+    client, make_session, make_volunteer, redis_client, smtp, clock
+):
+    from jobs.notifications import sweep_notifications
+
+    session = make_session(roles=ONE_HELPER)
+    volunteer_id, headers = make_volunteer()
+    _booking(client, session["id"], headers)
+    work(redis_client)
+    redis_client.flushdb()  # Redis lost the scheduled ask (and everything else)
+    clock.set(datetime.fromisoformat(session["ends_at"]) + timedelta(hours=3))
+    work(redis_client)
+    assert not notifications(kind="attendance_ask")
+    sweep_notifications()
+    sweep_notifications()  # twice: still one ask
+    work(redis_client)
+    [asked] = notifications(kind="attendance_ask")
+    assert (asked.recipient_id, asked.status) == (volunteer_id, "sent")

@@ -189,6 +189,8 @@ def test_the_first_to_accept_takes_the_seat_and_the_other_links_say_so(
         booked["booking"]["id"]
     ]
     assert notifications(kind="cover_found", recipient_id=booked["volunteer"])
+    # ... and the one who took the seat gets the confirmation that starts their reminders.
+    assert notifications(kind="booking_confirmed", recipient_id=first_id)
 
 
 def test_accepting_from_the_link(client, booked, make_volunteer, redis_client, smtp):
