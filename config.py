@@ -86,6 +86,12 @@ class Config:
     MATCHING_REPAIR_DAYS = _env_int("MATCHING_REPAIR_DAYS", 7)
     # Extra cost of an empty seat in a ward and group as far as can be from its target.
     MATCHING_PRIORITY_WEIGHT = _env_int("MATCHING_PRIORITY_WEIGHT", 50)
+    # What an empty seat costs the matcher, by the seat's kind (a helper's, a lead's, an
+    # interpreter's or signer's, a language seat's), before the priority above scales it.
+    MATCHING_UNFILLED_HELPER = _env_int("MATCHING_UNFILLED_HELPER", 100)
+    MATCHING_UNFILLED_LEAD = _env_int("MATCHING_UNFILLED_LEAD", 100)
+    MATCHING_UNFILLED_ACCESSIBILITY = _env_int("MATCHING_UNFILLED_ACCESSIBILITY", 100)
+    MATCHING_UNFILLED_LANGUAGE = _env_int("MATCHING_UNFILLED_LANGUAGE", 100)
     # A run with at least this many sessions is split into parts, one job each
     # (operations.partition), of about MATCHING_PART_SESSIONS sessions where the
     # neighbour graph and the weeks allow; a smaller run is solved in one piece.

@@ -83,6 +83,7 @@ def seed_history(organizer: User, volunteers: list[Volunteer]) -> int:
                 created_by=organizer.id,
                 created_at=starts - timedelta(days=10),
                 decided_at=starts - timedelta(days=9),
+                attendance="attended",  # the lead came: their hours count
             )
         )
         _participants(session, size, random.Random(title), organizer)

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 _BILINGUAL = re.compile(r"^(?P<vi>.*[^\x00-\x7f].*) / (?P<en>[\x00-\x7f]+[.!?)])$", re.S)
 
 
+def _whole(text: str) -> bool:
+    return all(text.count(a) == text.count(b) for a, b in ("()", "[]", "{}"))
+
+
 def in_one_language(message: Any) -> Any:
     """The half of a "vi / en" message in the reader's language (nested messages too);
     any other message as it is."""
@@ -40,6 +44,10 @@ def in_one_language(message: Any) -> Any:
         return message
     halves = _BILINGUAL.match(message)
     if halves is None or not has_request_context():  # a command line reads both
+        return message
+    # Only a message made of two whole sentences splits: "(trùng giờ / overlaps)." inside
+    # one sentence would leave each reader half a bracket.
+    if not all(_whole(halves[lang]) for lang in ("vi", "en")):
         return message
     english = str(get_locale() or "vi") == "en"
     return halves["en"] if english else halves["vi"]

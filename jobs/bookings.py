@@ -64,3 +64,11 @@ def ask_attendance(session_id: int) -> str:
             )
         db.session.commit()
         return f"asked {len(planned.scheduled)}"
+
+
+def ask_attendance_never_asked() -> int:
+    """Ask the sessions whose ask job Redis lost (from the sweep)."""
+    with job_context():
+        sessions = after_session.sessions_never_asked(clock.now())
+        db.session.rollback()
+    return sum(ask_attendance(session_id) != "asked 0" for session_id in sessions)

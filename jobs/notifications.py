@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from coordinator.extensions import db
 from coordinator.notifications import delivery, scheduling
-from jobs.bookings import expire_overdue_proposals, lapse_overdue_cover_requests
+from jobs.bookings import (
+    ask_attendance_never_asked,
+    expire_overdue_proposals,
+    lapse_overdue_cover_requests,
+)
 from jobs.context import job_context
 
 
@@ -29,4 +33,5 @@ def sweep_notifications() -> int:
         db.session.commit()
     expire_overdue_proposals()  # proposals whose expiry job Redis lost
     lapse_overdue_cover_requests()  # cover requests likewise
+    ask_attendance_never_asked()  # and sessions' post-session asks
     return resent

@@ -17,13 +17,15 @@
   var select = document.getElementById("assign-volunteer");
   if (search && select) {
     var all = Array.prototype.slice.call(select.options);
+    // Who the server refused (a clash, already booked) stays refused whatever is typed.
+    var blocked = all.filter(function (o) { return o.disabled; });
     search.addEventListener("input", function () {
       var words = search.value.toLocaleLowerCase("vi").normalize("NFC").split(/\s+/).filter(Boolean);
       all.forEach(function (option) {
         var text = option.textContent.toLocaleLowerCase("vi").normalize("NFC");
         var shown = words.every(function (w) { return text.indexOf(w) >= 0; });
         option.hidden = !shown;
-        option.disabled = !shown;
+        option.disabled = !shown || blocked.indexOf(option) >= 0;
       });
       var first = all.filter(function (o) { return !o.disabled; })[0];
       if (first && select.selectedOptions[0] && select.selectedOptions[0].disabled) first.selected = true;

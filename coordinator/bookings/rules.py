@@ -97,14 +97,15 @@ def clash_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | N
     for other in others:
         overlaps = other.starts_at < session.ends_at and other.ends_at > session.starts_at
         if overlaps or other.ward not in near:
-            why = (
-                "trùng giờ / overlaps"
+            vi, en = (
+                ("trùng giờ", "overlaps")
                 if overlaps
-                else "không đủ thời gian di chuyển / no time to travel"
+                else ("không đủ thời gian di chuyển", "no time to travel")
             )
             return Refusal(
                 "time_conflict",
-                f"Xung đột với buổi #{other.id} '{other.title}' ({why}).",
+                f"Xung đột với buổi #{other.id} '{other.title}' ({vi}). / "
+                f"Clashes with session #{other.id} ({en}).",
             )
     return None
 

@@ -241,4 +241,20 @@ def remember_answer(response: Response) -> Response:
     except Exception:  # the answer is made; a copy sent later runs again, as with no key
         db.session.rollback()
         log.warning("storing the answer of an idempotency key failed", exc_info=True)
+        _give_back(claim_id)
     return response
+
+
+def _give_back(claim_id: int) -> None:
+    """Free a claim the view committed without its answer, so that retries do not wait
+    on it for 24 h (a claim that did get its answer is kept)."""
+    try:
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.id == claim_id, IdempotencyKey.status.is_(None)
+            )
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.warning("freeing an idempotency key failed", exc_info=True)

@@ -230,6 +230,7 @@ def load(
         bookings=plan_bookings,
         neighbours=neighbours,
         travel_gap=config["TRAVEL_GAP_MINUTES"],
+        weights=weights(),
         refused=frozenset(refused),
     )
     return Loaded(
@@ -239,6 +240,18 @@ def load(
         part_wards=frozenset(units or ()) if part_of is not None else None,
         run_window=part_of,
         window=(window_from, window_to),
+    )
+
+
+def weights() -> m.Weights:
+    """The engine's soft costs with the empty seats' weights from the configuration
+    (MATCHING_UNFILLED_*): the one place the app sets them."""
+    config = current_app.config
+    return m.Weights(
+        unfilled=config["MATCHING_UNFILLED_HELPER"],
+        unfilled_lead=config["MATCHING_UNFILLED_LEAD"],
+        unfilled_accessibility=config["MATCHING_UNFILLED_ACCESSIBILITY"],
+        unfilled_language=config["MATCHING_UNFILLED_LANGUAGE"],
     )
 
 

@@ -699,9 +699,8 @@ def repair_freed_seat(assignment_id: int) -> str:
     if engine_role is None:
         return "role not loaded"
     result = repair.Repair([repair.Change("leave", assignment.volunteer_id, role.id)])
-    repair.fill(working, engine_role, result)
-    repair.drop_uncovered(working, working.rules.session[session.id], result)
+    repair.restaff(working, engine_role, result)
     stale, skipped = write_plan(solver.as_plan(working), loaded, None)
-    if stale or skipped:
+    if stale or skipped or result.uncovered:  # the re-plan decides what a repair cannot
         schedule_auto_run(session.starts_at)
     return f"{len(result.changes) - 1} changes"  # the first is the leaving itself

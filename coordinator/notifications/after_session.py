@@ -5,14 +5,16 @@ booking ever (its dedup key names the booking), so a second run plans nothing.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from coordinator.bookings.checkin import ask_time, checkin_window
 from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.extensions import db
 from coordinator.notifications.kinds import VOLUNTEER
+from coordinator.notifications.models import Notification
 from coordinator.notifications.planning import Planned, _plan
 from coordinator.sessions.models import SessionStatus, TrainingSession
 
@@ -45,3 +47,31 @@ def ask_if_due(session_id: int, now: datetime) -> Planned:
             booking.id,
         )
     return planned
+
+
+def sessions_never_asked(now: datetime, limit: int = 100) -> list[int]:
+    """Sessions due their ask whose job Redis lost (or that ended before the ask
+    existed): a confirmed booking, unrecorded, that no `attendance_ask` names, while the
+    check-in window is open. For the notification sweep."""
+    config = current_app.config
+    asked = sa.exists().where(
+        Notification.kind == "attendance_ask", Notification.assignment_id == Assignment.id
+    )
+    return list(
+        db.session.scalars(
+            sa.select(TrainingSession.id)
+            .join(Assignment, Assignment.session_id == TrainingSession.id)
+            .where(
+                TrainingSession.status != SessionStatus.CANCELLED,
+                TrainingSession.ends_at <= now - timedelta(hours=config["ATTENDANCE_ASK_HOURS"]),
+                TrainingSession.ends_at > now - timedelta(days=config["CHECKIN_CLOSES_DAYS"]),
+                Assignment.status == AssignmentStatus.CONFIRMED,
+                Assignment.attendance.is_(None),
+                Assignment.self_reported_at.is_(None),
+                ~asked,
+            )
+            .group_by(TrainingSession.id)
+            .order_by(TrainingSession.id)
+            .limit(limit)
+        )
+    )

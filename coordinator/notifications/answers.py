@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import get_locale
+
 from coordinator.bookings import operations
 from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.errors import Conflict
@@ -22,9 +24,10 @@ from coordinator.extensions import db
 from coordinator.notifications.content import labels
 from coordinator.notifications.links import ANSWER_ACTIONS, find_answer_token
 from coordinator.notifications.models import AnswerToken, Notification
-from coordinator.notifications.texts import LOCALES, when
+from coordinator.notifications.texts import language, when
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionStatus, TrainingSession
+from coordinator.web.i18n import DEFAULT_LOCALE
 
 # 32 bytes, base64url without padding.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -104,7 +107,8 @@ def open_link(token: str, now: datetime) -> Link:
 
 
 def describe(link: Link) -> dict:
-    """What the confirmation page shows, in both languages."""
+    """What the confirmation page shows, in the page's language (the app's locale)."""
+    locale = language(str(get_locale() or DEFAULT_LOCALE))
     zone = display_timezone()
     session, assignment = link.session, link.assignment
     starts, ends = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
@@ -113,8 +117,8 @@ def describe(link: Link) -> dict:
         "kind": link.kind,
         "title": session.title,
         "venue": session.venue,
-        "when": {lang: when(lang, starts, ends) for lang in LOCALES},
-        "role": {lang: labels("roles", lang).get(role, role) for lang in LOCALES},
+        "when": when(locale, starts, ends),
+        "role": labels("roles", locale).get(role, role),
     }
 
 

@@ -8,6 +8,8 @@ from dataclasses import asdict
 from typing import Any
 
 from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
@@ -34,6 +36,14 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 def _error(status: int, description: str):
     return blp.alt_response(status, schema=ErrorSchema, description=description)
+
+
+# The audiences in words: a person never reads the code.
+AUDIENCE_WORDS = {VOLUNTEER: _l("a volunteer"), USER: _l("an organizer")}
+
+
+def _audience(audience: str) -> str:
+    return str(AUDIENCE_WORDS.get(audience, _l("this role")))
 
 
 def _recipients(user: User) -> dict[str, int]:
@@ -91,14 +101,14 @@ def put_preferences(body: dict[str, Any]) -> dict[str, Any]:
         audience, kind = item["audience"], item["kind"]
         if audience not in mine:
             problems[f"preferences.{index}.audience"] = [
-                f"Bạn không nhận tin với vai trò này / You get no messages as {audience}."
+                _("You get no messages as %(role)s.", role=_audience(audience))
             ]
             continue
         channels = ",".join(item["channels"]) if "channels" in item else None
         problem = choices.change(audience, mine[audience], kind, item.get("enabled"), channels)
         if problem == "unknown_kind":
             problems[f"preferences.{index}.kind"] = [
-                f"Không áp dụng cho vai trò này / Not a kind of message for {audience}."
+                _("Not a kind of message for %(role)s.", role=_audience(audience))
             ]
         elif problem == "channels":
             offered = " | ".join(choices.orders_for(kind))

@@ -17,13 +17,10 @@ from coordinator.notifications.links import find_answer_token
 from coordinator.notifications.models import AnswerToken, Notification
 from coordinator.sessions.models import SessionStatus, TrainingSession
 
-# The link page's code for each way a request ended.
-ENDED_CODES = {
-    CoverStatus.TAKEN: "cover_taken",
-    CoverStatus.WITHDRAWN: "cover_withdrawn",
-    CoverStatus.LAPSED: "expired",
-    CoverStatus.CLOSED: "cover_closed",
-}
+
+def _ended_code(status: CoverStatus) -> str:
+    """The link page's code for the way a request ended: the rules' own (cover.ENDED)."""
+    return cover.ENDED.get(status, cover.ENDED[CoverStatus.CLOSED])[0]
 
 
 def link_kind(token: str) -> str | None:
@@ -66,7 +63,7 @@ def open_offer(token: str, now: datetime) -> tuple[AnswerToken, CoverOffer, Trai
     if session.status == SessionStatus.CANCELLED:
         raise LinkProblem(410, "session_cancelled", session.cancel_reason)
     if request.status != CoverStatus.OPEN:
-        raise LinkProblem(410, ENDED_CODES.get(CoverStatus(request.status), "cover_closed"))
+        raise LinkProblem(410, _ended_code(CoverStatus(request.status)))
     if row.expires_at <= now or request.deadline <= now:
         raise LinkProblem(410, "expired")
     if offer.status != "offered":
@@ -88,7 +85,7 @@ def answer_offer(token: str, action: str, now: datetime) -> None:
         else:
             cover.decline_offer(offer, now)
     except cover.CoverEnded as ended:
-        raise LinkProblem(410, ENDED_CODES[ended.cover_status]) from None
+        raise LinkProblem(410, _ended_code(ended.cover_status)) from None
     row.used_at, row.action = now, action
     db.session.flush()
 

@@ -11,6 +11,7 @@ import re
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
@@ -25,7 +26,8 @@ from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
 from coordinator.notifications.planning import clock
-from coordinator.notifications.texts import TEXTS
+from coordinator.notifications.texts import text
+from coordinator.web.i18n import DEFAULT_LOCALE
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 # The short link of an SMS or a Zalo message: /n/<token>, the answer links' token.
@@ -161,7 +163,7 @@ def unsubscribe(token: str, kind: str) -> ResponseReturnValue:
     recipient_kind, recipient_id = _recipient(token)
     if kind not in KINDS or recipient_kind not in KINDS[kind].audiences:
         abort(404)
-    label = {lang: TEXTS[lang][f"kind.{kind}"] for lang in TEXTS}
+    label = text(str(get_locale() or DEFAULT_LOCALE), f"kind.{kind}")  # the page's language
     if request.method == "GET":
         return render_template("notifications/unsubscribe.html", label=label, done=False)
     preferences.set_enabled(recipient_kind, recipient_id, kind, False)

@@ -273,6 +273,7 @@ BOOKING_NOTICES = {
     "signup.confirmed": "booking_confirmed",
     "assignment.accepted": "booking_confirmed",
     "assignment.covered": "cover_found",
+    "assignment.cover_taken": "booking_confirmed",  # the newcomer who took the seat
 }
 
 

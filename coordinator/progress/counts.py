@@ -53,7 +53,7 @@ WATCHED = {
 # change number: a sign-up changes the hours' inputs, not the progress figures').
 HOURS_WATCHED = {
     "assignments": frozenset({"id", "volunteer_id", "session_id", "squad_id", "status"})
-    | {"attendance"},
+    | {"attendance", "self_reported_at"},  # what hours.WORKED reads
     "training_sessions": frozenset({"id", "starts_at", "ends_at", "status"}),
     "volunteers": frozenset({"id", "full_name", "home_ward"}),
     "squads": frozenset({"id", "name", "home_ward"}),

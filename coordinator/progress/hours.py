@@ -2,8 +2,9 @@
 
 A volunteer's hours are the lengths of the sessions they worked: sessions that have
 ended and were not cancelled, where they held a confirmed booking whose attendance the
-lead recorded as `attended` or `late`, or has not recorded (yet); `no_show` and
-`excused` do not count, and the no-shows are counted apart (shown to organizers only).
+lead recorded as `attended` or `late`, or has not recorded yet while the volunteer said
+they came (the post-session ask); `no_show` and `excused` do not count, and the
+no-shows are counted apart (shown to organizers only).
 A squad's hours are person-hours: the sum over the confirmed bookings made with that
 squad (`Assignment.squad_id`) that count, whoever made them and whether or not they are
 still members.
@@ -86,8 +87,12 @@ def _ended_bookings(year: int | None, now: datetime | None) -> sa.Select[Any]:
     return query
 
 
-# A booking that counts: attendance `attended`, `late` or not recorded.
-WORKED = sa.or_(Assignment.attendance.is_(None), Assignment.attendance.in_(WORKED_ATTENDANCE))
+# A booking that counts: the lead recorded `attended` or `late`, or has not recorded it
+# yet and the volunteer said they came (the post-session ask pre-fills the sheet so).
+WORKED = sa.or_(
+    Assignment.attendance.in_(WORKED_ATTENDANCE),
+    sa.and_(Assignment.attendance.is_(None), Assignment.self_reported_at.is_not(None)),
+)
 
 
 def _volunteer_sums(year: int | None, now: datetime | None) -> sa.Subquery:

@@ -50,8 +50,8 @@ DOCUMENT_CANNOT_SAY = [
     r"consent: Consent to the processing of your data is required\.",  # self-registration
     r"starts_at: A session must start in the future\.",
     # Message preferences: the kinds and channel orders the caller's roles offer.
-    r"preferences\.\d+\.audience: You get no messages as \w+\.",
-    r"preferences\.\d+\.kind: Not a kind of message for \w+\.",
+    r"preferences\.\d+\.audience: You get no messages as (a volunteer|an organizer)\.",
+    r"preferences\.\d+\.kind: Not a kind of message for (a volunteer|an organizer)\.",
     r"preferences\.\d+\.channels: Not a choice for this kind \(.*\)\.",
     # libphonenumber's numbering plan, which no pattern in a document states.
     r"(phone|contact|guardian_contact): Not a Vietnamese mobile number \(.*\)\.",

@@ -57,6 +57,27 @@ def test_the_same_key_and_body_answer_the_first_answer_and_create_nothing(
     assert _count(TrainingSession) == 2
 
 
+def test_a_claim_whose_answer_could_not_be_stored_is_given_back(
+    app, client, organizer_headers, session_payload, wards, competences, monkeypatch
+):
+    from coordinator.idempotency import replay
+
+    def broken(key, data):
+        raise OSError("the store went away")
+
+    monkeypatch.setattr(replay, "seal", broken)
+    monkeypatch.setitem(app.config, "IDEMPOTENCY_WAIT_SECONDS", 1)
+    headers = {**organizer_headers, "Idempotency-Key": "store-fails-1"}
+    assert (
+        client.post("/api/v1/sessions", json=session_payload(), headers=headers).status_code == 201
+    )
+    assert _count(IdempotencyKey) == 0  # not left claimed without an answer for 24 h
+    monkeypatch.undo()
+    again = client.post("/api/v1/sessions", json=session_payload(), headers=headers)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert _count(IdempotencyKey) == 1
+
+
 def test_keys_belong_to_their_caller(
     client, make_user, auth_headers, session_payload, wards, competences
 ):

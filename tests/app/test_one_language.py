@@ -114,3 +114,15 @@ def test_a_two_language_message_is_read_in_the_readers_language(app):
         assert in_one_language(message) == "Bạn đã đăng ký buổi này rồi"
         assert in_one_language("Láng / Ô Chợ Dừa") == "Láng / Ô Chợ Dừa"  # one language
         assert in_one_language("Không rõ / Unknown: x") == "Không rõ / Unknown: x"  # kept whole
+
+
+def test_a_bracket_is_never_cut_in_half(app):
+    """A " / " inside one sentence is not where two languages meet."""
+    inside = "Xung đột với buổi #12 'Tin học' (trùng giờ / overlaps)."
+    with app.test_request_context(), force_locale("en"):
+        assert in_one_language(inside) == inside
+    clash = "Xung đột với buổi #12 'Tin học' (trùng giờ). / Clashes with session #12 (overlaps)."
+    with app.test_request_context(), force_locale("en"):
+        assert in_one_language(clash) == "Clashes with session #12 (overlaps)."
+    with app.test_request_context(), force_locale("vi"):
+        assert in_one_language(clash) == "Xung đột với buổi #12 'Tin học' (trùng giờ)."

@@ -96,6 +96,8 @@ def grow(rows: int) -> None:
                     squad_id=squad.id,
                     source="organizer",
                     status="confirmed",
+                    # recorded, so the ended one counts in the hours
+                    attendance="attended" if session is ended else None,
                 )
             )
             session.roles[1].taken = 1

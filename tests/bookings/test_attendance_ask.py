@@ -13,7 +13,13 @@ from coordinator.bookings.models import Assignment
 from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from jobs.bookings import ask_attendance
-from tests.notifications.notification_helpers import body_text, notifications, work
+from tests.notifications.notification_helpers import (
+    body_text,
+    in_one_language,
+    notifications,
+    visit,
+    work,
+)
 from tests.participants.conftest import start_now
 
 ONE_HELPER = [{"role": "helper", "count": 1, "required_skills": []}]
@@ -82,8 +88,14 @@ def test_an_hour_after_the_end_each_volunteer_is_asked_once(
     [message] = [m for m in smtp.to(_email(volunteer_id)) if "tham gia" in m["Subject"]]
     url = re.search(r"https?://\S+/notifications/answer/\S+/accept", body_text(message)).group(0)
     path = "/" + url.split("//", 1)[1].split("/", 1)[1]
-    assert "Tôi đã đến" in client.get(path).text
-    assert client.post(path).status_code == 200
+    title = session["title"]
+    page = in_one_language(visit(client, path), "vi", title)
+    assert "Tôi đã đến" in page and "Thời gian" in page
+    page = in_one_language(visit(client, path, english=True), "en", title)
+    assert "Did you come to this session?" in page and "I came" in page
+    done = visit(client, path, english=True, post=True)
+    assert done.status_code == 200
+    assert "Thank you! Your answer is noted." in in_one_language(done, "en")
     assert _reread(booking_id).self_reported_at is not None
     assert client.post(path).status_code == 410  # the link works once
 
@@ -122,3 +134,23 @@ def test_nobody_is_asked_about_a_cancelled_session_or_a_seat_they_left(
     count = db.session.scalar(sa.select(sa.func.count(Assignment.id)))
     db.session.commit()
     assert count == 2
+
+
+def test_an_ask_whose_job_redis_lost_is_made_by_the_sweep(
+    client, make_session, make_volunteer, redis_client, smtp, clock
+):
+    from jobs.notifications import sweep_notifications
+
+    session = make_session(roles=ONE_HELPER)
+    volunteer_id, headers = make_volunteer()
+    _booking(client, session["id"], headers)
+    work(redis_client)
+    redis_client.flushdb()  # Redis lost the scheduled ask (and everything else)
+    clock.set(datetime.fromisoformat(session["ends_at"]) + timedelta(hours=3))
+    work(redis_client)
+    assert not notifications(kind="attendance_ask")
+    sweep_notifications()
+    sweep_notifications()  # twice: still one ask
+    work(redis_client)
+    [asked] = notifications(kind="attendance_ask")
+    assert (asked.recipient_id, asked.status) == (volunteer_id, "sent")

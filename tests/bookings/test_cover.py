@@ -25,7 +25,13 @@ from coordinator.extensions import db
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import SessionRole
 from jobs.bookings import lapse_cover_request
-from tests.notifications.notification_helpers import body_text, notifications, work
+from tests.notifications.notification_helpers import (
+    body_text,
+    in_one_language,
+    notifications,
+    visit,
+    work,
+)
 
 ONE_HELPER = [{"role": "helper", "count": 1, "required_skills": []}]
 
@@ -167,9 +173,11 @@ def test_the_first_to_accept_takes_the_seat_and_the_other_links_say_so(
     assert late.status_code == 409 and late.json["error"] == "cover_taken"
     # The other volunteer's link now says the seat is taken, with no button.
     link = _accept_link(_email(second_id), smtp)
-    page = client.get(link)
-    assert page.status_code == 410 and "Đã có người nhận thay" in page.text
+    page = visit(client, link)
+    assert page.status_code == 410 and "Đã có người nhận thay" in in_one_language(page, "vi")
     assert "<form" not in page.text.split("<main", 1)[-1]
+    english = in_one_language(visit(client, link, english=True), "en")
+    assert "Someone else has already taken this seat." in english
     # Someone else's offer is a 404, as a missing one.
     stranger = client.post(
         f"/api/v1/cover-offers/{by_volunteer[second_id]}/accept", headers=booked["headers"]
@@ -181,6 +189,8 @@ def test_the_first_to_accept_takes_the_seat_and_the_other_links_say_so(
         booked["booking"]["id"]
     ]
     assert notifications(kind="cover_found", recipient_id=booked["volunteer"])
+    # ... and the one who took the seat gets the confirmation that starts their reminders.
+    assert notifications(kind="booking_confirmed", recipient_id=first_id)
 
 
 def test_accepting_from_the_link(client, booked, make_volunteer, redis_client, smtp):
@@ -188,9 +198,14 @@ def test_accepting_from_the_link(client, booked, make_volunteer, redis_client, s
     ask_cover(client, booked["booking"]["id"], booked["headers"])
     work(redis_client)
     link = _accept_link(_email(taker_id), smtp)
-    page = client.get(link)
-    assert page.status_code == 200 and "Nhận thay" in page.text
-    assert client.post(link).status_code == 200
+    session = (booked["session"]["title"], booked["session"]["venue"])
+    page = visit(client, link)
+    assert page.status_code == 200 and "Nhận thay" in in_one_language(page, "vi", *session)
+    english = in_one_language(visit(client, link, english=True), "en", *session)
+    assert "Take this seat as cover?" in english and "Take the seat" in english
+    done = visit(client, link, english=True, post=True)
+    assert done.status_code == 200
+    assert "Thank you! The seat is yours." in in_one_language(done, "en")
     assert _status(booked["booking"]["id"]) == "covered"
     live = db.session.scalars(
         sa.select(Assignment.volunteer_id).where(
@@ -232,10 +247,11 @@ def test_withdrawing_the_request_keeps_the_booking_and_voids_the_offers(
 def test_nobody_by_the_deadline_alerts_the_organizer_once(
     client, booked, make_volunteer, redis_client, smtp, clock
 ):
-    make_volunteer()
+    taker_id, _ = make_volunteer()
     request = ask_cover(client, booked["booking"]["id"], booked["headers"]).json
     work(redis_client)
     assert not notifications(kind="cover_unfilled")
+    link = _accept_link(_email(taker_id), smtp)
 
     deadline = _parse(booked["session"]["starts_at"]) - timedelta(hours=24)
     clock.set(deadline + timedelta(seconds=1))
@@ -250,6 +266,11 @@ def test_nobody_by_the_deadline_alerts_the_organizer_once(
     offer_ids = _offers_by_volunteer(request["id"]).values()
     assert {db.session.get(CoverOffer, i).status for i in offer_ids} == {"voided"}
     db.session.commit()
+    # The offer's link says the time to take the seat has passed, in one language.
+    page = visit(client, link)
+    assert page.status_code == 410 and "Đã quá hạn nhận thay" in in_one_language(page, "vi")
+    english = in_one_language(visit(client, link, english=True), "en")
+    assert "The time to take this seat has passed." in english
 
 
 def test_a_request_after_the_deadline_is_a_409(client, booked, make_volunteer, clock):

@@ -452,3 +452,42 @@ def test_the_runs_page_comes_a_page_at_a_time(client, make_user):
     assert body.count('href="/organize/runs/') == 20 and 'rel="next"' in body
     second = client.get("/organize/matching?offset=20").get_data(as_text=True)
     assert second.count('href="/organize/runs/') == 3 and 'rel="prev"' in second
+
+
+def test_losing_the_only_signer_leaves_the_session_to_the_re_plan(
+    client, organizer_headers, make_session, team, redis_client, auth_headers
+):
+    """Four helper seats, one signer among the people proposed, nobody else signs: the
+    repair cannot cover the need without withdrawing three people, so it withdraws
+    nobody and queues the debounced re-plan, which decides for the whole month."""
+    session = session_at(
+        make_session,
+        tuesday_evening(),
+        target_group="youth_disabilities",
+        participant_needs=["sign_language"],
+        roles=[{"role": "helper", "count": 4, "required_skills": []}],
+    )
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+    before = proposals()
+    assert len(before) == 4
+    signer = db.session.scalars(
+        sa.select(Assignment).where(
+            Assignment.session_id == session["id"], Assignment.volunteer_id == team["signer"]
+        )
+    ).one()
+    from coordinator.people.models import Volunteer
+
+    user = db.session.get(Volunteer, team["signer"]).user
+    declined = client.post(
+        f"/api/v1/assignments/{signer.id}/decline", json={}, headers=auth_headers(user)
+    )
+    assert declined.status_code == 200, declined.json
+    queued = sa.select(sa.func.count()).where(MatchingRun.status == "queued")
+    waiting = db.session.scalar(queued)
+
+    assert operations.repair_freed_seat(signer.id) == "0 changes"
+    db.session.commit()
+
+    assert proposals() == before - {(session["id"], signer.role_id, team["signer"])}
+    assert db.session.scalar(queued) >= max(waiting, 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+import re
 import signal
 import socket
 import threading
@@ -13,11 +14,13 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
 from email import policy
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import rq.scheduler
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from flask_babel import refresh
 from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
@@ -229,6 +232,38 @@ def calendar_part(message):
 
 def body_text(message) -> str:
     return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def visit(client, url: str, *, english: bool = False, post: bool = False):
+    """A link's page as a browser in Vietnamese (no preference) or in English sees it. The
+    tests' app context outlives requests and Flask-Babel caches the language in it:
+    forget it first."""
+    refresh()
+    headers = {"Accept-Language": "en"} if english else {}
+    return (client.post if post else client.get)(url, headers=headers)
+
+
+# A letter with a diacritic (Vietnamese), and words no Vietnamese sentence holds.
+ACCENTED = re.compile(r"[\u00c0-\u1ef9]")
+ENGLISH_WORDS = re.compile(r"\b(the|you|your|this|link|session|seat)\b", re.IGNORECASE)
+
+
+def in_one_language(page, locale: str, *data: str) -> str:
+    """The text of a page's <main>, checked to be in `locale` only (no "vi / en", no
+    English under a Vietnamese heading, no Vietnamese word in the English page); `data`
+    (titles, venues: as entered) is left out of the check."""
+    html = page.text
+    main = html[html.index("<main") : html.index("</main>")]
+    assert 'lang="en"' not in main
+    text = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main)))
+    for value in data:
+        text = text.replace(value, "")
+    assert " / " not in text, text
+    if locale == "en":
+        assert not ACCENTED.search(text), text
+    else:
+        assert ACCENTED.search(text) and not ENGLISH_WORDS.search(text), text
+    return text
 
 
 def day_before_at(start: datetime, hour: int, minute: int = 0) -> datetime:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_babel import refresh
 
 from coordinator.extensions import db
 from coordinator.notifications import routing
 from coordinator.notifications.models import Notification
+from coordinator.people.models import Volunteer
 from tests.notifications.notification_helpers import session_starting
 from tests.page_helpers import log_in
 from tests.scope_helpers import import_second_province, scoped_organizer
@@ -130,7 +132,7 @@ def test_the_costs_page_shows_the_same_figures_within_the_units(client, make_use
 
 
 def test_preferences_through_the_api_follow_the_pages_rules(client, make_volunteer):
-    _, headers = make_volunteer()
+    volunteer_id, headers = make_volunteer()
     listed = client.get(PREFS, headers=headers)
     assert listed.status_code == 200
     prefs = {p["kind"]: p for p in listed.json["preferences"]}
@@ -155,6 +157,23 @@ def test_preferences_through_the_api_follow_the_pages_rules(client, make_volunte
         "preferences.0.channels",
         "preferences.1.kind",
         "preferences.2.audience",
+    }
+    # The audience in words, in the reader's language: never its code.
+    messages = refused.json["messages"]
+    assert messages["preferences.2.audience"] == ["Bạn không nhận tin với vai trò ban tổ chức."]
+    assert messages["preferences.1.kind"] == [
+        "Loại tin này không dành cho vai trò tình nguyện viên."
+    ]
+    db.session.get_one(Volunteer, volunteer_id).user.locale = "en"  # their saved choice
+    db.session.commit()
+    refresh()  # the tests' app context outlives requests: Flask-Babel cached the language
+    english = client.put(
+        PREFS,
+        json={"preferences": [{"audience": "user", "kind": "organizer_digest", "enabled": False}]},
+        headers=headers,
+    )
+    assert english.json["messages"] == {
+        "preferences.0.audience": ["You get no messages as an organizer."]
     }
     malformed = client.put(
         PREFS,

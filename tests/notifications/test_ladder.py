@@ -21,12 +21,14 @@ from tests.notifications.notification_helpers import (
     HANOI,
     body_text,
     day_before_at,
+    in_one_language,
     make_participant,
     notifications,
     register,
     session_starting,
     sign_up,
     subjects,
+    visit,
     work,
 )
 from tests.notifications.provider_servers import provider_servers
@@ -88,14 +90,18 @@ def test_the_day_before_carries_one_tap_answers_by_zalo_and_by_sms_and_a_no_move
     assert data["url"] == f"{BASE}/n/{confirm.split('/')[3]}"  # the short page
 
     # Looking changes nothing; the page offers one button, without a login.
-    page = client.get(cancel)
-    assert page.status_code == 200 and "Không tham gia được" in page.text
+    shown = (session["title"], session["venue"])
+    page = visit(client, cancel)
+    assert page.status_code == 200 and "Không tham gia được" in in_one_language(page, "vi", *shown)
+    english = in_one_language(visit(client, cancel, english=True), "en", *shown)
+    assert "Are you still coming to this session?" in english and "Can't make it" in english
+    assert "“Can't make it” gives your place to someone else." in english
     assert status_of(seat["id"]) == "confirmed"
 
     # "Không tham gia được": the seat is freed and the waitlist moves up at once, in the
     # same request (no worker has run).
-    done = client.post(cancel)
-    assert done.status_code == 200 and "không tham gia được" in done.text
+    done = visit(client, cancel, post=True)
+    assert done.status_code == 200 and "không tham gia được" in in_one_language(done, "vi")
     assert (status_of(seat["id"]), status_of(queued["id"])) == ("withdrawn", "confirmed")
     [token] = db.session.scalars(sa.select(AnswerToken)).all()
     assert (token.action, token.assignment_id) == ("decline", seat["id"])

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import refresh
 
 from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
@@ -18,9 +19,11 @@ from coordinator.extensions import db
 from coordinator.notifications.models import AnswerToken, NotificationOptOut
 from tests.notifications.notification_helpers import (
     body_text,
+    in_one_language,
     notifications,
     session_starting,
     sign_up,
+    visit,
     work,
 )
 
@@ -112,6 +115,31 @@ def test_a_proposal_mail_carries_links_that_accept_once(client, proposal, redis_
     }
 
 
+def test_the_answer_pages_speak_the_readers_language_only(client, proposal):
+    """Vietnamese unless the browser asks for English; never both on one page."""
+    accept, session = proposal["accept"], proposal["session"]
+    data = (session["title"], session["venue"])
+    page = in_one_language(visit(client, accept), "vi", *data)
+    assert "Nhận tham gia buổi học?" in page and "Thời gian" in page and "Thứ " in page
+    assert "Liên kết chỉ dùng được một lần." in page
+    page = in_one_language(visit(client, accept, english=True), "en", *data)
+    assert "Will you take this session?" in page and "When" in page and "Role" in page
+    assert "Thứ" not in page and " 2026, 18:30–" in page  # the date in English words
+    short = accept.split("/")[3]
+    page = in_one_language(visit(client, f"/n/{short}", english=True), "en", *data)
+    assert "Confirm" in page and "Can't make it" in page
+
+    done = visit(client, accept, english=True, post=True)
+    page = in_one_language(done, "en")
+    assert "Thank you! You have taken the session." in page
+    again = in_one_language(visit(client, accept), "vi")
+    assert "Liên kết này đã được dùng" in again and "Bạn đã nhận buổi học" in again
+
+    bad = f"/notifications/answer/{'A' * 43}/accept"
+    assert "Liên kết không đúng" in in_one_language(visit(client, bad), "vi")
+    assert "This link is not valid." in in_one_language(visit(client, bad, english=True), "en")
+
+
 def test_the_decline_link_frees_the_seat(client, proposal):
     assert client.post(proposal["decline"]).status_code == 200
     assert status_of(proposal["assignment_id"]) == "declined"
@@ -136,7 +164,8 @@ def test_answer_links_refuse_bad_expired_and_overtaken_tokens(client, proposal, 
 
     clock.advance(days=8)  # links last until the hold deadline (answer_by)
     assert client.get(accept).status_code == 410
-    assert "hết hạn" in client.get(accept).text
+    assert "hết hạn" in in_one_language(visit(client, accept), "vi")
+    assert "This link has expired." in in_one_language(visit(client, accept, english=True), "en")
 
 
 def test_one_click_unsubscribe_stops_that_kind_only(
@@ -152,19 +181,25 @@ def test_one_click_unsubscribe_stops_that_kind_only(
     _, reminder = smtp.messages  # the confirmation, the 7-day reminder
     url = reminder["List-Unsubscribe"].strip("<>").removeprefix("http://localhost:5000")
 
-    page = client.get(url)  # a link scanner's GET must not unsubscribe
+    page = visit(client, url)  # a link scanner's GET must not unsubscribe
     assert page.status_code == 200 and '<form method="post">' in page.text
+    assert "Nhắc lịch trước 7 ngày" in in_one_language(page, "vi")
+    english = in_one_language(visit(client, url, english=True), "en")
+    assert "Stop getting these emails?" in english and "7 days before" in english
     assert db.session.scalar(sa.select(sa.func.count()).select_from(NotificationOptOut)) == 0
     db.session.commit()
 
     # RFC 8058: the mail client POSTs this body, with no cookie and no CSRF token.
+    refresh()  # the tests' app context outlives requests: forget the English above
     response = client.post(
         url,
         data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200
-    assert client.post(url).status_code == 200  # twice is the same as once
+    assert "Bạn sẽ không nhận loại thư này nữa" in in_one_language(response, "vi")
+    again = visit(client, url, english=True, post=True)  # twice is the same as once
+    assert "You will no longer get these emails" in in_one_language(again, "en")
     opt_outs = db.session.scalars(sa.select(NotificationOptOut)).all()
     assert [(o.recipient_kind, o.kind) for o in opt_outs] == [("volunteer", "reminder_7d")]
     db.session.commit()
@@ -195,8 +230,10 @@ def test_preferences_page_turns_each_kind_on_or_off(
     work(redis_client)
     url = re.search(r"/notifications/preferences/\S+", body_text(smtp.messages[0])).group(0)
 
-    page = client.get(url)
-    assert page.status_code == 200
+    page = visit(client, url)
+    assert page.status_code == 200 and "Tôi muốn nhận" in in_one_language(page, "vi")
+    english = in_one_language(visit(client, url, english=True), "en")
+    assert "I want to get" in english and "Sent by" in english
     boxes = re.findall(r'name="kind" value="(\w+)"( checked)?', page.text)
     assert [code for code, _ in boxes] == [
         "reminder_7d",
@@ -216,8 +253,9 @@ def test_preferences_page_turns_each_kind_on_or_off(
     assert all(checked for _, checked in boxes)
 
     kept = ["reminder_7d", "session_changed", "session_cancelled", "proposal"]
+    refresh()  # the tests' app context outlives requests: forget the English above
     saved = client.post(url, data={"kind": kept})
-    assert saved.status_code == 200 and "Đã lưu" in saved.text
+    assert saved.status_code == 200 and "Đã lưu." in in_one_language(saved, "vi")
     assert re.findall(r'value="(\w+)" checked', saved.text) == kept
 
     clock.set(start - timedelta(hours=2))

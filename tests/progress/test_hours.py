@@ -73,6 +73,8 @@ def _session(starts: datetime, minutes: int, status: str = "published") -> Train
 
 
 def _book(volunteer, session, status="confirmed", squad=None) -> None:
+    """A booking; a confirmed one of an ended session was recorded `attended`."""
+    ended = session.ends_at <= utcnow()
     db.session.add(
         Assignment(
             session_id=session.id,
@@ -81,6 +83,7 @@ def _book(volunteer, session, status="confirmed", squad=None) -> None:
             squad_id=squad.id if squad else None,
             source="organizer",
             status=status,
+            attendance="attended" if status == "confirmed" and ended else None,
         )
     )
 
@@ -180,6 +183,22 @@ def test_only_attended_and_late_count(worked, status, v1_minutes, q1_hours):
     assert v1.no_shows == (1 if status == "no_show" else 0)
     q1 = next(h for h in hours.squad_hours() if h.id == worked["q1"])
     assert q1.hours == q1_hours
+
+
+def test_an_unrecorded_booking_counts_only_on_the_volunteers_word(worked):
+    booking = _booking(worked["v1"], squad=True)  # V1 in H1 (120 min, with Q1)
+    booking.attendance = None
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert v1.minutes == 90  # only H2: nobody says V1 came to H1
+    booking.self_reported_at = utcnow()  # "Tôi đã đến" from the post-session ask
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert v1.minutes == 210
+    booking.attendance = "no_show"  # the lead's record wins over the volunteer's word
+    db.session.commit()
+    v1 = next(h for h in hours.volunteer_hours() if h.id == worked["v1"])
+    assert (v1.minutes, v1.no_shows) == (90, 1)
 
 
 def test_no_shows_are_shown_to_organizers_per_volunteer(
@@ -314,6 +333,11 @@ def test_kept_hours_are_left_when_bookings_change_or_a_session_ends(worked):
     _kept_equals_raw()
     # H5 (running now) ends in an hour: from then on the summary lacks it.
     assert not hours_kept._usable(utcnow() + timedelta(hours=2))
+    booking.self_reported_at = utcnow()  # what hours.WORKED reads: a change too
+    db.session.commit()
+    assert not hours_kept._usable(utcnow())
+    _kept_equals_raw()
+    _refresh()
     volunteer = db.session.get(Volunteer, worked["v3"])
     volunteer.full_name = "Phạm Văn Cường"  # a name orders the list: a change too
     db.session.commit()

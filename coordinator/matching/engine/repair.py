@@ -6,8 +6,12 @@ people touched), or that stays empty when it counts for less (a session of lower
 priority: one person touched). Confirmed bookings never move: only proposals are
 candidates to move.
 When the session's participants need a competence nobody left covers, the replacement
-must cover it; if nobody can, the session's proposals are withdrawn (staffing it without
-the competence would break a hard rule).
+must cover it; failing that, a coverer takes any seat of the session, free or given up
+by one of its proposals (two people touched at most); failing that, the session's other
+proposals are withdrawn when they are no more than the repair may still touch, and
+otherwise left to the debounced re-plan that follows every withdrawal (`uncovered`): it
+sees the whole month, so it may still find a coverer, and withdrawing five proposals
+here only for the re-plan to offer them again would churn volunteers' plans.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy.typing as npt
 from coordinator.matching.engine.problem import Role, Session
 from coordinator.matching.engine.state import Option, WorkingPlan
 
+TOUCH_LIMIT = 2  # people other than the one leaving whose plan a repair may change
 MOVE_CANDIDATES = 30  # proposed volunteers considered for a move, cheapest first
 # Shorter candidate lists are scanned in Python; longer ones are first filtered with
 # numpy (the first repair touching a role then builds no list of its hundreds).
@@ -60,6 +65,9 @@ class Choice(NamedTuple):
 @dataclass
 class Repair:
     changes: list[Change] = field(default_factory=list)
+    # Sessions left with a need nobody covers and more proposals than the repair could
+    # withdraw within TOUCH_LIMIT: the re-plan decides for them.
+    uncovered: set[int] = field(default_factory=set)
 
     @property
     def touched(self) -> set[int]:
@@ -79,19 +87,105 @@ def withdraw(plan: WorkingPlan, volunteer_id: int, role_id: int) -> Repair:
     elif (volunteer_id, session.id) in plan.fixed:
         plan.release_fixed(volunteer_id, session, role)
     plan.refused.add((volunteer_id, session.id))
-    fill(plan, role, repair)
-    drop_uncovered(plan, session, repair)
+    restaff(plan, role, repair)
     return repair
 
 
-def drop_uncovered(plan: WorkingPlan, session: Session, repair: Repair) -> None:
-    """Nobody left covers a need of the session's participants: no proposals there."""
+def restaff(plan: WorkingPlan, role: Role, repair: Repair) -> None:
+    """A seat of `role` was freed: fill it, then keep the session's needs covered."""
+    fill(plan, role, repair)
+    cover_or_drop(plan, plan.rules.session[role.session_id], repair)
+
+
+def cover_or_drop(plan: WorkingPlan, session: Session, repair: Repair) -> None:
+    """Nobody left covers a need of the session's participants: a coverer takes a seat
+    there; else no proposals there if withdrawing them stays within TOUCH_LIMIT; else
+    the session is left `uncovered` for the re-plan."""
+    if not session.needs or not plan.missing_needs(session):
+        return
+    if len(repair.touched) + 2 <= TOUCH_LIMIT:
+        swap_in_coverer(plan, session, repair)
+        if not plan.missing_needs(session):
+            return
+    others = plan.proposed_in(session.id)
+    if len(repair.touched | {v for v, _ in others}) > TOUCH_LIMIT:
+        repair.uncovered.add(session.id)
+        return
+    for other, other_role in others:
+        plan.remove(other, plan.rules.role[other_role])
+        repair.changes.append(Change("remove", other, other_role))
+
+
+def swap_in_coverer(plan: WorkingPlan, session: Session, repair: Repair) -> bool:
+    """The cheapest way for one coverer to complete the session's needs: a free seat of
+    any of its roles, or the seat of one of its proposals (who then has none there);
+    the coverer is free, or moves from a seat nobody needs them in (which stays empty).
+    At most two people touched; MOVE_CANDIDATES coverers per role and need."""
     rules = plan.rules
-    if session.needs and plan.missing_needs(session):
-        for other, other_role in sorted(plan.proposals):
-            if rules.role[other_role].session_id == session.id:
-                plan.remove(other, rules.role[other_role])
-                repair.changes.append(Change("remove", other, other_role))
+    missing = plan.missing_needs(session)
+    best: tuple[int, int, Role, int | None, int, Role | None] | None = None
+    for j in plan.roles_of[session.id]:
+        role = plan.roles[j]
+        free = plan.free_seats(role) > 0
+        # Whose seat a coverer may take: a free one (None), else a proposal's here.
+        givers: list[int | None] = (
+            [None] if free else [v for v, r in plan.proposed_in(session.id) if r == role.id]
+        )
+        if not givers:
+            continue
+        seen: set[int] = set()
+        for need in sorted(missing):
+            for pair_cost, coverer in plan.coverers(j, need)[:MOVE_CANDIDATES]:
+                if coverer in seen or (coverer, session.id) in plan.refused:
+                    continue
+                seen.add(coverer)
+                skills = rules.volunteer[coverer].accessibility
+                for giver in givers:
+                    left = missing if giver is None else plan.missing_needs(session, without=giver)
+                    if left - skills:
+                        continue
+                    lost = 0 if giver is None else plan.proposals[(giver, role.id)]
+                    option = _coverer_from(plan, coverer, session, pair_cost)
+                    if option is None:
+                        continue
+                    change, held = option
+                    change -= lost + (rules.seat_cost(role) if giver is None else 0)
+                    if best is None or change < best[0]:
+                        best = (change, coverer, role, giver, pair_cost, held)
+    if best is None:
+        return False
+    _, coverer, role, giver, pair_cost, held = best
+    if giver is not None:
+        plan.remove(giver, role)
+        repair.changes.append(Change("remove", giver, role.id))
+    if held is not None:
+        plan.remove(coverer, held)
+        plan.add(coverer, role, pair_cost)
+        repair.changes.append(Change("move", coverer, role.id))
+    else:
+        plan.add(coverer, role, pair_cost)
+        repair.changes.append(Change("add", coverer, role.id))
+    return True
+
+
+def _coverer_from(
+    plan: WorkingPlan, coverer: int, session: Session, pair_cost: int
+) -> tuple[int, Role | None] | None:
+    """What bringing `coverer` to `session` costs, and the seat they leave (None: they
+    were free); None when they cannot come."""
+    if plan.fits(coverer, session):
+        return plan.marginal_cost(pair_cost, coverer), None
+    rules = plan.rules
+    for held_role_id in sorted(plan.held[coverer]):
+        held = rules.role[held_role_id]
+        there = rules.session[held.session_id]
+        if there.id == session.id or not plan.fits(coverer, session, ignoring=there):
+            continue
+        if there.needs and plan.missing_needs(there, without=coverer):
+            continue  # needed there too
+        change = pair_cost - plan.proposals[(coverer, held.id)] + rules.seat_cost(held)
+        return change, held
+    return None
 
 
 def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:

@@ -162,6 +162,7 @@ def _flow_rounds(
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
         fill_by_chains(working, closed)
+        fill_by_paths(working, closed)
         dropped = cover_needs(working)
         if not dropped:
             break
@@ -170,6 +171,9 @@ def _flow_rounds(
     if exchange_for_needs(working, closed):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
+        # An exchange can leave a session it took a coverer from uncovered (tight seed
+        # 9 of the benchmark: a hard rule broken); cover it again or give it up.
+        cover_needs(working)
     upgrade_roles(working)
     swap_in_needs(working)
     return working
@@ -910,6 +914,89 @@ def fill_by_chains(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
             plan.begin()
             _chain(plan, best.mover, best.held, role, best.pair_cost)
             plan.commit()
+
+
+# fill_by_paths: links of a path at most, and proposed volunteers tried per seat on it.
+PATH_LINKS = 8
+PATH_MOVERS = 30
+
+
+class Link(NamedTuple):
+    mover: int
+    held: Role  # the seat the mover leaves (the next link's, or the free taker's)
+    into: Role
+    pair_cost: int
+
+
+def fill_by_paths(plan: WorkingPlan, closed: Set[int] = frozenset()) -> None:
+    """Seats still empty (of sessions not `closed`, needs covered): augmenting paths, as
+    in a matching. A proposed volunteer moves into the empty seat, another into the
+    seat they left, and so on, until a free volunteer takes the last seat; breadth
+    first, so the shortest paths come first (a few kept per seat, the cheapest applied
+    when it lowers the objective). Each volunteer moves at most once, so each move is
+    checked against the plan as it stands. Finds what chains of three cannot when
+    experts are at their weekly limits (tight seed 3: a lead seat five moves away)."""
+    rules = plan.rules
+    for j in _open_roles(plan, closed):
+        role = plan.roles[j]
+        session = rules.session[role.session_id]
+        if plan.free_seats(role) > 0 and not plan.missing_needs(session):
+            _augment(plan, role)
+
+
+def _augment(plan: WorkingPlan, start: Role) -> None:
+    rules = plan.rules
+    queue: list[tuple[Role, tuple[Link, ...]]] = [(start, ())]
+    seen = {start.id}
+    found: list[tuple[tuple[Link, ...], Taker]] = []
+    for role, path in queue:  # grows while read: breadth first
+        if len(path) > PATH_LINKS or len(found) >= 3:
+            break
+        session = rules.session[role.session_id]
+        used = {link.mover for link in path}
+        j = plan.role_index[role.id]
+        if path:
+            taker = repair.best_free(plan, j, session, frozenset(), path[-1].mover)
+            if taker is not None and taker.volunteer_id not in used:
+                found.append((path, taker))
+        movers = 0
+        for pair_cost, mover in repair._with_proposals(plan, j):
+            if movers >= PATH_MOVERS:
+                break
+            if mover in used or (mover, session.id) in plan.refused:
+                continue
+            for held_id in sorted(plan.held[mover]):
+                held = rules.role[held_id]
+                there = rules.session[held.session_id]
+                if held.id in seen or there.id == session.id:
+                    continue
+                if not plan.fits(mover, session, ignoring=there):
+                    continue
+                if there.needs and plan.missing_needs(there, without=mover):
+                    continue
+                movers += 1
+                seen.add(held.id)
+                queue.append((held, (*path, Link(mover, held, role, pair_cost))))
+    best: tuple[int, tuple[Link, ...], Taker] | None = None
+    for path, taker in found:
+        plan.begin()
+        _walk(plan, path, taker)
+        change = plan.change
+        plan.rollback()
+        if change < (best[0] if best else 0):
+            best = (change, path, taker)
+    if best is not None:
+        plan.begin()
+        _walk(plan, best[1], best[2])
+        plan.commit()
+
+
+def _walk(plan: WorkingPlan, path: tuple[Link, ...], taker: Taker) -> None:
+    for link in path:
+        plan.remove(link.mover, link.held)
+    for link in path:
+        plan.add(link.mover, link.into, link.pair_cost)
+    plan.add(taker.volunteer_id, path[-1].held, taker.pair_cost)
 
 
 def _chain(plan: WorkingPlan, mover: int, held: Role, role: Role, pair_cost: int) -> None:
