@@ -60,6 +60,7 @@ HOURS_WATCHED = {
 }
 CHANGED = "progress_counts_changed"  # Session.info key: this transaction wrote one
 HOURS_CHANGED = "hours_changed"  # ... one the hours read
+PENDING = "progress_counts_pending"  # ... committed, to record once the connection is back
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # the plan years a report may ask for
 REFRESH_DELAY = timedelta(seconds=5)  # changes in a burst share one refresh
 # Bookings change all day (every sign-up): the hours wait longer for their refresh, and
@@ -162,12 +163,21 @@ def _after_commit(session: Session) -> None:
         for key, column in ((CHANGED, "changes"), (HOURS_CHANGED, "hours_changes"))
         if session.info.pop(key, False)
     }
-    if not changed:
+    if changed:  # written once the transaction has given its connection back
+        session.info[PENDING] = {**session.info.get(PENDING, {}), **changed}
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    """Record the committed change in a short transaction of its own. Not in
+    after_commit: the session still holds its connection there, so fifty requests at
+    once would each wait for a second connection from a pool they had emptied."""
+    if transaction.parent is not None or PENDING not in session.info:
         return
+    changed = session.info.pop(PENDING)
     bind = session.get_bind()
     try:
-        # A short transaction of its own (this one is over): the counts become stale.
-        with bind.engine.begin() as connection:
+        with bind.engine.begin() as connection:  # the counts become stale
             connection.execute(
                 sa.update(ProgressCountsState).values(
                     {column: getattr(ProgressCountsState, column) + 1 for column in changed}
