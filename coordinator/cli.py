@@ -16,8 +16,10 @@ from coordinator.events.relay import requeue_lost, sweep
 from coordinator.extensions import db
 from coordinator.geography.cli import geography_cli
 from coordinator.geography.operations import import_wards_file
+from coordinator.notifications.texts import say
 from coordinator.people.operations import create_user
 from coordinator.people.scopes import set_scopes
+from coordinator.web.labels import N_
 from coordinator.worker import run_worker
 
 
@@ -29,6 +31,10 @@ def _fail(error: DomainError) -> None:
         if list(messages) != [error.message]
     ]
     raise click.ClickException(" ".join([error.message, *details]))
+
+
+def _cannot_read(path: str | None, error: Exception) -> str:
+    return say(N_("Cannot read %(path)s: %(error)s"), path=path, error=error)
 
 
 @click.command("create-user")
@@ -45,11 +51,9 @@ def _fail(error: DomainError) -> None:
 def create_user_command(email: str, role: str, password: str, units: tuple[str, ...]) -> None:
     """Create a login (an organizer scoped to provinces or wards with --unit)."""
     if len(password) < 10:
-        raise click.ClickException(
-            "Mật khẩu từ 10 ký tự / The password needs at least 10 characters."
-        )
+        raise click.ClickException(say(N_("The password needs at least 10 characters.")))
     if "@" not in email:
-        raise click.ClickException(f"Email không hợp lệ / Not an email address: {email}")
+        raise click.ClickException(say(N_("Not an email address: %(email)s"), email=email))
     try:
         user = create_user(email, role, password)
         kept = set_scopes(user, list(units)) if units else []
@@ -80,7 +84,7 @@ def import_wards_command(path: str) -> None:
     except DomainError as error:
         _fail(error)
     except (ValueError, KeyError) as error:
-        raise click.ClickException(f"Tệp không đọc được / Cannot read {path}: {error}") from None
+        raise click.ClickException(_cannot_read(path, error)) from None
     click.echo(f"imported {count} wards")
 
 
@@ -95,7 +99,7 @@ def import_competences_command(path: str | None) -> None:
     except DomainError as error:
         _fail(error)
     except (ValueError, KeyError) as error:
-        raise click.ClickException(f"Tệp không đọc được / Cannot read {path}: {error}") from None
+        raise click.ClickException(_cannot_read(path, error)) from None
     click.echo(f"imported {count} areas and competences")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from marshmallow import Schema, fields
 
 from coordinator.calendar.tokens import feed_url, rotate_feed_token, subscribe_links
@@ -27,7 +28,7 @@ def rotate_my_feed_token() -> dict[str, str]:
     """A new private feed URL for the logged-in volunteer; the old one stops working."""
     user = require_role("volunteer")
     if user.volunteer is None:
-        raise Forbidden("Chỉ dành cho tình nguyện viên / For volunteers only.")
+        raise Forbidden(_("For volunteers only."))
     token = rotate_feed_token(volunteer_id=user.volunteer.id)
     db.session.commit()
     return subscribe_links(feed_url("v", token))

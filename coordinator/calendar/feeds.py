@@ -19,15 +19,28 @@ from icalendar import Alarm, Calendar, Event, vCalAddress
 from coordinator.text import ical_text
 
 # Bump when the rendering changes, so every ETag changes with it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PRODID = "-//Squads//Lich Binh dan hoc vu so//VI"
 REFRESH = timedelta(hours=1)
 TTL = "PT1H"  # X-PUBLISHED-TTL as text: a timedelta would serialise as "1:00:00"
 # VTIMEZONE covers this range; fixed so the bytes never depend on today's date.
 TIMEZONE_FIRST_DATE = date(2020, 1, 1)
 TIMEZONE_LAST_DATE = date(2040, 1, 1)
-ROLE_LABELS = {"lead": "Trưởng nhóm", "helper": "Hỗ trợ", "interpreter": "Phiên dịch"}
-CANCELLED_PREFIX = "ĐÃ HỦY: "
+
+
+@dataclass(frozen=True)
+class FeedWords:
+    """The words a feed is written with, in its reader's language (queries.feed_words
+    gives them from the catalogue; this module knows no language)."""
+
+    cancelled_prefix: str  # before a cancelled session's title
+    cancelled: str  # "Cancelled: %(reason)s"
+    role: str  # "Role: %(role)s"
+    squad_mates: str  # "Squad-mates: %(names)s"
+    lead: str  # "Lead: %(name)s — %(contact)s"
+    starting_soon: str  # "Starting soon: %(title)s"
+    organizer: str  # the ORGANIZER's common name
+    roles: dict[str, str]  # role code -> name
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Feed:
     base_url: str
     timezone: str
     organizer_email: str
+    words: FeedWords
     alarm_minutes: int | None = None  # a VALARM this long before each session
     private: bool = False
 
@@ -107,35 +121,35 @@ def first_name(full_name: str | None) -> str:
     return parts[-1] if parts else ""
 
 
-def role_label(role: str) -> str:
-    return ROLE_LABELS.get(role, role)
+def role_label(words: FeedWords, role: str) -> str:
+    return words.roles.get(role, role)
 
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
-def _summary(event: FeedEvent) -> str:
+def _summary(words: FeedWords, event: FeedEvent) -> str:
     title = event.title
     if event.role:
-        title = f"{title} ({role_label(event.role)})"
-    return CANCELLED_PREFIX + title if event.status == "cancelled" else title
+        title = f"{title} ({role_label(words, event.role)})"
+    return words.cancelled_prefix + title if event.status == "cancelled" else title
 
 
-def _description(event: FeedEvent, url: str) -> str:
+def _description(words: FeedWords, event: FeedEvent, url: str) -> str:
     lines = []
     if event.status == "cancelled":
-        lines.append(f"Buổi học đã bị hủy / Cancelled: {event.cancel_reason or ''}".rstrip())
+        lines.append((words.cancelled % {"reason": event.cancel_reason or ""}).rstrip())
     if event.description:
         lines.append(event.description)
     if event.role:
-        lines.append(f"Vai trò / Role: {role_label(event.role)}")
+        lines.append(words.role % {"role": role_label(words, event.role)})
     if event.mates:
         names = ", ".join(m.first_name for m in event.mates)
-        lines.append(f"Cùng đội / Squad-mates: {names}")
+        lines.append(words.squad_mates % {"names": names})
     if event.lead:
         contact = " · ".join(x for x in (event.lead.phone, event.lead.email) if x)
-        lines.append(f"Trưởng nhóm / Lead: {event.lead.full_name} — {contact}")
+        lines.append(words.lead % {"name": event.lead.full_name, "contact": contact})
     lines.append(url)
     return "\n".join(lines)
 
@@ -151,18 +165,18 @@ def _vevent(feed: Feed, event: FeedEvent, zone: ZoneInfo) -> Event:
     vevent.add("SEQUENCE", event.sequence)
     vevent.add("DTSTART", event.starts_at.astimezone(zone).replace(microsecond=0))
     vevent.add("DTEND", event.ends_at.astimezone(zone).replace(microsecond=0))
-    vevent.add("SUMMARY", ical_text(_summary(event)))
+    vevent.add("SUMMARY", ical_text(_summary(feed.words, event)))
     vevent.add("LOCATION", ical_text(f"{event.venue}, {event.ward_name}"))
-    vevent.add("DESCRIPTION", ical_text(_description(event, url)))
+    vevent.add("DESCRIPTION", ical_text(_description(feed.words, event, url)))
     vevent.add("URL", url)
     vevent.add("STATUS", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{feed.organizer_email}")
-    organizer.params["CN"] = "Ban tổ chức Bình dân học vụ số"
+    organizer.params["CN"] = feed.words.organizer
     vevent.add("ORGANIZER", organizer)
     if feed.alarm_minutes and event.status != "cancelled":
         alarm = Alarm()
         alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", ical_text(f"Sắp đến giờ / Starting soon: {event.title}"))
+        alarm.add("DESCRIPTION", ical_text(feed.words.starting_soon % {"title": event.title}))
         alarm.add("TRIGGER", timedelta(minutes=-feed.alarm_minutes))
         vevent.add_component(alarm)
     return vevent

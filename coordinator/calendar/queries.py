@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import aliased
 
 from coordinator.bookings.models import (
@@ -16,13 +17,15 @@ from coordinator.bookings.models import (
     Registration,
     RegistrationStatus,
 )
-from coordinator.calendar.feeds import Feed, FeedEvent, Person, first_name, host_of
+from coordinator.calendar.feeds import Feed, FeedEvent, FeedWords, Person, first_name, host_of
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import Ward
-from coordinator.people.models import Volunteer
+from coordinator.notifications.texts import speaking
+from coordinator.people.models import Participant, Volunteer
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 from coordinator.squads.models import Squad
+from coordinator.web.labels import N_
 
 # Defaults; each can be overridden in the app config.
 DEFAULTS = {
@@ -63,7 +66,23 @@ def _window(now: datetime):
     )
 
 
-def _feed(uid: str, name: str, description: str, events, **kwargs) -> Feed:
+def feed_words(locale: str | None) -> FeedWords:
+    """A feed's words in one language, from the catalogue (a calendar app fetching a
+    feed says nothing reliable about its reader: the feed's owner's language is used)."""
+    with speaking(locale):
+        return FeedWords(
+            cancelled_prefix=gettext("CANCELLED: "),
+            cancelled=gettext("Cancelled: %(reason)s"),
+            role=gettext("Role: %(role)s"),
+            squad_mates=gettext("Squad-mates: %(names)s"),
+            lead=gettext("Lead: %(name)s — %(contact)s"),
+            starting_soon=gettext("Starting soon: %(title)s"),
+            organizer=gettext("Organizers of Bình dân học vụ số"),
+            roles={role: gettext(role.capitalize()) for role in ("lead", "helper", "interpreter")},
+        )
+
+
+def _feed(uid: str, name: str, description: str, events, locale: str | None, **kwargs) -> Feed:
     base_url = current_app.config["PUBLIC_BASE_URL"]
     organizer = setting("CALENDAR_ORGANIZER_EMAIL") or f"lich@{host_of(base_url)}"
     return Feed(
@@ -74,8 +93,19 @@ def _feed(uid: str, name: str, description: str, events, **kwargs) -> Feed:
         base_url=base_url,
         timezone=current_app.config["COORDINATOR_TIMEZONE"],
         organizer_email=organizer,
+        words=feed_words(locale),
         **kwargs,
     )
+
+
+def _title_and_description(locale: str | None, title: str, description: str, **values):
+    with speaking(locale):
+        return gettext(title, **values), gettext(description, **values)
+
+
+def _locale_of(model, person_id: int) -> str | None:
+    """The language the person chose (a private feed is read by its owner)."""
+    return db.session.scalar(sa.select(model.locale).where(model.id == person_id))
 
 
 def _public_event(row, ward_name: str, **extra) -> FeedEvent:
@@ -108,12 +138,14 @@ def ward_feed(code: str, now: datetime | None = None) -> Feed | None:
         return None
     ward_name = rows[0].ward_name
     events = [_public_event(r, ward_name) for r in rows if r.id is not None]
-    return _feed(
-        f"feed-ward-{code}",
-        f"Lịch học {ward_name}",
-        f"Các buổi học Bình dân học vụ số tại {ward_name} / Sessions in {ward_name}",
-        events,
+    # A public feed has no owner to ask: the default language.
+    name, description = _title_and_description(
+        None,
+        N_("Sessions in %(ward)s"),
+        N_("Sessions of Bình dân học vụ số in %(ward)s"),
+        ward=ward_name,
     )
+    return _feed(f"feed-ward-{code}", name, description, events, None)
 
 
 def squad_feed(squad_id: int, now: datetime | None = None) -> Feed | None:
@@ -133,12 +165,10 @@ def squad_feed(squad_id: int, now: datetime | None = None) -> Feed | None:
         return None
     name = rows[0].squad_name
     events = [_public_event(r, r.ward_name) for r in rows if r.id is not None]
-    return _feed(
-        f"feed-squad-{squad_id}",
-        f"Lịch đội {name}",
-        f"Các buổi học của đội {name} / Sessions of squad {name}",
-        events,
+    title, description = _title_and_description(
+        None, N_("Squad %(name)s"), N_("Sessions of squad %(name)s"), name=name
     )
+    return _feed(f"feed-squad-{squad_id}", title, description, events, None)
 
 
 def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
@@ -219,11 +249,18 @@ def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
                 lead=lead,
             )
         )
+    locale = _locale_of(Volunteer, volunteer_id)
+    name, description = _title_and_description(
+        locale,
+        N_("My volunteering"),
+        N_("My confirmed sessions (Bình dân học vụ số)"),
+    )
     return _feed(
         f"feed-volunteer-{volunteer_id}",
-        "Lịch tình nguyện của tôi",
-        "Các buổi tôi đã nhận / My confirmed sessions (Bình dân học vụ số)",
+        name,
+        description,
         events,
+        locale,
         alarm_minutes=setting("CALENDAR_ALARM_MINUTES"),
         private=True,
     )
@@ -250,10 +287,10 @@ def participant_feed(participant_id: int, now: datetime | None = None) -> Feed:
     events = [
         _public_event(r, r.ward_name, changed_at=max(r.updated_at, r.registered_at)) for r in rows
     ]
+    locale = _locale_of(Participant, participant_id)
+    name, description = _title_and_description(
+        locale, N_("My classes"), N_("My registered sessions (Bình dân học vụ số)")
+    )
     return _feed(
-        f"feed-participant-{participant_id}",
-        "Lịch học của tôi",
-        "Các buổi học tôi đã đăng ký / My registered sessions (Bình dân học vụ số)",
-        events,
-        private=True,
+        f"feed-participant-{participant_id}", name, description, events, locale, private=True
     )

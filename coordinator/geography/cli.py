@@ -11,6 +11,8 @@ from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.changes import import_changes, parse_changes
 from coordinator.geography.national import import_national, national_data
+from coordinator.notifications.texts import say
+from coordinator.web.labels import N_
 
 geography_cli = AppGroup("geography", help="The administrative map.")
 
@@ -34,13 +36,19 @@ def import_national_command(path: Path | None) -> None:
     try:
         data = national_data(path)
     except (ValueError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"{path}: không đọc được / cannot read: {error}") from None
+        raise click.ClickException(
+            say(N_("%(path)s: cannot read: %(error)s"), path=path, error=error)
+        ) from None
     try:
         report = import_national(data)
     except (KeyError, TypeError) as error:
         db.session.rollback()
         raise click.ClickException(
-            f"{path}: không đúng định dạng / not the package's format: missing {error}"
+            say(
+                N_("%(path)s: not the package's format: missing %(error)s"),
+                path=path,
+                error=error,
+            )
         ) from None
     db.session.commit()
     click.echo(
@@ -64,7 +72,7 @@ def import_changes_command(path: Path) -> None:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise click.ClickException(
-            f"{path}: không phải UTF-8 / not UTF-8 text (save the file as CSV UTF-8)"
+            say(N_("%(path)s: not UTF-8 text (save the file as CSV UTF-8)"), path=path)
         ) from None
     try:
         changed = import_changes(parse_changes(text))

@@ -35,11 +35,15 @@ from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
 from coordinator.matching.loader import chunked
 from coordinator.matching.models import MatchingRun, RunStatus
+from coordinator.matching.reasons import reason_text
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
+from coordinator.notifications.texts import language, say, speaking
 from coordinator.paging import count
+from coordinator.people.models import Volunteer
 from coordinator.people.scopes import Scope, current_scope
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
+from coordinator.web.labels import N_
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = timedelta(days=31)
@@ -59,7 +63,7 @@ def get_run(run_id: int) -> MatchingRun:
     """A run planning units of the caller's scope; others answer like a missing id."""
     run = db.session.get(MatchingRun, run_id)
     if run is None or not _visible(run, current_scope()):
-        raise NotFound("Không tìm thấy lượt ghép / Matching run not found.")
+        raise NotFound(say(N_("Matching run not found.")))
     return run
 
 
@@ -146,9 +150,9 @@ def request_run(
     window_from = window_from or utcnow()
     window_to = window_to or window_from + DEFAULT_WINDOW
     if window_to <= window_from:
-        raise Invalid.field("to", "Phải sau 'from' / Must be after 'from'.")
+        raise Invalid.field("to", say(N_("Must be after 'from'.")))
     if window_to - window_from > MAX_WINDOW:
-        raise Invalid.field("to", "Tối đa một năm / At most one year.")
+        raise Invalid.field("to", say(N_("At most one year.")))
     run = MatchingRun(
         status=RunStatus.QUEUED,
         kind=kind,
@@ -445,6 +449,31 @@ def _rows(
     return rows
 
 
+def _reasons_in_their_language(proposals: Sequence[Proposal]) -> dict[tuple[int, int], list[str]]:
+    """Each proposal's reasons as its volunteer reads them (their schedule page, the
+    proposal's message): in the volunteer's language, one language per reader. The run
+    keeps the codes, read in each organizer's language."""
+    volunteer_ids = sorted({p.volunteer_id for p in proposals})
+    locales = {
+        volunteer_id: locale
+        for chunk in chunked(volunteer_ids)
+        for volunteer_id, locale in db.session.execute(
+            sa.select(Volunteer.id, Volunteer.locale).where(Volunteer.id.in_(chunk))
+        )
+    }
+    words: dict[tuple[int, int], list[str]] = {}
+    for locale in sorted({language(locales.get(p.volunteer_id)) for p in proposals}):
+        said: dict[str, str] = {}  # the same few codes recur across thousands of rows
+        with speaking(locale):
+            for p in proposals:
+                if language(locales.get(p.volunteer_id)) == locale:
+                    words[p.volunteer_id, p.role_id] = [
+                        said.get(code) or said.setdefault(code, reason_text(code))
+                        for code in p.reasons
+                    ]
+    return words
+
+
 def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
     """Make the matcher's proposals in the loaded sessions equal to the plan's, except
     where a session or a volunteer changed since the read. Returns the sessions and the
@@ -502,6 +531,7 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     }
     new = [p for key, p in sorted(wanted.items()) if key not in existing]
     granted = _take_seats(Counter(p.role_id for p in new), roles)
+    words = _reasons_in_their_language(new)
     rows = []
     for proposal in new:
         if not granted[proposal.role_id]:
@@ -517,7 +547,7 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
                 "status": AssignmentStatus.PROPOSED.value,
                 "answer_by": answer_deadline(sessions[proposal.session_id], clock.now()),
                 "matching_run_id": run_id,
-                "reasons": list(proposal.reasons),
+                "reasons": words[proposal.volunteer_id, proposal.role_id],
                 "session_version": current[proposal.session_id],
             }
         )

@@ -12,6 +12,7 @@ from rq.job import Job
 
 from coordinator.extensions import redis_connection
 from coordinator.matching.models import MatchingRun
+from coordinator.matching.reasons import reasons_text
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,13 @@ def _job(run: MatchingRun) -> Job | None:
 
 def run_view(run: MatchingRun) -> dict[str, Any]:
     """The run's fields, with the job's progress while it works (and `failed` when the
-    job gave up before the run could record anything)."""
+    job gave up before the run could record anything); reasons in the reader's language."""
     view = {c.key: getattr(run, c.key) for c in run.__table__.columns}
+    # Reasons are stored as codes: read in the reader's language (copies: the row stays).
+    for field in ("proposals", "unfilled_detail"):
+        view[field] = [
+            {**row, "reasons": reasons_text(row.get("reasons") or ())} for row in view[field] or ()
+        ]
     view["progress"] = {"stage": "done", "fraction": 1.0} if run.status == "finished" else None
     if run.status in ("queued", "running"):
         job = _job(run)

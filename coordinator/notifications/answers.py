@@ -24,14 +24,13 @@ from coordinator.extensions import db
 from coordinator.notifications.content import labels
 from coordinator.notifications.links import ANSWER_ACTIONS, find_answer_token
 from coordinator.notifications.models import AnswerToken, Notification
-from coordinator.notifications.texts import language, when
+from coordinator.notifications.texts import ONE_TAP_REASON, language, when
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionStatus, TrainingSession
 from coordinator.web.i18n import DEFAULT_LOCALE
 
 # 32 bytes, base64url without padding.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
-ONE_TAP_REASON = "Trả lời qua liên kết trong tin nhắn / Answered from a message link"
 
 
 class LinkProblem(Exception):

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -57,7 +56,6 @@ def _recipients(user: User) -> dict[str, int]:
 
 
 def _view(user: User) -> dict[str, Any]:
-    english = str(get_locale() or "vi") == "en"
     items = []
     for audience, recipient_id in _recipients(user).items():
         for choice in choices.current(audience, recipient_id):
@@ -65,7 +63,7 @@ def _view(user: User) -> dict[str, Any]:
                 {
                     "audience": audience,
                     "kind": choice["code"],
-                    "label": choice["en" if english else "vi"],
+                    "label": choice["label"],
                     "enabled": choice["enabled"],
                     "channels": choice["channels"].split(","),
                     "channel_choices": [order.split(",") for order in choice["orders"]],
@@ -113,11 +111,11 @@ def put_preferences(body: dict[str, Any]) -> dict[str, Any]:
         elif problem == "channels":
             offered = " | ".join(choices.orders_for(kind))
             problems[f"preferences.{index}.channels"] = [
-                f"Không có lựa chọn này / Not a choice for this kind ({offered})."
+                _("Not a choice for this kind (%(offered)s).", offered=offered)
             ]
     if problems:
         db.session.rollback()
-        raise Invalid("Không lưu được / Not saved.", problems)
+        raise Invalid(_("Not saved."), problems)
     db.session.commit()
     return _view(user)
 
@@ -138,10 +136,8 @@ def get_costs(args: dict[str, Any]) -> dict[str, Any]:
     if province is not None:
         if not costs.province_in_scope(province, scope):
             if costs.province_in_scope(province, NATIONAL):
-                raise Forbidden(
-                    "Ngoài phạm vi đơn vị bạn phụ trách / Outside the units you organize."
-                )
-            raise NotFound("Không có tỉnh này / No such province.")
+                raise Forbidden(_("Outside the units you organize."))
+            raise NotFound(_("No such province."))
     report = costs.report(costs.parse_month(args.get("month"), clock()), scope, province)
     return _dump(report)
 

@@ -4,21 +4,24 @@ kind may take). One set of rules for both."""
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from coordinator.notifications import preferences, routing
 from coordinator.notifications.kinds import kinds_for
-from coordinator.notifications.texts import TEXTS
+from coordinator.notifications.texts import MESSAGES
+from coordinator.web.labels import N_
 
 # The channel orders a person can choose per kind of message (the first is the default).
 CHANNEL_ORDERS = {
-    "zalo,sms,email": ("Zalo, nếu không có thì SMS, rồi email", "Zalo, else SMS, then email"),
-    "zalo,email": ("Zalo, nếu không có thì email", "Zalo, else email"),
-    "sms,email": ("SMS, nếu không được thì email", "SMS, else email"),
-    "zalo,sms": ("Zalo, nếu không có thì SMS", "Zalo, else SMS"),
-    "email": ("Chỉ email", "Email only"),
+    "zalo,sms,email": N_("Zalo, else SMS, then email"),
+    "zalo,email": N_("Zalo, else email"),
+    "sms,email": N_("SMS, else email"),
+    "zalo,sms": N_("Zalo, else SMS"),
+    "email": N_("Email only"),
 }
 
 
-def orders_for(kind: str) -> dict[str, tuple[str, str]]:
+def orders_for(kind: str) -> dict[str, str]:
     """The orders this kind may take (the 2-hour reminder: none with email only)."""
     return {
         value: words
@@ -28,16 +31,16 @@ def orders_for(kind: str) -> dict[str, tuple[str, str]]:
 
 
 def current(recipient_kind: str, recipient_id: int) -> list[dict]:
-    """Every kind this recipient can get: on or off, its channels, the other choices."""
+    """Every kind this recipient can get: on or off, its channels, the other choices,
+    named in the current language."""
     disabled = preferences.disabled_kinds(recipient_kind, recipient_id)
     return [
         {
             "code": kind.code,
-            "vi": TEXTS["vi"][f"kind.{kind.code}"],
-            "en": TEXTS["en"][f"kind.{kind.code}"],
+            "label": gettext(MESSAGES[f"kind.{kind.code}"]),
             "enabled": kind.code not in disabled,
             "channels": ",".join(routing.order_for(recipient_kind, recipient_id, kind.code)),
-            "orders": orders_for(kind.code),
+            "orders": {value: gettext(words) for value, words in orders_for(kind.code).items()},
         }
         for kind in kinds_for(recipient_kind)
     ]

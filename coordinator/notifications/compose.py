@@ -16,8 +16,9 @@ from email.utils import format_datetime
 from flask import current_app
 
 from coordinator.calendar.feeds import host_of
+from coordinator.matching.reasons import reasons_text
 from coordinator.notifications.content import Letter
-from coordinator.notifications.texts import language, text, when
+from coordinator.notifications.texts import reason_text, speaking, text, when
 from coordinator.schemas import display_timezone
 from coordinator.text import header_text
 
@@ -72,7 +73,7 @@ def _intro(letter: Letter, lang: str) -> list[str]:
         return lines
     if letter.kind == "unfilled_roles":
         days = max((letter.session.starts_at - letter.written_at).days, 0)
-        return [text(lang, "unfilled_roles.intro", days=days)]
+        return [text(lang, "unfilled_roles.intro", count=days)]
     lines = [text(lang, f"{letter.kind}.intro")]
     if letter.kind == "session_cancelled" and letter.session.cancel_reason:
         lines.append(f"{text(lang, 'label.reason')}: {letter.session.cancel_reason}")
@@ -110,14 +111,18 @@ def _digest_lines(letter: Letter, lang: str) -> list[str]:
             f" · {when(lang, _local(entry.session_starts_at))}"
         )
         if entry.reason:
-            line += f" · {text(lang, 'label.reason')}: {entry.reason}"
+            line += f" · {text(lang, 'label.reason')}: {reason_text(entry.reason, lang)}"
         lines.append(line)
     return lines
 
 
 def words(letter: Letter) -> dict:
     """Everything the message says, in the recipient's language, for both templates."""
-    lang = language(letter.recipient.locale)
+    with speaking(letter.recipient.locale) as lang:
+        return _words(letter, lang)
+
+
+def _words(letter: Letter, lang: str) -> dict:
     name = letter.recipient.name
     body = {
         "lang": lang,
@@ -150,7 +155,7 @@ def words(letter: Letter) -> dict:
         ]
     if letter.reasons:
         body["list_title"] = text(lang, "proposal.reasons")
-        body["items"] = list(letter.reasons)
+        body["items"] = reasons_text(letter.reasons)  # codes or old rows: in `lang`
     if letter.answer_urls:
         body["actions"] = [
             (text(lang, f"action.{action}"), url) for action, url in letter.answer_urls.items()

@@ -7,7 +7,7 @@ with a name; participants' messages carry public session data only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -271,7 +271,7 @@ def _facts(session: TrainingSession, locale: str) -> SessionFacts:
     )
 
 
-def _calendar(session: TrainingSession, role: str | None) -> bytes:
+def _calendar(session: TrainingSession, role: str | None, locale: str) -> bytes:
     """The session as a one-event calendar, with the UID of the subscribed feeds so a
     calendar that has it updates it instead of adding a copy."""
     ward = db.session.get(Ward, session.ward)
@@ -291,7 +291,7 @@ def _calendar(session: TrainingSession, role: str | None) -> bytes:
     )
     # queries._feed fills base URL, zone and organizer address as the feeds do.
     feed = queries._feed(
-        f"notification-session-{session.id}", session.title, session.title, [event]
+        f"notification-session-{session.id}", session.title, session.title, [event], locale
     )
     return feeds.render(feed)
 
@@ -318,6 +318,8 @@ def prepare(row: Notification, now: datetime) -> Letter | str:
     }
     if row.kind == "organizer_digest":
         entries = digest_entries(row.recipient_id, row.scheduled_for)
+        roles = labels("roles", recipient.locale)  # the payload holds the role's code
+        entries = tuple(replace(e, role=roles.get(e.role, e.role)) for e in entries)
         return Letter(**base, digest=entries) if entries else "empty"
     session = db.session.get(TrainingSession, row.session_id) if row.session_id else None
     booking = _booking(row, session) if session is not None else None
@@ -364,5 +366,5 @@ def prepare(row: Notification, now: datetime) -> Letter | str:
         roles = labels("roles", locale)
         extra["unfilled"] = tuple((roles.get(r, r), c, n) for r, c, n in unfilled_roles(session))
     if kind.attach_calendar:
-        extra["calendar"] = _calendar(session, role)
+        extra["calendar"] = _calendar(session, role, locale)
     return Letter(**base, session=_facts(session, locale), **extra)

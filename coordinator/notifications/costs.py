@@ -19,8 +19,10 @@ from coordinator.geography.models import Province, Ward
 from coordinator.notifications import routing
 from coordinator.notifications.channels import EMAIL
 from coordinator.notifications.models import Notification
+from coordinator.notifications.texts import say
 from coordinator.people.scopes import Scope
 from coordinator.sessions.models import TrainingSession
+from coordinator.web.labels import N_
 
 MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 NO_PROVINCE = "-"  # messages about no session (digests): national organizers only
@@ -72,7 +74,7 @@ def parse_month(value: str | None, now: datetime) -> datetime:
         return routing.month_start(now)
     match = MONTH.fullmatch(value.strip())
     if match is None:
-        raise Invalid.field("month", "Tháng dạng YYYY-MM / A month as YYYY-MM, e.g. 2026-12.")
+        raise Invalid.field("month", say(N_("A month as YYYY-MM, e.g. 2026-12.")))
     return routing.month_start(datetime(int(match[1]), int(match[2]), 15, tzinfo=now.tzinfo))
 
 

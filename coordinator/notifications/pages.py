@@ -11,7 +11,7 @@ import re
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
+from flask_babel import gettext
 
 from coordinator.errors import DomainError
 from coordinator.extensions import db
@@ -26,8 +26,7 @@ from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
 from coordinator.notifications.planning import clock
-from coordinator.notifications.texts import text
-from coordinator.web.i18n import DEFAULT_LOCALE
+from coordinator.notifications.texts import MESSAGES, reason_text
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 # The short link of an SMS or a Zalo message: /n/<token>, the answer links' token.
@@ -163,7 +162,7 @@ def unsubscribe(token: str, kind: str) -> ResponseReturnValue:
     recipient_kind, recipient_id = _recipient(token)
     if kind not in KINDS or recipient_kind not in KINDS[kind].audiences:
         abort(404)
-    label = text(str(get_locale() or DEFAULT_LOCALE), f"kind.{kind}")  # the page's language
+    label = gettext(MESSAGES[f"kind.{kind}"])  # the page's language
     if request.method == "GET":
         return render_template("notifications/unsubscribe.html", label=label, done=False)
     preferences.set_enabled(recipient_kind, recipient_id, kind, False)
@@ -215,6 +214,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(short_bp)
     app.register_blueprint(organizer_pages.bp)  # behind a login, with CSRF as usual
     app.cli.add_command(notifications_cli)
+    # The audit shows reasons the system recorded (a one-tap withdrawal) in one language.
+    app.jinja_env.filters["stored_reason"] = reason_text
     loggers = [logging.getLogger(name) for name in ACCESS_LOGGERS]
     for target in [*loggers, *(h for lg in [*loggers, logging.getLogger()] for h in lg.handlers)]:
         if _FILTER not in target.filters:

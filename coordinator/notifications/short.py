@@ -1,13 +1,13 @@
 """The short forms of a letter for phones: the text of an SMS and the parameters of a ZNS
 template. Public session facts only (title, time, place, role, a link): never needs,
-names of others or contacts. The words are the email's (texts.py), in the recipient's
-language."""
+names of others or contacts. The words are the email's (texts.py, the catalogue), in the
+recipient's language."""
 
 from __future__ import annotations
 
 from coordinator.notifications.compose import _local, _subject
 from coordinator.notifications.content import Letter
-from coordinator.notifications.texts import language, text, when
+from coordinator.notifications.texts import speaking, text, when
 
 SMS_MAX = 320  # two concatenated Unicode SMS at most (eSMS counts 70 characters a part)
 
@@ -22,7 +22,11 @@ def _link(letter: Letter) -> str:
 def sms_text(letter: Letter) -> str:
     """One line: subject, time and place (the 2-hour reminder: and the lead's phone),
     the link that matters (both answers, or the session)."""
-    lang = language(letter.recipient.locale)
+    with speaking(letter.recipient.locale) as lang:
+        return _sms_text(letter, lang)
+
+
+def _sms_text(letter: Letter, lang: str) -> str:
     parts = [_subject(letter, lang)]
     session = letter.session
     if session is not None:
@@ -41,10 +45,10 @@ def zns_data(letter: Letter) -> dict[str, str]:
     confirm_url and cancel_url (the template's two buttons), the 2-hour reminder adds
     lead_phone. Zalo caps parameters (30 to 200 characters by type), so each is cut to
     its registered length."""
-    lang = language(letter.recipient.locale)
     session = letter.session
     if session is None:
-        return {"title": _subject(letter, lang)[:100], "url": letter.preferences_url}
+        with speaking(letter.recipient.locale) as lang:
+            return {"title": _subject(letter, lang)[:100], "url": letter.preferences_url}
     data = {
         "title": session.title[:100],
         "time": f"{_local(session.starts_at):%H:%M %d/%m/%Y}",

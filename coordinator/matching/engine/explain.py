@@ -1,4 +1,8 @@
-"""Reasons, in Vietnamese and English: why each proposal, and why a seat stays empty."""
+"""Reasons as codes: why each proposal, and why a seat stays empty.
+
+The engine knows no language (nor Flask): a reason is a code with its values,
+"distance|0", "free|1|18:00-20:00", "week|2", and `coordinator.matching.reasons` reads it
+in the reader's language where it is shown."""
 
 from __future__ import annotations
 
@@ -12,26 +16,12 @@ from coordinator.matching.engine.problem import (
 )
 from coordinator.matching.engine.state import WorkingPlan
 
-WEEKDAYS = (
-    ("Thứ Hai", "Mon"),
-    ("Thứ Ba", "Tue"),
-    ("Thứ Tư", "Wed"),
-    ("Thứ Năm", "Thu"),
-    ("Thứ Sáu", "Fri"),
-    ("Thứ Bảy", "Sat"),
-    ("Chủ Nhật", "Sun"),
-)
-NEEDS = {
-    "sign_language": ("biết ngôn ngữ ký hiệu", "signs VSL"),
-    "screen_reader": ("dùng được trình đọc màn hình", "knows screen readers"),
-    "easy_read": ("soạn được tài liệu dễ đọc", "writes easy-read"),
-    "low_vision": ("hỗ trợ người nhìn kém", "supports low vision"),
-    "mobility": ("hỗ trợ vận động", "supports mobility"),
-}
-DISTANCE: dict[int | None, tuple[str, str]] = {
-    0: ("cùng phường", "same ward"),
-    1: ("phường lân cận", "neighbouring ward"),
-}
+SEPARATOR = "|"
+
+
+def reason(code: str, *values: object) -> str:
+    """A reason's code and values as one string, as runs and bookings store it."""
+    return SEPARATOR.join((code, *(str(value) for value in values)))
 
 
 def _hhmm(minutes: int) -> str:
@@ -41,32 +31,27 @@ def _hhmm(minutes: int) -> str:
 def proposal_reasons(plan: WorkingPlan, volunteer_id: int, role: Role) -> tuple[str, ...]:
     rules = plan.rules
     volunteer, session = rules.volunteer[volunteer_id], rules.session[role.session_id]
-    reasons = []
-    for need in sorted(session.needs & volunteer.accessibility):
-        vi, en = NEEDS.get(need, (need, need))
-        reasons.append(f"{vi} / {en}")
+    reasons = [reason("need", need) for need in sorted(session.needs & volunteer.accessibility)]
     if role.name in EXPERT_ROLES:
-        reasons.append("chuyên gia / expert")
-    vi, en = DISTANCE.get(rules.distance(volunteer, session), ("cách hai phường", "two wards away"))
-    reasons.append(f"{vi} / {en}")
+        reasons.append(reason("expert"))
+    distance = rules.distance(volunteer, session)
+    reasons.append(reason("distance", distance if distance in (0, 1) else "far"))
     for start, end in volunteer.spans:
         begin = session.weekday * DAY + session.local_start
         if start <= begin and session.weekday * DAY + session.local_end <= end:
-            day_vi, day_en = WEEKDAYS[(start // DAY) % 7]
+            weekday = (start // DAY) % 7  # 0: Monday
             span = f"{_hhmm(start % DAY)}-{_hhmm(end % DAY if end % DAY else DAY)}"
-            if end - start // DAY * DAY > DAY:  # into the next day
-                reasons.append(f"rảnh {day_vi} {span} hôm sau / free {day_en} {span} next day")
-            else:
-                reasons.append(f"rảnh {day_vi} {span} / free {day_en} {span}")
+            into_next_day = end - start // DAY * DAY > DAY
+            reasons.append(reason("free_next_day" if into_next_day else "free", weekday, span))
             break
     week = sum(1 for s in plan.busy[volunteer_id] if s.week == session.week)
-    reasons.append(f"{week} buổi tuần này / {week} session{'s' if week > 1 else ''} this week")
+    reasons.append(reason("week", week))
     if session.series_people and volunteer_id in session.series_people:
-        reasons.append("đã tham gia chuỗi buổi này / already in this series")
+        reasons.append(reason("series"))
     if session.squads & volunteer.squads:
-        reasons.append("cùng đội với người đã nhận / same squad as those booked")
+        reasons.append(reason("squad"))
     if volunteer.preferred_topics and session.topic in volunteer.preferred_topics:
-        reasons.append("chủ đề yêu thích / a preferred topic")
+        reasons.append(reason("topic"))
     return tuple(reasons)
 
 
@@ -76,28 +61,13 @@ def unfilled_reasons(plan: WorkingPlan, role_index: int) -> tuple[str, ...]:
     session = rules.session[role.session_id]
     options = plan.candidates(role_index)
     if not options:
-        return (
-            "không ai vừa đủ kỹ năng, vừa rảnh giờ đó, vừa ở gần / "
-            "nobody has the skills, is free at that time and lives near enough",
-        )
+        return (reason("nobody"),)
     reasons = []
     missing = plan.missing_needs(session)
     if session.needs and (missing or not plan.staff[session.id]):
-        labels = [NEEDS.get(n, (n, n)) for n in sorted(missing or session.needs)]
-        reasons.append(
-            "không có tình nguyện viên rảnh "
-            + ", ".join(vi for vi, _ in labels)
-            + " / no free volunteer who "
-            + ", ".join(en for _, en in labels)
-        )
+        reasons.append(reason("no_free_needs", ",".join(sorted(missing or session.needs))))
     here = sum(1 for _, v in options if v in plan.staff[session.id])
-    reasons.append(
-        f"cả {len(options)} người phù hợp đã kín lịch giờ đó hoặc đủ số buổi trong tuần"
-        + (f" ({here} người đã nhận vai trò khác ở buổi này)" if here else "")
-        + f" / all {len(options)} suitable volunteers are booked then or at their weekly"
-        + " limit"
-        + (f" ({here} already in another role here)" if here else "")
-    )
+    reasons.append(reason("all_busy", len(options), here))
     return tuple(reasons)
 
 
