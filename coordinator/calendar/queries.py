@@ -103,8 +103,16 @@ def _title_and_description(locale: str | None, title: str, description: str, **v
         return gettext(title, **values), gettext(description, **values)
 
 
+def _owner_locale(model, person_id: int):
+    """The language the feed's owner chose, as a column of the feed's one query (a
+    private feed is read by its owner)."""
+    return (
+        sa.select(model.locale).where(model.id == person_id).scalar_subquery().label("owner_locale")
+    )
+
+
 def _locale_of(model, person_id: int) -> str | None:
-    """The language the person chose (a private feed is read by its owner)."""
+    """The owner's language when they have no sessions (the query returned no row)."""
     return db.session.scalar(sa.select(model.locale).where(model.id == person_id))
 
 
@@ -195,6 +203,7 @@ def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
             mate_person.email.label("mate_email"),
             mate_person.phone.label("mate_phone"),
             mate_person.updated_at.label("mate_changed_at"),
+            _owner_locale(Volunteer, volunteer_id),
         )
         .select_from(mine)
         .join(S, S.id == mine.session_id)
@@ -249,7 +258,7 @@ def volunteer_feed(volunteer_id: int, now: datetime | None = None) -> Feed:
                 lead=lead,
             )
         )
-    locale = _locale_of(Volunteer, volunteer_id)
+    locale = rows[0].owner_locale if rows else _locale_of(Volunteer, volunteer_id)
     name, description = _title_and_description(
         locale,
         N_("My volunteering"),
@@ -273,6 +282,7 @@ def participant_feed(participant_id: int, now: datetime | None = None) -> Feed:
             Ward.name.label("ward_name"),
             *PUBLIC_COLUMNS,
             Registration.updated_at.label("registered_at"),
+            _owner_locale(Participant, participant_id),
         )
         .select_from(Registration)
         .join(S, S.id == Registration.session_id)
@@ -287,7 +297,7 @@ def participant_feed(participant_id: int, now: datetime | None = None) -> Feed:
     events = [
         _public_event(r, r.ward_name, changed_at=max(r.updated_at, r.registered_at)) for r in rows
     ]
-    locale = _locale_of(Participant, participant_id)
+    locale = rows[0].owner_locale if rows else _locale_of(Participant, participant_id)
     name, description = _title_and_description(
         locale, N_("My classes"), N_("My registered sessions (Bình dân học vụ số)")
     )

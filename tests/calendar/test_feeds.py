@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 from coordinator.calendar import feeds, queries
 from coordinator.database import utcnow
 from coordinator.extensions import db
+from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
 from tests.calendar.feed_helpers import (
     LONG_TITLE,
@@ -207,8 +208,10 @@ def test_private_volunteer_feed_shows_role_venue_mates_lead_contact_and_a_remind
     lead_id, lead_headers = make_volunteer(
         full_name="Trần Văn Hùng", phone="0901234567", email="hung@example.vn", is_expert=True
     )
-    _, mate_headers = make_volunteer(full_name="Lê Thị Mai")
+    mate_id, mate_headers = make_volunteer(full_name="Lê Thị Mai")
     me_id, me_headers = make_volunteer(full_name="Phạm Minh Đức")
+    db.session.get(Volunteer, mate_id).locale = "en"  # Mai reads English
+    db.session.commit()
     signup(client, session["id"], lead_headers, role="lead")
     signup(client, session["id"], mate_headers)
     signup(client, session["id"], me_headers)
@@ -217,14 +220,28 @@ def test_private_volunteer_feed_shows_role_venue_mates_lead_contact_and_a_remind
     event = events_by_uid(client.get(feed_link(client, me_headers)).data)[uid(session)]
     description = str(event["DESCRIPTION"])
     assert str(event["SUMMARY"]) == "Sử dụng điện thoại thông minh (Hỗ trợ)"
-    assert "Vai trò / Role: Hỗ trợ" in description
+    assert "Vai trò: Hỗ trợ" in description
     assert str(event["LOCATION"]).startswith("Nhà văn hóa phường Kim Liên")
-    assert "Cùng đội / Squad-mates: Hùng, Mai" in description
+    assert "Cùng đội: Hùng, Mai" in description
+    assert "Giảng viên chính: Trần Văn Hùng" in description
+    assert " / " not in description  # one language: the feed owner's
     assert "Trần Văn Hùng — +84901234567 · hung@example.vn" in description  # E.164
     assert "Đức" not in description  # not my own mate
     (alarm,) = event.walk("VALARM")
     assert str(alarm["ACTION"]) == "DISPLAY"
     assert alarm["TRIGGER"].dt == -timedelta(minutes=120)
+    assert str(alarm["DESCRIPTION"]).startswith("Sắp đến giờ: ")
+
+    english = Calendar.from_ical(client.get(feed_link(client, mate_headers)).data)
+    assert str(english["X-WR-CALNAME"]) == "My volunteering"
+    event = events_by_uid(client.get(feed_link(client, mate_headers)).data)[uid(session)]
+    description = str(event["DESCRIPTION"])
+    assert str(event["SUMMARY"]) == "Sử dụng điện thoại thông minh (Helper)"
+    assert "Role: Helper" in description and "Squad-mates: Hùng, Đức" in description
+    assert "Lead: Trần Văn Hùng — +84901234567" in description
+    assert "Vai trò" not in description and " / " not in description
+    (alarm,) = event.walk("VALARM")
+    assert str(alarm["DESCRIPTION"]) == "Starting soon: Sử dụng điện thoại thông minh"
 
 
 def test_volunteer_feed_lists_only_confirmed_bookings(client, make_session, make_volunteer):

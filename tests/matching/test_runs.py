@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import refresh
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
@@ -114,8 +115,17 @@ def test_an_instant_in_1905_is_shown_with_an_offset_rfc_3339_can_write(client, o
     assert shown.json["to"] == "1905-06-01T00:00:00+00:00"
 
 
+@pytest.fixture
+def english_organizer(make_user, auth_headers):
+    """A national organizer who reads English (a saved choice wins over the browser's)."""
+    user = make_user("organizer")
+    user.locale = "en"
+    db.session.commit()
+    return auth_headers(user)
+
+
 def test_run_on_a_worker_proposes_with_reasons(
-    client, organizer_headers, make_session, team, redis_client
+    client, organizer_headers, english_organizer, make_session, team, redis_client
 ):
     session = session_at(make_session, tuesday_evening())
     created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
@@ -138,8 +148,17 @@ def test_run_on_a_worker_proposes_with_reasons(
     assert len(by_role["lead"]) == 1 and by_role["lead"][0] in team["experts"]
     assert len(by_role["helper"]) == 2
     lead_reasons = next(p for p in body["proposals"] if p["role"] == "lead")["reasons"]
-    assert any("same ward" in r for r in lead_reasons)
-    assert any("free Tue 18:00-21:00" in r for r in lead_reasons)
+    # The API's default language is Vietnamese; one language, never "vi / en".
+    assert "cùng phường" in lead_reasons and "rảnh Thứ Ba 18:00-21:00" in lead_reasons
+    refresh()  # the tests share one app context: forget the last request's language
+    english = client.get(
+        f"/api/v1/matching/runs/{created.json['id']}", headers=english_organizer
+    ).json
+    lead_reasons = next(p for p in english["proposals"] if p["role"] == "lead")["reasons"]
+    assert "same ward" in lead_reasons and "free Tuesday 18:00-21:00" in lead_reasons
+    assert not any(
+        " / " in r for p in body["proposals"] + english["proposals"] for r in p["reasons"]
+    )
     # The proposals hold their seats, as the staffing view shows.
     staffing = client.get(f"/api/v1/sessions/{session['id']}/staffing", headers=organizer_headers)
     assert {r["role"]: r["proposed"] for r in staffing.json} == {"lead": 1, "helper": 2}
@@ -187,7 +206,7 @@ def test_running_again_changes_nothing(client, organizer_headers, make_session, 
 
 
 def test_needs_are_covered_or_the_session_is_not_staffed(
-    client, organizer_headers, make_session, team, redis_client
+    client, organizer_headers, english_organizer, make_session, team, redis_client
 ):
     needs_signing = session_at(
         make_session,
@@ -204,7 +223,7 @@ def test_needs_are_covered_or_the_session_is_not_staffed(
     created = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
     work(redis_client)
 
-    body = client.get(f"/api/v1/matching/runs/{created.json['id']}", headers=organizer_headers).json
+    body = client.get(f"/api/v1/matching/runs/{created.json['id']}", headers=english_organizer).json
     staffed = {p["session_id"]: [] for p in body["proposals"]}
     for p in body["proposals"]:
         staffed[p["session_id"]].append(p["volunteer_id"])
@@ -216,7 +235,7 @@ def test_needs_are_covered_or_the_session_is_not_staffed(
         if u["session_id"] == needs_reader["id"]
         for reason in u["reasons"]
     ]
-    assert any("screen readers" in r for r in reasons)
+    assert "no free volunteer who knows screen readers" in reasons
 
 
 def test_a_decline_is_repaired_by_its_own_job(
