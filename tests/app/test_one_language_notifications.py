@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import refresh
+from icalendar import Calendar
 
 from coordinator.bookings.models import Assignment
 from coordinator.events.models import DomainEvent
@@ -24,8 +25,15 @@ from coordinator.notifications import answers, compose, content, short
 from coordinator.notifications.content import DigestEntry, Letter, SessionFacts
 from coordinator.notifications.recipients import Recipient
 from coordinator.notifications.texts import LEGACY_REASONS, ONE_TAP_REASON
-from coordinator.people.models import User
+from coordinator.people.models import User, Volunteer
 from coordinator.sessions.models import TrainingSession
+from tests.notifications.notification_helpers import (
+    body_text,
+    calendar_part,
+    session_starting,
+    sign_up,
+    work,
+)
 from tests.page_helpers import log_in, text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +163,36 @@ def test_the_unfilled_alert_counts_days_in_english_forms(app, days, words):
     assert body["items"] == ["Helper: 0 of 2 confirmed"]
     vietnamese = compose.words(replace(letter, recipient=_recipient("vi")))
     assert vietnamese["intro"] == [f"Buổi học còn {days} ngày nữa nhưng vẫn thiếu người:"]
+
+
+def test_a_worker_writes_each_volunteer_in_their_own_language(
+    client, make_session, make_volunteer, redis_client, smtp, clock
+):
+    """Through the real RQ job: the same event, two recipients, two languages."""
+    session = session_starting(make_session, clock.now + timedelta(days=10))
+    vi_id, vi_headers = make_volunteer(email="vi@example.vn")
+    en_id, en_headers = make_volunteer(email="en@example.vn")
+    db.session.get(Volunteer, en_id).locale = "en"
+    db.session.commit()
+    sign_up(client, session["id"], vi_headers)
+    sign_up(client, session["id"], en_headers)
+    work(redis_client)
+
+    [vietnamese], [english] = smtp.to("vi@example.vn"), smtp.to("en@example.vn")
+    assert vietnamese["Subject"] == f"Đã xác nhận: {session['title']}"
+    assert english["Subject"] == f"Confirmed: {session['title']}"
+    assert "Bạn đã có chỗ trong buổi học này" in body_text(vietnamese)
+    assert "You have a place in this session" in body_text(english)
+    assert "Bạn đã có chỗ" not in body_text(english) and "You have" not in body_text(vietnamese)
+    # The attached calendar entry speaks the recipient's language too.
+    assert "Role: Helper" in _ics_description(english)
+    assert "Vai trò: Hỗ trợ" in _ics_description(vietnamese)
+
+
+def _ics_description(message) -> str:
+    calendar = Calendar.from_ical(calendar_part(message).get_content())
+    [event] = calendar.walk("VEVENT")
+    return str(event["DESCRIPTION"])
 
 
 def test_an_sms_and_a_zalo_message_speak_the_recipients_language(app):
