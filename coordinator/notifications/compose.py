@@ -18,7 +18,7 @@ from flask import current_app
 from coordinator.calendar.feeds import host_of
 from coordinator.matching.reasons import reasons_text
 from coordinator.notifications.content import Letter
-from coordinator.notifications.texts import reason_text, speaking, text, when
+from coordinator.notifications.texts import speaking, stored_reason, text, when
 from coordinator.schemas import display_timezone
 from coordinator.text import header_text
 
@@ -111,7 +111,7 @@ def _digest_lines(letter: Letter, lang: str) -> list[str]:
             f" · {when(lang, _local(entry.session_starts_at))}"
         )
         if entry.reason:
-            line += f" · {text(lang, 'label.reason')}: {reason_text(entry.reason, lang)}"
+            line += f" · {text(lang, 'label.reason')}: {stored_reason(entry.reason, lang)}"
         lines.append(line)
     return lines
 

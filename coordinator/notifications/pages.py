@@ -26,7 +26,7 @@ from coordinator.notifications.cli import notifications_cli
 from coordinator.notifications.kinds import KINDS, kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
 from coordinator.notifications.planning import clock
-from coordinator.notifications.texts import MESSAGES, reason_text
+from coordinator.notifications.texts import MESSAGES, stored_reason
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 # The short link of an SMS or a Zalo message: /n/<token>, the answer links' token.
@@ -215,7 +215,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(organizer_pages.bp)  # behind a login, with CSRF as usual
     app.cli.add_command(notifications_cli)
     # The audit shows reasons the system recorded (a one-tap withdrawal) in one language.
-    app.jinja_env.filters["stored_reason"] = reason_text
+    app.jinja_env.filters["stored_reason"] = stored_reason
     loggers = [logging.getLogger(name) for name in ACCESS_LOGGERS]
     for target in [*loggers, *(h for lg in [*loggers, logging.getLogger()] for h in lg.handlers)]:
         if _FILTER not in target.filters:

@@ -213,7 +213,7 @@ LEGACY_REASONS = {
 }
 
 
-def reason_text(stored: str | None, locale: str | None = None) -> str | None:
+def stored_reason(stored: str | None, locale: str | None = None) -> str | None:
     """A stored reason for a reader: the system's own in their language (`locale`, else
     the current one), anything a person typed as they typed it."""
     if not stored:
