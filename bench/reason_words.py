@@ -1,6 +1,7 @@
 """What wording a run's proposal reasons costs write_plan: 15,000 proposals (a city's
 month) of six reason codes each, worded per volunteer's language (a fifth in English)
-as `matching.operations._reasons_in_their_language` does, against copying the codes.
+as `matching.operations._reasons_in_their_language` does (the
+run's page and API read its codes the same way, per organizer), against copying the codes.
 
     PYTHONPATH=. .venv/bin/python bench/reason_words.py [--copy]
 """
@@ -12,7 +13,7 @@ import time
 
 from coordinator import create_app
 from coordinator.matching.engine.explain import reason
-from coordinator.matching.reasons import reason_text
+from coordinator.matching.reasons import reasons_text
 from coordinator.notifications.texts import speaking
 
 ROWS = 15_000
@@ -42,9 +43,7 @@ def main() -> None:
                 with speaking(locale):
                     for k, row in enumerate(codes):
                         if (k % 5 == 0) == (locale == "en"):
-                            out.append(
-                                [said.get(c) or said.setdefault(c, reason_text(c)) for c in row]
-                            )
+                            out.append(reasons_text(row, said))
         print(f"{len(out)} rows in {(time.perf_counter() - start) * 1000:.1f} ms")
 
 

@@ -10,7 +10,7 @@ from coordinator.extensions import Blueprint, ErrorSchema, db
 from coordinator.geography.operations import require_ward
 from coordinator.matching import operations
 from coordinator.matching.models import MatchingRun
-from coordinator.matching.progress import run_view
+from coordinator.matching.progress import run_in_words
 from coordinator.matching.schemas import (
     RunAcceptedSchema,
     RunRequestSchema,
@@ -59,7 +59,7 @@ def start_run(data: dict[str, Any]) -> tuple[Response, int]:
 def get_run(run_id: int) -> dict[str, Any]:
     """A run: its status and progress, then its proposals with their reasons and the
     roles it could not fill with the reason nothing fits."""
-    return run_view(operations.get_run(run_id))
+    return run_in_words(operations.get_run(run_id))
 
 
 @blp.get("/runs")

@@ -35,7 +35,7 @@ from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
 from coordinator.matching.loader import chunked
 from coordinator.matching.models import MatchingRun, RunStatus
-from coordinator.matching.reasons import reason_text
+from coordinator.matching.reasons import reasons_text
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
 from coordinator.notifications.texts import language, say, speaking
 from coordinator.paging import count
@@ -467,10 +467,7 @@ def _reasons_in_their_language(proposals: Sequence[Proposal]) -> dict[tuple[int,
         with speaking(locale):
             for p in proposals:
                 if language(locales.get(p.volunteer_id)) == locale:
-                    words[p.volunteer_id, p.role_id] = [
-                        said.get(code) or said.setdefault(code, reason_text(code))
-                        for code in p.reasons
-                    ]
+                    words[p.volunteer_id, p.role_id] = reasons_text(p.reasons, said)
     return words
 
 

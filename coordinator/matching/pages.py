@@ -12,7 +12,7 @@ from coordinator.extensions import db
 from coordinator.geography.operations import require_ward
 from coordinator.matching import operations as matching
 from coordinator.matching.models import MatchingRun
-from coordinator.matching.progress import run_view
+from coordinator.matching.progress import run_in_words, run_view
 from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
@@ -49,7 +49,7 @@ def matching_runs() -> ResponseReturnValue:
 
 
 def _run_context(run_id: int) -> dict:
-    view = run_view(matching.get_run(run_id))
+    view = run_in_words(matching.get_run(run_id))
     names = dict(
         db.session.execute(
             sa.select(Volunteer.id, Volunteer.full_name).where(

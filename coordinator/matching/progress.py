@@ -37,13 +37,8 @@ def _job(run: MatchingRun) -> Job | None:
 
 def run_view(run: MatchingRun) -> dict[str, Any]:
     """The run's fields, with the job's progress while it works (and `failed` when the
-    job gave up before the run could record anything); reasons in the reader's language."""
+    job gave up before the run could record anything)."""
     view = {c.key: getattr(run, c.key) for c in run.__table__.columns}
-    # Reasons are stored as codes: read in the reader's language (copies: the row stays).
-    for field in ("proposals", "unfilled_detail"):
-        view[field] = [
-            {**row, "reasons": reasons_text(row.get("reasons") or ())} for row in view[field] or ()
-        ]
     view["progress"] = {"stage": "done", "fraction": 1.0} if run.status == "finished" else None
     if run.status in ("queued", "running"):
         job = _job(run)
@@ -51,4 +46,16 @@ def run_view(run: MatchingRun) -> dict[str, Any]:
             view["progress"] = job.meta.get("progress")
             if job.is_failed:
                 view["status"] = "failed"
+    return view
+
+
+def run_in_words(run: MatchingRun) -> dict[str, Any]:
+    """`run_view` with the reasons (stored as codes) in the reader's language, for the
+    run's page and API (copies: the row stays as it is)."""
+    view, said = run_view(run), {}
+    for field in ("proposals", "unfilled_detail"):
+        view[field] = [
+            {**row, "reasons": reasons_text(row.get("reasons") or (), said)}
+            for row in view[field] or ()
+        ]
     return view

@@ -99,8 +99,11 @@ def reason_text(stored: str) -> str:
     return in_language(stored, _locale())
 
 
-def reasons_text(stored: Iterable[str]) -> list[str]:
-    return [reason_text(reason) for reason in stored or ()]
+def reasons_text(stored: Iterable[str], said: dict[str, str] | None = None) -> list[str]:
+    """Each reason in the current language; `said` keeps the words of codes already read
+    (a run of thousands of proposals repeats a few dozen codes)."""
+    said = {} if said is None else said
+    return [said.get(r) or said.setdefault(r, reason_text(r)) for r in stored or ()]
 
 
 def reasons_in(locale: str | None, stored: Iterable[str]) -> list[str]:
