@@ -453,6 +453,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=20, help="requests per endpoint (20)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
     parser.add_argument(
+        "--redis-url", default=REDIS_URL, help=f"a Redis database to use and empty ({REDIS_URL})"
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="measure a database this script built and kept (--database-url): migrate and "
@@ -488,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         h.create_database(database)
         created = True
     instance = tempfile.mkdtemp(prefix="squads-scale-")
-    env = h.bench_environment(database, instance, REDIS_URL)
+    env = h.bench_environment(database, instance, args.redis_url)
     if args.database_url:
         env["DATABASE_URL"] = url
     os.environ.update(env)  # the in-process steps read the same configuration
@@ -538,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = [("stop gunicorn", lambda: server and h.stop_server(server))]
         if created and not args.keep:
             steps.append(("drop database", lambda: h.drop_database(database)))
-        steps.append(("flush redis", lambda: _flush_redis()))
+        steps.append(("flush redis", lambda: _flush_redis(args.redis_url)))
         h.cleanup(steps)
         if args.keep:
             print(f"kept: {env['DATABASE_URL']}")
@@ -558,10 +561,10 @@ def _token(email: str) -> str:
     return token
 
 
-def _flush_redis() -> None:
+def _flush_redis(url: str) -> None:
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(url).flushdb()
 
 
 if __name__ == "__main__":
