@@ -402,9 +402,14 @@ def _finish_parent(part: MatchingRun) -> None:
     if run is None or run.status != RunStatus.RUNNING:
         return
     db.session.flush()
-    parts = _parts(run.id)
-    if any(p.status in (RunStatus.QUEUED, RunStatus.RUNNING) for p in parts):
+    # Statuses first: the parts' rows carry their proposals (thousands each, as JSON),
+    # which only the last part to end needs.
+    statuses = db.session.scalars(
+        sa.select(MatchingRun.status).where(MatchingRun.parent_id == run.id)
+    ).all()
+    if any(status in (RunStatus.QUEUED, RunStatus.RUNNING) for status in statuses):
         return
+    parts = _parts(run.id)
     failed = [p.id for p in parts if p.status == RunStatus.FAILED]
     run.finished_at = utcnow()
     run.filled = sum(p.filled for p in parts)
