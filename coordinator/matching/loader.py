@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 
 from coordinator.bookings.models import (
     SEAT_HOLDING,
@@ -55,7 +56,9 @@ def chunked(ids: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
         yield ordered[at : at + size]
 
 
-def among(column: sa.ColumnElement[Any], ids: Sequence[Any]) -> sa.ColumnElement[bool]:
+def among(
+    column: sa.ColumnElement[Any] | InstrumentedAttribute[Any], ids: Sequence[Any]
+) -> sa.ColumnElement[bool]:
     """`column IN ids`: one array parameter on PostgreSQL (`= ANY(:ids)`), an IN list
     elsewhere (give it a chunk of `chunked`)."""
     if arrays():

@@ -624,7 +624,7 @@ def _insert_proposals(rows: list[dict[str, Any]], run_id: int | None) -> list[An
         ).all()
         order = {(row["volunteer_id"], row["role_id"]): at for at, row in enumerate(rows)}
         return sorted(inserted, key=lambda row: order[row.volunteer_id, row.role_id])
-    found = []
+    found: list[Any] = []
     for at in range(0, len(rows), loader.CHUNK):
         found += db.session.execute(
             sa.insert(Assignment).returning(*returning, sort_by_parameter_order=True),
@@ -675,7 +675,9 @@ def _take_seats(wanted: Counter[int]) -> Counter[int]:
             short.discard(role_id)
     for role_id in sorted(short):
         role = db.session.get(SessionRole, role_id)
-        for _ in range(wanted[role_id] if role is not None else 0):
+        if role is None:
+            continue
+        for _ in range(wanted[role_id]):
             if not counters.take_one(role, "taken", "count"):
                 break
             granted[role_id] += 1
