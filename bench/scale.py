@@ -29,8 +29,9 @@ its maintained figures refreshed, as a worker would); `--only progress,hours` me
 only the requests whose label has one of the words.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on 6379
-(database 9, emptied at the end). `--database-url` uses an existing, empty PostgreSQL
-database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves it for profiling.
+(database 9, or `--redis-url`; emptied at the end). `--database-url` uses an existing,
+empty PostgreSQL database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves
+it for profiling.
 """
 
 from __future__ import annotations
