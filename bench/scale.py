@@ -15,13 +15,23 @@ a past month as many again with two confirmed bookings each (attended, every ten
 a no-show), ten participants registered in each with an assessment (60% reached basic
 skills), a squad per 40 volunteers, and a target per unit and group for this year.
 
+`--matching` measures matching runs instead of pages (on the data built, or with
+`--reuse` on a kept database): one ward's month end to end in this process (load +
+solve + write + commit; wall and CPU time, statements), then the month of the city's
+wards (at country size: Hanoi's, a province) as a run split into parts, on 1, 2 and 4
+`flask worker` processes serving the matching queue (wall time from the request's
+commit to the last part's end; CPU time of the workers and their work-horses), then
+the same run again with nothing changed (what it writes). Proposals, runs and events
+are removed before each measurement.
+
 `--reuse --database-url URL` measures a database built and kept before (migrated and
 its maintained figures refreshed, as a worker would); `--only progress,hours` measures
 only the requests whose label has one of the words.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on 6379
-(database 9, emptied at the end). `--database-url` uses an existing, empty PostgreSQL
-database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves it for profiling.
+(database 9, or `--redis-url`; emptied at the end). `--database-url` uses an existing,
+empty PostgreSQL database instead of creating `wt_scale_<size>_<pid>`; `--keep` leaves
+it for profiling.
 """
 
 from __future__ import annotations
@@ -428,6 +438,167 @@ def report(size: str, found: list[Probe], build_s: float, load: tuple[float, ...
               f"{p.size:,} | {statuses} |")  # fmt: skip
 
 
+# --- matching runs -----------------------------------------------------------------------
+
+RESET = (
+    "DELETE FROM notifications",
+    "DELETE FROM assignments WHERE source = 'matcher'",
+    """UPDATE session_roles r SET taken = coalesce(a.n, 0)
+       FROM session_roles r2 LEFT JOIN (
+           SELECT role_id, count(*) AS n FROM assignments
+           WHERE status IN ('confirmed', 'proposed', 'waitlisted') GROUP BY role_id
+       ) a ON a.role_id = r2.id
+       WHERE r2.id = r.id AND r.taken <> coalesce(a.n, 0)""",
+    "DELETE FROM matching_runs",
+    "DELETE FROM domain_events",
+)
+
+
+def _reset_matching(database: str) -> None:
+    """No proposals, runs or events: every measurement starts from the built data."""
+    with psycopg.connect(h.database_dsn(database), autocommit=True) as conn:
+        for statement in RESET:
+            conn.execute(statement)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its waited-for children (RQ's work-horses)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -> None:
+    import gc
+    from datetime import timedelta
+
+    import redis
+    import sqlalchemy as sa
+
+    from coordinator import create_app
+    from coordinator.database import utcnow
+    from coordinator.extensions import db
+    from coordinator.matching import operations
+    from coordinator.matching.models import MatchingRun
+
+    database = env["DATABASE_URL"].rsplit("/", 1)[-1]
+    with psycopg.connect(h.database_dsn(database)) as conn:
+        units = [r[0] for r in conn.execute(
+            "SELECT code FROM wards WHERE province_code = %s AND valid_to IS NULL", [CITY]
+        )]  # fmt: skip
+        sessions = conn.execute(
+            "SELECT count(*) FROM training_sessions WHERE starts_at > now() AND ward = ANY(%s)",
+            [units],
+        ).fetchone()[0]
+    window = (utcnow(), utcnow() + timedelta(days=31))
+    print(f"matching: ward {ward}; the month of {len(units)} wards of province {CITY} "
+          f"({sessions:,} sessions)")  # fmt: skip
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        statements: list[str] = []
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        print("\n| one ward's month, in process | wall s | CPU s | statements | engine s | "
+              "filled | load average |\n|---|---|---|---|---|---|---|")  # fmt: skip
+        gc.freeze()  # as a worker does before forking the horse that runs a job
+        for _ in range(3):
+            _reset_matching(database)
+            run = operations.request_run(ward=ward, window_from=window[0], window_to=window[1])
+            db.session.commit()
+            statements.clear()
+            cpu, wall = time.process_time(), time.perf_counter()
+            run = operations.execute(run.id)
+            db.session.commit()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            print(f"| run | {wall:.3f} | {cpu:.3f} | {len(statements)} | "
+                  f"{run.stats.get('seconds', 0):.3f} | {run.filled} | {_loadavg()} |")  # fmt: skip
+        db.session.remove()
+        db.engine.dispose()
+
+    app = create_app()  # the relay on: the request's commit enqueues its job
+    workdir = Path(tempfile.mkdtemp(prefix="scale-matching-"))
+    client = redis.Redis.from_url(env["REDIS_URL"])
+
+    def on_workers(count: int) -> dict:
+        workers = [
+            h.start_process(
+                [h.executable("flask"), "--app", "wsgi", "worker", "--queues", "matching"],
+                env,
+                workdir / f"worker-{count}-{n}.log",
+            )
+            for n in range(count)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while len(client.smembers("rq:workers")) < count:
+                if time.monotonic() > deadline:
+                    raise SystemExit("workers did not start")
+                time.sleep(0.2)
+            time.sleep(1)
+            cpu = sum(_cpu_seconds(w.pid) for w in workers)
+            with app.app_context():
+                run = operations.request_run(
+                    units=units, window_from=window[0], window_to=window[1]
+                )
+                db.session.commit()
+                run_id = run.id
+                while True:
+                    status = db.session.scalar(
+                        sa.select(MatchingRun.status).where(MatchingRun.id == run_id)
+                    )
+                    db.session.rollback()
+                    if status in ("finished", "failed"):
+                        break
+                    time.sleep(0.05)
+                run = db.session.get(MatchingRun, run_id)
+                parts = db.session.scalars(
+                    sa.select(MatchingRun).where(MatchingRun.parent_id == run_id)
+                ).all()
+                written = db.session.scalar(
+                    sa.select(sa.func.count()).select_from(sa.text("domain_events"))
+                    .where(sa.text("type = 'assignment.matched'"))
+                )  # fmt: skip
+                result = {
+                    "wall": (run.finished_at - run.created_at).total_seconds(),
+                    "status": run.status,
+                    "filled": run.filled,
+                    "unfilled": run.unfilled,
+                    "parts": sorted(
+                        round((p.finished_at - p.started_at).total_seconds(), 1) for p in parts
+                    ),
+                    "events": written,
+                }
+                db.session.remove()
+            result["cpu"] = sum(_cpu_seconds(w.pid) for w in workers) - cpu
+            return result
+        finally:
+            for worker in workers:
+                h.stop_process(worker)
+            client.flushdb()
+
+    print("\n| the month of the province's wards | wall s | workers' CPU s | parts (s each) | "
+          "filled / unfilled | assignment.matched events | load average after |\n"
+          "|---|---|---|---|---|---|---|")  # fmt: skip
+    for count in worker_counts:
+        _reset_matching(database)
+        r = on_workers(count)
+        print(f"| {count} worker(s), {r['status']} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{len(r['parts'])}: {r['parts']} | {r['filled']} / {r['unfilled']} | "
+              f"{r['events']} | {_loadavg()} |")  # fmt: skip
+    if not worker_counts:
+        return
+    again = on_workers(2)
+    print(f"| again, nothing changed, 2 workers | {again['wall']:.1f} | {again['cpu']:.1f} | "
+          f"{len(again['parts'])} | {again['filled']} / {again['unfilled']} | "
+          f"{again['events']} (the first run's) | {_loadavg()} |")  # fmt: skip
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 # --- main ------------------------------------------------------------------------------
 
 
@@ -453,11 +624,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=20, help="requests per endpoint (20)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (2)")
     parser.add_argument(
+        "--redis-url", default=REDIS_URL, help=f"a Redis database to use and empty ({REDIS_URL})"
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="measure a database this script built and kept (--database-url): migrate and "
         "refresh the maintained figures, no building",
     )
+    parser.add_argument(
+        "--matching",
+        action="store_true",
+        help="measure matching runs (a ward's month, the city's or a province's month on "
+        "1, 2 and 4 workers) instead of pages",
+    )
+    parser.add_argument("--matching-workers", default="1,2,4", help="worker process counts (1,2,4)")
     parser.add_argument(
         "--only",
         help="comma-separated words: measure only the requests whose label has one "
@@ -488,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         h.create_database(database)
         created = True
     instance = tempfile.mkdtemp(prefix="squads-scale-")
-    env = h.bench_environment(database, instance, REDIS_URL)
+    env = h.bench_environment(database, instance, args.redis_url)
     if args.database_url:
         env["DATABASE_URL"] = url
     os.environ.update(env)  # the in-process steps read the same configuration
@@ -509,6 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         if not built:
             _measured_volunteer(ward)
         build_s = time.perf_counter() - started
+        if args.matching:
+            counts = [int(n) for n in args.matching_workers.split(",") if n.strip()]
+            measure_matching(env, ward, counts)
+            return 0
         tokens = {
             "organizer": _token(ORGANIZER),
             "volunteer": _token(VOLUNTEER),
@@ -538,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = [("stop gunicorn", lambda: server and h.stop_server(server))]
         if created and not args.keep:
             steps.append(("drop database", lambda: h.drop_database(database)))
-        steps.append(("flush redis", lambda: _flush_redis()))
+        steps.append(("flush redis", lambda: _flush_redis(args.redis_url)))
         h.cleanup(steps)
         if args.keep:
             print(f"kept: {env['DATABASE_URL']}")
@@ -558,10 +743,10 @@ def _token(email: str) -> str:
     return token
 
 
-def _flush_redis() -> None:
+def _flush_redis(url: str) -> None:
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(url).flushdb()
 
 
 if __name__ == "__main__":

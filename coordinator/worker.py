@@ -3,6 +3,7 @@ outbox sweeper, quicker takeover from dead workers, and the job id in every log 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -130,6 +131,10 @@ class SquadsWorker(PriorityFirst, Worker):
 
     def fork_work_horse(self, job, queue) -> None:
         with SWEEP_OR_FORK:  # never in the middle of a sweep round
+            # What the worker holds (the app, its modules, mappers: ~200,000 objects)
+            # lives on in the horse unchanged: frozen, the horse's full collections skip
+            # it (each cost a ward's matching run 0.3 s) and do not copy its pages.
+            gc.freeze()
             super().fork_work_horse(job, queue)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:

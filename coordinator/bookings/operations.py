@@ -134,12 +134,18 @@ def answer_deadline(session: TrainingSession, made_at: datetime) -> datetime:
     """When a proposal made at `made_at` stops holding its seat: PROPOSAL_HOLD_HOURS after
     it, never later than PROPOSAL_DEADLINE_HOURS before the start. A proposal made later
     than that (a session within a day) holds until the start."""
+    return deadline_for(session.starts_at, made_at)
+
+
+def deadline_for(starts_at: datetime, made_at: datetime) -> datetime:
+    """`answer_deadline` of a session starting at `starts_at` (for writers that hold the
+    start, not the row)."""
     config = current_app.config
     deadline = min(
         made_at + timedelta(hours=config["PROPOSAL_HOLD_HOURS"]),
-        session.starts_at - timedelta(hours=config["PROPOSAL_DEADLINE_HOURS"]),
+        starts_at - timedelta(hours=config["PROPOSAL_DEADLINE_HOURS"]),
     )
-    return deadline if deadline > made_at else session.starts_at
+    return deadline if deadline > made_at else starts_at
 
 
 BOOKING_NOT_FOUND = "Không tìm thấy đăng ký / Booking not found."

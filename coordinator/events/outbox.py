@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import current_app, has_app_context
 from flask_login import current_user
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from coordinator.events.models import DomainEvent
@@ -41,6 +43,57 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_many(
+    type: str, aggregate_type: str, items: list[tuple[int, dict]], *, actor_id: int | None = None
+) -> None:
+    """Add one event of `type` per (aggregate id, payload) to the current transaction, in
+    that order. On PostgreSQL in one INSERT from arrays (a month's matching run records
+    thousands: as ORM objects, their flush cost more than the run's own writes); the
+    relay learns their ids as it learns those of `record`."""
+    if not items:
+        return
+    if db.session.get_bind().dialect.name != "postgresql":
+        for aggregate_id, payload in items:
+            record(type, aggregate_type, aggregate_id, payload, actor_id=actor_id)
+        return
+    if actor_id is None and has_app_context():
+        user = current_user if current_user and current_user.is_authenticated else None
+        actor_id = user.id if user is not None else None
+    # One JSON document of the events, read back by jsonb_to_recordset: one parameter.
+    given = (
+        sa.func.jsonb_to_recordset(
+            sa.bindparam(
+                "given",
+                [
+                    {"aggregate_id": i, "payload": p, "position": n}
+                    for n, (i, p) in enumerate(items)
+                ],
+                type_=JSONB,
+            )
+        )
+        .table_valued(
+            sa.column("aggregate_id", sa.Integer),
+            sa.column("payload", JSONB),
+            sa.column("position", sa.Integer),
+            name="given",
+        )
+        .render_derived(with_types=True)
+    )
+    source = sa.select(
+        sa.literal(type),
+        sa.literal(aggregate_type),
+        given.c.aggregate_id,
+        given.c.payload,
+        sa.literal(actor_id, sa.Integer),
+    ).order_by(given.c.position)
+    ids = db.session.scalars(
+        sa.insert(DomainEvent)
+        .from_select(["type", "aggregate_type", "aggregate_id", "payload", "actor_id"], source)
+        .returning(DomainEvent.id)
+    ).all()
+    db.session.info.setdefault(_PENDING, []).extend(sorted(ids))
 
 
 def _after_flush(session: Session, _context) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute
 
 from coordinator.bookings.models import (
     SEAT_HOLDING,
@@ -26,24 +27,43 @@ from coordinator.matching.engine.constraints import ward_hops
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
 from coordinator.progress.operations import gap_shares
 from coordinator.schemas import display_timezone
-from coordinator.sessions.models import SessionStatus, TrainingSession
+from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
 from coordinator.squads.models import SquadMember
 
 # A week either side: bookings there still count for clashes and weekly limits.
 CONTEXT = timedelta(days=8)
 
 
-# The most ids one statement binds: PostgreSQL refuses more than 65,535 parameters, and
-# long IN lists plan slowly long before that.
+# The most ids one IN list binds where arrays cannot be bound (SQLite): PostgreSQL
+# refuses more than 65,535 parameters, and long IN lists plan slowly long before that.
+# On PostgreSQL a list of ids is one array parameter (`among`), whatever its length:
+# its driver parses a statement's placeholders in Python, which cost a city's run
+# seconds with IN lists of a thousand.
 CHUNK = 1000
 
 
+def arrays() -> bool:
+    """Lists of values bind as one array parameter (PostgreSQL)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def chunked(ids: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
-    """`ids` sorted, in lists of at most `size` (CHUNK) for IN lists."""
-    size = size or CHUNK
+    """`ids` sorted, for `among`: all at once where they travel as one array
+    (PostgreSQL), else in lists of at most `size` (CHUNK)."""
     ordered = sorted(set(ids))
+    size = len(ordered) or 1 if size is None and arrays() else size or CHUNK
     for at in range(0, len(ordered), size):
         yield ordered[at : at + size]
+
+
+def among(
+    column: sa.ColumnElement[Any] | InstrumentedAttribute[Any], ids: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN ids`: one array parameter on PostgreSQL (`= ANY(:ids)`), an IN list
+    elsewhere (give it a chunk of `chunked`)."""
+    if arrays():
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(column.type)))
+    return column.in_(ids)
 
 
 @dataclass
@@ -56,6 +76,9 @@ class Loaded:
     part_wards: frozenset[str] | None = None
     run_window: tuple[datetime, datetime] | None = None
     window: tuple[datetime, datetime] | None = None  # what was read: [from, to)
+    # The planned sessions' starts and wards, which the writing needs (no second read).
+    starts_at: dict[int, datetime] = field(default_factory=dict)
+    wards: dict[int, str] = field(default_factory=dict)
 
 
 def _minutes(moment: datetime) -> int:
@@ -94,6 +117,50 @@ def to_session(
     )
 
 
+# What a run reads of each row, as plain rows (Core selects): building ORM objects and
+# decoding JSON columns nobody uses cost a city's run most of its load time.
+SESSION_COLUMNS = (
+    TrainingSession.id,
+    TrainingSession.ward,
+    TrainingSession.starts_at,
+    TrainingSession.ends_at,
+    TrainingSession.competence_area,
+    TrainingSession.target_group,
+    TrainingSession.participant_needs,
+    TrainingSession.languages,
+    TrainingSession.series_id,
+    TrainingSession.version,
+)
+ROLE_COLUMNS = (
+    SessionRole.id,
+    SessionRole.session_id,
+    SessionRole.role,
+    SessionRole.count,
+    SessionRole.taken,
+    SessionRole.required_skills,
+)
+BOOKING_COLUMNS = (
+    Assignment.id,
+    Assignment.session_id,
+    Assignment.role_id,
+    Assignment.volunteer_id,
+    Assignment.squad_id,
+    Assignment.source,
+    Assignment.status,
+)
+VOLUNTEER_COLUMNS = (
+    Volunteer.id,
+    Volunteer.home_ward,
+    Volunteer.skills,
+    Volunteer.accessibility_skills,
+    Volunteer.languages,
+    Volunteer.is_expert,
+    Volunteer.max_sessions_per_week,
+    Volunteer.preferences,
+    Volunteer.active,
+)
+
+
 def load(
     window_from: datetime,
     window_to: datetime,
@@ -111,10 +178,13 @@ def load(
 
     A part of a partitioned run (operations.partition) gives `pool` and `part_of` (the
     whole run's window): only volunteers living in `pool` are planned, so two parts never
-    plan one person; anyone else booked in its sessions keeps their bookings as they are."""
+    plan one person; anyone else booked in its sessions keeps their bookings as they are.
+
+    A fixed number of statements whatever the size on PostgreSQL (ids travel as arrays),
+    each reading plain rows of the columns the engine needs."""
     now = now or utcnow()
     start = max(window_from, now)
-    query = sa.select(TrainingSession).where(
+    query = sa.select(*SESSION_COLUMNS).where(
         TrainingSession.status == SessionStatus.PUBLISHED,
         TrainingSession.starts_at >= start,
         TrainingSession.starts_at < window_to,
@@ -122,11 +192,15 @@ def load(
     if ward:
         query = query.where(TrainingSession.ward == ward)
     if units is not None:
-        query = query.where(TrainingSession.ward.in_(sorted(units)))
-    targets = db.session.scalars(
-        query.order_by(TrainingSession.starts_at).options(selectinload(TrainingSession.roles))
-    ).all()
+        query = query.where(among(TrainingSession.ward, sorted(units)))
+    targets = db.session.execute(query.order_by(TrainingSession.starts_at)).all()
     target_ids = {s.id for s in targets}
+    roles_of: dict[int, list[Any]] = defaultdict(list)
+    for chunk in chunked(target_ids):
+        for role in db.session.execute(
+            sa.select(*ROLE_COLUMNS).where(among(SessionRole.session_id, chunk))
+        ):
+            roles_of[role.session_id].append(role)
     neighbours = _neighbours()
     homes = (
         frozenset(pool) if pool is not None else _reachable({s.ward for s in targets}, neighbours)
@@ -137,19 +211,14 @@ def load(
         AssignmentStatus.WITHDRAWN,
         AssignmentStatus.EXPIRED,
     )
-    near_window = sa.and_(
-        TrainingSession.status != "cancelled",
-        TrainingSession.starts_at >= start - CONTEXT,
-        TrainingSession.starts_at < window_to + CONTEXT,
-    )
-    found: dict[int, tuple[Assignment, TrainingSession]] = {}
+    found: dict[int, Any] = {}
     for chunk in chunked(target_ids):  # everything booked in the sessions planned
-        for assignment, session in db.session.execute(
-            sa.select(Assignment, TrainingSession)
-            .join(TrainingSession, Assignment.session_id == TrainingSession.id)
-            .where(Assignment.session_id.in_(chunk), Assignment.status.in_(statuses))
-        ).tuples():
-            found[assignment.id] = (assignment, session)
+        for row in db.session.execute(
+            sa.select(*BOOKING_COLUMNS).where(
+                among(Assignment.session_id, chunk), Assignment.status.in_(statuses)
+            )
+        ):
+            found[row.id] = row
     siblings = sa.false()
     if part_of is not None:
         # A week part does not see its siblings' proposals (the same wards, other weeks of
@@ -158,7 +227,7 @@ def load(
         # limits count per week and no session comes near a week's boundary
         # (operations.partition), so nothing a sibling proposes can clash.
         siblings = sa.and_(
-            TrainingSession.ward.in_(sorted(units or ())),
+            among(TrainingSession.ward, sorted(units or ())),
             TrainingSession.starts_at >= part_of[0],
             TrainingSession.starts_at < part_of[1],
             sa.or_(TrainingSession.starts_at < window_from, TrainingSession.starts_at >= window_to),
@@ -166,19 +235,27 @@ def load(
             Assignment.status == AssignmentStatus.PROPOSED,
         )
     for chunk in chunked(homes):  # the planned volunteers' bookings around them
-        for assignment, session in db.session.execute(
-            sa.select(Assignment, TrainingSession)
+        for row in db.session.execute(
+            sa.select(*BOOKING_COLUMNS)
             .join(TrainingSession, Assignment.session_id == TrainingSession.id)
             .join(Volunteer, Volunteer.id == Assignment.volunteer_id)
             .where(
-                Volunteer.home_ward.in_(chunk),
+                among(Volunteer.home_ward, chunk),
                 Assignment.status.in_(SEAT_HOLDING),
-                near_window,
+                TrainingSession.status != "cancelled",
+                TrainingSession.starts_at >= start - CONTEXT,
+                TrainingSession.starts_at < window_to + CONTEXT,
                 sa.not_(siblings),
             )
-        ).tuples():
-            found[assignment.id] = (assignment, session)
-    bookings = [found[key] for key in sorted(found)]
+        ):
+            found[row.id] = row
+    around = {s.id: s for s in targets}
+    for chunk in chunked({row.session_id for row in found.values()} - target_ids):
+        for session in db.session.execute(
+            sa.select(*SESSION_COLUMNS).where(among(TrainingSession.id, chunk))
+        ):
+            around[session.id] = session
+    bookings = [(found[key], around[found[key].session_id]) for key in sorted(found)]
     needs = _registered_needs(target_ids)
     series_people, squads = _series_and_squads(targets, bookings)
     volunteers = _volunteers_near(homes, {a.volunteer_id for a, _ in bookings})
@@ -220,7 +297,7 @@ def load(
             required_skills=frozenset(role.required_skills),
         )
         for session in targets
-        for role in sorted(session.roles, key=lambda r: r.id)
+        for role in sorted(roles_of[session.id], key=lambda r: r.id)
     ]
     config = current_app.config
     problem = m.Problem(
@@ -228,7 +305,13 @@ def load(
         sessions=list(sessions.values()),
         roles=roles,
         bookings=plan_bookings,
-        neighbours=neighbours,
+        neighbours=_around(
+            neighbours,
+            homes
+            | {v.home_ward for v in volunteers}
+            | {s.ward for s in sessions.values()}
+            | {n for s in targets for n in neighbours.get(s.ward, ())},
+        ),
         travel_gap=config["TRAVEL_GAP_MINUTES"],
         weights=weights(),
         refused=frozenset(refused),
@@ -240,6 +323,8 @@ def load(
         part_wards=frozenset(units or ()) if part_of is not None else None,
         run_window=part_of,
         window=(window_from, window_to),
+        starts_at={s.id: s.starts_at for s in targets},
+        wards={s.id: s.ward for s in targets},
     )
 
 
@@ -253,6 +338,17 @@ def weights() -> m.Weights:
         unfilled_accessibility=config["MATCHING_UNFILLED_ACCESSIBILITY"],
         unfilled_language=config["MATCHING_UNFILLED_LANGUAGE"],
     )
+
+
+def _around(
+    neighbours: dict[str, frozenset[str]], wards: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """The map between `wards` only. The engine measures every ward's distance to every
+    other it is given (a country's 3,321: a second per ward's run); given the planned
+    homes, the sessions' wards and the wards next to the planned ones, every route of
+    two steps from a home to a session is still there, and every pair of neighbours."""
+    keep = frozenset(wards)
+    return {ward: near & keep for ward, near in neighbours.items() if ward in keep}
 
 
 def _reachable(wards: set[str], neighbours: dict[str, frozenset[str]]) -> frozenset[str]:
@@ -336,7 +432,7 @@ def load_for_volunteer(
     )
 
 
-def _priorities(targets: Sequence[TrainingSession]) -> dict[int, int]:
+def _priorities(targets: Sequence[Any]) -> dict[int, int]:
     """Extra cost per empty seat: MATCHING_PRIORITY_WEIGHT × how far the session's ward
     and group are from their target in the session's year (remaining / target, 0-1)."""
     weight = current_app.config["MATCHING_PRIORITY_WEIGHT"]
@@ -345,7 +441,7 @@ def _priorities(targets: Sequence[TrainingSession]) -> dict[int, int]:
     for session in targets:
         year = session.starts_at.astimezone(display_timezone()).year
         if year not in shares:
-            shares[year] = gap_shares(year) if weight else {}
+            shares[year] = gap_shares(year, {s.ward for s in targets}) if weight else {}
         key = (session.ward, session.target_group)
         found[session.id] = round(weight * shares[year].get(key, 0))
     return found
@@ -363,7 +459,7 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
                     ParticipantPrivate.participant_id == Registration.participant_id,
                 )
                 .where(
-                    Registration.session_id.in_(chunk),
+                    among(Registration.session_id, chunk),
                     Registration.status == "registered",
                 )
             )
@@ -373,7 +469,7 @@ def _registered_needs(session_ids: set[int]) -> dict[int, frozenset[str]]:
 
 
 def _series_and_squads(
-    targets: Sequence[TrainingSession], bookings: Sequence[tuple[Assignment, TrainingSession]]
+    targets: Sequence[Any], bookings: Sequence[tuple[Any, Any]]
 ) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     """Who already works a session's series, and which squads are already on it."""
     series_of = {s.id: s.series_id for s in targets if s.series_id}
@@ -395,14 +491,18 @@ def _series_and_squads(
 def _volunteers_near(pool: frozenset[str], booked: set[int]) -> list[m.Volunteer]:
     """The active volunteers living in `pool`, who may be proposed, and those booked in
     the loaded bookings, who keep them (proposed anew only if they live in `pool`)."""
-    found: dict[int, Volunteer] = {}
+    found: dict[int, Any] = {}
     for chunk in chunked(pool):
-        for v in db.session.scalars(
-            sa.select(Volunteer).where(Volunteer.home_ward.in_(chunk), Volunteer.active.is_(True))
+        for v in db.session.execute(
+            sa.select(*VOLUNTEER_COLUMNS).where(
+                among(Volunteer.home_ward, chunk), Volunteer.active.is_(True)
+            )
         ):
             found[v.id] = v
     for chunk in chunked(booked - set(found)):
-        for v in db.session.scalars(sa.select(Volunteer).where(Volunteer.id.in_(chunk))):
+        for v in db.session.execute(
+            sa.select(*VOLUNTEER_COLUMNS).where(among(Volunteer.id, chunk))
+        ):
             found[v.id] = v
     return _as_engine_volunteers(
         [found[key] for key in sorted(found)],
@@ -424,15 +524,20 @@ def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
     return _as_engine_volunteers(rows, planned={v.id for v in rows if v.active})
 
 
-def _as_engine_volunteers(rows: Sequence[Volunteer], planned: set[int]) -> list[m.Volunteer]:
+def _as_engine_volunteers(rows: Sequence[Any], planned: set[int]) -> list[m.Volunteer]:
     """The engine's volunteers; only those in `planned` get their free time, so the
     others are never proposed (their bookings are fixed)."""
     windows: dict[int, list[m.Window]] = defaultdict(list)
     squads: dict[int, set[int]] = defaultdict(set)
     for chunk in chunked(planned):
-        for row in db.session.scalars(
-            sa.select(AvailabilityWindow)
-            .where(AvailabilityWindow.volunteer_id.in_(chunk))
+        for row in db.session.execute(
+            sa.select(
+                AvailabilityWindow.volunteer_id,
+                AvailabilityWindow.weekday,
+                AvailabilityWindow.start_minute,
+                AvailabilityWindow.end_minute,
+            )
+            .where(among(AvailabilityWindow.volunteer_id, chunk))
             .order_by(AvailabilityWindow.id)
         ):
             windows[row.volunteer_id].append(
@@ -441,7 +546,7 @@ def _as_engine_volunteers(rows: Sequence[Volunteer], planned: set[int]) -> list[
     for chunk in chunked(v.id for v in rows):
         for squad_id, volunteer_id in db.session.execute(
             sa.select(SquadMember.squad_id, SquadMember.volunteer_id).where(
-                SquadMember.volunteer_id.in_(chunk)
+                among(SquadMember.volunteer_id, chunk)
             )
         ):
             squads[volunteer_id].add(squad_id)

@@ -17,13 +17,15 @@ from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.util import identity_key
 
 from coordinator import clock
 from coordinator.bookings import counters
 from coordinator.bookings.models import Assignment, AssignmentStatus
-from coordinator.bookings.operations import answer_deadline, require_transition
+from coordinator.bookings.operations import deadline_for, require_transition
 from coordinator.database import utcnow
 from coordinator.errors import Invalid, NotFound
 from coordinator.events import outbox
@@ -33,7 +35,7 @@ from coordinator.matching import loader
 from coordinator.matching.engine import fits, repair, solver
 from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
-from coordinator.matching.loader import chunked
+from coordinator.matching.loader import among, chunked
 from coordinator.matching.models import MatchingRun, RunStatus
 from coordinator.matching.reasons import reasons_text
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
@@ -404,9 +406,14 @@ def _finish_parent(part: MatchingRun) -> None:
     if run is None or run.status != RunStatus.RUNNING:
         return
     db.session.flush()
-    parts = _parts(run.id)
-    if any(p.status in (RunStatus.QUEUED, RunStatus.RUNNING) for p in parts):
+    # Statuses first: the parts' rows carry their proposals (thousands each, as JSON),
+    # which only the last part to end needs.
+    statuses = db.session.scalars(
+        sa.select(MatchingRun.status).where(MatchingRun.parent_id == run.id)
+    ).all()
+    if any(status in (RunStatus.QUEUED, RunStatus.RUNNING) for status in statuses):
         return
+    parts = _parts(run.id)
     failed = [p.id for p in parts if p.status == RunStatus.FAILED]
     run.finished_at = utcnow()
     run.filled = sum(p.filled for p in parts)
@@ -431,7 +438,7 @@ def _role_names(role_ids: Iterable[int]) -> dict[int, str]:
     if not wanted:
         return {}
     rows = db.session.execute(
-        sa.select(SessionRole.id, SessionRole.role).where(SessionRole.id.in_(wanted))
+        sa.select(SessionRole.id, SessionRole.role).where(among(SessionRole.id, sorted(wanted)))
     )
     return {role_id: name for role_id, name in rows}
 
@@ -458,7 +465,7 @@ def _reasons_in_their_language(proposals: Sequence[Proposal]) -> dict[tuple[int,
         volunteer_id: locale
         for chunk in chunked(volunteer_ids)
         for volunteer_id, locale in db.session.execute(
-            sa.select(Volunteer.id, Volunteer.locale).where(Volunteer.id.in_(chunk))
+            sa.select(Volunteer.id, Volunteer.locale).where(among(Volunteer.id, chunk))
         )
     }
     words: dict[tuple[int, int], list[str]] = {}
@@ -474,7 +481,10 @@ def _reasons_in_their_language(proposals: Sequence[Proposal]) -> dict[tuple[int,
 def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
     """Make the matcher's proposals in the loaded sessions equal to the plan's, except
     where a session or a volunteer changed since the read. Returns the sessions and the
-    volunteers left alone for that reason."""
+    volunteers left alone for that reason.
+
+    A fixed number of statements whatever the size on PostgreSQL (ids as arrays, new
+    proposals and events each one INSERT from arrays), plus one per proposal withdrawn."""
     session_ids = sorted(loaded.versions)
     if not session_ids:
         return set(), set()
@@ -483,7 +493,7 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
         for chunk in chunked(session_ids)  # in id order across chunks: no deadlock
         for session_id, version in db.session.execute(
             sa.select(TrainingSession.id, TrainingSession.version)
-            .where(TrainingSession.id.in_(chunk))
+            .where(among(TrainingSession.id, chunk))
             .order_by(TrainingSession.id)
             .with_for_update()
         )
@@ -491,16 +501,16 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
     moved = _moved_since(loaded)
     existing = {
-        (a.volunteer_id, a.role_id): a
+        (row.volunteer_id, row.role_id): row
         for chunk in chunked(session_ids)
-        for a in db.session.scalars(
-            sa.select(Assignment)
-            .where(
-                Assignment.session_id.in_(chunk),
+        for row in db.session.execute(
+            sa.select(
+                Assignment.id, Assignment.session_id, Assignment.volunteer_id, Assignment.role_id
+            ).where(
+                among(Assignment.session_id, chunk),
                 Assignment.source == "matcher",
                 Assignment.status == AssignmentStatus.PROPOSED,
             )
-            .options(selectinload(Assignment.role))
         )
     }
     wanted = {
@@ -509,26 +519,27 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
         if p.session_id not in stale and p.volunteer_id not in moved
     }
     changes: dict[int, SessionChanges] = defaultdict(SessionChanges)
-    for key, assignment in sorted(existing.items()):
-        # A kept proposal is left as it is (its reasons too): rewriting it would bump its
-        # updated_at, which the next run reads as a volunteer who moved.
-        if key not in wanted and assignment.session_id not in stale:
-            if assignment.volunteer_id not in moved:
-                retract(assignment)
-                changes[assignment.session_id].retracted.append(_item(assignment))
-    roles = {
-        r.id: r
-        for chunk in chunked(session_ids)
-        for r in db.session.scalars(sa.select(SessionRole).where(SessionRole.session_id.in_(chunk)))
-    }
-    sessions = {
-        s.id: s
-        for chunk in chunked(session_ids)
-        for s in db.session.scalars(sa.select(TrainingSession).where(TrainingSession.id.in_(chunk)))
-    }
+    # A kept proposal is left as it is (its reasons too): rewriting it would bump its
+    # updated_at, which the next run reads as a volunteer who moved.
+    leaving = [
+        row.id
+        for key, row in sorted(existing.items())
+        if key not in wanted and row.session_id not in stale and row.volunteer_id not in moved
+    ]
+    for chunk in chunked(leaving):
+        for assignment in db.session.scalars(
+            sa.select(Assignment)
+            .where(among(Assignment.id, chunk))
+            .order_by(Assignment.id)
+            .options(selectinload(Assignment.role))
+        ):
+            retract(assignment)
+            changes[assignment.session_id].retracted.append(_item(assignment))
+    role_names = {role.id: role.name for role in loaded.problem.roles}
     new = [p for key, p in sorted(wanted.items()) if key not in existing]
-    granted = _take_seats(Counter(p.role_id for p in new), roles)
+    granted = _take_seats(Counter(p.role_id for p in new))
     words = _reasons_in_their_language(new)
+    made_at = clock.now()
     rows = []
     for proposal in new:
         if not granted[proposal.role_id]:
@@ -540,75 +551,167 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
                 "session_id": proposal.session_id,
                 "role_id": proposal.role_id,
                 "volunteer_id": proposal.volunteer_id,
-                "source": "matcher",
-                "status": AssignmentStatus.PROPOSED.value,
-                "answer_by": answer_deadline(sessions[proposal.session_id], clock.now()),
-                "matching_run_id": run_id,
+                "answer_by": deadline_for(loaded.starts_at[proposal.session_id], made_at),
                 "reasons": words[proposal.volunteer_id, proposal.role_id],
                 "session_version": current[proposal.session_id],
             }
         )
-    # One batched INSERT ... RETURNING for all (a city's month: 15,000 rows), not a flush
-    # per proposal.
-    for chunk_start in range(0, len(rows), loader.CHUNK):
-        inserted = db.session.execute(
-            sa.insert(Assignment).returning(
-                Assignment.id,
-                Assignment.session_id,
-                Assignment.volunteer_id,
-                Assignment.role_id,
-                sort_by_parameter_order=True,
-            ),
-            rows[chunk_start : chunk_start + loader.CHUNK],
+    for row in _insert_proposals(rows, run_id):
+        changes[row.session_id].proposed.append(
+            {
+                "assignment_id": row.id,
+                "volunteer_id": row.volunteer_id,
+                "role": role_names[row.role_id],
+                "status": AssignmentStatus.PROPOSED.value,
+            }
         )
-        for row in inserted:
-            changes[row.session_id].proposed.append(
+    outbox.record_many(
+        "assignment.matched",
+        "session",
+        [
+            (
+                session_id,
                 {
-                    "assignment_id": row.id,
-                    "volunteer_id": row.volunteer_id,
-                    "role": roles[row.role_id].role,
-                    "status": AssignmentStatus.PROPOSED.value,
-                }
+                    "session_id": session_id,
+                    "ward": loaded.wards[session_id],
+                    "run_id": run_id,
+                    "proposed": change.proposed,
+                    "retracted": change.retracted,
+                },
             )
-    for session_id, change in sorted(changes.items()):
-        _record_matched(sessions[session_id], change, run_id)
+            for session_id, change in sorted(changes.items())
+        ],
+    )
     return stale, moved & {p.volunteer_id for p in plan.proposals}
 
 
-def _take_seats(wanted: Counter[int], roles: dict[int, SessionRole]) -> Counter[int]:
+def _insert_proposals(rows: list[dict[str, Any]], run_id: int | None) -> list[Any]:
+    """The new proposals, inserted in one statement on PostgreSQL (`INSERT ... SELECT
+    FROM unnest(arrays)`: seven parameters however many rows, where a VALUES list
+    binds eleven a row) and in batches elsewhere; their ids, sessions, volunteers and
+    roles, in `rows`' order."""
+    if not rows:
+        return []
+    returning = (
+        Assignment.id,
+        Assignment.session_id,
+        Assignment.volunteer_id,
+        Assignment.role_id,
+    )
+    if loader.arrays():
+        # One JSON document of the rows, read back by jsonb_to_recordset: one parameter
+        # (text arrays would be quoted string by string in Python by the driver).
+        given = (
+            sa.func.jsonb_to_recordset(
+                sa.bindparam(
+                    "given",
+                    [{**row, "answer_by": row["answer_by"].isoformat()} for row in rows],
+                    type_=JSONB,
+                )
+            )
+            .table_valued(
+                sa.column("session_id", sa.Integer),
+                sa.column("role_id", sa.Integer),
+                sa.column("volunteer_id", sa.Integer),
+                sa.column("answer_by", sa.DateTime(timezone=True)),
+                sa.column("reasons", JSONB),
+                sa.column("session_version", sa.Integer),
+                name="given",
+            )
+            .render_derived(with_types=True)
+        )
+        source = sa.select(
+            given.c.session_id,
+            given.c.role_id,
+            given.c.volunteer_id,
+            given.c.answer_by,
+            given.c.reasons,
+            given.c.session_version,
+            sa.literal("matcher"),
+            sa.literal(AssignmentStatus.PROPOSED.value),
+            sa.literal(run_id, sa.Integer),
+        )
+        inserted = db.session.execute(
+            sa.insert(Assignment)
+            .from_select(
+                [
+                    "session_id",
+                    "role_id",
+                    "volunteer_id",
+                    "answer_by",
+                    "reasons",
+                    "session_version",
+                    "source",
+                    "status",
+                    "matching_run_id",
+                ],
+                source,
+            )
+            .returning(*returning)
+        ).all()
+        order = {(row["volunteer_id"], row["role_id"]): at for at, row in enumerate(rows)}
+        return sorted(inserted, key=lambda row: order[row.volunteer_id, row.role_id])
+    found: list[Any] = []
+    for at in range(0, len(rows), loader.CHUNK):
+        found += db.session.execute(
+            sa.insert(Assignment).returning(*returning, sort_by_parameter_order=True),
+            [
+                {
+                    **row,
+                    "source": "matcher",
+                    "status": AssignmentStatus.PROPOSED.value,
+                    "matching_run_id": run_id,
+                }
+                for row in rows[at : at + loader.CHUNK]
+            ],
+        ).all()
+    return found
+
+
+def _take_seats(wanted: Counter[int]) -> Counter[int]:
     """Take `wanted[role]` seats of each role where they are still free, by conditional
-    updates (DESIGN.md invariant 6): all of a role's at once, in one statement per chunk
-    of roles on PostgreSQL; seat by seat for a role whose seats a sign-up took meanwhile.
-    Returns the seats taken per role."""
+    updates (DESIGN.md invariant 6): all of a role's at once, in one statement on
+    PostgreSQL; seat by seat for a role whose seats a sign-up took meanwhile (and on
+    other databases). Returns the seats taken per role."""
     granted: Counter[int] = Counter()
     if not wanted:
         return granted
     short = set(wanted)
-    if db.session.get_bind().dialect.name == "postgresql":
-        for chunk in chunked(wanted):
-            asked = sa.values(
-                sa.column("id", sa.Integer), sa.column("n", sa.Integer), name="asked"
-            ).data([(role_id, wanted[role_id]) for role_id in chunk])
-            taken = db.session.scalars(
-                sa.update(SessionRole)
-                .where(
-                    SessionRole.id == asked.c.id,
-                    SessionRole.taken + asked.c.n <= SessionRole.count,
-                )
-                .values(taken=SessionRole.taken + asked.c.n)
-                .returning(SessionRole.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            for role_id in taken:
-                granted[role_id] = wanted[role_id]
-                short.discard(role_id)
+    if loader.arrays():
+        ids = sorted(wanted)
+        asked = (
+            sa.func.unnest(
+                sa.bindparam("ids", ids, type_=ARRAY(sa.Integer)),
+                sa.bindparam("counts", [wanted[i] for i in ids], type_=ARRAY(sa.Integer)),
+            )
+            .table_valued("id", "n", name="asked")
+            .render_derived()
+        )
+        taken = db.session.scalars(
+            sa.update(SessionRole)
+            .where(
+                SessionRole.id == asked.c.id,
+                SessionRole.taken + asked.c.n <= SessionRole.count,
+            )
+            .values(taken=SessionRole.taken + asked.c.n)
+            .returning(SessionRole.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for role_id in taken:
+            granted[role_id] = wanted[role_id]
+            short.discard(role_id)
     for role_id in sorted(short):
+        role = db.session.get(SessionRole, role_id)
+        if role is None:
+            continue
         for _ in range(wanted[role_id]):
-            if not counters.take_one(roles[role_id], "taken", "count"):
+            if not counters.take_one(role, "taken", "count"):
                 break
             granted[role_id] += 1
-    for role_id in wanted:
-        db.session.expire(roles[role_id], ["taken"])
+    for role_id in wanted:  # a role read before holds a stale count
+        held = db.session.identity_map.get(identity_key(SessionRole, role_id))
+        if held is not None:
+            db.session.expire(held, ["taken"])
     return granted
 
 
@@ -637,24 +740,6 @@ def _item(assignment: Assignment) -> dict[str, Any]:
         "role": assignment.role.role,
         "status": assignment.status,
     }
-
-
-def _record_matched(session: TrainingSession, change: SessionChanges, run_id: int | None) -> None:
-    """One event per session a run changed, not one per proposal: a month's run makes
-    thousands, and each event is a job. Its handlers fan out over `proposed` (the
-    notice and the expiry job of each proposal) and `retracted`."""
-    outbox.record(
-        "assignment.matched",
-        "session",
-        session.id,
-        {
-            "session_id": session.id,
-            "ward": session.ward,
-            "run_id": run_id,
-            "proposed": change.proposed,
-            "retracted": change.retracted,
-        },
-    )
 
 
 def _moved_since(loaded: loader.Loaded) -> set[int]:

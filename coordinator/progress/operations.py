@@ -16,7 +16,7 @@ Definitions (README "Progress"), for plan year Y:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -28,6 +28,7 @@ from flask import current_app
 from coordinator.bookings.models import Registration, RegistrationStatus
 from coordinator.database import utcnow
 from coordinator.extensions import db
+from coordinator.geography.models import Ward
 from coordinator.geography.operations import roll_up_map
 from coordinator.people.models import Participant
 from coordinator.people.scopes import NATIONAL, Scope
@@ -492,13 +493,21 @@ def report_page(report: ProgressReport, limit: int, offset: int) -> ProgressRepo
     return replace(report, rows=rows, by_unit=by_unit)
 
 
-def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:
+# Past this many wards a matching run's gaps are read from the national report.
+NARROW_GAPS_UP_TO = 1000
+
+
+def gap_shares(
+    year: int | None = None, wards: Collection[str] | None = None
+) -> dict[tuple[str, str], float]:
     """remaining / target (0 = reached, 1 = nothing yet) of every (ward, group) with a
     target for `year`; matching gives priority to the larger gaps. A target of 0 has no gap.
-    A former unit has the gap of the unit it rolls up into."""
+    A former unit has the gap of the unit it rolls up into. With `wards` (those a run
+    needs), the report read is that ward's or their province's, not the country's (a
+    second per run at country size); the figures of those wards are the same."""
     shares = {
         (row.unit, row.target_group): _gap_share(row)
-        for row in progress(year).rows
+        for row in progress(year, unit=_narrowest_unit(wards)).rows
         if row.target is not None
     }
     for old, new in roll_up_map().items():
@@ -506,6 +515,20 @@ def gap_shares(year: int | None = None) -> dict[tuple[str, str], float]:
             if (new, group) in shares:
                 shares[old, group] = shares[new, group]
     return shares
+
+
+def _narrowest_unit(wards: Collection[str] | None) -> str | None:
+    """A ward, or the province holding all of `wards`, or None (the country)."""
+    if not wards or len(wards) > NARROW_GAPS_UP_TO:
+        return None
+    if len(wards) == 1:
+        return next(iter(wards))
+    provinces = set(
+        db.session.scalars(
+            sa.select(Ward.province_code).where(Ward.code.in_(sorted(wards))).distinct()
+        )
+    )
+    return provinces.pop() if len(provinces) == 1 and None not in provinces else None
 
 
 def _gap_share(row: ProgressRow) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
@@ -261,6 +262,61 @@ def test_no_statement_binds_more_than_a_chunk_of_ids(
     # A chunk of two ids plus a statement's own few values; without chunks the nine
     # sessions' ids and the statuses would be in one statement.
     assert bound and max(bound) <= 2 + 8, max(bound)
+
+
+def _statements_of_a_run(window) -> tuple[list[int], int]:
+    """Load, solve and write `window`: the parameters bound by each statement of the
+    load and the writing, and the proposals made."""
+    bound: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        bound.append(len(parameters or ()) if not executemany else 10**6)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        loaded = loader.load(*window)
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+        plan = operations.solver.solve(loaded.problem)
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        operations.write_plan(plan, loaded, None)
+        db.session.flush()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    db.session.commit()
+    return bound, len(plan.proposals)
+
+
+def test_a_runs_statements_are_as_many_and_as_small_whatever_its_size(
+    app, make_session, make_volunteer
+):
+    """On PostgreSQL ids travel as one array, new proposals and events as one JSON
+    document: the same statements for one session as for many, none binding more than
+    a few parameters (SQLite binds IN lists in chunks, test_no_statement_binds_...)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("arrays and JSON documents as parameters: PostgreSQL only")
+    app.config["MATCHING_PRIORITY_WEIGHT"] = 0  # the progress report's reads are its own
+    make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 2)
+    session_at(make_session, tuesday_evening(1))
+    db.session.commit()
+    small, made = _statements_of_a_run(
+        (tuesday_evening(1) - timedelta(days=1), tuesday_evening(1) + timedelta(days=1))
+    )
+    assert made == 3
+
+    for _ in range(4):
+        make_volunteer(is_expert=True, availability=EVENING)
+    _helpers(make_volunteer, 12)
+    for day in range(6):
+        session_at(make_session, tuesday_evening(3) + timedelta(days=7 * (day % 2), minutes=day))
+    db.session.commit()
+    large, made = _statements_of_a_run(
+        (tuesday_evening(3) - timedelta(days=1), tuesday_evening(4) + timedelta(days=1))
+    )
+
+    assert made == 18
+    assert len(large) == len(small), (small, large)
+    assert max(large) <= 8, large
 
 
 def test_seats_taken_meanwhile_are_not_overbooked(app, make_session, make_volunteer):

@@ -253,6 +253,16 @@ def test_gap_shares_reach_former_units_too(rolled):
     assert shares["00187", "residents"] == shares["lang_thuong", "residents"] == 1136 / 1150
 
 
+def test_gap_shares_of_a_runs_wards_are_read_narrowly_and_are_the_same(rolled):
+    everywhere = operations.gap_shares(2025)
+    for wards in ({"00187"}, {"00187", "00226"}, {"00187", "26734"}):  # a ward, a province, two
+        narrow = operations.gap_shares(2025, wards)
+        mine = {key: share for key, share in narrow.items() if key[0] in wards}
+        assert mine and mine == {k: v for k, v in everywhere.items() if k[0] in wards}
+    assert operations._narrowest_unit({"00187", "00226"}) == "01"
+    assert operations._narrowest_unit({"00187", "26734"}) is None
+
+
 # -- the API and the CSV ------------------------------------------------------------------
 
 
