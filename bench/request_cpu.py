@@ -43,6 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=400, help="requests in the mix (400)")
     parser.add_argument("--redis-url", default=REDIS_URL, help=f"an empty Redis db ({REDIS_URL})")
     parser.add_argument("--profile", type=int, default=0, help="print the N costliest functions")
+    parser.add_argument("--only", default="", help="profile only these kinds (page:home,...)")
+    parser.add_argument("--show", default="", help="print the SQL of one request of this kind")
     parser.add_argument("--seed", type=int, default=2026)
     return parser.parse_args(argv)
 
@@ -79,12 +81,14 @@ def measure(args: argparse.Namespace, seeded: h.Seeded) -> int:
     app = create_app()
     web = app.test_client()
     statements = [0]
+    shown: list[str] = []  # the SQL of the requests of kind --show
+
+    def counted(_conn, _cursor, statement, *_args) -> None:
+        statements[0] += 1
+        shown.append(statement)
+
     with app.app_context():
-        sa.event.listen(
-            db.engine,
-            "before_cursor_execute",
-            lambda *_: statements.__setitem__(0, statements[0] + 1),
-        )
+        sa.event.listen(db.engine, "before_cursor_execute", counted)
     rng = random.Random(args.seed)
     etags: dict[str, str] = {}
     bookings: dict[int, list[int]] = defaultdict(list)  # volunteer -> assignment ids
@@ -146,17 +150,24 @@ def measure(args: argparse.Namespace, seeded: h.Seeded) -> int:
     statuses: dict[str, set[int]] = defaultdict(set)
     profile = cProfile.Profile() if args.profile else None
     load = os.getloadavg()
+    printed = False
     for _ in range(args.rounds):
         kind = rng.choices(kinds, weights)[0]
-        started, counted = time.process_time(), statements[0]
-        if profile:
-            profile.enable()
+        started, before = time.process_time(), statements[0]
+        profiled = profile if not args.only or kind in args.only.split(",") else None
+        if profiled:
+            profiled.enable()
         done, status = one(kind)
-        if profile:
-            profile.disable()
+        if profiled:
+            profiled.disable()
         cpu[done].append((time.process_time() - started) * 1000)
         statuses[done].add(status)
-        queries[done].append(statements[0] - counted)
+        queries[done].append(statements[0] - before)
+        if done == args.show and not printed:
+            printed = True
+            print(f"-- the SQL of one {done} ({status}):")
+            for statement in shown[before - statements[0] :] if statements[0] > before else []:
+                print("  " + " ".join(statement.split())[:160])
     every = [ms for values in cpu.values() for ms in values]
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     mean = statistics.mean(every)

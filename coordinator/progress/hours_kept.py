@@ -143,6 +143,8 @@ class Touched:
     # bookings: (session, volunteer, squad), before and after the change
     bookings: set[tuple[int | None, int | None, int | None]] = field(default_factory=set)
     sessions: set[int] = field(default_factory=set)  # times or status changed
+    # the end of a booking's session when the flush found it loaded: no query for it
+    ends: dict[int, datetime | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.volunteers or self.squads or self.bookings or self.sessions)
@@ -174,6 +176,9 @@ def _note(session: Session, _context: Any) -> None:
                 for volunteer_id in _before_and_after(obj, "volunteer_id"):
                     for squad_id in _before_and_after(obj, "squad_id"):
                         touched.bookings.add((session_id, volunteer_id, squad_id))
+                loaded = session.identity_map.get(session.identity_key(TrainingSession, session_id))
+                if loaded is not None and "ends_at" in sa.inspect(loaded).dict:
+                    touched.ends[session_id] = loaded.ends_at
         elif isinstance(obj, TrainingSession) and obj not in session.new:
             touched.sessions.add(obj.id)  # a new one has no bookings yet
         elif isinstance(obj, Volunteer) and obj not in session.new:
@@ -186,6 +191,7 @@ def _note(session: Session, _context: Any) -> None:
         noted.squads |= touched.squads
         noted.bookings |= touched.bookings
         noted.sessions |= touched.sessions
+        noted.ends.update(touched.ends)
 
 
 @sa.event.listens_for(Session, "after_rollback")
@@ -203,25 +209,28 @@ def _before_commit(session: Session) -> None:
         session.info[counts.HOURS_CHANGED] = True  # not the app's session: just count it
         return
     try:
-        with session.begin_nested():
-            _keep_up(session, touched)
+        kept = _to_rewrite(session, touched)
+        if kept is not None:
+            with session.begin_nested():
+                _rewrite(session, *kept)
     except Exception:  # the change itself must commit: the summary only goes stale
         log.exception("kept hours: could not bring them up to date; counted as a change")
         session.info[counts.HOURS_CHANGED] = True
 
 
-def _keep_up(session: Session, touched: Touched) -> None:
-    """Rewrite the kept rows of the volunteers and squads `touched` changes, for the
-    sessions ended by the summary's `hours_until`; when the summary is out of date
-    anyway, the change only counts (the next refresh rewrites it all)."""
+def _to_rewrite(session: Session, touched: Touched) -> tuple[datetime, set[int], set[int]] | None:
+    """The summary's moment and the volunteers and squads whose kept rows `touched`
+    changes (sessions ended by then), or None when there are none; when the summary is
+    out of date anyway, None and the change only counts (the next refresh rewrites it
+    all). Reads only."""
     now = utcnow()
     # A session that ends after now is not in the summary (its hours_until is earlier):
-    # the usual booking change ends here, mostly without a query (the booking's session
-    # is loaded already).
+    # the usual booking change ends here, mostly without a query (the flush saw the
+    # booking's session loaded).
     unknown = set()
     for session_id in {s for s, _v, _q in touched.bookings if s is not None}:
-        loaded = session.identity_map.get(session.identity_key(TrainingSession, session_id))
-        if loaded is None or loaded.ends_at is None or loaded.ends_at <= now:
+        ends = touched.ends.get(session_id)
+        if ends is None or ends <= now:
             unknown.add(session_id)
     ended = set(
         session.scalars(
@@ -235,7 +244,7 @@ def _keep_up(session: Session, touched: Touched) -> None:
     # (a session's times may have moved from the past: its bookings, whatever now holds)
     sessions_in = ended | touched.sessions
     if not (sessions_in or touched.volunteers or touched.squads):
-        return
+        return None
     state = _lock_state(share=True)
     if (
         state is None
@@ -243,13 +252,13 @@ def _keep_up(session: Session, touched: Touched) -> None:
         or state.hours_changes != state.hours_refreshed_changes
     ):
         session.info[counts.HOURS_CHANGED] = True
-        return
+        return None
     volunteers, squads = set(touched.volunteers), set(touched.squads)
-    for session_id, volunteer_id, squad_id in touched.bookings:
-        if session_id in sessions_in and volunteer_id is not None:
-            volunteers.add(volunteer_id)
-        if session_id in sessions_in and squad_id is not None:
-            squads.add(squad_id)
+    for booked_in, booked, squad in touched.bookings:
+        if booked_in in sessions_in and booked is not None:
+            volunteers.add(booked)
+        if booked_in in sessions_in and squad is not None:
+            squads.add(squad)
     if touched.sessions:
         for volunteer_id, squad_id in session.execute(
             sa.select(Assignment.volunteer_id, Assignment.squad_id).where(
@@ -259,7 +268,11 @@ def _keep_up(session: Session, touched: Touched) -> None:
             volunteers.add(volunteer_id)
             if squad_id is not None:
                 squads.add(squad_id)
-    until = state.hours_until
+    return state.hours_until, volunteers, squads
+
+
+def _rewrite(session: Session, until: datetime, volunteers: set[int], squads: set[int]) -> None:
+    """The kept rows of these volunteers and squads, as a refresh at `until` writes them."""
     years = [None, *_years(until)]
     for by, ids in (("volunteer", volunteers), ("squad", squads)):
         if not ids:
