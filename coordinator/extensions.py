@@ -15,6 +15,7 @@ from webargs.flaskparser import FlaskParser
 
 from coordinator.database import Base
 from coordinator.redis_connection import RedisConnection
+from coordinator.replica import RoutingSession
 
 
 class ErrorSchema(ma.Schema):
@@ -59,7 +60,9 @@ def _forget_caller(_error: BaseException | None) -> None:
     g.pop("_login_user", None)
 
 
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+db = SQLAlchemy(
+    model_class=Base, session_options={"expire_on_commit": False, "class_": RoutingSession}
+)
 migrate = Migrate()
 login_manager = RequestLoginManager()
 redis_connection = RedisConnection()

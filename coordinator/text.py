@@ -117,3 +117,13 @@ def vietnamese_name_key(full_name: str) -> tuple:
     given name, the last word ("Nguyễn Thị Lan" under L), then by the whole name."""
     words = full_name.split()
     return vietnamese_sort_key(words[-1] if words else ""), vietnamese_sort_key(full_name)
+
+
+def search_key(value: str) -> str:
+    """Text as a search compares it: lower-case, without tone or letter marks, đ as d
+    ("Nguyễn Văn Đức" -> "nguyen van duc"), so that "nguyen van" finds "Nguyễn Văn"
+    and a name typed with its marks finds it too. Stored beside what it keys (e.g.
+    `Volunteer.search_name`) and applied to the query, so SQLite and PostgreSQL compare
+    the same plain strings with LIKE."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold().replace("đ", "d"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))

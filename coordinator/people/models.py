@@ -6,10 +6,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from coordinator.database import JSONType, UTCDateTime, utcnow
 from coordinator.extensions import db
+from coordinator.text import search_key
 
 USER_ROLES = ("admin", "organizer", "volunteer", "participant")
 # Ids are INTEGER columns: a larger number names no row (and PostgreSQL would refuse it).
@@ -126,6 +127,20 @@ class Volunteer(db.Model):
     __tablename__ = "volunteers"
     __table_args__ = (
         sa.CheckConstraint("max_sessions_per_week >= 0", name="max_sessions_non_negative"),
+        # The `q` filter: LIKE '%...%' on these; PostgreSQL serves it with trigrams
+        # (pg_trgm), SQLite builds plain indexes from the same declaration.
+        sa.Index(
+            "ix_volunteers_search_name_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ),
+        sa.Index(
+            "ix_volunteers_email_trgm",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,6 +148,9 @@ class Volunteer(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL"), unique=True
     )
     full_name: Mapped[str] = mapped_column(sa.String(200))
+    # search_key(full_name), set with it (below): the `q` filter's LIKE reads it (a
+    # trigram index serves it on PostgreSQL, migration 0018).
+    search_name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     email: Mapped[str] = mapped_column(sa.String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     home_ward: Mapped[str] = mapped_column(sa.ForeignKey("wards.code"), index=True)
@@ -156,6 +174,11 @@ class Volunteer(db.Model):
         cascade="all, delete-orphan",
         order_by="(AvailabilityWindow.weekday, AvailabilityWindow.start_minute)",
     )
+
+    @validates("full_name")
+    def _keep_search_name(self, _key: str, full_name: str) -> str:
+        self.search_name = search_key(full_name or "")
+        return full_name
 
 
 class AvailabilityWindow(db.Model):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -20,10 +19,11 @@ from coordinator.paging import count
 from coordinator.people.auth import hash_password
 from coordinator.people.models import MAX_ID, USER_ROLES, AvailabilityWindow, User, Volunteer
 from coordinator.people.scopes import (
-    organized_volunteer_ids,
+    organized_volunteers_where,
     organizing,
     require_organizes_volunteer,
 )
+from coordinator.text import search_key
 from coordinator.vocabularies.terms import codes, unknown_codes
 
 
@@ -224,17 +224,6 @@ def update_volunteer(volunteer: Volunteer, changes: dict[str, Any]) -> Volunteer
     return volunteer
 
 
-def _folded(text: str) -> str:
-    """Composed (NFC) and case-folded, so "Đức" typed either way finds "đức"."""
-    return unicodedata.normalize("NFC", text).casefold()
-
-
-def _matches(volunteer: Any, text: str, by_email: bool = True) -> bool:
-    """Case-insensitive substring of name or (`by_email`) email, Vietnamese letters
-    included."""
-    return text in _folded(volunteer.full_name) or (by_email and text in volunteer.email)
-
-
 def _has(column: Any, code: str) -> sa.ColumnElement[bool]:
     """The JSON list `column` holds `code` (PostgreSQL: JSONB containment, which its GIN
     index could serve; SQLite: json_each)."""
@@ -249,8 +238,8 @@ def _has(column: Any, code: str) -> sa.ColumnElement[bool]:
 
 def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
     """Volunteers matching the filters, one page of them (by id), and the number that
-    matched. Ward and expertise filter in SQL; without text or list filters the page and
-    the count are SQL too, so the first page costs the same at any size."""
+    matched: every filter in SQL (the text one on the kept `search_name`), so a page
+    costs the same statements at any size."""
     query = sa.select(Volunteer)
     if args.get("ward"):
         query = query.where(Volunteer.home_ward == args["ward"])
@@ -260,35 +249,24 @@ def list_volunteers(args: dict[str, Any]) -> tuple[Sequence[Volunteer], int]:
         query = query.where(_has(Volunteer.skills, args["skill"]))
     if args.get("accessibility_skill"):
         query = query.where(_has(Volunteer.accessibility_skills, args["accessibility_skill"]))
-    text = _folded(args.get("q", "").strip())
-    limit, offset = args["limit"], args["offset"]
-    with_windows = sa.orm.selectinload(Volunteer.availability)
-    if not text:
-        total = count(query)
-        page = query.order_by(Volunteer.id).limit(limit).offset(offset).options(with_windows)
-        return db.session.scalars(page).all(), total
-    # The text filter runs in Python over the rows the others left: one code path for
-    # SQLite and PostgreSQL (SQLite's lower() folds ASCII only, so "đức" would never
-    # find "Đức"; LIKE would also read "%" and "_" in the query as wildcards). Only the
-    # columns it reads.
-    rows = db.session.execute(
-        query.with_only_columns(Volunteer.id, Volunteer.full_name, Volunteer.email).order_by(
-            Volunteer.id
-        )
-    ).all()
+    text = search_key(args.get("q", "").strip())
     if text:
-        # An email is searched only where the caller may read it.
-        readable = organized_volunteer_ids(r.id for r in rows)
-        rows = [r for r in rows if _matches(r, text, by_email=r.id in readable)]
-    ids = [r.id for r in rows[offset : offset + limit]]
-    found = (
-        db.session.scalars(
-            sa.select(Volunteer)
-            .where(Volunteer.id.in_(ids))
-            .order_by(Volunteer.id)
-            .options(with_windows)
-        ).all()
-        if ids
-        else []
+        # Name or (where the caller may read it) email, marks and case ignored, "%" and
+        # "_" literal; `search_name` is the name's search_key, kept by the model.
+        query = query.where(
+            sa.or_(
+                Volunteer.search_name.contains(text, autoescape=True),
+                sa.and_(
+                    Volunteer.email.contains(text, autoescape=True),
+                    organized_volunteers_where(),
+                ),
+            )
+        )
+    total = count(query)
+    page = (
+        query.order_by(Volunteer.id)
+        .limit(args["limit"])
+        .offset(args["offset"])
+        .options(sa.orm.selectinload(Volunteer.availability))
     )
-    return found, len(rows)
+    return db.session.scalars(page).all(), total

@@ -164,6 +164,28 @@ def organized_volunteer_ids(volunteer_ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(home.union(serving)))
 
 
+def organized_volunteers_where() -> sa.ColumnElement[bool]:
+    """`organized_volunteer_ids` as a WHERE clause on Volunteer, for a query that
+    filters on private fields in SQL (the email search)."""
+    from coordinator.bookings.models import LIVE_ASSIGNMENT, Assignment  # bookings build on people
+    from coordinator.sessions.models import TrainingSession
+
+    scope = current_scope()
+    if scope.national:
+        return sa.true()
+    serving = (
+        sa.select(Assignment.id)
+        .join(TrainingSession, Assignment.session_id == TrainingSession.id)
+        .where(
+            Assignment.volunteer_id == Volunteer.id,
+            Assignment.status.in_(LIVE_ASSIGNMENT),
+            scope.where(TrainingSession.ward),
+        )
+        .exists()
+    )
+    return sa.or_(scope.where(Volunteer.home_ward), serving)
+
+
 def require_organizes_volunteer(volunteer: Volunteer) -> None:
     """Refuse (403) an organizer's change to a volunteer of other units."""
     if volunteer.id not in organized_volunteer_ids([volunteer.id]):

@@ -28,6 +28,7 @@ from coordinator.progress.schemas import (
     VolunteerHoursSchema,
     progress_body,
 )
+from coordinator.replica import reads_replica
 from coordinator.web.api_guard import accepts_body
 
 blp = Blueprint(
@@ -68,6 +69,7 @@ def _report(args: dict[str, Any]) -> operations.ProgressReport:
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
+@reads_replica
 def get_progress(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """reached / enrolled / target per unit and target group (organizers).
 
@@ -101,6 +103,7 @@ def get_progress(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer, or a unit or level outside the caller's units")
 @blp.doc(security=BEARER)
+@reads_replica
 def get_progress_csv(args: dict[str, Any]) -> Response:
     """The same figures as CSV (no personal data)."""
     report = _report(args)
@@ -169,6 +172,7 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
+@reads_replica
 def get_hours(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     """Volunteers' hours by volunteer or by squad (organizers).
 
@@ -198,6 +202,7 @@ def get_hours(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
 @_error(401, "Not logged in")
 @_error(403, "Not an organizer")
 @blp.doc(security=BEARER)
+@reads_replica
 def get_hours_csv(args: dict[str, Any]) -> Response:
     """The same hours as CSV, every row (streamed as it is read)."""
     rows = hours.iter_hours(args["by"], args.get("year"))

@@ -121,9 +121,10 @@ def _watched(session: Session, watched: dict[str, frozenset[str]]) -> bool:
 
 @sa.event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
-    for watched, key in ((WATCHED, CHANGED), (HOURS_WATCHED, HOURS_CHANGED)):
-        if _watched(session, watched):  # (the history is still the flush's here)
-            session.info[key] = True
+    # (the history is still the flush's here). The hours' own listener (hours_kept)
+    # keeps their summary up to date row by row instead.
+    if _watched(session, WATCHED):
+        session.info[CHANGED] = True
 
 
 def _set_columns(statement: Any) -> set[str] | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from coordinator import replica
 from coordinator.bookings.models import WORKED_ATTENDANCE, Assignment, AssignmentStatus
 from coordinator.database import utcnow
 from coordinator.extensions import db
@@ -203,7 +204,7 @@ def iter_hours(by: str, year: int | None = None, now: datetime | None = None) ->
     read a batch at a time on a connection of its own while the response is sent (after
     the request's context, and its session, are gone)."""
     query = _ordered(_sums(by, year, now), by)
-    engine = db.engine
+    engine = replica.engine()  # a report: the replica when there is one
 
     def rows() -> Iterator[Hours]:
         with engine.connect() as connection:

@@ -26,6 +26,7 @@ from coordinator.people.scopes import Scope, scope_of
 from coordinator.progress import exports, hours, hours_kept, levels, operations, targets
 from coordinator.progress.charts import bar_chart
 from coordinator.progress.forms import HoursFilterForm, ProgressFilterForm
+from coordinator.replica import reads_replica
 from coordinator.text import vietnamese_sort_key
 from coordinator.web.access import organizer_required
 from coordinator.web.forms import ImportForm, options, vocabulary_choices
@@ -188,6 +189,7 @@ def _progress_page(
 
 @bp.get("/progress")
 @organizer_required
+@reads_replica
 def progress() -> ResponseReturnValue:
     """Reached / enrolled / target per ward and group, as a table and as charts."""
     return _progress_page(ImportForm())
@@ -232,6 +234,7 @@ def _hours_form() -> HoursFilterForm:
 
 @bp.get("/hours")
 @organizer_required
+@reads_replica
 def volunteer_hours() -> ResponseReturnValue:
     """Hours worked per volunteer or per squad, most first."""
     form = _hours_form()
@@ -252,6 +255,7 @@ def volunteer_hours() -> ResponseReturnValue:
 
 @bp.get("/hours.csv")
 @organizer_required
+@reads_replica
 def hours_csv() -> Response:
     """The hours as CSV."""
     form = _hours_form()

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.sessions.models import SessionStatus, TrainingSession
+from coordinator.web.i18n import prefetch_ward_names
 
 bp = Blueprint("pages", __name__)
 
@@ -25,4 +26,5 @@ def home() -> ResponseReturnValue:
         .order_by(TrainingSession.starts_at)
         .limit(20)
     ).all()
+    prefetch_ward_names(s.ward for s in sessions)  # one query, not one per session
     return render_template("home.html", sessions=sessions)

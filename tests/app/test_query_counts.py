@@ -245,3 +245,25 @@ def test_progress_rows_come_a_page_at_a_time(world):
     assert [t["unit"] for t in first.json["totals"]["by_unit"]] == [whole["rows"][0]["unit"]]
     page = world["organizer"].get("/organize/progress?limit=1").get_data(as_text=True)
     assert 'rel="next"' in page
+
+
+def test_home_page_reads_the_ward_names_in_one_query(world):
+    """The home page lists sessions in many wards: their names are read together, not
+    one query per ward (`ward_name` alone would read each code on its own)."""
+
+    def home_statements() -> int:
+        fresh_request_globals()
+        with statements() as seen:
+            assert world["volunteer"].get("/").status_code == 200
+        return len(seen)
+
+    codes = db.session.scalars(sa.text("SELECT code FROM wards ORDER BY code LIMIT 6")).all()
+    starts = default_session_start()
+    for code in codes[:2]:
+        _session(starts, code)
+    db.session.commit()
+    two_wards = home_statements()
+    for code in codes[2:]:
+        _session(starts, code)
+    db.session.commit()
+    assert home_statements() == two_wards

@@ -213,6 +213,9 @@ def test_volunteers_private_fields_follow_where_they_live_or_serve(
     assert booked.status_code == 201, booked.json
     seen = client.get(f"/api/v1/volunteers/{volunteer_id}", headers=headers_a).json
     assert seen["email"] == f"{MARKER}.vol@example.vn" and seen["availability"]
+    # Now their email is searchable for organizer A too (the scope's SQL clause).
+    found = client.get(f"/api/v1/volunteers?q={MARKER}", headers=headers_a).json
+    assert [v["id"] for v in found] == [volunteer_id]
     bookings = client.get(f"/api/v1/volunteers/{volunteer_id}/assignments", headers=headers_a)
     assert [b["session_id"] for b in bookings.json] == [session_a["id"]]
 

@@ -688,3 +688,56 @@ def test_volunteers_cannot_make_themselves_experts(client, volunteer_payload, au
     )
     assert_error(response, 403)
     assert db.session.get(Volunteer, created["id"]).is_expert is False
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("nguyen van", ["Nguyễn Văn An", "Nguyễn Văn Đức"]),
+        ("NGUYỄN VĂN", ["Nguyễn Văn An", "Nguyễn Văn Đức"]),
+        ("duc", ["Nguyễn Văn Đức", "Đặng Thị Dục"]),
+        ("Đặng", ["Đặng Thị Dục"]),
+        ("dang thi", ["Đặng Thị Dục"]),
+        ("van duc", ["Nguyễn Văn Đức"]),
+        ("binh an", []),
+    ],
+)
+def test_list_q_ignores_vietnamese_marks_and_d_stroke(
+    client, register, organizer_headers, q, expected
+):
+    """A search typed without marks (or with other ones) finds the name: đ/Đ is d."""
+    names = {}
+    for name in ("Nguyễn Văn An", "Nguyễn Văn Đức", "Đặng Thị Dục", "Trần Thị Bình"):
+        names[register(full_name=name)["id"]] = name
+
+    response = client.get(VOLUNTEERS, query_string={"q": q}, headers=organizer_headers)
+
+    assert [names[v["id"]] for v in response.json] == expected
+    assert response.headers["X-Total-Count"] == str(len(expected))
+
+
+def test_list_q_follows_a_renamed_volunteer(client, register, organizer_headers):
+    """The model keeps the search column with the name: a rename is found at once."""
+    volunteer = register(full_name="Lê Văn Tám")
+    renamed = client.patch(
+        f"{VOLUNTEERS}/{volunteer['id']}",
+        json={"full_name": "Phạm Đình Hòa"},
+        headers=organizer_headers,
+    )
+    assert renamed.status_code == 200, renamed.json
+
+    def found(q: str) -> list[int]:
+        response = client.get(VOLUNTEERS, query_string={"q": q}, headers=organizer_headers)
+        return [v["id"] for v in response.json]
+
+    assert found("dinh hoa") == [volunteer["id"]]
+    assert found("tam") == []
+
+
+def test_search_key_folds_marks_case_and_d_stroke():
+    from coordinator.text import search_key
+
+    assert search_key("Nguyễn Văn Đức") == "nguyen van duc"
+    assert search_key("ĐẶNG thị ĐÀO") == "dang thi dao"
+    # Decomposed input (some keyboards) folds the same.
+    assert search_key("Nguye\u0302\u0303n") == "nguyen"

@@ -319,40 +319,119 @@ def test_kept_hours_match_the_raw_computation(worked):
     _kept_equals_raw()
 
 
-def test_kept_hours_are_left_when_bookings_change_or_a_session_ends(worked):
-    _refresh()
-    booking = db.session.scalar(
-        sa.select(Assignment).where(Assignment.volunteer_id == worked["v1"]).limit(1)
-    )
-    booking.attendance = "no_show"  # attendance recorded: the summary is out of date
-    db.session.commit()
-    assert not hours_kept._usable(utcnow())
-    _kept_equals_raw()  # (from the raw rows)
-    _refresh()
+def _kept_rows() -> list[tuple]:
+    return [
+        tuple(getattr(row, name) for name in ("by", "year", "id", *hours_kept._COLUMNS))
+        for row in db.session.scalars(
+            sa.select(hours_kept.KeptHours).order_by(
+                hours_kept.KeptHours.by, hours_kept.KeptHours.year, hours_kept.KeptHours.id
+            )
+        )
+    ]
+
+
+def _still_kept_and_true() -> None:
+    """The summary still answers, agrees with the raw computation, and is row for row
+    what a full refresh writes."""
     assert hours_kept._usable(utcnow())
     _kept_equals_raw()
-    # H5 (running now) ends in an hour: from then on the summary lacks it.
-    assert not hours_kept._usable(utcnow() + timedelta(hours=2))
-    booking.self_reported_at = utcnow()  # what hours.WORKED reads: a change too
+    until = db.session.get(counts.ProgressCountsState, 1).hours_until
+    kept = _kept_rows()
+    hours_kept.refresh(until)  # a full recount as of the same moment
     db.session.commit()
-    assert not hours_kept._usable(utcnow())
-    _kept_equals_raw()
+    assert _kept_rows() == kept
+
+
+def _first_booking(volunteer_id: int, session: TrainingSession | None = None) -> Assignment:
+    query = sa.select(Assignment).where(Assignment.volunteer_id == volunteer_id)
+    if session is not None:
+        query = query.where(Assignment.session_id == session.id)
+    return db.session.scalars(query.order_by(Assignment.id).limit(1)).one()
+
+
+def test_changes_keep_the_summary_up_to_date(worked):
+    """Each change the hours read rewrites the kept rows it touches in its own
+    transaction: the summary keeps answering, and equals a full recount."""
     _refresh()
-    volunteer = db.session.get(Volunteer, worked["v3"])
-    volunteer.full_name = "Phạm Văn Cường"  # a name orders the list: a change too
+    v1, v2, v3 = (db.session.get(Volunteer, worked[k]) for k in ("v1", "v2", "v3"))
+    ended = db.session.scalars(
+        sa.select(TrainingSession)
+        .where(TrainingSession.ends_at <= utcnow(), TrainingSession.status == "published")
+        .order_by(TrainingSession.starts_at.desc())
+    ).all()
+    h2, h1 = ended[0], ended[1]
+    booking = _first_booking(v1.id, h1)
+    booking.attendance = "no_show"  # attendance recorded after the session
     db.session.commit()
-    assert not hours_kept._usable(utcnow())
+    _still_kept_and_true()
+    assert hours_kept.hours_page("volunteer", limit=10).rows[0].id != v1.id  # V1 lost 2 h
+    booking.attendance = None
+    booking.self_reported_at = utcnow()  # what hours.WORKED reads: the volunteer's word
+    db.session.commit()
+    _still_kept_and_true()
+    _first_booking(v3.id, h2).status = "withdrawn"  # a booking of an ended session ends
+    db.session.commit()
+    _still_kept_and_true()
+    _first_booking(v1.id, h2).squad_id = worked["q2"]  # moved to a squad: its person-hours
+    db.session.commit()
+    _still_kept_and_true()
+    v3.full_name = "Phạm Văn Cường"  # a name orders the list
+    db.session.get(Squad, worked["q1"]).name = "Đội Kim Liên mới"
+    db.session.commit()
+    _still_kept_and_true()
+    h1.status = "cancelled"  # an ended session cancelled: its bookings stop counting
+    db.session.commit()
+    _still_kept_and_true()
+    h2.ends_at = h2.starts_at + timedelta(minutes=45)  # its times corrected
+    db.session.commit()
+    _still_kept_and_true()
+    db.session.delete(_first_booking(v2.id))
+    db.session.commit()
+    _still_kept_and_true()
 
 
-def test_a_booking_changes_the_hours_not_the_progress_counts(worked):
+def test_a_booking_of_a_coming_session_leaves_the_summary_as_it_is(worked):
+    """The usual change, a sign-up or a withdrawal for a session still to come, is not
+    in the hours: neither the hours nor the progress counts go out of date, and the
+    commit reads nothing more than the booking's session (loaded already)."""
     session = _session(utcnow() + timedelta(days=5), 60)
     db.session.commit()
     _refresh()
     assert counts.fresh() and hours_kept._usable(utcnow())
+    kept = _kept_rows()
     _book(db.session.get(Volunteer, worked["v1"]), session)
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert [s.split()[0] for s in seen] == ["INSERT"], seen  # the booking, nothing more
+    assert counts.fresh() and hours_kept._usable(utcnow())
+    assert _kept_rows() == kept
+
+
+def test_a_session_ending_still_needs_the_refresh(worked):
+    _refresh()
+    # H5 (running now) ends in an hour: from then on the summary lacks it.
+    assert not hours_kept._usable(utcnow() + timedelta(hours=2))
+
+
+def test_a_bulk_update_counts_as_a_change(worked):
+    """A bulk statement names no rows: the summary goes out of date until the refresh."""
+    _refresh()
+    db.session.execute(
+        sa.update(Assignment)
+        .where(Assignment.volunteer_id == worked["v1"])
+        .values(attendance="late")
+    )
     db.session.commit()
-    assert counts.fresh()
     assert not hours_kept._usable(utcnow())
+    _kept_equals_raw()  # (from the raw rows)
 
 
 def test_bookings_schedule_one_refresh_that_later_ones_do_not_postpone(app, worked):

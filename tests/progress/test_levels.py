@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -52,8 +53,9 @@ from coordinator.extensions import db
 from coordinator.geography.changes import import_changes, parse_changes
 from coordinator.geography.models import Province, Ward
 from coordinator.people.scopes import scope_of, set_scopes
-from coordinator.progress import operations
+from coordinator.progress import levels, operations
 from coordinator.progress.models import ErasedParticipantCount, PopulationTarget
+from coordinator.progress.schemas import TargetProgressSchema, progress_body
 from coordinator.progress.targets import import_targets
 from tests.api_helpers import assert_error
 from tests.page_helpers import log_in, text
@@ -452,3 +454,46 @@ def test_the_older_ward_links_still_filter(client, rolled, make_user):
     assert "Phường Kim Liên" in rows and "Phường Láng" not in rows
     wrong = client.get("/organize/progress?year=2025&level=province&unit=00187")
     assert wrong.status_code == 422 and "level=province" in text(wrong)
+
+
+@pytest.mark.parametrize("level", ["ward", "province", "national"])
+@pytest.mark.parametrize("source", ["computed", "stored"])
+def test_the_api_body_is_what_the_schema_dumps(rolled, level, source):
+    """`progress_body` builds the JSON without marshmallow (for speed); it must be what the
+    documented schema gives, from a computed report and from the kept rows alike."""
+    if source == "stored":
+        levels.refresh()
+        db.session.commit()
+        report, _total = levels.stored_page(2025, level, None, 1000, 0)
+    else:
+        report = operations.progress(2025, level=level)
+    figures = ("baseline", "target", "enrolled", "reached", "reached_percent", "remaining")
+
+    def plain(totals) -> list[dict]:
+        return [{name: getattr(v, name) for name in figures} for v in totals.values()]
+
+    dumped = TargetProgressSchema().dump(
+        {
+            "year": report.year,
+            "level": report.level,
+            "rows": report.rows,
+            "totals": {
+                "by_unit": [
+                    {"unit": k, **f}
+                    for k, f in zip(report.by_unit, plain(report.by_unit), strict=True)
+                ],
+                "by_ward": [
+                    {"ward": k, **f}
+                    for k, f in zip(report.by_ward, plain(report.by_ward), strict=True)
+                ],
+                "by_group": [
+                    {"target_group": k, **f}
+                    for k, f in zip(report.by_group, plain(report.by_group), strict=True)
+                ],
+                "overall": report.overall,
+            },
+        }
+    )
+    body = progress_body(report)
+    assert report.rows and any(row.includes for row in report.rows)
+    assert json.dumps(body, sort_keys=True) == json.dumps(dumped, sort_keys=True)
