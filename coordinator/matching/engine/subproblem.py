@@ -18,15 +18,17 @@ from collections.abc import Iterable, Set
 import numpy as np
 from ortools.sat.python import cp_model
 
+from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.problem import Session
 from coordinator.matching.engine.state import WorkingPlan
 
 # CP-SAT's deterministic time per part (about seconds of one core on this machine's
 # kind of CPU): parts are small, most are proven optimal far sooner.
 PART_TIME = 0.5
-# Lighter presolve: the parts are small, and probing and symmetry cost more than they
-# save on them (measured: a third less CPU for the same plans).
-SAT_PARAMETERS = {"cp_model_probing_level": 0, "symmetry_level": 0}
+# The parts' LP is nearly integral (seats, at most one of clashing sessions): a full
+# linearisation proves them at the root, where the default presolve took up to 20 times
+# as long on some (the wards family); probing and symmetry cost more than they save.
+SAT_PARAMETERS = {"linearization_level": 2, "cp_model_probing_level": 0, "symmetry_level": 0}
 
 
 def reoptimise(
@@ -43,6 +45,7 @@ def reoptimise(
     part = sorted(set(sessions))
     in_part = set(part)
     inside = set(vols)
+    gap = rules.problem.travel_gap
     model = cp_model.CpModel()
     # The part's current proposals (they are free to change) and, per role, the seats
     # held by proposals outside it.
@@ -99,11 +102,7 @@ def reoptimise(
             units.append((s, var))
             objective.append(var * (cost - seat_cost[r]))
             staffed_by[s.id].append((v, var))
-        # No two clashing sessions (a session with itself: one role each).
-        for a in range(len(units)):
-            for b in range(a + 1, len(units)):
-                if rules.conflict(units[a][0], units[b][0]):
-                    model.add(units[a][1] + units[b][1] <= 1)
+        _no_clashes(model, rules, units, gap)
         weeks: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for s, var in units:
             weeks[s.week].append(var)
@@ -179,6 +178,26 @@ def reoptimise(
     return 0
 
 
+def _no_clashes(
+    model: cp_model.CpModel,
+    rules: Rules,
+    units: list[tuple[Session, cp_model.IntVar]],
+    gap: int,
+) -> None:
+    """At most one of a volunteer's sessions that clash: one row per session for those
+    running when it starts (overlaps, a session's roles among them), and pairs for the
+    travel-only clashes (`Rules.conflict`), which only sessions less than `gap` apart
+    can have."""
+    units = sorted(units, key=lambda unit: unit[0].start)
+    for b, (session, var) in enumerate(units):
+        running = [other for s, other in units[:b] if s.end > session.start]
+        if running:
+            model.add_at_most_one([*running, var])
+        for s, other in units[:b]:
+            if s.end <= session.start < s.end + gap and rules.conflict(s, session):
+                model.add(var + other <= 1)
+
+
 def _held_in_part(plan: WorkingPlan, v: int, session: Session, mine: set[int]) -> bool:
     """Is `session` (in the volunteer's busy list) one of their proposals in the part?"""
     if (v, session.id) in plan.fixed:
@@ -196,12 +215,13 @@ PART_ROUNDS = 2
 def improve_by_parts(plan: WorkingPlan, closed: Set[int] = frozenset()) -> int:
     """Week by week, the part of the plan around the week's empty seats (of sessions
     not `closed`, see `part_around`) solved exactly (`reoptimise`); again while a round
-    improves, up to PART_ROUNDS. Returns the objective's change."""
+    improves (the weeks that improved), up to PART_ROUNDS. Returns the objective's change."""
     rules = plan.rules
     total = 0
     weeks = sorted({s.week for s in plan.sessions})
     for _round in range(PART_ROUNDS):
         changed = 0
+        improved: list[int] = []  # only these weeks are looked at again
         for week in weeks:
             open_roles = [
                 j
@@ -221,10 +241,13 @@ def improve_by_parts(plan: WorkingPlan, closed: Set[int] = frozenset()) -> int:
                 )
             )
             volunteers, sessions = part_around(plan, open_roles, closed)
-            if volunteers:
-                changed += reoptimise(plan, volunteers, sessions)
+            change = reoptimise(plan, volunteers, sessions) if volunteers else 0
+            if change:
+                changed += change
+                improved.append(week)
         total += changed
-        if not changed:
+        weeks = improved
+        if not weeks:
             break
     return total
 
