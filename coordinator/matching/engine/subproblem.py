@@ -19,7 +19,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from coordinator.matching.engine.constraints import Rules
-from coordinator.matching.engine.problem import Session
+from coordinator.matching.engine.problem import SCALE, Session
 from coordinator.matching.engine.state import WorkingPlan
 
 # CP-SAT's deterministic time per part (about seconds of one core on this machine's
@@ -46,6 +46,8 @@ def reoptimise(
     in_part = set(part)
     inside = set(vols)
     gap = rules.problem.travel_gap
+    earlier = {(b.volunteer_id, b.role_id) for b in rules.problem.bookings if not b.fixed}
+    keep_bonus = rules.weights.keep_bonus
     model = cp_model.CpModel()
     # The part's current proposals (they are free to change) and, per role, the seats
     # held by proposals outside it.
@@ -100,7 +102,10 @@ def reoptimise(
             x[(v, r)] = var
             cost_of[(v, r)] = cost
             units.append((s, var))
-            objective.append(var * (cost - seat_cost[r]))
+            # In 1/SCALE points: an earlier proposal keeps its tie-break bonus, as in
+            # the flow, so a re-plan moves nobody for nothing.
+            bonus = keep_bonus if (v, r) in earlier else 0
+            objective.append(var * ((cost - seat_cost[r]) * SCALE - bonus))
             staffed_by[s.id].append((v, var))
         _no_clashes(model, rules, units, gap)
         weeks: dict[int, list[cp_model.IntVar]] = defaultdict(list)
@@ -119,7 +124,7 @@ def reoptimise(
                 model.add_implication(higher, lower)
             model.add(sum(steps) == sum(var for _, var in units))
             for n, step in enumerate(steps):
-                objective.append(step * rules.load_cost(base + n + 1))
+                objective.append(step * rules.load_cost(base + n + 1) * SCALE)
     if not x:
         return 0
     by_role: dict[int, list[cp_model.IntVar]] = defaultdict(list)
