@@ -28,7 +28,7 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from coordinator.matching.engine import candidates as candidate_pairs
-from coordinator.matching.engine import repair
+from coordinator.matching.engine import repair, subproblem
 from coordinator.matching.engine.candidates import Candidates
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.explain import explain
@@ -129,11 +129,14 @@ def _flow_and_finish(
     if not doubles:
         return working
     keep, clustering = _doubles(problem, rules, cands, allowed, working)
-    if clustering is None:
-        return working
-    again = _flow_rounds(problem, rules, cands, keep, 1, clustering)
-    if rules.objective(again.pairs()) < rules.objective(working.pairs()):
-        return again
+    if clustering is not None:
+        again = _flow_rounds(problem, rules, cands, keep, 1, clustering)
+        if rules.objective(again.pairs()) < rules.objective(working.pairs()):
+            working = again
+    # What one-at-a-time moves and chains cannot reach (several experts at their weekly
+    # limits changing sessions at once to staff one more lead seat): each week's part
+    # around its empty seats, solved exactly.
+    subproblem.improve_by_parts(working, _hopeless(problem, cands))
     return working
 
 
