@@ -14,6 +14,7 @@ from email.policy import Policy
 from email.utils import format_datetime
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 
 from coordinator.calendar.feeds import host_of
 from coordinator.notifications.content import Letter
@@ -59,6 +60,9 @@ def _local(moment):
 
 
 def _subject(letter: Letter, lang: str) -> str:
+    if letter.kind == "registration_links":
+        with force_locale(lang):
+            return gettext("Your registrations for the digital skills sessions")
     if letter.kind == "organizer_digest":
         return text(lang, "organizer_digest.subject", date=f"{_local(letter.written_at):%d/%m/%Y}")
     return text(lang, f"{letter.kind}.subject", title=letter.session.title)
