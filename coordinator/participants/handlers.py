@@ -5,8 +5,6 @@ message (Zalo, else SMS) when asked for by phone.
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -14,7 +12,7 @@ from coordinator.events import outbox
 from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.notifications import compose, mailer, planning
+from coordinator.notifications import compose, planning
 from coordinator.notifications.kinds import PARTICIPANT
 from coordinator.participants.way_back import (
     LINKS_REQUESTED,
@@ -53,15 +51,8 @@ def send_registration_links(event: DomainEvent) -> None:
                 "Keep them to yourself."
             )
         )
-        message = EmailMessage(policy=compose.MAIL_POLICY)
-        message["Subject"] = _("Your registrations")
-        message["From"] = compose.sender()
-        message["To"] = address
-        message.set_content("\n".join(lines) + "\n")
-    try:
-        mailer.send(message, f"registration-links-{event.id}")
-    except mailer.PermanentFailure:
-        return
+        subject = _("Your registrations")
+    compose.send_plain_mail(address, subject, "\n".join(lines), f"registration-links-{event.id}")
 
 
 def _plan_phone_message(event: DomainEvent) -> None:
