@@ -61,9 +61,10 @@ def find() -> ResponseReturnValue:
     if form.validate_on_submit():
         request_links(form.contact.data)
         db.session.commit()
-        by_phone = form.contact.data.startswith("+")  # PHONE_CONTACT made it E.164
         return render_template(
-            "participants/find_sent.html", contact=form.contact.raw_data[0], by_phone=by_phone
+            "participants/find_sent.html",
+            contact=form.contact.raw_data[0],
+            by_phone=looks_like_phone(form.contact.data),
         )
     status = 422 if request.method == "POST" else 200
     return render_template("participants/find.html", form=form), status
