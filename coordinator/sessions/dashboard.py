@@ -129,16 +129,20 @@ def _with_needs(sessions: sa.Select[Any], now: datetime) -> sa.Select[Any]:
 
 def by_urgency(
     sessions: sa.Select[Any], now: datetime, limit: int, offset: int
-) -> list[tuple[TrainingSession, int, int, bool, int]]:
+) -> tuple[list[tuple[TrainingSession, int, int, bool, int]], Summary]:
     """A page of (session, empty, awaiting, lead missing, rank), the sessions' roles
     loaded: empty seats soonest first, then unanswered proposals, then staffed sessions;
-    by start time within each."""
+    by start time within each. With the strip over every session `sessions` selects,
+    from the same query (window sums: the seats are counted once)."""
     query = _with_needs(sessions, now).options(sa.orm.selectinload(TrainingSession.roles))
-    query = query.order_by(
-        query.selected_columns.urgency_rank, TrainingSession.starts_at, TrainingSession.id
+    needs = query.selected_columns
+    query = query.add_columns(*_strip_columns(needs, now, over=True)).order_by(
+        needs.urgency_rank, TrainingSession.starts_at, TrainingSession.id
     )
     rows = db.session.execute(query.limit(limit).offset(offset)).all()
-    return [(s, int(e), int(a), bool(lead), int(rank)) for s, e, a, lead, rank in rows]
+    page = [(r[0], int(r[1]), int(r[2]), bool(r[3]), int(r[4])) for r in rows]
+    strip = Summary(*(int(v) for v in rows[0][5:])) if rows else summary(sessions, now)
+    return page, strip
 
 
 def needs_of(
@@ -158,20 +162,29 @@ class Summary:
     staffed: int
 
 
-def summary(sessions: sa.Select[Any], now: datetime) -> Summary:
-    """The strip, over every session `sessions` selects (one query)."""
-    needs = _with_needs(sessions, now).subquery()
-    week = needs.c.starts_at < now + timedelta(days=SOON_DAYS)
+def _strip_columns(needs: Any, now: datetime, over: bool = False) -> list[Any]:
+    """The strip's four figures as sums over `needs` (columns empty, awaiting,
+    lead_missing, starts_at), in Summary's order; `over`: as window sums over every row."""
+    week = needs.starts_at < now + timedelta(days=SOON_DAYS)
+
+    def total(expression: Any) -> Any:
+        summed = sa.func.sum(expression)
+        return summed.over() if over else sa.func.coalesce(summed, 0)
 
     def sessions_where(condition: Any) -> Any:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+        return total(sa.case((condition, 1), else_=0))
 
-    row = db.session.execute(
-        sa.select(
-            sessions_where(sa.and_(week, needs.c.lead_missing == 1)),
-            sessions_where(sa.and_(week, needs.c.empty > 0)),
-            sa.func.coalesce(sa.func.sum(needs.c.awaiting), 0),
-            sessions_where(sa.and_(needs.c.empty == 0, needs.c.awaiting == 0)),
-        )
-    ).one()
+    return [
+        sessions_where(sa.and_(week, needs.lead_missing == 1)),
+        sessions_where(sa.and_(week, needs.empty > 0)),
+        total(needs.awaiting),
+        sessions_where(sa.and_(needs.empty == 0, needs.awaiting == 0)),
+    ]
+
+
+def summary(sessions: sa.Select[Any], now: datetime) -> Summary:
+    """The strip, over every session `sessions` selects (one query; `by_urgency` gives
+    it with a page, this is for a page past the end)."""
+    needs = _with_needs(sessions, now).subquery()
+    row = db.session.execute(sa.select(*_strip_columns(needs.c, now))).one()
     return Summary(*(int(value) for value in row))

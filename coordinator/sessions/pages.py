@@ -25,7 +25,7 @@ from coordinator.notifications import confirmations
 from coordinator.paging import Page, count, page_args, paged
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
-from coordinator.sessions.dashboard import by_urgency, needs_of, summary
+from coordinator.sessions.dashboard import by_urgency, needs_of
 from coordinator.sessions.forms import SessionForm
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import (
@@ -71,7 +71,7 @@ def dashboard() -> ResponseReturnValue:
         TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
     )
     limit, offset = page_args(DASHBOARD_PAGE)
-    ranked = by_urgency(query, now, limit, offset)
+    ranked, strip = by_urgency(query, now, limit, offset)
     sessions = [row[0] for row in ranked]
     page = Page(count(query), limit, offset, len(sessions))
     prefetch_ward_names(s.ward for s in sessions)
@@ -81,7 +81,7 @@ def dashboard() -> ResponseReturnValue:
     return render_template(
         "sessions/dashboard.html",
         rows=rows,
-        summary=summary(query, now),
+        summary=strip,
         page=page,
         form=EmptyForm(),
         unconfirmed=unconfirmed,

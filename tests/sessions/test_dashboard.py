@@ -86,6 +86,8 @@ def test_the_urgency_order_and_the_strip_cover_every_page(
     # 1 without a confirmed lead this week, 2 with empty seats this week, 2 seats awaiting
     # a reply, 1 fully confirmed: the same on every page.
     assert [strip(page) for page in pages] == [["1", "2", "2", "1"]] * 3
+    past_the_end = text(client.get("/organize/?limit=2&offset=10"))
+    assert strip(past_the_end) == ["1", "2", "2", "1"]
 
 
 def test_the_page_shows_states_in_words(
