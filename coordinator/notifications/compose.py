@@ -50,6 +50,23 @@ def sender() -> str:
     return str(Address("Bình dân học vụ số", addr_spec=f"no-reply@{host}"))
 
 
+def send_plain_mail(to: str, subject: str, body: str, name: str) -> None:
+    """A plain-text mail that is no notification row (a link the person asked for), from
+    our sender, delivered under `name` (the job's id, so a retry is the same mail). An
+    address the server refuses for good gets nothing: retrying cannot help."""
+    from coordinator.notifications import mailer
+
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = subject
+    message["From"] = sender()
+    message["To"] = to
+    message.set_content(body.rstrip("\n") + "\n")
+    try:
+        mailer.send(message, name)
+    except mailer.PermanentFailure:
+        return
+
+
 def message_id(letter: Letter) -> str:
     """The same id on every attempt: a copy that slipped through shows as the same mail."""
     return f"<ntf-{letter.notification_id}@{host_of(current_app.config['PUBLIC_BASE_URL'])}>"
@@ -60,6 +77,8 @@ def _local(moment):
 
 
 def _subject(letter: Letter, lang: str) -> str:
+    if letter.kind == "registration_links":
+        return text(lang, "registration_links.subject")
     if letter.kind == "organizer_digest":
         return text(lang, "organizer_digest.subject", date=f"{_local(letter.written_at):%d/%m/%Y}")
     return text(lang, f"{letter.kind}.subject", title=letter.session.title)

@@ -26,6 +26,7 @@ from coordinator.notifications.kinds import KINDS, PARTICIPANT, VOLUNTEER, answe
 from coordinator.notifications.models import Notification
 from coordinator.notifications.planning import DIGEST_EVENTS
 from coordinator.notifications.recipients import Recipient
+from coordinator.participants import way_back
 from coordinator.people.models import ParticipantPrivate, Volunteer
 from coordinator.phones import e164_or_none
 from coordinator.sessions.models import SessionRole, TrainingSession
@@ -321,6 +322,11 @@ def prepare(row: Notification, now: datetime) -> Letter | str:
         roles = labels("roles", recipient.locale)  # the payload holds the role's code
         entries = tuple(replace(e, role=roles.get(e.role, e.role)) for e in entries)
         return Letter(**base, digest=entries) if entries else "empty"
+    if row.kind == "registration_links":
+        participant_ids = way_back.reached_at(recipient.phone) if recipient.phone else []
+        if not participant_ids:
+            return "nothing_live"
+        return Letter(**base, choice_url=way_back.list_url(participant_ids, base["written_at"]))
     session = db.session.get(TrainingSession, row.session_id) if row.session_id else None
     booking = _booking(row, session) if session is not None else None
     reason = _why_not(row, session, booking, now)

@@ -22,6 +22,9 @@ class Kind:
     # Carries one-tap "Xác nhận" / "Không tham gia được" links for these audiences
     # (answers.py says what each answer does).
     answerable: tuple[str, ...] = ()
+    # Asked for by the person a moment ago: no preference to turn it off, and never held
+    # for quiet hours (they are waiting for it).
+    requested: bool = False
 
 
 KINDS = {
@@ -51,6 +54,9 @@ KINDS = {
         Kind("cover_unfilled", (USER,)),
         # After the session: "did you come?" with a one-tap answer (ATTENDANCE_ASK_HOURS).
         Kind("attendance_ask", (VOLUNTEER,), True),
+        # The links back to one's registrations, asked for by phone on /registrations/find
+        # (participants/way_back.py); by email they are a plain mail.
+        Kind("registration_links", (PARTICIPANT,), channels=PHONE_ONLY, requested=True),
     )
 }
 REMINDERS = tuple(k for k in KINDS.values() if k.reminder)
@@ -59,8 +65,12 @@ NOTIFIED_CHANGES = frozenset({"starts_at", "ends_at", "venue", "ward"})
 
 
 def kinds_for(audience: str) -> list[Kind]:
-    """The kinds a recipient of this audience can receive, in display order."""
-    return [kind for kind in KINDS.values() if audience in kind.audiences]
+    """The kinds a recipient of this audience can turn on or off, in display order."""
+    return [kind for kind in KINDS.values() if audience in kind.audiences and not kind.requested]
+
+
+def requested(kind: str) -> bool:
+    return kind in KINDS and KINDS[kind].requested
 
 
 def allowed_channels(kind: str) -> tuple[str, ...] | None:

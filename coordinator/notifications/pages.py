@@ -23,7 +23,7 @@ from coordinator.notifications import (
     preferences,
 )
 from coordinator.notifications.cli import notifications_cli
-from coordinator.notifications.kinds import KINDS, kinds_for
+from coordinator.notifications.kinds import kinds_for
 from coordinator.notifications.links import ANSWER_ACTIONS, read_recipient_token
 from coordinator.notifications.planning import clock
 from coordinator.notifications.texts import MESSAGES, stored_reason
@@ -160,7 +160,7 @@ def _recipient(token: str) -> tuple[str, int]:
 def unsubscribe(token: str, kind: str) -> ResponseReturnValue:
     """Stop one kind of message. POST is RFC 8058's one-click unsubscribe."""
     recipient_kind, recipient_id = _recipient(token)
-    if kind not in KINDS or recipient_kind not in KINDS[kind].audiences:
+    if kind not in {k.code for k in kinds_for(recipient_kind)}:
         abort(404)
     label = gettext(MESSAGES[f"kind.{kind}"])  # the page's language
     if request.method == "GET":

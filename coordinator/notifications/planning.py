@@ -18,6 +18,7 @@ from flask import current_app
 
 from coordinator.bookings.models import Assignment, Registration
 from coordinator.clock import now as clock_now
+from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
 from coordinator.notifications import ladder
@@ -103,6 +104,24 @@ def _plan(
     db.session.add(row)
     db.session.flush()
     return [row.id]
+
+
+def plan_requested(
+    recipient: tuple[str, int], kind: str, *, about: str, at: datetime, per_day: int
+) -> list[int]:
+    """A message the person just asked for (`about` names the request, so the same request
+    handled twice plans one), unless `per_day` of this kind were already planned for them
+    in the last 24 hours."""
+    recent = db.session.scalar(
+        sa.select(sa.func.count(Notification.id)).where(
+            Notification.recipient_kind == recipient[0],
+            Notification.recipient_id == recipient[1],
+            Notification.kind == kind,
+            Notification.status != "dropped",
+            Notification.created_at > utcnow() - timedelta(days=1),
+        )
+    )
+    return [] if recent >= per_day else _plan(recipient, kind, at, about, None)
 
 
 def _drop(rows, reason: str) -> list[int]:

@@ -16,7 +16,7 @@ from coordinator.geography.models import Ward
 from coordinator.notifications import channels
 from coordinator.notifications.channels import DEFAULT_ORDER, EMAIL, PHONE_CHANNELS
 from coordinator.notifications.content import Letter
-from coordinator.notifications.kinds import allowed_channels
+from coordinator.notifications.kinds import allowed_channels, requested
 from coordinator.notifications.models import ChannelChoice, Notification
 from coordinator.sessions.models import TrainingSession
 
@@ -94,9 +94,9 @@ def quiet_until(now: datetime) -> datetime | None:
 
 def hold_until(letter: Letter, now: datetime) -> datetime | None:
     """When a Zalo or SMS message must wait for the quiet hours to end (None: send now).
-    A session starting within 2 hours does not wait."""
+    A session starting within 2 hours does not wait, nor a message the person just asked for."""
     until = quiet_until(now)
-    if until is None:
+    if until is None or requested(letter.kind):
         return None
     session = letter.session
     if session is not None and session.starts_at - now <= URGENT_BEFORE_START:

@@ -13,7 +13,8 @@ SMS_MAX = 320  # two concatenated Unicode SMS at most (eSMS counts 70 characters
 
 
 def _link(letter: Letter) -> str:
-    """The link that matters: the short page with both one-tap answers, else the session."""
+    """The link that matters: the short page with both one-tap answers (or the list of
+    one's registrations), else the session."""
     if letter.choice_url:
         return letter.choice_url
     return letter.session.url if letter.session is not None else letter.preferences_url
@@ -48,7 +49,7 @@ def zns_data(letter: Letter) -> dict[str, str]:
     session = letter.session
     if session is None:
         with speaking(letter.recipient.locale) as lang:
-            return {"title": _subject(letter, lang)[:100], "url": letter.preferences_url}
+            return {"title": _subject(letter, lang)[:100], "url": _link(letter)}
     data = {
         "title": session.title[:100],
         "time": f"{_local(session.starts_at):%H:%M %d/%m/%Y}",

@@ -65,6 +65,7 @@ MESSAGES: dict[str, str] = {
     "unfilled_roles.subject": N_("Roles still open: %(title)s"),
     "unfilled_roles.row": N_("%(role)s: %(confirmed)s of %(needed)s confirmed"),
     "organizer_digest.subject": N_("Digest for %(date)s: withdrawals and declines"),
+    "registration_links.subject": N_("Your registrations for the digital skills sessions"),
     "organizer_digest.intro": N_("Withdrawals and declines in the last 24 hours:"),
     "digest.withdrawn": N_("withdrew"),
     "digest.declined": N_("declined"),

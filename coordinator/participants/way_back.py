@@ -1,9 +1,17 @@
 """A way back to one's registration without an account: a private link per registration
-(shown once after registering, and sent again to the email address given) to cancel it or
-get a new calendar link. The link is signed (SECRET_KEY) and names the registration and
-its participant; it works while the registration is live and the session not over."""
+(shown once after registering, and sent again to the contact given) to cancel it or get a
+new calendar link. The link is signed (SECRET_KEY) and names the registration and its
+participant; it works while the registration is live and the session not over.
+
+Asked for by email, the links come in one mail per participant. Asked for by phone, one
+short message (Zalo, else SMS: the notifications' `registration_links`) carries a single
+link to a page listing the registrations of everyone reached at that number, valid
+LIST_LINK_DAYS; at most PHONE_MESSAGES_PER_DAY such messages a day, since each costs
+money and rings a phone."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -13,15 +21,23 @@ from coordinator.bookings.models import LIVE_REGISTRATION, Registration
 from coordinator.database import utcnow
 from coordinator.events import outbox
 from coordinator.extensions import db
-from coordinator.people.models import ParticipantPrivate
+from coordinator.people.models import Participant, ParticipantPrivate
+from coordinator.phones import PhoneRefused, looks_like_phone, to_e164
 from coordinator.sessions.models import TrainingSession
 
 LINKS_REQUESTED = "participant.links_requested"
 _SALT = "registration-way-back"
+_LIST_SALT = "registration-way-back-list"
+LIST_LINK_DAYS = 7
+PHONE_MESSAGES_PER_DAY = 3
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+def _serializer(salt: str = _SALT) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
 
 
 def manage_token(registration: Registration) -> str:
@@ -30,8 +46,7 @@ def manage_token(registration: Registration) -> str:
 
 def manage_url(registration: Registration) -> str:
     """The link for a mail, on PUBLIC_BASE_URL."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/registrations/{manage_token(registration)}"
+    return f"{_base_url()}/registrations/{manage_token(registration)}"
 
 
 def registration_for(token: str) -> Registration | None:
@@ -69,10 +84,65 @@ def live_registrations_of(participant_id: int) -> list[Registration]:
     )
 
 
-def request_links(email: str) -> None:
-    """Record, per participant whose contact or guardian's contact is this address, that
-    their links be mailed there (nothing otherwise: the page answers the same either
-    way); the caller commits. The address itself stays out of the event."""
+def reached_at(phone: str) -> list[int]:
+    """The participants whose messages go to this E.164 number and who have a live
+    registration (a parent registering three children gives one number three times; a
+    guardian's contact, when given, is the only one: a minor is not messaged directly)."""
+    reached = sa.func.coalesce(
+        sa.func.nullif(ParticipantPrivate.guardian_contact, ""), ParticipantPrivate.contact
+    )
+    ids = db.session.scalars(
+        sa.select(ParticipantPrivate.participant_id)
+        .where(reached == phone)
+        .order_by(ParticipantPrivate.participant_id)
+    )
+    return [participant_id for participant_id in ids if live_registrations_of(participant_id)]
+
+
+def list_url(participant_ids: list[int], issued_at: datetime) -> str:
+    """The link in a phone message: a page listing these participants' live
+    registrations, each with its own link. The same issue time gives the same link (a
+    retried send)."""
+    token = _serializer(_LIST_SALT).dumps([participant_ids, int(issued_at.timestamp())])
+    return f"{_base_url()}/registrations/mine/{token}"
+
+
+def registrations_for_list(token: str) -> list[tuple[Participant, Registration]] | None:
+    """(participant, registration) of every live registration a list link names, while
+    the link is younger than LIST_LINK_DAYS; None for a link that is not one."""
+    try:
+        participant_ids, issued = _serializer(_LIST_SALT).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(participant_ids, list) or not isinstance(issued, int):
+        return None
+    if datetime.fromtimestamp(issued, UTC) + timedelta(days=LIST_LINK_DAYS) <= utcnow():
+        return None
+    rows = []
+    for participant_id in participant_ids:
+        participant = db.session.get(Participant, participant_id)
+        if participant is not None and participant.erased_at is None:
+            rows += [(participant, r) for r in live_registrations_of(participant_id)]
+    return rows
+
+
+def request_links(contact: str) -> None:
+    """Record that the links be sent to this email address or Vietnamese mobile number
+    (nothing when it reaches nobody: the page answers the same either way); the caller
+    commits. The contact itself stays out of the event."""
+    if not looks_like_phone(contact):
+        _request_by_email(contact)
+        return
+    try:
+        participant_ids = reached_at(to_e164(contact))
+    except PhoneRefused:
+        return
+    if participant_ids:  # one message for all of them, named after the first
+        outbox.record(LINKS_REQUESTED, "participant", participant_ids[0], {"by": "phone"})
+
+
+def _request_by_email(email: str) -> None:
+    """Per participant whose contact or guardian's contact is this address."""
     address = email.strip().lower()
     participant_ids = db.session.scalars(
         sa.select(ParticipantPrivate.participant_id).where(

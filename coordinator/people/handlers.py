@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from coordinator.events.dispatch import handles
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.notifications import compose, mailer
+from coordinator.notifications import compose
 from coordinator.people.models import User
 from coordinator.people.password_reset import RESET_REQUESTED, reset_link, valid_minutes
 
@@ -25,25 +23,16 @@ def send_reset_link(event: DomainEvent) -> None:
         return
     link, minutes = reset_link(user), valid_minutes()
     with force_locale(user.locale or "vi"):
-        message = EmailMessage(policy=compose.MAIL_POLICY)
-        message["Subject"] = _("Set a new password")
-        message["From"] = compose.sender()
-        message["To"] = user.email
-        message.set_content(
-            "\n\n".join(
-                [
-                    _("Someone, hopefully you, asked to set a new password for this address."),
-                    _("Open this link within %(n)d minutes to choose one:", n=minutes),
-                    link,
-                    _(
-                        "The link works once. If you did not ask, ignore this mail: your "
-                        "password stays as it is."
-                    ),
-                ]
-            )
-            + "\n"
+        subject = _("Set a new password")
+        body = "\n\n".join(
+            [
+                _("Someone, hopefully you, asked to set a new password for this address."),
+                _("Open this link within %(n)d minutes to choose one:", n=minutes),
+                link,
+                _(
+                    "The link works once. If you did not ask, ignore this mail: your "
+                    "password stays as it is."
+                ),
+            ]
         )
-    try:
-        mailer.send(message, f"password-reset-{event.id}")
-    except mailer.PermanentFailure:
-        return  # the server refuses this address for good: retrying cannot help
+    compose.send_plain_mail(user.email, subject, body, f"password-reset-{event.id}")

@@ -1,15 +1,29 @@
 """What needs an organizer now: each role of a session in one of three states (confirmed,
-awaiting a reply, empty), the sessions ordered by urgency, and a summary strip. Plain
-functions over `bookings.staffing` rows: no queries, no HTTP."""
+awaiting a reply, empty), the sessions ordered by urgency, and a summary strip.
+
+The seat counts, the urgency order and the strip are SQL over the organizer's whole list
+(not the page shown: page 2 continues page 1's order, and the strip counts every session
+of their scope), in a fixed number of queries whatever the number of sessions; each
+card's roles come from `bookings.staffing_of` for the sessions of the page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
+
+from coordinator.bookings.models import Assignment, AssignmentStatus
+from coordinator.extensions import db
+from coordinator.sessions.models import SessionRole, TrainingSession
+
 URGENT_DAYS, SOON_DAYS = 3, 7
+# The urgency rank (lower first) and the badge it shows: empty seats within 3 days, within
+# 7 days, then unanswered proposals within 7 days, empty seats later, proposals later,
+# fully staffed.
+URGENCY_OF_RANK = ("urgent", "soon", "soon", "fine", "fine", "fine")
 
 
 class RoleState(StrEnum):
@@ -34,40 +48,110 @@ class SessionNeeds:
     roles: list[dict[str, Any]]
     empty: int  # seats nobody holds
     awaiting: int  # seats held by unanswered proposals
-    urgency: str  # urgent, soon or fine (the badge)
-    rank: int = field(default=0)
+    lead_missing: bool  # a lead seat not confirmed
+    rank: int
+
+    @property
+    def urgency(self) -> str:
+        """urgent, soon or fine (the badge)."""
+        return URGENCY_OF_RANK[self.rank]
 
     @property
     def staffed(self) -> bool:
         """Fully staffed: every seat confirmed ("Đủ người" only then)."""
         return self.empty == 0 and self.awaiting == 0
 
-    @property
-    def lead_missing(self) -> bool:
-        return any(r["role"] == "lead" and r["state"] != RoleState.CONFIRMED for r in self.roles)
+
+def _seats(session_ids: sa.Select[Any]) -> sa.Subquery:
+    """Per session among `session_ids`: empty seats, seats awaiting a reply, and whether a
+    lead seat is unconfirmed (the three states of `role_state`, added up)."""
+    live = (AssignmentStatus.CONFIRMED, AssignmentStatus.PROPOSED)
+    per_role = (
+        sa.select(
+            SessionRole.session_id,
+            SessionRole.role,
+            SessionRole.count.label("needed"),
+            sa.func.count(Assignment.id)
+            .filter(Assignment.status == AssignmentStatus.CONFIRMED)
+            .label("confirmed"),
+            sa.func.count(Assignment.id)
+            .filter(Assignment.status == AssignmentStatus.PROPOSED)
+            .label("proposed"),
+        )
+        .outerjoin(
+            Assignment,
+            sa.and_(Assignment.role_id == SessionRole.id, Assignment.status.in_(live)),
+        )
+        .where(SessionRole.session_id.in_(session_ids))
+        .group_by(SessionRole.id, SessionRole.session_id, SessionRole.role, SessionRole.count)
+        .subquery()
+    )
+    r = per_role.c
+    unconfirmed = sa.case((r.needed > r.confirmed, r.needed - r.confirmed), else_=0)
+    return (
+        sa.select(
+            r.session_id,
+            sa.func.sum(
+                sa.case((unconfirmed > r.proposed, unconfirmed - r.proposed), else_=0)
+            ).label("empty"),
+            sa.func.sum(sa.case((r.proposed < unconfirmed, r.proposed), else_=unconfirmed)).label(
+                "awaiting"
+            ),
+            sa.func.max(
+                sa.case((sa.and_(r.role == "lead", r.confirmed < r.needed), 1), else_=0)
+            ).label("lead_missing"),
+        )
+        .group_by(r.session_id)
+        .subquery()
+    )
 
 
-def needs_of(session: Any, staffing: list[dict[str, Any]], now: datetime) -> SessionNeeds:
+def _with_needs(sessions: sa.Select[Any], now: datetime) -> sa.Select[Any]:
+    """`sessions` (a select of TrainingSession) with empty, awaiting, lead_missing and the
+    urgency rank as columns."""
+    seats = _seats(sessions.with_only_columns(TrainingSession.id))
+    empty = sa.func.coalesce(seats.c.empty, 0)
+    awaiting = sa.func.coalesce(seats.c.awaiting, 0)
+    starts = TrainingSession.starts_at
+    urgent, soon = now + timedelta(days=URGENT_DAYS), now + timedelta(days=SOON_DAYS)
+    rank = sa.case(
+        (empty > 0, sa.case((starts < urgent, 0), (starts < soon, 1), else_=3)),
+        (awaiting > 0, sa.case((starts < soon, 2), else_=4)),
+        else_=5,
+    )
+    return sessions.outerjoin(seats, seats.c.session_id == TrainingSession.id).add_columns(
+        empty.label("empty"),
+        awaiting.label("awaiting"),
+        sa.func.coalesce(seats.c.lead_missing, 0).label("lead_missing"),
+        rank.label("urgency_rank"),
+    )
+
+
+def by_urgency(
+    sessions: sa.Select[Any], now: datetime, limit: int, offset: int
+) -> tuple[list[tuple[TrainingSession, int, int, bool, int]], Summary]:
+    """A page of (session, empty, awaiting, lead missing, rank), the sessions' roles
+    loaded: empty seats soonest first, then unanswered proposals, then staffed sessions;
+    by start time within each. With the strip over every session `sessions` selects,
+    from the same query (window sums: the seats are counted once)."""
+    query = _with_needs(sessions, now).options(sa.orm.selectinload(TrainingSession.roles))
+    needs = query.selected_columns
+    query = query.add_columns(*_strip_columns(needs, now, over=True)).order_by(
+        needs.urgency_rank, TrainingSession.starts_at, TrainingSession.id
+    )
+    rows = db.session.execute(query.limit(limit).offset(offset)).all()
+    page = [(r[0], int(r[1]), int(r[2]), bool(r[3]), int(r[4])) for r in rows]
+    strip = Summary(*(int(v) for v in rows[0][5:])) if rows else summary(sessions, now)
+    return page, strip
+
+
+def needs_of(
+    row: tuple[TrainingSession, int, int, bool, int], staffing: list[dict[str, Any]]
+) -> SessionNeeds:
+    """A card: the session's counts and rank from `by_urgency`, its roles' states."""
+    session, empty, awaiting, lead_missing, rank = row
     roles = [{**r, "state": role_state(r)} for r in staffing]
-    empty = sum(max(r["needed"] - r["confirmed"] - r["proposed"], 0) for r in staffing)
-    awaiting = sum(min(r["proposed"], max(r["needed"] - r["confirmed"], 0)) for r in staffing)
-    days = (session.starts_at - now) / timedelta(days=1)
-    within = 0 if days < URGENT_DAYS else 1 if days < SOON_DAYS else 2
-    if empty:
-        urgency = ("urgent", "soon", "fine")[within]
-        rank = (0, 1, 3)[within]
-    elif awaiting:
-        urgency = "soon" if within < 2 else "fine"
-        rank = (2, 2, 4)[within]
-    else:
-        urgency, rank = "fine", 5
-    return SessionNeeds(session, roles, empty, awaiting, urgency, rank)
-
-
-def by_urgency(rows: list[SessionNeeds]) -> list[SessionNeeds]:
-    """Empty seats soonest first, then unanswered proposals, then staffed sessions; by
-    start time within each."""
-    return sorted(rows, key=lambda row: (row.rank, row.session.starts_at, row.session.id))
+    return SessionNeeds(session, roles, empty, awaiting, lead_missing, rank)
 
 
 @dataclass(frozen=True)
@@ -78,11 +162,29 @@ class Summary:
     staffed: int
 
 
-def summary(rows: list[SessionNeeds], now: datetime) -> Summary:
-    week = [r for r in rows if r.session.starts_at < now + timedelta(days=SOON_DAYS)]
-    return Summary(
-        lead_missing_this_week=sum(1 for r in week if r.lead_missing),
-        empty_this_week=sum(1 for r in week if r.empty),
-        awaiting=sum(r.awaiting for r in rows),
-        staffed=sum(1 for r in rows if r.staffed),
-    )
+def _strip_columns(needs: Any, now: datetime, over: bool = False) -> list[Any]:
+    """The strip's four figures as sums over `needs` (columns empty, awaiting,
+    lead_missing, starts_at), in Summary's order; `over`: as window sums over every row."""
+    week = needs.starts_at < now + timedelta(days=SOON_DAYS)
+
+    def total(expression: Any) -> Any:
+        summed = sa.func.sum(expression)
+        return summed.over() if over else sa.func.coalesce(summed, 0)
+
+    def sessions_where(condition: Any) -> Any:
+        return total(sa.case((condition, 1), else_=0))
+
+    return [
+        sessions_where(sa.and_(week, needs.lead_missing == 1)),
+        sessions_where(sa.and_(week, needs.empty > 0)),
+        total(needs.awaiting),
+        sessions_where(sa.and_(needs.empty == 0, needs.awaiting == 0)),
+    ]
+
+
+def summary(sessions: sa.Select[Any], now: datetime) -> Summary:
+    """The strip, over every session `sessions` selects (one query; `by_urgency` gives
+    it with a page, this is for a page past the end)."""
+    needs = _with_needs(sessions, now).subquery()
+    row = db.session.execute(sa.select(*_strip_columns(needs.c, now))).one()
+    return Summary(*(int(value) for value in row))

@@ -25,7 +25,7 @@ from coordinator.notifications import confirmations
 from coordinator.paging import Page, count, page_args, paged
 from coordinator.people.models import Volunteer
 from coordinator.schemas import display_timezone
-from coordinator.sessions.dashboard import by_urgency, needs_of, summary
+from coordinator.sessions.dashboard import by_urgency, needs_of
 from coordinator.sessions.forms import SessionForm
 from coordinator.sessions.models import TrainingSession
 from coordinator.sessions.operations import (
@@ -71,21 +71,17 @@ def dashboard() -> ResponseReturnValue:
         TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
     )
     limit, offset = page_args(DASHBOARD_PAGE)
-    sessions = db.session.scalars(
-        query.order_by(TrainingSession.starts_at, TrainingSession.id)
-        .limit(limit)
-        .offset(offset)
-        .options(sa.orm.selectinload(TrainingSession.roles))
-    ).all()
+    ranked, strip = by_urgency(query, now, limit, offset)
+    sessions = [row[0] for row in ranked]
     page = Page(count(query), limit, offset, len(sessions))
     prefetch_ward_names(s.ward for s in sessions)
     staffing = bookings.staffing_of(sessions)
-    rows = [needs_of(session, staffing[session.id], now) for session in sessions]
+    rows = [needs_of(row, staffing[row[0].id]) for row in ranked]
     unconfirmed = confirmations.due_unconfirmed(sessions, clock.now())
     return render_template(
         "sessions/dashboard.html",
-        rows=by_urgency(rows),
-        summary=summary(rows, now),
+        rows=rows,
+        summary=strip,
         page=page,
         form=EmptyForm(),
         unconfirmed=unconfirmed,

@@ -159,6 +159,28 @@ class RegisterForm(FlaskForm):
     )
 
 
+def new_password_field() -> PasswordField:
+    """A new password, as every form that sets one asks for it (with `confirm_password_field`)."""
+    return PasswordField(
+        _l("New password (at least 10 characters)"),
+        validators=[DataRequired(), Length(10, 1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def confirm_password_field() -> PasswordField:
+    """The new password again, equal to the form's `new_password`. (Fields made by
+    functions, so each form lists them in its own order: the error summary follows it.)"""
+    return PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two new passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class PasswordForm(FlaskForm):
     """Change one's own password: the current one, and the new one twice."""
 
@@ -167,22 +189,18 @@ class PasswordForm(FlaskForm):
         validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
-    new_password = PasswordField(
-        _l("New password (at least 10 characters)"),
-        validators=[DataRequired(), Length(10, 1024)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm_password = PasswordField(
-        _l("New password again"),
-        validators=[
-            DataRequired(),
-            EqualTo("new_password", message=_l("The two new passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    new_password = new_password_field()
+    confirm_password = confirm_password_field()
     revoke_api_tokens = BooleanField(
         _l("Also revoke my API tokens (scripts that use them will need new ones)"), default=True
     )
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password twice (the forgot-password link's page)."""
+
+    new_password = new_password_field()
+    confirm_password = confirm_password_field()
 
 
 class ReasonForm(FlaskForm):

@@ -6,12 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, PasswordField
-from wtforms.validators import EqualTo
+from wtforms import EmailField
 
 from coordinator.extensions import db
 from coordinator.people.password_reset import request_reset, reset_password, user_for_token
-from coordinator.web.forms import EMAIL, DataRequired, FlaskForm, Length
+from coordinator.web.forms import EMAIL, DataRequired, FlaskForm, Length, NewPasswordForm
 
 bp = Blueprint("password_reset", __name__)
 
@@ -22,22 +21,6 @@ class ForgotForm(FlaskForm):
         validators=[DataRequired(), EMAIL, Length(max=320)],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "email"},
-    )
-
-
-class NewPasswordForm(FlaskForm):
-    new_password = PasswordField(
-        _l("New password (at least 10 characters)"),
-        validators=[DataRequired(), Length(10, 1024)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm_password = PasswordField(
-        _l("New password again"),
-        validators=[
-            DataRequired(),
-            EqualTo("new_password", message=_l("The two new passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
     )
 
 

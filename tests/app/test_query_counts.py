@@ -146,6 +146,7 @@ def world(app, wards, competences, client, make_user, make_volunteer, auth_heade
 
 REQUESTS = [
     ("organizer", "/organize/"),
+    ("organizer", "/organize/?limit=2&offset=2"),  # a later page: the order is SQL's
     ("volunteer", "/me/fits"),
     ("organizer", "/api/v1/volunteers"),
     ("organizer", "/api/v1/volunteers?q=vi%C3%AAn"),

@@ -15,16 +15,35 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole run (each test gets its own context)."""
+def playwright():
+    """Playwright's driver, once for the whole run."""
     from playwright.sync_api import sync_playwright
 
     missing = missing_for_browser()
     assert not missing, "missing for the browser tests: " + ", ".join(missing)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """One headless Chromium for the whole run (each test gets its own context)."""
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser_with_back_cache(playwright):
+    """Chromium as people have it, Back restoring a page from memory (Playwright turns
+    the back-forward cache off by default): where Back then Submit is the question."""
+    chromium = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -237,6 +237,17 @@ def test_participant_journey(size, new_page, make_session, screenshot_dir):
     check("cancel registration", "journey-participant-4-cancel")
     page.get_by_role("button", name="Có, hủy đăng ký của tôi").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Đã hủy đăng ký")
+    # The way back by the phone given (the same answer either way): a typo first, kept.
+    page.goto("/registrations/find")
+    page.get_by_label(re.compile("Số điện thoại hoặc email")).fill("0912 34")
+    page.get_by_role("button", name="Gửi đường dẫn cho tôi").click()
+    expect(page.get_by_text("Lỗi:").first).to_be_visible()
+    expect(page.get_by_label(re.compile("Số điện thoại hoặc email"))).to_have_value("0912 34")
+    check("find by phone, with an error", "journey-participant-5-find")
+    page.get_by_label(re.compile("Số điện thoại hoặc email")).fill("0912 345 678")
+    page.get_by_role("button", name="Gửi đường dẫn cho tôi").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kiểm tra tin nhắn của bạn")
+    check("find by phone, sent")
     check.done()
 
 

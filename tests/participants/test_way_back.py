@@ -79,7 +79,7 @@ def test_the_links_are_mailed_again_to_the_email_given(client, make_session, smt
 
     def ask(email: str):
         path = "/registrations/find"
-        return client.post(path, data={"email": email, "csrf_token": csrf_token(client, path)})
+        return client.post(path, data={"contact": email, "csrf_token": csrf_token(client, path)})
 
     known, unknown = ask("me.khoi@EXAMPLE.vn"), ask("ai-do@example.vn")
     assert known.status_code == unknown.status_code == 200

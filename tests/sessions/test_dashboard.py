@@ -1,23 +1,20 @@
 """The organizer's dashboard answers "what needs me now": three states per role
 (confirmed, awaiting a reply, empty), "Đủ người" only when every seat is confirmed,
-sessions by urgency and a summary strip."""
+sessions by urgency and a summary strip, both over the organizer's whole list."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from types import SimpleNamespace
 
 from coordinator.database import utcnow
-from coordinator.sessions.dashboard import RoleState, by_urgency, needs_of, role_state, summary
+from coordinator.sessions.dashboard import RoleState, role_state
+from tests.matching.test_runs import session_at
 from tests.page_helpers import log_in, text
 
 
 def role(name="helper", needed=2, confirmed=0, proposed=0):
     return {"role": name, "needed": needed, "confirmed": confirmed, "proposed": proposed}
-
-
-def session(days: float, id_: int = 1):
-    return SimpleNamespace(id=id_, starts_at=utcnow() + timedelta(days=days))
 
 
 def test_three_states_per_role():
@@ -28,28 +25,69 @@ def test_three_states_per_role():
     assert role_state(role(needed=0)) == RoleState.CONFIRMED
 
 
-def test_staffed_only_when_every_seat_is_confirmed():
-    now = utcnow()
-    held = needs_of(session(2), [role(proposed=2)], now)
-    assert not held.staffed and held.empty == 0 and held.awaiting == 2
-    done = needs_of(session(2), [role(confirmed=2), role("lead", 1, 1)], now)
-    assert done.staffed and not done.lead_missing
+HELPERS = [{"role": "helper", "count": 2, "required_skills": []}]
+LEAD = [{"role": "lead", "count": 1, "required_skills": []}]
 
 
-def test_urgency_order_and_summary():
-    now = utcnow()
-    rows = [
-        needs_of(session(20, 1), [role()], now),  # empty, later
-        needs_of(session(1, 2), [role(confirmed=2)], now),  # staffed, tomorrow
-        needs_of(session(5, 3), [role(proposed=2)], now),  # awaiting, this week
-        needs_of(session(6, 4), [role("lead", 1)], now),  # empty lead, this week
-        needs_of(session(2, 5), [role(confirmed=1)], now),  # empty, in two days
+def book(client, organizer_headers, session: dict, volunteers: list[int], propose=False):
+    for volunteer_id in volunteers:
+        response = client.post(
+            f"/api/v1/sessions/{session['id']}/assignments",
+            json={
+                "role": session["roles"][0]["role"],
+                "volunteer_id": volunteer_id,
+                "propose": propose,
+                "override": True,
+            },
+            headers=organizer_headers,
+        )
+        assert response.status_code == 201, response.json
+
+
+def titles(page) -> list[str]:
+    """The session cards' titles, in order."""
+    cards = page.split('class="cards session-cards"', 1)[1]
+    return re.findall(r'<h3><a href="/organize/sessions/\d+">([^<]+)</a></h3>', cards)
+
+
+def strip(page) -> list[str]:
+    summary = page.split('<ul class="summary"', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r"<strong>(\d+)</strong>", summary)
+
+
+def test_the_urgency_order_and_the_strip_cover_every_page(
+    client, make_user, make_session, make_volunteer, organizer_headers
+):
+    """Five sessions two a page: page 2 and 3 continue page 1's order, and every page's
+    strip counts all five (on SQLite and PostgreSQL alike)."""
+    now = utcnow().replace(microsecond=0)
+
+    def at(days: float, title: str, roles) -> dict:
+        return session_at(make_session, now + timedelta(days=days), title=title, roles=roles)
+
+    volunteers = [make_volunteer()[0] for _ in range(5)]
+    at(20, "Trống, còn xa", HELPERS)
+    book(client, organizer_headers, at(1, "Đủ người, ngày mai", HELPERS), volunteers[:2])
+    waiting = at(5, "Chờ trả lời, tuần này", HELPERS)
+    book(client, organizer_headers, waiting, volunteers[2:4], propose=True)
+    at(6, "Thiếu giảng viên, tuần này", LEAD)
+    book(client, organizer_headers, at(2, "Trống, hai ngày nữa", HELPERS), volunteers[4:])
+    organizer = make_user("organizer")
+    log_in(client, organizer.email)
+
+    pages = [text(client.get(f"/organize/?limit=2&offset={offset}")) for offset in (0, 2, 4)]
+    assert [title for page in pages for title in titles(page)] == [
+        "Trống, hai ngày nữa",
+        "Thiếu giảng viên, tuần này",
+        "Chờ trả lời, tuần này",
+        "Trống, còn xa",
+        "Đủ người, ngày mai",
     ]
-    assert [r.session.id for r in by_urgency(rows)] == [5, 4, 3, 1, 2]
-    strip = summary(rows, now)
-    assert strip.lead_missing_this_week == 1
-    assert strip.empty_this_week == 2
-    assert strip.awaiting == 2 and strip.staffed == 1
+    # 1 without a confirmed lead this week, 2 with empty seats this week, 2 seats awaiting
+    # a reply, 1 fully confirmed: the same on every page.
+    assert [strip(page) for page in pages] == [["1", "2", "2", "1"]] * 3
+    past_the_end = text(client.get("/organize/?limit=2&offset=10"))
+    assert strip(past_the_end) == ["1", "2", "2", "1"]
 
 
 def test_the_page_shows_states_in_words(
