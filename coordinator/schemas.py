@@ -11,6 +11,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from coordinator.phones import PhoneRefused, looks_like_phone, to_e164
+from coordinator.schema_messages import translated
 from coordinator.text import MESSAGES, TextRefused, clean_text
 
 SLUG = validate.Regexp(
@@ -25,11 +26,15 @@ def display_timezone() -> ZoneInfo:
 
 
 class Schema(ma.Schema):
-    """Unknown fields are an error (marshmallow's RAISE), stated here to be explicit."""
+    """Unknown fields are an error (marshmallow's RAISE), stated here to be explicit.
+    A failed load's messages are in the reader's language (marshmallow's own too)."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    def handle_error(self, error: ma.ValidationError, data, *, many: bool, **kwargs) -> None:
+        error.messages = translated(error.messages)
 
 
 class Forbids(validate.Validator):

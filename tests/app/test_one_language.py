@@ -105,6 +105,35 @@ def test_api_errors_speak_one_language(client, locale, make_session, make_volunt
         assert not BILINGUAL.search(str(body)), body
 
 
+SIGNUP_ANSWERS = {
+    "vi": (
+        "Bạn đã đăng ký buổi này rồi.",
+        ["Buổi này không có vai trò 'pilot' (các vai trò: lead, helper)."],
+    ),
+    "en": (
+        "Already signed up for this session.",
+        ["The session has no role 'pilot' (its roles: lead, helper)."],
+    ),
+}
+
+
+@pytest.mark.parametrize("locale", ["vi", "en"])
+def test_booking_refusals_are_written_in_the_language_asked_for(
+    client, locale, make_session, make_volunteer
+):
+    session = make_session()
+    _volunteer_id, headers = make_volunteer()
+    headers = {**headers, "Accept-Language": locale}
+    path = f"/api/v1/sessions/{session['id']}/signups"
+    assert client.post(path, json={"role": "helper"}, headers=headers).status_code == 201
+    twice = client.post(path, json={"role": "helper"}, headers=headers)
+    no_such_role = client.post(path, json={"role": "pilot"}, headers=headers)
+    duplicate, role_messages = SIGNUP_ANSWERS[locale]
+    assert (twice.status_code, twice.get_json()["message"]) == (409, duplicate)
+    assert no_such_role.status_code == 422
+    assert no_such_role.get_json()["messages"]["role"] == role_messages
+
+
 def test_a_two_language_message_is_read_in_the_readers_language(app):
     message = "Bạn đã đăng ký buổi này rồi / Already signed up."
     with app.test_request_context(), force_locale("en"):
