@@ -30,7 +30,7 @@ DOCUMENT_CANNOT_SAY = [
     r"competence_area: Unknown competence '.*'\.",
     r"participant_id: Unknown participant\.",
     r"(leader_id|member_ids|volunteer_id): Unknown volunteers: .*",
-    r"role: No such role \(roles: .*\)\.",
+    r"role: The session has no role '.*' \(its roles: .*\)\.",
     r"entries\.\d+: (Not registered in this session|Unknown areas: .*)\.?",
     r"entries\.\d+\.levels\..*\.key: Length must be between 1 and 32\.",  # an area code
     # Relations between fields, which OpenAPI 3.0 has no words for.
