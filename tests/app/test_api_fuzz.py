@@ -25,7 +25,7 @@ MAX_EXAMPLES = 25  # per operation and phase: the file runs in well under two mi
 DOCUMENT_CANNOT_SAY = [
     # References to stored rows: a code or id names nothing in the database.
     r"(home_ward|ward): Unknown ward '.*'\.",
-    r"preferences: Unknown ward: .*",
+    r"preferences: Unknown ward '.*'\.",
     r"(participant_needs|venue_accessibility|accessibility_(skills|needs)): Unknown: .*",
     r"competence_area: Unknown competence '.*'\.",
     r"participant_id: Unknown participant\.",
