@@ -15,6 +15,7 @@ import marshmallow as ma
 from flask import Flask, Response, has_request_context, jsonify, render_template, request
 from flask_babel import LazyString, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -146,6 +147,22 @@ HTTP_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+# What a status says when nothing more particular was said (werkzeug's descriptions are
+# English prose).
+HTTP_MESSAGES = {
+    400: _l("The request is not valid."),
+    401: _l("Authentication required."),
+    403: _l("You are not allowed to do this."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    409: _l("Conflicts with existing data."),
+    413: _l("The request is too large."),
+    415: _l("This content type is not accepted here."),
+    422: _l("The input is invalid."),
+    429: _l("Too many requests; try again later."),
+    500: _l("Internal server error."),
+    503: _l("The service is unavailable for a moment."),
+}
 # An error answer and its status: the contract's JSON, or the HTML error page (a str)
 # for people on the web pages.
 ErrorResponse: TypeAlias = tuple[Response | str, int]
@@ -231,11 +248,11 @@ def handle_http_exception(error: HTTPException) -> ErrorResponse:
         return render_template(
             "error.html", status=status, message=None, csrf=_is_csrf(error)
         ), status
-    message = data.get("message") or error.description or error.name
-    if status == 429:  # Flask-Limiter's description is the limit itself ("3 per 1 minute")
-        message = _("Too many requests; try again later.")
-    if status == 422 and not data.get("message"):
-        message = _("The input is invalid.")
+    # A description of the code's own; werkzeug's stock one is read in the reader's words.
+    # (Flask-Limiter's description is the limit itself, "3 per 1 minute".)
+    own = error.description if error.description != type(error).description else None
+    message = data.get("message") or (own if status != 429 else None)
+    message = message or HTTP_MESSAGES.get(status) or error.name
     if status == 400 and messages and "_json" in messages:
         message = _("The body is not valid JSON.")
     response, status = error_response(status, message, messages)
