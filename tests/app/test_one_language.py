@@ -13,7 +13,7 @@ import pytest
 from flask_babel import force_locale
 
 from coordinator.errors import in_one_language
-from tests.page_helpers import log_in
+from tests.page_helpers import csrf_token, log_in, submit
 
 # A Vietnamese word, " / ", an English word: a message in two languages at once.
 BILINGUAL = re.compile(r"[^\x00-\x7f]\w*[.)]? / [A-Za-z]")
@@ -149,6 +149,59 @@ def test_booking_refusals_are_written_in_the_language_asked_for(
     assert (twice.status_code, twice.get_json()["message"]) == (409, duplicate)
     assert no_such_role.status_code == 422
     assert no_such_role.get_json()["messages"]["role"] == role_messages
+
+
+PAGE_REFUSALS = {
+    "vi": ("Bạn đã đăng ký buổi này rồi.", "Buổi học phải bắt đầu trong tương lai."),
+    "en": ("Already signed up for this session.", "A session must start in the future."),
+}
+
+
+@pytest.mark.parametrize("locale", ["vi", "en"])
+def test_pages_flash_and_show_refusals_in_the_users_language(
+    client, locale, make_user, make_session, make_volunteer, competences
+):
+    """A rule's refusal on a page (a flash, a message next to a field) is in the language
+    the user chose."""
+    from coordinator.extensions import db
+    from coordinator.people.models import Volunteer
+
+    session = make_session()
+    volunteer_id, _headers = make_volunteer()
+    volunteer = db.session.get(Volunteer, volunteer_id)
+    volunteer.user.locale = locale
+    organizer = make_user("organizer")
+    organizer.locale = locale
+    db.session.commit()
+    twice, past = PAGE_REFUSALS[locale]
+
+    log_in(client, volunteer.email)
+    path = f"/me/sessions/{session['id']}/signup"
+    for _attempt in range(2):
+        submit(client, path, {"role": "helper"}, form_page=f"/sessions/{session['id']}")
+    schedule = _read(client.get("/me/schedule").get_data(as_text=True))
+    assert twice in schedule and not BILINGUAL.search(schedule)
+
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/me/schedule")})
+    log_in(client, organizer.email)
+    form = {
+        "title": "Buổi học",
+        "venue": "Nhà văn hóa tổ 3",
+        "starts_at": "2020-02-05T18:00",
+        "duration_minutes": "90",
+        "capacity": "30",
+        "ward": "kim_lien",
+        "competence_area": "1",
+        "target_group": "students",
+        "leads": "1",
+        "helpers": "1",
+        "interpreters": "0",
+        "weekly_count": "1",
+    }
+    refused = submit(client, "/organize/sessions/new", form)
+    assert refused.status_code == 422
+    words = _read(refused.get_data(as_text=True))
+    assert past in words and not BILINGUAL.search(words)
 
 
 def test_a_two_language_message_is_read_in_the_readers_language(app):
