@@ -3,15 +3,20 @@
 The importers (volunteers, population targets) share the shape: check the header, read
 at most `max_rows` rows, collect each bad row's messages under its line number, and
 import nothing from a file with errors unless the organizer asks for the valid rows only.
+The messages are written in the language of the one who reads the report (an import
+job runs in the uploader's).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
 
 MAX_ROWS = 5000
 
@@ -68,16 +73,17 @@ def header_problem(
     shape before it is stored for its import job. A required "a|b" wants either column."""
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
     names = column_names(header, aliases)
-    # "ward|unit": either column will do; reported by its first name
-    missing = [c for c in required if not set(c.split("|")) & set(names)]
+    # "ward|unit": either column will do ("ward or unit")
+    missing = [c.split("|") for c in required if not set(c.split("|")) & set(names)]
     if missing:
-        either = [" hoặc / or ".join(c.split("|")) for c in missing if "|" in c]
-        return f"Thiếu cột / Missing columns: {', '.join(c.split('|')[0] for c in missing)}" + (
-            f" ({'; '.join(either)})" if either else ""
+        either = (
+            functools.reduce(lambda a, b: _("%(first)s or %(second)s", first=a, second=b), c)
+            for c in missing
         )
+        return _("Missing columns: %(columns)s.", columns=", ".join(either))
     unknown = [c for c in names if c not in columns]
     if unknown:
-        return f"Cột không rõ / Unknown columns: {', '.join(unknown)}"
+        return _("Unknown columns: %(columns)s.", columns=", ".join(unknown))
     return None
 
 
@@ -108,10 +114,10 @@ def read_rows(
         report.rows += 1
         if report.rows > max_rows:
             report.rows -= 1
-            report.add(line, f"Tối đa {max_rows} dòng / At most {max_rows} rows.")
+            report.add(line, _("At most %(count)s rows.", count=max_rows))
             return
         extra = row.pop(None, None)  # cells beyond the header
         if extra and any((cell or "").strip() for cell in extra):
-            report.add(line, "Thừa ô so với tiêu đề / More cells than the header has columns.")
+            report.add(line, _("More cells than the header has columns."))
             continue
         yield line, {name: (row.get(name) or "").strip() for name in header}

@@ -8,12 +8,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias, TypeVar
 
 import marshmallow as ma
 from flask import Flask, Response, has_request_context, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -31,6 +33,25 @@ _BILINGUAL = re.compile(r"^(?P<vi>.*[^\x00-\x7f].*) / (?P<en>[\x00-\x7f]+[.!?)])
 
 def _whole(text: str) -> bool:
     return all(text.count(a) == text.count(b) for a, b in ("()", "[]", "{}"))
+
+
+def joined(parts: Iterable[str | LazyString], separator: str = " ") -> LazyString:
+    """Messages (lazy msgids among them) put together when read, each part in the
+    reader's language: a msgid is never built from pieces."""
+    kept = tuple(parts)
+    return LazyString(lambda: separator.join(str(part) for part in kept))
+
+
+def for_reader(message: Any) -> Any:
+    """A message as its reader reads it: lazy msgids translated now (in the request's
+    language), nested messages too, a "vi / en" message cut to one half."""
+    if isinstance(message, LazyString):
+        message = str(message)
+    if isinstance(message, dict):
+        return {key: for_reader(value) for key, value in message.items()}
+    if isinstance(message, list | tuple):
+        return [for_reader(value) for value in message]
+    return in_one_language(message)
 
 
 def in_one_language(message: Any) -> Any:
@@ -55,14 +76,15 @@ def in_one_language(message: Any) -> Any:
 
 class DomainError(Exception):
     """A rule of the domain said no; views never catch it, the handler renders it.
-    `message` and `messages` are read in the reader's language (in_one_language)."""
+    Messages are English msgids, lazily translated (`_l`), so they are read in the
+    reader's language when `message` and `messages` are read (for_reader)."""
 
     status = 400
     code = "bad_request"
 
     def __init__(
         self,
-        message: str,
+        message: str | LazyString,
         messages: dict[str, Any] | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
@@ -77,11 +99,11 @@ class DomainError(Exception):
 
     @property
     def message(self) -> str:
-        return in_one_language(self._message)
+        return str(for_reader(self._message))
 
     @property
     def messages(self) -> dict[str, Any]:
-        return in_one_language(self._messages)
+        return dict(for_reader(self._messages))
 
 
 class Invalid(DomainError):
@@ -91,7 +113,7 @@ class Invalid(DomainError):
     code = "validation_error"
 
     @classmethod
-    def field(cls, name: str, message: str) -> Invalid:
+    def field(cls, name: str, message: str | LazyString) -> Invalid:
         """An error about one field."""
         return cls(message, {name: [message]})
 
@@ -125,6 +147,22 @@ HTTP_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+# What a status says when nothing more particular was said (werkzeug's descriptions are
+# English prose).
+HTTP_MESSAGES = {
+    400: _l("The request is not valid."),
+    401: _l("Authentication required."),
+    403: _l("You are not allowed to do this."),
+    404: _l("Not found."),
+    405: _l("This method is not allowed here."),
+    409: _l("Conflicts with existing data."),
+    413: _l("The request is too large."),
+    415: _l("This content type is not accepted here."),
+    422: _l("The input is invalid."),
+    429: _l("Too many requests; try again later."),
+    500: _l("Internal server error."),
+    503: _l("The service is unavailable for a moment."),
+}
 # An error answer and its status: the contract's JSON, or the HTML error page (a str)
 # for people on the web pages.
 ErrorResponse: TypeAlias = tuple[Response | str, int]
@@ -132,13 +170,13 @@ ErrorResponse: TypeAlias = tuple[Response | str, int]
 
 def error_response(
     status: int,
-    message: str,
+    message: str | LazyString,
     messages: dict[str, Any] | None = None,
     code: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> ErrorResponse:
     """Build the contract's error body (an HTML page for people on the web pages)."""
-    message, messages = in_one_language(message), in_one_language(messages)
+    message, messages = str(for_reader(message)), for_reader(messages)
     if _wants_page():
         return render_template("error.html", status=status, message=message), status
     body: dict[str, Any] = {"error": code or HTTP_CODES.get(status, "error"), "message": message}
@@ -210,13 +248,13 @@ def handle_http_exception(error: HTTPException) -> ErrorResponse:
         return render_template(
             "error.html", status=status, message=None, csrf=_is_csrf(error)
         ), status
-    message = data.get("message") or error.description or error.name
-    if status == 429:  # Flask-Limiter's description is the limit itself ("3 per 1 minute")
-        message = "Quá nhiều yêu cầu, vui lòng thử lại sau / Too many requests; try again later."
-    if status == 422 and not data.get("message"):
-        message = "Dữ liệu không hợp lệ / The input is invalid."
+    # A description of the code's own; werkzeug's stock one is read in the reader's words.
+    # (Flask-Limiter's description is the limit itself, "3 per 1 minute".)
+    own = error.description if error.description != type(error).description else None
+    message = data.get("message") or (own if status != 429 else None)
+    message = message or HTTP_MESSAGES.get(status) or error.name
     if status == 400 and messages and "_json" in messages:
-        message = "Thân yêu cầu không phải JSON hợp lệ / The body is not valid JSON."
+        message = _("The body is not valid JSON.")
     response, status = error_response(status, message, messages)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
@@ -233,37 +271,33 @@ def handle_domain_error(error: DomainError) -> ErrorResponse:
 
 def handle_validation_error(error: ma.ValidationError) -> ErrorResponse:
     messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-    return error_response(422, "Dữ liệu không hợp lệ / The input is invalid.", messages)
+    return error_response(422, _("The input is invalid."), messages)
 
 
 def handle_data_error(error: DataError) -> ErrorResponse:
     """A value the database cannot hold (a NUL character, an out-of-range number): the
     input's fault, so 422 rather than 500. The statement is not logged: it holds input."""
     log.warning("database refused a value: %s", type(error.orig).__name__)
-    return error_response(
-        422, "Giá trị không hợp lệ / A value cannot be stored.", {"_schema": ["Invalid value."]}
-    )
+    return error_response(422, _("A value cannot be stored."), {"_schema": [_("Invalid value.")]})
 
 
 def handle_integrity_error(error: IntegrityError) -> ErrorResponse:
     """A constraint said no (typically two requests racing for the same slot): 409."""
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
     log.warning("integrity error: %s %s", type(error.orig).__name__, constraint or "")
-    return error_response(
-        409, "Xung đột với dữ liệu hiện có / Conflicts with existing data.", code="conflict"
-    )
+    return error_response(409, _("Conflicts with existing data."), code="conflict")
 
 
 def handle_database_unavailable(error: DBAPIError) -> ErrorResponse:
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.warning("database unavailable: %s", type(error.orig).__name__)
-        return error_response(503, "Cơ sở dữ liệu tạm thời không sẵn sàng / Database unavailable.")
+        return error_response(503, _("The database is unavailable for a moment."))
     return handle_unexpected(error)
 
 
 def handle_unexpected(error: Exception) -> ErrorResponse:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "Lỗi máy chủ / Internal server error.")
+    return error_response(500, _("Internal server error."))
 
 
 _E = TypeVar("_E", bound=Exception)

@@ -5,13 +5,11 @@ gateway reach those, and a landline can receive neither."""
 from __future__ import annotations
 
 import phonenumbers
+from flask_babel import lazy_gettext as _l
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 REGION = "VN"
-MESSAGE = (
-    "Không phải số di động Việt Nam (ví dụ 0912 345 678 hoặc +84 912 345 678) / "
-    "Not a Vietnamese mobile number (e.g. 0912 345 678 or +84 912 345 678)."
-)
+MESSAGE = _l("Not a Vietnamese mobile number (e.g. 0912 345 678 or +84 912 345 678).")
 _MOBILE = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 

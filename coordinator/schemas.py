@@ -8,15 +8,20 @@ from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from coordinator.phones import PhoneRefused, looks_like_phone, to_e164
+from coordinator.schema_messages import translated
 from coordinator.text import MESSAGES, TextRefused, clean_text
 
-SLUG = validate.Regexp(
-    r"^[a-z0-9_]{1,64}$", error="Dùng chữ thường, số và '_' / Use a-z, 0-9 and _."
+# Validators' messages are lazy msgids: a validator is built once, at import, and speaks
+# when a load fails, in the reader's language.
+SLUG = validate.Regexp(r"^[a-z0-9_]{1,64}$", error=_l("Use a-z, 0-9 and _."))
+BCP47 = validate.Regexp(
+    r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error=_l("Not a BCP 47 language tag.")
 )
-BCP47 = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Not a BCP 47 language tag.")
 
 
 def display_timezone() -> ZoneInfo:
@@ -25,11 +30,15 @@ def display_timezone() -> ZoneInfo:
 
 
 class Schema(ma.Schema):
-    """Unknown fields are an error (marshmallow's RAISE), stated here to be explicit."""
+    """Unknown fields are an error (marshmallow's RAISE), stated here to be explicit.
+    A failed load's messages are in the reader's language (marshmallow's own too)."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    def handle_error(self, error: ma.ValidationError, data, *, many: bool, **kwargs) -> None:
+        error.messages = translated(error.messages)
 
 
 class Forbids(validate.Validator):
@@ -48,7 +57,8 @@ class Forbids(validate.Validator):
 
     def __call__(self, value: str) -> str:
         if self._forbidden.search(value):
-            raise ma.ValidationError(self.error)
+            # As text: marshmallow lists a validator's message by iterating over it.
+            raise ma.ValidationError(str(self.error))
         return value
 
 
@@ -84,7 +94,7 @@ def LanguageList(**kwargs) -> fields.List:  # noqa: N802 - a field factory reads
 
 def _distinct(values: list) -> None:
     if len(set(values)) != len(values):
-        raise ma.ValidationError("Các giá trị bị lặp / Duplicate values.")
+        raise ma.ValidationError(_("Duplicate values."))
 
 
 class Bool(fields.Boolean):
@@ -141,10 +151,6 @@ class LocalDateTime(fields.DateTime):
         "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?"
         "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     )
-    default_error_messages = {
-        "year_range": f"Năm phải trong khoảng {MIN_YEAR}-{MAX_YEAR} / "
-        f"The year must be between {MIN_YEAR} and {MAX_YEAR}."
-    }
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -153,7 +159,13 @@ class LocalDateTime(fields.DateTime):
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
         if not self.MIN_YEAR <= result.year <= self.MAX_YEAR:
-            raise self.make_error("year_range")
+            raise ma.ValidationError(
+                _(
+                    "The year must be between %(min)s and %(max)s.",
+                    min=self.MIN_YEAR,
+                    max=self.MAX_YEAR,
+                )
+            )
         if result.tzinfo is None:
             result = result.replace(tzinfo=display_timezone())
         return result
@@ -175,15 +187,13 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 class ClockTime(fields.String):
     """A wall-clock time "HH:MM", held as minutes after midnight (24:00 allowed as an end)."""
 
-    default_error_messages = {"invalid": "Dùng dạng HH:MM / Use HH:MM."}
-
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.metadata = {"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         if not isinstance(value, str) or not _HHMM.match(value):
-            raise self.make_error("invalid")
+            raise ma.ValidationError(_("Use HH:MM."))
         hours, minutes = value.split(":")
         return int(hours) * 60 + int(minutes)
 

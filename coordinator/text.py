@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask_babel import lazy_gettext as _l
 from icalendar import vText
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -34,8 +35,8 @@ _HEADER_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")  # \s covers every Unicode lin
 
 
 MESSAGES = {
-    "nul": "Không được chứa ký tự NUL / NUL characters are not allowed.",
-    "control": "Có ký tự điều khiển / Contains control characters.",
+    "nul": _l("NUL characters are not allowed."),
+    "control": _l("Contains control characters."),
 }
 
 

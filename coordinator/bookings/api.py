@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import request
+from flask_babel import gettext as _
 
 from coordinator import clock
 from coordinator.bookings import cover, operations, registrations
@@ -60,12 +61,12 @@ def create_signup(data: dict[str, Any], session_id: int) -> Assignment:
     user = require_role("organizer", "volunteer")
     if is_organizer(user):
         if "volunteer_id" not in data:
-            raise Invalid.field("volunteer_id", "Cần volunteer_id / volunteer_id is required.")
+            raise Invalid.field("volunteer_id", _("volunteer_id is required."))
         volunteer = get_volunteer(data["volunteer_id"])
     else:
         volunteer = operations.volunteer_of(user)
         if data.get("volunteer_id", volunteer.id) != volunteer.id:
-            raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+            raise NotFound(_("Volunteer not found."))
     assignment = operations.sign_up(get_session(session_id), data["role"], volunteer, user.id)
     db.session.commit()
     return assignment
@@ -187,7 +188,7 @@ def list_volunteer_assignments(
     By id, a page at a time: the total in X-Total-Count, the next page in Link."""
     user = require_role("organizer", "volunteer")
     if not is_organizer(user) and (user.volunteer is None or user.volunteer.id != volunteer_id):
-        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+        raise NotFound(_("Volunteer not found."))
     limit, offset = args["limit"], args["offset"]
     rows, total = operations.bookings_of(
         volunteer_id, organized=is_organizer(user), limit=limit, offset=offset
@@ -225,7 +226,7 @@ def create_registration(data: dict[str, Any], session_id: int) -> Registration:
         participant.user_id == user.id or (is_organizer(user) and organizes(participant))
     )
     if not allowed or participant.erased_at is not None:
-        raise Invalid.field("participant_id", "Không có học viên này / Unknown participant.")
+        raise Invalid.field("participant_id", _("Unknown participant."))
     registration = registrations.register(get_session(session_id), participant, user.id)
     db.session.commit()
     return registration

@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings.models import VOLUNTEER_ATTENDANCE, Assignment, AssignmentStatus
 from coordinator.database import utcnow
@@ -58,7 +60,7 @@ def require_checkin_open(session: TrainingSession, now: datetime | None = None) 
     """409 `checkin_closed` outside the window, or for a cancelled session."""
     if session.status == SessionStatus.CANCELLED:
         raise Conflict(
-            "Buổi học đã hủy / The session is cancelled: no attendance to record.",
+            _l("The session is cancelled: no attendance to record."),
             code="checkin_closed",
         )
     window = checkin_window(session)
@@ -69,10 +71,10 @@ def require_checkin_open(session: TrainingSession, now: datetime | None = None) 
     fmt = "%H:%M %d/%m/%Y"
     if moment < window.opens:
         opens = window.opens.astimezone(local).strftime(fmt)
-        message = f"Chưa đến giờ điểm danh (mở lúc {opens}) / Check-in opens at {opens}."
+        message = _l("Check-in opens at %(time)s.", time=opens)
     else:
         closes = window.closes.astimezone(local).strftime(fmt)
-        message = f"Đã hết hạn điểm danh ({closes}) / Check-in closed at {closes}."
+        message = _l("Check-in closed at %(time)s.", time=closes)
     raise Conflict(message, code="checkin_closed")
 
 
@@ -115,20 +117,19 @@ def record_volunteers(
     require_checkin_open(session)
     bookings = {entry.assignment.id: entry.assignment for entry in staff_roster(session)}
     # Keyed as marshmallow keys a list's errors: {"<index>": {"<field>": [...]}}.
-    errors: dict[str, dict[str, list[str]]] = {}
+    errors: dict[str, dict[str, list[LazyString]]] = {}
     seen: set[int] = set()
     for index, entry in enumerate(entries):
         if entry["assignment_id"] not in bookings:
-            problem = "Không có lượt nhận việc này trong buổi / No confirmed booking here."
-            errors[str(index)] = {"assignment_id": [problem]}
+            errors[str(index)] = {"assignment_id": [_l("No confirmed booking here.")]}
         elif entry["assignment_id"] in seen:
-            errors[str(index)] = {"assignment_id": ["Trùng lặp / Given twice."]}
+            errors[str(index)] = {"assignment_id": [_l("Given twice.")]}
         elif entry["status"] not in VOLUNTEER_ATTENDANCE:
             choices = ", ".join(VOLUNTEER_ATTENDANCE)
-            errors[str(index)] = {"status": [f"Một trong / One of: {choices}"]}
+            errors[str(index)] = {"status": [_l("Must be one of: %(choices)s.", choices=choices)]}
         seen.add(entry["assignment_id"])
     if errors:
-        raise Invalid("Dữ liệu điểm danh không hợp lệ / The attendance has errors.", errors)
+        raise Invalid(_l("The attendance has errors."), errors)
     now = utcnow()
     changed = []
     for entry in entries:
@@ -159,7 +160,7 @@ def self_report(assignment: Assignment, now: datetime) -> Assignment:
     require_checkin_open(session, now)
     if assignment.status != AssignmentStatus.CONFIRMED:
         raise Conflict(
-            "Bạn không còn trong danh sách buổi này / You are no longer booked on this session.",
+            _l("You are no longer booked on this session."),
             code="not_confirmed",
         )
     if assignment.self_reported_at is None:

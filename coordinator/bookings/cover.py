@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings import counters, rules
 from coordinator.bookings.models import (
@@ -36,25 +38,13 @@ from coordinator.matching.cover import cover_candidates
 from coordinator.people.models import User, Volunteer
 from coordinator.sessions.models import TrainingSession
 
-OFFER_NOT_FOUND = "Không tìm thấy lời mời thay thế / Cover offer not found."
-# Why an offer can no longer be accepted, by the request's state: (code, vi / en).
-ENDED: dict[str, tuple[str, str]] = {
-    CoverStatus.TAKEN: (
-        "cover_taken",
-        "Đã có người nhận thay chỗ này / Someone else took the seat.",
-    ),
-    CoverStatus.WITHDRAWN: (
-        "cover_withdrawn",
-        "Tình nguyện viên đã rút yêu cầu tìm người thay / The volunteer no longer needs cover.",
-    ),
-    CoverStatus.LAPSED: (
-        "cover_expired",
-        "Đã quá hạn nhận thay / The time to take this seat has passed.",
-    ),
-    CoverStatus.CLOSED: (
-        "cover_closed",
-        "Chỗ này không còn cần người thay / This seat no longer needs cover.",
-    ),
+OFFER_NOT_FOUND = _l("Cover offer not found.")
+# Why an offer can no longer be accepted, by the request's state: (code, message).
+ENDED: dict[str, tuple[str, LazyString]] = {
+    CoverStatus.TAKEN: ("cover_taken", _l("Someone else took the seat.")),
+    CoverStatus.WITHDRAWN: ("cover_withdrawn", _l("The volunteer no longer needs cover.")),
+    CoverStatus.LAPSED: ("cover_expired", _l("The time to take this seat has passed.")),
+    CoverStatus.CLOSED: ("cover_closed", _l("This seat no longer needs cover.")),
 }
 
 
@@ -92,8 +82,10 @@ def request_cover(assignment: Assignment, user: User, now: datetime) -> CoverReq
     counters.lock_and_reread(assignment)
     if assignment.status != S.CONFIRMED:
         raise Conflict(
-            f"Chỉ tìm người thay cho buổi đã nhận / Only a confirmed booking can be covered "
-            f"({assignment.status}).",
+            _l(
+                "Only a confirmed booking can be covered (this one is %(status)s).",
+                status=assignment.status,
+            ),
             {"status": [assignment.status]},
             code="not_confirmed",
         )
@@ -102,21 +94,19 @@ def request_cover(assignment: Assignment, user: User, now: datetime) -> CoverReq
     deadline = cover_deadline(session)
     if deadline <= now:
         raise Conflict(
-            "Đã quá sát giờ để tìm người thay: hãy báo ban tổ chức hoặc rút lui / Too close to "
-            "the start to find cover: tell the organizer or withdraw.",
+            _l("Too close to the start to find cover: tell the organizer or withdraw."),
             code="cover_too_late",
         )
     if open_request(assignment.id) is not None:
         raise Conflict(
-            "Đang tìm người thay cho buổi này / Cover is already being sought for this booking.",
+            _l("Cover is already being sought for this booking."),
             code="cover_requested",
         )
     count = current_app.config["COVER_OFFER_COUNT"]
     chosen = cover_candidates(assignment, now)[:count]
     if not chosen:
         raise Conflict(
-            "Chưa có tình nguyện viên phù hợp để thay: hãy báo ban tổ chức / Nobody eligible "
-            "can take this seat: please tell the organizer.",
+            _l("Nobody eligible can take this seat: please tell the organizer."),
             code="no_cover_candidates",
         )
     request = CoverRequest(
@@ -204,7 +194,7 @@ def withdraw_request(assignment: Assignment, now: datetime) -> CoverRequest:
     counters.lock_and_reread(assignment)
     request = open_request(assignment.id)
     if request is None:
-        raise NotFound("Không có yêu cầu tìm người thay / No open cover request.")
+        raise NotFound(_l("No open cover request."))
     if not _end(request, CoverStatus.WITHDRAWN, now):
         raise _refuse_ended(request)
     _void_offers(request, now)
@@ -237,7 +227,7 @@ def accept_offer(offer: CoverOffer, now: datetime) -> Assignment:
         raise CoverEnded(CoverStatus.LAPSED)  # its job may not have run yet
     if offer.status != CoverOfferStatus.OFFERED and request.status == CoverStatus.OPEN:
         raise Conflict(
-            "Bạn đã trả lời lời mời này / You already answered this offer.",
+            _l("You already answered this offer."),
             code="offer_answered",
         )
     session = db.session.get_one(TrainingSession, request.session_id)
@@ -293,7 +283,7 @@ def decline_offer(offer: CoverOffer, now: datetime) -> CoverOffer:
         if request.status != CoverStatus.OPEN:
             raise _refuse_ended(request)
         raise Conflict(
-            "Bạn đã trả lời lời mời này / You already answered this offer.",
+            _l("You already answered this offer."),
             code="offer_answered",
         )
     offer.status, offer.answered_at = CoverOfferStatus.DECLINED, now

@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator import clock
 from coordinator.bookings import counters, rules
@@ -30,7 +32,7 @@ from coordinator.bookings.models import (
 from coordinator.bookings.models import AssignmentStatus as S
 from coordinator.bookings.rules import clash_refusal, time_refusal
 from coordinator.database import utcnow
-from coordinator.errors import Conflict, Forbidden, NotFound
+from coordinator.errors import Conflict, Forbidden, NotFound, joined
 from coordinator.events import outbox
 from coordinator.extensions import db
 from coordinator.paging import count as count_rows
@@ -63,19 +65,13 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.CONFIRMED: frozenset({S.DECLINED, S.WITHDRAWN, S.CANCELLED, S.COVERED}),
     S.WAITLISTED: frozenset({S.CONFIRMED, S.WITHDRAWN, S.CANCELLED}),
 }
-# The refusal each target gives when it does not apply: (code, message in vi / en).
-REFUSALS: dict[S, tuple[str, str]] = {
-    S.CONFIRMED: ("not_proposed", "Không có đề xuất để nhận / There is no proposal to accept."),
-    S.DECLINED: ("not_proposed", "Không có phân công để từ chối / Nothing to decline here."),
-    S.WITHDRAWN: (
-        "not_active",
-        "Đăng ký này không còn hiệu lực / This booking is no longer active.",
-    ),
-    S.EXPIRED: ("not_proposed", "Không có đề xuất đang chờ / There is no pending proposal."),
-    S.CANCELLED: (
-        "not_active",
-        "Đăng ký này không còn hiệu lực / This booking is no longer active.",
-    ),
+# The refusal each target gives when it does not apply: (code, message).
+REFUSALS: dict[S, tuple[str, LazyString]] = {
+    S.CONFIRMED: ("not_proposed", _l("There is no proposal to accept.")),
+    S.DECLINED: ("not_proposed", _l("Nothing to decline here.")),
+    S.WITHDRAWN: ("not_active", _l("This booking is no longer active.")),
+    S.EXPIRED: ("not_proposed", _l("There is no pending proposal.")),
+    S.CANCELLED: ("not_active", _l("This booking is no longer active.")),
 }
 
 
@@ -93,9 +89,9 @@ def can_move(assignment: Assignment, target: S) -> bool:
 def require_transition(assignment: Assignment, target: S) -> None:
     """409 naming the booking's state when it cannot move to `target`."""
     if not can_move(assignment, target):
-        code, message = REFUSALS.get(target, ("illegal_transition", "Không thể / Not possible."))
+        code, message = REFUSALS.get(target, ("illegal_transition", _l("Not possible.")))
         raise Conflict(
-            f"{message} ({assignment.status} → {target.value})",
+            joined((message, f"({assignment.status} → {target.value})")),
             {"status": [f"{assignment.status} → {target.value}"]},
             code=code,
         )
@@ -148,7 +144,7 @@ def deadline_for(starts_at: datetime, made_at: datetime) -> datetime:
     return deadline if deadline > made_at else starts_at
 
 
-BOOKING_NOT_FOUND = "Không tìm thấy đăng ký / Booking not found."
+BOOKING_NOT_FOUND = _l("Booking not found.")
 
 
 def get_assignment(assignment_id: int) -> Assignment:
@@ -255,9 +251,7 @@ def withdraw(assignment: Assignment, reason: str | None = None) -> Assignment:
     require_transition(assignment, S.WITHDRAWN)
     session = db.session.get_one(TrainingSession, assignment.session_id)
     if session.starts_at <= utcnow():
-        raise Conflict(
-            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
-        )
+        raise Conflict(_l("The session has already started."), code="session_closed")
     role = assignment.role
     previous, position = assignment.status, assignment.waitlist_position
     assignment.status, assignment.waitlist_position = S.WITHDRAWN, None
@@ -290,7 +284,7 @@ def accept(assignment: Assignment) -> Assignment:
     require_transition(assignment, S.CONFIRMED)
     if assignment.answer_by is not None and assignment.answer_by <= clock.now():
         raise Conflict(
-            "Đã quá hạn trả lời đề xuất / The time to answer this proposal has passed.",
+            _l("The time to answer this proposal has passed."),
             code="proposal_expired",
         )
     rules.require_open(db.session.get_one(TrainingSession, assignment.session_id))
@@ -308,7 +302,7 @@ def expire(assignment: Assignment, now: datetime) -> Assignment:
     require_transition(assignment, S.EXPIRED)
     if assignment.answer_by is None or assignment.answer_by > now:
         raise Conflict(
-            "Đề xuất vẫn còn hạn trả lời / The proposal's answer deadline has not passed.",
+            _l("The proposal's answer deadline has not passed."),
             code="not_due",
         )
     role = assignment.role
@@ -403,7 +397,7 @@ def propose_volunteer(
     require_in_scope(session.ward)
     role = _eligible_role(session, role_name, volunteer)
     if not counters.take_seat(role):
-        raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
+        raise Conflict(_l("The role '%(role)s' is full.", role=role.role), code="role_full")
     assignment = Assignment(
         session_id=session.id,
         role_id=role.id,
@@ -429,7 +423,7 @@ def _seat_by_organizer(
 ) -> Assignment:
     """Take a seat and book it as confirmed by an organizer (409 when the role is full)."""
     if not counters.take_seat(role):
-        raise Conflict(f"Vai trò '{role.role}' đã đủ người / The role is full.", code="role_full")
+        raise Conflict(_l("The role '%(role)s' is full.", role=role.role), code="role_full")
     assignment = Assignment(
         session_id=session.id,
         role_id=role.id,
@@ -486,19 +480,23 @@ def assign_squad(
         free[role.id] -= 1
         plan.append((volunteer, role))
 
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list[LazyString]] = {}
     broken: dict[int, list[rules.Refusal]] = {}
     for volunteer, role in plan:
         clash = clash_refusal(volunteer, session)
         if clash:
-            problems[str(volunteer.id)] = [f"{volunteer.full_name}: {clash.message}"]
+            problems[str(volunteer.id)] = [joined((f"{volunteer.full_name}:", clash.message))]
         found = rules.rule_refusals(volunteer, session, role)
         if found:
             broken[volunteer.id] = found
     if problems:
         raise Conflict(
-            "Không thể phân công cả đội / The squad cannot be assigned: "
-            + "; ".join(m[0] for m in problems.values()),
+            joined(
+                (
+                    _l("The squad cannot be assigned:"),
+                    joined((m[0] for m in problems.values()), "; "),
+                )
+            ),
             {"member_ids": problems},
             code="squad_conflict",
         )
@@ -507,7 +505,10 @@ def assign_squad(
         raise rules.outside_rules(
             [r for found in broken.values() for r in found],
             "member_ids",
-            {str(i): [f"{names[i]}: {r.message}" for r in found] for i, found in broken.items()},
+            {
+                str(i): [joined((f"{names[i]}:", r.message)) for r in found]
+                for i, found in broken.items()
+            },
         )
     # The rows are locked and the plan counted free seats, so no seat can be missing here.
     created = [
@@ -607,5 +608,5 @@ def holds_until(role_ids: Iterable[int]) -> dict[int, datetime]:
 def volunteer_of(user: User | None) -> Volunteer:
     """The caller's volunteer profile, or 403."""
     if user is None or user.volunteer is None:
-        raise Forbidden("Cần hồ sơ tình nguyện viên / A volunteer profile is needed.")
+        raise Forbidden(_l("A volunteer profile is needed."))
     return user.volunteer

@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings import counters
 from coordinator.bookings.models import LIVE_REGISTRATION, Registration, RegistrationStatus
@@ -40,7 +41,7 @@ def _event(type_: str, registration: Registration, session: TrainingSession) -> 
     )
 
 
-REGISTRATION_NOT_FOUND = "Không tìm thấy đăng ký / Registration not found."
+REGISTRATION_NOT_FOUND = _l("Registration not found.")
 
 
 def get_registration(registration_id: int) -> Registration:
@@ -107,11 +108,11 @@ def register(
         scope.require(session.ward)
     if session.status != SessionStatus.PUBLISHED or session.starts_at <= utcnow():
         raise Conflict(
-            "Buổi học không nhận đăng ký / The session takes no registrations.",
+            _l("The session takes no registrations."),
             code="session_closed",
         )
     if participant.erased_at is not None:
-        raise NotFound("Không tìm thấy học viên / Participant not found.")
+        raise NotFound(_l("Participant not found."))
     _lock_session(session)
     duplicate = db.session.scalar(
         sa.select(Registration.id).where(
@@ -121,15 +122,15 @@ def register(
         )
     )
     if duplicate is not None:
-        raise Conflict(
-            "Đã đăng ký buổi này / Already registered for this session.", code="duplicate"
-        )
+        raise Conflict(_l("Already registered for this session."), code="duplicate")
     same_person = _same_person_registered(session, participant)
     if same_person is not None:
         raise Conflict(
-            f"Người này đã đăng ký buổi học (đăng ký #{same_person.id}) / This person is "
-            f"already registered for the session (registration #{same_person.id}).",
-            {"participant_id": [f"registration #{same_person.id}"]},
+            _l(
+                "This person is already registered for the session (registration #%(id)s).",
+                id=same_person.id,
+            ),
+            {"participant_id": [_l("Registration #%(id)s.", id=same_person.id)]},
             code="duplicate_registration",
             details={
                 "registration_id": same_person.id,
@@ -154,12 +155,12 @@ def register(
 def cancel_registration(registration: Registration) -> Registration:
     """Cancel; a freed place goes to the first on the waitlist."""
     if registration.status == RegistrationStatus.CANCELLED:
-        raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
+        raise Conflict(_l("The registration is already cancelled."), code="not_active")
     session = db.session.get(TrainingSession, registration.session_id)
     _lock_session(session)
     db.session.refresh(registration)  # re-read under the lock (see bookings.operations)
     if registration.status == RegistrationStatus.CANCELLED:
-        raise Conflict("Đăng ký đã hủy / The registration is already cancelled.", code="not_active")
+        raise Conflict(_l("The registration is already cancelled."), code="not_active")
     previous, position = registration.status, registration.waitlist_position
     registration.status, registration.waitlist_position = RegistrationStatus.CANCELLED, None
     db.session.flush()

@@ -10,10 +10,12 @@ from typing import NoReturn
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import LazyString, format_datetime
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings.models import LIVE_ASSIGNMENT, SEAT_HOLDING, Assignment
 from coordinator.database import utcnow
-from coordinator.errors import Conflict, Invalid
+from coordinator.errors import Conflict, Invalid, joined
 from coordinator.extensions import db
 from coordinator.geography.operations import neighbors_of
 from coordinator.matching.engine.problem import DAY, Window, holds, weekly_spans
@@ -26,10 +28,11 @@ __all__ = ["SEAT_HOLDING", "Refusal"]
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a volunteer cannot take a role: an error code and a sentence in vi / en."""
+    """Why a volunteer cannot take a role: an error code and a sentence (read in the
+    reader's language)."""
 
     code: str
-    message: str
+    message: LazyString
 
 
 def role_refusal(volunteer: Volunteer, role: SessionRole) -> Refusal | None:
@@ -38,16 +41,18 @@ def role_refusal(volunteer: Volunteer, role: SessionRole) -> Refusal | None:
     if missing:
         return Refusal(
             "missing_skills",
-            f"Thiếu kỹ năng / Missing skills for '{role.role}': {', '.join(missing)}",
+            _l(
+                "Missing skills for the role '%(role)s': %(skills)s.",
+                role=role.role,
+                skills=", ".join(missing),
+            ),
         )
     if role.role == "lead" and not volunteer.is_expert:
-        return Refusal(
-            "not_expert", "Vai trò chính cần chuyên gia / The lead role needs an expert."
-        )
+        return Refusal("not_expert", _l("The lead role needs an expert."))
     if role.role == "interpreter" and "sign_language" not in volunteer.accessibility_skills:
         return Refusal(
             "missing_skills",
-            "Phiên dịch cần ngôn ngữ ký hiệu / An interpreter must know sign language.",
+            _l("An interpreter must know sign language."),
         )
     return None
 
@@ -97,16 +102,20 @@ def clash_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | N
     for other in others:
         overlaps = other.starts_at < session.ends_at and other.ends_at > session.starts_at
         if overlaps or other.ward not in near:
-            vi, en = (
-                ("trùng giờ", "overlaps")
+            clash = (
+                _l(
+                    "Clashes with session #%(id)s '%(title)s' (overlaps).",
+                    id=other.id,
+                    title=other.title,
+                )
                 if overlaps
-                else ("không đủ thời gian di chuyển", "no time to travel")
+                else _l(
+                    "Clashes with session #%(id)s '%(title)s' (no time to travel).",
+                    id=other.id,
+                    title=other.title,
+                )
             )
-            return Refusal(
-                "time_conflict",
-                f"Xung đột với buổi #{other.id} '{other.title}' ({vi}). / "
-                f"Clashes with session #{other.id} ({en}).",
-            )
+            return Refusal("time_conflict", clash)
     return None
 
 
@@ -128,8 +137,11 @@ def weekly_refusal(volunteer: Volunteer, session: TrainingSession) -> Refusal | 
     if booked >= volunteer.max_sessions_per_week:
         return Refusal(
             "weekly_limit",
-            f"Đã đủ {volunteer.max_sessions_per_week} buổi trong tuần / "
-            f"Already {booked} sessions that week (limit {volunteer.max_sessions_per_week}).",
+            _l(
+                "Already %(booked)s sessions that week (limit %(limit)s).",
+                booked=booked,
+                limit=volunteer.max_sessions_per_week,
+            ),
         )
     return None
 
@@ -148,8 +160,12 @@ def availability_refusal(volunteer: Volunteer, session: TrainingSession) -> Refu
         return None
     return Refusal(
         "outside_availability",
-        "Ngoài thời gian rảnh đã đăng ký / Outside the volunteer's weekly availability "
-        f"({starts:%a %H:%M}-{ends:%H:%M}).",
+        _l(
+            "Outside the volunteer's weekly availability (%(starts)s-%(ends)s).",
+            # the day's name in the reader's language, when the message is read
+            starts=LazyString(format_datetime, starts, "EEE HH:mm"),
+            ends=LazyString(format_datetime, ends, "HH:mm"),
+        ),
     )
 
 
@@ -179,9 +195,14 @@ def role_of(session: TrainingSession, role_name: str) -> SessionRole:
     """The session's role of that name, or a field error naming the roles it has."""
     role = next((r for r in session.roles if r.role == role_name), None)
     if role is None:
-        known = ", ".join(r.role for r in session.roles) or "none"
+        known = ", ".join(r.role for r in session.roles) or "-"
         raise Invalid.field(
-            "role", f"Buổi này không có vai trò '{role_name}' / No such role (roles: {known})."
+            "role",
+            _l(
+                "The session has no role '%(role)s' (its roles: %(roles)s).",
+                role=role_name,
+                roles=known,
+            ),
         )
     return role
 
@@ -189,14 +210,9 @@ def role_of(session: TrainingSession, role_name: str) -> SessionRole:
 def require_open(session: TrainingSession) -> None:
     """409 unless the session is published and has not started."""
     if session.status != SessionStatus.PUBLISHED:
-        raise Conflict(
-            "Buổi học đã hủy hoặc đã xong / The session is cancelled or over.",
-            code="session_closed",
-        )
+        raise Conflict(_l("The session is cancelled or over."), code="session_closed")
     if session.starts_at <= utcnow():
-        raise Conflict(
-            "Buổi học đã bắt đầu / The session has already started.", code="session_closed"
-        )
+        raise Conflict(_l("The session has already started."), code="session_closed")
 
 
 def refuse(refusal: Refusal, field: str = "volunteer_id") -> NoReturn:
@@ -218,11 +234,11 @@ def existing_booking(session_id: int, volunteer_id: int) -> Assignment | None:
 
 def _require_bookable(volunteer: Volunteer, session: TrainingSession) -> None:
     if not volunteer.active:
-        raise Conflict("Tình nguyện viên đã ngừng hoạt động / The volunteer is inactive.")
+        raise Conflict(_l("The volunteer is inactive."))
     if existing_booking(session.id, volunteer.id) is not None:
         raise Conflict(
-            "Bạn đã đăng ký buổi này rồi / Already signed up for this session.",
-            {"volunteer_id": ["Already booked in this session."]},
+            _l("Already signed up for this session."),
+            {"volunteer_id": [_l("Already booked in this session.")]},
             code="duplicate",
         )
 
@@ -236,7 +252,9 @@ def check_volunteer(volunteer: Volunteer, session: TrainingSession, role: Sessio
 
 
 def outside_rules(
-    refusals: list[Refusal], field: str = "override", per_member: dict[str, list[str]] | None = None
+    refusals: list[Refusal],
+    field: str = "override",
+    per_member: dict[str, list[LazyString]] | None = None,
 ) -> Conflict:
     """The 409 naming each rule broken (`rules`: availability, weekly_limit,
     required_skills), which `override: true` sets aside."""
@@ -244,9 +262,13 @@ def outside_rules(
     sentences = [message for messages in (per_member or {}).values() for message in messages]
     sentences = sentences or [r.message for r in refusals]
     return Conflict(
-        f"Ngoài quy tắc phân công / Outside the assignment rules ({', '.join(broken)}): "
-        + " ".join(sentences)
-        + " Gửi override: true để vẫn phân công / Send override: true to assign anyway.",
+        joined(
+            (
+                _l("Outside the assignment rules (%(rules)s):", rules=", ".join(broken)),
+                *sentences,
+                _l("Send override: true to assign anyway."),
+            )
+        ),
         {field: per_member if per_member is not None else sentences},
         code="outside_rules",
         details={"rules": broken},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from marshmallow import fields, validate, validates_schema
 
 from coordinator.schemas import SLUG, Bool, LocalDateTime, Schema
@@ -41,15 +42,11 @@ class AssignmentRequestSchema(Schema):
     @validates_schema
     def _one_target(self, data, **kwargs):
         if ("volunteer_id" in data) == ("squad_id" in data):
-            raise ma.ValidationError(
-                "Chọn volunteer_id hoặc squad_id / Give volunteer_id or squad_id.", "volunteer_id"
-            )
+            raise ma.ValidationError(_("Give volunteer_id or squad_id."), "volunteer_id")
         if "volunteer_id" in data and "role" not in data:
-            raise ma.ValidationError("Cần vai trò / A role is required.", "role")
+            raise ma.ValidationError(_("A role is required."), "role")
         if data.get("propose") and "squad_id" in data:
-            raise ma.ValidationError(
-                "Chỉ đề xuất từng người / Propose one volunteer at a time.", "propose"
-            )
+            raise ma.ValidationError(_("Propose one volunteer at a time."), "propose")
 
 
 class ReasonSchema(Schema):

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from coordinator.competences.models import Competence, ProficiencyLevel
 from coordinator.errors import Invalid
 from coordinator.extensions import db
@@ -17,7 +19,7 @@ def import_framework(data: dict[str, Any]) -> int:
     """Upsert levels, areas and competences; returns the number of areas and competences."""
     areas = data.get("areas")
     if not isinstance(areas, list) or not areas:
-        raise Invalid.field("areas", "Khung năng lực cần 'areas' / The framework needs 'areas'.")
+        raise Invalid.field("areas", _l("The framework needs 'areas'."))
     for level in data.get("levels", []):
         row = db.session.get(ProficiencyLevel, int(level["level"])) or ProficiencyLevel(
             level=int(level["level"])
@@ -37,7 +39,7 @@ def import_framework(data: dict[str, Any]) -> int:
 
 def _upsert(item: dict[str, Any], area_code: str | None, position: int) -> None:
     if not item.get("code") or not item.get("name"):
-        raise Invalid.field("code", "Mỗi mục cần code và name / Each item needs code and name.")
+        raise Invalid.field("code", _l("Each item needs code and name."))
     row = db.session.get(Competence, item["code"]) or Competence(code=item["code"])
     row.name, row.name_en = item["name"], item.get("name_en")
     row.area_code, row.position = area_code, position
@@ -52,7 +54,5 @@ def import_framework_file(path: str | Path = DEFAULT_FRAMEWORK) -> int:
 def require_competence(code: str, field: str = "competence_area") -> Competence:
     competence = db.session.get(Competence, code)
     if competence is None:
-        raise Invalid.field(
-            field, f"Không có lĩnh vực năng lực '{code}' / Unknown competence '{code}'."
-        )
+        raise Invalid.field(field, _l("Unknown competence '%(code)s'.", code=code))
     return competence

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, jsonify
+from flask_babel import gettext as _
 from marshmallow import fields, validate
 
 from coordinator.errors import NotFound
@@ -128,7 +129,7 @@ def get_ward(code: str) -> dict[str, Any]:
     """One unit, by code or slug."""
     ward = find_ward(code, or_slug=True)
     if ward is None:
-        raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
+        raise NotFound(_("No ward '%(code)s'.", code=code))
     return _ward_dicts([ward])[0]
 
 
@@ -144,7 +145,7 @@ def put_neighbors(data: dict[str, Any], code: str) -> dict[str, Any]:
     """Replace a unit's neighbours (kept symmetric): volunteers travel between them. An
     organizer changes the neighbours of their own units (403 elsewhere)."""
     if find_ward(code) is None:
-        raise NotFound(f"Không có phường '{code}' / No ward '{code}'.")
+        raise NotFound(_("No ward '%(code)s'.", code=code))
     require_in_scope(code)
     set_neighbors(code, data["neighbors"])
     db.session.commit()

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator.errors import Invalid
 from coordinator.extensions import db
@@ -31,34 +33,53 @@ def parse_changes(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in ("old_code", "new_code", "date") if c not in (reader.fieldnames or ())]
     if missing:
-        raise Invalid.field(
-            "file", f"Thiếu cột: {', '.join(missing)} / Missing columns: {', '.join(missing)}."
-        )
+        raise Invalid.field("file", _l("Missing columns: %(columns)s.", columns=", ".join(missing)))
     rows: list[dict[str, Any]] = []
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[LazyString]] = {}
     for number, raw in enumerate(reader, start=2):  # line 1 is the header
         row = {k: (raw.get(k) or "").strip() for k in COLUMNS}
         problems = []
         try:
             row["date"] = date.fromisoformat(row["date"])
         except ValueError:
-            problems.append("date: YYYY-MM-DD")
+            problems.append(_l("%(column)s: write the date as YYYY-MM-DD.", column="date"))
         main = row["main"].lower()
         if main not in YES | NO:
-            problems.append("main: yes/no")
+            problems.append(_l("%(column)s: yes or no.", column="main"))
         row["main"] = None if main == "" else main in YES
         old, new = find_ward(row["old_code"]), find_ward(row["new_code"])
         if old is None:
-            problems.append(f"old_code: unknown unit '{row['old_code']}'")
+            problems.append(
+                _l("%(column)s: unknown unit '%(code)s'.", column="old_code", code=row["old_code"])
+            )
         if new is None and not (row["new_name"] and row["province"]):
-            problems.append(f"new_code: unknown unit '{row['new_code']}' (give new_name, province)")
+            problems.append(
+                _l(
+                    "%(column)s: unknown unit '%(code)s' (give new_name and province).",
+                    column="new_code",
+                    code=row["new_code"],
+                )
+            )
         if new is None and row["province"] and db.session.get(Province, row["province"]) is None:
-            problems.append(f"province: unknown province '{row['province']}'")
+            problems.append(
+                _l(
+                    "%(column)s: unknown province '%(code)s'.",
+                    column="province",
+                    code=row["province"],
+                )
+            )
         if old is not None and isinstance(row["date"], date) and old.valid_from is not None:
             if row["date"] <= old.valid_from:
-                problems.append(f"date: {old.name} began on {old.valid_from:%Y-%m-%d}")
+                problems.append(
+                    _l(
+                        "%(column)s: %(name)s began on %(date)s.",
+                        column="date",
+                        name=old.name,
+                        date=f"{old.valid_from:%Y-%m-%d}",
+                    )
+                )
         if row["old_code"] == row["new_code"]:
-            problems.append("new_code: a unit cannot succeed itself")
+            problems.append(_l("%(column)s: a unit cannot succeed itself.", column="new_code"))
         if problems:
             errors[f"line {number}"] = problems
         rows.append(row)
@@ -69,12 +90,14 @@ def parse_changes(text: str) -> list[dict[str, Any]]:
         mains = [r for r in group if r["main"] or (r["main"] is None and len(group) == 1)]
         if len(mains) != 1:
             errors.setdefault(old_code, []).append(
-                "main: exactly one successor must be main / đúng một đơn vị kế thừa chính"
+                _l("%(column)s: exactly one successor must be main.", column="main")
             )
         if len({r["date"] for r in group}) > 1:
-            errors.setdefault(old_code, []).append("date: one date per old unit")
+            errors.setdefault(old_code, []).append(
+                _l("%(column)s: one date per old unit.", column="date")
+            )
     if errors:
-        raise Invalid("Tệp thay đổi địa giới có lỗi / The changes file has errors.", errors)
+        raise Invalid(_l("The changes file has errors."), errors)
     for group in by_old.values():
         for row in group:
             row["main"] = bool(row["main"]) or (row["main"] is None and len(group) == 1)

@@ -8,11 +8,13 @@ import csv
 import io
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator.database import utcnow
 from coordinator.errors import Invalid
@@ -70,24 +72,34 @@ def _ensure_province(entry: dict[str, Any]) -> None:
 def import_wards(rows: list[dict[str, Any]]) -> int:
     """Upsert wards and make neighbour links symmetric. All rows are checked first, so a
     bad file changes nothing."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[LazyString]] = {}
     codes = set()
     for index, row in enumerate(rows, start=1):
         if not row.get("code") or not row.get("name"):
-            errors[f"row {index}"] = ["code and name are required"]
+            errors[f"row {index}"] = [_l("code and name are required.")]
         codes.add(row.get("code"))
     existing = set(db.session.scalars(sa.select(Ward.code)))
     provinces = set(db.session.scalars(sa.select(Province.code)))
     for index, row in enumerate(rows, start=1):
         unknown = [n for n in row.get("neighbors", []) if n not in codes | existing]
         if unknown:
-            errors[f"row {index}"] = [f"unknown neighbours: {', '.join(unknown)}"]
+            errors[f"row {index}"] = [
+                _l("Unknown neighbours: %(codes)s.", codes=", ".join(unknown))
+            ]
         if row.get("province") and row["province"] not in provinces:
-            errors.setdefault(f"row {index}", []).append(f"unknown province: {row['province']}")
+            errors.setdefault(f"row {index}", []).append(
+                _l("Unknown province '%(code)s'.", code=row["province"])
+            )
         if row.get("type") and row["type"] not in UNIT_TYPES:
-            errors.setdefault(f"row {index}", []).append(f"type: one of {', '.join(UNIT_TYPES)}")
+            errors.setdefault(f"row {index}", []).append(
+                _l(
+                    "%(column)s: must be one of: %(choices)s.",
+                    column="type",
+                    choices=", ".join(UNIT_TYPES),
+                )
+            )
     if errors:
-        raise Invalid("Tệp phường không hợp lệ / The ward file has errors.", errors)
+        raise Invalid(_l("The ward file has errors."), errors)
     for row in rows:
         ward = db.session.get(Ward, row["code"]) or Ward(code=row["code"])
         ward.name = row["name"]
@@ -177,13 +189,17 @@ def require_ward(code: str, field: str = "ward", *, current: bool = False) -> Wa
     `current`, when it no longer exists (new things go into today's units)."""
     ward = find_ward(code)
     if ward is None:
-        raise Invalid.field(field, f"Không có phường '{code}' / Unknown ward '{code}'.")
+        raise Invalid.field(field, _l("Unknown ward '%(code)s'.", code=code))
     if current and ward.valid_to is not None and ward.valid_to < today_local():
         names = ", ".join(w.name for w in successors_of(ward.code)) or "?"
         raise Invalid.field(
             field,
-            f"{ward.name} không còn từ {ward.valid_to + timedelta(days=1):%d/%m/%Y}; "
-            f"nay là {names} / {ward.name} ended on {ward.valid_to:%Y-%m-%d}; it is now {names}.",
+            _l(
+                "%(name)s ended on %(date)s; it is now %(successors)s.",
+                name=ward.name,
+                date=f"{ward.valid_to:%d/%m/%Y}",
+                successors=names,
+            ),
         )
     return ward
 

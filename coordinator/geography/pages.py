@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from coordinator.calendar.tokens import public_subscribe_links
 from coordinator.database import utcnow
@@ -21,7 +22,7 @@ def ward_page(code: str) -> ResponseReturnValue:
     """A ward's upcoming sessions and its calendar links."""
     ward = db.session.get(Ward, code)
     if ward is None:
-        raise NotFound("Không có phường này / No such ward.")
+        raise NotFound(_("No such ward."))
     sessions = db.session.scalars(
         sa.select(TrainingSession)
         .where(TrainingSession.ward == code, TrainingSession.starts_at >= utcnow())

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from coordinator.csv_import import ImportReport, header_problem
 from coordinator.database import utcnow
@@ -89,7 +90,7 @@ def get_import(import_id: int, viewer_id: int | None = None) -> ImportJob:
     uploads: a report names the rows of the file."""
     job = db.session.get(ImportJob, import_id) if 0 < import_id <= MAX_ID else None
     if job is None or not (current_scope().national or job.uploaded_by == viewer_id):
-        raise NotFound("Không tìm thấy lượt nhập / Import not found.")
+        raise NotFound(_l("Import not found."))
     return job
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
+from flask_babel import gettext as _
 
 from coordinator.bookings import checkin
 from coordinator.calendar.tokens import feed_url, subscribe_links
@@ -167,7 +168,7 @@ def put_volunteer_attendance(data: list[dict[str, Any]], session_id: int) -> lis
     the end, else 409; all entries or none)."""
     session = _staff_session(session_id)
     if len(data) > 500:
-        raise Invalid("Quá nhiều mục / Too many entries (500 at most).")
+        raise Invalid(_("Too many entries (500 at most)."))
     checkin.record_volunteers(session, data, authenticated_user().id)
     db.session.commit()
     return _staff_sheet(session)

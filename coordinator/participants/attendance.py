@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings.checkin import require_checkin_open
 from coordinator.bookings.models import (
@@ -61,7 +63,7 @@ def may_record(user: User | None, session: TrainingSession) -> bool:
 
 def require_recorder(user: User | None, session: TrainingSession) -> None:
     if not may_record(user, session):
-        raise NotFound("Không tìm thấy buổi học / Session not found.")
+        raise NotFound(_l("Session not found."))
 
 
 def areas() -> list[Competence]:
@@ -129,25 +131,23 @@ def record(session: TrainingSession, entries: list[dict], actor_id: int | None) 
             )
         )
     }
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[LazyString]] = {}
     for index, entry in enumerate(entries):
         where = f"entries.{index}"
         if entry["registration_id"] not in registrations:
-            errors[where] = ["Không có đăng ký này trong buổi / Not registered in this session."]
+            errors[where] = [_l("Not registered in this session.")]
             continue
         unknown = sorted(set(entry.get("levels", {})) - known)
         if unknown:
-            errors[where] = [f"Lĩnh vực không rõ / Unknown areas: {', '.join(unknown)}"]
+            errors[where] = [_l("Unknown areas: %(codes)s.", codes=", ".join(unknown))]
         elif any(level not in LEVELS for level in entry.get("levels", {}).values()):
-            errors[where] = ["Mức 1-8 / Levels are 1 to 8."]
+            errors[where] = [_l("Levels are 1 to 8.")]
         elif entry.get("reached_basic") and not entry.get("levels"):
-            errors[where] = [
-                "Cần ít nhất một mức đánh giá / Give at least one level with 'reached basic'."
-            ]
+            errors[where] = [_l("Give at least one level with 'reached basic'.")]
         elif entry.get("levels") and not entry.get("attended"):
-            errors[where] = ["Chỉ đánh giá người có mặt / Only those present are assessed."]
+            errors[where] = [_l("Only those present are assessed.")]
     if errors:
-        raise Invalid("Dữ liệu điểm danh không hợp lệ / The attendance has errors.", errors)
+        raise Invalid(_l("The attendance has errors."), errors)
     now = utcnow()
     for entry in entries:
         registration = registrations[entry["registration_id"]]
@@ -186,5 +186,5 @@ def record(session: TrainingSession, entries: list[dict], actor_id: int | None) 
 def get_open_session(session_id: int) -> TrainingSession:
     session = db.session.get(TrainingSession, session_id)
     if session is None:
-        raise NotFound("Không tìm thấy buổi học / Session not found.")
+        raise NotFound(_l("Session not found."))
     return session

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from coordinator.calendar.tokens import rotate_feed_token
 from coordinator.database import utcnow
 from coordinator.errors import Invalid
@@ -22,16 +24,15 @@ def create_participant(
     """A participant and their private feed token. Self-registration needs consent; an
     organizer registers on someone's behalf (e.g. a minor, with a guardian's contact)."""
     if not by_organizer and not data.get("consent"):
-        raise Invalid.field(
-            "consent",
-            "Cần đồng ý xử lý dữ liệu / Consent to the processing of your data is required.",
-        )
+        raise Invalid.field("consent", _l("Consent to the processing of your data is required."))
     require_ward(data["ward"], current=True)
     if by_organizer and not data.get("consent"):  # on someone's behalf: one's own units only
         require_in_scope(data["ward"])
     unknown = unknown_codes("accessibility_skills", data.get("accessibility_needs", []))
     if unknown:
-        raise Invalid.field("accessibility_needs", f"Không rõ / Unknown: {', '.join(unknown)}")
+        raise Invalid.field(
+            "accessibility_needs", _l("Unknown: %(codes)s.", codes=", ".join(unknown))
+        )
     participant = Participant(
         full_name=data["full_name"],
         ward=data["ward"],

@@ -4,6 +4,7 @@ which keeps only anonymous counts so the movement's progress figures stay true."
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings.models import Registration, RegistrationStatus
 from coordinator.bookings.registrations import cancel_registration
@@ -28,7 +29,7 @@ def get_participant(participant_id: int) -> Participant:
         db.session.get(Participant, participant_id) if 0 < participant_id <= MAX_ID else None
     )
     if participant is None or participant.erased_at is not None:
-        raise NotFound("Không tìm thấy học viên / Participant not found.")
+        raise NotFound(_l("Participant not found."))
     return participant
 
 
@@ -57,14 +58,14 @@ def require_owner_or_organizer(user: User | None, participant: Participant) -> N
         participant.user_id == user.id or (user.has_role("organizer") and organizes(participant))
     ):
         return
-    raise NotFound("Không tìm thấy học viên / Participant not found.")
+    raise NotFound(_l("Participant not found."))
 
 
 def organized_participant(participant_id: int) -> Participant:
     """A participant for the organizers' pages: of the caller's units, or 404."""
     participant = get_participant(participant_id)
     if not organizes(participant):
-        raise NotFound("Không tìm thấy học viên / Participant not found.")
+        raise NotFound(_l("Participant not found."))
     return participant
 
 
@@ -121,7 +122,7 @@ def erase(participant: Participant) -> None:
     """Delete name, needs, contacts, assessments and calendar tokens; cancel future
     registrations; add the person to the anonymous counts of their ward and group."""
     if participant.erased_at is not None:
-        raise Conflict("Đã xóa / Already erased.")
+        raise Conflict(_l("Already erased."))
     # The same definitions as the progress figures: registered in a session that was not
     # cancelled; assessed as having reached the basic standard.
     enrolled = db.session.scalar(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Response, jsonify, request
+from flask_babel import gettext as _
 
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.extensions import Blueprint, ErrorSchema, db
@@ -106,11 +107,9 @@ def create_volunteer(data: dict[str, Any]) -> Volunteer:
     user = authenticated_user()
     password = data.pop("password", None)
     if user is not None and not is_organizer(user):
-        raise Forbidden("Chỉ điều phối viên tạo hộ / Only organizers create other volunteers.")
+        raise Forbidden(_("Only organizers create other volunteers."))
     if user is None and not password:
-        raise Invalid.field(
-            "password", "Cần mật khẩu để đăng ký / A password is required to sign up."
-        )
+        raise Invalid.field("password", _("A password is required to sign up."))
     _only_organizers_mark_experts(user, data)
     volunteer = operations.create_volunteer(data, password=password)
     db.session.commit()
@@ -121,8 +120,8 @@ def _only_organizers_mark_experts(user: User | None, data: dict[str, Any]) -> No
     """A lead role needs an expert, so expertise is vouched for by an organizer."""
     if data.get("is_expert") and not is_organizer(user):
         raise Forbidden(
-            "Chỉ điều phối viên xác nhận chuyên gia / Only an organizer can mark an expert.",
-            {"is_expert": ["Only an organizer can mark a volunteer as an expert."]},
+            _("Only an organizer can mark an expert."),
+            {"is_expert": [_("Only an organizer can mark a volunteer as an expert.")]},
         )
 
 
@@ -158,7 +157,7 @@ def _visible_volunteer(volunteer_id: int) -> Volunteer:
     user = require_role("organizer", "volunteer")
     volunteer = operations.get_volunteer(volunteer_id)
     if not is_organizer(user) and volunteer.user_id != user.id:
-        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+        raise NotFound(_("Volunteer not found."))
     return volunteer
 
 
@@ -189,7 +188,7 @@ def update_volunteer(changes: dict[str, Any], volunteer_id: int) -> Response:
 def _user(user_id: int) -> User:
     user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
-        raise NotFound("Không tìm thấy người dùng / User not found.")
+        raise NotFound(_("User not found."))
     return user
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from coordinator.database import utcnow
@@ -72,7 +73,7 @@ def issue_token(email: str, password: str) -> tuple[str, datetime]:
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if not verify_password(user, password) or not user.active:
         raise Unauthorized(
-            "Email hoặc mật khẩu không đúng / Wrong email or password.",
+            _l("Wrong email or password."),
             code="invalid_credentials",
         )
     token = secrets.token_urlsafe(32)
@@ -130,7 +131,7 @@ def revoke_own_token(user: User, token_id: int) -> None:
     an unknown, a revoked or an expired token: the same 404, so ids reveal nothing."""
     token = db.session.scalar(_live_tokens_of(user).where(ApiToken.id == token_id))
     if token is None:
-        raise NotFound("Không tìm thấy token / Token not found.")
+        raise NotFound(_l("Token not found."))
     token.revoked_at = utcnow()
     db.session.flush()
 
@@ -167,8 +168,8 @@ def require_user() -> User:
     user = authenticated_user()
     if user is None:
         if request.headers.get("Authorization"):
-            raise Unauthorized("Token không hợp lệ hoặc đã hết hạn / Invalid or expired token.")
-        raise Unauthorized("Cần đăng nhập / Authentication required.")
+            raise Unauthorized(_l("Invalid or expired token."))
+        raise Unauthorized(_l("Authentication required."))
     return user
 
 
@@ -176,7 +177,7 @@ def require_role(*roles: str) -> User:
     """The caller if they hold one of `roles` (admins count as organizers)."""
     user = require_user()
     if not user.has_role(*roles):
-        raise Forbidden("Bạn không có quyền này / You are not allowed to do this.")
+        raise Forbidden(_l("You are not allowed to do this."))
     return user
 
 

@@ -251,13 +251,22 @@ _SCHEMA_MESSAGES = {
 }
 
 
+def _in_import_words(message: Any) -> Any:
+    """A schema's message in the import's words; the schema has already said it in the
+    reader's language (coordinator.schema_messages), so it is matched in that language."""
+    for said, better in _SCHEMA_MESSAGES.items():
+        if str(message) in (said, _(said)):
+            return better
+    return message
+
+
 def _messages(errors: dict[str, Any]) -> list[str]:
     """Each problem as "Column: what is wrong", in words."""
     lines = []
     for name, messages in errors.items():
         if isinstance(messages, dict):  # nested (an availability window)
             messages = [m for nested in messages.values() for m in _flat(nested)]
-        words = " ".join(str(_SCHEMA_MESSAGES.get(str(m), m)) for m in _flat(messages))
+        words = " ".join(str(_in_import_words(m)) for m in _flat(messages))
         label = LABELS.get(name)
         lines.append(f"{label}: {words}" if label else words)
     return lines

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects.postgresql import JSONB
 
 from coordinator.errors import Conflict, DomainError, Invalid, NotFound
@@ -32,7 +34,7 @@ def normalize_email(email: str) -> str:
 
 
 def _email_conflict() -> Conflict:
-    message = "Email đã được dùng / This email is already registered."
+    message = _l("This email is already registered.")
     return Conflict(message, {"email": [message]}, code="duplicate")
 
 
@@ -52,7 +54,7 @@ def conflict_on_duplicate(conflict: Conflict) -> Iterator[None]:
 def create_user(email: str, role: str, password: str | None) -> User:
     """A login. Refuses an unknown role or an email already in use."""
     if role not in USER_ROLES:
-        raise Invalid.field("role", f"Vai trò không hợp lệ / Unknown role '{role}'.")
+        raise Invalid.field("role", _l("Unknown role '%(role)s'.", role=role))
     email = normalize_email(email)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise _email_conflict()
@@ -66,7 +68,7 @@ def create_user(email: str, role: str, password: str | None) -> User:
 def _check_vocabularies(data: dict[str, Any], known_skills: set[str] | None = None) -> None:
     """Refuse unknown accessibility skills and preferred wards (`known_skills`: the
     accessibility vocabulary when the caller has already read it)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[LazyString]] = {}
     if "accessibility_skills" in data:
         skills = data["accessibility_skills"]
         unknown = (
@@ -75,17 +77,17 @@ def _check_vocabularies(data: dict[str, Any], known_skills: set[str] | None = No
             else [code for code in skills if code not in known_skills]
         )
         if unknown:
-            errors["accessibility_skills"] = [f"Không rõ / Unknown: {', '.join(unknown)}"]
+            errors["accessibility_skills"] = [_l("Unknown: %(codes)s.", codes=", ".join(unknown))]
     if "preferences" in data:
         for ward in data["preferences"].get("wards", []):
             try:
                 require_ward(ward)
             except Invalid:
                 errors.setdefault("preferences", []).append(
-                    f"Không có phường / Unknown ward: {ward}"
+                    _l("Unknown ward '%(code)s'.", code=ward)
                 )
     if errors:
-        raise Invalid("Dữ liệu không hợp lệ / The input is invalid.", errors)
+        raise Invalid(_l("The input is invalid."), errors)
 
 
 def _email_taken(email: str, except_volunteer: int | None = None) -> bool:
@@ -178,7 +180,7 @@ def create_volunteers(rows: Sequence[dict[str, Any]]) -> list[Volunteer]:
 def get_volunteer(volunteer_id: int) -> Volunteer:
     volunteer = db.session.get(Volunteer, volunteer_id) if 0 < volunteer_id <= MAX_ID else None
     if volunteer is None:
-        raise NotFound("Không tìm thấy tình nguyện viên / Volunteer not found.")
+        raise NotFound(_l("Volunteer not found."))
     return volunteer
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate, validates_schema
 
 from coordinator.schemas import (
@@ -77,9 +79,7 @@ class AvailabilitySchema(Schema):
             and "end_minute" in data
             and data["start_minute"] >= data["end_minute"]
         ):
-            raise ma.ValidationError(
-                "Giờ kết thúc phải sau giờ bắt đầu / End must be after start.", "end"
-            )
+            raise ma.ValidationError(_("End must be after start."), "end")
 
 
 class PreferencesSchema(Schema):
@@ -115,9 +115,7 @@ class VolunteerCreateSchema(Schema):
     locale = fields.String(load_default="vi", validate=validate.OneOf(["vi", "en"]))
     password = fields.String(
         load_only=True,
-        validate=validate.Length(
-            10, 1024, error="Mật khẩu từ 10 ký tự / Password: at least 10 characters."
-        ),
+        validate=validate.Length(10, 1024, error=_l("Password: at least 10 characters.")),
         metadata={"description": "Required for self sign-up; creates a volunteer login."},
     )
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
 
 from coordinator.errors import Forbidden, Invalid, NotFound
 from coordinator.events import outbox
@@ -51,7 +52,7 @@ class Scope:
     def require(self, ward_code: str | None) -> None:
         """Refuse (403) a change to something outside the scope."""
         if not self.covers(ward_code):
-            raise OutOfScope("Ngoài phạm vi đơn vị bạn phụ trách / Outside the units you organize.")
+            raise OutOfScope(_l("Outside the units you organize."))
 
     def covers_all(self, ward_codes: list[str] | None) -> bool:
         """True when every unit is within the scope (None: every unit of the country)."""
@@ -189,10 +190,7 @@ def organized_volunteers_where() -> sa.ColumnElement[bool]:
 def require_organizes_volunteer(volunteer: Volunteer) -> None:
     """Refuse (403) an organizer's change to a volunteer of other units."""
     if volunteer.id not in organized_volunteer_ids([volunteer.id]):
-        raise OutOfScope(
-            "Tình nguyện viên ngoài phạm vi đơn vị bạn phụ trách / "
-            "This volunteer lives and serves outside the units you organize."
-        )
+        raise OutOfScope(_l("This volunteer lives and serves outside the units you organize."))
 
 
 def scopes_view(user: User) -> dict[str, Any]:
@@ -219,16 +217,14 @@ def _scope_row(code: str) -> OrganizerScope:
         return OrganizerScope(province_code=province.code)
     ward = find_ward(code, or_slug=True)
     if ward is None:
-        raise Invalid.field(
-            "units", f"Không có tỉnh hay phường '{code}' / No province or ward '{code}'."
-        )
+        raise Invalid.field("units", _l("No province or ward '%(code)s'.", code=code))
     return OrganizerScope(ward_code=ward.code)
 
 
 def set_scopes(user: User, codes: list[str], granted_by: User | None = None) -> list[str]:
     """Replace an organizer's units (an empty list: national); the codes kept."""
     if codes and user.role != "organizer":
-        raise Invalid.field("units", "Chỉ người tổ chức có phạm vi / Only organizers have units.")
+        raise Invalid.field("units", _l("Only organizers have units."))
     rows = {}
     for code in codes:
         row = _scope_row(code)

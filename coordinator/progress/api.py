@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from coordinator.csv_import import decode
 from coordinator.errors import Invalid, error_response
@@ -142,17 +143,21 @@ def import_targets(args: dict[str, Any]) -> ResponseReturnValue:
     if request.mimetype != "text/csv":
         return error_response(
             415,
-            "Gửi tệp CSV với Content-Type: text/csv / Send the CSV with Content-Type text/csv.",
-            {"content_type": [f"Expected text/csv, got {request.mimetype or 'none'}."]},
+            _("Send the CSV with Content-Type text/csv."),
+            {
+                "content_type": [
+                    _("Expected text/csv, got %(type)s.", type=request.mimetype or "none")
+                ]
+            },
         )
     text = decode(request.get_data())
     if text is None:
-        raise Invalid.field("_body", "Tệp phải là UTF-8 / The file must be UTF-8.")
+        raise Invalid.field("_body", _("The file must be UTF-8."))
     report = import_jobs.header_report("targets", text)
     if report is not None:
         return error_response(
             422,
-            "Tệp có dòng lỗi, không nhập gì / The file has bad rows; nothing was imported.",
+            _("The file has bad rows; nothing was imported."),
             {str(line): messages for line, messages in sorted(report.errors.items())},
         )
     job = import_jobs.request_import(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from coordinator.errors import Forbidden, Invalid
 from coordinator.extensions import db
@@ -22,7 +23,7 @@ NATIONAL_CODE = "VN"
 NATIONAL_NAME = "Việt Nam"
 NO_PROVINCE = ""  # units from before provinces were recorded
 _CODE = re.compile(r"^[a-z0-9_]{1,64}$")
-OUTSIDE = "Ngoài phạm vi đơn vị bạn phụ trách / Outside the units you organize."
+OUTSIDE = _l("Outside the units you organize.")
 
 
 @dataclass(frozen=True)
@@ -96,20 +97,18 @@ def select(
     ward code: that ward with its history; a province code or slug: its units) or the
     older `ward` filter. An unknown unit is a 422, one outside the scope a 403."""
     if level not in LEVELS:
-        raise Invalid.field("level", f"level: {', '.join(LEVELS)}")
+        raise Invalid.field("level", _l("Must be one of: %(choices)s.", choices=", ".join(LEVELS)))
     units = UnitMap.load()
     field = "unit" if unit else "ward"
     code = unit or ward
     if unit and ward and unit != ward:
-        raise Invalid.field("unit", "unit và ward khác nhau / unit and ward differ.")
+        raise Invalid.field("unit", _l("unit and ward differ."))
     allowed: set[str] | None = None if scope.national else set(scope.ward_codes)
     provinces: frozenset[str] | None = None if scope.national else scope.province_codes
     home: Callable[[str], str] = units.current
     if level == "national":
         if code:
-            raise Invalid.field(
-                field, "Cấp toàn quốc không lọc theo đơn vị / No unit at level=national."
-            )
+            raise Invalid.field(field, _l("No unit at level=national."))
         if not scope.national:
             raise Forbidden(OUTSIDE)
     elif code:
@@ -117,15 +116,11 @@ def select(
         province = None if found is not None or ward else _province_code(code)
         if found is None and province is None:
             if ward:
-                raise Invalid.field(field, f"Không có phường '{code}' / Unknown ward '{code}'.")
-            raise Invalid.field(
-                field, f"Không có tỉnh hay phường '{code}' / No province or ward '{code}'."
-            )
+                raise Invalid.field(field, _l("Unknown ward '%(code)s'.", code=code))
+            raise Invalid.field(field, _l("No province or ward '%(code)s'.", code=code))
         if found is not None:
             if level != "ward":
-                raise Invalid.field(
-                    field, "Cấp tỉnh cần mã tỉnh / level=province takes a province code."
-                )
+                raise Invalid.field(field, _l("level=province takes a province code."))
             scope.require(found.code)
             chosen = found.code
             history = {chosen} | (set() if chosen in units.roll else set(units.former(chosen)))

@@ -1,6 +1,7 @@
 """The population targets' import from CSV: one row per (unit, target group, year), the
 unit a ward (column `ward`, or `unit`) or a province (column `unit`: its code or slug);
-every bad row reported at once in plain words. Flushes; the caller commits."""
+every bad row reported at once in plain words, in the language of the one who reads the
+report (the import job runs in the uploader's). Flushes; the caller commits."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from decimal import Decimal
 from typing import TypedDict
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from coordinator.csv_import import ImportReport, read_rows
 from coordinator.extensions import db
@@ -54,14 +56,21 @@ class _Units(TypedDict):
 
 def _whole(value: str, name: str, errors: list[str], *, low: int, high: int) -> int | None:
     if not value:
-        errors.append(f"{name}: Bắt buộc / Required.")
+        errors.append(_("%(column)s: Required.", column=name))
         return None
     if not _WHOLE.match(value):
-        errors.append(f"{name}: '{value}' không phải số nguyên / is not a whole number.")
+        errors.append(_("%(column)s: '%(value)s' is not a whole number.", column=name, value=value))
         return None
     number = int(value)
     if not low <= number <= high:
-        errors.append(f"{name}: phải từ {low} đến {high} / must be from {low} to {high}.")
+        errors.append(
+            _(
+                "%(column)s: must be from %(low)s to %(high)s.",
+                column=name,
+                low=low,
+                high=high,
+            )
+        )
         return None
     return number
 
@@ -70,17 +79,22 @@ def _percent(value: str, errors: list[str]) -> float | None:
     match = _PERCENT.match(value)
     if not value:
         errors.append(
-            "target_percent: Bắt buộc (nhóm này không có mức mặc định) / "
-            "Required (this group has no default)."
+            _("%(column)s: Required (this group has no default).", column="target_percent")
         )
     elif match is None:
-        errors.append(f"target_percent: '{value}' không phải số / is not a number.")
+        errors.append(
+            _("%(column)s: '%(value)s' is not a number.", column="target_percent", value=value)
+        )
     else:
         number = Decimal(match.group(1).replace(",", "."))
         if 0 <= number <= 100:
             return float(number)
         errors.append(
-            f"target_percent: {value} ngoài khoảng 0-100 / is outside 0-100 (a percentage)."
+            _(
+                "%(column)s: %(value)s is outside 0-100 (a percentage).",
+                column="target_percent",
+                value=value,
+            )
         )
     return None
 
@@ -90,18 +104,18 @@ def _unit(row: dict[str, str], units: _Units, errors: list[str]) -> tuple[str | 
     province (by code or slug)."""
     ward, unit = row.get("ward", ""), row.get("unit", "")
     if ward and unit and ward != unit:
-        errors.append("unit: ward và unit khác nhau / ward and unit name different units.")
+        errors.append(_("%(column)s: ward and unit name different units.", column="unit"))
     elif unit and not ward:
         if unit in units["wards"]:
             return unit, None
         if unit in units["provinces"]:
             return None, units["provinces"][unit]
-        errors.append(f"unit: Không có tỉnh hay phường '{unit}' / No province or ward '{unit}'.")
+        errors.append(_("%(column)s: No province or ward '%(code)s'.", column="unit", code=unit))
     elif not ward:
         name = "unit" if "unit" in row else "ward"
-        errors.append(f"{name}: Bắt buộc / Required.")
+        errors.append(_("%(column)s: Required.", column=name))
     elif ward not in units["wards"]:
-        errors.append(f"ward: Không có phường '{ward}' / Unknown ward '{ward}'.")
+        errors.append(_("%(column)s: Unknown ward '%(code)s'.", column="ward", code=ward))
     else:
         return ward, None
     return None, None
@@ -114,8 +128,12 @@ def _target_row(row: dict[str, str], units: _Units) -> tuple[TargetValues | None
     ward, province = _unit(row, units, errors)
     if group not in TARGET_GROUPS:
         errors.append(
-            f"target_group: Không rõ nhóm '{group}' / Unknown target group '{group}' "
-            f"({', '.join(TARGET_GROUPS)})."
+            _(
+                "%(column)s: Unknown target group '%(group)s' (%(groups)s).",
+                column="target_group",
+                group=group,
+                groups=", ".join(TARGET_GROUPS),
+            )
         )
     year = _whole(row["year"], "year", errors, low=MIN_YEAR, high=MAX_YEAR)
     baseline = _whole(row["baseline"], "baseline", errors, low=0, high=MAX_COUNT)
@@ -130,9 +148,7 @@ def _target_row(row: dict[str, str], units: _Units) -> tuple[TargetValues | None
         else 0
     )
     if baseline is not None and before is not None and before > baseline:
-        errors.append(
-            "reached_before: không thể lớn hơn baseline / cannot be more than the baseline."
-        )
+        errors.append(_("%(column)s: cannot be more than the baseline.", column="reached_before"))
     if errors:
         return None, errors
     # Each None above came with an error message (an empty percent may use the default).
@@ -153,11 +169,6 @@ _Key = tuple[str | None, str | None, str, int]
 
 def _key(values: TargetValues) -> _Key:
     return (values["ward"], values["province_code"], values["target_group"], values["year"])
-
-
-OUT_OF_SCOPE = (
-    "{unit}: ngoài phạm vi đơn vị bạn phụ trách / '{unit}' is outside the units you organize."
-)
 
 
 def _covered(scope: Scope, values: TargetValues) -> bool:
@@ -193,16 +204,16 @@ def import_targets(
     for line, row in read_rows(text, report, columns=TARGET_COLUMNS, required=TARGET_REQUIRED):
         values, errors = _target_row(row, units)
         if values is not None and scope is not None and not _covered(scope, values):
-            errors = [OUT_OF_SCOPE.format(unit=values["ward"] or values["province_code"])]
+            unit = values["ward"] or values["province_code"]
+            errors = [_("'%(unit)s' is outside the units you organize.", unit=unit)]
             values = None
         if values is not None:
             key = _key(values)
             if key in seen:
-                what = "phường" if values["ward"] else "tỉnh"
                 errors = [
-                    f"Trùng {what}, nhóm và năm với dòng {seen[key]} / "
-                    f"Same {'ward' if values['ward'] else 'province'}, target group and year "
-                    f"as line {seen[key]}."
+                    _("Same ward, target group and year as line %(line)s.", line=seen[key])
+                    if values["ward"]
+                    else _("Same province, target group and year as line %(line)s.", line=seen[key])
                 ]
             else:
                 seen[key] = line

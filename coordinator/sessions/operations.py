@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from coordinator.bookings import counters
 from coordinator.bookings.models import (
@@ -44,7 +45,7 @@ from coordinator.vocabularies.terms import unknown_codes
 CALENDAR_FIELDS = {"starts_at", "ends_at", "ward", "venue", "status", "title"}
 
 
-NOT_FOUND = "Không tìm thấy buổi học / Session not found."
+NOT_FOUND = _l("Session not found.")
 
 
 def get_session(session_id: int) -> TrainingSession:
@@ -79,9 +80,9 @@ def _check_references(data: dict[str, Any]) -> None:
     ):
         unknown = unknown_codes(vocabulary, data.get(field, []))
         if unknown:
-            errors[field] = [f"Không rõ / Unknown: {', '.join(unknown)}"]
+            errors[field] = [_l("Unknown: %(codes)s.", codes=", ".join(unknown))]
     if errors:
-        raise Invalid("Dữ liệu không hợp lệ / The input is invalid.", errors)
+        raise Invalid(_l("The input is invalid."), errors)
 
 
 def _weekly_starts(
@@ -105,9 +106,7 @@ def create_sessions(data: dict[str, Any], organizer_id: int | None) -> list[Trai
     _check_references(data)
     require_in_scope(data["ward"])
     if data["starts_at"] <= utcnow():
-        raise Invalid.field(
-            "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
-        )
+        raise Invalid.field("starts_at", _l("A session must start in the future."))
     repeat = data.pop("repeat", None)
     roles = data.pop("roles", [])
     count = repeat["weekly"] if repeat else 1
@@ -149,15 +148,26 @@ def _apply_roles(session: TrainingSession, roles: list[dict[str, Any]]) -> bool:
     for role in existing.values():
         if role.role not in wanted and (role.taken > 0 or _has_bookings(role.id)):
             raise Conflict(
-                f"Vai trò '{role.role}' đã có người / Role '{role.role}' has bookings.",
-                {"roles": [f"'{role.role}' has bookings; cancel them first."]},
+                _l("The role '%(role)s' has bookings.", role=role.role),
+                {"roles": [_l("'%(role)s' has bookings; cancel them first.", role=role.role)]},
             )
         spec = wanted.get(role.role)
         if spec is not None and spec["count"] < role.taken:
             raise Conflict(
-                f"'{role.role}' đã có {role.taken} người xác nhận / "
-                f"{role.taken} already confirmed.",
-                {"roles": [f"'{role.role}': count below the {role.taken} confirmed."]},
+                _l(
+                    "The role '%(role)s' already has %(taken)s confirmed.",
+                    role=role.role,
+                    taken=role.taken,
+                ),
+                {
+                    "roles": [
+                        _l(
+                            "'%(role)s': count below the %(taken)s confirmed.",
+                            role=role.role,
+                            taken=role.taken,
+                        )
+                    ]
+                },
             )
     changed = False
     for role in list(session.roles):
@@ -194,27 +204,23 @@ def update_session(session: TrainingSession, changes: dict[str, Any]) -> Trainin
     reason = changes.pop("reason", None)
     require_in_scope(session.ward)
     if session.status != SessionStatus.PUBLISHED:
-        raise Conflict("Buổi học đã hủy hoặc đã xong / The session is cancelled or over.")
+        raise Conflict(_l("The session is cancelled or over."))
     _check_references(changes)
     if "ward" in changes:
         require_in_scope(changes["ward"])
     starts = changes.get("starts_at", session.starts_at)
     ends = changes.get("ends_at", session.ends_at)
     if ends <= starts:
-        raise Invalid.field(
-            "ends_at", "Kết thúc phải sau bắt đầu / ends_at must be after starts_at."
-        )
+        raise Invalid.field("ends_at", _l("ends_at must be after starts_at."))
     if ("starts_at" in changes or "ends_at" in changes) and ends - starts > MAX_DURATION:
-        raise Invalid.field("ends_at", "Buổi học tối đa 12 giờ / A session lasts at most 12 hours.")
+        raise Invalid.field("ends_at", _l("A session lasts at most 12 hours."))
     if "starts_at" in changes and starts <= utcnow():
-        raise Invalid.field(
-            "starts_at", "Buổi học phải ở tương lai / A session must start in the future."
-        )
+        raise Invalid.field("starts_at", _l("A session must start in the future."))
     registered = session.registered_count
     if "capacity" in changes and changes["capacity"] < registered:
         raise Conflict(
-            f"Đã có {registered} người đăng ký / {registered} already registered.",
-            {"capacity": [f"Below the {registered} registered participants."]},
+            _l("%(count)s already registered.", count=registered),
+            {"capacity": [_l("Below the %(count)s registered participants.", count=registered)]},
         )
     previous_ward = session.ward
     roles = changes.pop("roles", None)
@@ -307,9 +313,9 @@ def cancellation_reach(session: TrainingSession, scope: CancelScope) -> dict[str
 
 def _require_cancellable(session: TrainingSession) -> None:
     if session.status == SessionStatus.CANCELLED:
-        raise Conflict("Buổi học đã bị hủy / The session is already cancelled.")
+        raise Conflict(_l("The session is already cancelled."))
     if session.status == SessionStatus.COMPLETED:
-        raise Conflict("Buổi học đã diễn ra / The session has already taken place.")
+        raise Conflict(_l("The session has already taken place."))
 
 
 def _cancel_one(session: TrainingSession, reason: str, series_of: int | None) -> None:

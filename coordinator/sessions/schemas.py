@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from marshmallow import fields, validate, validates_schema
 
 from coordinator.schemas import SLUG, LanguageList, LocalDateTime, Schema, SlugList, Text
@@ -43,16 +44,12 @@ def _check_times_and_roles(data: dict) -> None:
     starts, ends = data.get("starts_at"), data.get("ends_at")
     if starts and ends:
         if ends <= starts:
-            raise ma.ValidationError(
-                "Kết thúc phải sau bắt đầu / ends_at must be after starts_at.", "ends_at"
-            )
+            raise ma.ValidationError(_("ends_at must be after starts_at."), "ends_at")
         if ends - starts > MAX_DURATION:
-            raise ma.ValidationError(
-                "Buổi học tối đa 12 giờ / A session lasts at most 12 hours.", "ends_at"
-            )
+            raise ma.ValidationError(_("A session lasts at most 12 hours."), "ends_at")
     roles = [r["role"] for r in data.get("roles", [])]
     if len(roles) != len(set(roles)):
-        raise ma.ValidationError("Mỗi vai trò chỉ một lần / Each role once.", "roles")
+        raise ma.ValidationError(_("Each role once."), "roles")
 
 
 class SessionCreateSchema(Schema):
@@ -124,7 +121,7 @@ class SessionListArgs(Schema):
     @validates_schema
     def _window(self, data, **kwargs):
         if data.get("from_") and data.get("to") and data["to"] <= data["from_"]:
-            raise ma.ValidationError("'to' phải sau 'from' / 'to' must be after 'from'.", "to")
+            raise ma.ValidationError(_("'to' must be after 'from'."), "to")
 
 
 class SessionPublicSchema(Schema):

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, jsonify
+from flask_babel import gettext as _
 
 from coordinator.errors import Forbidden
 from coordinator.extensions import Blueprint, db
@@ -116,5 +117,5 @@ def _managed(squad_id: int) -> Squad:
     user = require_user()
     squad = operations.get_squad(squad_id)
     if not operations.can_manage(user, squad):
-        raise Forbidden("Chỉ điều phối viên hoặc đội trưởng / Organizers or the squad leader only.")
+        raise Forbidden(_("Organizers or the squad leader only."))
     return squad

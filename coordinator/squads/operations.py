@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from coordinator.errors import Conflict, Invalid, NotFound
 from coordinator.events import outbox
@@ -19,7 +20,7 @@ from coordinator.squads.models import Squad, SquadMember
 def get_squad(squad_id: int) -> Squad:
     squad = db.session.get(Squad, squad_id) if 0 < squad_id <= MAX_ID else None
     if squad is None:
-        raise NotFound("Không tìm thấy đội / Squad not found.")
+        raise NotFound(_l("Squad not found."))
     return squad
 
 
@@ -27,16 +28,17 @@ def _require_volunteers(ids: list[int], field: str) -> None:
     found = set(db.session.scalars(sa.select(Volunteer.id).where(Volunteer.id.in_(ids))))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise Invalid.field(field, f"Không có tình nguyện viên / Unknown volunteers: {missing}")
+        unknown = ", ".join(map(str, missing))
+        raise Invalid.field(field, _l("Unknown volunteers: %(ids)s.", ids=unknown))
 
 
 def _name_conflict() -> Conflict:
-    message = "Tên đội đã có / A squad with this name exists."
+    message = _l("A squad with this name exists.")
     return Conflict(message, {"name": [message]}, code="duplicate")
 
 
 def _member_conflict() -> Conflict:
-    return Conflict("Đã là thành viên / Already a member of this squad.", code="duplicate")
+    return Conflict(_l("Already a member of this squad."), code="duplicate")
 
 
 def _require_free_name(name: str, except_id: int | None = None) -> None:
@@ -109,9 +111,9 @@ def add_member(squad: Squad, volunteer_id: int) -> Squad:
 def remove_member(squad: Squad, volunteer_id: int) -> Squad:
     membership = next((m for m in squad.memberships if m.volunteer_id == volunteer_id), None)
     if membership is None:
-        raise NotFound("Không phải thành viên / Not a member of this squad.")
+        raise NotFound(_l("Not a member of this squad."))
     if volunteer_id == squad.leader_id:
-        raise Conflict("Hãy đổi đội trưởng trước / Choose another leader before removing this one.")
+        raise Conflict(_l("Choose another leader before removing this one."))
     squad.memberships.remove(membership)
     squad.version += 1
     db.session.flush()

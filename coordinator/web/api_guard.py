@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 from coordinator.errors import ErrorResponse, error_response
 
@@ -49,16 +50,20 @@ def require_json_bodies() -> ErrorResponse | None:
     if not request.is_json:
         return error_response(
             415,
-            "Cần Content-Type: application/json / Send JSON with Content-Type application/json.",
-            {"content_type": [f"Expected application/json, got {request.mimetype or 'none'}."]},
+            _("Send JSON with Content-Type application/json."),
+            {
+                "content_type": [
+                    _("Expected application/json, got %(type)s.", type=request.mimetype or "none")
+                ]
+            },
         )
     try:
         json.loads(request.get_data(cache=True))
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return error_response(
             400,
-            "Thân yêu cầu không phải JSON hợp lệ / The body is not valid JSON.",
-            {"_json": ["Invalid JSON body."]},
+            _("The body is not valid JSON."),
+            {"_json": [_("Invalid JSON body.")]},
         )
     return None
 
@@ -67,5 +72,5 @@ def reject_out_of_range_ids() -> ErrorResponse | None:
     """404 for an integer path argument beyond the id columns' range."""
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ID:
-            return error_response(404, "Không tìm thấy / Not found.")
+            return error_response(404, _("Not found."))
     return None

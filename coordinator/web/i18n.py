@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, g, request, session
-from flask_babel import Babel, format_datetime, format_decimal, get_locale
+from flask import Flask, g, has_request_context, request, session
+from flask_babel import Babel, format_datetime, format_decimal, get_locale, refresh
 from flask_login import current_user
 
 from coordinator.extensions import db
@@ -21,22 +21,30 @@ from coordinator.geography.operations import find_ward
 
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
+API_PREFIX = "/api/"
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"
 
 babel = Babel()
 
 
 def select_locale() -> str:
-    """The user's saved choice, else this browser session's, else the browser's."""
+    """The user's saved choice, else this browser session's, else the browser's; outside
+    a request (a job, a command) Vietnamese unless `force_locale` says otherwise. An API
+    call that names a language in Accept-Language gets it: a program asks per call (a
+    saved choice is "vi" until changed, and a browser sends the header on every page)."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    if request.path.startswith(API_PREFIX) and request.accept_languages:
+        asked = request.accept_languages.best_match(LOCALES)
+        if asked is not None:
+            return asked
     user = current_user if current_user and current_user.is_authenticated else None
     if user is not None and user.locale in LOCALES:
         return user.locale
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen
-    if request:
-        return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
-    return DEFAULT_LOCALE
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
 
 
 def init_app(app: Flask) -> None:
@@ -44,6 +52,11 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["COORDINATOR_TIMEZONE"]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel keeps the chosen locale in flask.g, which lives as long as the app
+    # context; a context can outlive a request (a test or a command that pushed one), so
+    # each request chooses afresh and leaves nothing chosen behind.
+    app.before_request(_forget_locale)
+    app.teardown_request(_forget_locale)
     app.jinja_env.filters["when"] = lambda value: format_datetime(value, "EEE dd/MM/yyyy HH:mm")
     app.jinja_env.filters["clock"] = lambda value: format_datetime(value, "HH:mm")
     # An answer deadline: "18:00 thứ Năm 10/12".
@@ -54,6 +67,10 @@ def init_app(app: Flask) -> None:
     from coordinator.web.forms import fields_in_error
 
     app.jinja_env.globals["fields_in_error"] = fields_in_error  # the error summary's
+
+
+def _forget_locale(_error: BaseException | None = None) -> None:
+    refresh()
 
 
 def prefetch_ward_names(codes: Iterable[str]) -> None:

@@ -25,12 +25,12 @@ MAX_EXAMPLES = 25  # per operation and phase: the file runs in well under two mi
 DOCUMENT_CANNOT_SAY = [
     # References to stored rows: a code or id names nothing in the database.
     r"(home_ward|ward): Unknown ward '.*'\.",
-    r"preferences: Unknown ward: .*",
+    r"preferences: Unknown ward '.*'\.",
     r"(participant_needs|venue_accessibility|accessibility_(skills|needs)): Unknown: .*",
     r"competence_area: Unknown competence '.*'\.",
     r"participant_id: Unknown participant\.",
     r"(leader_id|member_ids|volunteer_id): Unknown volunteers: .*",
-    r"role: No such role \(roles: .*\)\.",
+    r"role: The session has no role '.*' \(its roles: .*\)\.",
     r"entries\.\d+: (Not registered in this session|Unknown areas: .*)\.?",
     r"entries\.\d+\.levels\..*\.key: Length must be between 1 and 32\.",  # an area code
     # Relations between fields, which OpenAPI 3.0 has no words for.

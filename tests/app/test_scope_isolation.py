@@ -274,7 +274,7 @@ def test_a_targets_file_imports_the_uploaders_units_only(
     work(redis_client)
     report = client.get(f"/api/v1/imports/{upload.json['id']}", headers=headers_a).json
     assert report["created"] == 0 and list(report["errors"]) == ["3"]
-    assert "outside the units you organize" in report["errors"]["3"][0]
+    assert report["errors"]["3"] == [f"'{WARD_B}' nằm ngoài phạm vi đơn vị bạn phụ trách."]
 
 
 def test_admins_grant_and_withdraw_units(client, ward_b, make_user, auth_headers):

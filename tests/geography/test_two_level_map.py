@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from coordinator.demo import DATA
 from coordinator.errors import Invalid
@@ -121,13 +122,19 @@ def test_a_bad_changes_file_names_each_problem_and_changes_nothing(app, wards):
     with pytest.raises(Invalid) as caught:
         parse_changes(text)
 
-    errors = caught.value.messages
-    assert "unknown unit 'nowhere'" in " ".join(errors["line 2"])
-    assert "give new_name, province" in " ".join(errors["line 3"])
-    assert {"date: YYYY-MM-DD", "main: yes/no", "province: unknown province '99'"} <= set(
-        errors["line 4"]
-    )
-    assert "exactly one successor must be main" in errors["kim_lien"][0]
+    errors = caught.value.messages  # in the default language, Vietnamese
+    assert "old_code: không có đơn vị 'nowhere'." in errors["line 2"]
+    assert "hãy ghi new_name và province" in " ".join(errors["line 3"])
+    assert {
+        "date: viết ngày theo dạng YYYY-MM-DD.",
+        "main: có (yes) hoặc không (no).",
+        "province: không có tỉnh '99'.",
+    } <= set(errors["line 4"])
+    assert errors["kim_lien"] == ["main: phải có đúng một đơn vị kế thừa chính."]
+    with force_locale("en"):
+        errors = caught.value.messages
+    assert {"date: write the date as YYYY-MM-DD.", "main: yes or no."} <= set(errors["line 4"])
+    assert errors["kim_lien"] == ["main: exactly one successor must be main."]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ward_successors)) == 0
 
 
@@ -174,7 +181,7 @@ def test_the_cli_says_what_is_wrong_with_a_changes_file(runner, wards, tmp_path)
     result = runner.invoke(args=["geography", "import-changes", str(bad)])
 
     assert result.exit_code == 1
-    assert "line 2" in result.output and "date: YYYY-MM-DD" in result.output
+    assert "line 2" in result.output and "date: viết ngày theo dạng YYYY-MM-DD" in result.output
     assert "Traceback" not in result.output
 
 

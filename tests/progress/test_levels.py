@@ -337,11 +337,8 @@ def test_targets_import_takes_a_unit_column(merged):
         "atlantis,residents,2026,10,50,\n"
     )
     assert report.errors == {
-        5: [
-            "target_percent: Bắt buộc (nhóm này không có mức mặc định) / "
-            "Required (this group has no default)."
-        ],
-        6: ["unit: Không có tỉnh hay phường 'atlantis' / No province or ward 'atlantis'."],
+        5: ["target_percent: Bắt buộc (nhóm này không có mức mặc định)."],
+        6: ["unit: Không có tỉnh hay phường 'atlantis'."],
     }
     report = import_targets(
         "ward,unit,target_group,year,baseline,target_percent\n"
@@ -350,9 +347,7 @@ def test_targets_import_takes_a_unit_column(merged):
         ",79,civil_servants,2026,3000,\n"
         "00187,01,workers,2026,10,50\n"
     )
-    assert report.errors == {
-        5: ["unit: ward và unit khác nhau / ward and unit name different units."]
-    }
+    assert report.errors == {5: ["unit: ward và unit là hai đơn vị khác nhau."]}
     report = import_targets(
         "unit,target_group,year,baseline,target_percent\n"
         "00187,residents,2026,9000,75\n"
@@ -360,9 +355,7 @@ def test_targets_import_takes_a_unit_column(merged):
         "79,civil_servants,2026,3000,\n"
         "01,students,2026,260000,\n"  # the same province and group as line 3
     )
-    assert report.errors == {
-        5: ["Trùng tỉnh, nhóm và năm với dòng 3 / Same province, target group and year as line 3."]
-    }
+    assert report.errors == {5: ["Trùng tỉnh, nhóm và năm với dòng 3."]}
     report = import_targets(
         "unit,target_group,year,baseline,target_percent\n"
         "00187,residents,2026,9000,75\n"
@@ -408,7 +401,7 @@ def test_defaults_come_from_the_configuration(app, merged):
 
 def test_a_header_needs_ward_or_unit(merged):
     report = import_targets("target_group,year,baseline,target_percent\nresidents,2026,1,1\n")
-    assert report.errors == {1: ["Thiếu cột / Missing columns: ward (ward hoặc / or unit)"]}
+    assert report.errors == {1: ["Thiếu cột: ward hoặc unit."]}
 
 
 # -- the page --------------------------------------------------------------------------------

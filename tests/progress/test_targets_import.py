@@ -7,6 +7,7 @@ import io
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from rq import SimpleWorker
 
 from coordinator.extensions import db, redis_connection
@@ -32,24 +33,45 @@ BAD = (
     + 'hang_bot,workers,2026,200,"12,5",\n'  # 11 valid (decimal comma, quoted)
     + "hang_bot,students,2026,,-1,\n"  # 12 baseline missing, percent below 0
 )
+# The report in the uploader's language: Vietnamese unless they chose English.
 BAD_LINES = {
-    3: ["ward: Không có phường 'atlantis' / Unknown ward 'atlantis'."],
+    3: ["ward: Không có phường 'atlantis'."],
     4: [
-        "target_group: Không rõ nhóm 'tourists' / Unknown target group 'tourists' "
+        "target_group: Không rõ nhóm 'tourists' "
         "(civil_servants, students, workers, residents, youth_disabilities)."
     ],
-    5: ["baseline: '12.5' không phải số nguyên / is not a whole number."],
-    6: ["target_percent: 120 ngoài khoảng 0-100 / is outside 0-100 (a percentage)."],
-    7: ["Trùng phường, nhóm và năm với dòng 2 / Same ward, target group and year as line 2."],
+    5: ["baseline: '12.5' không phải số nguyên."],
+    6: ["target_percent: 120 ngoài khoảng 0-100 (đây là phần trăm)."],
+    7: ["Trùng phường, nhóm và năm với dòng 2."],
     9: [
-        "year: '20x6' không phải số nguyên / is not a whole number.",
-        "baseline: phải từ 0 đến 2147483647 / must be from 0 to 2147483647.",
-        "target_percent: 'abc' không phải số / is not a number.",
+        "year: '20x6' không phải số nguyên.",
+        "baseline: phải từ 0 đến 2147483647.",
+        "target_percent: 'abc' không phải số.",
     ],
-    10: ["reached_before: không thể lớn hơn baseline / cannot be more than the baseline."],
+    10: ["reached_before: không thể lớn hơn baseline."],
     12: [
-        "baseline: Bắt buộc / Required.",
-        "target_percent: -1 ngoài khoảng 0-100 / is outside 0-100 (a percentage).",
+        "baseline: Bắt buộc.",
+        "target_percent: -1 ngoài khoảng 0-100 (đây là phần trăm).",
+    ],
+}
+BAD_LINES_EN = {
+    3: ["ward: Unknown ward 'atlantis'."],
+    4: [
+        "target_group: Unknown target group 'tourists' "
+        "(civil_servants, students, workers, residents, youth_disabilities)."
+    ],
+    5: ["baseline: '12.5' is not a whole number."],
+    6: ["target_percent: 120 is outside 0-100 (a percentage)."],
+    7: ["Same ward, target group and year as line 2."],
+    9: [
+        "year: '20x6' is not a whole number.",
+        "baseline: must be from 0 to 2147483647.",
+        "target_percent: 'abc' is not a number.",
+    ],
+    10: ["reached_before: cannot be more than the baseline."],
+    12: [
+        "baseline: Required.",
+        "target_percent: -1 is outside 0-100 (a percentage).",
     ],
 }
 
@@ -103,17 +125,26 @@ def test_valid_rows_only_imports_them_and_still_reports_the_others(app, wards):
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "message", "in_english"),
     [
-        ("ward,target_group,year,baseline\n", "Missing columns: target_percent"),
-        (HEADER.strip() + ",note\n", "Unknown columns: note"),
-        ("", "Missing columns: ward, target_group, year, baseline, target_percent"),
+        (
+            "ward,target_group,year,baseline\n",
+            "Thiếu cột: target_percent.",
+            "Missing columns: target_percent.",
+        ),
+        (HEADER.strip() + ",note\n", "Cột không rõ: note.", "Unknown columns: note."),
+        (
+            "",
+            "Thiếu cột: ward hoặc unit, target_group, year, baseline, target_percent.",
+            "Missing columns: ward or unit, target_group, year, baseline, target_percent.",
+        ),
     ],
 )
-def test_a_bad_header_is_reported_on_line_one(app, wards, content, message):
+def test_a_bad_header_is_reported_on_line_one(app, wards, content, message, in_english):
     report = import_targets(content + "kim_lien,residents,2026,10,50,0,x\n")
-    assert list(report.errors) == [1]
-    assert message in report.errors[1][0]
+    assert report.errors == {1: [message]}
+    with force_locale("en"):
+        assert import_targets(content).errors == {1: [in_english]}
     assert targets() == set()
 
 
@@ -127,7 +158,7 @@ def test_reached_before_may_be_left_out(app, wards):
 
 def test_extra_cells_are_an_error(app, wards):
     report = import_targets(HEADER + "kim_lien,residents,2026,100,50,0,surprise\n")
-    assert report.errors == {2: ["Thừa ô so với tiêu đề / More cells than the header has columns."]}
+    assert report.errors == {2: ["Thừa ô so với số cột của dòng tiêu đề."]}
 
 
 # -- through the API -----------------------------------------------------------------------
@@ -160,7 +191,7 @@ def imported(client, headers, body, **query) -> dict:
 
 def test_api_refuses_a_bad_header_at_once(client, wards, organizer_headers):
     body = assert_error(post_csv(client, organizer_headers, "ward,year\nkim_lien,2026\n"), 422)
-    assert list(body["messages"]) == ["1"] and "Missing columns" in body["messages"]["1"][0]
+    assert body["messages"] == {"1": ["Thiếu cột: target_group, baseline, target_percent."]}
 
 
 def test_api_upload_reports_each_line_and_imports_nothing(client, wards, organizer_headers):
@@ -169,6 +200,15 @@ def test_api_upload_reports_each_line_and_imports_nothing(client, wards, organiz
     assert body["errors"] == {str(line): messages for line, messages in BAD_LINES.items()}
     assert (body["created"], body["updated"]) == (0, 0)
     assert targets() == set()
+
+
+def test_an_english_organizers_report_is_in_english(client, wards, make_user, auth_headers):
+    organizer = make_user("organizer")
+    organizer.locale = "en"
+    db.session.commit()
+    body = imported(client, auth_headers(organizer), BAD)
+
+    assert body["errors"] == {str(line): messages for line, messages in BAD_LINES_EN.items()}
 
 
 def test_api_upload_of_valid_rows_only(client, wards, organizer_headers):
