@@ -16,7 +16,7 @@ from coordinator.events.relay import requeue_lost, sweep
 from coordinator.extensions import db
 from coordinator.geography.cli import geography_cli
 from coordinator.geography.operations import import_wards_file
-from coordinator.notifications.texts import say
+from coordinator.notifications.texts import command_line_locale, say, speaking
 from coordinator.people.operations import create_user
 from coordinator.people.scopes import set_scopes
 from coordinator.web.labels import N_
@@ -25,12 +25,14 @@ from coordinator.worker import run_worker
 
 def _fail(error: DomainError) -> None:
     db.session.rollback()
+    with speaking(command_line_locale()):  # the rule's words, in the terminal's language
+        message, messages = error.message, error.messages
     details = [
-        f"{field}: {' '.join(map(str, messages))}"
-        for field, messages in error.messages.items()
-        if list(messages) != [error.message]
+        f"{field}: {' '.join(map(str, texts))}"
+        for field, texts in messages.items()
+        if list(texts) != [message]
     ]
-    raise click.ClickException(" ".join([error.message, *details]))
+    raise click.ClickException(" ".join([message, *details]))
 
 
 def _cannot_read(path: str | None, error: Exception) -> str:

@@ -11,7 +11,7 @@ from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.geography.changes import import_changes, parse_changes
 from coordinator.geography.national import import_national, national_data
-from coordinator.notifications.texts import say
+from coordinator.notifications.texts import command_line_locale, say, speaking
 from coordinator.web.labels import N_
 
 geography_cli = AppGroup("geography", help="The administrative map.")
@@ -19,8 +19,9 @@ geography_cli = AppGroup("geography", help="The administrative map.")
 
 def _fail(error: DomainError) -> None:
     db.session.rollback()
-    lines = [error.message]
-    lines += [f"  {where}: {'; '.join(map(str, msgs))}" for where, msgs in error.messages.items()]
+    with speaking(command_line_locale()):  # the rule's words, in the terminal's language
+        lines = [error.message]
+        lines += [f"  {where}: {'; '.join(map(str, m))}" for where, m in error.messages.items()]
     raise click.ClickException("\n".join(lines))
 
 

@@ -30,13 +30,19 @@ def test_create_user_makes_a_login_with_a_hashed_password(runner):
     assert not verify_password(user, "wrong-password")
 
 
-def test_create_user_refuses_a_duplicate_with_a_message_not_a_trace(runner):
+def test_create_user_refuses_a_duplicate_with_a_message_not_a_trace(runner, monkeypatch):
     args = ["create-user", "a@example.vn", "--role", "volunteer", "--password", "0123456789"]
+    monkeypatch.setenv("LANG", "C.UTF-8")
     assert runner.invoke(args=args).exit_code == 0
     result = runner.invoke(args=args)
     assert result.exit_code == 1
     assert "Email này đã được dùng." in result.output  # a command speaks the default language
     assert "Traceback" not in result.output
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")  # an English terminal reads the rule in English
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1
+    assert "Email này" not in result.output
+    assert "already" in result.output.lower()
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
 

@@ -13,6 +13,7 @@ import pytest
 from flask_babel import force_locale
 
 from coordinator.errors import in_one_language
+from coordinator.notifications.texts import LEGACY_REASONS
 from tests.page_helpers import csrf_token, log_in, submit
 
 # A Vietnamese word, " / ", an English word: a message in two languages at once.
@@ -229,16 +230,8 @@ def test_a_bracket_is_never_cut_in_half(app):
 
 # -- the code itself ---------------------------------------------------------------------
 
-# Files still written "Vietnamese / English" (read through errors.in_one_language) until
-# they move into the catalogue too; empty this when they have.
-NOT_YET_IN_ONE_LANGUAGE = (
-    "coordinator/notifications/",
-    "coordinator/calendar/",
-    "coordinator/matching/",
-    "coordinator/cli.py",
-    "coordinator/geography/cli.py",
-    "jobs/",
-)
+# Files that may still be written "Vietnamese / English": none, every message is a msgid.
+NOT_YET_IN_ONE_LANGUAGE: tuple[str, ...] = ()
 # A Vietnamese letter, later " / " and English words: a message in two languages at once.
 TWO_LANGUAGES_IN_CODE = re.compile(r"[\u00c0-\u1ef9][^\n]*? / [A-Za-z'\"{(][\x00-\x7f]{3}")
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,6 +275,9 @@ def test_no_code_writes_a_message_in_two_languages():
         if name.startswith(NOT_YET_IN_ONE_LANGUAGE):
             continue
         for line, text in _strings(path.read_text(encoding="utf-8")):
+            # Rows written before the catalogue are recognised by their old text.
+            if text in LEGACY_REASONS:
+                continue
             if TWO_LANGUAGES_IN_CODE.search(text):
                 found.append(f"{name}:{line}: {text}")
     assert found == []
