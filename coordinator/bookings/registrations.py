@@ -98,11 +98,38 @@ def _same_person_registered(
     return None
 
 
+def _namesake_registered(session: TrainingSession, participant: Participant) -> bool:
+    """A live registration of the session for someone of the same name, neither of them
+    with a contact to tell them apart: most often the same form sent again (Back, then
+    Send, on a page the browser fetched anew with a new one-time token)."""
+    name, contacts = _person_key(participant)
+    if not name or contacts:
+        return False
+    others = db.session.scalars(
+        sa.select(Participant)
+        .join(Registration, Participant.id == Registration.participant_id)
+        .where(
+            Registration.session_id == session.id,
+            Registration.participant_id != participant.id,
+            Participant.erased_at.is_(None),
+            Registration.status.in_(LIVE_REGISTRATION),
+        )
+    )
+    return any(_person_key(other) == (name, set()) for other in others)
+
+
 def register(
-    session: TrainingSession, participant: Participant, actor_id: int | None
+    session: TrainingSession,
+    participant: Participant,
+    actor_id: int | None,
+    *,
+    namesake_confirmed: bool = True,
 ) -> Registration:
     """Registered while places last, then waitlisted in order of registration. An
-    organizer registers people only for sessions of their units."""
+    organizer registers people only for sessions of their units. A form (not the API,
+    whose Idempotency-Key covers a retry) passes `namesake_confirmed` as the person
+    answered: a second registration of a name without any contact then needs them to say
+    it is another person."""
     scope = organizing()
     if scope is not None and (participant.user_id is None or participant.user_id != actor_id):
         scope.require(session.ward)
@@ -136,6 +163,20 @@ def register(
                 "registration_id": same_person.id,
                 "participant_id": same_person.participant_id,
             },
+        )
+    if not namesake_confirmed and _namesake_registered(session, participant):
+        raise Conflict(
+            _l("Someone with this name is already registered for the session."),
+            {
+                "another_person": [
+                    _l(
+                        "Someone named “%(name)s” is already registered, without a phone "
+                        "or email. If this is another person, tick the box and send again.",
+                        name=participant.full_name,
+                    )
+                ]
+            },
+            code="namesake_registered",
         )
     placed = counters.take_one(session, "registered_count", "capacity")
     position = None if placed else counters.next_position(Registration, "session_id", session.id)

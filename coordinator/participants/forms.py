@@ -29,6 +29,9 @@ class ParticipantForm(FlaskForm):
         _l("Guardian's phone or email (for a minor)"),
         validators=[Optional(), Length(max=320), PHONE_CONTACT],
     )
+    # Shown only when the name is already registered without a contact (a form sent
+    # twice, or a real namesake).
+    another_person = BooleanField(_l("This is another person with the same name"))
     consent = BooleanField(
         _l("I agree that the organizers keep these details to run the sessions"),
         validators=[_DataRequired(_l("Registration needs your consent."))],

@@ -113,7 +113,10 @@ def register(session_id: int) -> ResponseReturnValue:
 
         def enrol() -> tuple[Registration, str]:
             participant, token = create_participant(data, by_organizer=False, actor_id=None)
-            return registrations.register(session, participant, None), token
+            registration = registrations.register(
+                session, participant, None, namesake_confirmed=form.another_person.data
+            )
+            return registration, token
 
         done = commit(enrol, form)
         if done is not REFUSED:
@@ -156,7 +159,9 @@ def session_participants(session_id: int) -> ResponseReturnValue:
             participant, _token = create_participant(
                 data, by_organizer=True, actor_id=current_user.id
             )
-            return registrations.register(session, participant, current_user.id)
+            return registrations.register(
+                session, participant, current_user.id, namesake_confirmed=form.another_person.data
+            )
 
         registration = commit(enrol, form)
         if registration is not REFUSED:

@@ -321,3 +321,33 @@ def test_a_double_submitted_participant_registration_registers_once(client, make
     assert first.status_code == 200 and "/calendar/p/" in text(first)
     assert second.status_code == 200 and text(second) == text(first)
     assert _count(Registration) == 1 and _count(Participant) == 1
+
+
+def test_a_registration_sent_again_from_a_page_fetched_anew_asks_before_a_namesake(
+    client, make_session
+):
+    """Back on a page the browser fetches again gives a new one-time token: with no
+    contact to tell two people apart, the same name is refused with a box to tick, and
+    everything typed comes back; ticked, a real namesake is registered."""
+    session = make_session()
+    path = f"/sessions/{session['id']}/register"
+    data = {"full_name": "Trần Thị Bình", "ward": "kim_lien", "target_group": "residents"}
+    data["consent"] = "y"
+    first = client.post(path, data={**data, **_form(client, path)})
+    assert first.status_code == 200 and "/calendar/p/" in text(first)
+
+    again = client.post(path, data={**data, **_form(client, path)})  # a new token
+    page = text(again)
+    assert again.status_code == 422
+    assert "Trần Thị Bình" in page and 'name="another_person"' in page
+    assert "không kèm số điện thoại hay email" in page  # the page's language (vi)
+    assert _count(Registration) == 1
+
+    ticked = client.post(path, data={**data, "another_person": "y", **_form(client, path)})
+    assert ticked.status_code == 200 and "/calendar/p/" in text(ticked)
+    assert _count(Registration) == 2
+
+    # A contact tells people apart: no question then (the contact rule has its own check).
+    other = {**data, "full_name": "Trần Thị Bình", "contact": "0912345679"}
+    assert client.post(path, data={**other, **_form(client, path)}).status_code == 200
+    assert _count(Registration) == 3
