@@ -72,6 +72,26 @@ def _person_key(participant: Participant) -> tuple[str, set[str]]:
     return name, contacts
 
 
+def _others_registered(
+    session: TrainingSession, participant: Participant
+) -> list[tuple[Registration, Participant]]:
+    """The session's live registrations of other participant rows, oldest first."""
+    return [
+        (registration, other)
+        for registration, other in db.session.execute(
+            sa.select(Registration, Participant)
+            .join(Participant, Participant.id == Registration.participant_id)
+            .where(
+                Registration.session_id == session.id,
+                Registration.participant_id != participant.id,
+                Participant.erased_at.is_(None),
+                Registration.status.in_(LIVE_REGISTRATION),
+            )
+            .order_by(Registration.id)
+        )
+    ]
+
+
 def _same_person_registered(
     session: TrainingSession, participant: Participant
 ) -> Registration | None:
@@ -80,18 +100,7 @@ def _same_person_registered(
     name, contacts = _person_key(participant)
     if not name or not contacts:
         return None
-    others = db.session.execute(
-        sa.select(Registration, Participant)
-        .join(Participant, Participant.id == Registration.participant_id)
-        .where(
-            Registration.session_id == session.id,
-            Registration.participant_id != participant.id,
-            Participant.erased_at.is_(None),
-            Registration.status.in_(LIVE_REGISTRATION),
-        )
-        .order_by(Registration.id)
-    ).all()
-    for registration, other in others:
+    for registration, other in _others_registered(session, participant):
         other_name, other_contacts = _person_key(other)
         if other_name == name and contacts & other_contacts:
             return registration
@@ -105,17 +114,10 @@ def _namesake_registered(session: TrainingSession, participant: Participant) -> 
     name, contacts = _person_key(participant)
     if not name or contacts:
         return False
-    others = db.session.scalars(
-        sa.select(Participant)
-        .join(Registration, Participant.id == Registration.participant_id)
-        .where(
-            Registration.session_id == session.id,
-            Registration.participant_id != participant.id,
-            Participant.erased_at.is_(None),
-            Registration.status.in_(LIVE_REGISTRATION),
-        )
+    return any(
+        _person_key(other) == (name, set())
+        for _registration, other in _others_registered(session, participant)
     )
-    return any(_person_key(other) == (name, set()) for other in others)
 
 
 def register(
