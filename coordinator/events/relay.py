@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import redis
@@ -19,8 +20,16 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import as_text
+from sqlalchemy.engine import Row
 
-from coordinator.background import FAILURE_TTL_SECONDS, PROCESS_EARLY, PROCESS_EVENT, enqueue
+from coordinator.background import (
+    FAILURE_TTL_SECONDS,
+    PROCESS_EARLY,
+    PROCESS_EVENT,
+    UniqueJob,
+    enqueue,
+    enqueue_unique_many,
+)
 from coordinator.database import utcnow
 from coordinator.events.dispatch import early_queues
 from coordinator.events.models import DomainEvent
@@ -31,6 +40,9 @@ log = logging.getLogger(__name__)
 # After Redis fails, requests skip the after-commit relay for a while (the sweep catches
 # up) instead of each paying a connection timeout.
 REDIS_BACKOFF_SECONDS = 10.0
+# Events handed to Redis per pipelined round trip: a matching part's commit (~1,000
+# events) in a few, without one huge request.
+RELAY_BATCH = 500
 # Event types whose handlers do heavy work get their own queue, so a burst of
 # matching cannot delay a reminder.
 QUEUE_BY_EVENT_PREFIX = {"matching.": "matching", "notification.": "notifications"}
@@ -53,27 +65,78 @@ def queue_for_event(event_type: str) -> str:
     return "default"
 
 
-def enqueue_event(event_id: int, event_type: str) -> Job:
-    """Enqueue the processing of one committed domain event (unique job id)."""
-    delay = None
-    if event_type in DEBOUNCED_EVENTS:
-        seconds = current_app.config["MATCHING_DEBOUNCE_SECONDS"]
-        delay = timedelta(seconds=seconds) if seconds > 0 else None
-    job = enqueue(
-        PROCESS_EVENT,
-        event_id,
-        queue=queue_for_event(event_type),
-        job_id=DomainEvent.job_id_for(event_id),
-        unique=True,
-        delay=delay,
+def event_jobs(event_id: int, event_type: str) -> list[UniqueJob]:
+    """The jobs of one committed event: its early jobs first (a feed must not wait),
+    then its own; each under a unique id, so relaying an event twice is a no-op."""
+    early = [
+        UniqueJob(PROCESS_EARLY, (event_id, queue), queue, f"early-{event_id}-{queue}")
+        for queue in sorted(early_queues(event_type))
+    ]
+    own = UniqueJob(
+        PROCESS_EVENT, (event_id,), queue_for_event(event_type), DomainEvent.job_id_for(event_id)
     )
-    for queue in sorted(early_queues(event_type)):
+    return [*early, own]
+
+
+def _debounce(event_type: str) -> timedelta | None:
+    if event_type not in DEBOUNCED_EVENTS:
+        return None
+    seconds = current_app.config["MATCHING_DEBOUNCE_SECONDS"]
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def enqueue_event(event_id: int, event_type: str) -> Job:
+    """Enqueue the processing of one committed domain event (unique job id; a debounced
+    one waits on the scheduler). Raises DuplicateJobError if its job exists."""
+    *early, own = event_jobs(event_id, event_type)
+    for spec in early:
         try:
-            job_id = f"early-{event_id}-{queue}"
-            enqueue(PROCESS_EARLY, event_id, queue, queue=queue, job_id=job_id, unique=True)
+            enqueue(spec.job, *spec.args, queue=spec.queue, job_id=spec.job_id, unique=True)
         except DuplicateJobError:
             pass
-    return job
+    return enqueue(
+        own.job,
+        *own.args,
+        queue=own.queue,
+        job_id=own.job_id,
+        unique=True,
+        delay=_debounce(event_type),
+    )
+
+
+def _hand_over(
+    events: Sequence[Row[tuple[int, str]]] | Sequence[tuple[int, str]],
+) -> tuple[list[int], redis.RedisError | None]:
+    """Enqueue these events, the debounced ones one by one on the scheduler, the others
+    in one pipelined round trip. Returns the ids now held by Redis (enqueued now or
+    before) and the first error Redis answered, if any."""
+    handed: list[int] = []
+    pipelined = []
+    for event_id, event_type in events:
+        if _debounce(event_type) is None:
+            pipelined.append((event_id, event_type))
+            continue
+        try:
+            enqueue_event(event_id, event_type)
+        except DuplicateJobError:
+            pass  # already on the queue: enqueued by another relay
+        except redis.RedisError as exc:
+            return handed, exc
+        handed.append(event_id)
+    if not pipelined:
+        return handed, None
+    jobs = [event_jobs(event_id, event_type) for event_id, event_type in pipelined]
+    try:
+        answers = enqueue_unique_many([spec for specs in jobs for spec in specs])
+    except redis.RedisError as exc:  # connection lost: none of them counts as sent
+        return handed, exc
+    error = next((a for a in answers if isinstance(a, redis.RedisError)), None)
+    end = 0
+    for (event_id, _), specs in zip(pipelined, jobs, strict=True):
+        end += len(specs)
+        if not isinstance(answers[end - 1], redis.RedisError):  # the event's own job
+            handed.append(event_id)
+    return handed, error
 
 
 def _state() -> dict:
@@ -94,16 +157,14 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
         ).all()
     sent: list[int] = []
     failed: list[int] = []
-    for event_id, event_type in unsent:
-        try:
-            enqueue_event(event_id, event_type)
-            sent.append(event_id)
-        except DuplicateJobError:
-            sent.append(event_id)  # already on the queue: enqueued by another relay
-        except redis.RedisError as exc:
+    for start in range(0, len(unsent), RELAY_BATCH):
+        handed, error = _hand_over(unsent[start : start + RELAY_BATCH])
+        sent.extend(handed)
+        if error is not None:
             state["redis_down_until"] = time.monotonic() + REDIS_BACKOFF_SECONDS
-            failed = [row[0] for row in unsent if row[0] not in sent]
-            log.warning("redis unavailable, %d events wait in the outbox: %s", len(failed), exc)
+            marked = set(sent)
+            failed = [row[0] for row in unsent if row[0] not in marked]
+            log.warning("redis unavailable, %d events wait in the outbox: %s", len(failed), error)
             break
     with db.engine.begin() as conn:
         if sent:
