@@ -157,10 +157,12 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
         ).all()
     sent: list[int] = []
     failed: list[int] = []
+    refused = False
     for start in range(0, len(unsent), RELAY_BATCH):
         handed, error = _hand_over(unsent[start : start + RELAY_BATCH])
         sent.extend(handed)
         if error is not None:
+            refused = True
             state["redis_down_until"] = time.monotonic() + REDIS_BACKOFF_SECONDS
             marked = set(sent)
             failed = [row[0] for row in unsent if row[0] not in marked]
@@ -179,7 +181,7 @@ def publish(event_ids: list[int], *, force: bool = False) -> int:
                 .where(table.c.id.in_(failed))
                 .values(enqueue_attempts=table.c.enqueue_attempts + 1)
             )
-    if sent:
+    if sent and not refused:  # Redis failing midway still backs off
         state["redis_down_until"] = 0.0
     return len(sent)
 

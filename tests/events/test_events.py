@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import redis
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
-from rq.job import JobStatus
-from rq.registry import FailedJobRegistry
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from coordinator.calendar.handlers import ward_feed_cache_key
 from coordinator.database import utcnow
@@ -310,3 +311,113 @@ def test_a_job_with_a_live_or_expired_execution_is_left_to_rq(app, redis_client)
     redis_client.zadd(job.started_job_registry.key, {f"{job.id}:an-execution": 0})
     assert relay.requeue_lost(min_age_seconds=0) == 0
     assert queued_job_ids(redis_client) == []
+
+
+def _commit_unrelayed(app, events: list[tuple[str, dict]]) -> list[int]:
+    """Commit these events as one transaction without the after-commit relay (as if the
+    process died right after the commit): the test relays them itself."""
+    relay._state()["redis_down_until"] = float("inf")
+    recorded = [
+        outbox.record(kind, "session", n, payload) for n, (kind, payload) in enumerate(events)
+    ]
+    db.session.commit()
+    ids = [event.id for event in recorded]
+    db.session.rollback()  # SQLite: no open read while the relay writes
+    relay._state()["redis_down_until"] = 0.0
+    return ids
+
+
+def _marked(ids: list[int]) -> set[int]:
+    with db.engine.connect() as conn:
+        table = DomainEvent.__table__
+        return set(
+            conn.scalars(
+                sa.select(table.c.id).where(table.c.id.in_(ids), table.c.enqueued_at.is_not(None))
+            )
+        )
+
+
+def test_a_batch_relay_enqueues_each_event_once_even_when_some_are_already_queued(
+    app, redis_client, monkeypatch
+):
+    monkeypatch.setattr(relay, "RELAY_BATCH", 7)  # several pipelined round trips
+    app.config["MATCHING_DEBOUNCE_SECONDS"] = 30
+    events = [("assignment.matched", {"session_id": n, "ward": "kim_lien"}) for n in range(40)]
+    events[20] = ("matching.run_scheduled", {"run_id": 1})  # debounced: on the scheduler
+    ids = _commit_unrelayed(app, events)
+    already = ids[::3]  # a relay that died before marking them, or one racing this one
+    for event_id in already:
+        enqueue_event(event_id, "assignment.matched")
+
+    assert relay.publish(ids) == len(ids)
+
+    plain = [i for i in ids if i != ids[20]]
+    assert sorted(queued_job_ids(redis_client)) == sorted(f"evt-{i}" for i in plain)
+    early = queued_job_ids(redis_client, "feeds")
+    assert sorted(early) == sorted(f"early-{i}-feeds" for i in plain)
+    scheduled = ScheduledJobRegistry("matching", connection=redis_client)
+    assert scheduled.get_job_ids() == [f"evt-{ids[20]}"]
+    assert _marked(ids) == set(ids)
+    # The pipelined jobs carry the options of `enqueue`, like the ones enqueued singly.
+    for job_id in (f"evt-{ids[1]}", f"early-{ids[1]}-feeds", f"evt-{already[1]}"):
+        job = Job.fetch(job_id, connection=redis_client)
+        assert job.description.endswith(f"#{job_id}")
+        assert (job.retries_left, job.result_ttl, job.failure_ttl) == (3, 86400, 7 * 86400)
+    # A second relay of the same events, marked or not, adds nothing.
+    assert relay.publish(ids) == 0
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(DomainEvent).values(enqueued_at=None))
+    assert relay.publish(ids) == len(ids)
+    assert len(queued_job_ids(redis_client)) == len(plain)
+    assert len(queued_job_ids(redis_client, "feeds")) == len(plain)
+
+    work_burst(redis_client, ("feeds", "default"))
+    with db.engine.connect() as conn:
+        table = DomainEvent.__table__
+        done = conn.scalar(
+            sa.select(sa.func.count()).where(
+                table.c.id.in_(plain), table.c.processed_at.is_not(None)
+            )
+        )
+    assert done == len(plain)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    from tests.jobs.fault_helpers import RedisServer
+    from tests.notifications.notification_helpers import free_port
+
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redis_failing_midway_through_a_batch_leaves_exactly_the_unsent_events_unmarked(
+    app, own_redis, monkeypatch
+):
+    monkeypatch.setattr(relay, "RELAY_BATCH", 10)
+    use_redis(app, own_redis.url)
+    client = redis.Redis.from_url(own_redis.url)
+    ids = _commit_unrelayed(
+        app, [("assignment.matched", {"session_id": n, "ward": "kim_lien"}) for n in range(300)]
+    )
+    # Redis runs out of memory part of the way through (a real refusal, command by command).
+    client.config_set("maxmemory", client.info("memory")["used_memory"] + 400_000)
+
+    sent = relay.publish(ids)
+
+    in_redis = {i for i in ids if client.exists(f"rq:job:evt-{i}")}
+    assert 0 < sent < len(ids)
+    assert _marked(ids) == in_redis and len(in_redis) == sent
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(DomainEvent.id, DomainEvent.enqueue_attempts)).all()
+    attempts = dict(rows)
+    assert {attempts[i] for i in ids} == {1}  # the unsent ones were tried once too
+    assert relay.publish(ids) == 0  # backing off: the next requests skip the relay
+
+    client.config_set("maxmemory", 0)
+    assert relay.sweep(min_age_seconds=0) == len(ids) - sent
+    assert _marked(ids) == set(ids)
+    queued = Queue("default", connection=client).job_ids
+    assert sorted(queued) == sorted(f"evt-{i}" for i in ids)  # each exactly once
