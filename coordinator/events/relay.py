@@ -2,7 +2,9 @@
 
 An event is enqueued only after its transaction committed, under the job id
 `evt-<id>` with `unique=True`, so a second relay of the same event is a no-op in Redis.
-If Redis is down the event stays unmarked in the database and the sweep sends it later.
+A commit's events go in pipelined round trips (`RELAY_BATCH` at a time). If Redis is
+down, or refuses midway, the events not handed over stay unmarked in the database and
+the sweep sends them later.
 """
 
 from __future__ import annotations
