@@ -117,6 +117,9 @@ def enqueue_unique_many(jobs: Sequence[UniqueJob]) -> list[bool | redis.Response
 
     `unique=True` ignores a pipeline in RQ (it runs its Lua script at once), so this runs
     that same script, RQ's check-save-push in one atomic step, once per job on a pipeline.
+    It leans on two private helpers of rq 3.0.0 (pinned; `_prepare_for_queue` and
+    `_build_hset_args`), as `Queue.enqueue_job(unique=True)` does: tests/events checks the
+    jobs it writes against those `enqueue` writes.
     """
     client = redis_connection.client
     queues = {name: get_queue(name) for name in {spec.queue for spec in jobs}}
