@@ -179,6 +179,7 @@ def _flow_rounds(
         cover_needs(working)
     upgrade_roles(working)
     swap_in_needs(working)
+    replace_by_cheaper(working)
     return working
 
 
@@ -1060,3 +1061,49 @@ def swap_in_needs(plan: WorkingPlan) -> None:
             plan.commit()
         else:
             plan.rollback()
+
+
+def replace_by_cheaper(plan: WorkingPlan) -> int:
+    """A proposed volunteer gives their seat to a free one who costs less there, their
+    own load counted (a seat of a large problem's flow whose cheaper takers were outside
+    its view). The session's needs stay covered; an earlier proposal moves only for more
+    than its keep bonus. Returns the objective's change."""
+    rules = plan.rules
+    earlier = {(b.volunteer_id, b.role_id) for b in rules.problem.bookings if not b.fixed}
+    keep = rules.weights.keep_bonus
+    load_step = rules.load_cost(2)  # what one more session adds, per session held
+    total = 0
+    for volunteer_id, role_id in sorted(plan.proposals):
+        pair_cost = plan.proposals.get((volunteer_id, role_id))
+        if pair_cost is None:
+            continue
+        role = rules.role[role_id]
+        session = rules.session[role.session_id]
+        if session.needs and plan.missing_needs(session, without=volunteer_id):
+            continue
+        # What the seat costs now, the volunteer's load counted.
+        now = pair_cost + rules.load_cost(plan.load[volunteer_id])
+        if (volunteer_id, role_id) in earlier:
+            now -= (keep + SCALE - 1) // SCALE
+        # Candidates are cheapest first: only those below `now` can do better.
+        j = plan.role_index[role_id]
+        lo = plan.c_start[j]
+        hi = lo + int(np.searchsorted(plan.c_cost[lo : plan.c_start[j + 1]], now))
+        if hi == lo:
+            continue
+        marginal = plan.c_cost[lo:hi] + load_step * plan.load_at[plan.c_index[lo:hi]]
+        best: tuple[int, int, int] | None = None
+        cheaper = np.flatnonzero(marginal < now)
+        for at in cheaper[np.argsort(marginal[cheaper], kind="stable")]:
+            other = int(plan.c_vol[lo + at])
+            if other == volunteer_id or (other, session.id) in plan.refused:
+                continue
+            if plan.fits(other, session):
+                best = (int(marginal[at]), other, int(plan.c_cost[lo + at]))
+                break
+        if best is None:
+            continue
+        plan.remove(volunteer_id, role)
+        plan.add(best[1], role, best[2])
+        total += best[0] - now
+    return total
