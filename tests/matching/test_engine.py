@@ -29,6 +29,7 @@ from coordinator.matching.engine import solver
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.fits import sessions_that_fit
 from coordinator.matching.engine.problem import (
+    SCALE,
     Booking,
     Problem,
     Role,
@@ -1194,12 +1195,14 @@ def test_replacing_by_cheaper_takers_keeps_the_rules_and_leaves_none_cheaper(pro
         assert len(working.proposals) == seats
         if not change:
             break
+    earlier = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    keep = -(-problem.weights.keep_bonus // SCALE)  # an earlier proposal's keep bonus
     for (v, role_id), cost in working.proposals.items():
         role = rules.role[role_id]
         session = rules.session[role.session_id]
         if session.needs and working.missing_needs(session, without=v):
             continue
-        now = cost + rules.load_cost(working.load[v])
+        now = cost + rules.load_cost(working.load[v]) - keep * ((v, role_id) in earlier)
         for other_cost, other in working.candidates(working.role_index[role_id]):
             if other == v or (other, session.id) in working.refused:
                 continue
