@@ -29,6 +29,7 @@ from coordinator.matching.engine import solver
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.fits import sessions_that_fit
 from coordinator.matching.engine.problem import (
+    SCALE,
     Booking,
     Problem,
     Role,
@@ -1162,3 +1163,48 @@ def test_an_empty_lead_seat_is_reached_by_a_path_of_moves():
 
     assert sorted(working.proposals) == [(11, 901), (18, 904), (25, 907), (32, 910)]
     assert Rules(problem).violations(working.pairs()) == []
+
+
+# -- Cheaper takers (large problems' flows see a part of the pairs) -----------------------
+
+
+@settings(ENGINE, max_examples=60)
+@given(problems(max_volunteers=6, max_sessions=5))
+def test_replacing_by_cheaper_takers_keeps_the_rules_and_leaves_none_cheaper(problem):
+    """From a plan of the dearest takers, each pass of `replace_by_cheaper` lowers the
+    objective by what it says and keeps every rule and the seats; passes until one
+    changes nothing leave no proposal that a free volunteer (able to take it) would
+    take for less, load counted."""
+    rules = Rules(problem)
+    working, _cands = solver.working_plan(problem)
+    for j, role in enumerate(working.roles):
+        session = rules.session[role.session_id]
+        for cost, v in reversed(working.candidates(j)):
+            if working.free_seats(role) <= 0:
+                break
+            if (v, session.id) not in working.refused and working.fits(v, session):
+                working.add(v, role, cost)
+    if rules.violations(working.pairs()):
+        return  # needs left uncovered: not a plan the finishing would be given
+    seats = len(working.proposals)
+    for _pass in range(20):  # one pass can free someone an earlier seat would take
+        before = rules.objective(working.pairs())
+        change = solver.replace_by_cheaper(working)
+        assert rules.objective(working.pairs()) - before == change <= 0
+        assert rules.violations(working.pairs()) == []
+        assert len(working.proposals) == seats
+        if not change:
+            break
+    earlier = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    keep = -(-problem.weights.keep_bonus // SCALE)  # an earlier proposal's keep bonus
+    for (v, role_id), cost in working.proposals.items():
+        role = rules.role[role_id]
+        session = rules.session[role.session_id]
+        if session.needs and working.missing_needs(session, without=v):
+            continue
+        now = cost + rules.load_cost(working.load[v]) - keep * ((v, role_id) in earlier)
+        for other_cost, other in working.candidates(working.role_index[role_id]):
+            if other == v or (other, session.id) in working.refused:
+                continue
+            if working.fits(other, session):
+                assert working.marginal_cost(other_cost, other) >= now

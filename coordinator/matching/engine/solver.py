@@ -42,7 +42,9 @@ MAX_FLOW_ROUNDS = 3
 # Above this many pairs the flows see a part of the pairs (see _views).
 SPARSE_ABOVE = 500_000
 # Views of the flows on large problems: (pairs per seat, per volunteer); see _views.
-WIDE = (25, 10)
+# The first flow's time grows fast with its view (large: 16 per seat 2.9 s of CPU, 25
+# per seat 4.5 s); replace_by_cheaper wins back most of what a narrower view misses.
+WIDE = (16, 10)
 NARROW = (6, 3)
 BONUS_SHARE = 5
 Ints = npt.NDArray[np.int64]
@@ -96,20 +98,25 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     cands = candidate_pairs.build(problem, rules)
     report("candidates", 0.3)
     staffable = _staffable(problem, cands)
+    hopeless = _hopeless(problem, cands, staffable)
     if len(cands) <= SPARSE_ABOVE:
-        working = _flow_and_finish(problem, rules, cands, staffable, MAX_FLOW_ROUNDS)
+        working = _flow_and_finish(
+            problem, rules, cands, staffable, MAX_FLOW_ROUNDS, closed=hopeless
+        )
         report("flow", 0.9)
         return working, cands
     # Large problems: the flow sees a wide view; finishing then reaches pairs it did not
     # see (deep in the lists of roles whose nearest candidates were taken), and a second,
     # quicker flow over those and a narrow view rearranges the plan around them.
     wide, narrow = _views(problem, cands)
-    working = _flow_and_finish(problem, rules, cands, staffable & wide, 1, doubles=False)
+    working = _flow_and_finish(
+        problem, rules, cands, staffable & wide, 1, doubles=False, closed=hopeless
+    )
     report("flow", 0.6)
     narrow[_plan_pairs(working, cands)] = True
     # The second flow also has the finer clusters around the first plan (see _doubles).
     keep, clustering = _doubles(problem, rules, cands, staffable & narrow, working)
-    working = _flow_rounds(problem, rules, cands, keep, 1, clustering)
+    working = _flow_rounds(problem, rules, cands, keep, 1, clustering, hopeless)
     report("second flow", 0.9)
     return working, cands
 
@@ -121,22 +128,25 @@ def _flow_and_finish(
     allowed: Bools,
     rounds: int,
     doubles: bool = True,
+    closed: Set[int] | None = None,
 ) -> WorkingPlan:
     """A flow over the `allowed` pairs, then the exact finishing steps; then, when
     `doubles`, the same again with finer clusters around that plan (see _doubles), the
     better of the two plans kept."""
-    working = _flow_rounds(problem, rules, cands, allowed, rounds)
+    if closed is None:
+        closed = _hopeless(problem, cands)
+    working = _flow_rounds(problem, rules, cands, allowed, rounds, None, closed)
     if not doubles:
         return working
     keep, clustering = _doubles(problem, rules, cands, allowed, working)
     if clustering is not None:
-        again = _flow_rounds(problem, rules, cands, keep, 1, clustering)
+        again = _flow_rounds(problem, rules, cands, keep, 1, clustering, closed)
         if rules.objective(again.pairs()) < rules.objective(working.pairs()):
             working = again
     # What one-at-a-time moves and chains cannot reach (several experts at their weekly
     # limits changing sessions at once to staff one more lead seat): each week's part
     # around its empty seats, solved exactly.
-    subproblem.improve_by_parts(working, _hopeless(problem, cands))
+    subproblem.improve_by_parts(working, closed)
     return working
 
 
@@ -147,6 +157,7 @@ def _flow_rounds(
     allowed: Bools,
     rounds: int,
     clustering: Clustering | None = None,
+    hopeless: Set[int] | None = None,
 ) -> WorkingPlan:
     for _round in range(rounds):
         working = WorkingPlan(rules, cands)
@@ -160,7 +171,7 @@ def _flow_rounds(
         allowed = allowed & ~np.isin(session_ids[cands.session], list(dropped))
     # Sessions with a need nobody covers are never filled (their volunteers would only
     # be taken back by cover_needs, after a move had cost someone else their seat).
-    closed: set[int] = _hopeless(problem, cands)
+    closed: set[int] = set(_hopeless(problem, cands) if hopeless is None else hopeless)
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
@@ -179,6 +190,7 @@ def _flow_rounds(
         cover_needs(working)
     upgrade_roles(working)
     swap_in_needs(working)
+    replace_by_cheaper(working)
     return working
 
 
@@ -274,9 +286,11 @@ def _apply(working: WorkingPlan, problem: Problem, cands: Candidates, chosen: Pa
             working.add(volunteer_id, role, int(cands.cost[p]))
 
 
-def _hopeless(problem: Problem, cands: Candidates) -> set[int]:
-    """Ids of the sessions that cannot be staffed: some need no candidate covers."""
-    staffable = _staffable(problem, cands)
+def _hopeless(problem: Problem, cands: Candidates, staffable: Bools | None = None) -> set[int]:
+    """Ids of the sessions that cannot be staffed: some need no candidate covers
+    (`staffable`: `_staffable`'s answer, when known)."""
+    if staffable is None:
+        staffable = _staffable(problem, cands)
     if staffable.all():
         return set()
     ids = np.array([s.id for s in problem.sessions], dtype=np.int64)
@@ -423,8 +437,11 @@ def flow(
     # coverers where they staff the most seats. It knows nothing else of needs;
     # cover_needs settles them exactly.
     pair_head = role_base + cands.role[pairs]
-    covering = _covers(problem, cands, pairs)
-    cover_role, cover_units, cover_bonus = _cover_bonus(problem, rules, cands, pairs[covering])
+    open_needs = _open_needs(problem)
+    covering = _covers(problem, cands, pairs, open_needs)
+    cover_role, cover_units, cover_bonus = _cover_bonus(
+        problem, rules, cands, pairs[covering], open_needs
+    )
     n_cover = cover_role.size
     cover_node = np.full(n_role, -1, dtype=np.int64)
     cover_node[cover_role] = role_base + n_role + np.arange(n_cover)
@@ -503,16 +520,19 @@ def _open_needs(problem: Problem) -> Ints:
     return wanted
 
 
-def _covers(problem: Problem, cands: Candidates, pairs: Pairs) -> Bools:
+def _covers(problem: Problem, cands: Candidates, pairs: Pairs, open_needs: Ints) -> Bools:
     """Pairs whose volunteer covers a need of the session that fixed staff leave open
-    (only those earn the flow's bonus)."""
-    wanted = _open_needs(problem)
+    (`open_needs`, see _open_needs; only those earn the flow's bonus)."""
+    if not open_needs.any():
+        return np.zeros(pairs.size, dtype=bool)
     _, has = _need_bits(problem)
-    covers: Bools = (wanted[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
+    covers: Bools = (open_needs[cands.session[pairs]] & has[cands.vol[pairs]]) != 0
     return covers
 
 
-def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pairs) -> CoverBonus:
+def _cover_bonus(
+    problem: Problem, rules: Rules, cands: Candidates, covering: Pairs, open_needs: Ints
+) -> CoverBonus:
     """For each session with needs: the role where its coverers are the largest share of
     the candidates (an interpreter's seat needs one anyway, so the bonus moves nobody),
     how many coverers earn a bonus there (one per need) and the bonus: BONUS_SHARE
@@ -537,7 +557,6 @@ def _cover_bonus(problem: Problem, rules: Rules, cands: Candidates, covering: Pa
     roles = sorted(best.values())
     sessions = [problem.roles[j].session_id for j in roles]
     index = {s.id: k for k, s in enumerate(problem.sessions)}
-    open_needs = _open_needs(problem)
     needs = [max(int(open_needs[index[s]]).bit_count(), 1) for s in sessions]
     worth = [seats[s] * BONUS_SHARE // 100 for s in sessions]
     bonus = [w // n for w, n in zip(worth, needs, strict=True)]
@@ -1060,3 +1079,50 @@ def swap_in_needs(plan: WorkingPlan) -> None:
             plan.commit()
         else:
             plan.rollback()
+
+
+def replace_by_cheaper(plan: WorkingPlan) -> int:
+    """A proposed volunteer gives their seat to a free one who costs less there, their
+    own load counted (a seat of a large problem's flow whose cheaper takers were outside
+    its view). The session's needs stay covered; an earlier proposal moves only for more
+    than its keep bonus. Returns the objective's change."""
+    rules = plan.rules
+    earlier = {(b.volunteer_id, b.role_id) for b in rules.problem.bookings if not b.fixed}
+    keep = rules.weights.keep_bonus
+    load_step = rules.load_cost(2)  # what one more session adds, per session held
+    total = 0
+    for volunteer_id, role_id in sorted(plan.proposals):
+        pair_cost = plan.proposals.get((volunteer_id, role_id))
+        if pair_cost is None:
+            continue
+        role = rules.role[role_id]
+        session = rules.session[role.session_id]
+        if session.needs and plan.missing_needs(session, without=volunteer_id):
+            continue
+        # What the seat costs now, the volunteer's load counted.
+        cost_now = pair_cost + rules.load_cost(plan.load[volunteer_id])
+        now = cost_now
+        if (volunteer_id, role_id) in earlier:
+            now -= (keep + SCALE - 1) // SCALE
+        # Candidates are cheapest first: only those below `now` can do better.
+        j = plan.role_index[role_id]
+        lo = plan.c_start[j]
+        hi = lo + int(np.searchsorted(plan.c_cost[lo : plan.c_start[j + 1]], now))
+        if hi == lo:
+            continue
+        marginal = plan.c_cost[lo:hi] + load_step * plan.load_at[plan.c_index[lo:hi]]
+        best: tuple[int, int, int] | None = None
+        cheaper = np.flatnonzero(marginal < now)
+        for at in cheaper[np.argsort(marginal[cheaper], kind="stable")]:
+            other = int(plan.c_vol[lo + at])
+            if other == volunteer_id or (other, session.id) in plan.refused:
+                continue
+            if plan.fits(other, session):
+                best = (int(marginal[at]), other, int(plan.c_cost[lo + at]))
+                break
+        if best is None:
+            continue
+        plan.remove(volunteer_id, role)
+        plan.add(best[1], role, best[2])
+        total += best[0] - cost_now
+    return total
