@@ -340,3 +340,15 @@ def clock(app, monkeypatch):
     from tests.notifications.notification_helpers import use_clock
 
     return use_clock(app, monkeypatch)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, to stop, fill or restart (fault tests)."""
+    from tests.jobs.fault_helpers import RedisServer
+    from tests.notifications.notification_helpers import free_port
+
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()

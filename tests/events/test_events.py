@@ -382,17 +382,6 @@ def test_a_batch_relay_enqueues_each_event_once_even_when_some_are_already_queue
     assert done == len(plain)
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    from tests.jobs.fault_helpers import RedisServer
-    from tests.notifications.notification_helpers import free_port
-
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_redis_failing_midway_through_a_batch_leaves_exactly_the_unsent_events_unmarked(
     app, own_redis, monkeypatch
 ):

@@ -33,7 +33,6 @@ from tests.api_helpers import ANY_TIME
 from tests.conftest import sibling_app
 from tests.jobs.fault_helpers import (
     PostgresServer,
-    RedisServer,
     WorkerProcess,
     postgres_binaries,
     wait_for,
@@ -93,14 +92,6 @@ def test_a_worker_killed_mid_send_is_retried_by_another_within_a_minute_and_send
     finally:
         for worker in workers:
             worker.stop()
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _mark_setup_processed() -> int:

@@ -5,6 +5,7 @@ finished by its last part; and no statement binds more than a chunk of ids."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -286,14 +287,16 @@ def _statements_of_a_run(window) -> tuple[list[int], int]:
     return bound, len(plan.proposals)
 
 
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="arrays and JSON documents as parameters: PostgreSQL only",
+)
 def test_a_runs_statements_are_as_many_and_as_small_whatever_its_size(
     app, make_session, make_volunteer
 ):
     """On PostgreSQL ids travel as one array, new proposals and events as one JSON
     document: the same statements for one session as for many, none binding more than
     a few parameters (SQLite binds IN lists in chunks, test_no_statement_binds_...)."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("arrays and JSON documents as parameters: PostgreSQL only")
     app.config["MATCHING_PRIORITY_WEIGHT"] = 0  # the progress report's reads are its own
     make_volunteer(is_expert=True, availability=EVENING)
     _helpers(make_volunteer, 2)
