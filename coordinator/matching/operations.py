@@ -8,9 +8,11 @@ and a new run is scheduled, so a run never overrides something decided after it 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
@@ -202,10 +204,29 @@ def schedule_auto_run(moment: datetime) -> MatchingRun | None:
         return None  # another worker queued it a moment ago
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection during a run: it builds hundreds of thousands of objects
+    that hold no cycles (rows, the engine's problem and candidates), and each collection
+    triggered on the way walks all of them again (a third of a city's week part)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def execute(run_id: int, progress: Progress | None = None) -> MatchingRun | None:
     """Run a queued (or interrupted) run; a finished or failed one is left as it is. A
     large run is split into parts (`partition`), each a run and a job of its own; the
     run finishes with its last part."""
+    with _collector_paused():
+        return _execute(run_id, progress)
+
+
+def _execute(run_id: int, progress: Progress | None) -> MatchingRun | None:
     run = db.session.get(MatchingRun, run_id, with_for_update=True)
     if run is None or run.status in (RunStatus.FINISHED, RunStatus.FAILED):
         return run
