@@ -63,7 +63,11 @@ def invalidate_squad_feed(event: DomainEvent) -> None:
 @early(FEEDS_QUEUE)
 @handles("volunteer.*")
 def invalidate_feeds_naming_volunteer(event: DomainEvent) -> None:
-    """A volunteer's name or contact shows in the feeds of everyone booked with them."""
+    """A volunteer's name or contact shows in the feeds of everyone booked with them;
+    their language only in their own."""
+    if (event.payload or {}).get("fields") == ["locale"]:
+        cache.invalidate({f"volunteer:{event.aggregate_id}"})
+        return
     mine = sa.select(Assignment.session_id).where(Assignment.volunteer_id == event.aggregate_id)
     mates = db.session.scalars(
         sa.select(Assignment.volunteer_id).where(Assignment.session_id.in_(mine)).distinct()

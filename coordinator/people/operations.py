@@ -226,6 +226,21 @@ def update_volunteer(volunteer: Volunteer, changes: dict[str, Any]) -> Volunteer
     return volunteer
 
 
+def choose_language(user: User, locale: str) -> None:
+    """The language of a user's pages, messages and, for a volunteer, calendar feed (a
+    cached feed in the old language goes stale with the event)."""
+    user.locale = locale
+    volunteer = user.volunteer
+    if volunteer is not None and volunteer.locale != locale:
+        volunteer.locale = locale
+        outbox.record(
+            "volunteer.changed",
+            "volunteer",
+            volunteer.id,
+            {"volunteer_id": volunteer.id, "fields": ["locale"]},
+        )
+
+
 def _has(column: Any, code: str) -> sa.ColumnElement[bool]:
     """The JSON list `column` holds `code` (PostgreSQL: JSONB containment, which its GIN
     index could serve; SQLite: json_each)."""

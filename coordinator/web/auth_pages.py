@@ -16,7 +16,7 @@ from coordinator.extensions import db
 from coordinator.people.auth import hash_password, verify_password
 from coordinator.people.logins import end_other_logins, log_in, log_out, sign_out_everywhere
 from coordinator.people.models import User
-from coordinator.people.operations import create_volunteer, normalize_email
+from coordinator.people.operations import choose_language, create_volunteer, normalize_email
 from coordinator.web.forms import (
     EmptyForm,
     LoginForm,
@@ -154,8 +154,6 @@ def language() -> ResponseReturnValue:
     if form.validate_on_submit() and chosen in LOCALES:
         session["locale"] = chosen
         if current_user.is_authenticated:
-            current_user.locale = chosen
-            if current_user.volunteer is not None:
-                current_user.volunteer.locale = chosen
+            choose_language(current_user, chosen)
             db.session.commit()
     return redirect(safe_next(request.form.get("next"), url_for("pages.home")))

@@ -23,6 +23,7 @@ from tests.calendar.feed_helpers import (
     run_events,
     signup,
 )
+from tests.page_helpers import log_in, submit
 
 WARD_FEED = "/calendar/wards/kim_lien.ics"
 
@@ -307,3 +308,29 @@ def test_empty_feeds_are_valid_calendars(client, organizer_headers, make_volunte
     assert response.status_code == 200
     calendar = parse(response.data)
     assert calendar.walk("VEVENT") == [] and str(calendar["VERSION"]) == "2.0"
+
+
+def test_a_volunteers_private_feed_follows_the_language_they_switch_to(
+    client, make_session, make_volunteer, redis_client
+):
+    """The feed is cached; the switch on the pages goes stale only that volunteer's."""
+    session = make_session()
+    me_id, me_headers = make_volunteer()
+    mate_id, mate_headers = make_volunteer()
+    signup(client, session["id"], me_headers)
+    signup(client, session["id"], mate_headers)
+    run_events()
+    mine, mates = feed_link(client, me_headers), feed_link(client, mate_headers)
+    before = str(events_by_uid(client.get(mine).data)[uid(session)]["DESCRIPTION"])
+    assert "Vai trò: Hỗ trợ" in before
+    mates_before = client.get(mates).data
+    assert redis_client.keys("*feed*volunteer*")  # both cached
+
+    log_in(client, db.session.get(Volunteer, me_id).email)
+    submit(client, "/language", {"locale": "en", "next": "/"}, form_page="/")
+    run_events()
+
+    description = str(events_by_uid(client.get(mine).data)[uid(session)]["DESCRIPTION"])
+    assert "Role: Helper" in description and "Vai trò" not in description
+    assert client.get(mates).data == mates_before  # still Vietnamese, still cached
+    assert db.session.get(Volunteer, mate_id).locale == "vi"
