@@ -147,6 +147,17 @@ def _names(provinces: set[str], wards: set[str]) -> dict[str, str]:
     return names
 
 
+def provinces_in_scope(scope: Scope) -> list[tuple[str, str]]:
+    """The provinces (code, name, by code) where the caller organizes at least one
+    unit: one statement however many provinces there are."""
+    query = sa.select(Province.code, Province.name).order_by(Province.code)
+    if not scope.national:
+        query = query.where(
+            Province.code.in_(sa.select(Ward.province_code).where(scope.where(Ward.code)))
+        )
+    return [(code, name) for code, name in db.session.execute(query)]
+
+
 def province_in_scope(code: str, scope: Scope) -> bool:
     """The province exists and the caller organizes at least one unit in it."""
     if db.session.get(Province, code) is None and db.session.get(Ward, code) is None:

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from coordinator.errors import Invalid
-from coordinator.extensions import db
-from coordinator.geography.models import Province
 from coordinator.notifications import costs
 from coordinator.notifications.planning import clock
 from coordinator.people.scopes import current_scope
@@ -24,13 +21,7 @@ bp = Blueprint("notification_costs", __name__)
 def message_costs() -> ResponseReturnValue:
     """Messages and their estimated cost per province, ward and channel in a month."""
     scope = current_scope()
-    provinces = [
-        (code, name)
-        for code, name in db.session.execute(
-            sa.select(Province.code, Province.name).order_by(Province.code)
-        ).all()
-        if costs.province_in_scope(code, scope)
-    ]
+    provinces = costs.provinces_in_scope(scope)
     month_text = request.args.get("month", "").strip()
     province = request.args.get("province", "").strip() or None
     error, status, report = None, 200, None

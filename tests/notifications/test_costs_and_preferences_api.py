@@ -4,15 +4,19 @@ the API, under the preferences page's rules."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_babel import refresh
 
 from coordinator.extensions import db
+from coordinator.geography.operations import import_wards, parse_wards
 from coordinator.notifications import routing
 from coordinator.notifications.models import Notification
 from coordinator.people.models import Volunteer
+from tests.app.test_query_counts import statements
 from tests.notifications.notification_helpers import session_starting
 from tests.page_helpers import log_in
 from tests.scope_helpers import import_second_province, scoped_organizer
@@ -129,6 +133,48 @@ def test_the_costs_page_shows_the_same_figures_within_the_units(client, make_use
     bad = client.get("/organize/messages/costs?month=12-2026")
     assert bad.status_code == 422 and "YYYY-MM" in bad.text
     assert client.get("/organize/messages/costs?province=79").status_code == 422
+
+
+def _province(code: str, ward: str) -> None:
+    import_wards(
+        parse_wards(
+            json.dumps(
+                {
+                    "province": {
+                        "code": code,
+                        "slug": f"tinh_{code}",
+                        "name": f"Tỉnh {code}",
+                        "type": "tinh",
+                    },
+                    "wards": [{"code": ward, "name": f"Xã {ward}", "type": "xa", "neighbors": []}],
+                }
+            ),
+            f"{code}.json",
+        )
+    )
+    db.session.commit()
+
+
+def test_the_costs_page_reads_the_provinces_in_one_statement(client, make_user, spending):
+    """The province picker costs the same with 34 provinces as with 2."""
+    national, scoped = make_user("organizer"), scoped_organizer(make_user, "kim_lien", "79")
+
+    def statements_and_picker(user) -> tuple[int, list[str]]:
+        log_in(client, user.email)
+        with statements() as seen:
+            page = client.get("/organize/messages/costs?month=2026-12")
+        assert page.status_code == 200
+        return len(seen), re.findall(r'<option value="(\w+)"', page.text)
+
+    before = {"national": statements_and_picker(national), "scoped": statements_and_picker(scoped)}
+    for n in range(3):
+        _province(f"9{n}", f"xa_9{n}")
+    after = {"national": statements_and_picker(national), "scoped": statements_and_picker(scoped)}
+
+    assert after["national"][0] == before["national"][0]
+    assert after["scoped"][0] == before["scoped"][0]
+    assert "92" in after["national"][1] and "92" not in after["scoped"][1]
+    assert {"01", "79"} <= set(after["scoped"][1])
 
 
 def test_preferences_through_the_api_follow_the_pages_rules(client, make_volunteer):
