@@ -113,6 +113,29 @@ def start_process(argv: list[str], env: dict[str, str], log_path: Path) -> subpr
         )
 
 
+def start_matching_workers(
+    env: dict[str, str], count: int, workdir: Path, registered: Callable[[], int]
+) -> list[subprocess.Popen]:
+    """`count` `flask worker` processes on the matching queue, once all have registered
+    with RQ (`registered` counts them)."""
+    workers = [
+        start_process(
+            [executable("flask"), "--app", "wsgi", "worker", "--queues", "matching"],
+            env,
+            workdir / f"worker-{count}-{n}.log",
+        )
+        for n in range(count)
+    ]
+    deadline = time.monotonic() + 60
+    while registered() < count:
+        if time.monotonic() > deadline:
+            for worker in workers:
+                stop_process(worker)
+            raise SystemExit("workers did not start")
+        time.sleep(0.2)
+    return workers
+
+
 def start_server(env: dict[str, str], workers: int, port: int, log_path: Path) -> subprocess.Popen:
     argv = [executable("gunicorn"), "-w", str(workers), "-b", f"{HOST}:{port}", "wsgi:app"]
     return start_process(argv, env, log_path)

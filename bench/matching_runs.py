@@ -214,20 +214,10 @@ def on_workers(env: dict, count: int, workdir: Path) -> dict:
     from coordinator.matching import operations
     from coordinator.matching.models import MatchingRun
 
-    workers = [
-        h.start_process(
-            [h.executable("flask"), "--app", "wsgi", "worker", "--queues", "matching"],
-            env,
-            workdir / f"worker-{count}-{n}.log",
-        )
-        for n in range(count)
-    ]
+    workers = h.start_matching_workers(
+        env, count, workdir, lambda: len(redis_connection.client.smembers("rq:workers"))
+    )
     try:
-        deadline = time.monotonic() + 60
-        while len(redis_connection.client.smembers("rq:workers")) < count:
-            if time.monotonic() > deadline:
-                raise SystemExit("workers did not start")
-            time.sleep(0.2)
         first, following = next_month()
         run = operations.request_run(window_from=first, window_to=following)
         db.session.commit()  # the relay enqueues its job after this commit

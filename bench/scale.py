@@ -523,20 +523,10 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
     client = redis.Redis.from_url(env["REDIS_URL"])
 
     def on_workers(count: int) -> dict:
-        workers = [
-            h.start_process(
-                [h.executable("flask"), "--app", "wsgi", "worker", "--queues", "matching"],
-                env,
-                workdir / f"worker-{count}-{n}.log",
-            )
-            for n in range(count)
-        ]
+        workers = h.start_matching_workers(
+            env, count, workdir, lambda: len(client.smembers("rq:workers"))
+        )
         try:
-            deadline = time.monotonic() + 60
-            while len(client.smembers("rq:workers")) < count:
-                if time.monotonic() > deadline:
-                    raise SystemExit("workers did not start")
-                time.sleep(0.2)
             time.sleep(1)
             cpu = sum(_cpu_seconds(w.pid) for w in workers)
             with app.app_context():
