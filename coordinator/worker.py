@@ -134,6 +134,19 @@ class SquadsWorker(PriorityFirst, Worker):
     # a feed invalidation or an event's handlers. The rest fork as RQ's Worker does.
     inline_queues: frozenset[str] = frozenset()
     _running_inline = False
+    interrupted = None  # (execution, queue) of an inline job that Redis's loss cut off
+
+    def release_interrupted_claim(self) -> None:
+        """Once Redis is back: end the claim of the inline job it cut off, so the next
+        maintenance (any worker's) retries it as abandoned, as a dead horse's job is,
+        instead of after its whole timeout. A job that did finish is left alone."""
+        if self.interrupted is None:
+            return
+        execution, queue = self.interrupted
+        with self.connection.pipeline() as pipeline:
+            queue.started_job_registry.add_execution(execution, pipeline=pipeline, ttl=0, xx=True)
+            pipeline.execute()
+        self.interrupted = None
 
     def runs_inline(self, job, queue) -> bool:
         return queue.name in self.inline_queues and job.func_name not in ALWAYS_FORK
@@ -149,9 +162,17 @@ class SquadsWorker(PriorityFirst, Worker):
         # ends its database session; a timeout that struck inside that very cleanup
         # would leave the session to the next job, so it is ended here again.
         self._running_inline = True
+        execution = None
         try:
             execution = self.prepare_execution(job)
             self.perform_job(job, queue, execution)
+        except redis.RedisError:
+            # Redis went away under the job (perform_job could not record its end). No
+            # heartbeat renews an inline job's claim, which lasts its whole timeout: it
+            # is released once Redis is back (release_interrupted_claim).
+            if execution is not None:
+                self.interrupted = (execution, queue)
+            raise
         finally:
             self._running_inline = False
             if has_app_context():
@@ -269,6 +290,10 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
                 worker.wait_for_horse()
             if not _wait_for_redis(app, connection, worker):
                 return worked
+            try:
+                worker.release_interrupted_claim()
+            except redis.RedisError as error:  # gone again: its claim runs out instead
+                log.warning("could not release an interrupted job's claim: %s", error)
     finally:
         stop.set()
 

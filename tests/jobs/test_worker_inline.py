@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
-from rq import Queue
+import pytest
+import redis
+from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.job import JobStatus
 
@@ -107,3 +109,26 @@ def test_a_stop_command_for_an_inline_job_does_not_kill_the_worker(app, tmp_path
         worker.stop()
     assert job.get_status() == JobStatus.FINISHED
     assert "no work-horse to kill" in worker.log()
+
+
+def test_an_inline_job_that_redis_left_is_retried_as_soon_as_redis_is_back(
+    app, own_redis, tmp_path
+):
+    # Its claim lasts its whole timeout (600 s by default): released, the next
+    # maintenance retries it at once, as it retries a dead horse's job.
+    client = redis.Redis.from_url(own_redis.url)
+    job = Queue("default", connection=client).enqueue(
+        f"{JOBS}.shut_redis_down_once", own_redis.url, str(tmp_path / "once"), retry=Retry(max=1)
+    )
+    worker = _inline_worker(client)
+    with pytest.raises(redis.RedisError):
+        worker.work(burst=True)
+    assert worker.interrupted is not None
+    own_redis.start()
+    assert job.get_status() == JobStatus.STARTED
+    worker.release_interrupted_claim()
+
+    _inline_worker(client).work(burst=True)
+
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() == "retried"
