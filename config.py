@@ -24,6 +24,14 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_names(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of names; set but empty: none."""
+    value = os.environ.get(name)
+    if value is None:
+        value = default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def _env_local_time(name: str, default: str) -> str:
     """A local time of day, "HH:MM"; anything else stops the start with its name."""
     value = (os.environ.get(name) or default).strip()
@@ -125,6 +133,11 @@ class Config:
     # (coordinator.worker.PRIORITY_QUEUES).
     RQ_QUEUES = ("feeds", "default", "matching", "notifications")
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
+    # Jobs of these queues run in the worker's own process, not in a forked work-horse
+    # (a fork per job cost more than the small jobs themselves); the heavy jobs on them
+    # (imports, progress counts: coordinator.worker.ALWAYS_FORK) and every other queue's
+    # still fork. Set but empty: every job forks.
+    WORKER_INLINE_QUEUES = _env_names("WORKER_INLINE_QUEUES", "feeds,default")
     RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
     # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
     # maintenance once the job's heartbeat expires: at most the monitoring interval plus

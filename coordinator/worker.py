@@ -1,5 +1,6 @@
-"""Running an RQ worker inside the app (`flask worker`): fork-safe database pools, an
-outbox sweeper, quicker takeover from dead workers, and the job id in every log line."""
+"""Running an RQ worker inside the app (`flask worker`): small jobs in the worker's own
+process, fork-safe database pools, an outbox sweeper, quicker takeover from dead workers,
+and the job id in every log line."""
 
 from __future__ import annotations
 
@@ -11,23 +12,24 @@ import time
 from types import FrameType
 
 import redis
-from flask import Flask
+from flask import Flask, has_app_context
 from rq import Worker, get_current_job
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
-from rq.worker import DequeueStrategy
+from rq.worker import DequeueStrategy, WorkerStatus
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from coordinator.background import REFRESH_PROGRESS_COUNTS, RUN_IMPORT
 from coordinator.events import relay
 from coordinator.extensions import db, redis_connection
 from coordinator.matching import handlers as matching_handlers
 
 log = logging.getLogger(__name__)
 LATE_WARNING_EVERY_SECONDS = 300
-# Held by a sweep round and by the fork of a work-horse, so they take turns. A fork copies
-# every lock another thread holds, held forever, into the child: a horse forked while the
-# sweep configured SQLAlchemy's mappers (its first ORM query, once the database was back)
-# waited on that mutex until its job timed out.
+# Held by a sweep round and by every fork (a work-horse, the scheduler), so they take
+# turns. A fork copies every lock another thread holds, held forever, into the child: a
+# horse forked while the sweep configured SQLAlchemy's mappers (its first ORM query, once
+# the database was back) waited on that mutex until its job timed out.
 SWEEP_OR_FORK = threading.Lock()
 JOB_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job_id)s]: %(message)s"
 
@@ -97,6 +99,9 @@ RELEASE_IF_HELD_BY = (
 # Taken before any other queue whatever the round robin: feed invalidations are tiny, and
 # a change must reach the feeds within seconds even behind a backlog of events.
 PRIORITY_QUEUES = ("feeds",)
+# Heavy jobs that fork a work-horse even on a queue of WORKER_INLINE_QUEUES: minutes of
+# work and memory that the horse's exit gives back, and a kill that takes only the horse.
+ALWAYS_FORK = (RUN_IMPORT, REFRESH_PROGRESS_COUNTS)
 
 
 class PriorityFirst:
@@ -124,6 +129,67 @@ class SquadsWorker(PriorityFirst, Worker):
     heartbeat_grace = 15
     scheduler_stale_seconds = 10
     stop_was_requested = False  # SIGINT/SIGTERM, as opposed to quitting on an error
+    # Queues whose jobs run in this process, as RQ's SimpleWorker runs every job: a fork
+    # per job (~0.1-0.5 s of a core at city size, page tables, gc.freeze) cost more than
+    # a feed invalidation or an event's handlers. The rest fork as RQ's Worker does.
+    inline_queues: frozenset[str] = frozenset()
+    _running_inline = False
+    interrupted = None  # (execution, queue) of an inline job that Redis's loss cut off
+
+    def release_interrupted_claim(self) -> None:
+        """Once Redis is back: end the claim of the inline job it cut off, so the next
+        maintenance (any worker's) retries it as abandoned, as a dead horse's job is,
+        instead of after its whole timeout. A job that did finish is left alone."""
+        if self.interrupted is None:
+            return
+        execution, queue = self.interrupted
+        with self.connection.pipeline() as pipeline:
+            queue.started_job_registry.add_execution(execution, pipeline=pipeline, ttl=0, xx=True)
+            pipeline.execute()
+        self.interrupted = None
+
+    def runs_inline(self, job, queue) -> bool:
+        return queue.name in self.inline_queues and job.func_name not in ALWAYS_FORK
+
+    def execute_job(self, job, queue) -> None:
+        if not self.runs_inline(job, queue):
+            super().execute_job(job, queue)
+            return
+        # As SimpleWorker.execute_job. The timeout still holds: perform_job sets RQ's
+        # death penalty, a SIGALRM whose handler raises JobTimeoutException in this (the
+        # main) thread; perform_job catches whatever the job raises (SystemExit too),
+        # fails or retries the job, and the worker goes on. The job's own job_context
+        # ends its database session; a timeout that struck inside that very cleanup
+        # would leave the session to the next job, so it is ended here again.
+        self._running_inline = True
+        execution = None
+        try:
+            execution = self.prepare_execution(job)
+            self.perform_job(job, queue, execution)
+        except redis.RedisError:
+            # Redis went away under the job (perform_job could not record its end). No
+            # heartbeat renews an inline job's claim, which lasts its whole timeout: it
+            # is released once Redis is back (release_interrupted_claim).
+            if execution is not None:
+                self.interrupted = (execution, queue)
+            raise
+        finally:
+            self._running_inline = False
+            if has_app_context():
+                db.session.remove()
+        self.set_state(WorkerStatus.IDLE)
+
+    def kill_horse(self, sig=None) -> None:
+        # With no horse (an inline job, or between jobs) RQ's would kill the process
+        # group of pid 0: this worker's own. A stop-job command for an inline job is
+        # refused; its timeout still ends it.
+        if not self.horse_pid:
+            log.warning("no work-horse to kill: the job runs in the worker's process")
+            return
+        if sig is None:
+            super().kill_horse()
+        else:
+            super().kill_horse(sig)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_was_requested = True
@@ -135,17 +201,30 @@ class SquadsWorker(PriorityFirst, Worker):
             # lives on in the horse unchanged: frozen, the horse's full collections skip
             # it (each cost a ward's matching run 0.3 s) and do not copy its pages.
             gc.freeze()
-            super().fork_work_horse(job, queue)
+            try:
+                super().fork_work_horse(job, queue)  # returns in the worker only
+            finally:
+                # The worker's own collections see everything again: objects it drops
+                # later (an inline job's, a sweep round's) would never be freed frozen.
+                gc.unfreeze()
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
-            interval = min(job.timeout - working_time, interval)
+            if self._running_inline:  # no heartbeat until the job ends
+                interval = job.timeout - working_time
+            else:
+                interval = min(job.timeout - working_time, interval)
         return int(interval) + self.heartbeat_grace
 
     def run_maintenance_tasks(self) -> None:
         self._release_dead_scheduler_locks()
-        super().run_maintenance_tasks()  # starts our scheduler where a lock is free
+        with SWEEP_OR_FORK:  # may fork our scheduler's process
+            super().run_maintenance_tasks()  # starts our scheduler where a lock is free
+
+    def _start_scheduler(self, *args, **kwargs) -> None:  # rq 3.0.0's, forks its process
+        with SWEEP_OR_FORK:
+            super()._start_scheduler(*args, **kwargs)
 
     def _release_dead_scheduler_locks(self) -> None:
         """A live scheduler renews its lock to a 61 s lease every second; a lease that has
@@ -211,6 +290,10 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> bool:
                 worker.wait_for_horse()
             if not _wait_for_redis(app, connection, worker):
                 return worked
+            try:
+                worker.release_interrupted_claim()
+            except redis.RedisError as error:  # gone again: its claim runs out instead
+                log.warning("could not release an interrupted job's claim: %s", error)
     finally:
         stop.set()
 
@@ -251,5 +334,6 @@ def _new_worker(app: Flask, queues: list[str], connection) -> SquadsWorker:
         job_monitoring_interval=app.config["RQ_JOB_MONITORING_INTERVAL"],
     )
     worker.heartbeat_grace = app.config["RQ_HEARTBEAT_GRACE_SECONDS"]
+    worker.inline_queues = frozenset(app.config["WORKER_INLINE_QUEUES"])
     worker.max_connection_wait_time = app.config["RQ_RECONNECT_MAX_SECONDS"]
     return worker

@@ -181,12 +181,13 @@ def test_flask_worker_burst_command_processes_pending_events(app, runner, redis_
     app.config["OUTBOX_RELAY_AFTER_COMMIT"] = False  # only the worker's startup sweep sends
     event = outbox.record("session.changed", "session", 1, {"ward": "kim_lien"})
     db.session.commit()
+    event_id = event.id  # the worker's inline jobs end this (shared) session: detached
     redis_client.set(ward_feed_cache_key("kim_lien"), b"cached")
 
     result = runner.invoke(args=["worker", "--burst"])
 
     assert result.exit_code == 0, result.output
-    event = reload(event)
+    event = db.session.get(DomainEvent, event_id)
     assert event.enqueued_at is not None and event.processed_at is not None
     assert redis_client.get(ward_feed_cache_key("kim_lien")) is None
 
