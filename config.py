@@ -135,9 +135,9 @@ class Config:
     RQ_JOB_TIMEOUT = _env_int("RQ_JOB_TIMEOUT", 600)
     # Jobs of these queues run in the worker's own process, not in a forked work-horse
     # (a fork per job cost more than the small jobs themselves); the heavy jobs on them
-    # (imports, progress counts: coordinator.worker.ALWAYS_FORK) and every other queue's
-    # still fork. Set but empty: every job forks.
-    WORKER_INLINE_QUEUES = _env_names("WORKER_INLINE_QUEUES", "feeds,default")
+    # (imports, progress counts, matching runs and repairs: coordinator.worker.ALWAYS_FORK)
+    # and every other queue's still fork. Set but empty: every job forks.
+    WORKER_INLINE_QUEUES = _env_names("WORKER_INLINE_QUEUES", "feeds,default,matching")
     RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
     # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
     # maintenance once the job's heartbeat expires: at most the monitoring interval plus

@@ -19,7 +19,12 @@ from rq.scheduler import RQScheduler
 from rq.worker import DequeueStrategy, WorkerStatus
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from coordinator.background import REFRESH_PROGRESS_COUNTS, RUN_IMPORT
+from coordinator.background import (
+    REFRESH_PROGRESS_COUNTS,
+    REPAIR_SEAT,
+    RUN_IMPORT,
+    RUN_MATCHING,
+)
 from coordinator.events import relay
 from coordinator.extensions import db, redis_connection
 from coordinator.matching import handlers as matching_handlers
@@ -101,7 +106,9 @@ RELEASE_IF_HELD_BY = (
 PRIORITY_QUEUES = ("feeds",)
 # Heavy jobs that fork a work-horse even on a queue of WORKER_INLINE_QUEUES: minutes of
 # work and memory that the horse's exit gives back, and a kill that takes only the horse.
-ALWAYS_FORK = (RUN_IMPORT, REFRESH_PROGRESS_COUNTS)
+# On the matching queue that leaves inline only the events' jobs, which enqueue a run or
+# a repair (two forks per part of a city's run were a second of its wall time).
+ALWAYS_FORK = (RUN_IMPORT, REFRESH_PROGRESS_COUNTS, RUN_MATCHING, REPAIR_SEAT)
 
 
 class PriorityFirst:

@@ -14,7 +14,13 @@ from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.job import JobStatus
 
-from coordinator.background import PROCESS_EVENT, REFRESH_PROGRESS_COUNTS, RUN_IMPORT
+from coordinator.background import (
+    PROCESS_EVENT,
+    REFRESH_PROGRESS_COUNTS,
+    REPAIR_SEAT,
+    RUN_IMPORT,
+    RUN_MATCHING,
+)
 from coordinator.worker import SquadsWorker
 from tests.jobs.fault_helpers import WorkerProcess, wait_for, worker_env
 
@@ -51,6 +57,11 @@ def test_heavy_jobs_fork_even_on_an_inline_queue(redis_client):
     assert not worker.runs_inline(SimpleNamespace(func_name=PROCESS_EVENT), matching)
     for heavy in (RUN_IMPORT, REFRESH_PROGRESS_COUNTS):
         assert not worker.runs_inline(SimpleNamespace(func_name=heavy), default)
+    # The matching queue inline (as by default): its events' jobs only, not runs, repairs.
+    worker.inline_queues = frozenset({"default", "matching"})
+    assert worker.runs_inline(SimpleNamespace(func_name=PROCESS_EVENT), matching)
+    for heavy in (RUN_MATCHING, REPAIR_SEAT):
+        assert not worker.runs_inline(SimpleNamespace(func_name=heavy), matching)
 
 
 def test_an_inline_jobs_claim_lasts_its_whole_timeout(redis_client):
