@@ -725,10 +725,12 @@ def _pair_cost(plan: WorkingPlan, role: Role, volunteer_id: int) -> int:
 
 def _open_roles(plan: WorkingPlan, closed: Set[int]) -> list[int]:
     """Indices of the roles with a free seat, of every session not `closed`."""
+    taken, released = plan.taken, plan.released
     return [
         j
         for j, role in enumerate(plan.roles)
-        if plan.free_seats(role) > 0 and role.session_id not in closed
+        if role.seats + released.get(role.id, 0) > taken.get(role.id, 0)
+        and role.session_id not in closed
     ]
 
 
