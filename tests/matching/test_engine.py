@@ -950,7 +950,7 @@ def test_finer_clusters_keep_the_plan_and_never_hold_two_clashing_sessions(probl
     rules = Rules(problem)
     cands = candidate_pairs.build(problem, rules)
     allowed = np.ones(len(cands), dtype=bool)
-    working = solver._flow_rounds(problem, rules, cands, allowed, 1)
+    working, _ = solver._flow_rounds(problem, rules, cands, allowed, 1)
     keep, clustering = solver._doubles(problem, rules, cands, allowed, working)
     held = solver._plan_pairs(working, cands)
     assert keep[held].all()

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from coordinator.matching.engine import candidates as candidate_pairs
 from coordinator.matching.engine import subproblem
 from coordinator.matching.engine.constraints import Rules
+from coordinator.matching.engine.problem import Problem, Role, Volunteer, Window
 from coordinator.matching.engine.solver import plan as solver_plan
 from coordinator.matching.engine.state import WorkingPlan
 from tests.matching.test_engine import (
@@ -20,6 +21,7 @@ from tests.matching.test_engine import (
     brute_force,
     candidate_set,
     problems,
+    session_at,
 )
 
 
@@ -64,3 +66,53 @@ def test_parts_reach_the_optimum_of_a_broad_family_from_the_engines_plan():
         assert rules.violations(working.pairs()) == []
         assert rules.objective(working.pairs()) == optimum
         assert change == optimum - after
+
+
+def test_a_part_reaches_the_coverer_who_takes_over_a_need():
+    """Tight seed 9's last seat, in small: the only expert who can lead session 501 is
+    504's lead and its only screen reader. Moving them fills 501 only if another screen
+    reader (25, a helper of 507) moves into 504, someone (32) takes 25's seat and a free
+    expert (39) leads 504: the part around 501's empty seat must hold all of them."""
+    open_day = (Window(0, 420, 1020), Window(1, 420, 1020))
+    volunteers = [
+        Volunteer(
+            11,
+            "w0",
+            is_expert=True,
+            max_per_week=1,
+            accessibility=frozenset({"screen_reader"}),
+            windows=open_day,
+        ),
+        Volunteer(18, "w0", max_per_week=1, windows=open_day),
+        Volunteer(
+            25, "w0", max_per_week=1, accessibility=frozenset({"screen_reader"}), windows=open_day
+        ),
+        Volunteer(32, "w0", max_per_week=1, windows=open_day),
+        # Free, but only on Monday afternoons: 504, not 501.
+        Volunteer(39, "w0", is_expert=True, max_per_week=1, windows=(Window(0, 780, 1020),)),
+    ]
+    sessions = [
+        session_at(501, "w0", 0, 0, 480, 60),
+        session_at(504, "w0", 0, 0, 840, 60, needs=frozenset({"screen_reader"})),
+        session_at(507, "w0", 0, 1, 600, 60),
+    ]
+    roles = [
+        Role(901, 501, "lead", 1),
+        Role(906, 504, "lead", 1),
+        Role(907, 504, "helper", 1),
+        Role(911, 507, "helper", 1),
+    ]
+    problem = Problem(volunteers, sessions, roles, neighbours={"w0": frozenset()})
+    rules = Rules(problem)
+    working = WorkingPlan(rules, candidate_pairs.build(problem, rules))
+    for volunteer_id, role in [(11, roles[1]), (18, roles[2]), (25, roles[3])]:
+        cost = rules.pair_cost(rules.volunteer[volunteer_id], rules.session[role.session_id])
+        working.add(volunteer_id, role, cost)
+    assert rules.violations(working.pairs()) == []
+    volunteers_in, sessions_in = subproblem.part_around(working, [0], set())
+    assert {11, 25, 32, 39} <= volunteers_in
+    assert {501, 504, 507} <= sessions_in
+    assert subproblem.improve_by_parts(working) < 0
+    assert rules.violations(working.pairs()) == []
+    assert len(working.pairs()) == 4
+    assert (11, 901) in working.proposals and (25, 907) in working.proposals

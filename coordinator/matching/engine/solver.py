@@ -39,6 +39,9 @@ from coordinator.matching.engine.state import WorkingPlan
 
 Progress = Callable[[str, float], None]
 MAX_FLOW_ROUNDS = 3
+# Below this many pairs a flow is planned again without the sessions whose needs its
+# plan could not cover (up to MAX_FLOW_ROUNDS flows); above, the second flow does it.
+REFLOW_BELOW = 100_000
 # Above this many pairs the flows see a part of the pairs (see _views). A city's week
 # (1,000 sessions, 20,000 volunteers: 320,000 pairs) planned this way got the same
 # objective as over every pair on each of its five weeks, for 0.3-0.7 s less CPU each;
@@ -103,9 +106,11 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     staffable = _staffable(problem, cands)
     hopeless = _hopeless(problem, cands, staffable)
     if len(cands) <= SPARSE_ABOVE:
-        working = _flow_and_finish(
-            problem, rules, cands, staffable, MAX_FLOW_ROUNDS, closed=hopeless
-        )
+        # A flow again without the sessions its plan could not cover, where flows are
+        # cheap; on larger problems the second flow (see _doubles), which leaves them
+        # out, is that flow again.
+        rounds = MAX_FLOW_ROUNDS if len(cands) < REFLOW_BELOW else 1
+        working = _flow_and_finish(problem, rules, cands, staffable, rounds, closed=hopeless)
         report("flow", 0.9)
         return working, cands
     # Large problems: the flow sees a wide view; finishing then reaches pairs it did not
@@ -119,7 +124,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     narrow[_plan_pairs(working, cands)] = True
     # The second flow also has the finer clusters around the first plan (see _doubles).
     keep, clustering = _doubles(problem, rules, cands, staffable & narrow, working)
-    working = _flow_rounds(problem, rules, cands, keep, 1, clustering, hopeless)
+    working, _ = _flow_rounds(problem, rules, cands, keep, 1, clustering, hopeless)
     report("second flow", 0.9)
     return working, cands
 
@@ -138,12 +143,15 @@ def _flow_and_finish(
     better of the two plans kept."""
     if closed is None:
         closed = _hopeless(problem, cands)
-    working = _flow_rounds(problem, rules, cands, allowed, rounds, None, closed)
+    working, left = _flow_rounds(problem, rules, cands, allowed, rounds, None, closed)
     if not doubles:
         return working
-    keep, clustering = _doubles(problem, rules, cands, allowed, working)
-    if clustering is not None:
-        again = _flow_rounds(problem, rules, cands, keep, 1, clustering, closed)
+    # After one round the second flow is also the flow again without the sessions that
+    # round gave up (see plan); after several, it may try them once more.
+    once = rounds == 1 and left is not allowed
+    keep, clustering = _doubles(problem, rules, cands, left if once else allowed, working)
+    if clustering is not None or once:
+        again, _ = _flow_rounds(problem, rules, cands, keep, 1, clustering, closed)
         if rules.objective(again.pairs()) < rules.objective(working.pairs()):
             working = again
     # What one-at-a-time moves and chains cannot reach (several experts at their weekly
@@ -161,7 +169,9 @@ def _flow_rounds(
     rounds: int,
     clustering: Clustering | None = None,
     hopeless: Set[int] | None = None,
-) -> WorkingPlan:
+) -> tuple[WorkingPlan, Bools]:
+    """The flow's plan, finished; and the `allowed` pairs less those of the sessions
+    given up because their needs could not be covered."""
     for _round in range(rounds):
         working = WorkingPlan(rules, cands)
         _apply(working, problem, cands, flow(problem, rules, cands, allowed, clustering))
@@ -194,7 +204,7 @@ def _flow_rounds(
     upgrade_roles(working)
     swap_in_needs(working)
     replace_by_cheaper(working)
-    return working
+    return working, allowed
 
 
 class Clustering(NamedTuple):
@@ -718,10 +728,12 @@ def _pair_cost(plan: WorkingPlan, role: Role, volunteer_id: int) -> int:
 
 def _open_roles(plan: WorkingPlan, closed: Set[int]) -> list[int]:
     """Indices of the roles with a free seat, of every session not `closed`."""
+    taken, released = plan.taken, plan.released
     return [
         j
         for j, role in enumerate(plan.roles)
-        if plan.free_seats(role) > 0 and role.session_id not in closed
+        if role.seats + released.get(role.id, 0) > taken.get(role.id, 0)
+        and role.session_id not in closed
     ]
 
 

@@ -115,7 +115,8 @@ class WorkingPlan:
         )
 
     def free_seats(self, role: Role) -> int:
-        return role.seats + self.released[role.id] - self.taken[role.id]
+        # get(): a Counter's missing key costs a Python call, and most roles have none.
+        return role.seats + self.released.get(role.id, 0) - self.taken.get(role.id, 0)
 
     def missing_needs(self, session: Session, without: int | None = None) -> frozenset[str]:
         covered: set[str] = set()

@@ -12,6 +12,8 @@ at once).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Set
 
@@ -215,6 +217,8 @@ def _held_in_part(plan: WorkingPlan, v: int, session: Session, mine: set[int]) -
 PART_VOLUNTEERS = 250
 PART_PER_ROLE = 20
 PART_ROUNDS = 2
+# How many places down a candidate list one more move counts (see part_around).
+PART_DEPTH = 5
 
 
 def improve_by_parts(plan: WorkingPlan, closed: Set[int] = frozenset()) -> int:
@@ -227,14 +231,12 @@ def improve_by_parts(plan: WorkingPlan, closed: Set[int] = frozenset()) -> int:
     for _round in range(PART_ROUNDS):
         changed = 0
         improved: list[int] = []  # only these weeks are looked at again
+        open_by_week: dict[int, list[int]] = defaultdict(list)
+        for j, role in enumerate(plan.roles):
+            if plan.free_seats(role) > 0 and role.session_id not in closed:
+                open_by_week[rules.session[role.session_id].week].append(j)
         for week in weeks:
-            open_roles = [
-                j
-                for j, role in enumerate(plan.roles)
-                if plan.free_seats(role) > 0
-                and role.session_id not in closed
-                and rules.session[role.session_id].week == week
-            ]
+            open_roles = open_by_week[week]
             if not open_roles:
                 continue
             # The scarcest seats first: dearest, then fewest candidates.
@@ -259,42 +261,57 @@ def improve_by_parts(plan: WorkingPlan, closed: Set[int] = frozenset()) -> int:
 
 def part_around(plan: WorkingPlan, seeds: list[int], closed: Set[int]) -> tuple[set[int], set[int]]:
     """The volunteers and sessions of a part around the empty seats of role indices
-    `seeds` (of one week): breadth first from their sessions' roles, each role's
-    cheapest candidates (and the coverers of its session's needs), the roles those hold
-    that week and their candidates in turn, with the whole staff of a session with needs
-    whose coverer is taken in (they may all have to go), until PART_VOLUNTEERS."""
+    `seeds` (of one week), best first: each role reached lists its candidates, cheapest
+    first (and the coverers of its session's needs); the next volunteer taken in is the
+    one earliest in such a list, a role reached through more moves counting as
+    PART_DEPTH places further down. A volunteer taken in brings the roles they hold that
+    week (their candidates may take over the seat they leave) and, where they cover a
+    need there, the whole staff of that session (they may all have to go) and its other
+    roles (someone else may cover it instead); until PART_VOLUNTEERS."""
     rules = plan.rules
     starts = list(dict.fromkeys(plan.roles[k].session_id for k in seeds))  # in seeds' order
     week = rules.session[starts[0]].week
     volunteers: set[int] = set()
     sessions: set[int] = set(starts)
-    frontier = [k for s in starts for k in plan.roles_of[s]]
-    seen_roles = set(frontier)
-    while frontier and len(volunteers) < PART_VOLUNTEERS:
-        reached: list[int] = []
-        for k in frontier:
-            role = plan.roles[k]
-            session = rules.session[role.session_id]
-            taking = [v for _cost, v in plan.candidates(k)[:PART_PER_ROLE]]
-            for need in sorted(session.needs):
-                taking += [v for _cost, v in plan.coverers(k, need)[:PART_PER_ROLE]]
-            for v in taking:
-                if v in volunteers or (v, session.id) in plan.refused:
-                    continue
-                volunteers.add(v)
-                for r in plan.held[v]:
-                    there = rules.session[rules.role[r].session_id]
-                    if there.week != week:
-                        continue
-                    sessions.add(there.id)
-                    if there.needs and there.needs & rules.volunteer[v].accessibility:
-                        volunteers.update(other for other, _r in plan.proposed_in(there.id))
-                    if plan.role_index[r] not in seen_roles:
-                        seen_roles.add(plan.role_index[r])
-                        reached.append(plan.role_index[r])
-                if len(volunteers) >= PART_VOLUNTEERS:
-                    break
-            if len(volunteers) >= PART_VOLUNTEERS:
-                break
-        frontier = reached
+    # (priority, tie-break, depth, list, rank): the rank-th volunteer of lists[list]
+    heap: list[tuple[int, int, int, int, int]] = []
+    lists: list[tuple[list[tuple[int, int]], int]] = []  # (candidates, their session id)
+    seen_roles: set[int] = set()
+    ties = itertools.count()
+
+    def reach(k: int, depth: int) -> None:
+        if k in seen_roles:
+            return
+        seen_roles.add(k)
+        session_id = plan.roles[k].session_id
+        options = [plan.candidates(k)]
+        options += [plan.coverers(k, need) for need in sorted(rules.session[session_id].needs)]
+        for found in options:
+            if found:
+                lists.append((found, session_id))
+                heapq.heappush(heap, (depth * PART_DEPTH, next(ties), depth, len(lists) - 1, 0))
+
+    for s in starts:
+        for k in plan.roles_of[s]:
+            reach(k, 0)
+    while heap and len(volunteers) < PART_VOLUNTEERS:
+        _priority, _order, depth, at, rank = heapq.heappop(heap)
+        found, session_id = lists[at]
+        if rank + 1 < min(len(found), PART_PER_ROLE):
+            priority = depth * PART_DEPTH + rank + 1
+            heapq.heappush(heap, (priority, next(ties), depth, at, rank + 1))
+        v = found[rank][1]
+        if v in volunteers or (v, session_id) in plan.refused:
+            continue
+        volunteers.add(v)
+        for r in sorted(plan.held[v]):
+            there = rules.session[rules.role[r].session_id]
+            if there.week != week:
+                continue
+            sessions.add(there.id)
+            reach(plan.role_index[r], depth + 1)
+            if there.needs and there.needs & rules.volunteer[v].accessibility:
+                volunteers.update(other for other, _r in plan.proposed_in(there.id))
+                for k in plan.roles_of[there.id]:
+                    reach(k, depth + 1)
     return volunteers, sessions - set(closed)
