@@ -509,6 +509,9 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     session_ids = sorted(loaded.versions)
     if not session_ids:
         return set(), set()
+    # The sessions locked against edits (FOR NO KEY UPDATE: a sign-up's booking only
+    # checks that its session exists, FOR KEY SHARE, which FOR UPDATE would block while
+    # the sign-up held the role this write then waited for: a deadlock).
     current: dict[int, int] = {
         session_id: version
         for chunk in chunked(session_ids)  # in id order across chunks: no deadlock
@@ -516,7 +519,7 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             sa.select(TrainingSession.id, TrainingSession.version)
             .where(among(TrainingSession.id, chunk))
             .order_by(TrainingSession.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     }
     stale = {s for s, version in loaded.versions.items() if current.get(s) != version}
@@ -543,11 +546,21 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
     # A kept proposal is left as it is (its reasons too): rewriting it would bump its
     # updated_at, which the next run reads as a volunteer who moved.
     leaving = [
-        row.id
+        row
         for key, row in sorted(existing.items())
         if key not in wanted and row.session_id not in stale and row.volunteer_id not in moved
     ]
-    for chunk in chunked(leaving):
+    new = [p for key, p in sorted(wanted.items()) if key not in existing]
+    # Every role whose seats this write changes, locked in id order before any booking
+    # is changed (a sign-up, too, locks its role before it writes).
+    for chunk in chunked({row.role_id for row in leaving} | {p.role_id for p in new}):
+        db.session.execute(
+            sa.select(SessionRole.id)
+            .where(among(SessionRole.id, chunk))
+            .order_by(SessionRole.id)
+            .with_for_update()
+        ).all()
+    for chunk in chunked(row.id for row in leaving):
         for assignment in db.session.scalars(
             sa.select(Assignment)
             .where(among(Assignment.id, chunk))
@@ -557,7 +570,6 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             retract(assignment)
             changes[assignment.session_id].retracted.append(_item(assignment))
     role_names = {role.id: role.name for role in loaded.problem.roles}
-    new = [p for key, p in sorted(wanted.items()) if key not in existing]
     granted = _take_seats(Counter(p.role_id for p in new))
     words = _reasons_in_their_language(new)
     made_at = clock.now()

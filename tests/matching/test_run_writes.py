@@ -6,6 +6,7 @@ finished by its last part; and no statement binds more than a chunk of ids."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -352,3 +353,34 @@ def test_seats_taken_meanwhile_are_not_overbooked(app, make_session, make_volunt
         assert role.taken <= role.count and live <= role.count, role.role
     made = proposals()
     assert sum(1 for s, _, _ in made if s == second["id"]) == 3  # the other is untouched
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="row locks: PostgreSQL's",
+)
+def test_a_run_writing_lets_a_sign_up_book_into_its_sessions(app, make_session, make_volunteer):
+    """A sign-up locks its role, then inserts its booking, whose foreign key takes a key
+    share of the session. The run's write holds its sessions against edits, then waits
+    for the roles it changes: were the sessions held FOR UPDATE, the sign-up's insert
+    would wait for the run, which waits for the sign-up (a deadlock seen under load)."""
+    _helpers(make_volunteer, 3)
+    session = session_at(make_session, tuesday_evening(1))
+    window = (tuesday_evening(1) - timedelta(days=1), tuesday_evening(1) + timedelta(days=1))
+    plan = operations.solver.solve(loader.load(*window).problem)
+    operations.write_plan(plan, loader.load(*window), None)
+    db.session.commit()
+    fewer = replace(plan, proposals=plan.proposals[1:])  # withdraws one: its role changes
+
+    operations.write_plan(fewer, loader.load(*window), None)  # not committed: locks held
+    with db.engine.connect() as sign_up:
+        key_share = sa.text("SELECT id FROM training_sessions WHERE id = :id FOR KEY SHARE NOWAIT")
+        assert sign_up.execute(key_share, {"id": session["id"]}).scalar() == session["id"]
+        edit = sa.text("SELECT id FROM training_sessions WHERE id = :id FOR NO KEY UPDATE NOWAIT")
+        with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+            sign_up.execute(edit, {"id": session["id"]})  # an edit still waits for the run
+        sign_up.rollback()
+        role = sa.text("SELECT id FROM session_roles WHERE id = :id FOR UPDATE NOWAIT")
+        with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+            sign_up.execute(role, {"id": plan.proposals[0].role_id})  # held before any booking
+    db.session.commit()
