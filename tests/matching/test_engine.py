@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, assume, event, example, given, settings, tar
 from hypothesis import strategies as st
 
 from coordinator.matching.engine import candidates as candidate_pairs
+from coordinator.matching.engine import repair as repair_module
 from coordinator.matching.engine import solver
 from coordinator.matching.engine.constraints import Rules
 from coordinator.matching.engine.fits import sessions_that_fit
@@ -717,6 +718,81 @@ def test_the_quick_search_for_a_free_volunteer_matches_a_plain_scan(problem):
                 if expected is None or extra < expected[0]:
                     expected = (extra, volunteer_id, pair_cost)
         assert best_free(working, j, session, missing) == expected
+        # With a limit: the same volunteer when they add less, else nobody; on the
+        # arrays' path too (every list "long").
+        for limit in (0, 1, 3, 8, 50, 10_000):
+            bounded = expected if expected is not None and expected[0] < limit else None
+            for scan_below in (repair_module.SCAN_BELOW, 0):
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(repair_module, "SCAN_BELOW", scan_below)
+                    assert best_free(working, j, session, missing, limit=limit) == bounded
+
+
+def plain_fits(working, volunteer_id: int, session: Session, ignoring=None) -> bool:
+    """WorkingPlan.fits as a plain loop over everything the volunteer holds."""
+    if volunteer_id in working.staff[session.id]:
+        return False
+    same_week = 0
+    for other in working.busy[volunteer_id]:
+        if other is ignoring:
+            continue
+        if working.rules.conflict(session, other):
+            return False
+        same_week += other.week == session.week
+    return same_week < working.rules.volunteer[volunteer_id].max_per_week
+
+
+@pytest.mark.slow
+@ENGINE
+@given(problems(), st.data())
+def test_fits_agrees_with_a_plain_loop_after_repairs(problem, data):
+    """fits reads the weekly limit from its counts and checks only sessions within the
+    travel gap; a plain loop over the volunteer's sessions agrees, ignoring one of them
+    or not, on the solved plan and after withdrawals."""
+    working, _ = solver_plan(problem)
+    rules = working.rules
+    for _ in range(data.draw(st.integers(0, 3))):
+        if not working.proposals:
+            break
+        withdraw(working, *data.draw(st.sampled_from(sorted(working.proposals))))
+    for volunteer in problem.volunteers:
+        held = [rules.session[rules.role[r].session_id] for r in sorted(working.held[volunteer.id])]
+        for session in problem.sessions:
+            for ignoring in [None, *held]:
+                assert working.fits(volunteer.id, session, ignoring) == plain_fits(
+                    working, volunteer.id, session, ignoring
+                )
+
+
+@pytest.mark.slow
+@ENGINE
+@given(problems(), st.data())
+def test_a_re_plan_is_never_worse_than_the_plan_it_replaces(problem, data):
+    """The debounced re-plan after withdrawals (earlier proposals as movable bookings,
+    the refusals so far) hands back a plan at least as good as the live one, which it
+    also finishes in place (solver._not_worse); with the default keep bonus (0.1 point)
+    and fewer than ten earlier proposals the bonus cannot pay for a worse objective."""
+    working, _ = solver_plan(problem)
+    rules = working.rules
+    refused = set(problem.refused)
+    for _ in range(data.draw(st.integers(1, 3))):
+        if not working.proposals:
+            break
+        volunteer_id, role_id = data.draw(st.sampled_from(sorted(working.proposals)))
+        refused.add((volunteer_id, rules.role[role_id].session_id))
+        withdraw(working, volunteer_id, role_id)
+    live = sorted(working.proposals)
+    assume(not rules.violations(live) and len(live) < SCALE)
+    earlier = [Booking(v, rules.role[r].session_id, r, fixed=False) for v, r in live]
+    again = dataclasses.replace(
+        problem,
+        bookings=[b for b in problem.bookings if b.fixed] + earlier,
+        refused=frozenset(refused),
+    )
+    replanned, _ = solver_plan(again)
+    pairs = replanned.pairs()
+    assert Rules(again).violations(pairs) == []
+    assert rules.objective(pairs) <= rules.objective(live)
 
 
 @pytest.mark.slow

@@ -189,20 +189,29 @@ def _coverer_from(
 
 
 def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
-    """Give one free seat of `role` its cheapest taker, directly or by one move."""
+    """Give one free seat of `role` its cheapest taker, directly or by one move.
+
+    Only changes that lower the objective count, and the moves are tried by a lower
+    bound of their change (the refill at the held role's cheapest pair cost), so most
+    refills need no search: one is searched only below what would still beat the best
+    change so far (`best_free`'s `limit`). The choice is the scan in order's: the
+    cheapest change, the direct taker, then the earliest move, winning ties."""
     if plan.free_seats(role) <= 0:
         return
     rules = plan.rules
     session = rules.session[role.session_id]
     j = plan.role_index[role.id]
     missing = plan.missing_needs(session)
-    direct = best_free(plan, j, session, missing)
-    best = None
+    unfilled = rules.seat_cost(role)
+    best: Choice | None = None
+    best_key = (0, -1)  # (change, place) to beat: 0, the empty seat as it is
+    direct = best_free(plan, j, session, missing, limit=unfilled)
     if direct is not None:
-        best = Choice(direct.marginal_cost - rules.seat_cost(role), direct)
-    moves = 0
+        best = Choice(direct.marginal_cost - unfilled, direct)
+        best_key = (best.change, -1)
+    moves: list[tuple[int, int, int, int, Role, Session, bool, int]] = []
     for pair_cost, mover in _with_proposals(plan, j):
-        if moves >= MOVE_CANDIDATES:
+        if len(moves) >= MOVE_CANDIDATES:
             break
         if (mover, session.id) in plan.refused:
             continue
@@ -215,25 +224,39 @@ def fill(plan: WorkingPlan, role: Role, repair: Repair) -> None:
                 continue
             # A mover who covers a need there leaves only if nobody is left to need it
             # (their seat then stays empty).
-            covering = there.needs and plan.missing_needs(there, without=mover)
+            covering = bool(there.needs and plan.missing_needs(there, without=mover))
             if covering and plan.staff[there.id] != {mover}:
                 continue
-            moves += 1
             gain = pair_cost - plan.proposals[(mover, held.id)]
-            unfilled = rules.seat_cost(role)
-            if best is not None and gain - unfilled >= best.change:
-                continue  # a refill costs at least 0: this move cannot win
-            refill = None
-            if not covering:
-                refill = best_free(plan, plan.role_index[held.id], there, frozenset(), mover)
             left_empty = rules.seat_cost(held)
-            if refill is not None and refill.marginal_cost < left_empty:
-                delta = gain + refill.marginal_cost - unfilled
-            else:  # their seat stays empty: worth it where it counts less
-                refill, delta = None, gain + left_empty - unfilled
-            if best is None or delta < best.change:
-                best = Choice(delta, Move(mover, held, pair_cost, refill))
-    if best is None or best.change >= 0:
+            h = plan.role_index[held.id]
+            cheapest = left_empty
+            if not covering and plan.c_start_list[h + 1] > plan.c_start_list[h]:
+                cheapest = min(left_empty, int(plan.c_cost[plan.c_start_list[h]]))
+            bound = gain + cheapest - unfilled
+            moves.append((bound, len(moves), mover, pair_cost, held, there, covering, gain))
+    for bound, place, mover, pair_cost, held, there, covering, gain in sorted(
+        moves, key=lambda m: (m[0], m[1])
+    ):
+        if (bound, place) >= best_key:
+            break  # neither this move nor any after it can win
+        left_empty = rules.seat_cost(held)
+        refill = None
+        if not covering:
+            # A refill is worth knowing only below the empty seat it saves and below
+            # what still beats the best change so far (a tie wins from an earlier place).
+            limit = best_key[0] - gain + unfilled + (place < best_key[1])
+            refill = best_free(
+                plan, plan.role_index[held.id], there, frozenset(), mover, min(left_empty, limit)
+            )
+        if refill is not None:
+            delta = gain + refill.marginal_cost - unfilled
+        else:  # their seat stays empty: worth it where it counts less
+            delta = gain + left_empty - unfilled
+        if (delta, place) < best_key:
+            best = Choice(delta, Move(mover, held, pair_cost, refill))
+            best_key = (delta, place)
+    if best is None:
         return
     choice = best.option
     if isinstance(choice, Taker):
@@ -265,40 +288,70 @@ def best_free(
     session: Session,
     missing: frozenset[str],
     besides: int | None = None,
+    limit: int | None = None,
 ) -> Taker | None:
-    """The cheapest volunteer who fits role index `j` as is.
+    """The cheapest volunteer who fits role index `j` as is; with `limit`, only one who
+    adds less than `limit` (None otherwise: the search stops there).
 
     Candidates come by pair cost. On long lists, the first acceptable one with nothing
     booked surely fits at just its pair cost; before it, only those whose pair cost plus
     load could still match it are checked one by one (read from arrays, not the list)."""
-    lo, hi = plan.c_start[j], plan.c_start[j + 1]
-    load: npt.NDArray[np.int64] = (
-        plan.load_at[plan.c_index[lo:hi]] if hi - lo > SCAN_BELOW else np.zeros(0, np.int64)
-    )
+    lo, hi = plan.c_start_list[j], plan.c_start_list[j + 1]
+    if limit is None:
+        limit = 1 << 62
+    elif hi == lo or plan.c_cost[lo] >= limit:
+        return None  # even the cheapest pair costs too much
+    elif hi - lo > SCAN_BELOW:  # only pairs cheaper than the limit (costs ascend)
+        hi = lo + int(np.searchsorted(plan.c_cost[lo:hi], limit))
     idle = None
+    if hi - lo <= SCAN_BELOW:  # a short list: scanned in Python, no arrays
+        return _scan(plan, plan.candidates(j), session, missing, besides, limit, idle)
+    load: npt.NDArray[np.int64] = plan.load_at[plan.c_index[lo:hi]]
     for at in np.flatnonzero(load == 0).tolist():
+        pair_cost = int(plan.c_cost[lo + at])
+        if pair_cost >= limit:
+            break
         volunteer_id = int(plan.c_vol[lo + at])
         if _acceptable(plan, volunteer_id, session, missing, besides):
-            pair_cost = int(plan.c_cost[lo + at])
             idle = Taker(pair_cost, volunteer_id, pair_cost)
             break
     options: Iterable[Option]
-    if idle is None:  # a short list, or everyone has bookings: scan the cached list
+    if idle is None:  # everyone has bookings: scan the cached list
         options = plan.candidates(j)
     else:  # an earlier candidate wins a tie, as in a scan in order
         with_load = plan.c_cost[lo : lo + at] + plan.rules.weights.load * load[:at]
         check = lo + np.flatnonzero(with_load <= idle.marginal_cost)
         options = zip(plan.c_cost[check].tolist(), plan.c_vol[check].tolist(), strict=True)
+        limit = idle.marginal_cost + 1  # a tie with the idle one still goes to the earlier
+    return _scan(plan, options, session, missing, besides, limit, idle)
+
+
+def _scan(
+    plan: WorkingPlan,
+    options: Iterable[Option],
+    session: Session,
+    missing: frozenset[str],
+    besides: int | None,
+    limit: int,
+    idle: Taker | None,
+) -> Taker | None:
+    """best_free's scan in order: the first cheapest below `limit` who fits, unless the
+    `idle` one (nothing booked, found first) is cheaper still."""
     best = None
+    refused, fits, accessibility = plan.refused, plan.fits, plan.rules.volunteer
+    load_cost, load_count, session_id = plan.rules.load_cost, plan.load, session.id
     for pair_cost, volunteer_id in options:
-        if best is not None and pair_cost >= best.marginal_cost:
+        if pair_cost >= limit:
             break
-        if not _acceptable(plan, volunteer_id, session, missing, besides):
+        # _acceptable and marginal_cost, inline: this loop is most of a repair's time.
+        if volunteer_id == besides or (volunteer_id, session_id) in refused:
             continue
-        if plan.fits(volunteer_id, session):
-            extra = plan.marginal_cost(pair_cost, volunteer_id)
-            if best is None or extra < best.marginal_cost:
-                best = Taker(extra, volunteer_id, pair_cost)
+        if missing and not missing & accessibility[volunteer_id].accessibility:
+            continue
+        if fits(volunteer_id, session):
+            extra = pair_cost + load_cost(load_count[volunteer_id] + 1)
+            if extra < limit:
+                best, limit = Taker(extra, volunteer_id, pair_cost), extra
     if idle is not None and (best is None or idle.marginal_cost < best.marginal_cost):
         return idle
     return best

@@ -112,7 +112,7 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
         rounds = MAX_FLOW_ROUNDS if len(cands) < REFLOW_BELOW else 1
         working = _flow_and_finish(problem, rules, cands, staffable, rounds, closed=hopeless)
         report("flow", 0.9)
-        return working, cands
+        return _not_worse(working, problem, rules, cands, hopeless, parts=True), cands
     # Large problems: the flow sees a wide view; finishing then reaches pairs it did not
     # see (deep in the lists of roles whose nearest candidates were taken), and a second,
     # quicker flow over those and a narrow view rearranges the plan around them.
@@ -126,7 +126,40 @@ def plan(problem: Problem, progress: Progress | None = None) -> tuple[WorkingPla
     keep, clustering = _doubles(problem, rules, cands, staffable & narrow, working)
     working, _ = _flow_rounds(problem, rules, cands, keep, 1, clustering, hopeless)
     report("second flow", 0.9)
-    return working, cands
+    return _not_worse(working, problem, rules, cands, hopeless, parts=False), cands
+
+
+def _not_worse(
+    working: WorkingPlan,
+    problem: Problem,
+    rules: Rules,
+    cands: Candidates,
+    hopeless: Set[int],
+    parts: bool,
+) -> WorkingPlan:
+    """A re-plan (earlier proposals among the bookings) never hands back a plan worse
+    than the earlier one: that plan, as it stands (the proposals still allowed, after
+    the repairs since), is finished by the same steps (and, with `parts`, its empty
+    seats' parts solved exactly), and the better of the two is kept, counting each
+    earlier proposal's keep bonus. A new flow from scratch lands where its ties lead
+    (the benchmark's drift: a re-plan with a keep bonus of 0.5 point once lost a seat
+    the plan it replaced held); improving the plan in place cannot lose what it has."""
+    earlier = {(b.volunteer_id, b.role_id) for b in problem.bookings if not b.fixed}
+    if not earlier:
+        return working
+    warm = WorkingPlan(rules, cands)
+    found = np.flatnonzero(_earlier(problem, earlier, cands.vol, cands.role))
+    _apply(warm, problem, cands, found)
+    cover_needs(warm)
+    _finish(warm, set(hopeless))
+    if parts:
+        subproblem.improve_by_parts(warm, hopeless)
+
+    def score(plan: WorkingPlan) -> int:
+        kept = sum(pair in earlier for pair in plan.proposals)
+        return rules.objective(plan.pairs()) * SCALE - kept * rules.weights.keep_bonus
+
+    return warm if score(warm) < score(working) else working
 
 
 def _flow_and_finish(
@@ -185,6 +218,15 @@ def _flow_rounds(
     # Sessions with a need nobody covers are never filled (their volunteers would only
     # be taken back by cover_needs, after a move had cost someone else their seat).
     closed: set[int] = set(_hopeless(problem, cands) if hopeless is None else hopeless)
+    _finish(working, closed)
+    return working, allowed
+
+
+def _finish(working: WorkingPlan, closed: set[int]) -> None:
+    """The exact finishing steps after a flow (or on an earlier plan): needs covered,
+    empty seats filled directly, by moves, chains and paths, exchanges for needs,
+    dearer roles, cheaper takers. `closed` sessions are never filled (it grows by the
+    sessions given up)."""
     for _round in range(MAX_FLOW_ROUNDS):
         fill_open_seats(working, closed)
         fill_by_moves(working, closed)
@@ -204,7 +246,6 @@ def _flow_rounds(
     upgrade_roles(working)
     swap_in_needs(working)
     replace_by_cheaper(working)
-    return working, allowed
 
 
 class Clustering(NamedTuple):
@@ -295,7 +336,10 @@ def _apply(working: WorkingPlan, problem: Problem, cands: Candidates, chosen: Pa
     for p in chosen[np.argsort(cands.cost[chosen], kind="stable")]:
         volunteer_id = int(vol_ids[cands.vol[p]])
         role = problem.roles[cands.role[p]]
-        if working.fits(volunteer_id, working.rules.session[role.session_id]):
+        session = working.rules.session[role.session_id]
+        # (A flow's pairs always have their seat; earlier proposals may not, when fixed
+        # bookings took it since.)
+        if working.free_seats(role) > 0 and working.fits(volunteer_id, session):
             working.add(volunteer_id, role, int(cands.cost[p]))
 
 

@@ -40,6 +40,8 @@ class WorkingPlan:
         self.roles = problem.roles
         self.sessions = problem.sessions
         self.busy: dict[int, list[Session]] = defaultdict(list)  # volunteer -> sessions
+        # (volunteer, week) -> sessions of `busy` that week: the weekly limit without a loop.
+        self.week_load: Counter[tuple[int, int]] = Counter()
         self.staff: dict[int, set[int]] = defaultdict(set)  # session -> volunteers
         self.load: Counter[int] = Counter(rules.fixed_load)
         self.taken: Counter[int] = Counter()  # role id -> proposals
@@ -57,6 +59,7 @@ class WorkingPlan:
             if booking.fixed:
                 session = rules.session[booking.session_id]
                 self.busy[booking.volunteer_id].append(session)
+                self.week_load[(booking.volunteer_id, session.week)] += 1
                 self.staff[session.id].add(booking.volunteer_id)
                 self.fixed.add((booking.volunteer_id, session.id))
         # Candidates of each role, cheapest first: a slice of arrays in the candidates'
@@ -65,6 +68,7 @@ class WorkingPlan:
         self.c_vol = cands.by_role_vol_id
         self.c_cost = cands.by_role_cost
         self.c_start = cands.role_start
+        self.c_start_list: list[int] = cands.role_start.tolist()  # plain ints, for repairs
         # Load and proposals per volunteer index, as arrays too: repairs find the first
         # candidate with nothing booked (who surely fits) without a loop.
         self.vol_index = {v.id: i for i, v in enumerate(self.vols)}
@@ -126,17 +130,31 @@ class WorkingPlan:
         return session.needs - covered
 
     def fits(self, volunteer_id: int, session: Session, ignoring: Session | None = None) -> bool:
-        """Time and weekly limit, exactly (the pair itself is known to be allowed)."""
+        """Time and weekly limit, exactly (the pair itself is known to be allowed).
+
+        The weekly limit is read from `week_load` first (most refusals on scarce problems:
+        people at their limit), and only sessions within the travel gap of this one are
+        checked by `Rules.conflict` (a clash needs them that close)."""
         if volunteer_id in self.staff[session.id]:
             return False
-        same_week = 0
-        for other in self.busy[volunteer_id]:
+        busy = self.busy[volunteer_id]
+        same_week = self.week_load[(volunteer_id, session.week)]
+        if (
+            ignoring is not None
+            and ignoring.week == session.week
+            and any(o is ignoring for o in busy)
+        ):
+            same_week -= 1
+        if same_week >= self.rules.volunteer[volunteer_id].max_per_week:
+            return False
+        start, end, gap = session.start, session.end, self.rules.problem.travel_gap
+        conflict = self.rules.conflict
+        for other in busy:
             if other is ignoring:
                 continue
-            if self.rules.conflict(session, other):
+            if other.start < end + gap and start < other.end + gap and conflict(session, other):
                 return False
-            same_week += other.week == session.week
-        return same_week < self.rules.volunteer[volunteer_id].max_per_week
+        return True
 
     def marginal_cost(self, pair_cost: int, volunteer_id: int) -> int:
         return pair_cost + self.rules.load_cost(self.load[volunteer_id] + 1)
@@ -146,6 +164,7 @@ class WorkingPlan:
     def add(self, volunteer_id: int, role: Role, pair_cost: int) -> None:
         session = self.rules.session[role.session_id]
         self.busy[volunteer_id].append(session)
+        self.week_load[(volunteer_id, session.week)] += 1
         self.staff[session.id].add(volunteer_id)
         self.load[volunteer_id] += 1
         self.taken[role.id] += 1
@@ -165,6 +184,7 @@ class WorkingPlan:
             self.change -= self.worth(volunteer_id, role, pair_cost)
         session = self.rules.session[role.session_id]
         self.busy[volunteer_id].remove(session)
+        self.week_load[(volunteer_id, session.week)] -= 1
         self.staff[session.id].discard(volunteer_id)
         self.load[volunteer_id] -= 1
         self.taken[role.id] -= 1
@@ -177,6 +197,7 @@ class WorkingPlan:
     def release_fixed(self, volunteer_id: int, session: Session, role: Role) -> None:
         """A confirmed booking is withdrawn: its seat and the volunteer's time free up."""
         self.busy[volunteer_id].remove(session)
+        self.week_load[(volunteer_id, session.week)] -= 1
         self.staff[session.id].discard(volunteer_id)
         self.fixed.discard((volunteer_id, session.id))
         self.load[volunteer_id] -= 1
