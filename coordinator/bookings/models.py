@@ -86,6 +86,14 @@ class Assignment(db.Model):
             postgresql_where=sa.text("waitlist_position IS NOT NULL"),
         ),
         sa.Index("ix_assignments_volunteer_status", "volunteer_id", "status"),
+        # The proposals by role (few: the matcher's, waiting for an answer): the
+        # dashboard's seat states (sessions.dashboard._needs).
+        sa.Index(
+            "ix_assignments_proposed_role",
+            "role_id",
+            sqlite_where=sa.text("status = 'proposed'"),
+            postgresql_where=sa.text("status = 'proposed'"),
+        ),
         sa.CheckConstraint(
             f"attendance IS NULL OR attendance IN {VOLUNTEER_ATTENDANCE!r}", name="attendance"
         ),

@@ -13,10 +13,13 @@ caller with a scope, a year not stored), the report is computed as before.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coordinator.extensions import db
@@ -100,15 +103,33 @@ def refresh() -> int:
     return written + len(stored)
 
 
-def _usable(year: int) -> bool:
+def _usable(year: int) -> tuple[Any, ...] | None:
+    """What names the stored rows' version when they hold `year`'s report (the refresh's
+    moment and change number: every rewrite of the rows is a refresh, which sets both),
+    else None."""
     state = db.session.execute(sa.select(counts.ProgressCountsState)).scalar_one_or_none()
-    return (
+    usable = (
         state is not None
         and state.changes == state.refreshed_changes == state.levels_changes
         and state.levels_first_year is not None
         and state.levels_last_year is not None
         and state.levels_first_year <= year <= state.levels_last_year
     )
+    if not usable:
+        return None
+    return (state.refreshed_at, state.levels_changes)
+
+
+# A worker's last pages read from the stored rows (per app), by their version and the
+# page's arguments: a page asked again while the rows are the same (every organizer's
+# first page between two refreshes) costs the state's read, not four statements and the
+# decoding of a thousand rows. The reports are shared: their readers do not change them.
+PAGE_CACHE_SIZE = 32
+_pages_lock = threading.Lock()
+
+
+def _pages() -> OrderedDict[tuple[Any, ...], tuple[ProgressReport, int]]:
+    return current_app.extensions.setdefault("progress_level_pages", OrderedDict())
 
 
 def _figures(row: Any) -> Figures:
@@ -133,9 +154,29 @@ def stored_page(
     year: int, level: str, target_group: str | None, limit: int, offset: int
 ) -> tuple[ProgressReport, int] | None:
     """A page of the national report from the stored rows, and the number of rows of
-    the whole report; None when they are not usable. Four statements at any size."""
-    if not _usable(year):
+    the whole report; None when they are not usable. Four statements at any size; one
+    for a page this process read since the last refresh."""
+    version = _usable(year)
+    if version is None:
         return None
+    key = (*version, year, level, target_group, limit, offset)
+    pages = _pages()
+    with _pages_lock:
+        found = pages.get(key)
+        if found is not None:
+            pages.move_to_end(key)
+            return found
+    found = _read_page(year, level, target_group, limit, offset)
+    with _pages_lock:
+        pages[key] = found
+        while len(pages) > PAGE_CACHE_SIZE:
+            pages.popitem(last=False)
+    return found
+
+
+def _read_page(
+    year: int, level: str, target_group: str | None, limit: int, offset: int
+) -> tuple[ProgressReport, int]:
     where = [ProgressLevelRow.year == year, ProgressLevelRow.level == level]
     if target_group:
         where.append(ProgressLevelRow.target_group == target_group)

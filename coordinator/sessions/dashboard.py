@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from coordinator.bookings.models import Assignment, AssignmentStatus
 from coordinator.extensions import db
+from coordinator.paging import count
 from coordinator.sessions.models import SessionRole, TrainingSession
 
 URGENT_DAYS, SOON_DAYS = 3, 7
@@ -62,56 +63,38 @@ class SessionNeeds:
         return self.empty == 0 and self.awaiting == 0
 
 
-def _seats(session_ids: sa.Select[Any]) -> sa.Subquery:
-    """Per session among `session_ids`: empty seats, seats awaiting a reply, and whether a
-    lead seat is unconfirmed (the three states of `role_state`, added up)."""
-    live = (AssignmentStatus.CONFIRMED, AssignmentStatus.PROPOSED)
-    per_role = (
-        sa.select(
-            SessionRole.session_id,
-            SessionRole.role,
-            SessionRole.count.label("needed"),
-            sa.func.count(Assignment.id)
-            .filter(Assignment.status == AssignmentStatus.CONFIRMED)
-            .label("confirmed"),
-            sa.func.count(Assignment.id)
-            .filter(Assignment.status == AssignmentStatus.PROPOSED)
-            .label("proposed"),
-        )
-        .outerjoin(
-            Assignment,
-            sa.and_(Assignment.role_id == SessionRole.id, Assignment.status.in_(live)),
-        )
-        .where(SessionRole.session_id.in_(session_ids))
-        .group_by(SessionRole.id, SessionRole.session_id, SessionRole.role, SessionRole.count)
+def _needs(sessions: sa.Select[Any], now: datetime) -> sa.Subquery:
+    """Per session `sessions` selects, narrow rows: id, starts_at, empty seats, seats
+    awaiting a reply, whether a lead seat is unconfirmed, and the urgency rank.
+
+    From each role's own seat counter (`taken`: its confirmed and proposed bookings, kept
+    by every booking change, never above `count`; `staffing_of`'s `free` reads it too) and
+    the proposals alone, not by counting every booking of the organizer's weeks (a
+    country's month: 100,000): confirmed = taken - proposed, so a role's empty seats are
+    count - taken and its awaiting ones its proposals. The rows carry no session columns
+    but the id and start, so ranking a country's 45,000 sessions sorts and sums small
+    tuples; the page's sessions are read by id afterwards."""
+    # (An integer count: sums of bigints are numerics in PostgreSQL, whose aggregates
+    # are slower and spill past work_mem at a country's 45,000 sessions.)
+    proposals = (
+        sa.select(Assignment.role_id, sa.cast(sa.func.count(Assignment.id), sa.Integer).label("n"))
+        .where(Assignment.status == AssignmentStatus.PROPOSED)
+        .group_by(Assignment.role_id)
         .subquery()
     )
-    r = per_role.c
-    unconfirmed = sa.case((r.needed > r.confirmed, r.needed - r.confirmed), else_=0)
-    return (
-        sa.select(
-            r.session_id,
-            sa.func.sum(
-                sa.case((unconfirmed > r.proposed, unconfirmed - r.proposed), else_=0)
-            ).label("empty"),
-            sa.func.sum(sa.case((r.proposed < unconfirmed, r.proposed), else_=unconfirmed)).label(
-                "awaiting"
-            ),
-            sa.func.max(
-                sa.case((sa.and_(r.role == "lead", r.confirmed < r.needed), 1), else_=0)
-            ).label("lead_missing"),
-        )
-        .group_by(r.session_id)
-        .subquery()
+    proposed = sa.func.coalesce(proposals.c.n, 0)
+    needed, confirmed = SessionRole.count, SessionRole.taken - proposed
+    unconfirmed = sa.case((needed > confirmed, needed - confirmed), else_=0)
+    empty = sa.func.coalesce(
+        sa.func.sum(sa.case((unconfirmed > proposed, unconfirmed - proposed), else_=0)), 0
     )
-
-
-def _with_needs(sessions: sa.Select[Any], now: datetime) -> sa.Select[Any]:
-    """`sessions` (a select of TrainingSession) with empty, awaiting, lead_missing and the
-    urgency rank as columns."""
-    seats = _seats(sessions.with_only_columns(TrainingSession.id))
-    empty = sa.func.coalesce(seats.c.empty, 0)
-    awaiting = sa.func.coalesce(seats.c.awaiting, 0)
+    awaiting = sa.func.coalesce(
+        sa.func.sum(sa.case((proposed < unconfirmed, proposed), else_=unconfirmed)), 0
+    )
+    lead_missing = sa.func.coalesce(
+        sa.func.max(sa.case((sa.and_(SessionRole.role == "lead", confirmed < needed), 1), else_=0)),
+        0,
+    )
     starts = TrainingSession.starts_at
     urgent, soon = now + timedelta(days=URGENT_DAYS), now + timedelta(days=SOON_DAYS)
     rank = sa.case(
@@ -119,30 +102,56 @@ def _with_needs(sessions: sa.Select[Any], now: datetime) -> sa.Select[Any]:
         (awaiting > 0, sa.case((starts < soon, 2), else_=4)),
         else_=5,
     )
-    return sessions.outerjoin(seats, seats.c.session_id == TrainingSession.id).add_columns(
-        empty.label("empty"),
-        awaiting.label("awaiting"),
-        sa.func.coalesce(seats.c.lead_missing, 0).label("lead_missing"),
-        rank.label("urgency_rank"),
+    return (
+        sessions.with_only_columns(
+            TrainingSession.id,
+            starts,
+            empty.label("empty"),
+            awaiting.label("awaiting"),
+            lead_missing.label("lead_missing"),
+            rank.label("urgency_rank"),
+        )
+        .outerjoin(SessionRole, SessionRole.session_id == TrainingSession.id)
+        .outerjoin(proposals, proposals.c.role_id == SessionRole.id)
+        .group_by(TrainingSession.id, starts)
+        .subquery()
     )
 
 
 def by_urgency(
     sessions: sa.Select[Any], now: datetime, limit: int, offset: int
-) -> tuple[list[tuple[TrainingSession, int, int, bool, int]], Summary]:
+) -> tuple[list[tuple[TrainingSession, int, int, bool, int]], Summary, int]:
     """A page of (session, empty, awaiting, lead missing, rank), the sessions' roles
     loaded: empty seats soonest first, then unanswered proposals, then staffed sessions;
-    by start time within each. With the strip over every session `sessions` selects,
-    from the same query (window sums: the seats are counted once)."""
-    query = _with_needs(sessions, now).options(sa.orm.selectinload(TrainingSession.roles))
-    needs = query.selected_columns
-    query = query.add_columns(*_strip_columns(needs, now, over=True)).order_by(
-        needs.urgency_rank, TrainingSession.starts_at, TrainingSession.id
-    )
-    rows = db.session.execute(query.limit(limit).offset(offset)).all()
-    page = [(r[0], int(r[1]), int(r[2]), bool(r[3]), int(r[4])) for r in rows]
-    strip = Summary(*(int(v) for v in rows[0][5:])) if rows else summary(sessions, now)
-    return page, strip
+    by start time within each. With the strip over every session `sessions` selects and
+    their number, from the same query (window sums: the seats are counted once)."""
+    needs = _needs(sessions, now).c
+    rows = db.session.execute(
+        sa.select(
+            needs.id,
+            needs.empty,
+            needs.awaiting,
+            needs.lead_missing,
+            needs.urgency_rank,
+            sa.func.count().over(),
+            *_strip_columns(needs, now, over=True),
+        )
+        .order_by(needs.urgency_rank, needs.starts_at, needs.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if not rows:  # past the end: no row carries the sums
+        return [], summary(sessions, now), count(sessions)
+    loaded = {
+        s.id: s
+        for s in db.session.scalars(
+            sa.select(TrainingSession)
+            .where(TrainingSession.id.in_([r[0] for r in rows]))
+            .options(sa.orm.selectinload(TrainingSession.roles))
+        )
+    }
+    page = [(loaded[r[0]], int(r[1]), int(r[2]), bool(r[3]), int(r[4])) for r in rows]
+    return page, Summary(*(int(v) for v in rows[0][6:])), int(rows[0][5])
 
 
 def needs_of(
@@ -185,6 +194,6 @@ def _strip_columns(needs: Any, now: datetime, over: bool = False) -> list[Any]:
 def summary(sessions: sa.Select[Any], now: datetime) -> Summary:
     """The strip, over every session `sessions` selects (one query; `by_urgency` gives
     it with a page, this is for a page past the end)."""
-    needs = _with_needs(sessions, now).subquery()
+    needs = _needs(sessions, now)
     row = db.session.execute(sa.select(*_strip_columns(needs.c, now))).one()
     return Summary(*(int(value) for value in row))

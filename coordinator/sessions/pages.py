@@ -71,9 +71,9 @@ def dashboard() -> ResponseReturnValue:
         TrainingSession.starts_at < now + timedelta(weeks=DASHBOARD_WEEKS),
     )
     limit, offset = page_args(DASHBOARD_PAGE)
-    ranked, strip = by_urgency(query, now, limit, offset)
+    ranked, strip, total = by_urgency(query, now, limit, offset)
     sessions = [row[0] for row in ranked]
-    page = Page(count(query), limit, offset, len(sessions))
+    page = Page(total, limit, offset, len(sessions))
     prefetch_ward_names(s.ward for s in sessions)
     staffing = bookings.staffing_of(sessions)
     rows = [needs_of(row, staffing[row[0].id]) for row in ranked]

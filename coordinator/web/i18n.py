@@ -7,10 +7,13 @@ fallback. Dates, times and numbers are formatted by Babel for the chosen locale.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from babel import numbers
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, format_datetime, format_decimal, get_locale, refresh
 from flask_login import current_user
@@ -61,12 +64,25 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["clock"] = lambda value: format_datetime(value, "HH:mm")
     # An answer deadline: "18:00 thứ Năm 10/12".
     app.jinja_env.filters["deadline"] = lambda value: format_datetime(value, "HH:mm EEEE dd/MM")
-    app.jinja_env.filters["number"] = format_decimal
+    app.jinja_env.filters["number"] = number
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.filters["ward_name"] = ward_name
     from coordinator.web.forms import fields_in_error
 
     app.jinja_env.globals["fields_in_error"] = fields_in_error  # the error summary's
+
+
+@functools.lru_cache(maxsize=8192)
+def _integer(value: int, locale: str) -> str:
+    return numbers.format_decimal(value, locale=locale)
+
+
+def number(value: Any) -> str:
+    """A number for the reader's locale (Babel's format_decimal); integers memoised (a
+    progress page formats a thousand figures, most of them the same few values)."""
+    if type(value) is int:
+        return _integer(value, str(get_locale() or DEFAULT_LOCALE))
+    return format_decimal(value)
 
 
 def _forget_locale(_error: BaseException | None = None) -> None:

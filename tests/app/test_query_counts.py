@@ -147,6 +147,7 @@ def world(app, wards, competences, client, make_user, make_volunteer, auth_heade
 REQUESTS = [
     ("organizer", "/organize/"),
     ("organizer", "/organize/?limit=2&offset=2"),  # a later page: the order is SQL's
+    ("organizer", "/organize/?offset=1000"),  # past the end: the strip on its own
     ("volunteer", "/me/fits"),
     ("organizer", "/api/v1/volunteers"),
     ("organizer", "/api/v1/volunteers?q=vi%C3%AAn"),
@@ -159,6 +160,7 @@ REQUESTS = [
     ("organizer", "/api/v1/sessions"),
     ("organizer", "/api/v1/squads"),
     ("organizer", "/api/v1/wards"),
+    ("organizer", "/api/v1/wards?province=01&limit=5&offset=5"),
 ]
 
 

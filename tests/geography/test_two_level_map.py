@@ -295,3 +295,26 @@ def test_a_ward_organizer_edits_only_their_own_units_neighbours(
     assert mine.status_code == 200 and mine.json["neighbors"] == ["phuong_mai"]
     assert theirs.status_code == 403
     assert client.get("/api/v1/wards/cat_linh").json["neighbors"] != []
+
+
+def test_a_page_of_units_is_what_the_schema_dumps(client, wards):
+    """GET /api/v1/wards builds its body directly (api.ward_page_body), not through
+    marshmallow: the same JSON as WardSchema dumps, for current and ended units (dates,
+    successors, neighbours, nulls), on every page."""
+    from coordinator.geography.api import WardSchema, _ward_dicts
+
+    import_changes(parse_changes(DONG_DA_CHANGES.read_text(encoding="utf-8")))
+    db.session.commit()
+    codes = db.session.scalars(sa.select(Ward.code).order_by(Ward.code)).all()
+    ended = db.session.scalar(sa.select(sa.func.count()).where(Ward.valid_to.is_not(None)))
+    assert ended > 0 and len(codes) > 5
+    seen = []
+    for offset in range(0, len(codes), 4):
+        page = client.get(f"/api/v1/wards?limit=4&offset={offset}")
+        units = [db.session.get(Ward, code) for code in codes[offset : offset + 4]]
+        assert page.json == WardSchema(many=True).dump(_ward_dicts(units))
+        seen += page.json
+    assert [w["code"] for w in seen] == codes
+    assert any(w["successors"] for w in seen) and any(w["neighbors"] for w in seen)
+    assert any(w["valid_to"] for w in seen) and any(w["valid_from"] for w in seen)
+    assert client.get(f"/api/v1/wards?offset={len(codes)}").json == []

@@ -207,6 +207,38 @@ def test_kept_rows_are_not_used_after_a_change_of_targets_or_people(hand_compute
     assert levels.stored_page(2025, "ward", None, 10, 0) is None
 
 
+def test_a_page_read_again_costs_one_statement_until_the_rows_are_rewritten(
+    hand_computed,  # noqa: F811
+):
+    """A process keeps the pages it read from the kept rows while the rows stay the same
+    (the state row names their version): the same page again is the state's read only,
+    and a change of targets then a refresh (within the same second, too) gives the new
+    figures, never the page kept before."""
+    levels.refresh()
+    db.session.commit()
+    first = levels.stored_page(2025, "national", None, 10, 0)
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        again = levels.stored_page(2025, "national", None, 10, 0)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert again == first and len(seen) == 1
+    target = db.session.scalar(sa.select(PopulationTarget).where(PopulationTarget.year == 2025))
+    target.baseline += 1000
+    db.session.commit()
+    levels.refresh()
+    db.session.commit()
+    after = levels.stored_page(2025, "national", None, 10, 0)
+    raw = operations.progress(2025, level="national", source="raw")
+    assert after == (operations.report_page(raw, 10, 0), len(raw.rows))
+    assert after != first
+
+
 def test_the_api_pages_the_kept_rows(client, hand_computed, organizer_headers):  # noqa: F811
     levels.refresh()
     db.session.commit()
