@@ -30,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
+import _harness as h
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 VARIANTS = {"A (fork per job)": "", "B (feeds,default inline)": "feeds,default"}
 
 
@@ -45,13 +44,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     args = parser.parse_args()
     database = f"bench_jobs_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE {database} TEMPLATE "{args.template}"')
+    h.create_database(database, template=args.template)
     try:
         run(args, database)
     finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
+        h.drop_database(database)
 
 
 def load() -> str:
