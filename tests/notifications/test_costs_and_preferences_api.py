@@ -130,8 +130,10 @@ def test_the_costs_page_shows_the_same_figures_within_the_units(client, make_use
     main = page.text[page.text.index("<main") :]
     assert "Kim Liên" in main and "Hàng Bột" not in main and "Bến Thành" not in main
     assert "2.200" in main or "2,200" in main  # the province's spending
+    assert "<title>Chi phí tin nhắn" in page.text
     bad = client.get("/organize/messages/costs?month=12-2026")
     assert bad.status_code == 422 and "YYYY-MM" in bad.text
+    assert "<title>Lỗi: Chi phí tin nhắn" in bad.text  # the title says so first
     assert client.get("/organize/messages/costs?province=79").status_code == 422
 
 
