@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_babel import gettext as _
 from marshmallow import fields, validate, validates_schema
 
+from coordinator.matching.reasons import reasons_text
 from coordinator.schemas import SLUG, Bool, LocalDateTime, Schema
 
 ID = {"strict": True, "validate": validate.Range(1, 2**31 - 1)}
@@ -63,7 +64,8 @@ class AssignmentSchema(Schema):
     status = fields.String(required=True)
     position = fields.Integer(attribute="waitlist_position", allow_none=True)
     late_withdrawal = fields.Boolean()
-    reasons = fields.List(fields.String())
+    # The matcher's reasons (codes) in the request's language.
+    reasons = fields.Function(lambda a: reasons_text(a.reasons or ()))
     created_at = LocalDateTime()
     decided_at = LocalDateTime(allow_none=True)
     answer_by = LocalDateTime(

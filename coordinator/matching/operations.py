@@ -39,11 +39,9 @@ from coordinator.matching.engine.problem import Plan, Proposal, Unfilled
 from coordinator.matching.engine.solver import Progress
 from coordinator.matching.loader import among, chunked
 from coordinator.matching.models import MatchingRun, RunStatus
-from coordinator.matching.reasons import reasons_text
 from coordinator.matching.schemas import ProposalSchema, UnfilledSchema
-from coordinator.notifications.texts import language, say, speaking
+from coordinator.notifications.texts import say
 from coordinator.paging import count
-from coordinator.people.models import Volunteer
 from coordinator.people.scopes import Scope, current_scope
 from coordinator.schemas import display_timezone
 from coordinator.sessions.models import SessionRole, SessionStatus, TrainingSession
@@ -477,28 +475,6 @@ def _rows(
     return rows
 
 
-def _reasons_in_their_language(proposals: Sequence[Proposal]) -> dict[tuple[int, int], list[str]]:
-    """Each proposal's reasons as its volunteer reads them (their schedule page, the
-    proposal's message): in the volunteer's language, one language per reader. The run
-    keeps the codes, read in each organizer's language."""
-    volunteer_ids = sorted({p.volunteer_id for p in proposals})
-    locales = {
-        volunteer_id: locale
-        for chunk in chunked(volunteer_ids)
-        for volunteer_id, locale in db.session.execute(
-            sa.select(Volunteer.id, Volunteer.locale).where(among(Volunteer.id, chunk))
-        )
-    }
-    words: dict[tuple[int, int], list[str]] = {}
-    for locale in sorted({language(locales.get(p.volunteer_id)) for p in proposals}):
-        said: dict[str, str] = {}  # the same few codes recur across thousands of rows
-        with speaking(locale):
-            for p in proposals:
-                if language(locales.get(p.volunteer_id)) == locale:
-                    words[p.volunteer_id, p.role_id] = reasons_text(p.reasons, said)
-    return words
-
-
 def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[set[int], set[int]]:
     """Make the matcher's proposals in the loaded sessions equal to the plan's, except
     where a session or a volunteer changed since the read. Returns the sessions and the
@@ -571,7 +547,6 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
             changes[assignment.session_id].retracted.append(_item(assignment))
     role_names = {role.id: role.name for role in loaded.problem.roles}
     granted = _take_seats(Counter(p.role_id for p in new))
-    words = _reasons_in_their_language(new)
     made_at = clock.now()
     rows = []
     for proposal in new:
@@ -585,7 +560,8 @@ def write_plan(plan: Plan, loaded: loader.Loaded, run_id: int | None) -> tuple[s
                 "role_id": proposal.role_id,
                 "volunteer_id": proposal.volunteer_id,
                 "answer_by": deadline_for(loaded.starts_at[proposal.session_id], made_at),
-                "reasons": words[proposal.volunteer_id, proposal.role_id],
+                # Codes, worded where they are read, in the reader's language.
+                "reasons": list(proposal.reasons),
                 "session_version": current[proposal.session_id],
             }
         )

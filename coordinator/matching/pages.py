@@ -13,6 +13,7 @@ from coordinator.geography.operations import require_ward
 from coordinator.matching import operations as matching
 from coordinator.matching.models import MatchingRun
 from coordinator.matching.progress import run_in_words, run_view
+from coordinator.matching.reasons import reasons_text
 from coordinator.paging import Page, page_args
 from coordinator.people.models import Volunteer
 from coordinator.sessions.models import TrainingSession
@@ -20,6 +21,14 @@ from coordinator.web.access import organizer_required
 from coordinator.web.forms import REFUSED, EmptyForm, commit, ward_choices
 
 bp = Blueprint("matching_pages", __name__, url_prefix="/organize")
+
+
+@bp.app_template_filter("reasons")
+def reasons_filter(stored: list[str] | None) -> list[str]:
+    """A proposal's reasons (codes) in the page's language."""
+    return reasons_text(stored or ())
+
+
 RUNS_PAGE = 20  # runs a page
 
 

@@ -21,7 +21,9 @@ from coordinator.extensions import db
 from coordinator.matching import handlers, loader, operations
 from coordinator.matching.engine import solver
 from coordinator.matching.models import MatchingRun
+from coordinator.people.models import Volunteer
 from tests.api_helpers import assert_error
+from tests.page_helpers import log_in, submit
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 TUESDAY = 1
@@ -510,3 +512,35 @@ def test_losing_the_only_signer_leaves_the_session_to_the_re_plan(
 
     assert proposals() == before - {(session["id"], signer.role_id, team["signer"])}
     assert db.session.scalar(queued) >= max(waiting, 1)
+
+
+def test_a_proposals_reasons_read_in_the_readers_language_even_after_a_switch(
+    client, organizer_headers, make_session, make_volunteer, redis_client
+):
+    """Stored as codes, worded where they are read: the volunteer's page and API in
+    their language of the moment, not the one they had when the run wrote them."""
+    lead_id, lead_headers = make_volunteer(is_expert=True, availability=EVENING)
+    session_at(make_session, tuesday_evening(), roles=[{"role": "lead", "count": 1}])
+    client.post("/api/v1/matching/runs", json={}, headers=organizer_headers)
+    work(redis_client)
+    (stored,) = db.session.scalars(sa.select(Assignment.reasons)).all()
+    assert "distance|0" in stored  # a code, in no language
+
+    def api_reasons(language: str) -> list[str]:
+        refresh()
+        found = client.get(
+            f"/api/v1/volunteers/{lead_id}/assignments",
+            headers={**lead_headers, "Accept-Language": language},
+        )
+        assert found.status_code == 200, found.json
+        (proposal,) = found.json
+        return proposal["reasons"]
+
+    assert "cùng phường" in api_reasons("vi") and "same ward" in api_reasons("en")
+    log_in(client, db.session.get(Volunteer, lead_id).email)
+    refresh()
+    assert "cùng phường" in client.get("/me/schedule").text
+    submit(client, "/language", {"locale": "en", "next": "/"}, form_page="/")
+    refresh()
+    english = client.get("/me/schedule").text
+    assert "same ward" in english and "cùng phường" not in english
