@@ -832,6 +832,28 @@ def test_the_flows_of_a_large_problem_see_each_volunteer_where_they_rank_best(pr
             assert keep[p] == (pair in earlier or near)
 
 
+@pytest.mark.slow
+@ENGINE
+@given(problems())
+def test_a_first_flow_over_a_view_is_followed_by_one_over_every_pair(problem):
+    """From REFLOW_BELOW pairs up the first flow sees the wide view only and the second
+    one every pair (solver.plan): drawn with a view of one pair per seat and volunteer,
+    the plan keeps every rule and is no worse than the first flow's own finished plan
+    (the second flow and the parts can only improve on it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solver, "REFLOW_BELOW", 0)
+        patch.setattr(solver, "WIDE", (1, 1))
+        rules = Rules(problem)
+        cands = candidate_pairs.build(problem, rules)
+        staffable = solver._staffable(problem, cands)
+        hopeless = solver._hopeless(problem, cands, staffable)
+        (view,) = solver._views(problem, cands, ((1, 1),))
+        first, _ = solver._flow_rounds(problem, rules, cands, staffable & view, 1, None, hopeless)
+        working, _ = solver_plan(problem)
+        check_plan(problem)
+    assert rules.objective(working.pairs()) <= rules.objective(first.pairs())
+
+
 def test_a_withdrawal_from_a_priority_session_takes_a_volunteer_from_a_lesser_one():
     """Nobody is free: the seat of the session furthest from its target (priority 20) is
     worth more than one of a session without priority, whose volunteer moves over and

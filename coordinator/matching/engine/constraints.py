@@ -58,6 +58,7 @@ class Rules:
             if booking.fixed:
                 self.fixed_load[booking.volunteer_id] += 1
                 self.fixed_sessions[booking.volunteer_id].append(booking.session_id)
+        self._seat_costs: dict[int, int] = {}  # role id -> seat_cost, asked thousands of times
 
     # -- single pairs ------------------------------------------------------------------
 
@@ -116,6 +117,12 @@ class Rules:
     def seat_cost(self, role: Role) -> int:
         """An empty seat of `role`: its kind's weight, scaled by the session's priority
         (weight * (unfilled + priority) / unfilled, so a helper's seat is unfilled_cost)."""
+        cost = self._seat_costs.get(role.id)
+        if cost is None:
+            cost = self._seat_costs[role.id] = self._seat_cost(role)
+        return cost
+
+    def _seat_cost(self, role: Role) -> int:
         w = self.weights
         kind = SEAT_KINDS.get(role.name)
         weight = (

@@ -277,7 +277,8 @@ def _with_proposals(plan: WorkingPlan, j: int) -> Iterable[Option]:
     first: the only ones who can move (read from arrays, not the whole list)."""
     lo, hi = plan.c_start[j], plan.c_start[j + 1]
     if hi - lo <= SCAN_BELOW:
-        return [(cost, v) for cost, v in plan.candidates(j) if plan.held[v]]
+        held = plan.held.get  # (a defaultdict's [] would add an empty set per volunteer)
+        return [(cost, v) for cost, v in plan.candidates(j) if held(v)]
     at = lo + np.flatnonzero(plan.held_at[plan.c_index[lo:hi]] > 0)
     return zip(plan.c_cost[at].tolist(), plan.c_vol[at].tolist(), strict=True)
 

@@ -80,6 +80,10 @@ class WorkingPlan:
         self._lists: dict[int, list[Option]] = {}
         self._coverers: dict[tuple[int, str], list[Option]] = {}
         self._has_need: dict[str, npt.NDArray[np.bool_]] = {}
+        # For fits, read hundreds of times per repair.
+        self._week_limit = {v.id: v.max_per_week for v in self.vols}
+        self._gap = problem.travel_gap
+        self._conflict = rules.conflict
 
     # -- reading -----------------------------------------------------------------------
 
@@ -134,25 +138,32 @@ class WorkingPlan:
 
         The weekly limit is read from `week_load` first (most refusals on scarce problems:
         people at their limit), and only sessions within the travel gap of this one are
-        checked by `Rules.conflict` (a clash needs them that close)."""
+        checked by `Rules.conflict` (a clash needs them that close). Repairs call this
+        hundreds of times each: lookups are cached in __init__ and `get` spares the
+        Counter's missing-key call."""
         if volunteer_id in self.staff[session.id]:
             return False
-        busy = self.busy[volunteer_id]
-        same_week = self.week_load[(volunteer_id, session.week)]
+        busy = self.busy.get(volunteer_id)
+        if not busy:  # nothing booked: nothing to clash with, no week used
+            return self._week_limit[volunteer_id] > 0
+        same_week = self.week_load.get((volunteer_id, session.week), 0)
         if (
             ignoring is not None
             and ignoring.week == session.week
             and any(o is ignoring for o in busy)
         ):
             same_week -= 1
-        if same_week >= self.rules.volunteer[volunteer_id].max_per_week:
+        if same_week >= self._week_limit[volunteer_id]:
             return False
-        start, end, gap = session.start, session.end, self.rules.problem.travel_gap
-        conflict = self.rules.conflict
+        start, end, gap = session.start, session.end, self._gap
         for other in busy:
             if other is ignoring:
                 continue
-            if other.start < end + gap and start < other.end + gap and conflict(session, other):
+            if (
+                other.start < end + gap
+                and start < other.end + gap
+                and self._conflict(session, other)
+            ):
                 return False
         return True
 
