@@ -175,6 +175,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the bench's sessions, volunteers and squads go into two neighbouring units of it",
     )
     parser.add_argument(
+        "--unplanned",
+        action="store_true",
+        help="with --template: remove the copy's matching plan (proposals, runs, events) "
+        "first, so that the load's first withdrawal has the city's month planned from "
+        "nothing within the load (the first publish's storm; default: the steady state "
+        "of a city whose plan exists, as `scale.py --keep` leaves it)",
+    )
+    parser.add_argument(
         "--redis-url", default=REDIS_URL, help=f"an empty Redis database ({REDIS_URL})"
     )
     args = parser.parse_args(argv)
@@ -183,6 +191,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("need at least one user and one volunteer per user")
     if args.duration <= 0 or args.drain <= 0 or not 0 <= args.withdraw < 1:
         parser.error("--duration and --drain must be positive, --withdraw in [0, 1)")
+    if args.unplanned and not args.template:
+        parser.error("--unplanned needs --template (a kept city)")
     if args.workers < 1 or args.rq_workers < 1:
         parser.error("need at least one gunicorn worker and one RQ worker")
     return args
@@ -492,6 +502,23 @@ def neighbouring_units(database: str) -> tuple[str, str]:
     return row[0], row[1]
 
 
+def plan_state(database: str, unplan: bool) -> str:
+    """Say whether the copied city has its coming month planned; with `unplan`, remove
+    the plan first (scale.py's reset: proposals, runs and events)."""
+    from scale import RESET  # the bench folder's own module: one list of what a plan is
+
+    with psycopg.connect(database_dsn(database), autocommit=True) as conn:
+        if unplan:
+            for statement in RESET:
+                conn.execute(statement)
+        proposals = conn.execute(
+            "SELECT count(*) FROM assignments WHERE source = 'matcher' AND status = 'proposed'"
+        ).fetchone()[0]
+    if proposals:
+        return f"planned ({proposals:,} proposals): the steady state"
+    return "not planned: the first withdrawal plans it all within the load (the storm)"
+
+
 def settle_seed_events(database: str) -> int:
     """The seed stands for data that was there before the run: its events (sessions
     published, volunteers and squads created) count as relayed and processed, so the
@@ -610,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
             created = True
             copied = f" (a copy of {args.template})" if args.template else ""
             print(f"database {database}{copied}: migrating and seeding", flush=True)
+            if args.template:
+                print(f"the city's coming month: {plan_state(database, args.unplanned)}")
             migrate(env)
             os.environ.update(env)  # before seed() imports config
             wards = neighbouring_units(database) if args.template else WARDS
