@@ -353,6 +353,114 @@ def run_load(args: argparse.Namespace, port: int, seeded: Seeded) -> tuple[list[
     return users, elapsed
 
 
+# --- where the CPU goes ----------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def tree_cpu(root: int, tree: dict[int, list[int]]) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and its live descendants, per pid, each
+    with the children it reaped (RQ's work-horses, gunicorn's dead workers)."""
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        found[pid] = sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used (busy time of /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
+@dataclass
+class CpuSnapshot:
+    gunicorn: dict[int, float]
+    workers: dict[int, float]
+    postgres: dict[int, float]
+    redis: float
+    client: float
+    machine: float
+    wall: float
+
+
+def cpu_snapshot(
+    server: subprocess.Popen, workers: list[subprocess.Popen], database: str, client: redis.Redis
+) -> CpuSnapshot:
+    tree = _children()
+    with psycopg.connect(database_dsn(database)) as conn:
+        backends = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )]  # fmt: skip
+    info = client.info("cpu")
+    times = os.times()
+    return CpuSnapshot(
+        gunicorn=tree_cpu(server.pid, tree),
+        workers={k: v for w in workers for k, v in tree_cpu(w.pid, tree).items()},
+        postgres={pid: sum(tree_cpu(pid, {}).values()) for pid in backends},
+        redis=float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        client=times.user + times.system,
+        machine=machine_cpu(),
+        wall=time.perf_counter(),
+    )
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots by these processes (new ones count whole)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def report_cpu(before: CpuSnapshot, after: CpuSnapshot, requests: int) -> None:
+    """Where the machine's CPU went during the load, and the web's CPU per request."""
+    wall = after.wall - before.wall
+    parts = {
+        "gunicorn (master + workers)": _grown(before.gunicorn, after.gunicorn),
+        "RQ workers (and their horses)": _grown(before.workers, after.workers),
+        "PostgreSQL backends of this database (sampled at the end)": _grown(
+            before.postgres, after.postgres
+        ),
+        "Redis server (all its clients)": after.redis - before.redis,
+        "this load generator (client threads)": after.client - before.client,
+    }
+    total = after.machine - before.machine
+    parts["the rest of the machine (other sessions, PostgreSQL's own processes)"] = max(
+        total - sum(parts.values()), 0.0
+    )
+    cores = os.cpu_count() or 1
+    print(f"\nCPU during the load ({wall:.1f} s x {cores} cores = {wall * cores:.0f} core-s; "
+          f"busy {total:.1f} core-s, {100 * total / (wall * cores):.0f}%):")  # fmt: skip
+    for name, seconds in parts.items():
+        print(f"  {name:<70} {seconds:7.1f} s  {100 * seconds / (wall * cores):4.0f}%")
+    web = parts["gunicorn (master + workers)"]
+    database = parts["PostgreSQL backends of this database (sampled at the end)"]
+    n = max(requests, 1)
+    print(f"  per request: gunicorn {1000 * web / n:.1f} ms, its PostgreSQL backends "
+          f"{1000 * database / n:.1f} ms; on {cores} cores for them alone: "
+          f"{n * cores / max(web + database, 1e-9):.0f} req/s")  # fmt: skip
+
+
 # --- report ----------------------------------------------------------------------------
 
 
@@ -681,7 +789,9 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{c} {sum(k.values())}%" for c, k in MIX.items()),
                 flush=True,
             )
+            cpu_before = cpu_snapshot(server, workers, database, client)
             users, elapsed = run_load(args, port, seeded)
+            cpu_after = cpu_snapshot(server, workers, database, client)
             after = os.getloadavg()
             print(
                 f"\nmachine: {os.cpu_count()} CPUs; load average {background[0]:.2f} "
@@ -690,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
                 "took CPU from it)"
             )
             errors = report_load(args, users, elapsed)
+            report_cpu(cpu_before, cpu_after, sum(len(u.samples) for u in users))
             stop_process(server)  # let in-flight requests and their relays finish
             started = time.perf_counter()
             state = drain(database, client, seed_events, args.drain)
