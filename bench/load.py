@@ -175,6 +175,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the bench's sessions, volunteers and squads go into two neighbouring units of it",
     )
     parser.add_argument(
+        "--unplanned",
+        action="store_true",
+        help="with --template: remove the copy's matching plan (proposals, runs, events) "
+        "first, so that the load's first withdrawal has the city's month planned from "
+        "nothing within the load (the first publish's storm; default: the steady state "
+        "of a city whose plan exists, as `scale.py --keep` leaves it)",
+    )
+    parser.add_argument(
         "--redis-url", default=REDIS_URL, help=f"an empty Redis database ({REDIS_URL})"
     )
     args = parser.parse_args(argv)
@@ -183,6 +191,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("need at least one user and one volunteer per user")
     if args.duration <= 0 or args.drain <= 0 or not 0 <= args.withdraw < 1:
         parser.error("--duration and --drain must be positive, --withdraw in [0, 1)")
+    if args.unplanned and not args.template:
+        parser.error("--unplanned needs --template (a kept city)")
     if args.workers < 1 or args.rq_workers < 1:
         parser.error("need at least one gunicorn worker and one RQ worker")
     return args
@@ -343,6 +353,114 @@ def run_load(args: argparse.Namespace, port: int, seeded: Seeded) -> tuple[list[
     return users, elapsed
 
 
+# --- where the CPU goes ----------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def tree_cpu(root: int, tree: dict[int, list[int]]) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and its live descendants, per pid, each
+    with the children it reaped (RQ's work-horses, gunicorn's dead workers)."""
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        fields = _stat(pid)
+        if fields is None:
+            continue
+        found[pid] = sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
+        todo.extend(tree.get(pid, []))
+    return found
+
+
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used (busy time of /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
+@dataclass
+class CpuSnapshot:
+    gunicorn: dict[int, float]
+    workers: dict[int, float]
+    postgres: dict[int, float]
+    redis: float
+    client: float
+    machine: float
+    wall: float
+
+
+def cpu_snapshot(
+    server: subprocess.Popen, workers: list[subprocess.Popen], database: str, client: redis.Redis
+) -> CpuSnapshot:
+    tree = _children()
+    with psycopg.connect(database_dsn(database)) as conn:
+        backends = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )]  # fmt: skip
+    info = client.info("cpu")
+    times = os.times()
+    return CpuSnapshot(
+        gunicorn=tree_cpu(server.pid, tree),
+        workers={k: v for w in workers for k, v in tree_cpu(w.pid, tree).items()},
+        postgres={pid: sum(tree_cpu(pid, {}).values()) for pid in backends},
+        redis=float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+        client=times.user + times.system,
+        machine=machine_cpu(),
+        wall=time.perf_counter(),
+    )
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots by these processes (new ones count whole)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def report_cpu(before: CpuSnapshot, after: CpuSnapshot, requests: int) -> None:
+    """Where the machine's CPU went during the load, and the web's CPU per request."""
+    wall = after.wall - before.wall
+    parts = {
+        "gunicorn (master + workers)": _grown(before.gunicorn, after.gunicorn),
+        "RQ workers (and their horses)": _grown(before.workers, after.workers),
+        "PostgreSQL backends of this database (sampled at the end)": _grown(
+            before.postgres, after.postgres
+        ),
+        "Redis server (all its clients)": after.redis - before.redis,
+        "this load generator (client threads)": after.client - before.client,
+    }
+    total = after.machine - before.machine
+    parts["the rest of the machine (other sessions, PostgreSQL's own processes)"] = max(
+        total - sum(parts.values()), 0.0
+    )
+    cores = os.cpu_count() or 1
+    print(f"\nCPU during the load ({wall:.1f} s x {cores} cores = {wall * cores:.0f} core-s; "
+          f"busy {total:.1f} core-s, {100 * total / (wall * cores):.0f}%):")  # fmt: skip
+    for name, seconds in parts.items():
+        print(f"  {name:<70} {seconds:7.1f} s  {100 * seconds / (wall * cores):4.0f}%")
+    web = parts["gunicorn (master + workers)"]
+    database = parts["PostgreSQL backends of this database (sampled at the end)"]
+    n = max(requests, 1)
+    print(f"  per request: gunicorn {1000 * web / n:.1f} ms, its PostgreSQL backends "
+          f"{1000 * database / n:.1f} ms; on {cores} cores for them alone: "
+          f"{n * cores / max(web + database, 1e-9):.0f} req/s")  # fmt: skip
+
+
 # --- report ----------------------------------------------------------------------------
 
 
@@ -492,6 +610,23 @@ def neighbouring_units(database: str) -> tuple[str, str]:
     return row[0], row[1]
 
 
+def plan_state(database: str, unplan: bool) -> str:
+    """Say whether the copied city has its coming month planned; with `unplan`, remove
+    the plan first (scale.py's reset: proposals, runs and events)."""
+    from scale import RESET  # the bench folder's own module: one list of what a plan is
+
+    with psycopg.connect(database_dsn(database), autocommit=True) as conn:
+        if unplan:
+            for statement in RESET:
+                conn.execute(statement)
+        proposals = conn.execute(
+            "SELECT count(*) FROM assignments WHERE source = 'matcher' AND status = 'proposed'"
+        ).fetchone()[0]
+    if proposals:
+        return f"planned ({proposals:,} proposals): the steady state"
+    return "not planned: the first withdrawal plans it all within the load (the storm)"
+
+
 def settle_seed_events(database: str) -> int:
     """The seed stands for data that was there before the run: its events (sessions
     published, volunteers and squads created) count as relayed and processed, so the
@@ -610,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
             created = True
             copied = f" (a copy of {args.template})" if args.template else ""
             print(f"database {database}{copied}: migrating and seeding", flush=True)
+            if args.template:
+                print(f"the city's coming month: {plan_state(database, args.unplanned)}")
             migrate(env)
             os.environ.update(env)  # before seed() imports config
             wards = neighbouring_units(database) if args.template else WARDS
@@ -652,7 +789,9 @@ def main(argv: list[str] | None = None) -> int:
                 + ", ".join(f"{c} {sum(k.values())}%" for c, k in MIX.items()),
                 flush=True,
             )
+            cpu_before = cpu_snapshot(server, workers, database, client)
             users, elapsed = run_load(args, port, seeded)
+            cpu_after = cpu_snapshot(server, workers, database, client)
             after = os.getloadavg()
             print(
                 f"\nmachine: {os.cpu_count()} CPUs; load average {background[0]:.2f} "
@@ -661,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
                 "took CPU from it)"
             )
             errors = report_load(args, users, elapsed)
+            report_cpu(cpu_before, cpu_after, sum(len(u.samples) for u in users))
             stop_process(server)  # let in-flight requests and their relays finish
             started = time.perf_counter()
             state = drain(database, client, seed_events, args.drain)

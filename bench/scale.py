@@ -24,6 +24,12 @@ commit to the last part's end; CPU time of the workers and their work-horses), t
 the same run again with nothing changed (what it writes). Proposals, runs and events
 are removed before each measurement.
 
+With `--keep` (not `--matching`), the coming month is then planned once, as the
+automatic runs would, its events marked processed (`plan_coming_month`): a kept city is
+one whose plan exists, so a withdrawal in `bench/load.py --template` re-plans what
+changed, not the whole city from nothing; `--unplanned` leaves it unplanned (or
+`load.py --unplanned` removes the plan from its copy: the first publish's storm).
+
 `--reuse --database-url URL` measures a database built and kept before (migrated and
 its maintained figures refreshed, as a worker would); `--only progress,hours` measures
 only the requests whose label has one of the words.
@@ -464,6 +470,66 @@ RESET = (
 )
 
 
+def plan_coming_month(database: str) -> str:
+    """Plan the coming month as the automatic runs would (one run per calendar month the
+    next 31 days touch, split into parts, all run here), then mark every event processed:
+    a kept city stands for one whose plan exists, so a withdrawal in `load.py` re-plans
+    what changed instead of the whole city from nothing. Returns a one-line summary."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from coordinator import create_app
+    from coordinator.database import utcnow
+    from coordinator.extensions import db
+    from coordinator.matching import operations
+    from coordinator.matching.models import MatchingRun, RunStatus
+
+    app = create_app({"OUTBOX_RELAY_AFTER_COMMIT": False})
+    with app.app_context():
+        now = utcnow()
+        for moment in (now, now + timedelta(days=31)):
+            operations.schedule_auto_run(moment)
+            db.session.commit()
+        for _ in range(10):  # the runs, then their parts, then any run a stale part asks
+            queued = db.session.scalars(
+                sa.select(MatchingRun.id)
+                .where(MatchingRun.status == RunStatus.QUEUED)
+                .order_by(MatchingRun.id)
+            ).all()
+            db.session.rollback()
+            if not queued:
+                break
+            for run_id in queued:
+                operations.execute(run_id)
+                db.session.commit()
+        top = db.session.execute(
+            sa.select(MatchingRun.status, MatchingRun.filled, MatchingRun.unfilled).where(
+                MatchingRun.parent_id.is_(None)
+            )
+        ).all()
+        db.session.remove()
+        db.engine.dispose()
+    with psycopg.connect(h.database_dsn(database), autocommit=True) as conn:
+        events = conn.execute(
+            "UPDATE domain_events SET enqueued_at = coalesce(enqueued_at, now()), "
+            "processed_at = now() WHERE processed_at IS NULL"
+        ).rowcount
+    runs = ", ".join(f"{r.status} {r.filled} filled / {r.unfilled} unfilled" for r in top)
+    return f"{len(top)} runs ({runs}); {events} events marked processed"
+
+
+def planned(database: str) -> bool:
+    """Whether a matching run has planned this database's coming month already."""
+    with psycopg.connect(h.database_dsn(database)) as conn:
+        return bool(
+            conn.execute(
+                "SELECT 1 FROM matching_runs WHERE status = 'finished' AND window_to > now() "
+                "LIMIT 1"
+            ).fetchone()
+        )
+
+
 def _reset_matching(database: str) -> None:
     """No proposals, runs or events: every measurement starts from the built data."""
     with psycopg.connect(h.database_dsn(database), autocommit=True) as conn:
@@ -645,6 +711,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="measure matching runs (a ward's month, the city's or a province's month on "
         "1, 2 and 4 workers) instead of pages",
     )
+    parser.add_argument(
+        "--unplanned",
+        action="store_true",
+        help="with --keep: leave the coming month unplanned (by default a kept database "
+        "gets its month planned once, as a city whose plan exists; `load.py --unplanned` "
+        "measures the first run's storm on a planned copy too)",
+    )
     parser.add_argument("--matching-workers", default="1,2,4", help="worker process counts (1,2,4)")
     parser.add_argument(
         "--only",
@@ -696,6 +769,11 @@ def main(argv: list[str] | None = None) -> int:
             ward = chosen_wards(conn, args.size)[0]
         if not built:
             _measured_volunteer(ward)
+        if args.keep and not args.matching and not args.unplanned and not planned(database):
+            plan_started = time.perf_counter()
+            summary = plan_coming_month(database)
+            print(f"  {'coming month planned':<28} {time.perf_counter() - plan_started:7.1f} s"
+                  f"  ({summary})", flush=True)  # fmt: skip
         build_s = time.perf_counter() - started
         if args.matching:
             counts = [int(n) for n in args.matching_workers.split(",") if n.strip()]

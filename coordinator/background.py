@@ -21,6 +21,7 @@ from coordinator.extensions import redis_connection
 
 PROCESS_EVENT = "jobs.events.process_event"
 PROCESS_EARLY = "jobs.events.process_early"
+PROCESS_EARLY_MANY = "jobs.events.process_early_many"
 RUN_MATCHING = "jobs.matching.run_matching"
 REPAIR_SEAT = "jobs.matching.repair_seat"
 DELIVER_NOTIFICATION = "jobs.notifications.deliver_notification"
@@ -34,6 +35,7 @@ ASK_ATTENDANCE = "jobs.bookings.ask_attendance"
 JOB_PATHS = (
     PROCESS_EVENT,
     PROCESS_EARLY,
+    PROCESS_EARLY_MANY,
     RUN_MATCHING,
     REPAIR_SEAT,
     DELIVER_NOTIFICATION,
@@ -103,7 +105,7 @@ class UniqueJob:
     """A job to enqueue now under its own id, unless a job of that id exists."""
 
     job: str
-    args: tuple[int | str, ...]
+    args: tuple[int | str | tuple[int, ...], ...]
     queue: str
     job_id: str
     retry: Retry | None = DEFAULT_RETRY

@@ -171,14 +171,19 @@ class LocalDateTime(fields.DateTime):
         return result
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        local = value.astimezone(display_timezone())
-        if int(local.utcoffset().total_seconds()) % 60:
-            # A zone's old local mean time (Hanoi's +07:06:30 before 1906) has no RFC 3339
-            # spelling: such an instant is shown in UTC instead.
-            local = value.astimezone(UTC)
-        return local.isoformat()
+        return local_iso(value)
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """An instant as LocalDateTime writes it: ISO 8601 in the display time zone."""
+    if value is None:
+        return None
+    local = value.astimezone(display_timezone())
+    if int(local.utcoffset().total_seconds()) % 60:  # type: ignore[union-attr]
+        # A zone's old local mean time (Hanoi's +07:06:30 before 1906) has no RFC 3339
+        # spelling: such an instant is shown in UTC instead.
+        local = value.astimezone(UTC)
+    return local.isoformat()
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 
 from coordinator.database import read_only, utcnow
@@ -20,8 +21,10 @@ from coordinator.extensions import db
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
+ManyHandler = Callable[[list[DomainEvent]], None]
 HANDLED_TYPES = "handled_event_types"
 EARLY_QUEUE = "early_queue"
+EARLY_MANY = "early_many"
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -34,14 +37,17 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-def early(queue: str) -> Callable[[Handler], Handler]:
-    """Also run this handler at once, by a job of its own on `queue`, ahead of the
-    event's place in its queue (a feed must not wait behind a backlog of events). Such
-    a handler must be safe to run twice and only touch Redis: the early job commits
-    nothing, and the event's own job runs it again."""
+def early(queue: str, *, many: ManyHandler | None = None) -> Callable[[Handler], Handler]:
+    """Also run this handler at once, by a job on `queue`, ahead of the event's place in
+    its queue (a feed must not wait behind a backlog of events). Such a handler must be
+    safe to run twice and only touch Redis: the early job commits nothing, and the
+    event's own job runs it again. One early job serves all the events a relay hands over
+    at once; `many`, if given, does the handler's work for several events in one go (a
+    matching commit's thousand sessions: one query, not a thousand)."""
 
     def mark(handler: Handler) -> Handler:
         setattr(handler, EARLY_QUEUE, queue)
+        setattr(handler, EARLY_MANY, many)
         return handler
 
     return mark
@@ -52,17 +58,32 @@ def early_queues(event_type: str) -> set[str]:
     return {q for h in handlers_for(event_type) if (q := getattr(h, EARLY_QUEUE, None))}
 
 
-def process_early(event_id: int, queue: str) -> str:
-    """Run the early handlers of one event on `queue` (reads only; rolls back)."""
+def process_early(event_ids: Sequence[int], queue: str) -> str:
+    """Run the early handlers on `queue` of these events, those still unprocessed (the
+    others' own jobs ran them), each handler once for all its events when it can (reads
+    only; rolls back)."""
     with read_only():
         try:
-            event = db.session.get(DomainEvent, event_id)
-            if event is None or event.processed_at is not None:
+            events = db.session.scalars(
+                sa.select(DomainEvent)
+                .where(DomainEvent.id.in_(list(event_ids)), DomainEvent.processed_at.is_(None))
+                .order_by(DomainEvent.id)
+            ).all()
+            if not events:
                 return "nothing to do"
-            for handler in handlers_for(event.type):
-                if getattr(handler, EARLY_QUEUE, None) == queue:
-                    handler(event)
-            return "done"
+            found: dict[Handler, list[DomainEvent]] = {}  # in the first event's order
+            for event in events:
+                for handler in handlers_for(event.type):
+                    if getattr(handler, EARLY_QUEUE, None) == queue:
+                        found.setdefault(handler, []).append(event)
+            for handler, theirs in found.items():
+                many = getattr(handler, EARLY_MANY, None)
+                if many is not None:
+                    many(theirs)
+                else:
+                    for event in theirs:
+                        handler(event)
+            return f"done: {len(events)} events"
         finally:
             db.session.rollback()
 

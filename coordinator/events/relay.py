@@ -2,13 +2,15 @@
 
 An event is enqueued only after its transaction committed, under the job id
 `evt-<id>` with `unique=True`, so a second relay of the same event is a no-op in Redis.
-A commit's events go in pipelined round trips (`RELAY_BATCH` at a time). If Redis is
+A commit's events go in pipelined round trips (`RELAY_BATCH` at a time), each batch
+with one early job per early queue for all its events (`early_jobs`). If Redis is
 down, or refuses midway, the events not handed over stay unmarked in the database and
 the sweep sends them later.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Row
 from coordinator.background import (
     FAILURE_TTL_SECONDS,
     PROCESS_EARLY,
+    PROCESS_EARLY_MANY,
     PROCESS_EVENT,
     UniqueJob,
     enqueue,
@@ -87,6 +90,31 @@ def _debounce(event_type: str) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds > 0 else None
 
 
+def early_jobs(events: Sequence[tuple[int, str]]) -> list[UniqueJob]:
+    """The early jobs of events committed and handed over together: one per early queue
+    for all of them (a matching commit's thousand session events: one feed job, not a
+    thousand). Its id names its events (a hash of their ids), so relaying the same
+    events again is a no-op, and relaying some of them with others is a new job: an
+    invalidation done twice is harmless, one never done is not."""
+    queues_of: dict[str, set[str]] = {}
+    by_queue: dict[str, list[int]] = {}
+    for event_id, event_type in events:
+        if event_type not in queues_of:
+            queues_of[event_type] = early_queues(event_type)
+        for queue in queues_of[event_type]:
+            by_queue.setdefault(queue, []).append(event_id)
+    jobs = []
+    for queue, ids in sorted(by_queue.items()):
+        ids = sorted(set(ids))
+        if len(ids) == 1:  # the id a single event's early job has (`event_jobs`)
+            job_id = f"early-{ids[0]}-{queue}"
+        else:
+            digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
+            job_id = f"early-{ids[0]}-{ids[-1]}-{digest}-{queue}"
+        jobs.append(UniqueJob(PROCESS_EARLY_MANY, (tuple(ids), queue), queue, job_id))
+    return jobs
+
+
 def enqueue_event(event_id: int, event_type: str) -> Job:
     """Enqueue the processing of one committed domain event (unique job id; a debounced
     one waits on the scheduler). Raises DuplicateJobError if its job exists."""
@@ -127,16 +155,15 @@ def _hand_over(
         handed.append(event_id)
     if not pipelined:
         return handed, None
-    jobs = [event_jobs(event_id, event_type) for event_id, event_type in pipelined]
+    early = early_jobs(pipelined)  # first: workers take `feeds` before the events' queues
+    own = [event_jobs(event_id, event_type)[-1] for event_id, event_type in pipelined]
     try:
-        answers = enqueue_unique_many([spec for specs in jobs for spec in specs])
+        answers = enqueue_unique_many([*early, *own])
     except redis.RedisError as exc:  # connection lost: none of them counts as sent
         return handed, exc
     error = next((a for a in answers if isinstance(a, redis.RedisError)), None)
-    end = 0
-    for (event_id, _), specs in zip(pipelined, jobs, strict=True):
-        end += len(specs)
-        if not isinstance(answers[end - 1], redis.RedisError):  # the event's own job
+    for (event_id, _), answer in zip(pipelined, answers[len(early) :], strict=True):
+        if not isinstance(answer, redis.RedisError):  # the event's own job is what counts
             handed.append(event_id)
     return handed, error
 

@@ -19,6 +19,7 @@ from coordinator.sessions.schemas import (
     SessionPublicSchema,
     SessionSchema,
     SessionUpdateSchema,
+    dump_public_sessions,
 )
 
 blp = Blueprint(
@@ -66,7 +67,9 @@ def list_sessions(args: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
     the total in X-Total-Count, the next page in Link."""
     rows, total = operations.list_sessions(args)
     headers = page_headers(total, args["limit"], args["offset"])
-    return jsonify(_schema(many=True).dump(rows)), 200, headers
+    if is_organizer(authenticated_user()):
+        return jsonify(SessionSchema(many=True).dump(rows)), 200, headers
+    return jsonify(dump_public_sessions(rows)), 200, headers
 
 
 @blp.get("/<int:session_id>")

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import marshmallow as ma
 from flask_babel import gettext as _
 from marshmallow import fields, validate, validates_schema
 
-from coordinator.schemas import SLUG, LanguageList, LocalDateTime, Schema, SlugList, Text
+from coordinator.schemas import (
+    SLUG,
+    LanguageList,
+    LocalDateTime,
+    Schema,
+    SlugList,
+    Text,
+    local_iso,
+)
 from coordinator.sessions.limits import (
     CAPACITY,
     DESCRIPTION,
@@ -151,6 +162,52 @@ class SessionPublicSchema(Schema):
     series_id = fields.Integer(allow_none=True)
     version = fields.Integer(required=True)
     updated_at = LocalDateTime(required=True)
+
+
+def _strings(values: list | None) -> list[str] | None:
+    return None if values is None else [str(v) for v in values]
+
+
+def dump_public_sessions(sessions: Iterable[Any]) -> list[dict[str, Any]]:
+    """`SessionPublicSchema(many=True).dump(sessions)`, field for field, without
+    marshmallow's machinery per field and value: half the CPU of a session list of a
+    hundred sessions. The schema stays the contract (and the documentation); a test
+    holds this equal to it."""
+    rows = []
+    for s in sessions:
+        rows.append(
+            {
+                "id": int(s.id),
+                "title": str(s.title),
+                "description": None if s.description is None else str(s.description),
+                "competence_area": str(s.competence_area),
+                "target_group": str(s.target_group),
+                "ward": str(s.ward),
+                "venue": str(s.venue),
+                "venue_accessibility": _strings(s.venue_accessibility),
+                "starts_at": local_iso(s.starts_at),
+                "ends_at": local_iso(s.ends_at),
+                "capacity": int(s.capacity),
+                "seats_left": max(s.capacity - s.registered_count, 0),
+                "participant_needs": _strings(s.participant_needs),
+                "languages": _strings(s.languages),
+                "roles": [
+                    {
+                        "role": str(r.role),
+                        "count": int(r.count),
+                        "required_skills": _strings(r.required_skills),
+                        "confirmed": int(r.taken),
+                    }
+                    for r in s.roles
+                ],
+                "status": str(s.status),
+                "cancel_reason": None if s.cancel_reason is None else str(s.cancel_reason),
+                "series_id": None if s.series_id is None else int(s.series_id),
+                "version": int(s.version),
+                "updated_at": local_iso(s.updated_at),
+            }
+        )
+    return rows
 
 
 class SessionSchema(SessionPublicSchema):

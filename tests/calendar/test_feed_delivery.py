@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from rq import Queue, SimpleWorker
@@ -143,3 +144,84 @@ def test_the_feeds_queue_stays_first_whatever_the_round_robin(redis_client):
     for served in ("default", "matching", "feeds", "default"):
         worker.reorder_queues(next(q for q in worker.queues if q.name == served))
         assert [q.name for q in worker._ordered_queues][0] == "feeds", served
+
+
+def _commit_unrelayed(events: list[tuple[int, dict]]) -> list[int]:
+    """Commit session events as one transaction, unrelayed (as if the process died right
+    after the commit): the test relays them itself."""
+    from coordinator.events import outbox, relay
+
+    relay._state()["redis_down_until"] = float("inf")
+    recorded = [
+        outbox.record("assignment.matched", "session", sid, payload) for sid, payload in events
+    ]
+    db.session.commit()
+    ids = [event.id for event in recorded]
+    db.session.rollback()
+    relay._state()["redis_down_until"] = 0.0
+    return ids
+
+
+def test_a_commit_of_many_session_events_drops_their_feeds_in_a_few_feed_jobs(
+    client, make_session, make_volunteer, redis_client, monkeypatch
+):
+    """A matching commit writes one event per session it changed (a city's: ~1,000): the
+    relay hands `feeds` one job per batch, not one per event, and that job drops every
+    feed those sessions show in before any event's own job runs. Relaying the same
+    events again adds no job; the sweep's relay of events never relayed does its own."""
+    from coordinator.events import relay
+
+    sessions, volunteers = [], []
+    for hour in range(3):
+        starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3, hours=3 * hour)
+        session = make_session(
+            starts_at=starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat()
+        )
+        volunteer_id, headers = make_volunteer()
+        signup(client, session["id"], headers)
+        sessions.append(session["id"])
+        volunteers.append(volunteer_id)
+    SimpleWorker(["feeds", "default"], connection=redis_client).work(burst=True)
+    feeds = ["ward:kim_lien", *(f"volunteer:{v}" for v in volunteers)]
+
+    def cache_them() -> None:
+        for name in feeds:
+            redis_client.set(cache.feed_key(name), "0|cached|0")
+
+    def cached() -> list[str]:
+        return [name for name in feeds if redis_client.exists(cache.feed_key(name))]
+
+    feeds_queue = Queue("feeds", connection=redis_client)
+    monkeypatch.setattr(relay, "RELAY_BATCH", 10)
+    events = [
+        (sessions[n % 3], {"session_id": sessions[n % 3], "ward": "kim_lien"}) for n in range(30)
+    ]
+    ids = _commit_unrelayed(events)
+    cache_them()
+
+    assert relay.publish(ids) == 30
+    assert feeds_queue.count == 3  # one per batch of 10, not 30
+    SimpleWorker(["feeds"], connection=redis_client).work(burst=True)
+    assert cached() == []
+    assert Queue("default", connection=redis_client).count == 30  # their own jobs wait
+
+    # Relayed again (a relay that died before marking them): nothing new on `feeds`.
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(DomainEvent).where(DomainEvent.id.in_(ids)).values(enqueued_at=None))
+    assert relay.publish(ids) == 30 and feeds_queue.count == 0
+
+    # Events a request committed but never relayed: the sweep's relay drops their feeds.
+    swept = _commit_unrelayed(events[:5])
+    cache_them()
+    assert relay.sweep(min_age_seconds=0) == 5
+    assert feeds_queue.count == 1
+    SimpleWorker(["feeds"], connection=redis_client).work(burst=True)
+    assert cached() == []
+    SimpleWorker(["feeds", "default"], connection=redis_client).work(burst=True)
+    db.session.rollback()
+    unprocessed = db.session.scalar(
+        sa.select(sa.func.count(DomainEvent.id)).where(
+            DomainEvent.id.in_(ids + swept), DomainEvent.processed_at.is_(None)
+        )
+    )
+    assert unprocessed == 0

@@ -330,6 +330,34 @@ def test_list_shows_public_fields_to_anonymous_and_more_to_organizers(
         assert ORGANIZER_ONLY_FIELDS <= set(session)
 
 
+def test_the_public_list_is_the_public_schema_field_for_field(
+    client, create, three_sessions, organizer_headers
+):
+    """The anonymous list is written without marshmallow (its CPU): it must say exactly
+    what SessionPublicSchema says of the same sessions, whatever they hold."""
+    from coordinator.sessions.schemas import SessionPublicSchema, dump_public_sessions
+
+    series = create(
+        repeat={"weekly": 2}, participant_needs=["sign_language"], languages=["vi", "en"]
+    )
+    full = db.session.get(TrainingSession, series["id"])
+    full.registered_count = full.capacity  # no seats left
+    db.session.commit()
+    anonymous = client.get(URL, query_string={"limit": 500}).json
+    db.session.rollback()
+    rows = db.session.scalars(sa.select(TrainingSession).order_by(TrainingSession.id)).all()
+    # An instant before 1906: Hanoi's local mean time, shown in UTC.
+    rows[0].updated_at = datetime(1900, 1, 1, 12, tzinfo=ZoneInfo("UTC"))
+
+    assert dump_public_sessions(rows) == SessionPublicSchema(many=True).dump(rows)
+    db.session.rollback()
+    rows = db.session.scalars(sa.select(TrainingSession)).all()
+    by_id = {s["id"]: s for s in SessionPublicSchema(many=True).dump(rows)}
+    assert len(anonymous) == 5 and anonymous == [by_id[s["id"]] for s in anonymous]
+    assert any(s["status"] == "cancelled" and s["cancel_reason"] for s in anonymous)
+    assert any(s["series_id"] for s in anonymous) and any(s["roles"] for s in anonymous)
+
+
 # --- read ---------------------------------------------------------------------------
 
 
