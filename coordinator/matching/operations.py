@@ -256,6 +256,7 @@ def _execute(run_id: int, progress: Progress | None) -> MatchingRun | None:
         part_of=(parent.window_from, parent.window_to)  # type: ignore[arg-type]
         if parent is not None
         else None,
+        shared_by=parent.id if parent is not None else None,
     )
     try:
         plan = solver.solve(loaded.problem, progress=progress)
