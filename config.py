@@ -120,6 +120,9 @@ class Config:
     # neighbour graph and the weeks allow; a smaller run is solved in one piece.
     MATCHING_PARTITION_MIN_SESSIONS = _env_int("MATCHING_PARTITION_MIN_SESSIONS", 300)
     MATCHING_PART_SESSIONS = _env_int("MATCHING_PART_SESSIONS", 200)
+    # A pack's weeks make at most this many parts (consecutive weeks, about as many
+    # sessions each; 0: a part a week): the processes serving the matching queue.
+    MATCHING_WEEK_PARTS = _env_int("MATCHING_WEEK_PARTS", 2)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
     # Refresh the progress counts on a worker a few seconds after a change (reports count

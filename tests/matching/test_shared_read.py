@@ -37,7 +37,9 @@ def reads(monkeypatch) -> list[frozenset[str]]:
 def three_weeks(app, client, organizer_headers, make_session, make_volunteer):
     """A run of three weeks split into three week parts (not executed yet), and its
     volunteers: an expert and two helpers free on Tuesday evenings."""
-    app.config.update(MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1)
+    app.config.update(
+        MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1, MATCHING_WEEK_PARTS=0
+    )
     people = [make_volunteer(is_expert=True, availability=EVENING)[0]]
     people += [make_volunteer(availability=EVENING)[0] for _ in range(2)]
     starts = tuesday_evening(1)
