@@ -488,6 +488,8 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
 
     import redis
     import sqlalchemy as sa
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
 
     from coordinator import create_app
     from coordinator.database import utcnow
@@ -533,8 +535,11 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
     client = redis.Redis.from_url(env["REDIS_URL"])
 
     def on_workers(count: int) -> dict:
+        # A deployment sets MATCHING_WEEK_PARTS to its matching workers; so does the bench
+        # (unless it is given).
+        parts = {"MATCHING_WEEK_PARTS": os.environ.get("MATCHING_WEEK_PARTS", str(count))}
         workers = h.start_matching_workers(
-            env, count, workdir, lambda: len(client.smembers("rq:workers"))
+            {**env, **parts}, count, workdir, lambda: len(client.smembers("rq:workers"))
         )
         try:
             time.sleep(1)
@@ -572,6 +577,14 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
                     "events": written,
                 }
                 db.session.remove()
+            # The last parts' jobs still relay their events after the run's end: their
+            # work-horses' CPU counts once they are done (and reaped by their worker).
+            queue = Queue("matching", connection=client)
+            started = StartedJobRegistry("matching", connection=client)
+            deadline = time.monotonic() + 30
+            while (queue.count or started.count) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
             result["cpu"] = sum(_cpu_seconds(w.pid) for w in workers) - cpu
             return result
         finally:
