@@ -3,8 +3,8 @@ is unchanged in the database.
 
 The week parts of a city's month each plan the same 20,000 volunteers (those living in
 the run's wards): read by every part, they cost ~0.35 s of PostgreSQL's time and 0.2 s of
-Python a part. The first part to read them keeps them here (pickled and compressed, under
-the run and the wards, for TTL_SECONDS); a later part takes them only when the mark it
+Python a part. The first part to read them keeps them here (their JSON document, compressed,
+under the run and the wards, for TTL_SECONDS); a later part takes them only when the mark it
 reads now (loader.volunteers_mark: their ids, versions and squads) equals the one read
 just before them, so a part plans the volunteers as committed when it loads, as if it had
 read them itself. No key, another mark, Redis away: the part reads them again (and keeps

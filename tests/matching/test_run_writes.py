@@ -237,12 +237,13 @@ def test_weeks_make_at_most_matching_week_parts_parts_of_about_as_many_sessions(
         ]
 
     assert sessions_per_part(0) == [2, 1, 1, 1]  # a part a week
-    assert sessions_per_part(2) == [2, 3]  # consecutive weeks, the busiest as small as can be
-    assert sessions_per_part(3) == [2, 1, 2]
+    assert sessions_per_part(2) == [3, 2]  # consecutive weeks, the busiest as small as can be
+    assert sessions_per_part(3) == [2, 2, 1]
     assert sessions_per_part(1) == [5]  # the run in one piece
 
-    # Grouped or not, the run fills the same seats (who takes which may differ: a part
-    # of several weeks spreads one person's sessions over them).
+    # Grouped or not, the run fills as many seats, in every session (who takes which,
+    # and which of two clashing sessions keeps the empty seat, may differ: a part of
+    # several weeks spreads one person's sessions over them).
     people = [make_volunteer(is_expert=True, availability=EVENING)[0]]
     people += _helpers(make_volunteer, 4)
     made = {}
@@ -255,7 +256,7 @@ def test_weeks_make_at_most_matching_week_parts_parts_of_about_as_many_sessions(
         client.post("/api/v1/matching/runs", json=body, headers=organizer_headers)
         work(redis_client)
         made[at_most] = sorted((session, role) for session, role, _ in proposals())
-    assert made[0] == made[2]
+    assert len(made[0]) == len(made[2]) == 3 * len(sessions) - 1  # one short in week 1
     assert {session for session, _ in made[2]} == {s["id"] for s in sessions}
 
 
