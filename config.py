@@ -120,6 +120,9 @@ class Config:
     # neighbour graph and the weeks allow; a smaller run is solved in one piece.
     MATCHING_PARTITION_MIN_SESSIONS = _env_int("MATCHING_PARTITION_MIN_SESSIONS", 300)
     MATCHING_PART_SESSIONS = _env_int("MATCHING_PART_SESSIONS", 200)
+    # A pack's weeks make at most this many parts (consecutive weeks, about as many
+    # sessions each; 0: a part a week): the processes serving the matching queue.
+    MATCHING_WEEK_PARTS = _env_int("MATCHING_WEEK_PARTS", 2)
     # The movement's target percent per group, used by a target with a baseline but no
     # percent: 80 % of public-sector staff, 100 % of students, 80 % of adult residents.
     # Refresh the progress counts on a worker a few seconds after a change (reports count
@@ -136,10 +139,11 @@ class Config:
     # Jobs of these queues run in the worker's own process, not in a forked work-horse
     # (a fork per job cost more than the small jobs themselves); the heavy jobs on them
     # (imports, progress counts, matching runs and repairs: coordinator.worker.ALWAYS_FORK)
-    # and every other queue's still fork. Set but empty: every job forks. Not `matching`
-    # by default: with its events' jobs inline, a worker that lost Redis under a busy
-    # matching queue did not finish the run (tests/jobs/test_faults.py).
-    WORKER_INLINE_QUEUES = _env_names("WORKER_INLINE_QUEUES", "feeds,default")
+    # and every other queue's still fork. Set but empty: every job forks. On `matching`
+    # only the events' jobs run inline (they enqueue a run or a repair): two hops of a
+    # city's run. (It once failed test_faults: not the worker, but the engine's progress
+    # report raising a lost Redis's error, which failed the run; matching/progress.py.)
+    WORKER_INLINE_QUEUES = _env_names("WORKER_INLINE_QUEUES", "feeds,default,matching")
     RQ_WORKER_TTL = _env_int("RQ_WORKER_TTL", 30)  # an idle worker wakes every TTL - 15 s
     # A job whose worker died (SIGKILL, lost machine) is retried by another worker's
     # maintenance once the job's heartbeat expires: at most the monitoring interval plus

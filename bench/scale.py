@@ -554,6 +554,8 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
 
     import redis
     import sqlalchemy as sa
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
 
     from coordinator import create_app
     from coordinator.database import utcnow
@@ -598,9 +600,14 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
     workdir = Path(tempfile.mkdtemp(prefix="scale-matching-"))
     client = redis.Redis.from_url(env["REDIS_URL"])
 
-    def on_workers(count: int) -> dict:
+    def on_workers(count: int, week_parts: int | None = None) -> dict:
+        # A deployment sets MATCHING_WEEK_PARTS to its matching workers; so does the bench
+        # (unless it is given).
+        parts = {
+            "MATCHING_WEEK_PARTS": os.environ.get("MATCHING_WEEK_PARTS", str(week_parts or count))
+        }
         workers = h.start_matching_workers(
-            env, count, workdir, lambda: len(client.smembers("rq:workers"))
+            {**env, **parts}, count, workdir, lambda: len(client.smembers("rq:workers"))
         )
         try:
             time.sleep(1)
@@ -638,6 +645,14 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
                     "events": written,
                 }
                 db.session.remove()
+            # The last parts' jobs still relay their events after the run's end: their
+            # work-horses' CPU counts once they are done (and reaped by their worker).
+            queue = Queue("matching", connection=client)
+            started = StartedJobRegistry("matching", connection=client)
+            deadline = time.monotonic() + 30
+            while (queue.count or started.count) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
             result["cpu"] = sum(_cpu_seconds(w.pid) for w in workers) - cpu
             return result
         finally:
@@ -656,7 +671,9 @@ def measure_matching(env: dict[str, str], ward: str, worker_counts: list[int]) -
               f"{r['events']} | {_loadavg()} |")  # fmt: skip
     if not worker_counts:
         return
-    again = on_workers(2)
+    # Nothing changed: the data nor the partition (MATCHING_WEEK_PARTS as the last run's;
+    # another partition plans other parts, which moves proposals).
+    again = on_workers(2, week_parts=worker_counts[-1])
     print(f"| again, nothing changed, 2 workers | {again['wall']:.1f} | {again['cpu']:.1f} | "
           f"{len(again['parts'])} | {again['filled']} / {again['unfilled']} | "
           f"{again['events']} (the first run's) | {_loadavg()} |")  # fmt: skip

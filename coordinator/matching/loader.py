@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from coordinator.bookings.models import (
 from coordinator.database import utcnow
 from coordinator.extensions import db
 from coordinator.geography.models import ward_neighbors
+from coordinator.matching import shared_read
 from coordinator.matching.engine import problem as m
 from coordinator.matching.engine.constraints import ward_hops
 from coordinator.people.models import AvailabilityWindow, ParticipantPrivate, Volunteer
@@ -171,6 +173,7 @@ def load(
     *,
     pool: Iterable[str] | None = None,
     part_of: tuple[datetime, datetime] | None = None,
+    shared_by: int | None = None,
 ) -> Loaded:
     """Published sessions starting in [from, to) (and after now) in `ward`, or in `units`
     (None: every unit), the active volunteers who can reach them, and the bookings near
@@ -180,6 +183,8 @@ def load(
     A part of a partitioned run (operations.partition) gives `pool` and `part_of` (the
     whole run's window): only volunteers living in `pool` are planned, so two parts never
     plan one person; anyone else booked in its sessions keeps their bookings as they are.
+    Its run (`shared_by`) reads the volunteers of `pool` once for all its parts
+    (shared_read), each part checking they are unchanged since.
 
     A fixed number of statements whatever the size on PostgreSQL (ids travel as arrays),
     each reading plain rows of the columns the engine needs."""
@@ -259,7 +264,7 @@ def load(
     bookings = [(found[key], around[found[key].session_id]) for key in sorted(found)]
     needs = _registered_needs(target_ids)
     series_people, squads = _series_and_squads(targets, bookings)
-    volunteers = _volunteers_near(homes, {a.volunteer_id for a, _ in bookings})
+    volunteers = _volunteers_near(homes, {a.volunteer_id for a, _ in bookings}, shared_by)
     planned = {v.id for v in volunteers if v.home_ward in homes}
 
     priorities = _priorities(targets)
@@ -517,14 +522,64 @@ VOLUNTEERS_DOCUMENT = sa.text(
 )
 
 
-def _volunteers_near(pool: frozenset[str], booked: set[int]) -> list[m.Volunteer]:
+def _volunteers_near(
+    pool: frozenset[str], booked: set[int], shared_by: int | None = None
+) -> list[m.Volunteer]:
     """The active volunteers living in `pool`, who may be proposed, and those booked in
-    the loaded bookings, who keep them (proposed anew only if they live in `pool`)."""
-    if arrays():
-        document = db.session.scalar(
-            VOLUNTEERS_DOCUMENT, {"pool": sorted(pool), "booked": sorted(booked)}
+    the loaded bookings, who keep them (proposed anew only if they live in `pool`).
+    With `shared_by` (a run whose parts plan `pool`), the first read by the run's parts
+    unless a volunteer of `pool` changed since (shared_read); the others read here."""
+    if shared_by is None:
+        return _read_volunteers(pool, booked)
+    planned = _from_document(
+        shared_read.read_once(
+            shared_read.key(shared_by, "volunteers", pool),
+            mark=lambda: volunteers_mark(pool),
+            read=lambda: _volunteers_document(pool, set()),
         )
-        return [_engine_volunteer(*row) for row in json.loads(document)]
+    )
+    others = booked - {v.id for v in planned}
+    found = planned + (_read_volunteers(frozenset(), others) if others else [])
+    return sorted(found, key=lambda v: v.id)
+
+
+def volunteers_mark(pool: frozenset[str]) -> str:
+    """What changes whenever the active volunteers of `pool` change as the engine sees
+    them: their ids and versions (every change to a volunteer, free time included, bumps
+    its version) and their squads (which do not)."""
+    digest = hashlib.sha1()
+    for chunk in chunked(pool):
+        chosen = sa.and_(Volunteer.active.is_(True), among(Volunteer.home_ward, chunk))
+        for row in db.session.execute(
+            sa.select(Volunteer.id, Volunteer.version).where(chosen).order_by(Volunteer.id)
+        ):
+            digest.update(b"v%d.%d" % tuple(row))
+        for row in db.session.execute(
+            sa.select(SquadMember.volunteer_id, SquadMember.squad_id)
+            .join(Volunteer, Volunteer.id == SquadMember.volunteer_id)
+            .where(chosen)
+            .order_by(SquadMember.volunteer_id, SquadMember.squad_id)
+        ):
+            digest.update(b"s%d.%d" % tuple(row))
+    return digest.hexdigest()
+
+
+def _read_volunteers(pool: frozenset[str], booked: set[int]) -> list[m.Volunteer]:
+    """`_volunteers_near` read from the database."""
+    return _from_document(_volunteers_document(pool, booked))
+
+
+def _from_document(document: str) -> list[m.Volunteer]:
+    return [_engine_volunteer(*row) for row in json.loads(document)]
+
+
+def _volunteers_document(pool: frozenset[str], booked: set[int]) -> str:
+    """The volunteers of `_volunteers_near` as VOLUNTEERS_DOCUMENT gives them (one JSON
+    array per volunteer, by id), which PostgreSQL builds; elsewhere built from rows."""
+    if arrays():
+        return str(
+            db.session.scalar(VOLUNTEERS_DOCUMENT, {"pool": sorted(pool), "booked": sorted(booked)})
+        )
     found: dict[int, Any] = {}
     for chunk in chunked(pool):
         for v in db.session.execute(
@@ -538,9 +593,25 @@ def _volunteers_near(pool: frozenset[str], booked: set[int]) -> list[m.Volunteer
             sa.select(*VOLUNTEER_COLUMNS).where(among(Volunteer.id, chunk))
         ):
             found[v.id] = v
-    return _as_engine_volunteers(
-        [found[key] for key in sorted(found)],
-        planned={v.id for v in found.values() if v.active and v.home_ward in pool},
+    planned = {v.id for v in found.values() if v.active and v.home_ward in pool}
+    windows, squads = _windows_and_squads(planned, found)
+    return json.dumps(
+        [
+            [
+                v.id,
+                v.home_ward,
+                v.skills,
+                v.accessibility_skills,
+                v.languages,
+                v.is_expert,
+                v.max_sessions_per_week,
+                v.preferences,
+                v.id in planned,
+                windows.get(v.id) if v.id in planned else None,
+                squads.get(v.id),
+            ]
+            for v in (found[key] for key in sorted(found))
+        ]
     )
 
 
@@ -555,35 +626,8 @@ def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
     if only is not None:
         volunteer_query = volunteer_query.where(Volunteer.id == only)
     rows = list(db.session.scalars(volunteer_query))
-    return _as_engine_volunteers(rows, planned={v.id for v in rows if v.active})
-
-
-def _as_engine_volunteers(rows: Sequence[Any], planned: set[int]) -> list[m.Volunteer]:
-    """The engine's volunteers; only those in `planned` get their free time, so the
-    others are never proposed (their bookings are fixed)."""
-    windows: dict[int, list[m.Window]] = defaultdict(list)
-    squads: dict[int, set[int]] = defaultdict(set)
-    for chunk in chunked(planned):
-        for row in db.session.execute(
-            sa.select(
-                AvailabilityWindow.volunteer_id,
-                AvailabilityWindow.weekday,
-                AvailabilityWindow.start_minute,
-                AvailabilityWindow.end_minute,
-            )
-            .where(among(AvailabilityWindow.volunteer_id, chunk))
-            .order_by(AvailabilityWindow.id)
-        ):
-            windows[row.volunteer_id].append(
-                m.Window(row.weekday, row.start_minute, row.end_minute)
-            )
-    for chunk in chunked(v.id for v in rows):
-        for squad_id, volunteer_id in db.session.execute(
-            sa.select(SquadMember.squad_id, SquadMember.volunteer_id).where(
-                among(SquadMember.volunteer_id, chunk)
-            )
-        ):
-            squads[volunteer_id].add(squad_id)
+    planned = {v.id for v in rows if v.active}
+    windows, squads = _windows_and_squads(planned, [v.id for v in rows])
     return [
         _engine_volunteer(
             v.id,
@@ -595,11 +639,41 @@ def _as_engine_volunteers(rows: Sequence[Any], planned: set[int]) -> list[m.Volu
             v.max_sessions_per_week,
             v.preferences,
             v.id in planned,
-            windows[v.id],
-            squads[v.id],
+            windows.get(v.id),
+            squads.get(v.id),
         )
         for v in rows
     ]
+
+
+def _windows_and_squads(
+    planned: Iterable[int], ids: Iterable[int]
+) -> tuple[dict[int, list[tuple[int, int, int]]], dict[int, list[int]]]:
+    """The free time of the `planned` volunteers (weekday, start, end), and the squads
+    of the volunteers `ids`; only planned volunteers get free time, so the others are
+    never proposed (their bookings are fixed)."""
+    windows: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    squads: dict[int, list[int]] = defaultdict(list)
+    for chunk in chunked(planned):
+        for row in db.session.execute(
+            sa.select(
+                AvailabilityWindow.volunteer_id,
+                AvailabilityWindow.weekday,
+                AvailabilityWindow.start_minute,
+                AvailabilityWindow.end_minute,
+            )
+            .where(among(AvailabilityWindow.volunteer_id, chunk))
+            .order_by(AvailabilityWindow.id)
+        ):
+            windows[row.volunteer_id].append((row.weekday, row.start_minute, row.end_minute))
+    for chunk in chunked(ids):
+        for squad_id, volunteer_id in db.session.execute(
+            sa.select(SquadMember.squad_id, SquadMember.volunteer_id)
+            .where(among(SquadMember.volunteer_id, chunk))
+            .order_by(SquadMember.squad_id)
+        ):
+            squads[volunteer_id].append(squad_id)
+    return windows, squads
 
 
 def _engine_volunteer(

@@ -18,11 +18,16 @@ log = logging.getLogger(__name__)
 
 
 def report(stage: str, fraction: float) -> None:
-    """Called by the engine while it works: kept in the RQ job's meta."""
+    """Called by the engine while it works: kept in the RQ job's meta. A Redis that is
+    away is no reason to stop: raised inside the engine, its error was recorded as the
+    engine's own defect and failed the run for good (the row is the truth)."""
     job = get_current_job()
     if job is not None:
         job.meta["progress"] = {"stage": stage, "fraction": round(fraction, 3)}
-        job.save_meta()
+        try:
+            job.save_meta()
+        except redis.RedisError as exc:
+            log.warning("progress of job %s not saved: %s", job.id, exc)
 
 
 def _job(run: MatchingRun) -> Job | None:

@@ -179,7 +179,11 @@ def test_workers_outlive_redis_going_away_under_a_busy_worker_and_catch_up(
 ):
     roles = [{"role": "helper", "count": 30, "required_skills": []}]
     session = session_starting(make_session, utcnow() + timedelta(days=5), roles=roles)
-    volunteers = [make_volunteer(availability=ANY_TIME) for _ in range(8)]
+    # Those who sign up have no free time, so the run, which may well finish before
+    # their sign-ups (its events' jobs run inline), never proposes them a seat first;
+    # it has two others to propose.
+    volunteers = [make_volunteer(availability=[]) for _ in range(8)]
+    proposable = [make_volunteer(availability=ANY_TIME)[0] for _ in range(2)]
     setup_last_event = _mark_setup_processed()
     db.session.remove()
 
@@ -220,6 +224,7 @@ def test_workers_outlive_redis_going_away_under_a_busy_worker_and_catch_up(
         assert took < WITHIN_A_MINUTE, f"processed {took:.0f} s after Redis returned\n{logs}"
         print(f"every event processed {took:.1f} s after Redis returned")
         wait_for(lambda: _run_status(run.json["id"]) == "finished", WITHIN_A_MINUTE, "the run")
+        assert _proposed() == set(proposable)
         time.sleep(2)
         assert [w.process.poll() for w in workers] == [None, None], logs  # both still work
         # Both are registered and beating. (Redis came back with its saved keys, so a
@@ -250,6 +255,17 @@ def _unprocessed(after_event: int) -> int:
             sa.select(sa.func.count())
             .select_from(DomainEvent)
             .where(DomainEvent.id > after_event, DomainEvent.processed_at.is_(None))
+        )
+
+
+def _proposed() -> set[int]:
+    with db.engine.connect() as conn:
+        return set(
+            conn.scalars(
+                sa.select(Assignment.volunteer_id).where(
+                    Assignment.source == "matcher", Assignment.status == "proposed"
+                )
+            )
         )
 
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_one_document_gives_the_engine_what_rows_give(app, make_volunteer, monkeypatch):
+def test_one_document_gives_the_engine_what_rows_give(
+    app, make_volunteer, monkeypatch, redis_client
+):
     near = make_volunteer(
         availability=[
             {"weekday": 4, "start": "18:00", "end": "24:00"},
@@ -50,10 +52,14 @@ def test_one_document_gives_the_engine_what_rows_give(app, make_volunteer, monke
 
     pool, booked = frozenset({"kim_lien", "van_mieu_quoc_tu_giam"}), {away, gone}
     from_document = loader._volunteers_near(pool, booked)
+    # A run's parts: the first reads and keeps them, the next takes the copy.
+    shared = [loader._volunteers_near(pool, booked, shared_by=run) for run in (1, 1)]
     monkeypatch.setattr(loader, "arrays", lambda: False)
     from_rows = loader._volunteers_near(pool, booked)
+    shared_rows = [loader._volunteers_near(pool, booked, shared_by=run) for run in (2, 2)]
 
-    assert from_document == from_rows
+    assert from_document == from_rows == shared[0] == shared[1]
+    assert shared_rows == [from_rows, from_rows]
     by_id = {v.id: v for v in from_document}
     assert set(by_id) == {near, plain, away, gone} and unbooked_away not in by_id
     first = by_id[near]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -127,7 +127,9 @@ def test_an_automatic_run_does_not_queue_another(app, make_session, make_volunte
 def test_a_large_run_splits_by_week_and_finishes_with_its_last_part(
     app, client, organizer_headers, make_session, make_volunteer, redis_client
 ):
-    app.config.update(MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1)
+    app.config.update(
+        MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1, MATCHING_WEEK_PARTS=0
+    )
     make_volunteer(is_expert=True, availability=EVENING, max_sessions_per_week=1)
     _helpers(make_volunteer, 2, max_sessions_per_week=1)
     starts = tuesday_evening(1)
@@ -210,6 +212,52 @@ def test_parts_are_components_within_a_province_and_weeks_split_only_clear_of_mi
     db.session.commit()
     whole = operations.partition(starts - timedelta(days=1), later + timedelta(days=6))
     assert len([p for p in whole if p.wards == ["kim_lien"]]) == 1
+
+
+def test_weeks_make_at_most_matching_week_parts_parts_of_about_as_many_sessions(
+    app, client, organizer_headers, make_session, make_volunteer, redis_client
+):
+    app.config.update(MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1)
+    starts = tuesday_evening(1)
+    weekly = [2, 1, 1, 1]  # sessions in each of four weeks, all in kim_lien
+    sessions = [
+        session_at(make_session, starts + timedelta(days=7 * week, minutes=15 * n))
+        for week, count in enumerate(weekly)
+        for n in range(count)
+    ]
+    db.session.commit()
+    window = (starts - timedelta(days=1), starts + timedelta(days=7 * 3 + 1))
+
+    def sessions_per_part(at_most: int) -> list[int]:
+        app.config["MATCHING_WEEK_PARTS"] = at_most
+        parts = operations.partition(*window)
+        return [
+            sum(p.start <= datetime.fromisoformat(s["starts_at"]) < p.end for s in sessions)
+            for p in parts
+        ]
+
+    assert sessions_per_part(0) == [2, 1, 1, 1]  # a part a week
+    assert sessions_per_part(2) == [3, 2]  # consecutive weeks, the busiest as small as can be
+    assert sessions_per_part(3) == [2, 2, 1]
+    assert sessions_per_part(1) == [5]  # the run in one piece
+
+    # Grouped or not, the run fills as many seats, in every session (who takes which,
+    # and which of two clashing sessions keeps the empty seat, may differ: a part of
+    # several weeks spreads one person's sessions over them).
+    people = [make_volunteer(is_expert=True, availability=EVENING)[0]]
+    people += _helpers(make_volunteer, 4)
+    made = {}
+    for at_most in (0, 2):
+        app.config["MATCHING_WEEK_PARTS"] = at_most
+        db.session.execute(sa.delete(Assignment))
+        db.session.execute(sa.update(SessionRole).values(taken=0))
+        db.session.commit()
+        body = {"from": window[0].isoformat(), "to": window[1].isoformat()}
+        client.post("/api/v1/matching/runs", json=body, headers=organizer_headers)
+        work(redis_client)
+        made[at_most] = sorted((session, role) for session, role, _ in proposals())
+    assert len(made[0]) == len(made[2]) == 3 * len(sessions) - 1  # one short in week 1
+    assert {session for session, _ in made[2]} == {s["id"] for s in sessions}
 
 
 def test_a_part_plans_only_volunteers_living_in_it(app, make_session, make_volunteer, wards):

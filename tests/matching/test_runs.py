@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 import sqlalchemy as sa
 from flask_babel import refresh
 from rq import Queue, SimpleWorker
+from rq import job as rq_job
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
@@ -18,11 +20,12 @@ from coordinator.database import utcnow
 from coordinator.events import dispatch
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
-from coordinator.matching import handlers, loader, operations
+from coordinator.matching import handlers, loader, operations, progress
 from coordinator.matching.engine import solver
 from coordinator.matching.models import MatchingRun
 from coordinator.people.models import Volunteer
 from tests.api_helpers import assert_error
+from tests.notifications.notification_helpers import free_port
 from tests.page_helpers import log_in, submit
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -439,6 +442,27 @@ def test_an_interrupted_run_started_again_finishes(client, organizer_headers, re
     work(redis_client)
     db.session.rollback()
     assert db.session.get(MatchingRun, run_id).status == "finished"
+
+
+def test_a_redis_lost_during_the_solve_does_not_fail_the_run(
+    client, organizer_headers, make_session, team, redis_client
+):
+    session_at(make_session, tuesday_evening())
+    run_id = client.post("/api/v1/matching/runs", json={}, headers=organizer_headers).json["id"]
+    # The run's job, its Redis gone (nothing listens on that port): the engine's progress
+    # reports cannot be saved. The run is still solved and written (its row is the truth).
+    gone = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    job = Job.create("jobs.matching.run_matching", args=(run_id,), connection=gone)
+    token = rq_job._current_job.set(job)
+    try:
+        operations.execute(run_id, progress=progress.report)
+    finally:
+        rq_job._current_job.reset(token)
+    db.session.commit()
+
+    run = db.session.get(MatchingRun, run_id)
+    assert (run.status, run.error) == ("finished", None)
+    assert run.filled and len(proposals()) == run.filled
 
 
 def test_the_runs_list_comes_a_page_at_a_time(client, organizer_headers):
