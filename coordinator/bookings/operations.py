@@ -223,10 +223,16 @@ def promote_waitlist(role: SessionRole) -> list[Assignment]:
         if candidate is None:
             return promoted
         volunteer = db.session.get_one(Volunteer, candidate.volunteer_id)
+        # Checked under a savepoint, whose rollback releases the lock of someone skipped:
+        # two promotions going down their lines (a withdrawal's, an expiry's) must not
+        # each hold a skipped volunteer the other reaches next (a deadlock under load).
+        checking = db.session.begin_nested()
         counters.lock_volunteers([volunteer.id])
         if time_refusal(volunteer, session) is not None:
+            checking.rollback()
             skipped.add(candidate.id)
             continue
+        checking.commit()
         if not counters.take_seat(role):
             return promoted
         position = candidate.waitlist_position

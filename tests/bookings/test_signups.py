@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from coordinator.bookings import operations as bookings
+from coordinator.bookings.models import Assignment
 from coordinator.database import utcnow
 from coordinator.events.models import DomainEvent
 from coordinator.extensions import db
@@ -273,3 +277,42 @@ def test_withdraw_acts_on_the_booking_as_it_is_after_the_lock(client, make_sessi
 
     role = db.session.get(SessionRole, stale.role_id, populate_existing=True)
     assert role.taken == 1  # the other booking still holds its seat
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="row locks: PostgreSQL's",
+)
+def test_a_promotion_keeps_no_lock_on_the_volunteers_it_skips(client, make_session, make_volunteer):
+    """A withdrawal fills its seat from the waitlist, skipping someone booked meanwhile
+    in a clashing session. The skipped volunteer is unlocked again at once: two
+    promotions, each holding the volunteer it skipped and reaching for the one the other
+    skipped, deadlocked under load (a 503 to the person withdrawing)."""
+    session = make_session(roles=[{"role": "helper", "count": 1, "required_skills": []}])
+    clashing = make_session(
+        ward="cat_linh", roles=[{"role": "helper", "count": 1, "required_skills": []}]
+    )
+    holder, skipped, next_in_line = (
+        signup(client, session["id"], make_volunteer()[1]) for _ in range(3)
+    )
+    assert [r.json["status"] for r in (holder, skipped, next_in_line)] == [
+        "confirmed",
+        "waitlisted",
+        "waitlisted",
+    ]
+    elsewhere = signup(client, clashing["id"], _headers_of(skipped))
+    assert elsewhere.status_code == 201 and elsewhere.json["status"] == "confirmed"
+    db.session.commit()
+
+    bookings.withdraw(db.session.get_one(Assignment, holder.json["id"]))  # not committed
+    promoted = db.session.get_one(Assignment, next_in_line.json["id"])
+    assert promoted.status == "confirmed"
+    assert db.session.get_one(Assignment, skipped.json["id"]).waitlist_position == 1
+    lock = sa.text("SELECT id FROM volunteers WHERE id = :id FOR UPDATE NOWAIT")
+    with db.engine.connect() as other:
+        free = other.execute(lock, {"id": skipped.json["volunteer_id"]}).scalar()
+        assert free == skipped.json["volunteer_id"]  # skipped: not held by the promotion
+        other.rollback()
+        with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+            other.execute(lock, {"id": promoted.volunteer_id})  # promoted: held till commit
+    db.session.rollback()
