@@ -43,6 +43,9 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on
    given, drops the database and flushes Redis db 10, also on Ctrl-C, SIGTERM or errors
    (it refuses to start when Redis db 10 is not empty).
 
+With --workers-elsewhere the RQ workers start only once the load is over (step 5): the
+web's throughput when its workers run on other nodes (docs/scaling.md).
+
 The exit status is 0 only with no error (no unexpected status, no transport error, no
 wrong answer), every event processed, no failed job, no traceback in the logs and every
 database check met.
@@ -181,6 +184,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "first, so that the load's first withdrawal has the city's month planned from "
         "nothing within the load (the first publish's storm; default: the steady state "
         "of a city whose plan exists, as `scale.py --keep` leaves it)",
+    )
+    parser.add_argument(
+        "--workers-elsewhere",
+        action="store_true",
+        help="start the RQ workers only once the load is over, for the drain: the web's "
+        "throughput with its workers on other nodes (docs/scaling.md), their events "
+        "still processed and checked afterwards",
     )
     parser.add_argument(
         "--redis-url", default=REDIS_URL, help=f"an empty Redis database ({REDIS_URL})"
@@ -767,10 +777,16 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             seed_events = settle_seed_events(database)
+
             # Kept in `workers` and `server` at once, so an interrupt stops them too.
-            for log in worker_logs:
-                argv = [executable("flask"), "--app", "wsgi", "worker"]
-                workers.append(start_process(argv, env, log))
+            def start_workers() -> None:
+                for log in worker_logs:
+                    argv = [executable("flask"), "--app", "wsgi", "worker"]
+                    workers.append(start_process(argv, env, log))
+                wait_workers(client, workers, worker_logs)
+
+            if not args.workers_elsewhere:
+                start_workers()
             port = free_port()
             if args.threads > 1:
                 argv = [executable("gunicorn"), "-w", str(args.workers), "-k", "gthread"]
@@ -779,9 +795,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 server = start_server(env, args.workers, port, server_log)
             wait_ready(server, port, server_log)
-            wait_workers(client, workers, worker_logs)
+            where = " after the load (elsewhere)" if args.workers_elsewhere else ""
             print(
-                f"gunicorn -w {args.workers} on {HOST}:{port}, {args.rq_workers} RQ workers",
+                f"gunicorn -w {args.workers} on {HOST}:{port}, {args.rq_workers} RQ workers"
+                + where,
                 flush=True,
             )
             print(
@@ -802,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
             errors = report_load(args, users, elapsed)
             report_cpu(cpu_before, cpu_after, sum(len(u.samples) for u in users))
             stop_process(server)  # let in-flight requests and their relays finish
+            if args.workers_elsewhere:
+                start_workers()
             started = time.perf_counter()
             state = drain(database, client, seed_events, args.drain)
             waited = time.perf_counter() - started
