@@ -596,23 +596,27 @@ def _volunteers_document(pool: frozenset[str], booked: set[int]) -> str:
     planned = {v.id for v in found.values() if v.active and v.home_ward in pool}
     windows, squads = _windows_and_squads(planned, found)
     return json.dumps(
-        [
-            [
-                v.id,
-                v.home_ward,
-                v.skills,
-                v.accessibility_skills,
-                v.languages,
-                v.is_expert,
-                v.max_sessions_per_week,
-                v.preferences,
-                v.id in planned,
-                windows.get(v.id) if v.id in planned else None,
-                squads.get(v.id),
-            ]
-            for v in (found[key] for key in sorted(found))
-        ]
+        [_engine_fields(found[key], planned, windows, squads) for key in sorted(found)]
     )
+
+
+def _engine_fields(
+    v: Any, planned: set[int], windows: dict[int, Any], squads: dict[int, Any]
+) -> list[Any]:
+    """A volunteer's row as `_engine_volunteer` takes it (and the document holds it)."""
+    return [
+        v.id,
+        v.home_ward,
+        v.skills,
+        v.accessibility_skills,
+        v.languages,
+        v.is_expert,
+        v.max_sessions_per_week,
+        v.preferences,
+        v.id in planned,
+        windows.get(v.id) if v.id in planned else None,
+        squads.get(v.id),
+    ]
 
 
 def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
@@ -628,22 +632,7 @@ def _volunteers(booked: set[int], only: int | None = None) -> list[m.Volunteer]:
     rows = list(db.session.scalars(volunteer_query))
     planned = {v.id for v in rows if v.active}
     windows, squads = _windows_and_squads(planned, [v.id for v in rows])
-    return [
-        _engine_volunteer(
-            v.id,
-            v.home_ward,
-            v.skills,
-            v.accessibility_skills,
-            v.languages,
-            v.is_expert,
-            v.max_sessions_per_week,
-            v.preferences,
-            v.id in planned,
-            windows.get(v.id),
-            squads.get(v.id),
-        )
-        for v in rows
-    ]
+    return [_engine_volunteer(*_engine_fields(v, planned, windows, squads)) for v in rows]
 
 
 def _windows_and_squads(
