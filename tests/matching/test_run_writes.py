@@ -432,3 +432,48 @@ def test_a_run_writing_lets_a_sign_up_book_into_its_sessions(app, make_session, 
         with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
             sign_up.execute(role, {"id": plan.proposals[0].role_id})  # held before any booking
     db.session.commit()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="row locks: PostgreSQL's",
+)
+def test_a_key_share_of_a_run_does_not_hold_up_its_parts(app, make_session, make_volunteer):
+    """Parts lock their run to count themselves in as they end. Under FOR UPDATE four
+    parts ending at once on four workers deadlocked there, each waiting for the others'
+    transactions, and the losers were retried 5 s later. FOR UPDATE waits for a key share
+    of the row (the lock foreign-key checks take); FOR NO KEY UPDATE does not, and still
+    puts the parts one after the other."""
+    app.config.update(
+        MATCHING_PARTITION_MIN_SESSIONS=2, MATCHING_PART_SESSIONS=1, MATCHING_WEEK_PARTS=0
+    )
+    make_volunteer(is_expert=True, availability=EVENING, max_sessions_per_week=1)
+    _helpers(make_volunteer, 2, max_sessions_per_week=1)
+    starts = tuesday_evening(1)
+    for week in range(2):
+        session_at(make_session, starts + timedelta(days=7 * week))
+    run = operations.request_run(
+        window_from=starts - timedelta(days=1), window_to=starts + timedelta(days=13)
+    )
+    db.session.commit()
+    operations.execute(run.id)  # splits it
+    db.session.commit()
+    parts = [p.id for p in operations._parts(run.id)]
+    assert len(parts) == 2
+
+    key_share = sa.text("SELECT id FROM matching_runs WHERE id = :id FOR KEY SHARE")
+    with db.engine.connect() as other:
+        assert other.execute(key_share, {"id": run.id}).scalar() == run.id
+        db.session.execute(sa.text("SET lock_timeout = '2s'"))
+        try:
+            for part in parts:
+                operations.execute(part)  # FOR UPDATE of the run: LockNotAvailable here
+                db.session.commit()
+        finally:
+            db.session.rollback()
+            db.session.execute(sa.text("RESET lock_timeout"))
+            db.session.commit()
+        other.rollback()
+    db.session.expire_all()
+    finished = db.session.get_one(MatchingRun, run.id)
+    assert finished.status == "finished" and finished.filled == 6
