@@ -109,7 +109,9 @@ def early_jobs(events: Sequence[tuple[int, str]]) -> list[UniqueJob]:
         if len(ids) == 1:  # the id a single event's early job has (`event_jobs`)
             job_id = f"early-{ids[0]}-{queue}"
         else:
-            digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
+            digest = hashlib.sha1(
+                ",".join(map(str, ids)).encode(), usedforsecurity=False
+            ).hexdigest()[:16]
             job_id = f"early-{ids[0]}-{ids[-1]}-{digest}-{queue}"
         jobs.append(UniqueJob(PROCESS_EARLY_MANY, (tuple(ids), queue), queue, job_id))
     return jobs

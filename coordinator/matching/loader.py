@@ -547,7 +547,7 @@ def volunteers_mark(pool: frozenset[str]) -> str:
     """What changes whenever the active volunteers of `pool` change as the engine sees
     them: their ids and versions (every change to a volunteer, free time included, bumps
     its version) and their squads (which do not)."""
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(usedforsecurity=False)
     for chunk in chunked(pool):
         chosen = sa.and_(Volunteer.active.is_(True), among(Volunteer.home_ward, chunk))
         for row in db.session.execute(

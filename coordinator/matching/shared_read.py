@@ -34,7 +34,7 @@ TTL_SECONDS = 600
 def key(run_id: int, what: str, wards: Iterable[str]) -> str:
     """The key of a run's read of `what` for these wards (parts of different places of
     one run read different volunteers)."""
-    digest = hashlib.sha1(",".join(sorted(wards)).encode()).hexdigest()[:16]
+    digest = hashlib.sha1(",".join(sorted(wards)).encode(), usedforsecurity=False).hexdigest()[:16]
     return f"matching:shared:{run_id}:{what}:{digest}"
 
 
